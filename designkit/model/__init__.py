@@ -1,0 +1,38 @@
+"""The design model: pydantic parts, the ``Design`` aggregate, load/save, references."""
+
+from __future__ import annotations
+
+from designkit.model.components import KINDS, Cache, Component, External, Lock, Queue
+from designkit.model.database import Column, Database, Index, Partitioning, Table
+from designkit.model.design import FORMAT_VERSION, Design
+from designkit.model.io import check_data, dump, load, save
+from designkit.model.policy import Attestation, Policy, Waiver
+from designkit.model.query import Query
+from designkit.model.references import check_references, walk_steps
+from designkit.model.refs import EndpointRef
+from designkit.model.resilience import CircuitBreaker, Retries
+from designkit.model.saga import Saga, SagaStep
+from designkit.model.service import Auth, Endpoint, IdempotencyKey, RateLimit, Service
+from designkit.model.steps import (
+    CacheStep,
+    CallStep,
+    LockStep,
+    Loop,
+    LoopStep,
+    ParallelStep,
+    PublishStep,
+    Step,
+    TransactionStep,
+    step_kind,
+)
+from designkit.model.times import Time
+
+__all__ = [
+    "FORMAT_VERSION", "KINDS", "Attestation", "Auth", "Cache", "CacheStep", "CallStep",
+    "CircuitBreaker", "Column", "Component", "Database", "Design", "Endpoint", "EndpointRef",
+    "External", "IdempotencyKey", "Index", "Lock", "LockStep", "Loop", "LoopStep",
+    "ParallelStep", "Partitioning", "Policy", "PublishStep", "Query", "Queue", "RateLimit",
+    "Retries", "Saga", "SagaStep", "Service", "Step", "Table", "Time", "TransactionStep",
+    "Waiver", "check_data", "check_references", "dump", "load", "save", "step_kind",
+    "walk_steps",
+]

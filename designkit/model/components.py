@@ -1,0 +1,137 @@
+"""Caches, queues, external APIs and locks; and the ``Component`` union keyed by ``kind``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import Field
+
+from designkit.model.base import Strict
+from designkit.model.database import Database
+from designkit.model.resilience import CircuitBreaker, Retries
+from designkit.model.service import Service
+from designkit.model.times import Time
+
+__all__ = ["KINDS", "Cache", "Component", "External", "Lock", "Queue"]
+
+KINDS = ("service", "database", "cache", "queue", "external", "lock")
+
+
+class Cache(Strict):
+    """A cache cluster (Redis, Memcached…).
+
+    Args:
+        kind: Always ``"cache"``.
+        engine: redis | memcached | …
+        servers: Servers (shards) serving requests in parallel.
+        service_ms: Time of one operation.
+        hit_ratio: Share of reads served from the cache, 0–1.
+        strategy: cache-aside | read-through | write-through | write-behind.
+        ttl_s: Time to live of an entry (s).
+        invalidation: How entries are invalidated on writes (ttl, event, write-through…).
+        max_memory_mb: Memory limit.
+        eviction: Eviction policy (allkeys-lru, volatile-ttl…).
+
+    Example:
+        >>> Cache(kind="cache", hit_ratio=0.95).servers
+        1
+    """
+
+    kind: Literal["cache"]
+    description: str | None = None
+    engine: str = "redis"
+    servers: int = Field(default=1, ge=1)
+    service_ms: Time = Field(default_factory=lambda: Time(mean=0.1))
+    hit_ratio: float = Field(default=0.9, ge=0, le=1)
+    strategy: Literal["cache-aside", "read-through", "write-through", "write-behind"] | None = None
+    ttl_s: float | None = Field(default=None, gt=0)
+    invalidation: str | None = None
+    max_memory_mb: float | None = Field(default=None, gt=0)
+    eviction: str | None = None
+    boundary: str | None = None
+    zone: str | None = None
+
+
+class Queue(Strict):
+    """A message broker topic or queue (Kafka, RabbitMQ, SQS…).
+
+    Args:
+        kind: Always ``"queue"``.
+        engine: kafka | rabbitmq | sqs | …
+        partitions: Partitions (Kafka) or queues; the broker's parallelism.
+        service_ms: Broker time to accept one message.
+        handler: The endpoint that consumes each message, ``"svc METHOD /path"``.
+        consumers: Consumer instances processing messages in parallel (default: partitions).
+
+    Example:
+        >>> Queue(kind="queue", engine="kafka", partitions=12).partitions
+        12
+    """
+
+    kind: Literal["queue"]
+    description: str | None = None
+    engine: str = "kafka"
+    partitions: int = Field(default=1, ge=1)
+    service_ms: Time = Field(default_factory=lambda: Time(mean=1.0))
+    handler: str | None = None
+    consumers: int | None = Field(default=None, ge=1)
+    boundary: str | None = None
+    zone: str | None = None
+
+
+class External(Strict):
+    """A third-party API outside the system (payment provider, email, …).
+
+    Args:
+        kind: Always ``"external"``.
+        latency_ms: Its response time.
+        timeout_ms: The caller's timeout on it.
+        retries: Retry policy of callers.
+        circuit_breaker: A breaker in front of it (``true`` for the defaults).
+        failure_rate: Share of calls that fail, 0–1.
+        concurrency: Concurrent calls it accepts from us (``None`` = unbounded).
+
+    Example:
+        >>> ext = External(kind="external", latency_ms={"p50": 120, "p95": 400})
+        >>> ext.latency_ms
+        Time(p50=120, p95=400)
+    """
+
+    kind: Literal["external"]
+    description: str | None = None
+    latency_ms: Time = Field(default_factory=lambda: Time(mean=100.0))
+    timeout_ms: float | None = Field(default=None, gt=0)
+    retries: Retries | None = None
+    circuit_breaker: CircuitBreaker | None = None
+    failure_rate: float = Field(default=0.0, ge=0, le=1)
+    concurrency: int | None = Field(default=None, ge=1)
+    boundary: str | None = None
+    zone: str | None = None
+
+
+class Lock(Strict):
+    """A mutual-exclusion lock: one holder at a time, so throughput ≤ 1 / hold time.
+
+    Args:
+        kind: Always ``"lock"``.
+        engine: row | advisory | redis | zookeeper | …
+        acquire_ms: Time to take and release the lock, beyond the work it wraps.
+
+    Example:
+        >>> Lock(kind="lock", engine="row").engine
+        'row'
+    """
+
+    kind: Literal["lock"]
+    description: str | None = None
+    engine: str = "row"
+    acquire_ms: float = Field(default=0.0, ge=0)
+    boundary: str | None = None
+    zone: str | None = None
+
+
+Component = Annotated[
+    Union[Service, Database, Cache, Queue, External, Lock],  # noqa: UP007
+    Field(discriminator="kind"),
+]
+"""Any component of a design, chosen by its ``kind`` key."""

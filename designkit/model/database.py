@@ -1,0 +1,147 @@
+"""Databases and their schema: tables, columns, indexes, partitioning."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from designkit.model.base import Strict
+
+__all__ = ["Column", "Database", "Index", "IndexKind", "Partitioning", "Table"]
+
+IndexKind = Literal["btree", "hash", "gin", "gist", "brin"]
+
+
+class Column(Strict):
+    """A table column.
+
+    Args:
+        type: SQL type as written (uuid, int, text, jsonb, timestamptz…).
+        primary_key: Part of the primary key.
+        references: Foreign key, ``table.column`` (same database) or ``db.table.column``.
+        nullable: NULL allowed.
+        unique: A unique constraint on this column alone.
+        sensitive: Holds a secret or personal data (passwords, tokens, card numbers…).
+        denormalized: A deliberate copy of data held elsewhere.
+
+    Example:
+        >>> Column(type="uuid", references="users.id").references
+        'users.id'
+    """
+
+    type: str = "text"
+    primary_key: bool = False
+    references: str | None = None
+    nullable: bool = True
+    unique: bool = False
+    sensitive: bool = False
+    denormalized: bool = False
+
+
+class Index(Strict):
+    """An index on one or more columns, leading column first.
+
+    Example:
+        >>> Index(columns=["user_id", "created_at"]).kind
+        'btree'
+    """
+
+    columns: list[str] = Field(min_length=1)
+    kind: IndexKind = "btree"
+    unique: bool = False
+    name: str | None = None
+
+
+class Partitioning(Strict):
+    """How a table is split: by range, hash or list of a key, across partitions or shards.
+
+    Example:
+        >>> Partitioning(key=["created_at"], kind="range").kind
+        'range'
+    """
+
+    key: list[str] = Field(min_length=1)
+    kind: Literal["range", "hash", "list"] = "range"
+    shards: int | None = Field(default=None, ge=1)
+
+
+class Table(Strict):
+    """A table: its size now, its growth, columns, indexes and partitioning.
+
+    Example:
+        >>> t = Table(rows=5_000_000, growth_per_day=100_000)
+        >>> _ = t.column("id", "uuid", primary_key=True).column("user_id", "uuid")
+        >>> _ = t.index("user_id")
+        >>> (list(t.columns), t.indexes[0].columns)
+        (['id', 'user_id'], ['user_id'])
+    """
+
+    rows: int = Field(default=0, ge=0)
+    growth_per_day: float = Field(default=0, ge=0)
+    columns: dict[str, Column] = Field(default_factory=dict)
+    indexes: list[Index] = Field(default_factory=list)
+    partitioning: Partitioning | None = None
+
+    def column(self, name: str, type: str = "text", **fields: Any) -> Table:  # noqa: A002
+        """Declare column ``name`` (replacing an earlier one); returns the table to chain."""
+        from designkit.model.problems import validated
+
+        self.columns[name] = validated(Column, {"type": type, **fields}, "columns", name)
+        return self
+
+    def index(self, *columns: str, kind: IndexKind = "btree", unique: bool = False,
+              name: str | None = None) -> Table:
+        """Declare an index on ``columns`` (replacing one on the same columns); returns the table."""
+        from designkit.model.problems import validated
+
+        index = validated(Index, {"columns": list(columns), "kind": kind, "unique": unique,
+                                  "name": name}, "indexes")
+        self.indexes = [i for i in self.indexes if i.columns != index.columns] + [index]
+        return self
+
+
+class Database(Strict):
+    """A database server: CPU cores, connections, per-operation costs, and its tables.
+
+    Args:
+        kind: Always ``"database"``.
+        engine: postgres, mysql, …
+        cores: CPU cores (servers of the CPU station).
+        max_connections: Connections the server accepts in all.
+        pool_size: Connections in each client replica's pool.
+        seek_ms: Time of one index seek (ms).
+        scan_us_per_row: Time per row a scan visits (µs).
+        write_ms: Time of one single-row insert/update/delete (ms), index upkeep included.
+        read_replicas: Read-only replicas beside the primary.
+        tables: Tables by name.
+
+    Example:
+        >>> db = Database(kind="database", cores=8, max_connections=200)
+        >>> _ = db.table("orders", rows=5_000_000)
+        >>> db.tables["orders"].rows
+        5000000
+    """
+
+    kind: Literal["database"]
+    description: str | None = None
+    engine: str = "postgres"
+    cores: int = Field(default=4, ge=1)
+    max_connections: int = Field(default=100, ge=1)
+    pool_size: int = Field(default=10, ge=1)
+    seek_ms: float = Field(default=0.5, gt=0)
+    scan_us_per_row: float = Field(default=0.05, gt=0)
+    write_ms: float = Field(default=1.0, gt=0)
+    read_replicas: int = Field(default=0, ge=0)
+    boundary: str | None = None
+    zone: str | None = None
+    tables: dict[str, Table] = Field(default_factory=dict)
+
+    def table(self, name: str, **fields: Any) -> Table:
+        """Declare table ``name``, or update the fields given of an existing one.
+
+        Existing columns and indexes are kept unless ``columns``/``indexes`` are given.
+        """
+        from designkit.model.problems import upsert
+
+        return upsert(self.tables, name, Table, fields, "tables")

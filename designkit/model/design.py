@@ -1,0 +1,231 @@
+"""The ``Design`` aggregate: every component, saga, workload and the review's data."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from pydantic import Field
+
+from designkit.errors import DesignError
+from designkit.model.base import Strict
+from designkit.model.components import Cache, Component, External, Lock, Queue
+from designkit.model.database import Database
+from designkit.model.policy import Attestation, Policy, Waiver
+from designkit.model.refs import EndpointRef
+from designkit.model.saga import Saga
+from designkit.model.service import Endpoint, Service
+
+if TYPE_CHECKING:
+    import networkx as nx
+
+    from designkit.errors import Problem
+
+__all__ = ["FORMAT_VERSION", "Design"]
+
+FORMAT_VERSION = 1
+
+
+class Design(Strict):
+    """A backend system: components, sagas, workload, and the standard it is held to.
+
+    Build one from a file with :func:`designkit.load`, or in cells with the builder
+    methods. A builder call declares a part by name: calling it again updates that part
+    (components, tables, sagas) or replaces it (endpoints, with their steps), so re-running
+    a notebook cell never duplicates anything.
+
+    Args:
+        designkit: The file format version (1).
+        name: The design's name.
+        description: Free text.
+        policy: The standard's parameters.
+        components: Components by name; each has a ``kind``.
+        sagas: Sagas by name.
+        workload: Requests per second by endpoint, ``{"svc METHOD /path": rps}``.
+        waivers: Accepted findings.
+        attestations: Statements for rules the model cannot decide.
+
+    Example:
+        >>> import designkit as dk
+        >>> d = dk.Design(name="shop")
+        >>> api = d.service("api", replicas=2, workers=8)
+        >>> _ = api.endpoint("GET /items/{id}", cpu_ms=1).call("db", query={
+        ...     "table": "items", "where": ["id"]})
+        >>> db = d.database("db", cores=4)
+        >>> _ = db.table("items", rows=1000).column("id", "uuid", primary_key=True)
+        >>> _ = d.set_load("api GET /items/{id}", 200)
+        >>> d.validate() is d
+        True
+        >>> d
+        Design('shop': 2 components (1 service, 1 database), 1 endpoint, 1 table, 200 rps)
+    """
+
+    designkit: int = Field(default=FORMAT_VERSION, ge=1, le=FORMAT_VERSION)
+    name: str = Field(min_length=1)
+    description: str | None = None
+    policy: Policy = Field(default_factory=Policy)
+    components: dict[str, Component] = Field(default_factory=dict)
+    sagas: dict[str, Saga] = Field(default_factory=dict)
+    workload: dict[str, float] = Field(default_factory=dict)
+    waivers: list[Waiver] = Field(default_factory=list)
+    attestations: list[Attestation] = Field(default_factory=list)
+
+    # -- builder -------------------------------------------------------------------------
+
+    def service(self, name: str, **fields: Any) -> Service:
+        """Declare service ``name`` or update the fields given; returns it.
+
+        Example:
+            >>> import designkit as dk
+            >>> dk.Design(name="x").service("api", replicas=3).replicas
+            3
+        """
+        return self._component(name, Service, "service", fields)
+
+    def database(self, name: str, **fields: Any) -> Database:
+        """Declare database ``name`` or update the fields given; returns it."""
+        return self._component(name, Database, "database", fields)
+
+    def cache(self, name: str, **fields: Any) -> Cache:
+        """Declare cache ``name`` or update the fields given; returns it."""
+        return self._component(name, Cache, "cache", fields)
+
+    def queue(self, name: str, **fields: Any) -> Queue:
+        """Declare queue ``name`` or update the fields given; returns it."""
+        return self._component(name, Queue, "queue", fields)
+
+    def external(self, name: str, **fields: Any) -> External:
+        """Declare external API ``name`` or update the fields given; returns it."""
+        return self._component(name, External, "external", fields)
+
+    def lock(self, name: str, **fields: Any) -> Lock:
+        """Declare lock ``name`` or update the fields given; returns it."""
+        return self._component(name, Lock, "lock", fields)
+
+    def saga(self, name: str, **fields: Any) -> Saga:
+        """Declare saga ``name`` or update the fields given; returns it."""
+        from designkit.model.problems import upsert
+
+        return upsert(self.sagas, name, Saga, fields, "sagas")
+
+    def set_load(self, endpoint: str, rps: float) -> Design:
+        """Set the workload of ``"svc METHOD /path"`` to ``rps``; returns the design.
+
+        Example:
+            >>> import designkit as dk
+            >>> dk.Design(name="x").set_load("api get /items", 50).workload
+            {'api GET /items': 50.0}
+        """
+        ref = EndpointRef.parse(endpoint)
+        self.workload[str(ref) if ref else endpoint] = float(rps)
+        return self
+
+    def _component(self, name: str, model: type[Any], kind: str, fields: dict[str, Any]) -> Any:
+        from designkit.model.problems import upsert
+
+        return upsert(self.components, name, model, {**fields, "kind": kind}, "components")
+
+    # -- lookups -------------------------------------------------------------------------
+
+    def __getitem__(self, name: str) -> Component:
+        """The component ``name``; a ``KeyError`` names the nearest ones when it is missing."""
+        try:
+            return self.components[name]
+        except KeyError:
+            from designkit.model.problems import nearest
+
+            hint = nearest(name, self.components)
+            raise KeyError(f"no component {name!r}"
+                           + (f"; did you mean {', '.join(map(repr, hint))}?" if hint else ""))\
+                from None
+
+    def endpoints(self) -> Iterator[tuple[EndpointRef, Endpoint]]:
+        """Every endpoint of every service, with its reference, in file order.
+
+        Example:
+            >>> import designkit as dk
+            >>> d = dk.Design(name="x")
+            >>> _ = d.service("api").endpoint("GET /a")
+            >>> [str(ref) for ref, _ in d.endpoints()]
+            ['api GET /a']
+        """
+        for name, component in self.components.items():
+            if isinstance(component, Service):
+                for key, endpoint in component.endpoints.items():
+                    method, _, path = key.partition(" ")
+                    yield EndpointRef(name, method, path), endpoint
+
+    def endpoint(self, ref: str) -> Endpoint:
+        """The endpoint ``"svc METHOD /path"``.
+
+        Raises:
+            KeyError: No such endpoint (the message names the nearest ones).
+        """
+        parsed = EndpointRef.parse(ref)
+        known = {str(r): ep for r, ep in self.endpoints()}
+        if parsed is not None and str(parsed) in known:
+            return known[str(parsed)]
+        from designkit.model.problems import nearest
+
+        hint = nearest(ref, known)
+        raise KeyError(f"no endpoint {ref!r}"
+                       + (f"; did you mean {', '.join(map(repr, hint))}?" if hint else ""))
+
+    def of_kind(self, kind: str) -> dict[str, Component]:
+        """The components of one kind, by name.
+
+        Example:
+            >>> import designkit as dk
+            >>> d = dk.Design(name="x"); _ = d.cache("c"); _ = d.lock("l")
+            >>> list(d.of_kind("cache"))
+            ['c']
+        """
+        return {n: c for n, c in self.components.items() if c.kind == kind}
+
+    # -- checks and views ----------------------------------------------------------------
+
+    def problems(self) -> list[Problem]:
+        """Every problem of the design (structure and references), without raising.
+
+        Example:
+            >>> import designkit as dk
+            >>> d = dk.Design(name="x")
+            >>> _ = d.service("api").endpoint("GET /a").call("nowhere")
+            >>> [str(p) for p in d.problems()]
+            ['components.api.endpoints."GET /a".steps[0].call: unknown component \\'nowhere\\'']
+        """
+        from designkit.model.io import check_data
+
+        return check_data(self.model_dump(mode="json", round_trip=True))[1]
+
+    def validate(self) -> Design:  # type: ignore[override]
+        """Check the whole design; returns it, or raises :class:`DesignError` listing all
+        problems with their paths."""
+        problems = self.problems()
+        if problems:
+            raise DesignError(problems, source=f"design {self.name!r}")
+        return self
+
+    def graph(self) -> nx.MultiDiGraph:
+        """The components and their call edges as a networkx ``MultiDiGraph``.
+
+        See :func:`designkit.model.graph.component_graph`.
+        """
+        from designkit.model.graph import component_graph
+
+        return component_graph(self)
+
+    def __repr__(self) -> str:
+        from designkit.model.summary import summary_line
+
+        return f"Design({summary_line(self)})"
+
+    def __str__(self) -> str:
+        from designkit.model.summary import summary_text
+
+        return summary_text(self)
+
+    def _repr_html_(self) -> str:
+        from designkit.model.summary import summary_html
+
+        return summary_html(self)

@@ -1,0 +1,358 @@
+"""Read and write design files (YAML or JSON), safely and without losing anything.
+
+Reading refuses what would surprise a user: YAML tags that construct Python objects
+(nothing is run), duplicate keys (YAML would silently keep the last), a format version
+newer than this designkit reads. Every problem is reported with its path in one
+:class:`~designkit.errors.DesignError`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import TypeAdapter, ValidationError
+
+from designkit.errors import DesignError, DesignkitError, Problem, UnsafeYAMLError, \
+    UnsupportedVersionError
+from designkit.model.components import Component
+from designkit.model.design import FORMAT_VERSION, Design
+from designkit.model.problems import format_path, problems_from
+from designkit.model.references import check_references
+from designkit.model.saga import Saga
+
+__all__ = ["check_data", "dump", "load", "parse_text", "save"]
+
+Format = Literal["yaml", "json"]
+
+
+class DesignFileNotFoundError(DesignkitError, FileNotFoundError):
+    """The design file named does not exist."""
+
+
+def load(source: str | os.PathLike[str] | dict[str, Any]) -> Design:
+    """Load and validate a design from a file path, YAML/JSON text, or parsed data.
+
+    Args:
+        source: A path (``str`` or ``Path``), the text of a design, or a dict.
+
+    Returns:
+        The validated design.
+
+    Raises:
+        DesignError: The design is invalid; ``err.problems`` lists every problem with
+            its path (``UnsafeYAMLError`` and ``UnsupportedVersionError`` are kinds of it).
+        FileNotFoundError: ``source`` names a file that does not exist.
+
+    Example:
+        >>> import designkit as dk
+        >>> d = dk.load('''
+        ... designkit: 1
+        ... name: tiny
+        ... components:
+        ...   api: {kind: service, replicas: 2}
+        ... ''')
+        >>> d.components["api"].replicas
+        2
+    """
+    if isinstance(source, dict):
+        data, label = source, None
+    else:
+        text, label = _read(source)
+        data = parse_text(text, label)
+    design, problems = check_data(data)
+    if problems or design is None:
+        kind = UnsupportedVersionError if any(p.path == "designkit" and "format" in p.message
+                                              for p in problems) else DesignError
+        raise kind(problems, source=label)
+    return design
+
+
+def dump(design: Design, format: Format = "yaml") -> str:  # noqa: A002
+    """The design as YAML or JSON text; ``load(dump(d)) == d``.
+
+    Only values that differ from the defaults are written, keys in the order of the
+    format's documentation, no YAML anchors or aliases.
+
+    Example:
+        >>> import designkit as dk
+        >>> d = dk.Design(name="tiny"); _ = d.cache("sessions", hit_ratio=0.98)
+        >>> print(dk.dump(d), end="")
+        designkit: 1
+        name: tiny
+        components:
+          sessions: {kind: cache, hit_ratio: 0.98}
+    """
+    data = to_data(design)
+    if format == "json":
+        return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    if format == "yaml":
+        return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
+    raise ValueError(f"format must be 'yaml' or 'json', got {format!r}")
+
+
+def save(design: Design, path: str | os.PathLike[str]) -> Path:
+    """Write the design to ``path``, as JSON when it ends in ``.json``, else YAML.
+
+    Example:
+        >>> import designkit as dk, tempfile, pathlib
+        >>> out = pathlib.Path(tempfile.mkdtemp()) / "tiny.yaml"
+        >>> dk.save(dk.Design(name="tiny"), out).read_text()
+        'designkit: 1\\nname: tiny\\n'
+    """
+    target = Path(path)
+    target.write_text(dump(design, "json" if target.suffix == ".json" else "yaml"),
+                      encoding="utf-8")
+    return target
+
+
+def to_data(design: Design) -> dict[str, Any]:
+    """The design as plain data: non-default values only, version first."""
+    data = design.model_dump(mode="json", exclude_defaults=True, round_trip=True)
+    data.pop("designkit", None)
+    return _tidy({"designkit": design.designkit, **data})
+
+
+def _tidy(value: Any) -> Any:
+    """Whole floats written as integers (``10000`` rather than ``10000.0``)."""
+    if isinstance(value, dict):
+        return {k: _tidy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_tidy(v) for v in value]
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return int(value)
+    return value
+
+
+# -- reading -----------------------------------------------------------------------------
+
+def _read(source: str | os.PathLike[str]) -> tuple[str, str | None]:
+    if isinstance(source, os.PathLike) or ("\n" not in source and _looks_like_path(source)):
+        path = Path(source)
+        if not path.is_file():
+            raise DesignFileNotFoundError(
+                f"{path}: no such design file; create one with "
+                f"`designkit new {path} --template flash-sale`")
+        try:
+            return path.read_text(encoding="utf-8"), str(path)
+        except UnicodeDecodeError as err:
+            raise DesignError([Problem("", f"not UTF-8 text ({err.reason} at byte "
+                                           f"{err.start})")], source=str(path)) from None
+    return source, None
+
+
+def _looks_like_path(text: str) -> bool:
+    return Path(text).suffix.lower() in (".yaml", ".yml", ".json") or Path(text).is_file()
+
+
+def parse_text(text: str, label: str | None = None) -> Any:
+    """Parse YAML (or JSON) text safely: no Python objects, no duplicate keys.
+
+    Raises:
+        UnsafeYAMLError: A tag would construct a Python object (or is unknown).
+        DesignError: The text is not valid YAML, or a mapping repeats a key.
+    """
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as err:
+        raise DesignError([_syntax_problem(err)], source=label) from None
+    if root is None:
+        return None
+    problems: list[Problem] = []
+    _check_nodes(root, [], problems)
+    if problems:
+        kind = UnsafeYAMLError if any("tag" in p.message for p in problems) else DesignError
+        raise kind(problems, source=label)
+    try:
+        return yaml.load(text, Loader=yaml.SafeLoader)  # noqa: S506 - SafeLoader
+    except yaml.MarkedYAMLError as err:
+        raise DesignError([_syntax_problem(err)], source=label) from None
+
+
+_SAFE_TAGS = {f"tag:yaml.org,2002:{t}" for t in
+              ("str", "int", "float", "bool", "null", "map", "seq", "timestamp", "merge",
+               "binary", "omap", "pairs", "set")}
+
+
+def _check_nodes(node: yaml.Node, path: list[str | int], problems: list[Problem]) -> None:
+    line = node.start_mark.line + 1
+    if node.tag not in _SAFE_TAGS:
+        tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+        problems.append(Problem(format_path(path) or f"line {line}",
+                                f"line {line}: the tag {tag!r} would construct an object; "
+                                "designkit reads plain YAML data only, so nothing was run — "
+                                "remove the tag"))
+        return
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[Any, int] = {}
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node)
+            here = [*path, key]
+            if key in seen and key != "<<":
+                problems.append(Problem(format_path(here),
+                                        f"duplicate key on lines {seen[key]} and "
+                                        f"{key_node.start_mark.line + 1}: YAML would keep only "
+                                        "the last; merge them or rename one"))
+            seen.setdefault(key, key_node.start_mark.line + 1)
+            _check_nodes(key_node, path, problems)
+            _check_nodes(value_node, here, problems)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _check_nodes(item, [*path, i], problems)
+
+
+def _syntax_problem(err: yaml.MarkedYAMLError) -> Problem:
+    mark = err.problem_mark or err.context_mark
+    where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "<text>"
+    what = err.problem or err.context or "invalid YAML"
+    return Problem(where, f"not valid YAML: {what}")
+
+
+# -- validating --------------------------------------------------------------------------
+
+def check_data(data: Any) -> tuple[Design | None, list[Problem]]:
+    """Validate parsed design data: structure, version, then every reference.
+
+    When some parts are invalid, the others are still checked for broken references, so
+    one run reports every problem it can.
+
+    Returns:
+        ``(design, [])`` when valid, else ``(None, problems)``.
+    """
+    if data is None:
+        return None, [Problem("", "the design is empty; start from a template: "
+                                  "`designkit new design.yaml --template flash-sale`")]
+    if not isinstance(data, dict):
+        kind = "a list" if isinstance(data, list) else f"a {type(data).__name__}"
+        return None, [Problem("", f"a design is a mapping with keys designkit, name, "
+                                  f"components, …; this file holds {kind}")]
+    version = data.get("designkit")
+    if version is None:
+        return None, [Problem("designkit", "is required: start the file with `designkit: 1` "
+                                           "(the format version)")]
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        return None, [Problem("designkit", f"the format version is a whole number, got "
+                                           f"{version!r}; write `designkit: {FORMAT_VERSION}`")]
+    if version > FORMAT_VERSION:
+        from designkit import __version__
+
+        return None, [Problem("designkit", f"this design uses format {version}; designkit "
+                              f"{__version__} reads format {FORMAT_VERSION}: upgrade with "
+                              "`pip install -U designkit`")]
+    try:
+        design = Design.model_validate(data)
+    except ValidationError as err:
+        problems = problems_from(err, data, Design)
+        partial, broken = _valid_parts(data)
+        return None, problems + check_references(partial, known=broken)
+    problems = check_references(design)
+    return (None, problems) if problems else (design, [])
+
+
+def _valid_parts(data: dict[str, Any]) -> tuple[Design, set[str]]:
+    """The parts of invalid data that validate on their own, and the names that do not.
+
+    A service or database that fails is kept with those of its endpoints or tables that
+    pass, so references inside and to them are still checked.
+    """
+    components: dict[str, Any] = {}
+    broken: set[str] = set()
+    adapter: TypeAdapter[Any] = TypeAdapter(Component)
+    for name, raw in _mapping(data.get("components")).items():
+        try:
+            components[name] = adapter.validate_python(raw)
+        except ValidationError:
+            partial = _partial_component(name, raw, broken)
+            if partial is None:
+                broken.add(name)
+            else:
+                components[name] = partial
+    sagas = {}
+    for name, raw in _mapping(data.get("sagas")).items():
+        try:
+            sagas[name] = Saga.model_validate(raw)
+        except ValidationError:
+            pass
+    workload = {k: v for k, v in _mapping(data.get("workload")).items()
+                if isinstance(v, int | float) and not isinstance(v, bool)}
+    partial = Design.model_construct(name=str(data.get("name") or "?"), components=components,
+                                     sagas=sagas, workload=workload)
+    return partial, broken
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return {str(k): v for k, v in value.items()} if isinstance(value, dict) else {}
+
+
+def _partial_component(name: str, raw: Any, broken: set[str]) -> Any:
+    """A service or database holding only its children that validate, else ``None``."""
+    from designkit.model.database import Database, Table
+    from designkit.model.refs import endpoint_key
+    from designkit.model.service import Endpoint, Service
+
+    if not isinstance(raw, dict):
+        return None
+    model, field, child = {"service": (Service, "endpoints", Endpoint),
+                           "database": (Database, "tables", Table)}.get(
+        raw.get("kind"), (None, "", None))
+    if model is None or child is None:
+        return None
+    children = {}
+    for key, value in _mapping(raw.get(field)).items():
+        try:
+            children[key] = child.model_validate(value)
+        except ValidationError:
+            broken.add(f"{name} {endpoint_key(key)}" if field == "endpoints" else name)
+    return model.model_construct(kind=raw["kind"], **{field: children})
+
+
+# -- writing -----------------------------------------------------------------------------
+
+class _Dumper(yaml.SafeDumper):
+    """Readable YAML: no aliases; short scalar lists and small mappings on one line."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+_PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+
+
+def _is_scalar(value: Any) -> bool:
+    return value is None or isinstance(value, str | int | float | bool)
+
+
+def _flow_ok(value: Any) -> bool:
+    if isinstance(value, list):
+        return all(_is_scalar(v) for v in value) and len(json.dumps(value)) <= 60
+    if isinstance(value, dict):
+        return (all(_is_scalar(v) or (isinstance(v, list) and _flow_ok(v))
+                    for v in value.values())
+                and len(value) <= 6 and len(json.dumps(value)) <= 70
+                and all(_PLAIN_KEY.match(str(k)) for k in value)
+                and not any(isinstance(v, str) and "\n" in v for v in value.values()))
+    return False
+
+
+def _represent_dict(dumper: yaml.SafeDumper, value: dict[str, Any]) -> yaml.Node:
+    return dumper.represent_mapping("tag:yaml.org,2002:map", value.items(),
+                                    flow_style=_flow_ok(value) or None)
+
+
+def _represent_list(dumper: yaml.SafeDumper, value: list[Any]) -> yaml.Node:
+    return dumper.represent_sequence("tag:yaml.org,2002:seq", value,
+                                     flow_style=_flow_ok(value) or None)
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(dict, _represent_dict)
+_Dumper.add_representer(list, _represent_list)
+_Dumper.add_representer(str, _represent_str)

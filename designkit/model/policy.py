@@ -1,0 +1,105 @@
+"""The standard a design is reviewed against, and the review's waivers and attestations.
+
+These are data here; the assessment gives them their meaning.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import Field
+
+from designkit.model.base import Strict
+
+__all__ = ["Attestation", "Policy", "Waiver"]
+
+
+class Policy(Strict):
+    """The engineering standard's parameters (defaults from the designkit rule catalogue).
+
+    Args:
+        envelope: Error/response envelope: data-meta-error | problem-json (RFC 9457).
+        versioning: uri | header | media-type.
+        pagination: The pagination every collection should use.
+        cached_read_p95_ms: p95 target of reads served by a cache.
+        seek_p95_ms: p95 target of a simple indexed seek.
+        background_ms: Work longer than this goes to a background job.
+        idempotent_methods: Methods that need an idempotency key.
+        exempt_idempotent_put: A PUT declared idempotent needs no key.
+        password_hashing: Accepted password hashing schemes.
+        jwt_algorithms: Accepted JWT signature algorithms.
+        utilization_max: Utilization above which a station is flagged.
+        pool_utilization_max: Pool utilization above which a pool is flagged.
+        partition_rows: Rows (in one year) above which a table needs partitioning.
+        compression_kb: Responses above this size need compression.
+        severity: Per-rule severity overrides, e.g. ``{"DK-PERF-005": "high"}``.
+
+    Example:
+        >>> Policy().cached_read_p95_ms
+        50.0
+    """
+
+    envelope: Literal["data-meta-error", "problem-json"] = "data-meta-error"
+    versioning: Literal["uri", "header", "media-type"] = "uri"
+    pagination: Literal["cursor", "offset"] = "cursor"
+    cached_read_p95_ms: float = Field(default=50.0, gt=0)
+    seek_p95_ms: float = Field(default=10.0, gt=0)
+    background_ms: float = Field(default=200.0, gt=0)
+    idempotent_methods: list[Literal["POST", "PUT", "PATCH", "DELETE"]] = Field(
+        default_factory=lambda: ["POST", "PUT", "PATCH"])
+    exempt_idempotent_put: bool = False
+    password_hashing: list[str] = Field(default_factory=lambda: ["bcrypt", "argon2id"])
+    jwt_algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256"])
+    utilization_max: float = Field(default=0.7, gt=0, le=1)
+    pool_utilization_max: float = Field(default=0.8, gt=0, le=1)
+    partition_rows: int = Field(default=100_000_000, ge=1)
+    compression_kb: float = Field(default=64.0, gt=0)
+    severity: dict[str, Literal["critical", "high", "medium", "low", "info"]] = Field(
+        default_factory=dict)
+
+
+class Waiver(Strict):
+    """A deliberate exception to a rule, with its reason, owner and expiry.
+
+    Args:
+        finding: Fingerprint glob ``RULE@subject-path`` (``DK-PERF-002@components.*``).
+        reason: Why the finding is accepted.
+        owner: Who accepted it.
+        expires: Date after which the finding reopens.
+
+    Example:
+        >>> Waiver(finding="DK-PERF-005@*", reason="internal admin list, < 50 rows",
+        ...        owner="ana", expires="2027-06-30").expires
+        datetime.date(2027, 6, 30)
+    """
+
+    finding: str = Field(min_length=1)
+    reason: str = Field(min_length=1)
+    owner: str = Field(min_length=1)
+    expires: dt.date | None = None
+
+
+class Attestation(Strict):
+    """A person's statement that a rule the model cannot decide is met.
+
+    Args:
+        rule: The rule id (``DK-SEC-001``).
+        subject: The part it covers (path or glob); empty means the whole design.
+        by: Who attests.
+        on: When.
+        evidence: Where to check it (link, test name, review id).
+        expires: When it must be renewed.
+
+    Example:
+        >>> Attestation(rule="DK-SEC-001", by="ana", on="2026-11-01",
+        ...             evidence="sqlc generates every query").on.year
+        2026
+    """
+
+    rule: str = Field(pattern=r"^DK-[A-Z]+-\d{3}$")
+    subject: str = "*"
+    by: str = Field(min_length=1)
+    on: dt.date
+    evidence: str = Field(min_length=1)
+    expires: dt.date | None = None

@@ -1,0 +1,298 @@
+"""Cross-reference checks: every name a design uses must name something that exists.
+
+Checked: call targets (a component, or ``"svc METHOD /path"``), the kind of component each
+step needs (a transaction on a database, a publish to a queue…), tables and columns of
+queries, index and partitioning columns, foreign keys, queue handlers, saga actions and
+compensations, workload keys, endpoint keys, and synchronous call cycles.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Sequence
+
+from designkit.errors import Problem
+from designkit.model.components import Component
+from designkit.model.database import Database, Table
+from designkit.model.design import Design
+from designkit.model.problems import format_path, nearest
+from designkit.model.refs import EndpointRef
+from designkit.model.service import HTTP_METHODS, Service
+from designkit.model.steps import (
+    CacheStep,
+    CallStep,
+    LockStep,
+    LoopStep,
+    ParallelStep,
+    PublishStep,
+    Step,
+    TransactionStep,
+)
+
+__all__ = ["check_references", "endpoint_calls", "walk_steps"]
+
+Path = tuple[str | int, ...]
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def walk_steps(steps: Sequence[Step], path: Path) -> Iterator[tuple[Path, Step]]:
+    """Every step, nested ones included, with its path, depth first in file order.
+
+    Example:
+        >>> from designkit.model.steps import TransactionStep
+        >>> tx = TransactionStep(transaction="db").call("db", service_ms=1)
+        >>> [(format_path(p), type(s).__name__) for p, s in walk_steps([tx], ("steps",))]
+        [('steps[0]', 'TransactionStep'), ('steps[0].steps[0]', 'CallStep')]
+    """
+    for i, step in enumerate(steps):
+        here = (*path, i)
+        yield here, step
+        if isinstance(step, TransactionStep | LockStep):
+            yield from walk_steps(step.steps, (*here, "steps"))
+        elif isinstance(step, LoopStep):
+            yield from walk_steps(step.loop.steps, (*here, "loop", "steps"))
+        elif isinstance(step, CacheStep):
+            yield from walk_steps(step.on_miss, (*here, "on_miss"))
+        elif isinstance(step, ParallelStep):
+            for b, branch in enumerate(step.parallel):
+                yield from walk_steps(branch, (*here, "parallel", b))
+
+
+def endpoint_calls(design: Design) -> Iterator[tuple[EndpointRef, Path, CallStep]]:
+    """Every call step of every endpoint: (the caller, the step's path, the step)."""
+    for ref, endpoint in design.endpoints():
+        base: Path = ("components", ref.service, "endpoints", ref.key, "steps")
+        for path, step in walk_steps(endpoint.steps, base):
+            if isinstance(step, CallStep):
+                yield ref, path, step
+
+
+def check_references(design: Design, known: Iterable[str] = ()) -> list[Problem]:
+    """Every broken reference in ``design``.
+
+    Args:
+        design: The design (it may hold only the parts that validated).
+        known: Further component names that exist but failed validation; references to
+            them are not reported.
+
+    Example:
+        >>> import designkit as dk
+        >>> d = dk.Design(name="x")
+        >>> _ = d.service("api").endpoint("GET /a").call("orders-bd")
+        >>> _ = d.database("orders-db")
+        >>> [str(p) for p in check_references(d)]
+        ['components.api.endpoints."GET /a".steps[0].call: unknown component \\'orders-bd\\' (did you mean \\'orders-db\\'?)']
+    """
+    checker = _Checker(design, set(known))
+    checker.run()
+    return checker.problems
+
+
+class _Checker:
+    def __init__(self, design: Design, known: set[str]) -> None:
+        self.design = design
+        self.known = known
+        self.problems: list[Problem] = []
+        self.endpoint_refs = {str(ref) for ref, _ in design.endpoints()}
+
+    def report(self, path: Path, message: str, suggestions: Iterable[str] = ()) -> None:
+        self.problems.append(Problem(format_path(path), message, tuple(suggestions)))
+
+    def run(self) -> None:
+        for name, component in self.design.components.items():
+            where: Path = ("components", name)
+            if not _NAME.match(name):
+                self.report(where, f"component name {name!r} may hold only letters, digits, "
+                            "'-', '_' and '.', and no spaces")
+            if isinstance(component, Service):
+                self.service(name, component)
+            elif isinstance(component, Database):
+                self.database(name, component)
+            elif component.kind == "queue" and component.handler is not None:
+                self.endpoint_ref((*where, "handler"), component.handler)
+        for name, saga in self.design.sagas.items():
+            pivots = [s.name for s in saga.steps if s.pivot]
+            if len(pivots) > 1:
+                self.report(("sagas", name, "steps"),
+                            f"a saga has at most one pivot step; found {', '.join(pivots)}")
+            seen: set[str] = set()
+            for i, step in enumerate(saga.steps):
+                here: Path = ("sagas", name, "steps", i)
+                if step.name in seen:
+                    self.report((*here, "name"), f"step name {step.name!r} is used twice")
+                seen.add(step.name)
+                self.endpoint_ref((*here, "action"), step.action)
+                if step.compensation is not None:
+                    self.endpoint_ref((*here, "compensation"), step.compensation)
+        for key in self.design.workload:
+            self.endpoint_ref(("workload", key), key)
+        self.cycles()
+
+    # -- services ------------------------------------------------------------------------
+
+    def service(self, name: str, service: Service) -> None:
+        seen: dict[str, str] = {}
+        for key, endpoint in service.endpoints.items():
+            where: Path = ("components", name, "endpoints", key)
+            method, _, path = key.partition(" ")
+            if method.upper() not in HTTP_METHODS or not path.startswith("/") or " " in path:
+                self.report(where, f"endpoint key {key!r} is not 'METHOD /path'; methods are "
+                            f"{', '.join(HTTP_METHODS)}",
+                            nearest(method.upper(), HTTP_METHODS))
+            normal = f"{method.upper()} {path}"
+            if normal in seen:
+                self.report(where, f"duplicate endpoint: {key!r} and {seen[normal]!r} are the "
+                            "same endpoint")
+            seen[normal] = key
+            for step_path, step in walk_steps(endpoint.steps, (*where, "steps")):
+                self.step(step_path, step)
+
+    def step(self, path: Path, step: Step) -> None:
+        if isinstance(step, CallStep):
+            self.call(path, step)
+        elif isinstance(step, TransactionStep):
+            self.target((*path, "transaction"), step.transaction, "database", "a transaction")
+        elif isinstance(step, LockStep):
+            self.target((*path, "lock"), step.lock, "lock", "a lock step")
+        elif isinstance(step, CacheStep):
+            self.target((*path, "cache"), step.cache, "cache", "a cache step")
+        elif isinstance(step, PublishStep):
+            self.target((*path, "publish"), step.publish, "queue", "publish")
+
+    def call(self, path: Path, step: CallStep) -> None:
+        here = (*path, "call")
+        ref = EndpointRef.parse(step.call)
+        if ref is not None:
+            self.endpoint_ref(here, step.call)
+            return
+        if len(step.call.split()) != 1:
+            self.report(here, f"call target {step.call!r} is neither a component name nor "
+                        "'svc METHOD /path'")
+            return
+        component = self.component(here, step.call)
+        if component is None:
+            return
+        if isinstance(component, Service):
+            options = [str(r) for r in self.endpoint_refs if r.startswith(step.call + " ")]
+            self.report(here, f"a call to service {step.call!r} names its endpoint as "
+                        "'svc METHOD /path'", sorted(options)[:3])
+        elif isinstance(component, Database):
+            if step.query is not None:
+                self.query((*path, "query"), component, step)
+            elif step.service_ms is None:
+                self.report(path, f"a call to database {step.call!r} needs a query "
+                            "({table, kind, where}) or service_ms")
+        elif step.query is not None:
+            self.report((*path, "query"), f"{step.call!r} is a {component.kind}, not a "
+                        "database: only database calls take a query")
+
+    def query(self, path: Path, database: Database, step: CallStep) -> None:
+        assert step.query is not None
+        query = step.query
+        table = database.tables.get(query.table)
+        if table is None:
+            self.report((*path, "table"), f"database {step.call!r} has no table "
+                        f"{query.table!r}", nearest(query.table, database.tables))
+            return
+        for field in ("where", "order_by"):
+            for i, column in enumerate(getattr(query, field)):
+                self.column((*path, field, i), step.call, query.table, table, column)
+
+    def column(self, path: Path, db: str, name: str, table: Table, column: str) -> None:
+        if table.columns and column not in table.columns:
+            self.report(path, f"table {db}.{name} has no column {column!r}",
+                        nearest(column, table.columns))
+
+    # -- databases -----------------------------------------------------------------------
+
+    def database(self, name: str, database: Database) -> None:
+        for table_name, table in database.tables.items():
+            where: Path = ("components", name, "tables", table_name)
+            for i, index in enumerate(table.indexes):
+                for j, column in enumerate(index.columns):
+                    self.column((*where, "indexes", i, "columns", j), name, table_name,
+                                table, column)
+            if table.partitioning is not None:
+                for j, column in enumerate(table.partitioning.key):
+                    self.column((*where, "partitioning", "key", j), name, table_name,
+                                table, column)
+            for column_name, column in table.columns.items():
+                if column.references is not None:
+                    self.foreign_key((*where, "columns", column_name, "references"), name,
+                                     column.references)
+
+    def foreign_key(self, path: Path, db_name: str, target: str) -> None:
+        parts = target.split(".")
+        if len(parts) == 2:
+            db_name, (table_name, column) = db_name, parts
+        elif len(parts) == 3:
+            db_name, table_name, column = parts
+        else:
+            self.report(path, f"a foreign key is 'table.column' or 'database.table.column', "
+                        f"got {target!r}")
+            return
+        database = self.design.components.get(db_name)
+        if not isinstance(database, Database):
+            if db_name not in self.known:
+                self.report(path, f"unknown database {db_name!r}",
+                            nearest(db_name, self.design.of_kind("database")))
+            return
+        table = database.tables.get(table_name)
+        if table is None:
+            self.report(path, f"foreign key to a missing table: database {db_name!r} has no "
+                        f"table {table_name!r}", nearest(table_name, database.tables))
+        elif table.columns and column not in table.columns:
+            self.report(path, f"foreign key to a missing column: table {db_name}.{table_name} "
+                        f"has no column {column!r}", nearest(column, table.columns))
+
+    # -- shared --------------------------------------------------------------------------
+
+    def component(self, path: Path, name: str) -> Component | None:
+        component = self.design.components.get(name)
+        if component is None and name not in self.known:
+            self.report(path, f"unknown component {name!r}",
+                        nearest(name, [*self.design.components, *self.known]))
+        return component
+
+    def target(self, path: Path, name: str, kind: str, what: str) -> None:
+        component = self.component(path, name)
+        if component is not None and component.kind != kind:
+            self.report(path, f"{what} needs a {kind}; {name!r} is a {component.kind}",
+                        nearest(name, self.design.of_kind(kind)))
+
+    def endpoint_ref(self, path: Path, text: str) -> None:
+        ref = EndpointRef.parse(text)
+        if ref is None:
+            self.report(path, f"{text!r} is not an endpoint reference 'svc METHOD /path'",
+                        nearest(text, self.endpoint_refs))
+            return
+        if str(ref) in self.endpoint_refs or {ref.service, str(ref)} & self.known:
+            return
+        component = self.design.components.get(ref.service)
+        if component is None:
+            self.report(path, f"unknown service {ref.service!r}",
+                        nearest(ref.service, self.design.of_kind("service")))
+        elif not isinstance(component, Service):
+            self.report(path, f"{ref.service!r} is a {component.kind}, not a service")
+        else:
+            self.report(path, f"service {ref.service!r} has no endpoint {ref.key!r}",
+                        nearest(str(ref), self.endpoint_refs | self.known))
+
+    def cycles(self) -> None:
+        import networkx as nx
+
+        graph = nx.DiGraph()
+        first_call: dict[tuple[str, str], Path] = {}
+        for caller, path, step in endpoint_calls(self.design):
+            callee = EndpointRef.parse(step.call)
+            if callee is not None and str(callee) in self.endpoint_refs:
+                graph.add_edge(str(caller), str(callee))
+                first_call.setdefault((str(caller), str(callee)), (*path, "call"))
+        rings = []
+        for cycle in nx.simple_cycles(graph):
+            at = cycle.index(min(cycle))
+            rings.append(cycle[at:] + cycle[:at])
+        for ring in sorted(rings):
+            loop = " → ".join([*ring, ring[0]])
+            self.report(first_call[(ring[-1], ring[0])], f"synchronous call cycle: {loop}; "
+                        "break it with a queue (publish) or by removing a call")
