@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import inspect
+import re
 from typing import Any
 
-from designkit.model.design import Design
+from pydantic import BaseModel
 
-__all__ = ["SCHEMA_ID", "json_schema"]
+from designkit.model.components import KINDS
+from designkit.model.design import Design
+from designkit.model.service import HTTP_METHODS
+
+__all__ = ["SCHEMA_ID", "field_docs", "json_schema", "summary_doc"]
 
 SCHEMA_ID = "https://designkit.dev/schema/design-1.json"
 
@@ -14,9 +20,9 @@ SCHEMA_ID = "https://designkit.dev/schema/design-1.json"
 def json_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of a design file.
 
-    Point your editor's YAML support at it (see docs/design-format.md) for completion and
-    checks while you type. The schema checks structure; :func:`designkit.load` also checks
-    every reference.
+    Point your editor's YAML support at it (see docs/design-format.md) for completion,
+    hover help and checks while you type. The schema checks structure; ``designkit
+    validate`` (or :func:`designkit.load`) also checks every reference.
 
     Example:
         >>> import designkit as dk
@@ -25,8 +31,91 @@ def json_schema() -> dict[str, Any]:
         ('designkit design', True)
     """
     schema = Design.model_json_schema(mode="validation")
+    defs = schema.setdefault("$defs", {})
+    for model in _models(Design):
+        target = schema if model is Design else defs.get(model.__name__)
+        if target is None:
+            continue
+        target["description"] = summary_doc(model)
+        docs = field_docs(model)
+        for name, prop in target.get("properties", {}).items():
+            if name in docs:
+                prop["description"] = docs[name]
+            prop.pop("title", None)
+    # `true` is shorthand for the defaults of these two settings.
+    breaker = defs["CircuitBreaker"]
+    defs["CircuitBreaker"] = {"description": breaker.pop("description", ""),
+                              "anyOf": [{"type": "boolean"}, breaker]}
+    key = defs["Endpoint"]["properties"]["idempotency_key"]
+    key["anyOf"] = [{"type": "boolean"}, *key["anyOf"]]
+    # Names the loader insists on.
+    methods = "|".join(HTTP_METHODS)
+    defs["Service"]["properties"]["endpoints"]["propertyNames"] = {
+        "pattern": rf"^({methods}) /\S*$"}
+    schema["properties"]["components"]["propertyNames"] = {
+        "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"}
+    schema["properties"]["workload"]["propertyNames"] = {"pattern": rf"^\S+ ({methods}) /\S*$"}
+    schema["properties"]["designkit"] = {"const": 1, "description": "The format version."}
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = SCHEMA_ID
     schema["title"] = "designkit design"
     schema["required"] = sorted({*schema.get("required", []), "designkit"})
+    assert set(KINDS) <= set(
+        schema["properties"]["components"]["additionalProperties"]["discriminator"]["mapping"])
     return schema
+
+
+def summary_doc(model: type[BaseModel]) -> str:
+    """The first paragraph of a model's docstring, on one line.
+
+    Example:
+        >>> from designkit.model.database import Index
+        >>> summary_doc(Index)
+        'An index on one or more columns, leading column first.'
+    """
+    doc = inspect.getdoc(model) or ""
+    return " ".join(doc.split("\n\n")[0].split())
+
+
+def field_docs(model: type[BaseModel]) -> dict[str, str]:
+    """Field descriptions from the ``Args:`` section of a model's docstring.
+
+    Example:
+        >>> from designkit.model.database import Database
+        >>> field_docs(Database)["cores"]
+        'CPU cores (servers of the CPU station).'
+    """
+    doc = inspect.getdoc(model) or ""
+    match = re.search(r"^Args:\n((?:    .*\n?|\n)+)", doc, flags=re.M)
+    if not match:
+        return {}
+    out: dict[str, str] = {}
+    current = None
+    for line in match.group(1).splitlines():
+        item = re.match(r"^    (\*{0,2}\w+): (.*)$", line)
+        if item:
+            current = item.group(1)
+            out[current] = item.group(2).strip()
+        elif current and line.startswith("        "):
+            out[current] += " " + line.strip()
+    return {k: v.replace("``", "`") for k, v in out.items() if not k.startswith("*")}
+
+
+def _models(root: type[BaseModel]) -> list[type[BaseModel]]:
+    """Every model class reachable from ``root``'s fields, ``root`` first."""
+    import typing
+
+    seen: list[type[BaseModel]] = []
+
+    def visit(annotation: Any) -> None:
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            if annotation not in seen:
+                seen.append(annotation)
+                for field in annotation.model_fields.values():
+                    visit(field.annotation)
+            return
+        for arg in typing.get_args(annotation):
+            visit(arg)
+
+    visit(root)
+    return seen

@@ -83,7 +83,7 @@ class Table(Strict):
     indexes: list[Index] = Field(default_factory=list)
     partitioning: Partitioning | None = None
 
-    def column(self, name: str, type: str = "text", **fields: Any) -> Table:  # noqa: A002
+    def column(self, name: str, type: str = "text", **fields: Any) -> Table:
         """Declare column ``name`` (replacing an earlier one); returns the table to chain."""
         from designkit.model.problems import validated
 
@@ -92,7 +92,7 @@ class Table(Strict):
 
     def index(self, *columns: str, kind: IndexKind = "btree", unique: bool = False,
               name: str | None = None) -> Table:
-        """Declare an index on ``columns`` (replacing one on the same columns); returns the table."""
+        """Declare an index on ``columns`` (replacing one on those columns); returns the table."""
         from designkit.model.problems import validated
 
         index = validated(Index, {"columns": list(columns), "kind": kind, "unique": unique,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import Field
 
@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from designkit.errors import Problem
 
 __all__ = ["FORMAT_VERSION", "Design"]
+
+_C = TypeVar("_C", Service, Database, Cache, Queue, External, Lock)
 
 FORMAT_VERSION = 1
 
@@ -120,7 +122,7 @@ class Design(Strict):
         self.workload[str(ref) if ref else endpoint] = float(rps)
         return self
 
-    def _component(self, name: str, model: type[Any], kind: str, fields: dict[str, Any]) -> Any:
+    def _component(self, name: str, model: type[_C], kind: str, fields: dict[str, Any]) -> _C:
         from designkit.model.problems import upsert
 
         return upsert(self.components, name, model, {**fields, "kind": kind}, "components")

@@ -8,6 +8,7 @@ newer than this designkit reads. Every problem is reported with its path in one
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -17,8 +18,13 @@ from typing import Any, Literal
 import yaml
 from pydantic import TypeAdapter, ValidationError
 
-from designkit.errors import DesignError, DesignkitError, Problem, UnsafeYAMLError, \
-    UnsupportedVersionError
+from designkit.errors import (
+    DesignError,
+    DesignkitError,
+    Problem,
+    UnsafeYAMLError,
+    UnsupportedVersionError,
+)
 from designkit.model.components import Component
 from designkit.model.design import FORMAT_VERSION, Design
 from designkit.model.problems import format_path, problems_from
@@ -72,7 +78,7 @@ def load(source: str | os.PathLike[str] | dict[str, Any]) -> Design:
     return design
 
 
-def dump(design: Design, format: Format = "yaml") -> str:  # noqa: A002
+def dump(design: Design, format: Format = "yaml") -> str:
     """The design as YAML or JSON text; ``load(dump(d)) == d``.
 
     Only values that differ from the defaults are written, keys in the order of the
@@ -114,7 +120,8 @@ def to_data(design: Design) -> dict[str, Any]:
     """The design as plain data: non-default values only, version first."""
     data = design.model_dump(mode="json", exclude_defaults=True, round_trip=True)
     data.pop("designkit", None)
-    return _tidy({"designkit": design.designkit, **data})
+    tidy: dict[str, Any] = _tidy({"designkit": design.designkit, **data})
+    return tidy
 
 
 def _tidy(value: Any) -> Any:
@@ -168,7 +175,7 @@ def parse_text(text: str, label: str | None = None) -> Any:
         kind = UnsafeYAMLError if any("tag" in p.message for p in problems) else DesignError
         raise kind(problems, source=label)
     try:
-        return yaml.load(text, Loader=yaml.SafeLoader)  # noqa: S506 - SafeLoader
+        return yaml.load(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as err:
         raise DesignError([_syntax_problem(err)], source=label) from None
 
@@ -273,10 +280,8 @@ def _valid_parts(data: dict[str, Any]) -> tuple[Design, set[str]]:
                 components[name] = partial
     sagas = {}
     for name, raw in _mapping(data.get("sagas")).items():
-        try:
+        with contextlib.suppress(ValidationError):
             sagas[name] = Saga.model_validate(raw)
-        except ValidationError:
-            pass
     workload = {k: v for k, v in _mapping(data.get("workload")).items()
                 if isinstance(v, int | float) and not isinstance(v, bool)}
     partial = Design.model_construct(name=str(data.get("name") or "?"), components=components,
@@ -296,18 +301,22 @@ def _partial_component(name: str, raw: Any, broken: set[str]) -> Any:
 
     if not isinstance(raw, dict):
         return None
-    model, field, child = {"service": (Service, "endpoints", Endpoint),
-                           "database": (Database, "tables", Table)}.get(
-        raw.get("kind"), (None, "", None))
-    if model is None or child is None:
+    model: type[Service] | type[Database]
+    child: type[Endpoint] | type[Table]
+    if raw.get("kind") == "service":
+        model, field, child = Service, "endpoints", Endpoint
+    elif raw.get("kind") == "database":
+        model, field, child = Database, "tables", Table
+    else:
         return None
-    children = {}
+    children: dict[str, Any] = {}
     for key, value in _mapping(raw.get(field)).items():
         try:
             children[key] = child.model_validate(value)
         except ValidationError:
             broken.add(f"{name} {endpoint_key(key)}" if field == "endpoints" else name)
-    return model.model_construct(kind=raw["kind"], **{field: children})
+    fields: dict[str, Any] = {"kind": raw["kind"], field: children}
+    return model.model_construct(**fields)
 
 
 # -- writing -----------------------------------------------------------------------------

@@ -14,6 +14,8 @@ from designkit.model.base import Strict
 
 __all__ = ["Attestation", "Policy", "Waiver"]
 
+_IDEMPOTENT: tuple[Literal["POST", "PUT", "PATCH", "DELETE"], ...] = ("POST", "PUT", "PATCH")
+
 
 class Policy(Strict):
     """The engineering standard's parameters (defaults from the designkit rule catalogue).
@@ -47,7 +49,7 @@ class Policy(Strict):
     seek_p95_ms: float = Field(default=10.0, gt=0)
     background_ms: float = Field(default=200.0, gt=0)
     idempotent_methods: list[Literal["POST", "PUT", "PATCH", "DELETE"]] = Field(
-        default_factory=lambda: ["POST", "PUT", "PATCH"])
+        default_factory=lambda: list(_IDEMPOTENT))
     exempt_idempotent_put: bool = False
     password_hashing: list[str] = Field(default_factory=lambda: ["bcrypt", "argon2id"])
     jwt_algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256"])

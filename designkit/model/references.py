@@ -78,10 +78,11 @@ def check_references(design: Design, known: Iterable[str] = ()) -> list[Problem]
     Example:
         >>> import designkit as dk
         >>> d = dk.Design(name="x")
-        >>> _ = d.service("api").endpoint("GET /a").call("orders-bd")
-        >>> _ = d.database("orders-db")
-        >>> [str(p) for p in check_references(d)]
-        ['components.api.endpoints."GET /a".steps[0].call: unknown component \\'orders-bd\\' (did you mean \\'orders-db\\'?)']
+        >>> _ = d.service("api").endpoint("GET /").call("dbx")
+        >>> _ = d.database("db")
+        >>> for problem in check_references(d):
+        ...     print(problem)
+        components.api.endpoints."GET /".steps[0].call: unknown component 'dbx' (did you mean 'db'?)
     """
     checker = _Checker(design, set(known))
     checker.run()
@@ -216,10 +217,10 @@ class _Checker:
                 for j, column in enumerate(table.partitioning.key):
                     self.column((*where, "partitioning", "key", j), name, table_name,
                                 table, column)
-            for column_name, column in table.columns.items():
-                if column.references is not None:
+            for column_name, spec in table.columns.items():
+                if spec.references is not None:
                     self.foreign_key((*where, "columns", column_name, "references"), name,
-                                     column.references)
+                                     spec.references)
 
     def foreign_key(self, path: Path, db_name: str, target: str) -> None:
         parts = target.split(".")

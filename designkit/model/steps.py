@@ -8,9 +8,9 @@ containers*: the builder methods of :class:`StepBuilder` add steps to them.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Union
+from typing import Annotated, Any, TypeVar, Union
 
-from pydantic import Discriminator, Field, Tag
+from pydantic import BaseModel, Discriminator, Field, Tag
 
 from designkit.model.base import Strict
 from designkit.model.query import Query
@@ -31,6 +31,8 @@ __all__ = [
     "TransactionStep",
     "step_kind",
 ]
+
+_M = TypeVar("_M", bound=BaseModel)
 
 STEP_KEYS = ("call", "transaction", "lock", "parallel", "loop", "cache", "publish")
 
@@ -142,7 +144,7 @@ class StepBuilder(_AddsCalls, _AddsTransactions, _AddsLocks, _AddsLoops, _AddsCa
     """
 
 
-def _validated(model: Any, data: dict[str, Any]) -> Any:
+def _validated(model: type[_M], data: dict[str, Any]) -> _M:
     from designkit.model.problems import validated
 
     return validated(model, data)

@@ -20,7 +20,7 @@ def _plural(n: int | float, word: str) -> str:
 
 
 def _kinds(design: Design) -> str:
-    counts = Counter(c.kind for c in design.components.values())
+    counts: Counter[str] = Counter(c.kind for c in design.components.values())
     return ", ".join(_plural(counts[k], k) for k in KINDS if counts[k])
 
 

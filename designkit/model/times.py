@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field, model_serializer, model_validator
-from pydantic.json_schema import GetJsonSchemaHandler, JsonSchemaValue
+from pydantic import Field, GetJsonSchemaHandler, model_serializer, model_validator
+from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
 from designkit.model.base import Strict

@@ -1,0 +1,49 @@
+# designkit — two commands on a fresh machine: `make demo` and `make test`.
+# Both create .venv, install designkit with its extras, and make sure Graphviz's `dot`
+# is there (installing it with apt-get when running as root on Debian/Ubuntu).
+
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed-stamp
+
+.PHONY: all demo test lint lab dot venv clean
+
+all: test
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PY) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "designkit needs Python >= 3.11; install one and run: make PY=python3.11 ...")'
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV) || { echo "could not create $(VENV): install the venv module (Debian/Ubuntu: apt-get install python3-venv)"; exit 1; }
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[notebook,dev]'
+	@touch $(STAMP)
+
+dot:
+	@command -v dot >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Graphviz (dot) with apt-get"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null; \
+	  else \
+	    echo "Graphviz 'dot' is missing: sudo apt-get install graphviz | brew install graphviz | conda install -c conda-forge graphviz"; \
+	    exit 1; \
+	  fi; }
+
+demo: venv dot
+	$(BIN)/designkit templates
+	$(BIN)/designkit validate templates/*.yaml
+
+test: venv dot lint
+	$(BIN)/python -m pytest
+
+lint: venv
+	$(BIN)/ruff check designkit tests
+	$(BIN)/mypy
+
+lab: venv dot
+	$(BIN)/jupyter lab notebooks/
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build dist

@@ -1,0 +1,147 @@
+"""The ``designkit`` command: validate designs, print the schema, start from a template.
+
+Exit codes: 0 success, 2 invalid input (a design with problems, a missing file, a bad
+option). Problems are printed one per line as ``path: message (did you mean …?)``, never
+as a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import click
+
+from designkit import __version__
+from designkit.errors import DesignError, DesignkitError
+
+__all__ = ["main"]
+
+EXIT_OK = 0
+EXIT_INVALID = 2
+
+
+class _Group(click.Group):
+    """Turn designkit's own errors into a one-paragraph message and exit code 2."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except (DesignkitError, FileNotFoundError) as err:
+            click.echo(f"error: {err}", err=True)
+            ctx.exit(EXIT_INVALID)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="designkit")
+def cli() -> None:
+    """Model a backend system in a design file; check it, estimate it, review it.
+
+    Start with `designkit templates`, then `designkit new design.yaml --template
+    flash-sale`, and check your edits with `designkit validate design.yaml`.
+    """
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("-q", "--quiet", is_flag=True, help="Print problems only.")
+def validate(files: tuple[str, ...], quiet: bool) -> None:
+    """Check design FILES: structure, every reference, call cycles.
+
+    Prints a summary of each valid design; lists every problem of an invalid one with
+    its path. Exits 2 when any file is invalid.
+    """
+    from designkit.model.io import load
+
+    failed = 0
+    for file in files:
+        try:
+            design = load(Path(file))
+        except DesignError as err:
+            failed += 1
+            click.echo(str(err), err=True)
+            continue
+        except (DesignkitError, FileNotFoundError) as err:
+            failed += 1
+            click.echo(str(err), err=True)
+            continue
+        if not quiet:
+            click.echo(f"{file}: ok\n{design}")
+    if failed:
+        sys.exit(EXIT_INVALID)
+
+
+@cli.command()
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
+              help="Write to this file instead of standard output.")
+def schema(output: str | None) -> None:
+    """Print the JSON Schema of the design file format.
+
+    Attach it to your editor's YAML support for completion and checks as you type
+    (see docs/design-format.md).
+    """
+    from designkit.schema import json_schema
+
+    text = json.dumps(json_schema(), indent=2) + "\n"
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("-t", "--template", "name", default="flash-sale", show_default=True,
+              help="Template to start from (see `designkit templates`).")
+@click.option("-f", "--force", is_flag=True, help="Overwrite FILE if it exists.")
+def new(file: str, name: str, force: bool) -> None:
+    """Write a new design FILE from a template; its name is taken from FILE."""
+    from designkit.model.io import load
+    from designkit.templates import template_text
+
+    target = Path(file)
+    if target.exists() and not force:
+        raise click.UsageError(f"{file} exists; pass --force to overwrite it")
+    text = template_text(name)
+    stem = target.stem
+    if stem != name and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9 _.-]*", stem):
+        text = re.sub(r"(?m)^name: .*$", f"name: {stem}", text, count=1)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8")
+    load(target)  # the written file is valid
+    click.echo(f"wrote {file} from template {name!r}; check it with "
+               f"`designkit validate {file}`")
+
+
+@cli.command(name="templates")
+def list_templates() -> None:
+    """List the starter templates."""
+    from designkit.templates import templates as available
+
+    names = available()
+    width = max(map(len, names), default=0)
+    for template_name, description in names.items():
+        click.echo(f"{template_name:<{width}}  {description}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code.
+
+    Example:
+        >>> main(["templates"]) == 0  # doctest: +ELLIPSIS
+        dashboard-fixed...
+        True
+    """
+    try:
+        cli.main(args=argv, prog_name="designkit", standalone_mode=True)
+    except SystemExit as exit_:
+        code = exit_.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
