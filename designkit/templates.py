@@ -43,6 +43,11 @@ def template_path(name: str) -> Path:
 
     Raises:
         TemplateNotFoundError: No such template (the message lists the nearest names).
+
+    Example:
+        >>> import designkit as dk
+        >>> dk.template_path("flash-sale").name
+        'flash-sale.yaml'
     """
     path = _folder() / f"{name}.yaml"
     if not path.is_file():

@@ -97,7 +97,8 @@ def dump(design: Design, format: Format = "yaml") -> str:
     if format == "json":
         return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     if format == "yaml":
-        return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
+        return yaml.dump(_Document(data), Dumper=_Dumper, sort_keys=False, allow_unicode=True,
+                         width=100)
     raise ValueError(f"format must be 'yaml' or 'json', got {format!r}")
 
 
@@ -321,6 +322,10 @@ def _partial_component(name: str, raw: Any, broken: set[str]) -> Any:
 
 # -- writing -----------------------------------------------------------------------------
 
+class _Document(dict[str, Any]):
+    """The top-level mapping: always written in block style."""
+
+
 class _Dumper(yaml.SafeDumper):
     """Readable YAML: no aliases; short scalar lists and small mappings on one line."""
 
@@ -363,5 +368,7 @@ def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
 
 
 _Dumper.add_representer(dict, _represent_dict)
+_Dumper.add_representer(
+    _Document, lambda d, v: d.represent_mapping("tag:yaml.org,2002:map", v.items(), False))
 _Dumper.add_representer(list, _represent_list)
 _Dumper.add_representer(str, _represent_str)

@@ -48,7 +48,9 @@ def nearest(name: str, candidates: Iterable[str], n: int = 3) -> tuple[str, ...]
 
     Example:
         >>> nearest("orders-bd", ["orders-db", "stock-cache", "users-db"])
-        ('orders-db', 'users-db')
+        ('orders-db',)
+        >>> nearest("Orders-DB", ["orders-db"])
+        ('orders-db',)
     """
     pool = sorted(set(candidates))
     by_case = {c.lower(): c for c in pool}

@@ -258,8 +258,9 @@ class _Checker:
     def target(self, path: Path, name: str, kind: str, what: str) -> None:
         component = self.component(path, name)
         if component is not None and component.kind != kind:
+            options = self.design.of_kind(kind)
             self.report(path, f"{what} needs a {kind}; {name!r} is a {component.kind}",
-                        nearest(name, self.design.of_kind(kind)))
+                        nearest(name, options) or tuple(sorted(options))[:3])
 
     def endpoint_ref(self, path: Path, text: str) -> None:
         ref = EndpointRef.parse(text)

@@ -47,7 +47,8 @@ def step_kind(value: Any) -> str | None:
     if isinstance(value, dict):
         present = [k for k in STEP_KEYS if k in value]
     else:
-        present = [k for k in STEP_KEYS if getattr(value, k, None) is not None]
+        fields = getattr(type(value), "model_fields", {})
+        present = [k for k in STEP_KEYS if k in fields]
     return present[0] if len(present) == 1 else None
 
 
@@ -171,7 +172,7 @@ class CallStep(Strict):
     op: str | None = None
     query: Query | None = None
     service_ms: Time | None = None
-    count: float = Field(default=1, gt=0)
+    count: float = Field(default=1.0, gt=0)
     timeout_ms: float | None = Field(default=None, gt=0)
     retries: Retries | None = None
 
@@ -190,7 +191,7 @@ class PublishStep(Strict):
     """
 
     publish: str
-    count: float = Field(default=1, gt=0)
+    count: float = Field(default=1.0, gt=0)
     outbox: bool = False
 
 

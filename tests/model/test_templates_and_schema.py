@@ -1,0 +1,75 @@
+"""Every template validates, against the model and against the published JSON Schema."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+import designkit as dk
+
+ROOT = Path(__file__).resolve().parents[2]
+NAMES = sorted(p.stem for p in (ROOT / "templates").glob("*.yaml"))
+
+
+def test_the_five_templates_ship() -> None:
+    assert NAMES == ["dashboard-fixed", "dashboard-slow", "flash-sale", "payments-monolith",
+                     "payments-saga"]
+    assert list(dk.templates()) == NAMES
+    assert all(description for description in dk.templates().values())
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_template_validates_and_round_trips(name: str) -> None:
+    design = dk.template(name)
+    assert design.name == name
+    assert design.workload, "a template drives some load"
+    assert dk.load(dk.dump(design)) == design
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_template_matches_the_json_schema(name: str) -> None:
+    schema = dk.json_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    data = yaml.safe_load(dk.template_text(name))
+    jsonschema.validate(json.loads(json.dumps(data, default=str)), schema)
+
+
+def test_schema_rejects_what_the_loader_rejects() -> None:
+    validator = jsonschema.Draft202012Validator(dk.json_schema())
+    bad = {"designkit": 1, "name": "x", "components": {"api": {"kind": "service",
+                                                              "replicaz": 2}}}
+    assert [e.message for e in validator.iter_errors(bad)] != []
+    good = {"designkit": 1, "name": "x", "components": {"api": {"kind": "service",
+                                                               "replicas": 2}}}
+    assert list(validator.iter_errors(good)) == []
+
+
+def test_schema_carries_field_help_for_editors() -> None:
+    schema = dk.json_schema()
+    cores = schema["$defs"]["Database"]["properties"]["cores"]
+    assert cores["description"] == "CPU cores (servers of the CPU station)."
+    assert cores["minimum"] == 1
+
+
+def test_unknown_template_suggests_names() -> None:
+    with pytest.raises(dk.TemplateNotFoundError) as info:
+        dk.template("flash-sail")
+    assert str(info.value).startswith("no template named 'flash-sail'; did you mean "
+                                      "'flash-sale'?")
+
+
+def test_templates_ship_inside_the_wheel(tmp_path: Path) -> None:
+    """Built from this checkout, the wheel holds the templates where the package looks."""
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w",
+                    str(tmp_path), str(ROOT)], check=True)
+    wheel = next(tmp_path.glob("designkit-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    assert sorted(n for n in names if n.startswith("designkit/_templates/")) == [
+        f"designkit/_templates/{name}.yaml" for name in NAMES]
