@@ -7,7 +7,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed-stamp
 
-.PHONY: all demo test lint lab dot venv clean
+.PHONY: all demo test lint lab docs dot venv clean
 
 all: test
 
@@ -41,6 +41,9 @@ test: venv dot lint
 lint: venv
 	$(BIN)/ruff check designkit tests
 	$(BIN)/mypy
+
+docs: venv
+	$(BIN)/python docs/_gen_format.py
 
 lab: venv dot
 	$(BIN)/jupyter lab notebooks/

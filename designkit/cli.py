@@ -76,15 +76,18 @@ def validate(files: tuple[str, ...], quiet: bool) -> None:
 @cli.command()
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
               help="Write to this file instead of standard output.")
-def schema(output: str | None) -> None:
+@click.option("--format", "fmt", type=click.Choice(["json", "markdown"]), default="json",
+              show_default=True, help="JSON Schema, or the key reference as Markdown.")
+def schema(output: str | None, fmt: str) -> None:
     """Print the JSON Schema of the design file format.
 
     Attach it to your editor's YAML support for completion and checks as you type
-    (see docs/design-format.md).
+    (see docs/design-format.md). `--format markdown` prints the key reference instead.
     """
-    from designkit.schema import json_schema
+    from designkit.schema import format_reference, json_schema
 
-    text = json.dumps(json_schema(), indent=2) + "\n"
+    text = (json.dumps(json_schema(), indent=2) + "\n" if fmt == "json"
+            else format_reference())
     if output:
         Path(output).write_text(text, encoding="utf-8")
         click.echo(f"wrote {output}", err=True)

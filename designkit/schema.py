@@ -12,7 +12,7 @@ from designkit.model.components import KINDS
 from designkit.model.design import Design
 from designkit.model.service import HTTP_METHODS
 
-__all__ = ["SCHEMA_ID", "field_docs", "json_schema", "summary_doc"]
+__all__ = ["SCHEMA_ID", "field_docs", "format_reference", "json_schema", "summary_doc"]
 
 SCHEMA_ID = "https://designkit.dev/schema/design-1.json"
 
@@ -74,7 +74,7 @@ def summary_doc(model: type[BaseModel]) -> str:
         'An index on one or more columns, leading column first.'
     """
     doc = inspect.getdoc(model) or ""
-    return " ".join(doc.split("\n\n")[0].split())
+    return " ".join(doc.split("\n\n")[0].split()).replace("``", "`")
 
 
 def field_docs(model: type[BaseModel]) -> dict[str, str]:
@@ -119,3 +119,98 @@ def _models(root: type[BaseModel]) -> list[type[BaseModel]]:
 
     visit(root)
     return seen
+
+
+def format_reference() -> str:
+    """The design-file key reference as Markdown: every key, its type, default and meaning.
+
+    ``docs/design-format.md`` holds this text between two markers; a test keeps it current.
+
+    Example:
+        >>> from designkit.schema import format_reference
+        >>> "| `max_connections` | integer ≥ 1 | `100` |" in format_reference()
+        True
+    """
+    from pydantic_core import to_jsonable_python
+
+    schema = json_schema()
+    defs = schema["$defs"]
+    lines: list[str] = []
+    for model in _models(Design):
+        name = model.__name__
+        node = schema if model is Design else defs[name]
+        lines += [f"### {name}", "", summary_doc(model), ""]
+        props: dict[str, Any] = dict(node.get("properties", {}))
+        if not props:
+            forms = [_describe(o) for o in node.get("anyOf", [])]
+            lines += ["Written as one of: " + "; ".join(forms) + ".", ""]
+            for option in node.get("anyOf", []):
+                props = {**option.get("properties", {}), **props}
+        docs = field_docs(model)
+        lines += ["| key | type | default | meaning |", "|---|---|---|---|"]
+        for key in model.model_fields:
+            prop = {"description": docs.get(key, ""), **props.get(key, {})}
+            field = model.model_fields[key]
+            if field.is_required():
+                default = "required"
+            else:
+                value = to_jsonable_python(field.get_default(call_default_factory=True))
+                default = "—" if value is None else f"`{_show_default(value)}`"
+            meaning = prop.get("description") or ("Free text." if key == "description" else "")
+            lines.append(f"| `{key}` | {_describe(prop)} | {default} | "
+                         f"{meaning.replace('|', chr(92) + '|')} |")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _object_of(node: dict[str, Any]) -> dict[str, Any]:
+    if "properties" in node:
+        return node
+    for option in node.get("anyOf", []):
+        if "properties" in option:
+            return dict(option)
+    return node
+
+
+def _show_default(value: Any) -> str:
+    import json
+
+    return json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else value
+
+
+def _describe(prop: dict[str, Any]) -> str:
+    """A short human type: ``integer ≥ 1``, ``service \\| async``, ``[Step]``…"""
+    if "$ref" in prop:
+        target = prop["$ref"].rsplit("/", 1)[-1]
+        return f"[{target}](#{target.lower()})"
+    if "const" in prop:
+        return f"`{prop['const']}`"
+    if "enum" in prop:
+        return " \\| ".join(f"`{v}`" for v in prop["enum"])
+    options = prop.get("anyOf") or prop.get("oneOf")
+    if options:
+        parts = [_describe(o) for o in options if o.get("type") != "null"]
+        text = " or ".join(dict.fromkeys(parts))
+        return text + (" or null" if any(o.get("type") == "null" for o in options) else "")
+    kind = prop.get("type")
+    if kind == "array":
+        return f"list of {_describe(prop.get('items', {}))}"
+    if kind == "object":
+        values = prop.get("additionalProperties")
+        if isinstance(values, dict):
+            return f"map of {_describe(values)}"
+        if "properties" in prop:
+            return "{" + ", ".join(prop["properties"]) + "}"
+        return "object"
+    bounds = [f"{sign} {prop[key]:g}" for key, sign in (
+        ("minimum", "≥"), ("exclusiveMinimum", ">"), ("maximum", "≤"), ("exclusiveMaximum", "<"))
+        if key in prop]
+    text = {"number": "number", "integer": "integer", "string": "text",
+            "boolean": "true/false"}.get(str(kind), str(kind or "any"))
+    if "format" in prop:
+        text += f" ({prop['format']})"
+    if "pattern" in prop:
+        text += f" matching `{prop['pattern']}`"
+    if "minLength" in prop:
+        text += " (not empty)"
+    return " ".join([text, ", ".join(bounds)]).strip()

@@ -1,0 +1,25 @@
+"""The generated parts of the docs are current."""
+
+from __future__ import annotations
+
+import runpy
+from pathlib import Path
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+
+def test_design_format_reference_is_current() -> None:
+    generator = runpy.run_path(str(DOCS / "_gen_format.py"))
+    text = (DOCS / "design-format.md").read_text(encoding="utf-8")
+    assert text == generator["rendered"](text), "run `make docs` and commit the result"
+
+
+def test_design_format_documents_every_key() -> None:
+    from designkit.model.design import Design
+    from designkit.schema import _models
+
+    text = (DOCS / "design-format.md").read_text(encoding="utf-8")
+    for model in _models(Design):
+        assert f"### {model.__name__}" in text
+        for key in model.model_fields:
+            assert f"| `{key}` |" in text, f"{model.__name__}.{key} is not documented"
