@@ -32,7 +32,7 @@ def test_python_builder_example_in_the_docs_runs() -> None:
     code = re.search(r"```python\n(.*?)```", text, flags=re.S)
     assert code is not None
     namespace: dict[str, object] = {}
-    exec(compile(code.group(1), "design-format.md", "exec"), namespace)  # noqa: S102
+    exec(compile(code.group(1), "design-format.md", "exec"), namespace)
     design = namespace["d"]
     assert isinstance(design, dk.Design)
     assert design.workload == {"api POST /orders": 10_000.0}
