@@ -119,6 +119,27 @@ def new(file: str, name: str, force: bool) -> None:
                f"`designkit validate {file}`")
 
 
+@cli.command(name="estimate")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--scale", type=click.FloatRange(min=0, min_open=True), default=1.0,
+              show_default=True, help="Factor on the design's workload.")
+@click.option("--days", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="Days of table growth (query plans scan the grown tables).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True, help="A text table, or the JSON contract.")
+def estimate_command(file: str, scale: float, days: float, fmt: str) -> None:
+    """Estimate latency (p50/p95/p99), utilization and capacity of design FILE.
+
+    The JSON holds every endpoint that receives traffic; a saturated endpoint has
+    "saturated": true and null latencies (never NaN or Infinity).
+    """
+    from designkit.estimate.api import estimate
+    from designkit.model.io import load
+
+    result = estimate(load(Path(file)), scale=scale, days=days)
+    click.echo(result.to_json() if fmt == "json" else str(result))
+
+
 @cli.command(name="templates")
 def list_templates() -> None:
     """List the starter templates."""

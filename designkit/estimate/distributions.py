@@ -194,10 +194,12 @@ class Dist:
         return self.tail > 0.5
 
     def mean(self) -> float:
-        """The mean; ``inf`` when more than a trace of mass lies beyond the grid."""
-        if self.tail > 1e-6:
+        """The mean; ``inf`` when saturated. A trace of mass beyond the grid is ignored
+        (the grid is chosen to hold all but 10⁻⁴ of it)."""
+        if self.saturated:
             return math.inf
-        return float(np.dot(np.arange(self.grid.size) * self.grid.step, self.pmf))
+        total = float(self.pmf.sum())
+        return float(np.dot(np.arange(self.grid.size) * self.grid.step, self.pmf)) / total
 
     def cdf(self, t: float) -> float:
         """P(time <= t), interpolated between cell edges."""
@@ -226,6 +228,22 @@ class Dist:
         return max(0.0, (i - 0.5 + frac) * self.grid.step)
 
     # -- combining -----------------------------------------------------------------------
+
+    def truncate(self, limit: float) -> Dist:
+        """The time cut at ``limit``: mass beyond it (the tail included) moves to ``limit``.
+
+        Example:
+            >>> g = Grid.covering(10.0)
+            >>> round(g.exponential(1.0).truncate(1.0).mean(), 3)   # 1 - e^-1
+            0.632
+        """
+        cut = max(limit, 0.0) / self.grid.step
+        i = math.floor(cut + 0.5)
+        if i >= self.grid.size:
+            return self
+        kept = self.pmf.copy()
+        kept[i:] = 0.0
+        return Dist(self.grid, kept + self.grid.point(limit).pmf * (1.0 - kept.sum()))
 
     def __add__(self, other: Dist) -> Dist:
         """The time of ``self`` then ``other`` (independent): a convolution."""

@@ -112,6 +112,7 @@ class Database(Strict):
         pool_size: Connections in each client replica's pool.
         seek_ms: Time of one index seek (ms).
         scan_us_per_row: Time per row a scan visits (µs).
+        row_ms: Time per further row a seek returns (an ``IN`` list, a range, a limit) (ms).
         write_ms: Time of one single-row insert/update/delete (ms), index upkeep included.
         read_replicas: Read-only replicas beside the primary.
         tables: Tables by name.
@@ -131,6 +132,7 @@ class Database(Strict):
     pool_size: int = Field(default=10, ge=1)
     seek_ms: float = Field(default=0.5, gt=0)
     scan_us_per_row: float = Field(default=0.05, gt=0)
+    row_ms: float = Field(default=0.02, ge=0)
     write_ms: float = Field(default=1.0, gt=0)
     read_replicas: int = Field(default=0, ge=0)
     boundary: str | None = None

@@ -57,8 +57,9 @@ def assert_round_trips(design: dk.Design) -> None:
     assert design.problems() == [], "the generator made an invalid design"
 
     text = dk.dump(design)
-    assert dk.load(text) == design, f"YAML round trip changed the design:\n{text}"
-    assert dk.dump(dk.load(text)) == text, "dumping the reloaded design gave other YAML"
+    back = dk.load(text)
+    assert back == design, f"YAML round trip changed the design:\n{text}"
+    assert dk.dump(back) == text, "dumping the reloaded design gave other YAML"
 
     for event in yaml.parse(text, Loader=yaml.SafeLoader):
         assert not isinstance(event, yaml.AliasEvent), f"YAML alias in:\n{text}"
@@ -67,8 +68,9 @@ def assert_round_trips(design: dk.Design) -> None:
 
     js = dk.dump(design, "json")
     json.loads(js)  # it is JSON
-    assert dk.load(js) == design, f"JSON round trip changed the design:\n{js}"
-    assert dk.dump(dk.load(js), "json") == js, "dumping the reloaded design gave other JSON"
+    back = dk.load(js)
+    assert back == design, f"JSON round trip changed the design:\n{js}"
+    assert dk.dump(back, "json") == js, "dumping the reloaded design gave other JSON"
 
 
 # -- leaf values ---------------------------------------------------------------------------
@@ -173,8 +175,8 @@ RULE_IDS = st.from_regex(r"DK-[A-Z]{2,5}-[0-9]{3}", fullmatch=True)
 
 
 def fields(draw: Any, **strategies: st.SearchStrategy[Any]) -> dict[str, Any]:
-    """A mapping holding a random subset of the given keys."""
-    return {k: draw(s) for k, s in strategies.items() if draw(st.booleans())}
+    """A mapping holding a random subset (about a third) of the given keys."""
+    return {k: draw(s) for k, s in strategies.items() if draw(st.integers(0, 2)) == 0}
 
 
 def times(v: Values) -> st.SearchStrategy[Any]:
@@ -295,7 +297,7 @@ def step_list(draw: Any, v: Values, ctx: Context, depth: int) -> list[dict[str, 
     if not kinds:
         return []
     out = []
-    for _ in range(draw(st.integers(0, 3))):
+    for _ in range(draw(st.integers(0, 3 if depth == 0 else 2))):
         kind = draw(st.sampled_from(kinds))
         inner = (lambda: step_list(draw, v, ctx, depth + 1))  # noqa: E731
         if kind == "call":
@@ -427,7 +429,7 @@ def database(draw: Any, v: Values, name: str,
 @st.composite
 def designs(draw: Any, v: Values) -> dk.Design:
     """A valid design, generated as plain data and validated with ``model_validate``."""
-    counts = {k: draw(st.integers(0, 3)) for k in
+    counts = {k: draw(st.integers(0, 2)) for k in
               ("database", "cache", "queue", "external", "lock", "service")}
     names = draw(st.lists(COMPONENT_NAMES, unique=True, min_size=sum(counts.values()),
                           max_size=sum(counts.values())))
@@ -469,7 +471,7 @@ def designs(draw: Any, v: Values) -> dk.Design:
     for name in by_kind["service"]:
         ctx = Context(skeletons, by_kind["cache"], by_kind["queue"], by_kind["external"],
                       by_kind["lock"], list(refs))
-        keys = draw(st.lists(ENDPOINT_KEYS, unique=True, max_size=4))
+        keys = draw(st.lists(ENDPOINT_KEYS, unique=True, max_size=3))
         service = {"kind": "service", **fields(
             draw, description=texts(v), replicas=st.integers(1, 100),
             workers=st.integers(1, 512), io=st.sampled_from(("blocking", "async")),

@@ -1,0 +1,139 @@
+"""``dk.estimate``: a design's numbers under a workload."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from designkit.errors import DesignError, Problem
+from designkit.estimate.capacity import max_scale, retry_storms
+from designkit.estimate.latency import endpoint_latency
+from designkit.estimate.program import compile_design
+from designkit.estimate.result import ComponentEstimate, EndpointEstimate, Estimate, StationEstimate
+from designkit.estimate.scenarios import Scenario
+from designkit.estimate.solve import Solution, solve
+from designkit.model.problems import format_path, nearest
+from designkit.model.refs import EndpointRef
+
+if TYPE_CHECKING:
+    from designkit.model.design import Design
+
+__all__ = ["estimate"]
+
+
+def estimate(design: Design, workload: dict[str, float] | None = None,
+             scenario: Scenario | None = None, days: float = 0.0, scale: float = 1.0,
+             _capacity: bool = True) -> Estimate:
+    """Estimate latency, utilization and capacity of ``design`` under a workload.
+
+    Args:
+        design: The design (it is validated first).
+        workload: Requests per second by ``"svc METHOD /path"``; default: the design's.
+        scenario: What-if conditions (load scale, cold caches, slow or failing dependencies,
+            lost replicas).
+        days: Days of table growth (query plans scan the grown tables).
+        scale: Factor on the workload (multiplies the scenario's).
+
+    Returns:
+        The estimate: per endpoint rps, mean/p50/p95/p99 ms and a saturated flag; per
+        component and station arrivals, utilization, queue; the bottleneck and ``max_scale``.
+
+    Raises:
+        DesignError: The design or the workload is invalid.
+
+    Example:
+        >>> import designkit as dk
+        >>> d = dk.Design(name="mm10")
+        >>> _ = d.service("api", workers=10).endpoint("GET /x", cpu_ms=100)
+        >>> _ = d.set_load("api GET /x", 90)
+        >>> e = dk.estimate(d)
+        >>> [round(v, 2) for v in (e.endpoints["api GET /x"].p50_ms,
+        ...                        e.endpoints["api GET /x"].p95_ms)]
+        [132.91, 436.09]
+        >>> round(e.max_scale, 4), e.bottleneck_station
+        (1.1111, 'api workers')
+    """
+    design.validate()
+    scenario = scenario or Scenario()
+    source = scenario.apply(design)
+    load = _workload(design, workload)
+    total_scale = scale * scenario.scale
+    program = compile_design(source, days)
+    solution = solve(program, load, total_scale)
+    cap, worst = max_scale(program, load) if _capacity else (math.nan, None)
+    return Estimate(
+        design=design.name,
+        scale=total_scale,
+        days=days,
+        scenario=scenario.describe(),
+        endpoints=_endpoints(solution),
+        components=_components(source, solution),
+        bottleneck=program.stations[worst].component if worst is not None else None,
+        bottleneck_station=program.stations[worst].id if worst is not None else None,
+        max_scale=cap / total_scale if math.isfinite(cap) and total_scale > 0 else cap,
+        retry_storms=tuple(retry_storms(solution)),
+        utilization_max=design.policy.utilization_max,
+        _source=design,
+    )
+
+
+def _workload(design: Design, workload: dict[str, float] | None) -> dict[str, float]:
+    if workload is None:
+        return dict(design.workload)
+    known = {str(ref) for ref, _ in design.endpoints()}
+    out: dict[str, float] = {}
+    problems = []
+    for key, rps in workload.items():
+        ref = EndpointRef.parse(key)
+        name = str(ref) if ref else key
+        if name not in known:
+            problems.append(Problem(format_path(("workload", key)), "unknown endpoint",
+                                    nearest(key, known)))
+        elif not (isinstance(rps, int | float) and rps >= 0 and math.isfinite(rps)):
+            problems.append(Problem(format_path(("workload", key)),
+                                    f"must be a rate ≥ 0, got {rps!r}"))
+        else:
+            out[name] = float(rps)
+    if problems:
+        raise DesignError(problems, source="workload")
+    return out
+
+
+def _endpoints(solution: Solution) -> dict[str, EndpointEstimate]:
+    out = {}
+    for i, ep in enumerate(solution.program.endpoints):
+        rate = solution.endpoint_rate[i] * 1000.0
+        if rate <= 0:
+            continue
+        latency = endpoint_latency(solution, i)
+        out[str(ep.ref)] = EndpointEstimate(rate, latency.mean, latency.p50, latency.p95,
+                                            latency.p99, latency.saturated, latency.dist)
+    return out
+
+
+def _components(design: Design, solution: Solution) -> dict[str, ComponentEstimate]:
+    program = solution.program
+    grouped: dict[str, dict[str, StationEstimate]] = {n: {} for n in design.components}
+    for station, state in zip(program.stations, solution.stations, strict=True):
+        servers = station.servers * station.copies
+        busy = state.arrival * state.service if state.arrival > 0 else 0.0
+        grouped[station.component][station.id] = StationEstimate(
+            id=station.id, component=station.component, role=station.role, servers=servers,
+            arrival_rps=state.arrival * 1000.0, service_ms=state.service,
+            utilization=state.utilization, busy=busy, wait_ms=state.wait,
+            saturated=state.saturated)
+    out = {}
+    for name, component in design.components.items():
+        stations = grouped[name]
+        if component.kind == "service":
+            arrival = sum(solution.endpoint_rate[i] for i, ep in enumerate(program.endpoints)
+                          if ep.ref.service == name) * 1000.0
+        elif component.kind == "external":
+            arrival = solution.external_rate.get(name, 0.0) * 1000.0
+        else:
+            first = next(iter(stations.values()), None)
+            arrival = first.arrival_rps if first else 0.0
+        utilization = max((s.utilization for s in stations.values()), default=0.0)
+        out[name] = ComponentEstimate(component.kind, arrival, utilization,
+                                      any(s.saturated for s in stations.values()), stations)
+    return out

@@ -1,0 +1,128 @@
+"""How far the load can grow, what gives first, and where retries can overload a target."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from designkit.estimate.external import backoff_ms
+from designkit.estimate.program import ExternalCall, Invoke, Program
+from designkit.estimate.solve import Solution, solve
+
+__all__ = ["RetryStorm", "max_scale", "retry_storms"]
+
+
+def max_scale(program: Program, workload: dict[str, float],
+              rel_tol: float = 1e-6) -> tuple[float, int | None]:
+    """The factor on the whole workload at which the first station saturates, and that
+    station (its index); ``(inf, None)`` when no station carries load.
+
+    Plain stations saturate linearly with the load; held stations (workers, pools, locks)
+    sooner, because what they wrap slows down too — so the factor is found by bisection on
+    the full solution.
+    """
+    if not any(v > 0 for v in workload.values()):
+        return math.inf, None
+    base = solve(program, workload, 1.0)
+    plain = [s.utilization for s, st in zip(base.stations, program.stations, strict=True)
+             if not st.held and s.utilization > 0 and math.isfinite(s.utilization)]
+    hi = 1.0 / max(plain) if plain else 1.0
+    if not any(s.utilization > 0 for s in base.stations):
+        return math.inf, None
+    while not solve(program, workload, hi).saturated():
+        hi *= 2.0
+        if hi > 1e12:
+            return math.inf, None
+    lo = 0.0
+    while hi - lo > rel_tol * hi:
+        mid = 0.5 * (lo + hi)
+        if solve(program, workload, mid).saturated():
+            hi = mid
+        else:
+            lo = mid
+    near = solve(program, workload, lo)
+    worst = max(range(len(near.stations)), key=lambda i: near.stations[i].utilization)
+    return lo, worst
+
+
+@dataclass(frozen=True)
+class RetryStorm:
+    """A retried call and the load its retries could put on a station.
+
+    Attributes:
+        caller: The endpoint making the call.
+        target: The component called.
+        station: The station whose load is checked.
+        utilization_now: Its utilization as estimated.
+        utilization_retrying: Its utilization if every call used every attempt.
+        at_risk: ``utilization_retrying >= 1``: a metastable overload is possible — once
+            retries start, they keep the station saturated even after the trigger is gone.
+
+    Example:
+        >>> import designkit as dk
+        >>> d = dk.Design(name="x")
+        >>> _ = d.external("p", latency_ms=50.0, concurrency=10, retries={"max": 2})
+        >>> _ = d.service("api", io="async", workers=500).endpoint("POST /x").call("p")
+        >>> _ = d.set_load("api POST /x", 150)
+        >>> [(r.station, r.at_risk) for r in dk.estimate(d).retry_storms]
+        [('p concurrency', True)]
+    """
+
+    caller: str
+    target: str
+    station: str
+    utilization_now: float
+    utilization_retrying: float
+    max_attempts: int
+
+    @property
+    def at_risk(self) -> bool:
+        return self.utilization_retrying >= 1.0
+
+
+def retry_storms(solution: Solution) -> list[RetryStorm]:
+    """For every retried call: arrival × max attempts × service time / servers at its
+    target (or, for an unbounded third party, at the stations held around the call)."""
+    program = solution.program
+    out: list[RetryStorm] = []
+    for node, rate, held in solution.retried:
+        caller = _caller(solution, node)
+        retries = node.retries
+        assert retries is not None
+        n = 1 + retries.max
+        if isinstance(node, Invoke):
+            ep = program.endpoints[node.endpoint]
+            state = solution.stations[ep.workers]
+            station = program.stations[ep.workers]
+            extra = rate * (n - 1) * state.service / (station.servers * station.copies)
+            out.append(RetryStorm(caller, str(ep.ref), station.id, state.utilization,
+                                  state.utilization + extra, n))
+            continue
+        assert isinstance(node, ExternalCall)
+        info = solution.external_attempts[id(node)]
+        attempt = min(node.latency.mean, node.timeout_ms or math.inf)
+        if node.station is not None:
+            state = solution.stations[node.station]
+            station = program.stations[node.station]
+            load = rate * n * attempt / (station.servers * station.copies)
+            out.append(RetryStorm(caller, node.component, station.id, state.utilization,
+                                  load, n))
+            continue
+        extra_per_call = (n - info.expected) * attempt + sum(
+            backoff_ms(node, k) for k in range(1, n))
+        for index in held:
+            state = solution.stations[index]
+            station = program.stations[index]
+            extra = rate * extra_per_call / (station.servers * station.copies)
+            out.append(RetryStorm(caller, node.component, station.id, state.utilization,
+                                  state.utilization + extra, n))
+    return out
+
+
+def _caller(solution: Solution, node: object) -> str:
+    from designkit.estimate.program import walk
+
+    for ep in solution.program.endpoints:
+        if any(n is node for n in walk(ep.steps)):
+            return str(ep.ref)
+    return "?"

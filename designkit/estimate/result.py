@@ -1,0 +1,317 @@
+"""The result of an estimate: per endpoint, per component, per station; JSON and tables."""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from designkit.estimate.capacity import RetryStorm
+    from designkit.estimate.distributions import Dist
+    from designkit.model.design import Design
+
+__all__ = ["ComponentEstimate", "EndpointEstimate", "Estimate", "StationEstimate"]
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def _ms(value: float) -> str:
+    if math.isinf(value):
+        return "∞"
+    if value >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.3g}" if value >= 1 else f"{value:.3f}"
+
+
+@dataclass(frozen=True)
+class EndpointEstimate:
+    """Rate and latency of one endpoint (ms); latencies are ``inf`` when saturated.
+
+    Example:
+        >>> e = EndpointEstimate(rps=90, mean_ms=166.9, p50_ms=132.9, p95_ms=436.1,
+        ...                      p99_ms=625.0, saturated=False)
+        >>> e.to_dict()["p95_ms"]
+        436.1
+    """
+
+    rps: float
+    mean_ms: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    saturated: bool
+    dist: Dist | None = field(default=None, repr=False, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: a saturated endpoint has ``null`` latencies."""
+        return {"rps": self.rps, "mean_ms": _finite(self.mean_ms), "p50_ms": _finite(self.p50_ms),
+                "p95_ms": _finite(self.p95_ms), "p99_ms": _finite(self.p99_ms),
+                "saturated": self.saturated}
+
+
+@dataclass(frozen=True)
+class StationEstimate:
+    """One station: servers, load, queue.
+
+    Example:
+        >>> import designkit as dk
+        >>> d = dk.Design(name="x")
+        >>> _ = d.service("api", workers=10).endpoint("GET /x", cpu_ms=100)
+        >>> _ = d.set_load("api GET /x", 90)
+        >>> s = dk.estimate(d).station("api workers")
+        >>> (s.servers, round(s.utilization, 2), round(s.busy, 1))
+        (10, 0.9, 9.0)
+
+    Attributes:
+        id: ``"<component> <role>"`` (``orders-db cpu``, ``orders-db pool checkout-api``).
+        role: workers | cpu | pool | servers | partitions | lock | concurrency.
+        servers: Servers in all (per copy × copies).
+        arrival_rps: Arrivals per second.
+        service_ms: Mean service — or holding — time.
+        utilization: Busy fraction of the servers (≥ 1: saturated).
+        busy: Servers busy on average (λ·S, Little's law): e.g. connections in use.
+        wait_ms: Mean wait in queue.
+    """
+
+    id: str
+    component: str
+    role: str
+    servers: int
+    arrival_rps: float
+    service_ms: float
+    utilization: float
+    busy: float
+    wait_ms: float
+    saturated: bool
+
+    @property
+    def headroom(self) -> float:
+        """Unused share of capacity: 1 − utilization (0 when saturated)."""
+        return max(0.0, 1.0 - self.utilization)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (no NaN or Infinity)."""
+        return {"role": self.role, "servers": self.servers, "arrival_rps": self.arrival_rps,
+                "service_ms": _finite(self.service_ms), "utilization": _finite(self.utilization),
+                "busy": _finite(self.busy), "wait_ms": _finite(self.wait_ms),
+                "headroom": self.headroom, "saturated": self.saturated}
+
+
+@dataclass(frozen=True)
+class ComponentEstimate:
+    """A component: its arrivals and its most utilized station.
+
+    Example:
+        >>> import designkit as dk
+        >>> d = dk.Design(name="x")
+        >>> _ = d.service("api", workers=10).endpoint("GET /x", cpu_ms=100)
+        >>> _ = d.set_load("api GET /x", 90)
+        >>> c = dk.estimate(d).components["api"]
+        >>> (c.kind, c.arrival_rps, round(c.utilization, 2), list(c.stations))
+        ('service', 90.0, 0.9, ['api workers'])
+    """
+
+    kind: str
+    arrival_rps: float
+    utilization: float
+    saturated: bool
+    stations: dict[str, StationEstimate]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (stations keyed by their id)."""
+        return {"kind": self.kind, "arrival_rps": self.arrival_rps,
+                "utilization": _finite(self.utilization), "saturated": self.saturated,
+                "stations": {k: v.to_dict() for k, v in self.stations.items()}}
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """What a design does under a workload: latency per endpoint, load per component.
+
+    Attributes:
+        design: The design's name.
+        scale: Factor applied to the workload.
+        days: Days of table growth assumed.
+        scenario: The scenario, in words.
+        endpoints: Endpoints receiving traffic, by ``"svc METHOD /path"``.
+        components: Every component, by name.
+        bottleneck: The component that saturates first as the load grows.
+        bottleneck_station: Its station.
+        max_scale: The factor on the workload at which it saturates (``inf``: never).
+        retry_storms: Retried calls and the load their retries could cause.
+
+    Example:
+        >>> import designkit as dk
+        >>> e = dk.estimate(dk.template("dashboard-slow"))
+        >>> e.bottleneck, round(e.endpoints["dashboard-api GET /v1/dashboard"].mean_ms, -2)
+        ('dashboard-api', 8100.0)
+    """
+
+    design: str
+    scale: float
+    days: float
+    scenario: str
+    endpoints: dict[str, EndpointEstimate]
+    components: dict[str, ComponentEstimate]
+    bottleneck: str | None
+    bottleneck_station: str | None
+    max_scale: float
+    retry_storms: tuple[RetryStorm, ...] = ()
+    utilization_max: float = 0.7
+    _source: Design | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def saturated(self) -> bool:
+        """Some station is saturated at this load."""
+        return any(c.saturated for c in self.components.values())
+
+    def station(self, station_id: str) -> StationEstimate:
+        """The station ``"<component> <role>"``.
+
+        Raises:
+            KeyError: No such station (the message names the nearest).
+        """
+        for component in self.components.values():
+            if station_id in component.stations:
+                return component.stations[station_id]
+        from designkit.model.problems import nearest
+
+        known = [s for c in self.components.values() for s in c.stations]
+        hint = nearest(station_id, known)
+        raise KeyError(f"no station {station_id!r}"
+                       + (f"; did you mean {', '.join(map(repr, hint))}?" if hint else ""))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON contract of ``designkit estimate --format json`` (no NaN/Infinity)."""
+        return {
+            "design": self.design,
+            "scale": self.scale,
+            "days": self.days,
+            "scenario": self.scenario,
+            "endpoints": {k: v.to_dict() for k, v in self.endpoints.items()},
+            "components": {k: v.to_dict() for k, v in self.components.items()},
+            "bottleneck": self.bottleneck,
+            "bottleneck_station": self.bottleneck_station,
+            "max_scale": _finite(self.max_scale),
+            "retry_storms": [
+                {"caller": r.caller, "target": r.target, "station": r.station,
+                 "utilization_now": _finite(r.utilization_now),
+                 "utilization_retrying": _finite(r.utilization_retrying),
+                 "max_attempts": r.max_attempts, "at_risk": r.at_risk}
+                for r in self.retry_storms],
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """:meth:`to_dict` as JSON text."""
+        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+
+    def curve(self, scales: Sequence[float]) -> dict[str, list[float]]:
+        """p95 (ms) of every endpoint at each load scale: the throughput–latency curve.
+
+        ``inf`` where the design saturates.
+        """
+        if self._source is None:
+            raise ValueError("this estimate was built without its design")
+        from designkit.estimate.api import estimate
+
+        out: dict[str, list[float]] = {k: [] for k in self.endpoints}
+        for scale in scales:
+            at = estimate(self._source, scale=scale * self.scale, days=self.days,
+                          _capacity=False)
+            for key in out:
+                e = at.endpoints.get(key)
+                out[key].append(e.p95_ms if e is not None else math.inf)
+        return out
+
+    # -- display -------------------------------------------------------------------------
+
+    def _rows(self) -> tuple[list[list[str]], list[list[str]]]:
+        endpoints = [[k, f"{e.rps:,.4g}", _ms(e.mean_ms), _ms(e.p50_ms), _ms(e.p95_ms),
+                      _ms(e.p99_ms), "SATURATED" if e.saturated else ""]
+                     for k, e in self.endpoints.items()]
+        stations = [[s.id, c.kind, f"{s.servers:,}", f"{s.arrival_rps:,.4g}",
+                     _ms(s.service_ms), "∞" if math.isinf(s.busy) else f"{s.busy:,.3g}",
+                     "∞" if math.isinf(s.utilization) else f"{s.utilization:.0%}",
+                     _ms(s.wait_ms), "SATURATED" if s.saturated else ""]
+                    for c in self.components.values() for s in c.stations.values()
+                    if s.arrival_rps > 0]
+        return endpoints, stations
+
+    def _headline(self) -> str:
+        scale = "∞" if math.isinf(self.max_scale) else f"{self.max_scale:.3g}×"
+        where = (f"{self.bottleneck_station} saturates first at {scale} this load"
+                 if self.bottleneck_station else "no station is loaded")
+        days = f", tables after {self.days:g} days" if self.days else ""
+        return (f"estimate of {self.design!r} at {self.scale:g}× workload "
+                f"({self.scenario}{days}): {where}")
+
+    def __str__(self) -> str:
+        endpoints, stations = self._rows()
+        parts = [self._headline(), "",
+                 _table(["endpoint", "rps", "mean ms", "p50 ms", "p95 ms", "p99 ms", ""],
+                        endpoints), "",
+                 _table(["station", "kind", "servers", "arrivals/s", "service ms", "busy",
+                         "util", "wait ms", ""], stations)]
+        risky = [r for r in self.retry_storms if r.at_risk]
+        if risky:
+            parts += ["", "retry storms possible (every attempt used):"]
+            parts += [f"  {r.caller} → {r.target}: {r.station} at "
+                      f"{r.utilization_retrying:.0%} (now {r.utilization_now:.0%}, "
+                      f"{r.max_attempts} attempts)" for r in risky]
+        return "\n".join(parts)
+
+    def __repr__(self) -> str:
+        scale = "inf" if math.isinf(self.max_scale) else f"{self.max_scale:.3g}"
+        return (f"Estimate({self.design!r}, scale={self.scale:g}, "
+                f"endpoints={len(self.endpoints)}, bottleneck={self.bottleneck_station!r}, "
+                f"max_scale={scale})")
+
+    def _repr_html_(self) -> str:
+        esc = html.escape
+        endpoints, _ = self._rows()
+
+        def colour(u: float) -> str:
+            if u >= 1 or math.isinf(u):
+                return "background:#d62728;color:white"
+            if u >= self.utilization_max:
+                return "background:#ffbf47"
+            return ""
+
+        head = f"<p><strong>{esc(self._headline())}</strong></p>"
+        ep_rows = "".join("<tr>" + "".join(
+            f"<td style='text-align:{'left' if i == 0 else 'right'}'>{esc(v)}</td>"
+            for i, v in enumerate(row)) + "</tr>" for row in endpoints)
+        st_rows = "".join(
+            f"<tr><td>{esc(s.id)}</td><td>{s.servers:,}</td>"
+            f"<td style='text-align:right'>{s.arrival_rps:,.4g}</td>"
+            f"<td style='text-align:right'>{esc(_ms(s.service_ms))}</td>"
+            f"<td style='text-align:right;{colour(s.utilization)}'>"
+            f"{'∞' if math.isinf(s.utilization) else f'{s.utilization:.0%}'}</td>"
+            f"<td style='text-align:right'>{esc(_ms(s.wait_ms))}</td></tr>"
+            for c in self.components.values() for s in c.stations.values() if s.arrival_rps > 0)
+        return (f"<div class='designkit-estimate'>{head}"
+                "<table><tr><th>endpoint</th><th>rps</th><th>mean ms</th><th>p50 ms</th>"
+                f"<th>p95 ms</th><th>p99 ms</th><th></th></tr>{ep_rows}</table>"
+                "<table><tr><th>station</th><th>servers</th><th>arrivals/s</th>"
+                "<th>service ms</th><th>utilization</th><th>wait ms</th></tr>"
+                f"{st_rows}</table>"
+                f"<p>utilization coloured above the policy's {self.utilization_max:.0%}; "
+                "red = saturated</p></div>")
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=False)]
+    lines = []
+    for r, row in enumerate([header, *rows]):
+        cells = [(c.ljust(w) if i == 0 else c.rjust(w)) for i, (c, w) in
+                 enumerate(zip(row, widths, strict=False))]
+        lines.append("  ".join(cells).rstrip())
+        if r == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)

@@ -1,0 +1,159 @@
+"""What-if scenarios: the same design under other conditions, without editing it.
+
+A scenario is applied to a copy of the design: more load, cold caches, a slower or failing
+dependency, replicas lost. The estimate of the copy answers "what happens if…".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from designkit.errors import DesignError, Problem
+from designkit.model.components import Cache, Component, External, Lock, Queue
+from designkit.model.database import Database
+from designkit.model.design import Design
+from designkit.model.problems import format_path, nearest
+from designkit.model.references import walk_steps
+from designkit.model.service import Service
+from designkit.model.steps import CacheStep, CallStep
+from designkit.model.times import Time
+
+__all__ = ["Scenario"]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """Conditions to estimate a design under.
+
+    Args:
+        scale: Factor on the whole workload.
+        cold_caches: ``True`` for every cache, or the names of the caches whose hit ratio
+            drops to 0 (a flush, a restart, a failover).
+        slow: Components made slower: ``{name: factor}`` (3 = three times slower).
+        failing: External APIs failing: ``{name: failure rate}``.
+        lost_replicas: Replicas lost per service (or servers per cache): ``{name: n}``.
+        name: A label for reports.
+
+    Example:
+        >>> import designkit as dk
+        >>> s = Scenario(scale=1.5, slow={"payment-provider": 3}, cold_caches=True)
+        >>> s.describe()
+        'load ×1.5, caches cold, payment-provider 3× slower'
+    """
+
+    scale: float = 1.0
+    cold_caches: bool | tuple[str, ...] = False
+    slow: Mapping[str, float] = field(default_factory=dict)
+    failing: Mapping[str, float] = field(default_factory=dict)
+    lost_replicas: Mapping[str, int] = field(default_factory=dict)
+    name: str = ""
+
+    def describe(self) -> str:
+        """The scenario in a few words (``'as designed'`` when it changes nothing)."""
+        parts = []
+        if self.scale != 1.0:
+            parts.append(f"load ×{self.scale:g}")
+        if self.cold_caches is True:
+            parts.append("caches cold")
+        elif self.cold_caches:
+            parts.append(f"{', '.join(self.cold_caches)} cold")
+        parts += [f"{n} {f:g}× slower" for n, f in self.slow.items()]
+        parts += [f"{n} failing {r:.0%}" for n, r in self.failing.items()]
+        parts += [f"{n} −{k} replica{'s' if k != 1 else ''}" for n, k in self.lost_replicas.items()]
+        text = ", ".join(parts) or "as designed"
+        return f"{self.name}: {text}" if self.name else text
+
+    def apply(self, design: Design) -> Design:
+        """A copy of ``design`` under this scenario (the load scale is not part of it).
+
+        Raises:
+            DesignError: A name does not exist or cannot take this change.
+        """
+        copy = design.model_copy(deep=True)
+        problems: list[Problem] = []
+
+        def wrong(where: str, name: str, message: str) -> None:
+            problems.append(Problem(format_path(("scenario", where, name)), message))
+
+        caches = set(copy.of_kind("cache")) if self.cold_caches is True else set(
+            self.cold_caches or ())
+        for name in caches:
+            cache = self._get(copy, name, "cold_caches", problems)
+            if isinstance(cache, Cache):
+                cache.hit_ratio = 0.0
+            elif cache is not None:
+                wrong("cold_caches", name, f"{name!r} is a {cache.kind}, not a cache")
+        for name, factor in self.slow.items():
+            if factor <= 0:
+                wrong("slow", name, f"factor must be > 0, got {factor}")
+            elif self._get(copy, name, "slow", problems) is not None:
+                _slow_down(copy, name, factor)
+        for name, rate in self.failing.items():
+            target = self._get(copy, name, "failing", problems)
+            if target is None:
+                continue
+            if not isinstance(target, External):
+                wrong("failing", name, f"only an external API can fail here; {name!r} is a "
+                                       f"{target.kind}")
+            elif not 0 <= rate <= 1:
+                wrong("failing", name, f"failure rate must be in [0, 1], got {rate}")
+            else:
+                target.failure_rate = rate
+        for name, lost in self.lost_replicas.items():
+            target = self._get(copy, name, "lost_replicas", problems)
+            if isinstance(target, Service | Cache):
+                attr = "replicas" if isinstance(target, Service) else "servers"
+                have = getattr(target, attr)
+                if lost >= have:
+                    wrong("lost_replicas", name, f"{name!r} has {have} {attr}; losing {lost} "
+                                                 "leaves none")
+                else:
+                    setattr(target, attr, have - lost)
+            elif target is not None:
+                wrong("lost_replicas", name, f"{name!r} is a {target.kind}: only services and "
+                                             "caches lose replicas here")
+        if problems:
+            raise DesignError(problems, source=f"scenario {self.describe()!r}")
+        for _, endpoint in copy.endpoints():
+            for _, step in walk_steps(endpoint.steps, ()):
+                if isinstance(step, CacheStep) and step.cache in caches:
+                    step.hit_ratio = 0.0
+        return copy
+
+    @staticmethod
+    def _get(design: Design, name: str, where: str, problems: list[Problem]) -> Component | None:
+        if name in design.components:
+            return design.components[name]
+        problems.append(Problem(format_path(("scenario", where, name)),
+                                f"unknown component {name!r}", nearest(name, design.components)))
+        return None
+
+
+def _scaled(time: Time, factor: float) -> Time:
+    if time.mean is not None:
+        return Time(mean=time.mean * factor, scv=time.scv)
+    assert time.p50 is not None and time.p95 is not None
+    return Time(p50=time.p50 * factor, p95=time.p95 * factor)
+
+
+def _slow_down(design: Design, name: str, factor: float) -> None:
+    component = design.components[name]
+    if isinstance(component, External):
+        component.latency_ms = _scaled(component.latency_ms, factor)
+    elif isinstance(component, Cache | Queue):
+        component.service_ms = _scaled(component.service_ms, factor)
+    elif isinstance(component, Database):
+        component.seek_ms *= factor
+        component.scan_us_per_row *= factor
+        component.write_ms *= factor
+        component.row_ms *= factor
+    elif isinstance(component, Lock):
+        component.acquire_ms *= factor
+    elif isinstance(component, Service):
+        for endpoint in component.endpoints.values():
+            endpoint.cpu_ms = _scaled(endpoint.cpu_ms, factor)
+    for _, endpoint in design.endpoints():
+        for _, step in walk_steps(endpoint.steps, ()):
+            if isinstance(step, CallStep) and step.call == name and step.service_ms is not None:
+                step.service_ms = _scaled(step.service_ms, factor)

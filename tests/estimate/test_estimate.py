@@ -1,0 +1,273 @@
+"""The estimator on designs whose answers are exact (closed form or published)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+import designkit as dk
+
+REL = 0.005
+
+
+def single_station(workers: int, cpu_ms: float, rps: float, replicas: int = 1) -> dk.Design:
+    design = dk.Design(name="station")
+    design.service("api", replicas=replicas, workers=workers).endpoint("GET /x", cpu_ms=cpu_ms)
+    design.set_load("api GET /x", rps)
+    return design
+
+
+def test_mm1() -> None:
+    # lambda = 0.75/s, S = 1 s: R = 4 s, U = 75 %, p95 = 11.9829 s.
+    e = dk.estimate(single_station(1, 1000.0, 0.75))
+    ep = e.endpoints["api GET /x"]
+    assert ep.mean_ms == pytest.approx(4000.0, rel=REL)
+    assert ep.p95_ms == pytest.approx(11982.9, rel=REL)
+    assert e.station("api workers").utilization == pytest.approx(0.75)
+    assert e.max_scale == pytest.approx(4 / 3, rel=1e-4)
+
+
+def test_mm10() -> None:
+    e = dk.estimate(single_station(10, 100.0, 90.0))
+    ep = e.endpoints["api GET /x"]
+    assert ep.mean_ms == pytest.approx(166.873, rel=REL)
+    assert (ep.p50_ms, ep.p95_ms, ep.p99_ms) == pytest.approx((132.91, 436.09, 624.99), rel=REL)
+    assert e.station("api workers").utilization == pytest.approx(0.9)
+    assert e.bottleneck_station == "api workers"
+
+
+def test_mm2() -> None:
+    e = dk.estimate(single_station(2, 1000.0, 1.5))
+    ep = e.endpoints["api GET /x"]
+    assert ep.mean_ms == pytest.approx(2285.714, rel=REL)
+    assert ep.p95_ms == pytest.approx(6476.58, rel=REL)
+
+
+def test_replicas_are_separate_queues() -> None:
+    # Two replicas of one worker each, load balanced: two M/M/1 at 0.75 each, not one M/M/2.
+    e = dk.estimate(single_station(1, 1000.0, 1.5, replicas=2))
+    assert e.endpoints["api GET /x"].mean_ms == pytest.approx(4000.0, rel=REL)
+
+
+def tandem() -> dk.Design:
+    """PDQ's open series: lambda = 0.1, demands 1, 2, 3 s at three single-server stations."""
+    design = dk.Design(name="tandem")
+    endpoint = design.service("api", io="async", workers=100).endpoint("GET /x")
+    for i, seconds in enumerate((1, 2, 3), start=1):
+        design.cache(f"station-{i}", servers=1, service_ms=seconds * 1000.0)
+        endpoint.call(f"station-{i}")
+    design.set_load("api GET /x", 0.1)
+    return design
+
+
+def test_pdq_tandem_residences_and_percentiles() -> None:
+    e = dk.estimate(tandem())
+    ep = e.endpoints["api GET /x"]
+    assert ep.mean_ms == pytest.approx(7896.8, rel=REL)
+    assert (ep.p50_ms, ep.p95_ms, ep.p99_ms) == pytest.approx((6772, 17699, 24720), rel=REL)
+    residences = [e.station(f"station-{i} servers").wait_ms
+                  + e.station(f"station-{i} servers").service_ms for i in (1, 2, 3)]
+    assert residences == pytest.approx([1111.1, 2500.0, 4285.7], rel=1e-4)
+
+
+def test_gross_harris_three_stations() -> None:
+    # lambda = 35/60 per minute (here per second) through c = 1, 3, 7 with D = 0.5, 3.342,
+    # 9.2228: R = 17.0146.
+    design = dk.Design(name="gh")
+    endpoint = design.service("api", io="async", workers=100).endpoint("GET /x")
+    for name, cores, seconds in (("a", 1, 0.5), ("b", 3, 3.342), ("c", 7, 9.2228)):
+        design.database(name, cores=cores, pool_size=1000)
+        endpoint.call(name, service_ms=seconds * 1000.0)
+    design.set_load("api GET /x", 35 / 60)
+    e = dk.estimate(design)
+    assert e.endpoints["api GET /x"].mean_ms == pytest.approx(17014.6, rel=REL)
+
+
+def test_saturation_is_reported_as_infinity_and_null() -> None:
+    e = dk.estimate(single_station(1, 1000.0, 1.2))
+    ep = e.endpoints["api GET /x"]
+    assert ep.saturated and math.isinf(ep.p95_ms) and math.isinf(ep.mean_ms)
+    assert e.saturated
+    data = json.loads(e.to_json())
+    assert data["endpoints"]["api GET /x"] == {
+        "rps": 1.2, "mean_ms": None, "p50_ms": None, "p95_ms": None, "p99_ms": None,
+        "saturated": True}
+    assert data["max_scale"] == pytest.approx(1 / 1.2, rel=1e-4)
+    assert "NaN" not in e.to_json() and "Infinity" not in e.to_json()
+
+
+def test_lock_is_a_single_server_station() -> None:
+    # A lock held for a constant 2 ms at 400/s: rho = 0.8, M/D/1 wait = rho S / 2(1 - rho)
+    # = 4 ms, and the load can grow by 1 / 0.8 = 1.25 before the lock saturates.
+    design = dk.Design(name="hot-row")
+    design.lock("sku-lock")
+    design.external("stock", latency_ms={"mean": 2.0, "scv": 0.0})
+    endpoint = design.service("api", io="async", workers=1000).endpoint("POST /buy")
+    endpoint.lock("sku-lock").call("stock")
+    design.set_load("api POST /buy", 400)
+    e = dk.estimate(design)
+    lock = e.station("sku-lock lock")
+    assert lock.utilization == pytest.approx(0.8, rel=1e-6)
+    assert lock.wait_ms == pytest.approx(4.0, rel=1e-6)
+    assert e.max_scale == pytest.approx(1.25, rel=1e-4)
+    assert e.bottleneck_station == "sku-lock lock"
+
+
+def test_transaction_holds_a_connection_across_an_http_call() -> None:
+    # Little's law: connections busy = rate x hold time = 100/s x (100 ms + 1 ms).
+    design = dk.Design(name="tx")
+    design.database("db", cores=8, pool_size=50)
+    design.external("provider", latency_ms=100.0)
+    endpoint = design.service("api", io="async", workers=1000).endpoint("POST /pay")
+    tx = endpoint.transaction("db")
+    tx.call("db", service_ms=1.0).call("provider")
+    design.set_load("api POST /pay", 100)
+    e = dk.estimate(design)
+    pool = e.station("db pool api")
+    assert pool.busy == pytest.approx(100 * 0.101, rel=1e-3)
+    assert pool.servers == 50
+
+
+def test_cache_miss_sends_the_misses_downstream() -> None:
+    design = dk.Design(name="cache")
+    design.cache("c", hit_ratio=0.9, service_ms=0.2)
+    design.database("db", cores=4)
+    endpoint = design.service("api", workers=50).endpoint("GET /x")
+    endpoint.cache("c").call("db", service_ms=2.0)
+    design.set_load("api GET /x", 1000)
+    e = dk.estimate(design)
+    assert e.components["db"].arrival_rps == pytest.approx(100.0)
+    cold = dk.estimate(design, scenario=dk.Scenario(cold_caches=True))
+    assert cold.components["db"].arrival_rps == pytest.approx(1000.0)
+    assert cold.station("db cpu").utilization == pytest.approx(0.5)
+    assert cold.endpoints["api GET /x"].p95_ms > e.endpoints["api GET /x"].p95_ms
+
+
+def test_loop_multiplies_calls_and_batching_removes_them() -> None:
+    design = dk.Design(name="n+1")
+    db = design.database("db", cores=4, seek_ms=0.5, row_ms=0.02)
+    db.table("items", rows=1000).column("id", "uuid", primary_key=True)
+    ep = design.service("api", workers=100).endpoint("GET /list")
+    ep.loop(50).call("db", query={"table": "items", "where": ["id"]})
+    design.set_load("api GET /list", 10)
+    slow = dk.estimate(design)
+    assert slow.components["db"].arrival_rps == pytest.approx(500.0)
+    assert slow.station("db cpu").service_ms == pytest.approx(0.5)
+    ep = design.service("api").endpoint("GET /list")
+    ep.call("db", query={"table": "items", "where": ["id"], "batch": 50})
+    fast = dk.estimate(design)
+    assert fast.components["db"].arrival_rps == pytest.approx(10.0)
+    assert fast.station("db cpu").service_ms == pytest.approx(0.5 + 49 * 0.02)
+
+
+def test_growth_turns_a_scan_expensive() -> None:
+    design = dk.Design(name="growth")
+    db = design.database("db", cores=4, scan_us_per_row=0.05)
+    db.table("events", rows=1_000_000, growth_per_day=100_000).column("id", "uuid")
+    design.service("api", workers=100).endpoint("GET /count").call(
+        "db", query={"table": "events", "where": ["kind"]} if False else {"table": "events"})
+    design.set_load("api GET /count", 1)
+    now = dk.estimate(design)
+    later = dk.estimate(design, days=365)
+    assert now.station("db cpu").service_ms == pytest.approx(50.0)          # 1M × 0.05 µs
+    assert later.station("db cpu").service_ms == pytest.approx(1875.0)     # 37.5M rows
+    assert later.days == 365
+
+
+def test_external_retries_multiply_the_load() -> None:
+    design = dk.Design(name="retries")
+    design.external("provider", latency_ms=50.0, failure_rate=0.2,
+                    retries={"max": 2, "backoff": "exponential", "base_ms": 100})
+    design.service("api", io="async", workers=1000).endpoint("POST /x").call("provider")
+    design.set_load("api POST /x", 100)
+    e = dk.estimate(design)
+    assert e.components["provider"].arrival_rps == pytest.approx(100 * (1 + 0.2 + 0.04))
+
+
+def test_open_breaker_stops_the_calls() -> None:
+    design = dk.Design(name="breaker")
+    design.external("provider", latency_ms=50.0, circuit_breaker=True,
+                    retries={"max": 2})
+    design.service("api", io="async", workers=1000).endpoint("POST /x").call("provider")
+    design.set_load("api POST /x", 100)
+    failing = dk.estimate(design, scenario=dk.Scenario(failing={"provider": 0.6}))
+    assert failing.components["provider"].arrival_rps == 0.0
+    assert failing.endpoints["api POST /x"].p95_ms < 1.0
+
+
+def test_retry_storm_is_flagged_where_the_average_looks_fine() -> None:
+    # 150/s × 3 attempts × 50 ms / 10 slots = 2.25 ≥ 1, while the station runs at 75 %.
+    design = dk.Design(name="storm")
+    design.external("provider", latency_ms={"mean": 50.0, "scv": 0.0}, concurrency=10,
+                    retries={"max": 2, "backoff": "exponential", "jitter": True})
+    design.service("api", io="async", workers=1000).endpoint("POST /x").call("provider")
+    design.set_load("api POST /x", 150)
+    e = dk.estimate(design)
+    [storm] = e.retry_storms
+    assert storm.station == "provider concurrency"
+    assert storm.utilization_now == pytest.approx(0.75)
+    assert storm.utilization_retrying == pytest.approx(2.25)
+    assert storm.at_risk
+
+
+def test_slow_dependency_scenario() -> None:
+    design = dk.Design(name="slow")
+    design.external("provider", latency_ms=100.0)
+    design.service("api", io="async", workers=1000).endpoint("POST /x").call("provider")
+    design.set_load("api POST /x", 10)
+    base = dk.estimate(design).endpoints["api POST /x"]
+    slow = dk.estimate(design, scenario=dk.Scenario(slow={"provider": 3})).endpoints[
+        "api POST /x"]
+    assert slow.mean_ms == pytest.approx(3 * base.mean_ms, rel=REL)
+
+
+def test_lost_replica_scenario() -> None:
+    design = single_station(10, 100.0, 90.0, replicas=2)
+    e = dk.estimate(design, scenario=dk.Scenario(lost_replicas={"api": 1}))
+    assert e.station("api workers").utilization == pytest.approx(0.9)
+    assert e.scenario == "api −1 replica"
+
+
+def test_bad_scenario_and_workload_names_are_located() -> None:
+    design = single_station(1, 1.0, 1.0)
+    with pytest.raises(dk.DesignError) as info:
+        dk.estimate(design, scenario=dk.Scenario(slow={"apii": 2}))
+    assert str(info.value.problems[0]) == ("scenario.slow.apii: unknown component 'apii' "
+                                           "(did you mean 'api'?)")
+    with pytest.raises(dk.DesignError) as info:
+        dk.estimate(design, workload={"api GET /y": 1})
+    assert str(info.value.problems[0]).startswith('workload."api GET /y": unknown endpoint')
+
+
+def test_curve_rises_to_infinity() -> None:
+    e = dk.estimate(single_station(10, 100.0, 90.0))
+    curve = e.curve([0.5, 1.0, 1.2])["api GET /x"]
+    assert curve[0] < curve[1] < math.inf and curve[2] == math.inf
+
+
+@pytest.mark.parametrize("rps", [10.0, 50.0, 80.0, 95.0])
+def test_more_load_never_lowers_latency(rps: float) -> None:
+    low = dk.estimate(dk.template("flash-sale"), scale=rps / 100)
+    high = dk.estimate(dk.template("flash-sale"), scale=rps / 100 * 1.1)
+    for key, endpoint in low.endpoints.items():
+        assert high.endpoints[key].p95_ms >= endpoint.p95_ms * (1 - 1e-9)
+
+
+@pytest.mark.parametrize("workers", [10, 11, 15, 40])
+def test_more_servers_never_raise_latency(workers: int) -> None:
+    few = dk.estimate(single_station(workers, 100.0, 90.0)).endpoints["api GET /x"]
+    more = dk.estimate(single_station(workers + 1, 100.0, 90.0)).endpoints["api GET /x"]
+    assert more.p95_ms <= few.p95_ms
+
+
+def test_display() -> None:
+    e = dk.estimate(single_station(10, 100.0, 90.0))
+    assert repr(e) == ("Estimate('station', scale=1, endpoints=1, bottleneck='api workers', "
+                       "max_scale=1.11)")
+    text = str(e)
+    assert text.splitlines()[0] == ("estimate of 'station' at 1× workload (as designed): "
+                                    "api workers saturates first at 1.11× this load")
+    assert "api GET /x" in text and "90%" in text
+    assert "background:#ffbf47" in e._repr_html_()  # 90 % is above the policy's 70 %
