@@ -13,7 +13,7 @@ __all__ = ["RetryStorm", "max_scale", "retry_storms"]
 
 
 def max_scale(program: Program, workload: dict[str, float],
-              rel_tol: float = 1e-6) -> tuple[float, int | None]:
+              rel_tol: float = 1e-4) -> tuple[float, int | None]:
     """The factor on the whole workload at which the first station saturates, and that
     station (its index); ``(inf, None)`` when no station carries load.
 

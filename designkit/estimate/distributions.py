@@ -28,7 +28,6 @@ from designkit.estimate.queueing import erlang_c, mmc_sojourn_cdf
 __all__ = ["Dist", "Grid"]
 
 Array = NDArray[np.float64]
-_FFT_ABOVE = 256
 
 
 @dataclass(frozen=True)
@@ -167,9 +166,12 @@ class Grid:
         return self.waiting(p_wait, mean_wait) + self.with_moments(mean, scv)
 
 
-@dataclass(frozen=True, eq=False)
 class Dist:
     """A distribution of time on a :class:`Grid`.
+
+    It lives in the time domain (a pmf) or the frequency domain (the FFT of the pmf
+    zero-padded to twice the grid), converted lazily: sequences and mixtures stay in the
+    frequency domain (a convolution is a product there), maxima and quantiles need the pmf.
 
     Example:
         >>> g = Grid.covering(60.0)
@@ -178,8 +180,31 @@ class Dist:
         (11.983, 4.0)
     """
 
-    grid: Grid
-    pmf: Array
+    __slots__ = ("_pmf", "_spectrum", "grid")
+
+    def __init__(self, grid: Grid, pmf: Array | None = None,
+                 spectrum: NDArray[np.complex128] | None = None) -> None:
+        if pmf is None and spectrum is None:
+            raise ValueError("a distribution needs a pmf or a spectrum")
+        self.grid = grid
+        self._pmf = pmf
+        self._spectrum = spectrum
+
+    @property
+    def pmf(self) -> Array:
+        """Mass per cell (the tail is what is missing from 1)."""
+        if self._pmf is None:
+            assert self._spectrum is not None
+            n = self.grid.size
+            self._pmf = np.clip(np.fft.irfft(self._spectrum, 2 * n)[:n], 0.0, None)
+        return self._pmf
+
+    @property
+    def spectrum(self) -> NDArray[np.complex128]:
+        """FFT of the pmf zero-padded to twice the grid (so sums do not wrap around)."""
+        if self._spectrum is None:
+            self._spectrum = np.fft.rfft(self.pmf, 2 * self.grid.size)
+        return self._spectrum
 
     # -- reading -------------------------------------------------------------------------
 
@@ -248,15 +273,7 @@ class Dist:
     def __add__(self, other: Dist) -> Dist:
         """The time of ``self`` then ``other`` (independent): a convolution."""
         _same_grid(self, other)
-        n = self.grid.size
-        if n > _FFT_ABOVE:
-            size = 1 << (2 * n - 1).bit_length()
-            out = np.fft.irfft(np.fft.rfft(self.pmf, size) * np.fft.rfft(other.pmf, size),
-                               size)[:n]
-            out = np.clip(out, 0.0, None)
-        else:
-            out = np.convolve(self.pmf, other.pmf)[:n]
-        return Dist(self.grid, out)
+        return Dist(self.grid, spectrum=self.spectrum * other.spectrum)
 
     def repeat(self, count: float) -> Dist:
         """The sum of ``count`` independent copies; a fractional count mixes ⌊n⌋ and ⌈n⌉.
@@ -278,16 +295,9 @@ class Dist:
     def _power(self, k: int) -> Dist:
         if k == 0:
             return self.grid.zero()
-        result: Dist | None = None
-        square = self
-        while k:
-            if k & 1:
-                result = square if result is None else result + square
-            k >>= 1
-            if k:
-                square = square + square
-        assert result is not None
-        return result
+        if k == 1:
+            return self
+        return Dist(self.grid, spectrum=self.spectrum ** k)
 
     @staticmethod
     def maximum(dists: Iterable[Dist]) -> Dist:
@@ -309,8 +319,11 @@ class Dist:
         total = sum(w for w, _ in items)
         for _, other in items[1:]:
             _same_grid(items[0][1], other)
-        pmf = sum((w / total) * d.pmf for w, d in items)
-        return Dist(items[0][1].grid, np.asarray(pmf, dtype=float))
+        grid = items[0][1].grid
+        if all(d._pmf is not None for _, d in items):
+            return Dist(grid, np.asarray(sum((w / total) * d.pmf for w, d in items),
+                                         dtype=float))
+        return Dist(grid, spectrum=np.asarray(sum((w / total) * d.spectrum for w, d in items)))
 
     def __repr__(self) -> str:
         if self.saturated:

@@ -26,6 +26,7 @@ from designkit.estimate.program import (
     Visit,
 )
 from designkit.estimate.solve import Solution
+from designkit.estimate.times import Spec
 
 __all__ = ["Latency", "endpoint_latency"]
 
@@ -48,15 +49,19 @@ class Latency:
 SATURATED = Latency(math.inf, math.inf, math.inf, math.inf)
 
 
-def endpoint_latency(solution: Solution, index: int, size: int = 8192) -> Latency:
+def endpoint_latency(solution: Solution, index: int, size: int = 2048) -> Latency:
     """The latency distribution of endpoint ``index`` and its mean, p50, p95 and p99."""
     moments = solution.endpoint_moments[index]
     if moments.infinite:
         return SATURATED
     horizon = max(moments.mean + 12.0 * math.sqrt(moments.var), 3.0 * moments.mean, 1e-3)
+    horizon = 2.0 ** math.ceil(math.log2(horizon))  # shared grids: shared work
     for _ in range(5):
         grid = Grid.covering(horizon, size)
-        dist = _Composer(solution, grid).endpoint(index)
+        composer = solution.cache.get(grid)
+        if not isinstance(composer, _Composer):
+            composer = solution.cache[grid] = _Composer(solution, grid)
+        dist = composer.endpoint(index)
         if dist.tail <= 1e-4:
             return Latency(dist.mean(), dist.quantile(0.5), dist.quantile(0.95),
                            dist.quantile(0.99), dist)
@@ -70,15 +75,24 @@ class _Composer:
         self.solution = solution
         self.grid = grid
         self.memo: dict[int, Dist] = {}
+        self.waits: dict[int, Dist] = {}
+        self.times: dict[Spec, Dist] = {}
 
     def wait(self, station: int) -> Dist:
-        state = self.solution.stations[station]
-        return self.grid.waiting(state.p_wait, state.wait)
+        if station not in self.waits:
+            state = self.solution.stations[station]
+            self.waits[station] = self.grid.waiting(state.p_wait, state.wait)
+        return self.waits[station]
+
+    def time(self, spec: Spec) -> Dist:
+        if spec not in self.times:
+            self.times[spec] = spec.dist(self.grid)
+        return self.times[spec]
 
     def endpoint(self, index: int) -> Dist:
         if index not in self.memo:
             ep = self.solution.program.endpoints[index]
-            self.memo[index] = self.wait(ep.workers) + ep.cpu.dist(self.grid) + self.dist(
+            self.memo[index] = self.wait(ep.workers) + self.time(ep.cpu) + self.dist(
                 ep.steps)
         return self.memo[index]
 
@@ -90,11 +104,11 @@ class _Composer:
                 total = total + self.dist(item)
             return total
         if isinstance(node, Delay):
-            return node.time.dist(grid)
+            return self.time(node.time)
         if isinstance(node, Visit):
-            return (self.wait(node.station) + node.time.dist(grid)).repeat(node.count)
+            return (self.wait(node.station) + self.time(node.time)).repeat(node.count)
         if isinstance(node, Hold):
-            return self.wait(node.station) + self.dist(node.body) + node.extra.dist(grid)
+            return self.wait(node.station) + self.dist(node.body) + self.time(node.extra)
         if isinstance(node, Invoke):
             return self.endpoint(node.endpoint).repeat(node.count)
         if isinstance(node, ExternalCall):

@@ -176,7 +176,7 @@ class Program:
     index: dict[str, int]
     order: list[int]
     kinds: dict[str, str]
-    cache: dict[tuple[str, int], object] = field(default_factory=dict)
+    cache: dict[object, object] = field(default_factory=dict)
 
 
 def compile_design(design: Design, days: float = 0.0) -> Program:

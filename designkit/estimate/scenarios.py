@@ -65,11 +65,14 @@ class Scenario:
         return f"{self.name}: {text}" if self.name else text
 
     def apply(self, design: Design) -> Design:
-        """A copy of ``design`` under this scenario (the load scale is not part of it).
+        """A copy of ``design`` under this scenario (the load scale is not part of it);
+        the design itself when the scenario changes nothing.
 
         Raises:
             DesignError: A name does not exist or cannot take this change.
         """
+        if self.describe() in ("as designed", f"{self.name}: as designed"):
+            return design  # nothing changes: no copy
         copy = design.model_copy(deep=True)
         problems: list[Problem] = []
 

@@ -153,6 +153,7 @@ class Solution:
     external_attempts: dict[int, Attempts]
     iterations: int
     retried: list[tuple[ExternalCall | Invoke, float, tuple[int, ...]]]
+    cache: dict[object, object] = field(default_factory=dict)
 
     def saturated(self) -> bool:
         """Some station is saturated."""
@@ -172,6 +173,8 @@ def solve(program: Program, workload: dict[str, float], scale: float = 1.0,
 class _Solver:
     def __init__(self, program: Program, workload: dict[str, float], scale: float) -> None:
         self.program = program
+        self.workload = workload
+        self.scale = scale
         self.rate = [0.0] * len(program.endpoints)
         for key, rps in workload.items():
             self.rate[program.index[key]] += rps * scale / 1000.0  # per ms
@@ -184,15 +187,45 @@ class _Solver:
 
     # -- traffic -------------------------------------------------------------------------
 
-    def run(self, max_rounds: int) -> int:
+    def flows(self) -> None:
+        """Rates everywhere, by one pass over the endpoints, callers first."""
         for i in self.program.order:
             ep = self.program.endpoints[i]
             if self.rate[i] > 0:
                 self.states[ep.workers].holders.append((self.rate[i], ep))
                 self.traffic(ep.steps, self.rate[i], (ep.workers,) if ep.blocking else ())
+
+    def scaled_flows(self) -> None:
+        """The flows of the unit workload (computed once per program), times the scale:
+        every rate is linear in the load."""
+        key = ("flows", tuple(sorted(self.workload.items())))
+        base = self.program.cache.get(key)
+        if not isinstance(base, _Solver):
+            base = _Solver(self.program, self.workload, 1.0)
+            base.flows()
+            self.program.cache[key] = base
+        s = self.scale
+        self.rate = [r * s for r in base.rate]
+        for state, unit in zip(self.states, base.states, strict=True):
+            state.arrival, state.first, state.second = (unit.arrival * s, unit.first * s,
+                                                        unit.second * s)
+            state.holders = [(m * s, h) for m, h in unit.holders]
+        self.external_rate = {k: v * s for k, v in base.external_rate.items()}
+        self.retried = [(n, r * s, h) for n, r, h in base.retried]
+        self.attempts = base.attempts
+
+    def run(self, max_rounds: int) -> int:
+        self.scaled_flows()
         for state, station in zip(self.states, self.program.stations, strict=True):
             if not station.held:
                 self.queue(state, station.servers, station.copies)
+        order = held_order(self.program)
+        if order is not None:  # holds nest without cycles: one pass, innermost first
+            for index in order:
+                station = self.program.stations[index]
+                self.hold(self.states[index])
+                self.queue(self.states[index], station.servers, station.copies)
+            return 1
         previous: list[float] = []
         for rounds in range(1, max_rounds + 1):
             self.memo.clear()
@@ -259,8 +292,9 @@ class _Solver:
     def attempt_info(self, node: ExternalCall) -> Attempts:
         key = id(node)
         if key not in self.attempts:
-            cached = self.program.cache.setdefault(("attempts", key), attempts(node))
-            assert isinstance(cached, Attempts)
+            cached = self.program.cache.get(("attempts", key))
+            if not isinstance(cached, Attempts):
+                cached = self.program.cache[("attempts", key)] = attempts(node)
             self.attempts[key] = cached
         return self.attempts[key]
 
@@ -315,7 +349,7 @@ class _Solver:
     # -- times ---------------------------------------------------------------------------
 
     def endpoint(self, i: int) -> Moments:
-        key = -1 - i
+        key = -1 - i  # node ids are positive
         if key not in self.memo:
             ep = self.program.endpoints[i]
             wait = self.states[ep.workers].wait_moments()
@@ -324,6 +358,14 @@ class _Solver:
         return self.memo[key]
 
     def moments(self, node: Node) -> Moments:
+        """Mean and variance of ``node``'s time with the current waits (memoized per pass)."""
+        key = id(node)
+        found = self.memo.get(key)
+        if found is None:
+            found = self.memo[key] = self._moments(node)
+        return found
+
+    def _moments(self, node: Node) -> Moments:
         if isinstance(node, Seq):
             total = ZERO
             for item in node.items:
@@ -374,6 +416,52 @@ class _Solver:
         if node.station is None or info.breaker_open:
             return base
         return base + wait.repeat(info.expected)
+
+
+def held_order(program: Program) -> list[int] | None:
+    """Held stations ordered so that every station comes after those held inside it;
+    ``None`` when holds nest in a cycle (a lock-order inversion), which needs iteration."""
+    key = "held_order"
+    if key in program.cache:
+        cached = program.cache[key]
+        return None if cached is None else list(cached)  # type: ignore[call-overload]
+    import networkx as nx
+
+    from designkit.estimate.program import walk
+
+    inner_memo: dict[int, set[int]] = {}
+
+    def inner(node: Node) -> set[int]:
+        """Stations used while ``node`` runs (invoked endpoints included)."""
+        if id(node) in inner_memo:
+            return inner_memo[id(node)]
+        found: set[int] = set()
+        inner_memo[id(node)] = found
+        for sub in walk(node):
+            if isinstance(sub, Visit | Hold) or (isinstance(sub, ExternalCall) and sub.station is not None):
+                found.add(sub.station)
+            elif isinstance(sub, Invoke):
+                ep = program.endpoints[sub.endpoint]
+                found.add(ep.workers)
+                found |= inner(ep.steps)
+        return found
+
+    graph = nx.DiGraph()
+    held = [i for i, s in enumerate(program.stations) if s.held]
+    graph.add_nodes_from(held)
+    for ep in program.endpoints:
+        holders: list[tuple[int, Node]] = [(ep.workers, ep.steps)] if ep.blocking else []
+        holders += [(n.station, n.body) for n in walk(ep.steps) if isinstance(n, Hold)]
+        for outer, body in holders:
+            for station in inner(body):
+                if program.stations[station].held:
+                    graph.add_edge(station, outer)
+    try:
+        order: list[int] | None = list(nx.topological_sort(graph))
+    except nx.NetworkXUnfeasible:
+        order = None
+    program.cache[key] = order
+    return order
 
 
 def _close(a: float, b: float) -> bool:

@@ -165,7 +165,7 @@ def parse_text(text: str, label: str | None = None) -> Any:
         DesignError: The text is not valid YAML, or a mapping repeats a key.
     """
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as err:
         raise DesignError([_syntax_problem(err)], source=label) from None
     if root is None:
@@ -176,10 +176,12 @@ def parse_text(text: str, label: str | None = None) -> Any:
         kind = UnsafeYAMLError if any("tag" in p.message for p in problems) else DesignError
         raise kind(problems, source=label)
     try:
-        return yaml.load(text, Loader=yaml.SafeLoader)
+        return yaml.load(text, Loader=_Loader)
     except yaml.MarkedYAMLError as err:
         raise DesignError([_syntax_problem(err)], source=label) from None
 
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available: ~10x faster
 
 _SAFE_TAGS = {f"tag:yaml.org,2002:{t}" for t in
               ("str", "int", "float", "bool", "null", "map", "seq", "timestamp", "merge",

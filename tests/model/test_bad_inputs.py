@@ -240,8 +240,11 @@ def test_list_instead_of_mapping() -> None:
 
 
 def test_yaml_syntax_error_names_line_and_column() -> None:
-    assert problems_of("designkit: 1\nname: [x\n") == [
-        "line 3, column 1: not valid YAML: expected ',' or ']', but got '<stream end>'"]
+    [problem] = problems_of("designkit: 1\nname: [x\n")
+    # libyaml and the pure-Python parser word it differently
+    assert problem in ("line 3, column 1: not valid YAML: did not find expected ',' or ']'",
+                       "line 3, column 1: not valid YAML: expected ',' or ']', but got "
+                       "'<stream end>'")
 
 
 def test_every_problem_is_collected() -> None:
