@@ -438,8 +438,9 @@ def held_order(program: Program) -> list[int] | None:
         found: set[int] = set()
         inner_memo[id(node)] = found
         for sub in walk(node):
-            if isinstance(sub, Visit | Hold) or (isinstance(sub, ExternalCall) and sub.station is not None):
-                found.add(sub.station)
+            station = sub.station if isinstance(sub, Visit | Hold | ExternalCall) else None
+            if station is not None:
+                found.add(station)
             elif isinstance(sub, Invoke):
                 ep = program.endpoints[sub.endpoint]
                 found.add(ep.workers)
