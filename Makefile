@@ -7,7 +7,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed-stamp
 
-.PHONY: all demo test lint lab docs dot venv clean
+.PHONY: all demo test lint lab docs bench dot venv clean
 
 all: test
 
@@ -41,6 +41,9 @@ test: venv dot lint
 lint: venv
 	$(BIN)/ruff check designkit tests
 	$(BIN)/mypy
+
+bench: venv
+	$(BIN)/python benchmarks/bench_estimate.py
 
 docs: venv
 	$(BIN)/python docs/_gen_format.py

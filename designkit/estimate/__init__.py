@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from designkit.estimate.api import estimate
 from designkit.estimate.capacity import RetryStorm
+from designkit.estimate.growth import Growth, growth
 from designkit.estimate.result import ComponentEstimate, EndpointEstimate, Estimate, StationEstimate
 from designkit.estimate.scenarios import Scenario
+from designkit.estimate.sizing import Sizing, SizingError, size
 
-__all__ = ["ComponentEstimate", "EndpointEstimate", "Estimate", "RetryStorm", "Scenario",
-           "StationEstimate", "estimate"]
+__all__ = ["ComponentEstimate", "EndpointEstimate", "Estimate", "Growth", "RetryStorm", "Scenario",
+           "Sizing", "SizingError", "StationEstimate", "estimate", "growth", "size"]

@@ -1,0 +1,197 @@
+"""Sizing: the fewest replicas, workers and connections that meet the targets.
+
+The variables are each service's ``replicas`` and ``workers`` (per replica) and each
+database's ``pool_size`` (per client replica). Other capacity (database cores, cache
+servers, broker partitions, locks, third parties) is not sized: when it breaks a target,
+the result says so and names it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from designkit.errors import DesignkitError
+from designkit.estimate.api import estimate
+from designkit.estimate.result import Estimate
+from designkit.model.database import Database
+from designkit.model.service import Service
+
+if TYPE_CHECKING:
+    from designkit.model.design import Design
+
+__all__ = ["Sizing", "SizingError", "size"]
+
+
+class SizingError(DesignkitError, ValueError):
+    """The targets cannot be met by sizing replicas, workers and pools."""
+
+
+@dataclass(frozen=True)
+class Sizing:
+    """The sized design, what changed, and its estimate.
+
+    Attributes:
+        design: A sized copy of the design.
+        estimate: Its estimate.
+        changes: ``{"components.api.replicas": (old, new), …}``.
+        limits: Stations above the utilization target that sizing cannot change.
+    """
+
+    design: Design
+    estimate: Estimate
+    changes: dict[str, tuple[int, int]]
+    limits: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        lines = [f"sizing of {self.design.name!r}:"]
+        lines += [f"  {path}: {old} → {new}" for path, (old, new) in self.changes.items()]
+        if not self.changes:
+            lines.append("  nothing to change")
+        lines += [f"  not sized, above target: {limit}" for limit in self.limits]
+        return "\n".join(lines)
+
+
+@dataclass
+class _Var:
+    path: str
+    component: str
+    attr: str
+    station_prefix: str  # stations this variable serves: "<svc> workers" or "<db> pool "
+
+
+def size(design: Design, p95_ms: float | None = None, utilization_max: float = 0.7,
+         min_replicas: int = 2, max_steps: int = 400) -> Sizing:
+    """The smallest replicas, workers per replica and pool sizes that meet the targets.
+
+    Starts from one of each, grows what the most loaded station needs until every
+    sizable station is at or below ``utilization_max`` and every endpoint's p95 is at or
+    below ``p95_ms``, then shrinks each value back as far as the targets allow. Workers
+    per replica never exceed the design's own (threads per process are a runtime fact).
+
+    Args:
+        design: The design (not modified).
+        p95_ms: Target p95 for every endpoint with traffic, if any.
+        utilization_max: Highest utilization allowed at any sized station.
+        min_replicas: Fewest replicas of a service (2: one can fail or be redeployed).
+
+    Returns:
+        The sized copy, its estimate and the changes.
+
+    Raises:
+        SizingError: A p95 target is below what the endpoint takes with no queueing at all.
+
+    Example:
+        >>> import designkit as dk
+        >>> d = dk.Design(name="x")
+        >>> _ = d.service("api", replicas=20, workers=10).endpoint("GET /x", cpu_ms=100)
+        >>> _ = d.set_load("api GET /x", 90)
+        >>> s = dk.size(d, utilization_max=0.7)
+        >>> s.changes
+        {'components.api.replicas': (20, 2), 'components.api.workers': (10, 7)}
+        >>> print(s)
+        sizing of 'x':
+          components.api.replicas: 20 → 2
+          components.api.workers: 10 → 7
+    """
+    design.validate()
+    sized = design.model_copy(deep=True)
+    variables = _variables(sized)
+    ceiling = {v.path: getattr(sized.components[v.component], v.attr) for v in variables
+               if v.attr == "workers"}
+    original = {v.path: getattr(sized.components[v.component], v.attr) for v in variables}
+    floor = {v.path: min_replicas if v.attr == "replicas" else 1 for v in variables}
+    for v in variables:
+        setattr(sized.components[v.component], v.attr,
+                ceiling[v.path] if v.attr == "workers" else floor[v.path])
+
+    def check() -> tuple[bool, Estimate, list[_Var], list[str]]:
+        est = estimate(sized, _capacity=False)
+        grow: list[_Var] = []
+        limits: list[str] = []
+        for component in est.components.values():
+            for station in component.stations.values():
+                if station.utilization <= utilization_max:
+                    continue
+                owner = next((v for v in variables if station.id.startswith(v.station_prefix)
+                              and v.attr != "workers"), None)
+                if owner is None:
+                    limits.append(f"{station.id} at {station.utilization:.0%}")
+                elif owner not in grow:
+                    grow.append(owner)
+        if p95_ms is not None:
+            for key, endpoint in est.endpoints.items():
+                if endpoint.p95_ms > p95_ms:
+                    owner = _busiest(est, variables, key.split(" ", 1)[0])
+                    if owner is not None and owner not in grow:
+                        grow.append(owner)
+        ok = not grow and (p95_ms is None or all(e.p95_ms <= p95_ms
+                                                 for e in est.endpoints.values()))
+        return ok, est, grow, limits
+
+    ok, est, grow, limits = check()
+    steps = 0
+    while not ok and grow:
+        for var in grow:
+            component = sized.components[var.component]
+            value = getattr(component, var.attr)
+            setattr(component, var.attr, max(value + 1, math.ceil(value * 1.25)))
+        ok, est, grow, limits = check()
+        steps += 1
+        if steps > max_steps:
+            break
+    if not ok:
+        _explain(est, p95_ms, limits)
+    for var in variables:  # shrink each back as far as the targets allow
+        component = sized.components[var.component]
+        lo, hi = floor[var.path], getattr(component, var.attr)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            setattr(component, var.attr, mid)
+            if check()[0]:
+                hi = mid
+            else:
+                lo = mid + 1
+        setattr(component, var.attr, hi)
+    ok, est, _, limits = check()
+    changes = {v.path: (original[v.path], getattr(sized.components[v.component], v.attr))
+               for v in variables
+               if getattr(sized.components[v.component], v.attr) != original[v.path]}
+    return Sizing(sized, estimate(sized), changes, limits)
+
+
+def _variables(design: Design) -> list[_Var]:
+    out = []
+    for name, component in design.components.items():
+        if isinstance(component, Service):
+            out.append(_Var(f"components.{name}.replicas", name, "replicas", f"{name} workers"))
+            out.append(_Var(f"components.{name}.workers", name, "workers", f"{name} workers"))
+        elif isinstance(component, Database):
+            out.append(_Var(f"components.{name}.pool_size", name, "pool_size", f"{name} pool "))
+    return out
+
+
+def _busiest(est: Estimate, variables: list[_Var], service: str) -> _Var | None:
+    """The sizable station with the longest wait, preferring the endpoint's own service."""
+    best: tuple[float, _Var] | None = None
+    for var in variables:
+        if var.attr == "workers":
+            continue
+        for component in est.components.values():
+            for station in component.stations.values():
+                if station.id.startswith(var.station_prefix) and station.arrival_rps > 0:
+                    wait = station.wait_ms + (1e-9 if var.component == service else 0.0)
+                    if best is None or wait > best[0]:
+                        best = (wait, var)
+    return best[1] if best else None
+
+
+def _explain(est: Estimate, p95_ms: float | None, limits: list[str]) -> None:
+    if p95_ms is not None:
+        slow = [f"{k} (p95 {e.p95_ms:,.0f} ms)" for k, e in est.endpoints.items()
+                if e.p95_ms > p95_ms]
+        if slow:
+            raise SizingError(f"p95 ≤ {p95_ms:g} ms cannot be reached by sizing replicas, "
+                              f"workers and pools: {', '.join(slow)}"
+                              + (f"; limited by {', '.join(limits)}" if limits else ""))
