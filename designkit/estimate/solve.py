@@ -316,7 +316,7 @@ class _Solver:
         lam = state.arrival / copies
         load = lam * mean
         state.utilization = load / servers
-        if state.utilization >= 1.0:
+        if state.utilization >= 1.0 or (mean > 0 and servers / mean - lam <= 0):
             state.p_wait, state.wait = 1.0, INF
             return
         if mean <= 0:

@@ -155,7 +155,7 @@ class Design(Strict):
             if isinstance(component, Service):
                 for key, endpoint in component.endpoints.items():
                     method, _, path = key.partition(" ")
-                    yield EndpointRef(name, method, path), endpoint
+                    yield EndpointRef(name, method.upper(), path), endpoint
 
     def endpoint(self, ref: str) -> Endpoint:
         """The endpoint ``"svc METHOD /path"``.
