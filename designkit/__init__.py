@@ -36,6 +36,7 @@ from designkit.estimate import (
     StationEstimate,
     estimate,
     growth,
+    simulate,
     size,
 )
 from designkit.model import (
@@ -139,6 +140,7 @@ __all__ = [
     "json_schema",
     "load",
     "save",
+    "simulate",
     "size",
     "step_kind",
     "template",

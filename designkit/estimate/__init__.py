@@ -7,7 +7,8 @@ from designkit.estimate.capacity import RetryStorm
 from designkit.estimate.growth import Growth, growth
 from designkit.estimate.result import ComponentEstimate, EndpointEstimate, Estimate, StationEstimate
 from designkit.estimate.scenarios import Scenario
+from designkit.estimate.simulate import simulate
 from designkit.estimate.sizing import Sizing, SizingError, size
 
 __all__ = ["ComponentEstimate", "EndpointEstimate", "Estimate", "Growth", "RetryStorm", "Scenario",
-           "Sizing", "SizingError", "StationEstimate", "estimate", "growth", "size"]
+           "Sizing", "SizingError", "StationEstimate", "estimate", "growth", "simulate", "size"]

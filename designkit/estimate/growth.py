@@ -88,6 +88,14 @@ def growth(design: Design, days: float = 365.0) -> Growth:
     Args:
         design: The design.
         days: Days of growth at each table's ``growth_per_day``.
+
+    Example:
+        >>> import designkit as dk
+        >>> d = dk.Design(name="x")
+        >>> db = d.database("db")
+        >>> _ = db.table("events", rows=1_000_000, growth_per_day=10_000).column("id", "uuid")
+        >>> [t.rows_then for t in dk.growth(d, days=100).tables]
+        [2000000.0]
     """
     tables = tuple(
         TableGrowth(db_name, name, float(table.rows), rows_after(table, days),

@@ -25,7 +25,19 @@ __all__ = ["Sizing", "SizingError", "size"]
 
 
 class SizingError(DesignkitError, ValueError):
-    """The targets cannot be met by sizing replicas, workers and pools."""
+    """The targets cannot be met by sizing replicas, workers and pools.
+
+    Example:
+        >>> import designkit as dk
+        >>> d = dk.Design(name="x")
+        >>> _ = d.service("api").endpoint("GET /x", cpu_ms=100)
+        >>> _ = d.set_load("api GET /x", 1)
+        >>> try:
+        ...     dk.size(d, p95_ms=10)
+        ... except dk.SizingError as err:
+        ...     print(str(err).split(":")[0])
+        p95 ≤ 10 ms cannot be reached by sizing replicas, workers and pools
+    """
 
 
 @dataclass(frozen=True)
@@ -37,6 +49,12 @@ class Sizing:
         estimate: Its estimate.
         changes: ``{"components.api.replicas": (old, new), …}``.
         limits: Stations above the utilization target that sizing cannot change.
+
+    Example:
+        >>> import designkit as dk
+        >>> sizing = dk.size(dk.template("flash-sale"), p95_ms=50)
+        >>> sizing.changes["components.checkout-api.replicas"][0]
+        20
     """
 
     design: Design
