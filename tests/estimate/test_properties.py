@@ -1,0 +1,83 @@
+"""Properties of the estimator over generated designs (hypothesis)."""
+
+from __future__ import annotations
+
+import math
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import designkit as dk
+
+SETTINGS = settings(max_examples=40, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow])
+TOL = 1e-3  # grids differ between two loads; percentiles agree to 0.1 %
+
+
+@st.composite
+def small_designs(draw: st.DrawFn) -> dk.Design:
+    """A service over a database, a cache and a third party, with random sizes and times."""
+    design = dk.Design(name="generated")
+    io = draw(st.sampled_from(["blocking", "async"]))
+    api = design.service("api", replicas=draw(st.integers(1, 4)),
+                         workers=draw(st.integers(1, 16)), io=io)
+    db = design.database("db", cores=draw(st.integers(1, 8)),
+                         pool_size=draw(st.integers(1, 20)))
+    db.table("items", rows=draw(st.integers(1, 10_000))).column("id", "uuid", primary_key=True)
+    design.cache("cache", hit_ratio=draw(st.floats(0, 1)),
+                 service_ms=draw(st.floats(0.05, 2)))
+    design.external("ext", latency_ms={"p50": 20.0, "p95": draw(st.floats(25, 200))},
+                    timeout_ms=draw(st.sampled_from([None, 300.0])))
+    ep = api.endpoint("GET /x", cpu_ms=draw(st.floats(0.1, 20)))
+    ep.cache("cache").call("db", query={"table": "items", "where": ["id"]},
+                           count=draw(st.integers(1, 5)))
+    if draw(st.booleans()):
+        ep.transaction("db").call("db", service_ms=draw(st.floats(0.1, 5)))
+    if draw(st.booleans()):
+        ep.call("ext")
+    design.set_load("api GET /x", draw(st.floats(0.1, 200)))
+    return design
+
+
+def p95s(estimate: dk.Estimate) -> list[float]:
+    return [e.p95_ms for e in estimate.endpoints.values()]
+
+
+@SETTINGS
+@given(small_designs(), st.floats(1.01, 3.0))
+def test_more_load_never_lowers_latency(design: dk.Design, factor: float) -> None:
+    low, high = dk.estimate(design), dk.estimate(design, scale=factor)
+    for a, b in zip(p95s(low), p95s(high), strict=True):
+        assert b >= a * (1 - TOL)
+    for name, component in low.components.items():
+        assert high.components[name].utilization >= component.utilization * (1 - 1e-9)
+
+
+@SETTINGS
+@given(small_designs(), st.integers(1, 8))
+def test_more_servers_never_raise_latency(design: dk.Design, extra: int) -> None:
+    before = dk.estimate(design)
+    api = design.components["api"]
+    assert isinstance(api, dk.Service)
+    api.workers += extra
+    db = design.components["db"]
+    assert isinstance(db, dk.Database)
+    db.cores += extra
+    after = dk.estimate(design)
+    for a, b in zip(p95s(before), p95s(after), strict=True):
+        assert b <= a * (1 + TOL)
+
+
+@SETTINGS
+@given(small_designs())
+def test_saturation_is_infinite_and_flagged_never_nan(design: dk.Design) -> None:
+    e = dk.estimate(design)
+    beyond = dk.estimate(design, scale=e.max_scale * 1.05) if math.isfinite(e.max_scale) else e
+    for endpoint in [*e.endpoints.values(), *beyond.endpoints.values()]:
+        values = (endpoint.mean_ms, endpoint.p50_ms, endpoint.p95_ms, endpoint.p99_ms)
+        assert not any(math.isnan(v) for v in values)
+        assert endpoint.saturated == math.isinf(endpoint.mean_ms)
+    if math.isfinite(e.max_scale):
+        assert beyond.saturated
+        assert all(ep.saturated for ep in beyond.endpoints.values())
+    assert "NaN" not in beyond.to_json() and "Infinity" not in beyond.to_json()
