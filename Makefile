@@ -34,6 +34,7 @@ dot:
 demo: venv dot
 	$(BIN)/designkit templates
 	$(BIN)/designkit validate templates/*.yaml
+	$(BIN)/designkit estimate templates/flash-sale.yaml
 
 test: venv dot lint
 	$(BIN)/python -m pytest

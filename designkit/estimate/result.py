@@ -21,6 +21,15 @@ def _finite(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def _num(value: float) -> str:
+    """A rate or a count for a table: ``10,000``, ``85.5``, ``0.25``."""
+    if math.isinf(value):
+        return "∞"
+    if value >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.3g}"
+
+
 def _ms(value: float) -> str:
     if math.isinf(value):
         return "∞"
@@ -232,11 +241,11 @@ class Estimate:
     # -- display -------------------------------------------------------------------------
 
     def _rows(self) -> tuple[list[list[str]], list[list[str]]]:
-        endpoints = [[k, f"{e.rps:,.4g}", _ms(e.mean_ms), _ms(e.p50_ms), _ms(e.p95_ms),
+        endpoints = [[k, _num(e.rps), _ms(e.mean_ms), _ms(e.p50_ms), _ms(e.p95_ms),
                       _ms(e.p99_ms), "SATURATED" if e.saturated else ""]
                      for k, e in self.endpoints.items()]
-        stations = [[s.id, c.kind, f"{s.servers:,}", f"{s.arrival_rps:,.4g}",
-                     _ms(s.service_ms), "∞" if math.isinf(s.busy) else f"{s.busy:,.3g}",
+        stations = [[s.id, c.kind, f"{s.servers:,}", _num(s.arrival_rps),
+                     _ms(s.service_ms), _num(s.busy),
                      "∞" if math.isinf(s.utilization) else f"{s.utilization:.0%}",
                      _ms(s.wait_ms), "SATURATED" if s.saturated else ""]
                     for c in self.components.values() for s in c.stations.values()
@@ -289,7 +298,7 @@ class Estimate:
             for i, v in enumerate(row)) + "</tr>" for row in endpoints)
         st_rows = "".join(
             f"<tr><td>{esc(s.id)}</td><td>{s.servers:,}</td>"
-            f"<td style='text-align:right'>{s.arrival_rps:,.4g}</td>"
+            f"<td style='text-align:right'>{_num(s.arrival_rps)}</td>"
             f"<td style='text-align:right'>{esc(_ms(s.service_ms))}</td>"
             f"<td style='text-align:right;{colour(s.utilization)}'>"
             f"{'∞' if math.isinf(s.utilization) else f'{s.utilization:.0%}'}</td>"
@@ -306,6 +315,8 @@ class Estimate:
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
+    if rows and not any(row[-1] for row in rows):  # no flags: drop the flag column
+        header, rows = header[:-1], [row[:-1] for row in rows]
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=False)]
     lines = []
     for r, row in enumerate([header, *rows]):
