@@ -50,8 +50,8 @@ def estimate(design: Design, workload: dict[str, float] | None = None,
         >>> [round(v, 2) for v in (e.endpoints["api GET /x"].p50_ms,
         ...                        e.endpoints["api GET /x"].p95_ms)]
         [132.91, 436.09]
-        >>> round(e.max_scale, 4), e.bottleneck_station
-        (1.1111, 'api workers')
+        >>> round(e.max_scale, 3), e.bottleneck_station
+        (1.111, 'api workers')
     """
     design.validate()
     scenario = scenario or Scenario()

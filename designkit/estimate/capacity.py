@@ -33,13 +33,19 @@ def max_scale(program: Program, workload: dict[str, float],
         hi *= 2.0
         if hi > 1e12:
             return math.inf, None
+    # Bisection, with an upper bound from every unsaturated trial: holding times only grow
+    # with the load, so at a trial scale s each station saturates at or before s / ρ(s).
     lo = 0.0
     while hi - lo > rel_tol * hi:
         mid = 0.5 * (lo + hi)
-        if solve(program, workload, mid).saturated():
+        trial = solve(program, workload, mid)
+        if trial.saturated():
             hi = mid
         else:
             lo = mid
+            peak = max(st.utilization for st in trial.stations)
+            if peak > 0:
+                hi = min(hi, mid / peak)
     near = solve(program, workload, lo)
     worst = max(range(len(near.stations)), key=lambda i: near.stations[i].utilization)
     return lo, worst
@@ -85,8 +91,8 @@ def retry_storms(solution: Solution) -> list[RetryStorm]:
     target (or, for an unbounded third party, at the stations held around the call)."""
     program = solution.program
     out: list[RetryStorm] = []
-    for node, rate, held in solution.retried:
-        caller = _caller(solution, node)
+    for node, rate, held, index in solution.retried:
+        caller = str(program.endpoints[index].ref)
         retries = node.retries
         assert retries is not None
         n = 1 + retries.max
@@ -117,12 +123,3 @@ def retry_storms(solution: Solution) -> list[RetryStorm]:
             out.append(RetryStorm(caller, node.component, station.id, state.utilization,
                                   state.utilization + extra, n))
     return out
-
-
-def _caller(solution: Solution, node: object) -> str:
-    from designkit.estimate.program import walk
-
-    for ep in solution.program.endpoints:
-        if any(n is node for n in walk(ep.steps)):
-            return str(ep.ref)
-    return "?"

@@ -85,11 +85,30 @@ class Grid:
         """An infinite time (a saturated station): all mass in the tail."""
         return Dist(self, np.zeros(self.size))
 
+    @property
+    def phases(self) -> NDArray[np.complex128]:
+        """``e^{−2πik/2n}`` for k = 0 … n: the frequencies of a spectrum on this grid."""
+        return np.exp(-2j * np.pi * np.arange(self.size + 1) / (2 * self.size))
+
     def exponential(self, mean: float) -> Dist:
-        """Exponential with this mean."""
+        """Exponential with this mean, built directly as a spectrum.
+
+        The cells of an exponential are a geometric sequence: cell 0 holds ``1 − q^½`` and
+        cell i ≥ 1 holds ``q^{i−½}(1 − q)`` with ``q = e^{−h/mean}``, so the transform is a
+        geometric sum in closed form (no FFT).
+        """
         if mean <= 0:
             return self.zero()
-        return self.from_cdf(lambda t: -np.expm1(-t / mean))
+        q = math.exp(-self.step / mean)
+        if q < 1e-300:
+            return self.zero()
+        first = -math.expm1(-self.step / (2 * mean))
+        a = (1.0 - q) / math.sqrt(q)
+        z = q * self.phases
+        n = self.size
+        with np.errstate(over="ignore", invalid="ignore"):
+            geometric = z * (1.0 - z ** (n - 1)) / (1.0 - z)
+        return Dist(self, spectrum=first + a * geometric)
 
     def mmc_sojourn(self, lam: float, mu: float, c: int) -> Dist:
         """The exact sojourn time (wait + service) of FCFS M/M/c; never when saturated."""
@@ -149,7 +168,7 @@ class Grid:
         if p_wait <= 0 or mean_wait <= 0:
             return self.zero()
         conditional = self.exponential(mean_wait / p_wait)
-        return Dist.mixture([(1.0 - p_wait, self.zero()), (p_wait, conditional)])
+        return Dist(self, spectrum=(1.0 - p_wait) + p_wait * conditional.spectrum)
 
     def station(self, lam: float, mean: float, scv: float, c: int,
                 ca2: float = 1.0) -> Dist:

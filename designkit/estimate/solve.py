@@ -152,7 +152,7 @@ class Solution:
     external_rate: dict[str, float]
     external_attempts: dict[int, Attempts]
     iterations: int
-    retried: list[tuple[ExternalCall | Invoke, float, tuple[int, ...]]]
+    retried: list[tuple[ExternalCall | Invoke, float, tuple[int, ...], int]]
     cache: dict[object, object] = field(default_factory=dict)
 
     def saturated(self) -> bool:
@@ -183,7 +183,8 @@ class _Solver:
         self.attempts: dict[int, Attempts] = {}
         self.external_moments: dict[int, Moments] = {}
         self.memo: dict[int, Moments] = {}
-        self.retried: list[tuple[ExternalCall | Invoke, float, tuple[int, ...]]] = []
+        self.caller = -1
+        self.retried: list[tuple[ExternalCall | Invoke, float, tuple[int, ...], int]] = []
 
     # -- traffic -------------------------------------------------------------------------
 
@@ -191,6 +192,7 @@ class _Solver:
         """Rates everywhere, by one pass over the endpoints, callers first."""
         for i in self.program.order:
             ep = self.program.endpoints[i]
+            self.caller = i
             if self.rate[i] > 0:
                 self.states[ep.workers].holders.append((self.rate[i], ep))
                 self.traffic(ep.steps, self.rate[i], (ep.workers,) if ep.blocking else ())
@@ -211,7 +213,7 @@ class _Solver:
                                                         unit.second * s)
             state.holders = [(m * s, h) for m, h in unit.holders]
         self.external_rate = {k: v * s for k, v in base.external_rate.items()}
-        self.retried = [(n, r * s, h) for n, r, h in base.retried]
+        self.retried = [(n, r * s, h, c) for n, r, h, c in base.retried]
         self.attempts = base.attempts
 
     def run(self, max_rounds: int) -> int:
@@ -255,11 +257,11 @@ class _Solver:
         elif isinstance(node, Invoke):
             self.rate[node.endpoint] += m * node.count
             if node.retries is not None and node.retries.max > 0:
-                self.retried.append((node, m * node.count, held))
+                self.retried.append((node, m * node.count, held, self.caller))
         elif isinstance(node, ExternalCall):
             info = self.attempt_info(node)
             if node.retries is not None and node.retries.max > 0:
-                self.retried.append((node, m * node.count, held))
+                self.retried.append((node, m * node.count, held, self.caller))
             calls = m * node.count * info.expected
             self.external_rate[node.component] = self.external_rate.get(node.component, 0.0) \
                 + calls
