@@ -88,7 +88,9 @@ class Grid:
     @property
     def phases(self) -> NDArray[np.complex128]:
         """``e^{−2πik/2n}`` for k = 0 … n: the frequencies of a spectrum on this grid."""
-        return np.exp(-2j * np.pi * np.arange(self.size + 1) / (2 * self.size))
+        out: NDArray[np.complex128] = np.exp(
+            -2j * np.pi * np.arange(self.size + 1) / (2 * self.size))
+        return out
 
     def exponential(self, mean: float) -> Dist:
         """Exponential with this mean, built directly as a spectrum.
