@@ -159,7 +159,7 @@ class Estimate:
         >>> import designkit as dk
         >>> e = dk.estimate(dk.template("dashboard-slow"))
         >>> e.bottleneck, round(e.endpoints["dashboard-api GET /v1/dashboard"].mean_ms, -2)
-        ('dashboard-api', 8100.0)
+        ('app-db', 7900.0)
     """
 
     design: str
