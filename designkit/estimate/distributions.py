@@ -16,6 +16,7 @@ times composed are independent. See docs/estimator.md.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -86,11 +87,10 @@ class Grid:
         return Dist(self, np.zeros(self.size))
 
     @property
-    def phases(self) -> NDArray[np.complex128]:
-        """``e^{−2πik/2n}`` for k = 0 … n: the frequencies of a spectrum on this grid."""
-        out: NDArray[np.complex128] = np.exp(
-            -2j * np.pi * np.arange(self.size + 1) / (2 * self.size))
-        return out
+    def phases(self) -> tuple[NDArray[np.complex128], NDArray[np.complex128]]:
+        """``w = e^{−2πik/2n}`` for k = 0 … n (the frequencies of a spectrum on this grid),
+        and ``w^{n−1}``; computed once per grid."""
+        return _phases(self.size)
 
     def exponential(self, mean: float) -> Dist:
         """Exponential with this mean, built directly as a spectrum.
@@ -106,10 +106,9 @@ class Grid:
             return self.zero()
         first = -math.expm1(-self.step / (2 * mean))
         a = (1.0 - q) / math.sqrt(q)
-        z = q * self.phases
-        n = self.size
-        with np.errstate(over="ignore", invalid="ignore"):
-            geometric = z * (1.0 - z ** (n - 1)) / (1.0 - z)
+        w, w_last = self.phases
+        z = q * w
+        geometric = z * (1.0 - q ** (self.size - 1) * w_last) / (1.0 - z)
         return Dist(self, spectrum=first + a * geometric)
 
     def mmc_sojourn(self, lam: float, mu: float, c: int) -> Dist:
@@ -351,6 +350,14 @@ class Dist:
             return "Dist(saturated)"
         return (f"Dist(mean={self.mean():.4g}, p50={self.quantile(0.5):.4g}, "
                 f"p95={self.quantile(0.95):.4g}, p99={self.quantile(0.99):.4g})")
+
+
+@functools.lru_cache(maxsize=8)
+def _phases(size: int) -> tuple[NDArray[np.complex128], NDArray[np.complex128]]:
+    k = np.arange(size + 1)
+    w: NDArray[np.complex128] = np.exp(-2j * np.pi * k / (2 * size))
+    w_last: NDArray[np.complex128] = np.exp(-2j * np.pi * k * (size - 1) / (2 * size))
+    return w, w_last
 
 
 def _same_grid(a: Dist, b: Dist) -> None:
