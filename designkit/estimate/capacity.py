@@ -13,29 +13,33 @@ __all__ = ["RetryStorm", "max_scale", "retry_storms"]
 
 
 def max_scale(program: Program, workload: dict[str, float],
-              rel_tol: float = 1e-4) -> tuple[float, int | None]:
+              rel_tol: float = 1e-3) -> tuple[float, int | None]:
     """The factor on the whole workload at which the first station saturates, and that
     station (its index); ``(inf, None)`` when no station carries load.
 
     Plain stations saturate linearly with the load; held stations (workers, pools, locks)
-    sooner, because what they wrap slows down too — so the factor is found by bisection on
-    the full solution.
+    sooner, because what they wrap slows down too — so the factor is exact when a plain
+    station saturates first, and otherwise found by bisection on the full solution to
+    ``rel_tol`` (the value returned is the highest load found not to saturate).
     """
     if not any(v > 0 for v in workload.values()):
         return math.inf, None
     base = solve(program, workload, 1.0)
-    plain = [s.utilization for s, st in zip(base.stations, program.stations, strict=True)
-             if not st.held and s.utilization > 0 and math.isfinite(s.utilization)]
-    hi = 1.0 / max(plain) if plain else 1.0
     if not any(s.utilization > 0 for s in base.stations):
         return math.inf, None
+    lo = 0.0
+    if base.saturated():
+        hi = 1.0
+    else:
+        lo = 1.0
+        peak = max(s.utilization for s in base.stations)
+        hi = 1.0 / peak  # holding times only grow with load: nothing outlasts 1 / ρ(1)
     while not solve(program, workload, hi).saturated():
-        hi *= 2.0
+        lo, hi = hi, hi * 2.0
         if hi > 1e12:
             return math.inf, None
-    # Bisection, with an upper bound from every unsaturated trial: holding times only grow
-    # with the load, so at a trial scale s each station saturates at or before s / ρ(s).
-    lo = 0.0
+    # Bisection, with an upper bound from every unsaturated trial: at a trial scale s, each
+    # station saturates at or before s / ρ(s).
     while hi - lo > rel_tol * hi:
         mid = 0.5 * (lo + hi)
         trial = solve(program, workload, mid)
@@ -46,9 +50,15 @@ def max_scale(program: Program, workload: dict[str, float],
             peak = max(st.utilization for st in trial.stations)
             if peak > 0:
                 hi = min(hi, mid / peak)
-    near = solve(program, workload, lo)
-    worst = max(range(len(near.stations)), key=lambda i: near.stations[i].utilization)
-    return lo, worst
+    # The bound is exact when holding times do not grow with the load: try it.
+    edge = solve(program, workload, hi * (1 - 1e-9))
+    if not edge.saturated():
+        return hi * (1 - 1e-9), _busiest(edge)
+    return lo, _busiest(solve(program, workload, lo))
+
+
+def _busiest(solution: Solution) -> int:
+    return max(range(len(solution.stations)), key=lambda i: solution.stations[i].utilization)
 
 
 @dataclass(frozen=True)
