@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from designkit.errors import DesignError, Problem
 from designkit.estimate.capacity import max_scale, retry_storms
 from designkit.estimate.latency import endpoint_latency
-from designkit.estimate.program import compile_design
+from designkit.estimate.program import Program, compile_design
 from designkit.estimate.result import ComponentEstimate, EndpointEstimate, Estimate, StationEstimate
 from designkit.estimate.scenarios import Scenario
 from designkit.estimate.solve import Solution, solve
@@ -53,12 +53,8 @@ def estimate(design: Design, workload: dict[str, float] | None = None,
         >>> round(e.max_scale, 3), e.bottleneck_station
         (1.111, 'api workers')
     """
-    design.validate()
-    scenario = scenario or Scenario()
-    source = scenario.apply(design)
-    load = _workload(design, workload)
-    total_scale = scale * scenario.scale
-    program = compile_design(source, days)
+    source, program, load, total_scale, scenario = prepare(design, workload, scenario, days,
+                                                           scale)
     solution = solve(program, load, total_scale)
     cap, worst = max_scale(program, load) if _capacity else (math.nan, None)
     return Estimate(
@@ -75,6 +71,18 @@ def estimate(design: Design, workload: dict[str, float] | None = None,
         utilization_max=design.policy.utilization_max,
         _source=design,
     )
+
+
+def prepare(design: Design, workload: dict[str, float] | None, scenario: Scenario | None,
+            days: float, scale: float) -> tuple[Design, Program, dict[str, float], float,
+                                                Scenario]:
+    """What an estimate and a simulation both start from: the validated design under the
+    scenario, compiled with its tables grown, the checked workload and the total scale."""
+    design.validate()
+    scenario = scenario or Scenario()
+    source = scenario.apply(design)
+    load = _workload(design, workload)
+    return source, compile_design(source, days), load, scale * scenario.scale, scenario
 
 
 def _workload(design: Design, workload: dict[str, float] | None) -> dict[str, float]:

@@ -89,7 +89,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from designkit.errors import MissingDependencyError
-from designkit.estimate.api import _workload
+from designkit.estimate.api import prepare
 from designkit.estimate.capacity import max_scale as analytic_max_scale
 from designkit.estimate.capacity import retry_storms
 from designkit.estimate.distributions import Dist, Grid
@@ -108,7 +108,6 @@ from designkit.estimate.program import (
     Publish,
     Seq,
     Visit,
-    compile_design,
 )
 from designkit.estimate.result import ComponentEstimate, EndpointEstimate, Estimate, StationEstimate
 from designkit.estimate.scenarios import Scenario
@@ -182,12 +181,8 @@ def simulate(design: Design, duration_s: float = 60.0, seed: int = 0,
         raise ValueError(f"duration_s must be a positive number of seconds, got {duration_s!r}")
     if warmup_s is not None and not (math.isfinite(warmup_s) and warmup_s >= 0):
         raise ValueError(f"warmup_s must be ≥ 0 seconds, got {warmup_s!r}")
-    design.validate()
-    scenario = scenario or Scenario()
-    source = scenario.apply(design)
-    load = _workload(design, workload)
-    total_scale = scale * scenario.scale
-    program = compile_design(source, days)
+    source, program, load, total_scale, scenario = prepare(design, workload, scenario, days,
+                                                           scale)
     analytic = solve(program, load, total_scale)
     if warmup_s is None:
         slowest = max((m.mean for m in analytic.endpoint_moments if math.isfinite(m.mean)),

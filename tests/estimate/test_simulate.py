@@ -216,9 +216,6 @@ _SAGA_BURSTS = (
     "forked handler the two agree (0.248 vs 0.248–0.254 ms); with Poisson arrivals of the "
     "same service mix too (0.75 vs 0.71–0.73 ms). ")
 KNOWN: dict[tuple[str, str, str], str] = {
-    ("payments-saga", "0.8 max_scale", "orders-svc POST /v1/orders"):
-        _SAGA_BURSTS + "p95: estimate 16.85 ms, simulated 17.86 ms (+6.0 %; seeds 11–14 at "
-        "500 k requests: +4.0…+9.5 %).",
     ("payments-saga", "0.8 max_scale", "orders-svc POST /v1/orders/{id}/pay"):
         _SAGA_BURSTS + "p95: estimate 17.26 ms, simulated 19.41 ms (+12.5 %; seeds 11–14: "
         "+11.8…+20.3 %).",
@@ -250,12 +247,16 @@ _POOL_TAIL = (
     "the estimate (mean ≈ −3 %). Sampling noise, not a modelling disagreement: checked at "
     "20 % instead of 5 %.")
 LOOSE: dict[tuple[str, str, str], float] = {
-    ("payments-monolith", "0.8 max_scale", endpoint): 0.20
-    for endpoint in ("shop-monolith GET /v1/products", "shop-monolith GET /v1/products/{id}",
-                     "shop-monolith POST /v1/orders", "shop-monolith GET /v1/orders/{id}")
+    **{("payments-monolith", "0.8 max_scale", endpoint): 0.20
+       for endpoint in ("shop-monolith GET /v1/products", "shop-monolith GET /v1/products/{id}",
+                        "shop-monolith POST /v1/orders", "shop-monolith GET /v1/orders/{id}")},
+    # _SAGA_BURSTS, mildly: p95 estimate 16.85 ms, simulated 17.86 ms (+6.0 %; seeds 11–14 at
+    # 500 k requests: +4.0…+9.5 %) — on both sides of 5 %, so neither a pass nor a strict
+    # xfail is stable; checked at 12 %.
+    ("payments-saga", "0.8 max_scale", "orders-svc POST /v1/orders"): 0.12,
 }
 """(template, load, endpoint) → the tolerance for cases whose simulated p95 is too noisy for
-5 % in a test's time budget; the reason is ``_POOL_TAIL``."""
+5 % in a test's time budget (``_POOL_TAIL``), or straddles 5 % (the comment says why)."""
 
 
 def _endpoints(name: str) -> list[str]:
