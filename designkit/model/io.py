@@ -154,7 +154,12 @@ def _read(source: str | os.PathLike[str]) -> tuple[str, str | None]:
 
 
 def _looks_like_path(text: str) -> bool:
-    return Path(text).suffix.lower() in (".yaml", ".yml", ".json") or Path(text).is_file()
+    if text.lstrip().startswith("{"):
+        return False
+    try:
+        return Path(text).suffix.lower() in (".yaml", ".yml", ".json") or Path(text).is_file()
+    except (OSError, ValueError):  # not a name a file system takes: text, then
+        return False
 
 
 def parse_text(text: str, label: str | None = None) -> Any:

@@ -298,3 +298,15 @@ def test_error_is_a_value_error_and_a_designkit_error() -> None:
         dk.load("designkit: 1\nname: ''\n")
     with pytest.raises(dk.DesignkitError):
         dk.load("designkit: 1\nname: ''\n")
+
+
+def test_one_line_json_text_is_read_as_text() -> None:
+    design = dk.load(BASE)
+    one_line = dk.dump(design, "json").replace("\n", "")
+    assert len(one_line) > 300  # longer than any file name
+    assert dk.load(one_line) == design
+
+
+def test_duplicate_json_key() -> None:
+    assert problems_of('{"designkit": 1, "name": "a", "name": "b"}') == [
+        "name: duplicate key: JSON would keep only the last; merge them or rename one"]
