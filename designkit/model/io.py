@@ -171,21 +171,25 @@ def parse_text(text: str, label: str | None = None) -> Any:
     """
     if text.lstrip().startswith("{") or (label or "").lower().endswith(".json"):
         return _parse_json(text, label)
+    loader = _Loader(text)
     try:
-        root = yaml.compose(text, Loader=_Loader)
-    except yaml.YAMLError as err:
-        raise DesignError([_syntax_problem(err)], source=label) from None
-    if root is None:
-        return None
-    problems: list[Problem] = []
-    _check_nodes(root, [], problems)
-    if problems:
-        kind = UnsafeYAMLError if any("tag" in p.message for p in problems) else DesignError
-        raise kind(problems, source=label)
-    try:
-        return yaml.load(text, Loader=_Loader)
-    except yaml.YAMLError as err:
-        raise DesignError([_syntax_problem(err)], source=label) from None
+        try:
+            root = loader.get_single_node()
+        except yaml.YAMLError as err:
+            raise DesignError([_syntax_problem(err)], source=label) from None
+        if root is None:
+            return None
+        problems: list[Problem] = []
+        _check_nodes(root, [], problems)  # before anything is constructed
+        if problems:
+            kind = UnsafeYAMLError if any("tag" in p.message for p in problems) else DesignError
+            raise kind(problems, source=label)
+        try:
+            return loader.construct_document(root)
+        except yaml.YAMLError as err:
+            raise DesignError([_syntax_problem(err)], source=label) from None
+    finally:
+        loader.dispose()
 
 
 def _parse_json(text: str, label: str | None) -> Any:
