@@ -6,13 +6,13 @@ from designkit.model.components import KINDS, Cache, Component, External, Lock, 
 from designkit.model.database import Column, Database, Index, Partitioning, Table
 from designkit.model.design import FORMAT_VERSION, Design
 from designkit.model.io import check_data, dump, load, save
-from designkit.model.policy import Attestation, Policy, Waiver
+from designkit.model.policy import Attestation, Cors, Policy, Security, Waiver
 from designkit.model.query import Query
 from designkit.model.references import check_references, walk_steps
 from designkit.model.refs import EndpointRef
 from designkit.model.resilience import CircuitBreaker, Retries
 from designkit.model.saga import Saga, SagaStep
-from designkit.model.service import Auth, Endpoint, IdempotencyKey, RateLimit, Service
+from designkit.model.service import Auth, Endpoint, IdempotencyKey, RateLimit, Resolver, Service
 from designkit.model.steps import (
     CacheStep,
     CallStep,
@@ -29,10 +29,10 @@ from designkit.model.times import Time
 
 __all__ = [
     "FORMAT_VERSION", "KINDS", "Attestation", "Auth", "Cache", "CacheStep", "CallStep",
-    "CircuitBreaker", "Column", "Component", "Database", "Design", "Endpoint", "EndpointRef",
-    "External", "IdempotencyKey", "Index", "Lock", "LockStep", "Loop", "LoopStep",
-    "ParallelStep", "Partitioning", "Policy", "PublishStep", "Query", "Queue", "RateLimit",
-    "Retries", "Saga", "SagaStep", "Service", "Step", "Table", "Time", "TransactionStep",
-    "Waiver", "check_data", "check_references", "dump", "load", "save", "step_kind",
-    "walk_steps",
+    "CircuitBreaker", "Column", "Component", "Cors", "Database", "Design", "Endpoint",
+    "EndpointRef", "External", "IdempotencyKey", "Index", "Lock", "LockStep", "Loop",
+    "LoopStep", "ParallelStep", "Partitioning", "Policy", "PublishStep", "Query", "Queue",
+    "RateLimit", "Resolver", "Retries", "Saga", "SagaStep", "Security", "Service", "Step",
+    "Table", "Time", "TransactionStep", "Waiver", "check_data", "check_references", "dump",
+    "load", "save", "step_kind", "walk_steps",
 ]

@@ -62,6 +62,7 @@ class Queue(Strict):
         service_ms: Broker time to accept one message.
         handler: The endpoint that consumes each message, ``"svc METHOD /path"``.
         consumers: Consumer instances processing messages in parallel (default: partitions).
+        ack: When a consumer acknowledges a message: after-commit | before-processing | auto.
 
     Example:
         >>> Queue(kind="queue", engine="kafka", partitions=12).partitions
@@ -75,6 +76,7 @@ class Queue(Strict):
     service_ms: Time = Field(default_factory=lambda: Time(mean=1.0))
     handler: str | None = None
     consumers: int | None = Field(default=None, ge=1)
+    ack: Literal["after-commit", "before-processing", "auto"] | None = None
     boundary: str | None = None
     zone: str | None = None
 

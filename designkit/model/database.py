@@ -69,6 +69,14 @@ class Partitioning(Strict):
 class Table(Strict):
     """A table: its size now, its growth, columns, indexes and partitioning.
 
+    Args:
+        rows: Rows now.
+        growth_per_day: Rows added per day.
+        columns: Columns by name.
+        indexes: Indexes, leading column first.
+        partitioning: How the table is split, if it is.
+        version_column: The column for optimistic locking (``version``, ``etag``), if any.
+
     Example:
         >>> t = Table(rows=5_000_000, growth_per_day=100_000)
         >>> _ = t.column("id", "uuid", primary_key=True).column("user_id", "uuid")
@@ -82,6 +90,7 @@ class Table(Strict):
     columns: dict[str, Column] = Field(default_factory=dict)
     indexes: list[Index] = Field(default_factory=list)
     partitioning: Partitioning | None = None
+    version_column: str | None = None
 
     def column(self, name: str, type: str = "text", **fields: Any) -> Table:
         """Declare column ``name`` (replacing an earlier one); returns the table to chain."""

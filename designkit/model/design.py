@@ -11,7 +11,7 @@ from designkit.errors import DesignError
 from designkit.model.base import Strict
 from designkit.model.components import Cache, Component, External, Lock, Queue
 from designkit.model.database import Database
-from designkit.model.policy import Attestation, Policy, Waiver
+from designkit.model.policy import Attestation, Policy, Security, Waiver
 from designkit.model.refs import EndpointRef
 from designkit.model.saga import Saga
 from designkit.model.service import Endpoint, Service
@@ -41,6 +41,7 @@ class Design(Strict):
         name: The design's name.
         description: Free text.
         policy: The standard's parameters.
+        security: Password hashing, JWT algorithm, sessions, CSRF, CORS.
         components: Components by name; each has a ``kind``.
         sagas: Sagas by name.
         workload: Requests per second by endpoint, ``{"svc METHOD /path": rps}``.
@@ -66,6 +67,7 @@ class Design(Strict):
     name: str = Field(min_length=1)
     description: str | None = None
     policy: Policy = Field(default_factory=Policy)
+    security: Security = Field(default_factory=Security)
     components: dict[str, Component] = Field(default_factory=dict)
     sagas: dict[str, Saga] = Field(default_factory=dict)
     workload: dict[str, float] = Field(default_factory=dict)

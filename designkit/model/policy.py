@@ -12,7 +12,7 @@ from pydantic import Field
 
 from designkit.model.base import Strict
 
-__all__ = ["Attestation", "Policy", "Waiver"]
+__all__ = ["Attestation", "Cors", "Policy", "Security", "Waiver"]
 
 _IDEMPOTENT: tuple[Literal["POST", "PUT", "PATCH", "DELETE"], ...] = ("POST", "PUT", "PATCH")
 
@@ -105,3 +105,37 @@ class Attestation(Strict):
     on: dt.date
     evidence: str = Field(min_length=1)
     expires: dt.date | None = None
+
+
+class Cors(Strict):
+    """Cross-origin resource sharing of the public API.
+
+    Example:
+        >>> Cors(origins=["https://shop.example"], credentials=True).credentials
+        True
+    """
+
+    origins: list[str] = Field(default_factory=list)
+    credentials: bool = False
+
+
+class Security(Strict):
+    """How the system authenticates and protects its users.
+
+    Args:
+        password_hashing: Scheme for stored passwords (bcrypt, argon2id, scrypt, sha256…).
+        jwt_algorithm: Signature algorithm of the JWTs issued or accepted (RS256, HS256…).
+        sessions: How browsers stay signed in: cookie | token.
+        csrf: Mutating requests carry an anti-CSRF token (cookie sessions).
+        cors: Cross-origin policy of the public API.
+
+    Example:
+        >>> Security(password_hashing="argon2id", jwt_algorithm="ES256").jwt_algorithm
+        'ES256'
+    """
+
+    password_hashing: str | None = None
+    jwt_algorithm: str | None = None
+    sessions: Literal["cookie", "token"] | None = None
+    csrf: bool | None = None
+    cors: Cors | None = None

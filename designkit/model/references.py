@@ -213,6 +213,9 @@ class _Checker:
                 for j, column in enumerate(index.columns):
                     self.column((*where, "indexes", i, "columns", j), name, table_name,
                                 table, column)
+            if table.version_column is not None:
+                self.column((*where, "version_column"), name, table_name, table,
+                            table.version_column)
             if table.partitioning is not None:
                 for j, column in enumerate(table.partitioning.key):
                     self.column((*where, "partitioning", "key", j), name, table_name,

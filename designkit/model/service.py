@@ -11,7 +11,8 @@ from designkit.model.refs import endpoint_key
 from designkit.model.steps import Step, StepBuilder
 from designkit.model.times import Time
 
-__all__ = ["HTTP_METHODS", "Auth", "Endpoint", "IdempotencyKey", "RateLimit", "Service"]
+__all__ = ["HTTP_METHODS", "Auth", "Endpoint", "IdempotencyKey", "RateLimit", "Resolver",
+           "Service"]
 
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 
@@ -68,6 +69,22 @@ class Auth(Strict):
     ownership: bool | None = None
 
 
+class Resolver(Strict):
+    """A GraphQL field resolver.
+
+    Args:
+        returns_list: It resolves a list or a relation of each parent object.
+        batched: Its loads are batched per request (DataLoader).
+
+    Example:
+        >>> Resolver(returns_list=True, batched=False).batched
+        False
+    """
+
+    returns_list: bool = False
+    batched: bool | None = None
+
+
 class Endpoint(Strict, StepBuilder):
     """One operation of a service, keyed in the file by ``"METHOD /path"``.
 
@@ -87,6 +104,8 @@ class Endpoint(Strict, StepBuilder):
         versioning: uri | header | media-type | none.
         timeout_ms: The server-side timeout of a request.
         response_kb: Typical response body size (KiB).
+        compression: Encodings the response is compressed with (gzip, br).
+        resolvers: GraphQL field resolvers of this endpoint, by ``Type.field``.
         description: Free text.
 
     Example:
@@ -110,6 +129,8 @@ class Endpoint(Strict, StepBuilder):
     versioning: Literal["uri", "header", "media-type", "none"] | None = None
     timeout_ms: float | None = Field(default=None, gt=0)
     response_kb: float | None = Field(default=None, ge=0)
+    compression: list[Literal["gzip", "br", "deflate", "zstd"]] | None = None
+    resolvers: dict[str, Resolver] | None = None
     steps: list[Step] = Field(default_factory=list)
 
     @field_validator("idempotency_key", mode="before")
@@ -132,6 +153,9 @@ class Service(Strict):
         io: blocking (a worker is held during downstream calls) | async (only during cpu).
         boundary: Bounded context / deployable unit the service belongs to (diagram groups).
         zone: Network zone (public, dmz, private…).
+        redact: Fields removed from its logs and traces (``password``, ``card_number``…).
+        tracing: It propagates trace context (W3C ``traceparent``) on every call and message.
+        drain_timeout_ms: How long it keeps serving in-flight requests when told to stop.
         endpoints: Endpoints keyed by ``"METHOD /path"``.
 
     Example:
@@ -148,6 +172,9 @@ class Service(Strict):
     io: Literal["blocking", "async"] = "blocking"
     boundary: str | None = None
     zone: str | None = None
+    redact: list[str] | None = None
+    tracing: bool | None = None
+    drain_timeout_ms: float | None = Field(default=None, gt=0)
     endpoints: dict[str, Endpoint] = Field(default_factory=dict)
 
     def endpoint(self, key: str, **fields: Any) -> Endpoint:

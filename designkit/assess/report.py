@@ -1,0 +1,197 @@
+"""Reports of an assessment: text, Markdown, HTML, JSON, SARIF 2.1.0 and JUnit XML.
+
+Functions from an :class:`~designkit.assess.assessment.Assessment` to text; waived findings
+stay visible in every format, with their reason.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from typing import TYPE_CHECKING, Any
+from xml.etree import ElementTree as ET
+
+from designkit.assess.finding import Finding, Status
+from designkit.assess.rule import AREAS, Severity
+
+if TYPE_CHECKING:
+    from designkit.assess.assessment import Assessment
+
+__all__ = ["to_html", "to_json", "to_junit", "to_markdown", "to_sarif", "to_text"]
+
+_LEVEL = {Severity.CRITICAL: "error", Severity.HIGH: "error", Severity.MEDIUM: "warning",
+          Severity.LOW: "note", Severity.INFO: "note"}
+_COLOUR = {Severity.CRITICAL: "#7f0000", Severity.HIGH: "#d62728", Severity.MEDIUM: "#ff7f0e",
+           Severity.LOW: "#1f77b4", Severity.INFO: "#7f7f7f"}
+
+
+def _refs(assessment: Assessment) -> dict[str, list[str]]:
+    return {r.id: [str(ref) for ref in r.references] for r in assessment.rules}
+
+
+def to_json(assessment: Assessment) -> str:
+    """``{"design", "summary", "findings": [{"rule", "status", "severity", "subject",
+    "message", "fingerprint", "remediation", "references"}], "unused_waivers"}``."""
+    refs = _refs(assessment)
+    data = {
+        "design": assessment.design,
+        "audit": assessment.audit,
+        "summary": assessment.summary(),
+        "findings": [{"rule": f.rule, "status": f.status.value, "severity": f.severity.value,
+                      "subject": f.subject, "message": f.message,
+                      "fingerprint": f.fingerprint, "remediation": f.remediation,
+                      "references": refs.get(f.rule, []), "waiver": f.waiver or None,
+                      "evidence": f.evidence}
+                     for f in assessment.ordered()],
+        "unused_waivers": [w.model_dump(mode="json") for w in assessment.unused_waivers],
+    }
+    return json.dumps(data, indent=2, allow_nan=False, default=str)
+
+
+def to_text(assessment: Assessment) -> str:
+    """A terminal report: the summary, then every finding that is not a pass."""
+    s = assessment.summary()["by_status"]
+    lines = [f"assessment of {assessment.design!r}: {s['fail']} failed, {s['pass']} passed, "
+             f"{s['needs-data']} need data, {s['needs-attestation']} need an attestation, "
+             f"{s['waived']} waived" + (" (audit: waivers ignored)" if assessment.audit else "")]
+    for f in assessment.ordered():
+        if f.status in (Status.PASS, Status.NOT_APPLICABLE):
+            continue
+        where = f" {f.subject}" if f.subject else ""
+        lines.append(f"  {f.status.value:<17} {f.severity.value:<8} {f.rule}{where}: {f.message}"
+                     + (f" [waived: {f.waiver}]" if f.waiver else ""))
+    for w in assessment.unused_waivers:
+        lines.append(f"  unused waiver     {w.finding} ({w.owner}): matches no finding")
+    return "\n".join(lines)
+
+
+def to_markdown(assessment: Assessment) -> str:
+    """Summary table, then failures by severity, then what needs data or a person."""
+    def esc(text: str) -> str:
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    s = assessment.summary()
+    lines = [f"# Assessment of {assessment.design}", ""]
+    lines += ["| status | findings |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in s["by_status"].items()]
+    for severity in Severity:
+        failed = [f for f in assessment.failed() if f.severity is severity]
+        if failed:
+            lines += ["", f"## {severity.value.capitalize()}", "",
+                      "| rule | subject | finding | fix |", "|---|---|---|---|"]
+            lines += [f"| {f.rule} | `{esc(f.subject)}` | {esc(f.message)} | "
+                      f"{esc(f.remediation)} |" for f in failed]
+    for status, title in ((Status.NEEDS_DATA, "Needs data"),
+                          (Status.NEEDS_ATTESTATION, "Needs an attestation"),
+                          (Status.WAIVED, "Waived")):
+        items = [f for f in assessment.ordered() if f.status is status]
+        if items:
+            lines += ["", f"## {title}", "", "| rule | subject | note |", "|---|---|---|"]
+            lines += [f"| {f.rule} | `{esc(f.subject)}` | {esc(f.waiver or f.message)} |"
+                      for f in items]
+    if assessment.unused_waivers:
+        lines += ["", "## Unused waivers", ""]
+        lines += [f"- `{w.finding}` ({w.owner}): matches no finding" for w in
+                  assessment.unused_waivers]
+    return "\n".join(lines) + "\n"
+
+
+def to_html(assessment: Assessment) -> str:
+    """A table grouped by area, failures first, severities coloured."""
+    esc = html.escape
+    rows = []
+    area = None
+    for f in assessment.ordered():
+        if f.status is Status.NOT_APPLICABLE:
+            continue
+        this = f.rule.split("-")[1]
+        if this != area:
+            area = this
+            rows.append(f"<tr><th colspan='5' style='text-align:left'>"
+                        f"{esc(AREAS.get(this, this))}</th></tr>")
+        colour = _COLOUR[f.severity] if f.failed else "#2ca02c" if f.status is Status.PASS \
+            else "#7f7f7f"
+        rows.append(
+            f"<tr><td>{esc(f.rule)}</td><td style='color:{colour};font-weight:bold'>"
+            f"{esc(f.status.value)}</td><td>{esc(f.severity.value)}</td>"
+            f"<td><code>{esc(f.subject)}</code></td><td>{esc(f.message)}"
+            + (f" <em>(waived: {esc(f.waiver)})</em>" if f.waiver else "") + "</td></tr>")
+    head = esc(to_text(assessment).splitlines()[0])
+    return (f"<div class='designkit-assessment'><p><strong>{head}</strong></p>"
+            "<table><tr><th>rule</th><th>status</th><th>severity</th>"
+            f"<th>subject</th><th>finding</th></tr>{''.join(rows)}</table></div>")
+
+
+def to_sarif(assessment: Assessment, artifact: str | None = None) -> str:
+    """SARIF 2.1.0: one rule per checklist item (with helpUri), one result per finding that
+    is not a pass; waived findings carry a suppression with their justification."""
+    from designkit import __version__
+
+    rules = list(assessment.rules)
+    index = {r.id: i for i, r in enumerate(rules)}
+    kinds = {Status.FAIL: "fail", Status.WAIVED: "fail", Status.NEEDS_DATA: "open",
+             Status.NEEDS_ATTESTATION: "review"}
+    results: list[dict[str, Any]] = []
+    for f in assessment.ordered():
+        if f.status not in kinds:
+            continue
+        location: dict[str, Any] = {"logicalLocations": [
+            {"fullyQualifiedName": f.subject or assessment.design, "kind": "member"}]}
+        if artifact:
+            location["physicalLocation"] = {"artifactLocation": {"uri": artifact}}
+        result: dict[str, Any] = {
+            "ruleId": f.rule,
+            "kind": kinds[f.status],
+            "level": _LEVEL[f.severity] if f.status in (Status.FAIL, Status.WAIVED) else "none",
+            "message": {"text": f.message},
+            "locations": [location],
+            "partialFingerprints": {"designkitFingerprint/v1": f.fingerprint},
+        }
+        if f.rule in index:
+            result["ruleIndex"] = index[f.rule]
+        if f.status is Status.WAIVED:
+            result["suppressions"] = [{"kind": "external", "status": "accepted",
+                                       "justification": f.waiver}]
+        results.append(result)
+    driver = {
+        "name": "designkit", "version": __version__,
+        "informationUri": "https://designkit.dev",
+        "rules": [{"id": r.id, "name": r.title.title().replace(" ", "").replace("/", ""),
+                   "shortDescription": {"text": r.title},
+                   "fullDescription": {"text": r.rationale},
+                   "help": {"text": r.remediation}, "helpUri": r.help_uri,
+                   "defaultConfiguration": {"level": _LEVEL[r.severity]},
+                   "properties": {"tags": [AREAS.get(r.area, r.area), r.mode.value],
+                                  "severity": r.severity.value,
+                                  "references": [str(x) for x in r.references]}}
+                  for r in rules],
+    }
+    sarif = {"$schema": "https://json.schemastore.org/sarif-2.1.0.json", "version": "2.1.0",
+             "runs": [{"tool": {"driver": driver}, "results": results}]}
+    return json.dumps(sarif, indent=2)
+
+
+def to_junit(assessment: Assessment) -> str:
+    """JUnit XML: a suite per area, a test case per rule × subject."""
+    suites = ET.Element("testsuites", name=f"designkit {assessment.design}")
+    by_area: dict[str, list[Finding]] = {}
+    for f in assessment.ordered():
+        by_area.setdefault(f.rule.split("-")[1], []).append(f)
+    for area, findings in by_area.items():
+        suite = ET.SubElement(suites, "testsuite", name=AREAS.get(area, area),
+                              tests=str(len(findings)),
+                              failures=str(sum(f.failed for f in findings)),
+                              skipped=str(sum(not f.failed and f.status is not Status.PASS
+                                              for f in findings)))
+        for f in findings:
+            case = ET.SubElement(suite, "testcase", classname=f.rule,
+                                 name=f.subject or assessment.design)
+            if f.failed:
+                failure = ET.SubElement(case, "failure", type=f.severity.value,
+                                        message=f.message)
+                failure.text = f.remediation
+            elif f.status is not Status.PASS:
+                ET.SubElement(case, "skipped", message=f"{f.status.value}: "
+                              f"{f.waiver or f.message}")
+    ET.indent(suites)
+    return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"

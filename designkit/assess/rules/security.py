@@ -1,0 +1,9 @@
+"""Rules of the security area."""
+
+from __future__ import annotations
+
+from designkit.assess.rule import Rule
+
+__all__ = ["RULES"]
+
+RULES: list[Rule] = []
