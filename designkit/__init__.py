@@ -15,6 +15,16 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from designkit.assess import (
+    Assessment,
+    Finding,
+    Reference,
+    Rule,
+    Severity,
+    Status,
+    assess,
+    rule,
+)
 from designkit.errors import (
     DesignError,
     DesignkitError,
@@ -87,6 +97,14 @@ from designkit.templates import template, template_path, template_text, template
 
 __all__ = [
     "FORMAT_VERSION",
+    "Assessment",
+    "Finding",
+    "Reference",
+    "Rule",
+    "Severity",
+    "Status",
+    "assess",
+    "rule",
     "Attestation",
     "Auth",
     "Cache",

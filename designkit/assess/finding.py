@@ -13,7 +13,12 @@ __all__ = ["Finding", "Status"]
 
 class Status(StrEnum):
     """fail, pass, needs-data (facts missing), needs-attestation (a person must say),
-    waived (accepted with a reason), not-applicable."""
+    waived (accepted with a reason), not-applicable.
+
+    Example:
+        >>> Status("needs-data").value
+        'needs-data'
+    """
 
     FAIL = "fail"
     PASS = "pass"

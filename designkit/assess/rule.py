@@ -19,7 +19,12 @@ AREAS = {"BE": "backend", "PERF": "performance", "API": "API", "DB": "database",
 
 class Severity(StrEnum):
     """How bad a failing finding is (SARIF: critical/high → error, medium → warning,
-    low/info → note)."""
+    low/info → note).
+
+    Example:
+        >>> Severity("high").rank > Severity("medium").rank
+        True
+    """
 
     CRITICAL = "critical"
     HIGH = "high"
@@ -43,8 +48,12 @@ class Mode(StrEnum):
 
 @dataclass(frozen=True)
 class Reference:
-    """A typed reference: ``Reference("OWASP-API-2023", "API1", "Broken Object Level
-    Authorization", "https://…")``."""
+    """A typed reference to a standard.
+
+    Example:
+        >>> str(Reference("OWASP API 2023", "API1", "Broken Object Level Authorization"))
+        'OWASP API 2023 API1 (Broken Object Level Authorization)'
+    """
 
     source: str
     id: str
@@ -65,7 +74,14 @@ class Rule:
 
     ``check`` yields findings (pass or fail, with the subject's path and the numbers);
     ``applies`` is asked first — a rule that does not apply gives one ``not-applicable``
-    finding.
+    finding. Make one with the :func:`rule` decorator.
+
+    Example:
+        >>> import designkit as dk
+        >>> r = dk.Rule("DK-BE-901", "Named", dk.Severity.INFO, Mode.AUTO, "why", "how",
+        ...             check=lambda ctx: [])
+        >>> r.area
+        'BE'
     """
 
     id: str
