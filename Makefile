@@ -48,6 +48,7 @@ bench: venv
 
 docs: venv
 	$(BIN)/python docs/_gen_format.py
+	$(BIN)/designkit rules --format markdown > docs/rules.md
 
 lab: venv dot
 	$(BIN)/jupyter lab notebooks/

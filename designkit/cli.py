@@ -140,6 +140,54 @@ def estimate_command(file: str, scale: float, days: float, fmt: str) -> None:
     click.echo(result.to_json() if fmt == "json" else str(result))
 
 
+@cli.command(name="assess")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", default="table", show_default=True,
+              type=click.Choice(["table", "json", "markdown", "html", "sarif", "junit"]),
+              help="How to write the findings.")
+@click.option("--fail-on", type=click.Choice(["critical", "high", "medium", "low"]),
+              default=None, help="Exit 1 when a finding at or above this severity fails.")
+@click.option("--audit", is_flag=True, help="Ignore every waiver.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
+              help="Write the report to this file.")
+def assess_command(file: str, fmt: str, fail_on: str | None, audit: bool,
+                   output: str | None) -> None:
+    """Review design FILE against the checklist; exit 1 on failures at --fail-on or above."""
+    from designkit.assess.engine import assess
+    from designkit.assess.report import to_sarif
+    from designkit.model.io import load
+
+    result = assess(load(Path(file)), audit=audit)
+    text = {"table": lambda: str(result) + "\n", "json": result.to_json,
+            "markdown": result.to_markdown, "html": result.to_html,
+            "sarif": lambda: to_sarif(result, artifact=file),
+            "junit": result.to_junit}[fmt]()
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}", err=True)
+    else:
+        click.echo(text, nl=False)
+    if fail_on and result.failed(at_least=fail_on):
+        sys.exit(1)
+
+
+@cli.command(name="rules")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]),
+              default="table", show_default=True, help="How to list the catalogue.")
+def rules_command(fmt: str) -> None:
+    """List the rule catalogue: id, severity, how it is decided, title."""
+    from designkit.assess.catalogue import catalogue
+    from designkit.assess.docs import rules_json, rules_markdown
+
+    if fmt == "markdown":
+        click.echo(rules_markdown(), nl=False)
+    elif fmt == "json":
+        click.echo(rules_json())
+    else:
+        for r in catalogue():
+            click.echo(f"{r.id:<12} {r.severity.value:<8} {r.mode.value:<11} {r.title}")
+
+
 @cli.command(name="templates")
 def list_templates() -> None:
     """List the starter templates."""
