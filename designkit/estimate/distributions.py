@@ -79,8 +79,10 @@ class Grid:
         return Dist(self, pmf)
 
     def zero(self) -> Dist:
-        """No time at all."""
-        return self.point(0.0)
+        """No time at all (its spectrum is all ones: no FFT needed)."""
+        pmf = np.zeros(self.size)
+        pmf[0] = 1.0
+        return Dist(self, pmf, np.ones(self.size + 1, dtype=np.complex128))
 
     def never(self) -> Dist:
         """An infinite time (a saturated station): all mass in the tail."""

@@ -99,8 +99,10 @@ class _Composer:
     def dist(self, node: Node) -> Dist:
         grid = self.grid
         if isinstance(node, Seq):
-            total = grid.zero()
-            for item in node.items:
+            if not node.items:
+                return grid.zero()
+            total = self.dist(node.items[0])
+            for item in node.items[1:]:
                 total = total + self.dist(item)
             return total
         if isinstance(node, Delay):
