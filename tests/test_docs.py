@@ -23,3 +23,10 @@ def test_design_format_documents_every_key() -> None:
         assert f"### {model.__name__}" in text
         for key in model.model_fields:
             assert f"| `{key}` |" in text, f"{model.__name__}.{key} is not documented"
+
+
+def test_rules_reference_is_current() -> None:
+    from designkit.assess.docs import rules_markdown
+
+    assert (DOCS / "rules.md").read_text(encoding="utf-8") == rules_markdown(), (
+        "run `make docs` and commit the result")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -25,9 +26,11 @@ class Context:
     and remediation.
     """
 
-    def __init__(self, design: Design, policy: Policy, estimate: Estimate | None = None) -> None:
+    def __init__(self, design: Design, policy: Policy, estimate: Estimate | None = None,
+                 today: dt.date | None = None) -> None:
         self.design = design
         self.policy = policy
+        self.today = today or dt.date.today()
         self.rule: Rule | None = None
         if estimate is not None:
             self.__dict__["estimate"] = estimate

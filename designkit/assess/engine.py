@@ -52,13 +52,13 @@ def assess(design: Design, estimate: Estimate | None = None, policy: Policy | No
 
     design.validate()
     today = today or dt.date.today()
-    context = Context(design, policy or design.policy, estimate)
+    context = Context(design, policy or design.policy, estimate, today)
     chosen = list(rules) if rules is not None else catalogue()
     chosen += list(extra_rules)
     findings: list[Finding] = []
     for rule in chosen:
         findings += _run(rule, context)
-    findings = _attested(findings, design, today)
+    findings = attested(findings, design, today)
     used: set[int] = set()
     if not audit:
         findings = [_waived(f, design.waivers, today, used) for f in findings]
@@ -83,7 +83,7 @@ def _run(rule: Rule, context: Context) -> list[Finding]:
         context.rule = None
 
 
-def _attested(findings: list[Finding], design: Design, today: dt.date) -> list[Finding]:
+def attested(findings: list[Finding], design: Design, today: dt.date) -> list[Finding]:
     """A finding that needs an attestation passes when a current one covers it."""
     out = []
     for finding in findings:

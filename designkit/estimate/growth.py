@@ -98,7 +98,7 @@ def growth(design: Design, days: float = 365.0) -> Growth:
         [2000000.0]
     """
     tables = tuple(
-        TableGrowth(db_name, name, float(table.rows), rows_after(table, days),
+        TableGrowth(db_name, name, float(table.rows or 0), rows_after(table, days),
                     table.partitioning is not None)
         for db_name, db in design.components.items() if isinstance(db, Database)
         for name, table in db.tables.items())

@@ -46,7 +46,7 @@ def rows_after(table: Table, days: float) -> float:
         >>> rows_after(Table(rows=1_000_000, growth_per_day=10_000), 365)
         4650000.0
     """
-    return float(table.rows) + table.growth_per_day * max(days, 0.0)
+    return float(table.rows or 0) + (table.growth_per_day or 0.0) * max(days, 0.0)
 
 
 def _seek_index(table: Table, where: list[str]) -> tuple[str, ...] | None:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from designkit.estimate.plan import plan_query
 from designkit.estimate.times import Spec
 from designkit.model.components import Cache, External, Lock, Queue
-from designkit.model.database import Database
+from designkit.model.database import DEFAULT_POOL_SIZE, Database
 from designkit.model.design import Design
 from designkit.model.problems import format_path
 from designkit.model.refs import EndpointRef
@@ -324,7 +324,8 @@ class _Compiler:
     def pool(self, name: str, database: Database, client: str) -> int:
         service = self.design.components[client]
         replicas = service.replicas if isinstance(service, Service) else 1
-        return self.station(f"{name} pool {client}", name, "pool", database.pool_size,
+        return self.station(f"{name} pool {client}", name, "pool",
+                            database.pool_size or DEFAULT_POOL_SIZE,
                             replicas, held=True)
 
     def order(self) -> list[int]:

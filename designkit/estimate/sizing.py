@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from designkit.errors import DesignkitError
 from designkit.estimate.api import estimate
 from designkit.estimate.result import Estimate
-from designkit.model.database import Database
+from designkit.model.database import DEFAULT_POOL_SIZE, Database
 from designkit.model.service import Service
 
 if TYPE_CHECKING:
@@ -118,7 +118,8 @@ def size(design: Design, p95_ms: float | None = None, utilization_max: float = 0
     variables = _variables(sized)
     ceiling = {v.path: getattr(sized.components[v.component], v.attr) for v in variables
                if v.attr == "workers"}
-    original = {v.path: getattr(sized.components[v.component], v.attr) for v in variables}
+    original = {v.path: getattr(sized.components[v.component], v.attr) or DEFAULT_POOL_SIZE
+                for v in variables}
     floor = {v.path: min_replicas if v.attr == "replicas" else 1 for v in variables}
     for v in variables:
         setattr(sized.components[v.component], v.attr,

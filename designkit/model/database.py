@@ -8,7 +8,13 @@ from pydantic import Field
 
 from designkit.model.base import Strict
 
-__all__ = ["Column", "Database", "Index", "IndexKind", "Partitioning", "Table"]
+__all__ = ["DEFAULT_MAX_CONNECTIONS", "DEFAULT_POOL_SIZE", "Column", "Database", "Index",
+           "IndexKind", "Partitioning", "Table"]
+
+DEFAULT_POOL_SIZE = 10
+"""Connections per client replica the estimate assumes when a database does not say."""
+DEFAULT_MAX_CONNECTIONS = 100
+"""Server connections the estimate assumes when a database does not say (PostgreSQL's)."""
 
 IndexKind = Literal["btree", "hash", "gin", "gist", "brin"]
 
@@ -70,8 +76,8 @@ class Table(Strict):
     """A table: its size now, its growth, columns, indexes and partitioning.
 
     Args:
-        rows: Rows now.
-        growth_per_day: Rows added per day.
+        rows: Rows now (``null``: not stated; estimated as empty).
+        growth_per_day: Rows added per day (``null``: not stated; estimated as 0).
         columns: Columns by name.
         indexes: Indexes, leading column first.
         partitioning: How the table is split, if it is.
@@ -85,8 +91,8 @@ class Table(Strict):
         (['id', 'user_id'], ['user_id'])
     """
 
-    rows: int = Field(default=0, ge=0)
-    growth_per_day: float = Field(default=0, ge=0)
+    rows: int | None = Field(default=None, ge=0)
+    growth_per_day: float | None = Field(default=None, ge=0)
     columns: dict[str, Column] = Field(default_factory=dict)
     indexes: list[Index] = Field(default_factory=list)
     partitioning: Partitioning | None = None
@@ -117,8 +123,10 @@ class Database(Strict):
         kind: Always ``"database"``.
         engine: postgres, mysql, …
         cores: CPU cores (servers of the CPU station).
-        max_connections: Connections the server accepts in all.
-        pool_size: Connections in each client replica's pool.
+        max_connections: Connections the server accepts in all (``null``: not stated; the
+            estimate assumes 100).
+        pool_size: Connections in each client replica's pool (``null``: not stated; the
+            estimate assumes 10).
         seek_ms: Time of one index seek (ms).
         scan_us_per_row: Time per row a scan visits (µs).
         row_ms: Time per further row a seek returns (an ``IN`` list, a range, a limit) (ms).
@@ -137,8 +145,8 @@ class Database(Strict):
     description: str | None = None
     engine: str = "postgres"
     cores: int = Field(default=4, ge=1)
-    max_connections: int = Field(default=100, ge=1)
-    pool_size: int = Field(default=10, ge=1)
+    max_connections: int | None = Field(default=None, ge=1)
+    pool_size: int | None = Field(default=None, ge=1)
     seek_ms: float = Field(default=0.5, gt=0)
     scan_us_per_row: float = Field(default=0.05, gt=0)
     row_ms: float = Field(default=0.02, ge=0)

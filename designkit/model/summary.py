@@ -25,7 +25,7 @@ def _kinds(design: Design) -> str:
 
 
 def _tables(design: Design) -> list[tuple[str, str, int, float]]:
-    return [(db_name, table_name, table.rows, table.growth_per_day)
+    return [(db_name, table_name, table.rows or 0, table.growth_per_day or 0.0)
             for db_name, db in design.components.items() if isinstance(db, Database)
             for table_name, table in db.tables.items()]
 

@@ -1,9 +1,537 @@
-"""Rules of the database area."""
+"""Rules of the database area: normal form, index types, denormalization, partitioning,
+migrations, optimistic locking and Redis structures (DK-DB-001 … DK-DB-007).
+
+Subjects are tables (``components.<db>.tables.<t>``), databases (``components.<db>``) or
+endpoints; messages quote the rows, rates and plans they were decided by.
+"""
 
 from __future__ import annotations
 
-from designkit.assess.rule import Rule
+import math
+import re
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
 
-__all__ = ["RULES"]
+from designkit.assess.context import Context
+from designkit.assess.finding import Finding, Status
+from designkit.assess.rule import Reference, Rule, rule
+from designkit.assess.rules._facts import WRITES, endpoint_path
+from designkit.estimate.plan import plan_query, rows_after
+from designkit.model.components import Cache
+from designkit.model.database import Column, Database, Table
+from designkit.model.design import Design
+from designkit.model.problems import format_path
+from designkit.model.references import walk_steps
+from designkit.model.refs import EndpointRef
+from designkit.model.steps import (
+    CacheStep,
+    CallStep,
+    LockStep,
+    LoopStep,
+    ParallelStep,
+    Step,
+    TransactionStep,
+)
 
-RULES: list[Rule] = []
+__all__ = ["READ_WRITE_MIN", "RULES", "index_types", "migrations", "optimistic_locking",
+           "partitioning", "read_heavy_denormalization", "redis_structures",
+           "third_normal_form"]
+
+READ_WRITE_MIN = 10.0
+"""DK-DB-003: reads per write below which a denormalized copy costs more than it saves."""
+
+_PG = "https://www.postgresql.org/docs/current/"
+_JSONISH = ("json", "jsonb", "hstore", "xml")
+_TEXT_SEARCH = ("tsvector", "tsquery")
+_SCALAR = ("uuid", "int", "integer", "bigint", "smallint", "serial", "bigserial", "numeric",
+           "decimal", "bool", "boolean", "date", "timestamp", "timestamptz", "real",
+           "double precision", "float")
+_TEMPORAL = ("date", "timestamp", "timestamptz", "time", "timetz")
+
+
+def _n(value: float) -> str:
+    """A number for a message: ``1,500``, ``324``, ``33.9``, ``∞``."""
+    if math.isinf(value) or math.isnan(value):
+        return "∞"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.3g}"
+
+
+def _base_type(column: Column) -> str:
+    return column.type.strip().lower().split("(")[0].strip()
+
+
+def _is_document(column: Column) -> bool:
+    """JSON, array or full-text column: a GIN/GiST index's business, and a repeating group."""
+    kind = _base_type(column)
+    return (kind in _JSONISH or kind in _TEXT_SEARCH or column.type.strip().endswith("[]")
+            or kind.startswith("array"))
+
+
+def _tables(design: Design) -> Iterator[tuple[str, Database, str, Table, str]]:
+    """(database name, database, table name, table, path) of every table."""
+    for db_name, db in design.components.items():
+        if isinstance(db, Database):
+            for name, table in db.tables.items():
+                yield db_name, db, name, table, f"components.{db_name}.tables.{name}"
+
+
+def _queries(design: Design) -> Iterator[tuple[EndpointRef, str, CallStep]]:
+    """Every database call with a query: (endpoint, step path, step), in file order."""
+    for ref, endpoint in design.endpoints():
+        base = ("components", ref.service, "endpoints", ref.key, "steps")
+        for path, step in walk_steps(endpoint.steps, base):
+            if (isinstance(step, CallStep) and step.query is not None
+                    and isinstance(design.components.get(step.call), Database)):
+                yield ref, format_path(path), step
+
+
+def _rates(ctx: Context) -> dict[tuple[str, str], tuple[float, float]]:
+    """Statements per second on each (database, table): (reads, writes), from every
+    endpoint's steps weighted by its rate in the estimate (counts, loops and cache misses
+    applied; an invoked endpoint counts once, at its own rate)."""
+    acc: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
+
+    def walk(steps: Sequence[Step], rate: float) -> None:
+        for step in steps:
+            if isinstance(step, CallStep):
+                if step.query is not None and isinstance(
+                        ctx.design.components.get(step.call), Database):
+                    slot = 1 if step.query.kind in WRITES else 0
+                    acc[(step.call, step.query.table)][slot] += rate * step.count
+            elif isinstance(step, TransactionStep | LockStep):
+                walk(step.steps, rate)
+            elif isinstance(step, LoopStep):
+                walk(step.loop.steps, rate * step.loop.count)
+            elif isinstance(step, CacheStep):
+                cache = ctx.design.components.get(step.cache)
+                hit = step.hit_ratio if step.hit_ratio is not None else (
+                    cache.hit_ratio if isinstance(cache, Cache) else 0.0)
+                walk(step.on_miss, rate * (1.0 - hit))
+            elif isinstance(step, ParallelStep):
+                for branch in step.parallel:
+                    walk(branch, rate)
+
+    for ref, endpoint in ctx.design.endpoints():
+        est = ctx.estimate.endpoints.get(str(ref))
+        if est is not None and est.rps > 0:
+            walk(endpoint.steps, est.rps)
+    return {key: (r, w) for key, (r, w) in acc.items()}
+
+
+# -- DK-DB-001 -----------------------------------------------------------------------------
+
+_NUMBERED = re.compile(r"^(.*?[A-Za-z_])(\d+)$")
+
+
+def _duplicates(db: Database, table: Table) -> list[str]:
+    """Non-key columns that copy a column reachable through a foreign key:
+    ``order_items.product_name`` next to ``product_id → products.id`` (products has
+    ``name``), or ``payments.merchant_id`` next to ``order_id → orders.id`` (orders has
+    ``merchant_id``, itself a key)."""
+    found: list[str] = []
+    for fk_name, fk in table.columns.items():
+        if fk.references is None:
+            continue
+        parts = fk.references.split(".")
+        if len(parts) != 2 or parts[0] not in db.tables:
+            continue  # another database's table: not this schema's normal form
+        target = db.tables[parts[0]]
+        stem = fk_name[:-3] if fk_name.endswith("_id") else None
+        for name, column in table.columns.items():
+            if name == fk_name or column.primary_key or column.denormalized:
+                continue
+            other = target.columns.get(name)
+            transitive = (other is not None and not other.primary_key
+                          and (other.references is not None or name.endswith("_id")))
+            copied = (stem is not None and name.startswith(stem + "_")
+                      and (t := target.columns.get(name[len(stem) + 1:])) is not None
+                      and not t.primary_key)
+            if (transitive or copied) and name not in [d.split(" ")[0] for d in found]:
+                source = name if transitive else name[len(stem or "") + 1:]
+                found.append(f"{name} (copies {parts[0]}.{source} via {fk_name})")
+    return found
+
+
+@rule("DK-DB-001", "3NF by default", "low", "auto",
+      rationale="Repeating groups and copies of other tables' columns must be kept in step "
+                "by hand; every write that forgets one leaves the data inconsistent.",
+      remediation="Move repeating groups (JSON/array columns, phone1/phone2…) to a child "
+                  "table and drop copied columns — or tag a deliberate copy "
+                  "``denormalized: true`` and say how it is kept in step.",
+      references=[Reference("PostgreSQL docs", "Constraints", "Foreign keys",
+                            _PG + "ddl-constraints.html#DDL-CONSTRAINTS-FK")])
+def third_normal_form(ctx: Context) -> Iterator[Finding]:
+    """Every table: JSON/array columns and numbered column groups (repeating groups), and
+    non-key columns that duplicate a column reachable through a foreign key of the same
+    database, unless tagged ``denormalized``. A table without columns needs data."""
+    for _db_name, db, name, table, path in _tables(ctx.design):
+        if not table.columns:
+            yield ctx.needs_data(path, f"declare the columns of {name} to judge its normal form")
+            continue
+        problems = [f"{c} ({col.type}: a repeating group in one column)"
+                    for c, col in table.columns.items()
+                    if _is_document(col) and not col.denormalized
+                    and _base_type(col) not in _TEXT_SEARCH]
+        groups: dict[str, list[str]] = defaultdict(list)
+        for c, col in table.columns.items():
+            match = _NUMBERED.match(c)
+            if match and not col.denormalized:
+                groups[match.group(1)].append(c)
+        problems += [f"{', '.join(cols)} (numbered repeating group)"
+                     for cols in groups.values() if len(cols) >= 2]
+        problems += _duplicates(db, table)
+        tagged = [c for c, col in table.columns.items() if col.denormalized]
+        if problems:
+            msg = f"{name}: {'; '.join(problems)} — not tagged denormalized"
+        else:
+            msg = (f"{name}: {len(table.columns)} columns, no repeating groups or untagged "
+                   "copies" + (f" ({', '.join(tagged)} tagged denormalized)" if tagged else ""))
+        yield ctx.finding(path, not problems, msg, problems=problems, denormalized=tagged)
+
+
+# -- DK-DB-002 -----------------------------------------------------------------------------
+
+@rule("DK-DB-002", "Index type fits the predicate", "medium", "auto",
+      rationale="A B-tree serves equality, ranges and ordering; a hash index only equality "
+                "on one column; JSON, arrays and text search need GIN or GiST. A declared "
+                "query that no index serves scans the table.",
+      remediation="Use B-tree for equality/range/order, hash only for single-column "
+                  "equality, GIN/GiST for JSON, arrays and full-text; add the index a "
+                  "query's predicate needs (leading columns = the where columns).",
+      references=[Reference("PostgreSQL docs", "Index Types", "Index Types",
+                            _PG + "indexes-types.html"),
+                  Reference("CWE", "1067", "Excessive Execution of Sequential Searches of "
+                            "Data Resource")])
+def index_types(ctx: Context) -> Iterator[Finding]:
+    """Tables with indexes or queries: hash indexes on several columns, on temporal columns
+    or under an ``order_by``; B-tree/hash on JSON/array/text-search columns; GIN/GiST on
+    plain scalars; a query's ``where`` on a document column without GIN/GiST; a query's
+    ``where`` that no index covers (a scan: its rows are quoted)."""
+    queries: dict[tuple[str, str], list[tuple[str, CallStep]]] = defaultdict(list)
+    for _ref, path, step in _queries(ctx.design):
+        assert step.query is not None
+        queries[(step.call, step.query.table)].append((path, step))
+    for db_name, db, name, table, path in _tables(ctx.design):
+        mine = queries.get((db_name, name), [])
+        if not table.indexes and not any(s.query and s.query.where for _, s in mine):
+            continue
+        problems: list[str] = []
+        for index in table.indexes:
+            cols = ", ".join(index.columns)
+            typed = [table.columns.get(c) for c in index.columns]
+            if index.kind == "hash":
+                if len(index.columns) > 1:
+                    problems.append(f"hash index on ({cols}): hash indexes take one column")
+                temporal = [c for c, col in zip(index.columns, typed, strict=True)
+                            if col is not None and _base_type(col) in _TEMPORAL]
+                if temporal:
+                    problems.append(f"hash index on ({cols}): {', '.join(temporal)} is "
+                                    "temporal, its range predicates need a B-tree")
+                ordered = sorted({c for _, s in mine if s.query
+                                  for c in s.query.order_by if c in index.columns})
+                if ordered:
+                    problems.append(f"hash index on ({cols}) under ORDER BY "
+                                    f"{', '.join(ordered)}: a hash index cannot order; use "
+                                    "a B-tree")
+            documents = [c for c, col in zip(index.columns, typed, strict=True)
+                         if col is not None and _is_document(col)]
+            if index.kind in ("btree", "hash") and documents:
+                problems.append(f"{index.kind} index on ({cols}): {', '.join(documents)} is "
+                                "JSON/array/text-search and needs GIN (or GiST)")
+            if index.kind in ("gin", "gist") and typed and all(
+                    col is not None and _base_type(col) in _SCALAR for col in typed):
+                problems.append(f"{index.kind} index on ({cols}) of plain scalars: a B-tree "
+                                "serves equality and ranges (GIN needs btree_gin)")
+        gin_columns = {c for i in table.indexes if i.kind in ("gin", "gist") for c in i.columns}
+        seeks = 0
+        for step_path, step in mine:
+            query = step.query
+            assert query is not None
+            if not query.where:
+                continue
+            documents = [c for c in query.where if (col := table.columns.get(c)) is not None
+                         and _is_document(col) and c not in gin_columns]
+            if documents:
+                problems.append(f"{step_path} filters on {', '.join(documents)} "
+                                "(JSON/array/text-search) with no GIN/GiST index")
+            plan = plan_query(db, query)
+            if plan.access == "scan":
+                problems.append(f"{step_path}: {query.kind} where ({', '.join(query.where)}) "
+                                f"has no index — a scan of {_n(plan.rows_visited)} rows "
+                                f"({_n(plan.ms)} ms)")
+            else:
+                seeks += 1
+        msg = (f"{name}: " + "; ".join(problems) if problems else
+               f"{name}: {len(table.indexes)} secondary index(es), each fits its columns' "
+               f"types; {seeks} filtered quer(ies), each served by an index")
+        yield ctx.finding(path, not problems, msg, problems=problems)
+
+
+# -- DK-DB-003 -----------------------------------------------------------------------------
+
+@rule("DK-DB-003", "Denormalize only read-heavy hotspots", "low", "estimate",
+      rationale="A denormalized copy saves a join on every read and costs an extra write (and "
+                "a chance of drift) on every change; it pays only where reads dominate.",
+      remediation=f"Keep the copy only where reads outnumber writes {READ_WRITE_MIN:g}:1 or "
+                  "more; otherwise normalize and join (or cache the joined read).",
+      references=[Reference("AWS Well-Architected", "PERF03-BP04", "Implement strategies to "
+                            "improve query performance in data store")])
+def read_heavy_denormalization(ctx: Context) -> Iterator[Finding]:
+    """Tables with ``denormalized`` columns: reads/s vs writes/s from the endpoints' steps at
+    the estimate's rates; the copy must be read ≥ ``READ_WRITE_MIN`` (10) times per write."""
+    rates = _rates(ctx)
+    for db_name, _db, name, table, path in _tables(ctx.design):
+        copies = [c for c, col in table.columns.items() if col.denormalized]
+        if not copies:
+            continue
+        reads, writes = rates.get((db_name, name), (0.0, 0.0))
+        what = f"{name} ({', '.join(copies)} denormalized)"
+        if reads <= 0 and writes <= 0:
+            yield ctx.needs_data(path, f"{what}: no endpoint with traffic reads or writes it — "
+                                       "model its queries and workload to get its read/write "
+                                       "ratio")
+            continue
+        ratio = reads / writes if writes > 0 else math.inf
+        ok = ratio >= READ_WRITE_MIN
+        if writes <= 0:
+            msg = (f"{what}: {_n(reads)} reads/s and no writes in this design (designkit's "
+                   f"threshold: ≥ {READ_WRITE_MIN:g} reads per write)")
+        else:
+            msg = (f"{what}: {_n(reads)} reads/s vs {_n(writes)} writes/s, ratio {_n(ratio)} "
+                   f"{'≥' if ok else '<'} {READ_WRITE_MIN:g} (designkit's threshold)")
+        yield ctx.finding(
+            path, ok, msg,
+            reads_per_s=reads, writes_per_s=writes, ratio=ratio, threshold=READ_WRITE_MIN)
+
+
+# -- DK-DB-004 -----------------------------------------------------------------------------
+
+@rule("DK-DB-004", "Partitioning planned for large tables", "medium", "estimate",
+      rationale="A very large table makes vacuum, index builds, backups and retention "
+                "(DELETE of old rows) slow; partitions keep each piece small and let old "
+                "data be dropped at once.",
+      remediation="Partition by range of time (or hash of the tenant/key), or shard; state "
+                  "the key in the design's partitioning.",
+      references=[Reference("PostgreSQL docs", "Table Partitioning", "Table Partitioning",
+                            _PG + "ddl-partitioning.html"),
+                  Reference("AWS Well-Architected", "PERF03-BP04", "Implement strategies to "
+                            "improve query performance in data store")])
+def partitioning(ctx: Context) -> Iterator[Finding]:
+    """Every table: rows in one year (rows + growth_per_day × 365) vs
+    ``policy.partition_rows``, unless partitioned. ``rows`` unset → needs-data;
+    ``growth_per_day`` unset on a table still below the threshold → needs-data."""
+    threshold = ctx.policy.partition_rows
+    for _db_name, _db, name, table, path in _tables(ctx.design):
+        if table.rows is None:
+            yield ctx.needs_data(path, f"set rows (and growth_per_day) of {name}")
+            continue
+        year = rows_after(table, 365.0)
+        if table.partitioning is not None:
+            part = table.partitioning
+            yield ctx.finding(path, True, f"{name}: {_n(year)} rows in 1 year, partitioned by "
+                              f"{part.kind} of ({', '.join(part.key)})"
+                              + (f" over {part.shards} shards" if part.shards else ""),
+                              rows_year=year, threshold=threshold)
+            continue
+        if table.growth_per_day is None and year <= threshold:
+            yield ctx.needs_data(path, f"set growth_per_day of {name} (0 if it does not grow): "
+                                       f"{_n(year)} rows now ≤ {_n(threshold)}")
+            continue
+        ok = year <= threshold
+        yield ctx.finding(
+            path, ok,
+            f"{name}: {_n(table.rows)} rows + {_n(table.growth_per_day or 0.0)}/day × 365 = "
+            f"{_n(year)} rows in 1 year {'≤' if ok else '>'} {_n(threshold)}"
+            + ("" if ok else " and no partitioning or sharding key"),
+            rows_year=year, threshold=threshold)
+
+
+# -- DK-DB-005 -----------------------------------------------------------------------------
+
+@rule("DK-DB-005", "Migration for every schema change", "medium", "attestation",
+      rationale="A schema change without a migration is applied by hand, differently in "
+                "every environment, and cannot be reviewed or rolled back.",
+      remediation="Keep versioned migrations (Flyway, Liquibase, Alembic, sqitch…) next to "
+                  "the code and check in CI that the schema equals the migrations' result; "
+                  "record an attestation with where they live.",
+      references=[Reference("PostgreSQL docs", "Modifying Tables", "Modifying Tables",
+                            _PG + "ddl-alter.html")])
+def migrations(ctx: Context) -> Iterator[Finding]:
+    """Every database with tables asks for an attestation: the model holds one version of
+    the design and no migrations, so no diff can be checked."""
+    for name, db in ctx.design.components.items():
+        if isinstance(db, Database) and db.tables:
+            yield ctx.finding(
+                f"components.{name}", Status.NEEDS_ATTESTATION,
+                f"{name} ({len(db.tables)} tables): the design holds one version of the "
+                "schema and no migrations, so designkit cannot diff it — attest where the "
+                "migrations live and that CI checks them", tables=sorted(db.tables))
+
+
+# -- DK-DB-006 -----------------------------------------------------------------------------
+
+def _locked_steps(steps: Sequence[Step], locked: bool) -> Iterator[tuple[Step, bool]]:
+    """Every step in file order, and whether a lock step holds it (pessimistic locking)."""
+    for step in steps:
+        yield step, locked
+        if isinstance(step, LockStep):
+            yield from _locked_steps(step.steps, True)
+        elif isinstance(step, TransactionStep):
+            yield from _locked_steps(step.steps, locked)
+        elif isinstance(step, LoopStep):
+            yield from _locked_steps(step.loop.steps, locked)
+        elif isinstance(step, CacheStep):
+            yield from _locked_steps(step.on_miss, locked)
+        elif isinstance(step, ParallelStep):
+            for branch in step.parallel:
+                yield from _locked_steps(branch, locked)
+
+
+@rule("DK-DB-006", "Optimistic locking for concurrent updates", "medium", "auto",
+      rationale="Two writers that read a row and write it back lose one of the updates "
+                "unless the write is conditional on the version they read.",
+      remediation="Add a version column (or ETag) and update WHERE id = $1 AND version = $2, "
+                  "retrying on 0 rows — or make the update atomic (SET n = n - 1 …); set "
+                  "version_column on the table.",
+      references=[Reference("CWE", "362", "Concurrent Execution using Shared Resource with "
+                            "Improper Synchronization ('Race Condition')"),
+                  Reference("RFC 9110", "13.1.1", "If-Match"),
+                  Reference("Zalando RESTful API Guidelines", "182",
+                            "Consider to support ETag with If-Match/If-None-Match")])
+def optimistic_locking(ctx: Context) -> Iterator[Finding]:
+    """Tables updated (update/upsert) by an endpoint: non-atomic updates from ≥ 2
+    endpoints, or a select then a non-atomic update of the table in one endpoint, need a
+    ``version_column``. Updates declared ``atomic: true``, or held inside a lock step
+    (pessimistic locking), cannot lose an update."""
+    writers: dict[tuple[str, str], list[str]] = defaultdict(list)
+    atomic: dict[tuple[str, str], list[str]] = defaultdict(list)
+    rmw: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for ref, endpoint in ctx.design.endpoints():
+        read: set[tuple[str, str]] = set()
+        for step, locked in _locked_steps(endpoint.steps, False):
+            if not (isinstance(step, CallStep) and step.query is not None
+                    and isinstance(ctx.design.components.get(step.call), Database)):
+                continue
+            key = (step.call, step.query.table)
+            if step.query.kind == "select":
+                read.add(key)
+            elif step.query.kind in ("update", "upsert"):
+                safe = bool(step.query.atomic) or locked
+                bucket = atomic if safe else writers
+                if str(ref) not in bucket[key]:
+                    bucket[key].append(str(ref))
+                if not safe and key in read and str(ref) not in rmw[key]:
+                    rmw[key].append(str(ref))
+    for db_name, _db, name, table, path in _tables(ctx.design):
+        key = (db_name, name)
+        if key not in writers and key not in atomic:
+            continue
+        who, loops = writers.get(key, []), rmw.get(key, [])
+        risky = len(who) >= 2 or bool(loops)
+        why = []
+        if len(who) >= 2:
+            why.append(f"updated by {len(who)} endpoints ({', '.join(who)})")
+        if loops:
+            why.append(f"read then updated in {', '.join(loops)}")
+        if table.version_column is not None:
+            msg = (f"{name}: optimistic locking on {table.version_column}"
+                   + (f" ({'; '.join(why)})" if why else ""))
+            ok = True
+        elif risky:
+            msg = f"{name}: {'; '.join(why)} without a version column or ETag"
+            ok = False
+        else:
+            parts = []
+            if who:
+                parts.append(f"updated only by {who[0]}, no read-before-write")
+            if atomic.get(key):
+                parts.append(f"atomic or lock-guarded updates from {', '.join(atomic[key])}")
+            msg = f"{name}: {'; '.join(parts)}"
+            ok = True
+        yield ctx.finding(path, ok, msg, writers=who, read_modify_write=loops,
+                          atomic_writers=atomic.get(key, []),
+                          version_column=table.version_column)
+
+
+# -- DK-DB-007 -----------------------------------------------------------------------------
+
+_PATTERN = re.compile(r"leader.?board|ranking|high.?scores?|top.?scores|rate.?limit|"
+                      r"throttl|quota", re.IGNORECASE)
+_REDIS_OPS = re.compile(r"\b(Z(ADD|INCRBY|RANGE|REVRANGE|RANGEBYSCORE|REMRANGEBYSCORE|RANK|"
+                        r"REVRANK|SCORE|COUNT|CARD|POPMIN|POPMAX)|INCR|INCRBY|DECR|DECRBY|"
+                        r"EVAL|EVALSHA|FCALL|CL\.THROTTLE)\b", re.IGNORECASE)
+
+
+def _suggests(ctx: Context) -> bool:
+    """A table name or endpoint path names a leaderboard or a rate limit."""
+    return (any(_PATTERN.search(name) for _, _, name, _, _ in _tables(ctx.design))
+            or any(_PATTERN.search(ref.path) for ref, _ in ctx.design.endpoints()))
+
+
+def _is_redis(ctx: Context, name: str) -> bool:
+    cache = ctx.design.components.get(name)
+    return isinstance(cache, Cache) and any(
+        e in cache.engine.lower() for e in ("redis", "valkey", "keydb", "dragonfly"))
+
+
+@rule("DK-DB-007", "Redis structures for leaderboards and rate limits", "info", "auto",
+      rationale="Top-N by score and per-key counters with expiry are what Redis sorted sets "
+                "(ZADD/ZREVRANGE) and atomic counters (INCR + EXPIRE) do in O(log n) and "
+                "O(1); in a relational table they are hot rows and ORDER BY scans.",
+      remediation="Keep leaderboards in a sorted set and rate-limit counters in INCR/EXPIRE "
+                  "(or a Lua script), with the database as the durable record if needed.",
+      references=[Reference("Redis docs", "Sorted sets", "Redis sorted sets",
+                            "https://redis.io/docs/latest/develop/data-types/sorted-sets/"),
+                  Reference("Redis docs", "INCR", "Pattern: Rate limiter",
+                            "https://redis.io/docs/latest/commands/incr/")],
+      applies=_suggests)
+def redis_structures(ctx: Context) -> Iterator[Finding]:
+    """Heuristic, since the model has no access-pattern facts: applies only when a table name
+    or endpoint path matches leaderboard/ranking/high-score/rate-limit/throttle/quota. Each
+    such endpoint (or endpoint querying such a table): Redis op naming a sorted-set or
+    counter command → pass; Redis without such an op → needs-attestation; no Redis → fail.
+    A matching table no endpoint touches → needs-data."""
+    tables = {(db, t) for db, _, t, _, _ in _tables(ctx.design) if _PATTERN.search(t)}
+    touched: set[tuple[str, str]] = set()
+    rates = _rates(ctx)
+    for ref, endpoint in ctx.design.endpoints():
+        steps = [s for _, s in walk_steps(endpoint.steps, ())]
+        hits = {(s.call, s.query.table) for s in steps if isinstance(s, CallStep)
+                and s.query is not None and (s.call, s.query.table) in tables}
+        touched |= hits
+        if not hits and not _PATTERN.search(ref.path):
+            continue
+        redis = [(s.call, s.op) for s in steps
+                 if isinstance(s, CallStep) and _is_redis(ctx, s.call)]
+        redis += [(s.cache, s.op) for s in steps
+                  if isinstance(s, CacheStep) and _is_redis(ctx, s.cache)]
+        why = ("its path names a leaderboard/rate limit" if _PATTERN.search(ref.path)
+               else f"it queries {', '.join(f'{d}.{t}' for d, t in sorted(hits))}")
+        subject = endpoint_path(ref)
+        ops = [op for _, op in redis if op and _REDIS_OPS.search(op)]
+        if ops:
+            yield ctx.finding(subject, True, f"{ref}: {why}; it uses Redis "
+                              f"({', '.join(sorted({c for c, _ in redis}))}: {', '.join(ops)})")
+        elif redis:
+            yield ctx.finding(subject, Status.NEEDS_ATTESTATION,
+                              f"{ref}: {why}; it calls Redis "
+                              f"({', '.join(sorted({c for c, _ in redis}))}) but no op names a "
+                              "sorted-set or counter command — attest the structure used")
+        else:
+            where = "; ".join(f"{d}.{t} {_n(rates.get((d, t), (0.0, 0.0))[0])} reads/s, "
+                              f"{_n(rates.get((d, t), (0.0, 0.0))[1])} writes/s"
+                              for d, t in sorted(hits))
+            yield ctx.finding(subject, False,
+                              f"{ref}: {why} (a name heuristic: the model has no access-"
+                              "pattern facts); no Redis sorted set or counter serves it"
+                              + (f" — {where}" if where else ""))
+    for db_name, name in sorted(tables - touched):
+        yield ctx.needs_data(f"components.{db_name}.tables.{name}",
+                             f"{name} looks like a leaderboard/rate limit by its name, but no "
+                             "endpoint reads or writes it: model its access to judge it")
+
+
+RULES: list[Rule] = [third_normal_form, index_types, read_heavy_denormalization, partitioning,
+                     migrations, optimistic_locking, redis_structures]
