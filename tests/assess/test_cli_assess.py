@@ -62,3 +62,27 @@ def test_rules_lists_the_catalogue() -> None:
     rules = json.loads(out)
     assert len({r["id"] for r in rules}) == len(rules)
     assert all(r["severity"] in {"critical", "high", "medium", "low", "info"} for r in rules)
+
+
+SARIF_SCHEMA = Path(__file__).parent / "sarif" / "sarif-2.1.0-rtm.5.json"
+
+
+@pytest.mark.parametrize("name", ["dashboard-slow", "payments-monolith", "payments-saga"])
+def test_sarif_validates_against_the_sarif_2_1_0_schema(name: str) -> None:
+    import jsonschema
+
+    schema = json.loads(SARIF_SCHEMA.read_text(encoding="utf-8"))
+    sarif = json.loads(run("assess", str(TEMPLATES / f"{name}.yaml"), "--format", "sarif")[1])
+    assert sarif["runs"][0]["results"], "the template has findings to report"
+    errors = sorted(jsonschema.Draft4Validator(schema).iter_errors(sarif), key=str)
+    assert [e.message for e in errors] == []
+
+
+def test_the_sarif_schema_catches_a_broken_log() -> None:
+    import jsonschema
+
+    schema = json.loads(SARIF_SCHEMA.read_text(encoding="utf-8"))
+    sarif = json.loads(run("assess", str(TEMPLATES / "dashboard-slow.yaml"), "--format",
+                           "sarif")[1])
+    sarif["runs"][0]["results"][0]["level"] = "fatal"
+    assert list(jsonschema.Draft4Validator(schema).iter_errors(sarif))

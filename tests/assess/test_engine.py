@@ -172,3 +172,22 @@ def test_summary_and_repr() -> None:
     a = run(design())
     assert a.summary()["by_status"]["fail"] == 1
     assert repr(a) == "Assessment('shop', rules=3, fail=1, pass=1, needs-data=0, waived=0)"
+
+
+def test_rules_installed_as_entry_points_join_the_catalogue(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from importlib import metadata
+
+    from designkit.assess import catalogue as module
+
+    class Entry:
+        def load(self) -> object:
+            return [two_replicas]
+
+    def entry_points(group: str) -> list[Entry]:
+        return [Entry()] if group == "designkit.rules" else []
+
+    monkeypatch.setattr(metadata, "entry_points", entry_points)
+    assert "DK-BE-901" in [r.id for r in module.catalogue()]
+    a = dk.assess(design(), today=TODAY)
+    assert [f.status for f in a.rule("DK-BE-901")] == [dk.Status.FAIL, dk.Status.PASS]
