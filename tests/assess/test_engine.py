@@ -191,3 +191,17 @@ def test_rules_installed_as_entry_points_join_the_catalogue(
     assert "DK-BE-901" in [r.id for r in module.catalogue()]
     a = dk.assess(design(), today=TODAY)
     assert [f.status for f in a.rule("DK-BE-901")] == [dk.Status.FAIL, dk.Status.PASS]
+
+
+def test_every_catalogue_rule_has_its_own_tests() -> None:
+    from pathlib import Path
+
+    from designkit.assess.catalogue import builtin_rules
+
+    here = Path(__file__).parent
+    text = "\n".join(p.read_text(encoding="utf-8") for p in here.glob("test_*.py")
+                     if p.name != "test_engine.py")
+    missing = [r.id for r in builtin_rules()
+               if f'"{r.id}"' not in text and f".{r.check.__name__}" not in text]
+    assert missing == []
+    assert len(builtin_rules()) == 47  # every rule of the catalogue (shared/RULES.md)
