@@ -11,9 +11,26 @@ from designkit.model.refs import EndpointRef
 from designkit.model.service import Endpoint
 from designkit.model.steps import CallStep, Step
 
-__all__ = ["WRITES", "endpoint_path", "endpoint_steps", "is_write"]
+__all__ = ["WRITES", "ZALANDO", "endpoint_path", "endpoint_steps", "envelope_standard",
+           "is_write"]
 
 WRITES = ("insert", "update", "delete", "upsert")
+
+ZALANDO = "https://opensource.zalando.com/restful-api-guidelines/#"
+"""Zalando RESTful API guidelines; a rule number follows the ``#``."""
+
+
+def envelope_standard(envelope: str) -> str:
+    """Which standard an envelope finding applies, in words.
+
+    Example:
+        >>> envelope_standard("problem-json")
+        "the design's policy: RFC 9457 problem+json (Zalando rule 176)"
+    """
+    if envelope == "problem-json":
+        return "the design's policy: RFC 9457 problem+json (Zalando rule 176)"
+    return ("the design's policy: the {data, meta, error} envelope, not the problem+json "
+            "of RFC 9457 / Zalando rule 176")
 
 
 def endpoint_path(ref: EndpointRef) -> str:

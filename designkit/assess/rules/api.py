@@ -10,7 +10,13 @@ from typing import Any
 from designkit.assess.context import Context
 from designkit.assess.finding import Finding, Status
 from designkit.assess.rule import Reference, Rule, Severity, rule
-from designkit.assess.rules._facts import endpoint_path, endpoint_steps, is_write
+from designkit.assess.rules._facts import (
+    ZALANDO,
+    endpoint_path,
+    endpoint_steps,
+    envelope_standard,
+    is_write,
+)
 from designkit.assess.rules.backend import (
     MUTATING,
     at_least,
@@ -27,7 +33,6 @@ from designkit.model.steps import CallStep, PublishStep, Step
 
 __all__ = ["RULES"]
 
-_ZALANDO = "https://opensource.zalando.com/restful-api-guidelines/#"
 _AWS = "https://docs.aws.amazon.com/wellarchitected/latest/framework/"
 _VERSION = re.compile(r"^v\d+$")
 _PARAM = re.compile(r"^\{[^}]*\}$|^:")
@@ -80,13 +85,13 @@ def _plural(segment: str) -> bool:
                   "sub-resource levels, and keep GET free of writes.",
       references=[
           Reference("Zalando RESTful API Guidelines", "141", "MUST keep URLs verb-free",
-                    _ZALANDO + "141"),
+                    ZALANDO + "141"),
           Reference("Zalando RESTful API Guidelines", "138",
-                    "MUST avoid actions — think about resources", _ZALANDO + "138"),
+                    "MUST avoid actions — think about resources", ZALANDO + "138"),
           Reference("Zalando RESTful API Guidelines", "134", "MUST pluralize resource names",
-                    _ZALANDO + "134"),
+                    ZALANDO + "134"),
           Reference("Zalando RESTful API Guidelines", "147",
-                    "SHOULD limit number of sub-resource levels", _ZALANDO + "147"),
+                    "SHOULD limit number of sub-resource levels", ZALANDO + "147"),
           Reference("RFC 9110", "9.2.1", "Safe Methods",
                     "https://www.rfc-editor.org/rfc/rfc9110#section-9.2.1"),
       ],
@@ -137,13 +142,6 @@ def _effect(step: Step) -> str:
 # -- DK-API-002 --------------------------------------------------------------------------------
 
 
-def _envelope_standard(envelope: str) -> str:
-    if envelope == "problem-json":
-        return "the design's policy: RFC 9457 problem+json (Zalando rule 176)"
-    return ("the design's policy: the {data, meta, error} envelope, not the problem+json "
-            "of RFC 9457 / Zalando rule 176")
-
-
 @rule("DK-API-002", "Consistent JSON envelope", "medium", "auto",
       rationale="One response shape across an API lets clients share their parsing and "
                 "error handling; mixed envelopes push special cases into every client.",
@@ -153,7 +151,7 @@ def _envelope_standard(envelope: str) -> str:
           Reference("RFC 9457", "3", "Problem Details for HTTP APIs",
                     "https://www.rfc-editor.org/rfc/rfc9457"),
           Reference("Zalando RESTful API Guidelines", "176", "MUST use problem JSON",
-                    _ZALANDO + "176"),
+                    ZALANDO + "176"),
       ],
       applies=_has_endpoints)
 def consistent_envelope(ctx: Context) -> Iterator[Finding]:
@@ -174,7 +172,7 @@ def consistent_envelope(ctx: Context) -> Iterator[Finding]:
         problems = []
         if off:
             problems.append(f"{name}'s endpoints use {shown}: {', '.join(off)} differ from "
-                            f"{want!r} ({_envelope_standard(want)})")
+                            f"{want!r} ({envelope_standard(want)})")
         missing = ([f"{name}: envelope not stated on {', '.join(unstated)}: set envelope"]
                    if unstated else [])
         yield verdict(ctx, format_path(("components", name, "endpoints")), problems, missing,
@@ -230,10 +228,10 @@ def graphql_batching(ctx: Context) -> Iterator[Finding]:
                   "where further links (self, related, actions) help clients.",
       references=[
           Reference("Zalando RESTful API Guidelines", "163",
-                    "MAY use REST maturity level 3 - HATEOAS", _ZALANDO + "163"),
+                    "MAY use REST maturity level 3 - HATEOAS", ZALANDO + "163"),
           Reference("Zalando RESTful API Guidelines", "165",
                     "SHOULD use simple hypertext controls for pagination and self-references",
-                    _ZALANDO + "165"),
+                    ZALANDO + "165"),
       ],
       applies=_has_endpoints)
 def hypermedia(ctx: Context) -> Iterator[Finding]:
@@ -270,9 +268,9 @@ def _versioning_standard(policy: str) -> str:
                   "the media type) and only that one.",
       references=[
           Reference("Zalando RESTful API Guidelines", "115", "MUST not use URI versioning",
-                    _ZALANDO + "115"),
+                    ZALANDO + "115"),
           Reference("Zalando RESTful API Guidelines", "114", "MUST use media type versioning",
-                    _ZALANDO + "114"),
+                    ZALANDO + "114"),
       ],
       applies=_has_endpoints)
 def versioning(ctx: Context) -> Iterator[Finding]:
@@ -341,7 +339,7 @@ def _edges(ctx: Context) -> dict[str, list[str]]:
           Reference("W3C", "trace-context", "Trace Context",
                     "https://www.w3.org/TR/trace-context/"),
           Reference("Zalando RESTful API Guidelines", "233", "MUST support X-Flow-ID",
-                    _ZALANDO + "233"),
+                    ZALANDO + "233"),
       ],
       applies=lambda ctx: bool(_edges(ctx)))
 def trace_propagation(ctx: Context) -> Iterator[Finding]:

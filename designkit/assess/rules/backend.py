@@ -9,7 +9,7 @@ from typing import Any
 from designkit.assess.context import Context
 from designkit.assess.finding import Finding, Status
 from designkit.assess.rule import Reference, Rule, Severity, rule
-from designkit.assess.rules._facts import endpoint_path, is_write
+from designkit.assess.rules._facts import ZALANDO, endpoint_path, envelope_standard, is_write
 from designkit.estimate.plan import plan_query
 from designkit.estimate.times import Spec
 from designkit.model.components import Cache, Queue
@@ -31,7 +31,6 @@ from designkit.model.steps import (
 __all__ = ["RULES", "Visit", "queue_handlers", "verdict", "walk"]
 
 MUTATING = ("POST", "PUT", "PATCH", "DELETE")
-_ZALANDO = "https://opensource.zalando.com/restful-api-guidelines/#"
 _AWS = "https://docs.aws.amazon.com/wellarchitected/latest/framework/"
 
 
@@ -163,9 +162,9 @@ def _has_idempotent_method(ctx: Context) -> bool:
           Reference("AWS Well-Architected", "REL04-BP04", "Make mutating operations idempotent",
                     _AWS + "rel04-bp04.html"),
           Reference("Zalando RESTful API Guidelines", "230",
-                    "MAY consider to support Idempotency-Key header", _ZALANDO + "230"),
+                    "MAY consider to support Idempotency-Key header", ZALANDO + "230"),
           Reference("Zalando RESTful API Guidelines", "229",
-                    "SHOULD consider to design POST and PATCH idempotent", _ZALANDO + "229"),
+                    "SHOULD consider to design POST and PATCH idempotent", ZALANDO + "229"),
           Reference("RFC 9110", "9.2.2", "Idempotent Methods",
                     "https://www.rfc-editor.org/rfc/rfc9110#section-9.2.2"),
       ],
@@ -335,13 +334,6 @@ def input_validation(ctx: Context) -> Iterator[Finding]:
 # -- DK-BE-004 ---------------------------------------------------------------------------------
 
 
-def _envelope_standard(envelope: str) -> str:
-    if envelope == "problem-json":
-        return "the design's policy: RFC 9457 problem+json"
-    return ("the design's policy: the {data, meta, error} envelope (Zalando rule 176 and "
-            "RFC 9457 would use problem+json)")
-
-
 @rule("DK-BE-004", "Proper status codes, standard error envelope", "medium", "auto",
       rationale="Clients branch on status codes and parse one error shape; undeclared error "
                 "responses and ad-hoc error bodies break them.",
@@ -353,9 +345,9 @@ def _envelope_standard(envelope: str) -> str:
           Reference("RFC 9457", "3", "Problem Details for HTTP APIs",
                     "https://www.rfc-editor.org/rfc/rfc9457"),
           Reference("Zalando RESTful API Guidelines", "151",
-                    "MUST specify success and error responses", _ZALANDO + "151"),
+                    "MUST specify success and error responses", ZALANDO + "151"),
           Reference("Zalando RESTful API Guidelines", "176", "MUST use problem JSON",
-                    _ZALANDO + "176"),
+                    ZALANDO + "176"),
       ],
       applies=lambda ctx: any(True for _ in ctx.design.endpoints()))
 def status_codes(ctx: Context) -> Iterator[Finding]:
@@ -381,7 +373,7 @@ def status_codes(ctx: Context) -> Iterator[Finding]:
                                f"({want})")
             elif endpoint.envelope != want:
                 problems.append(f"{ref.key} answers errors in envelope {endpoint.envelope!r}, "
-                                f"not {want!r} ({_envelope_standard(want)})")
+                                f"not {want!r} ({envelope_standard(want)})")
         errors = [c for c in codes if c >= 400]
         where = (f"consumer of {consumer}: no HTTP client reads its envelope" if consumer
                  else f"envelope {want}")
