@@ -26,6 +26,7 @@ from designkit.assess.rules.backend import (
 from designkit.estimate.times import Spec
 from designkit.model.components import External, Queue
 from designkit.model.problems import format_path
+from designkit.model.references import walk_steps
 from designkit.model.refs import EndpointRef
 from designkit.model.resilience import Retries
 from designkit.model.service import Service
@@ -117,7 +118,7 @@ def resource_routing(ctx: Context) -> Iterator[Finding]:
             problems.append(f"{len(resources) - 1} sub-resource levels "
                             f"({'/'.join(resources)}), more than 3")
         if ref.method in ("GET", "HEAD"):
-            effects = [e for r, _, _, step in endpoint_steps(ctx.design) if r == ref
+            effects = [e for _, step in walk_steps(endpoint.steps, ())
                        for e in [_effect(step)] if e]
             if effects:
                 problems.append(f"{ref.method} has side effects ({', '.join(effects)}); "

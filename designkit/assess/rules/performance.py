@@ -148,14 +148,17 @@ def simple_seeks(ctx: Context) -> Iterator[Finding]:
 
 # -- DK-PERF-003 ---------------------------------------------------------------------------
 
-def _clients(ctx: Context, database: str) -> list[str]:
-    """Services whose endpoints take connections from ``database``'s pool, in file order."""
-    out: list[str] = []
+def _clients(ctx: Context) -> dict[str, list[str]]:
+    """For each database, the services whose endpoints take connections from its pool, in
+    file order (one pass over the steps)."""
+    out: dict[str, list[str]] = {}
     for ref, _endpoint, _path, step in endpoint_steps(ctx.design):
-        uses = ((isinstance(step, CallStep) and step.call == database)
-                or (isinstance(step, TransactionStep) and step.transaction == database))
-        if uses and ref.service not in out:
-            out.append(ref.service)
+        target = (step.call if isinstance(step, CallStep) else
+                  step.transaction if isinstance(step, TransactionStep) else None)
+        if target is not None:
+            services = out.setdefault(target, [])
+            if ref.service not in services:
+                services.append(ref.service)
     return out
 
 
@@ -176,10 +179,11 @@ def pool_sizing(ctx: Context) -> Iterator[Finding]:
     ``pool_size × replicas`` and ``policy.pool_utilization_max``; the pools summed over the
     clients vs ``max_connections``."""
     limit = ctx.policy.pool_utilization_max
+    clients_of = _clients(ctx)
     for name, db in ctx.design.components.items():
         if not isinstance(db, Database):
             continue
-        clients = _clients(ctx, name)
+        clients = clients_of.get(name, [])
         if not clients:
             continue
         subject = f"components.{name}"

@@ -351,13 +351,17 @@ def saga_compensations(ctx: Context) -> Iterator[Finding]:
                 yield ctx.finding(subject, ok,
                                   f"{saga_name}.{step.name} comes after {how} and is retried "
                                   f"until it succeeds: {step.action} ({why})")
+    by_endpoint: dict[EndpointRef, list[_Step]] = {}
+    for item in _steps(design):
+        by_endpoint.setdefault(item.ref, []).append(item)
     for item in _steps(design):
         message = item.step
         if not isinstance(message, PublishStep):
             continue
+        same = by_endpoint[item.ref]
         in_tx = any(isinstance(o.step, TransactionStep) and _inside(item.path, o.path)
-                    for o in _steps(design) if o.ref == item.ref)
-        writes = any(is_write(o.step) for o in _steps(design) if o.ref == item.ref)
+                    for o in same)
+        writes = any(is_write(o.step) for o in same)
         if message.outbox:
             yield ctx.finding(item.subject, True, f"{item.ref} publishes to {message.publish} "
                                                   "through a transactional outbox")
