@@ -1,0 +1,61 @@
+"""Deterministic ids and escaping shared by every renderer."""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import re
+
+__all__ = ["dot_label", "html_text", "mermaid_text", "node_id"]
+
+_SAFE = re.compile(r"[^A-Za-z0-9_]")
+
+
+def node_id(*parts: str) -> str:
+    """A stable identifier for a diagram node, derived from its names (never random).
+
+    Readable where possible, with a short hash so that distinct names never collide.
+
+    Example:
+        >>> node_id("orders-db")
+        'orders_db_9e69'
+        >>> node_id("orders-db") == node_id("orders-db")
+        True
+    """
+    text = "/".join(parts)
+    readable = _SAFE.sub("_", text)[:40].strip("_") or "n"
+    if readable[0].isdigit():
+        readable = "n_" + readable
+    digest = hashlib.sha1(text.encode("utf-8")).hexdigest()[:4]  # noqa: S324 - an id, not security
+    return f"{readable}_{digest}"
+
+
+def dot_label(text: str) -> str:
+    """Text for a quoted DOT label: backslashes, quotes and newlines escaped.
+
+    Example:
+        >>> dot_label('say "hi"\\nnow')
+        'say \\\\"hi\\\\"\\\\nnow'
+    """
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def html_text(text: str) -> str:
+    """Text for an HTML-like DOT label or an HTML page (``<``, ``&``, quotes escaped).
+
+    Example:
+        >>> html_text("a < b & c")
+        'a &lt; b &amp; c'
+    """
+    return html.escape(text, quote=True)
+
+
+def mermaid_text(text: str) -> str:
+    """Text for a quoted Mermaid label: quotes and markup as HTML entities.
+
+    Example:
+        >>> mermaid_text('GET /x "y" <z>')
+        'GET /x #quot;y#quot; #lt;z#gt;'
+    """
+    return (text.replace("#", "#35;").replace('"', "#quot;").replace("<", "#lt;")
+            .replace(">", "#gt;").replace("\n", "<br/>"))
