@@ -26,7 +26,7 @@ def node_id(*parts: str) -> str:
     readable = _SAFE.sub("_", text)[:40].strip("_") or "n"
     if readable[0].isdigit():
         readable = "n_" + readable
-    digest = hashlib.sha1(text.encode("utf-8")).hexdigest()[:4]  # noqa: S324 - an id, not security
+    digest = hashlib.sha1(text.encode("utf-8")).hexdigest()[:4]
     return f"{readable}_{digest}"
 
 
