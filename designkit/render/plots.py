@@ -1,0 +1,639 @@
+"""Plots of an estimate (matplotlib): latency CDFs, utilization, the load curve, growth.
+
+Every function returns a :class:`matplotlib.figure.Figure` built without pyplot, so that
+nothing is registered globally: a notebook shows the returned figure once, and the caller
+owns it (nothing here closes or shows a figure). matplotlib is imported inside each function,
+so ``import designkit`` stays light; when no backend is configured, ``Agg`` is selected.
+
+:func:`to_svg` gives the same bytes for the same figure (``svg.hashsalt``, no date).
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import math
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from designkit.estimate.result import Estimate, StationEstimate
+    from designkit.model.design import Design
+
+__all__ = ["compare", "latency_cdf", "load_curve", "table_growth", "to_png", "to_svg",
+           "utilization"]
+
+OK, WARNING, SATURATED = "#4c9f70", "#f0a830", "#d62728"
+"""Bar colours: below the policy's threshold, above it, saturated."""
+BEFORE, AFTER = "#9aa5b1", "#1f77b4"
+FONT = 10
+SVG_SALT = "designkit"
+_PERCENTILES = ((0.50, "p50", "o"), (0.95, "p95", "s"), (0.99, "p99", "^"))
+
+
+# -- shared helpers ----------------------------------------------------------------------
+
+
+def _figure(width: float, height: float, rows: int = 1) -> tuple[Figure, list[Axes]]:
+    """A new figure (constrained layout) and its axes, one per row."""
+    import matplotlib
+
+    try:
+        backend = matplotlib.get_backend(auto_select=False)  # type: ignore[call-arg,unused-ignore]
+    except TypeError:  # matplotlib < 3.10
+        backend = matplotlib.rcParams._get_backend_or_none()  # type: ignore[attr-defined,unused-ignore]
+    if backend is None:
+        matplotlib.use("Agg")
+    elif isinstance(backend, str) and backend.startswith("module://"):
+        # Importing the backend (as pyplot would) lets e.g. Jupyter's inline backend
+        # register how figures are displayed.
+        importlib.import_module(backend.removeprefix("module://"))
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), layout="constrained", dpi=100)
+    axes = [fig.add_subplot(rows, 1, i + 1) for i in range(rows)]
+    for ax in axes:
+        ax.tick_params(labelsize=FONT)
+    return fig, axes
+
+
+def _spans_decades(values: Iterable[float], ratio: float = 20.0) -> bool:
+    finite = [v for v in values if math.isfinite(v) and v > 0]
+    return bool(finite) and max(finite) / min(finite) > ratio
+
+
+def _ms(value: float) -> str:
+    if math.isinf(value):
+        return "∞"
+    if value >= 100:
+        return f"{value:,.0f} ms"
+    return f"{value:.3g} ms"
+
+
+def _plain(value: float, _pos: object = None) -> str:
+    """A number on a log axis: ``0.1``, ``10``, ``1,000`` (not ``10³``)."""
+    return f"{value:,.0f}" if value >= 1 else f"{value:g}"
+
+
+def _count(value: float, _pos: object = None) -> str:
+    """Rows on an axis: ``200k``, ``1.5M``, ``2B``."""
+    for unit, size in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(value) >= size:
+            return f"{value / size:.3g}{unit}"
+    return f"{value:.3g}"
+
+
+def _pick(names: Sequence[str], wanted: Sequence[str] | None) -> list[str]:
+    if wanted is None:
+        return list(names)
+    from designkit.model.problems import nearest
+
+    for name in wanted:
+        if name not in names:
+            hint = nearest(name, names)
+            raise KeyError(f"no endpoint {name!r} with traffic"
+                           + (f"; did you mean {', '.join(map(repr, hint))}?" if hint else ""))
+    return list(wanted)
+
+
+def _legend(ax: Axes, handles: list[Any] | None = None, title: str | None = None) -> None:
+    """A legend right of the axes, laid out by the figure (so a second render is the same)."""
+    fig = ax.get_figure()
+    assert fig is not None
+    if handles is None:
+        handles = ax.get_legend_handles_labels()[0]
+    fig.legend(handles=handles, loc="outside right upper", fontsize=FONT - 1, frameon=False,
+               title=title, title_fontsize=FONT - 1)
+
+
+def _status(station: StationEstimate, threshold: float) -> str:
+    if station.saturated or station.utilization >= 1.0:
+        return "saturated"
+    return "warning" if station.utilization >= threshold else "ok"
+
+
+_COLOUR = {"ok": OK, "warning": WARNING, "saturated": SATURATED}
+
+
+def _percent(value: float) -> str:
+    return "<1%" if 0 < value < 0.005 else f"{value:.0%}"
+
+
+def _stations(estimate: Estimate) -> list[StationEstimate]:
+    return [s for c in estimate.components.values() for s in c.stations.values()
+            if s.arrival_rps > 0]
+
+
+def _percent_axis(ax: Axes, threshold: float) -> None:
+    from matplotlib.ticker import PercentFormatter
+
+    ax.set_xlim(0.0, 1.22)
+    ax.set_xticks([0.0, 0.2, 0.4, 0.6, 0.8, 1.0])
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.axvline(threshold, color="#333333", linestyle="--", linewidth=1.2,
+               label=f"policy threshold {threshold:.0%}", gid="threshold")
+    ax.grid(axis="x", alpha=0.3)
+    ax.set_axisbelow(True)
+
+
+# -- latency -----------------------------------------------------------------------------
+
+
+def latency_cdf(estimate: Estimate, endpoints: Sequence[str] | None = None) -> Figure:
+    """The latency distribution (CDF) of each endpoint, with p50, p95 and p99 marked.
+
+    Saturated endpoints have no finite latency: they are listed in the legend and the title
+    as saturated, not drawn.
+
+    Args:
+        estimate: An estimate (``dk.estimate(design)``).
+        endpoints: Endpoints to draw (``"svc METHOD /path"``); default: all with traffic.
+
+    Returns:
+        A figure with one axes; one line per drawn endpoint, labelled with its name.
+
+    Raises:
+        KeyError: An endpoint has no traffic in the estimate (the nearest are named).
+
+    Example:
+        >>> import designkit as dk
+        >>> from designkit.render import plots
+        >>> fig = plots.latency_cdf(dk.estimate(dk.template("dashboard-fixed")))
+        >>> [line.get_label() for line in fig.axes[0].get_lines()
+        ...  if not line.get_label().startswith("_")]
+        ['dashboard-api GET /v1/dashboard', 'dashboard-api GET /v1/orders']
+    """
+    import numpy as np
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import FuncFormatter
+
+    names = _pick(list(estimate.endpoints), endpoints)
+    drawn = [n for n in names
+             if not estimate.endpoints[n].saturated and estimate.endpoints[n].dist is not None]
+    saturated = [n for n in names if n not in drawn]
+    fig, (ax,) = _figure(11.0, 5.5)
+    colours = _palette(len(drawn))
+    lows, highs = [], []
+    for name in drawn:
+        dist = estimate.endpoints[name].dist
+        assert dist is not None
+        lows.append(max(dist.quantile(0.002), dist.grid.step))
+        highs.append(dist.quantile(0.999))
+    # log when the medians and tails of the endpoints lie decades apart
+    log = _spans_decades([estimate.endpoints[n].p50_ms for n in drawn]
+                         + [estimate.endpoints[n].p99_ms for n in drawn])
+    for name, colour, low, high in zip(drawn, colours, lows, highs, strict=True):
+        e = estimate.endpoints[name]
+        dist = e.dist
+        assert dist is not None
+        t = (np.arange(dist.grid.size) + 0.5) * dist.grid.step
+        cdf = np.cumsum(dist.pmf)
+        keep = (t >= low * 0.5) & (t <= high * 1.2) if log else t <= high * 1.2
+        ax.plot(t[keep], cdf[keep], color=colour, linewidth=1.8,
+                label=f"{name}", gid=f"cdf {name}")
+        for q, tag, marker in _PERCENTILES:
+            ax.plot([dist.quantile(q)], [q], marker=marker, color=colour, markersize=6,
+                    markeredgecolor="white", linestyle="none", label=f"_{tag} {name}")
+    if drawn:
+        for q, _, _ in _PERCENTILES:
+            ax.axhline(q, color="#999999", linewidth=0.7, linestyle=":", zorder=0)
+        right = ax.secondary_yaxis("right")
+        right.set_yticks([q for q, _, _ in _PERCENTILES], [t for _, t, _ in _PERCENTILES],
+                         fontsize=FONT - 1, color="#555555")
+    if log:
+        ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(FuncFormatter(_plain))
+    elif drawn:
+        ax.set_xlim(left=0.0)
+    ax.set_ylim(0.0, 1.02)
+    ax.set_xlabel("latency (ms" + (", log scale)" if log else ")"), fontsize=FONT + 1)
+    ax.set_ylabel("share of requests ≤ latency", fontsize=FONT + 1)
+    ax.grid(alpha=0.3)
+    title = f"Latency distribution — {estimate.design}"
+    if estimate.scale != 1:
+        title += f" at {estimate.scale:g}× load"
+    if saturated:
+        title += f"\n{len(saturated)} endpoint{'s' * (len(saturated) > 1)} saturated (not drawn)"
+    ax.set_title(title, fontsize=FONT + 2)
+    handles: list[Any] = [Line2D([], [], color=c, linewidth=1.8,
+                                 label=f"{n}  (p95 {_ms(estimate.endpoints[n].p95_ms)})")
+                          for n, c in zip(drawn, colours, strict=True)]
+    if drawn:
+        handles += [Line2D([], [], color="#444444", marker=m, linestyle="none", label=tag)
+                    for _, tag, m in _PERCENTILES]
+    handles += [Line2D([], [], color=SATURATED, marker="x", linestyle="none",
+                       label=f"{n}  (saturated)") for n in saturated]
+    if not drawn:
+        ax.text(0.5, 0.5, "every endpoint is saturated:\nlatency grows without bound",
+                transform=ax.transAxes, ha="center", va="center", fontsize=FONT + 2,
+                color=SATURATED)
+        ax.set_xticks([])
+    _legend(ax, handles, title="endpoint")
+    return fig
+
+
+def _palette(n: int) -> list[str]:
+    from matplotlib import colormaps
+    from matplotlib.colors import to_hex
+
+    cmap = colormaps["tab10" if n <= 10 else "tab20"]
+    return [to_hex(cmap(i % cmap.N)) for i in range(n)]
+
+
+# -- utilization -------------------------------------------------------------------------
+
+
+def _utilization_bars(ax: Axes, stations: list[StationEstimate], threshold: float) -> None:
+    labels = [s.id for s in stations]
+    status = [_status(s, threshold) for s in stations]
+    widths = [1.0 if st == "saturated" else s.utilization for s, st in zip(stations, status,
+                                                                            strict=True)]
+    y = list(range(len(stations)))
+    bars = ax.barh(y, widths, color=[_COLOUR[s] for s in status], height=0.65)
+    for bar, station, st in zip(bars, stations, status, strict=True):
+        bar.set_gid(f"bar {station.id}")
+        text = "saturated" if st == "saturated" else _percent(station.utilization)
+        ax.text(bar.get_width() + 0.01, bar.get_y() + bar.get_height() / 2, text,
+                va="center", fontsize=FONT - 1,
+                color=SATURATED if st == "saturated" else "#333333",
+                fontweight="bold" if st == "saturated" else "normal")
+    ax.set_yticks(y, labels, fontsize=FONT)
+    ax.invert_yaxis()
+    _percent_axis(ax, threshold)
+
+
+def utilization(estimate: Estimate) -> Figure:
+    """Utilization of every station with traffic, busiest first, against the policy.
+
+    Bars are green below ``estimate.utilization_max``, amber above it and red when
+    saturated (capped at 100 % and labelled "saturated"); the threshold is a dashed line.
+
+    Args:
+        estimate: An estimate.
+
+    Returns:
+        A figure with one axes of horizontal bars (one per station, gid ``"bar <id>"``).
+
+    Example:
+        >>> import designkit as dk
+        >>> from designkit.render import plots
+        >>> fig = plots.utilization(dk.estimate(dk.template("dashboard-slow")))
+        >>> fig.axes[0].get_yticklabels()[0].get_text()
+        'app-db cpu'
+    """
+    from matplotlib.patches import Patch
+
+    threshold = estimate.utilization_max
+    stations = sorted(_stations(estimate), key=lambda s: (-s.utilization, s.id))
+    fig, (ax,) = _figure(10.0, max(3.0, 1.4 + 0.38 * len(stations)))
+    _utilization_bars(ax, stations, threshold)
+    ax.set_xlabel("utilization (busy share of servers)", fontsize=FONT + 1)
+    title = f"Utilization — {estimate.design}"
+    if estimate.scale != 1:
+        title += f" at {estimate.scale:g}× load"
+    ax.set_title(title, fontsize=FONT + 2)
+    handles: list[Any] = [
+        Patch(color=OK, label=f"below {threshold:.0%}"),
+        Patch(color=WARNING, label=f"above {threshold:.0%}"),
+        Patch(color=SATURATED, label="saturated"),
+        *[h for h in ax.get_lines() if h.get_gid() == "threshold"],
+    ]
+    _legend(ax, handles)
+    if not stations:
+        ax.text(0.5, 0.5, "no station has traffic", transform=ax.transAxes, ha="center")
+    return fig
+
+
+# -- load --------------------------------------------------------------------------------
+
+
+def default_scales(max_scale: float, points: int = 32) -> list[float]:
+    """Load scales for the p95-vs-load curve: a grid up to 0.9 × ``max_scale``, then closer
+    steps up to 0.99 × (the knee), and 1× (the design's load) when below saturation.
+
+    Example:
+        >>> [round(s, 3) for s in default_scales(2.0, points=4)]
+        [0.04, 0.627, 1.0, 1.213, 1.8, 1.86, 1.9, 1.94, 1.96, 1.98]
+    """
+    top = max_scale if math.isfinite(max_scale) and max_scale > 0 else 5.0
+    first = top * 0.02
+    grid = [first + (0.9 * top - first) * i / (points - 1) for i in range(points)]
+    knee = [top * f for f in (0.93, 0.95, 0.97, 0.98, 0.99)] if math.isfinite(max_scale) else []
+    here = [1.0] if 0.99 * top > 1.0 else []
+    return sorted(set(grid + knee + here))
+
+
+def load_curve(design: Design, scales: Sequence[float] | None = None,
+               endpoints: Sequence[str] | None = None) -> Figure:
+    """p95 of each endpoint as the workload is scaled up to saturation (the hockey stick).
+
+    Args:
+        design: The design; its workload is scale 1.
+        scales: Factors on the workload; default: :func:`default_scales` of its max_scale.
+        endpoints: Endpoints to draw; default: all with traffic.
+
+    Returns:
+        A figure: one line per endpoint (labelled with its name), a dashed vertical line at
+        ``max_scale`` (gid ``"max_scale"``) labelled with the bottleneck, and a dotted one at
+        the design's load.
+
+    Example:
+        >>> import designkit as dk
+        >>> from designkit.render import plots
+        >>> fig = plots.load_curve(dk.template("dashboard-slow"))
+        >>> [round(l.get_xdata()[0], 2) for l in fig.axes[0].get_lines()
+        ...  if l.get_gid() == "max_scale"]
+        [1.15]
+    """
+    import numpy as np
+
+    from designkit.estimate.api import estimate as run
+
+    base = run(design)
+    names = _pick(list(base.endpoints), endpoints)
+    xs = list(scales) if scales is not None else default_scales(base.max_scale)
+    curve = base.curve(xs)
+    fig, (ax,) = _figure(11.0, 5.5)
+    colours = _palette(len(names))
+    values = [v for n in names for v in curve[n]]
+    for name, colour in zip(names, colours, strict=True):
+        ys = np.array([v if math.isfinite(v) else np.nan for v in curve[name]])
+        ax.plot(xs, ys, color=colour, linewidth=1.8, marker="o", markersize=3, label=name)
+    log = _spans_decades(values)
+    if log:
+        from matplotlib.ticker import FuncFormatter
+
+        ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(FuncFormatter(_plain))
+    top = base.max_scale
+    if math.isfinite(top):
+        where = base.bottleneck_station or base.bottleneck or "a station"
+        ax.axvline(top, color=SATURATED, linestyle="--", linewidth=1.4, gid="max_scale",
+                   label=f"saturation at {top:.3g}× ({where})")
+    if min(xs, default=0.0) <= 1.0 <= max(xs, default=0.0):
+        ax.axvline(1.0, color="#555555", linestyle=":", linewidth=1.2, gid="design_load",
+                   label="design workload (1×)")
+    ax.set_xlim(0.0, (top * 1.04) if math.isfinite(top) else max(xs, default=1.0) * 1.04)
+    ax.set_xlabel("load (× the design's workload)", fontsize=FONT + 1)
+    ax.set_ylabel("p95 latency (ms" + (", log scale)" if log else ")"), fontsize=FONT + 1)
+    saturates = (f"saturates at {top:.3g}× in {base.bottleneck_station}"
+                 if math.isfinite(top) else "never saturates")
+    ax.set_title(f"p95 vs load — {base.design} {saturates}", fontsize=FONT + 2)
+    ax.grid(alpha=0.3)
+    _legend(ax)
+    return fig
+
+
+# -- growth ------------------------------------------------------------------------------
+
+
+def table_growth(design: Design, days: float = 365.0) -> Figure:
+    """Rows of every growing table over ``days``, with the policy's ``partition_rows``.
+
+    Args:
+        design: The design (tables with ``growth_per_day``).
+        days: Days to draw.
+
+    Returns:
+        A figure: one line per growing table (labelled ``db.table``; tables that grow
+        alike share a line, ``db.a = db.b``), and a dashed line at
+        ``design.policy.partition_rows`` (gid ``"partition_rows"``) when the rows reach
+        its decade.
+
+    Example:
+        >>> import designkit as dk
+        >>> from designkit.render import plots
+        >>> fig = plots.table_growth(dk.template("dashboard-slow"))
+        >>> sorted(l.get_label() for l in fig.axes[0].get_lines())[:2]
+        ['app-db.customers', 'app-db.merchants']
+    """
+    from matplotlib.ticker import FuncFormatter
+
+    from designkit.estimate.growth import growth
+
+    grown = [t for t in growth(design, days).tables if t.rows_then > t.rows_now]
+    # tables that grow alike would hide one another: one line, both names
+    same: dict[tuple[float, float, bool], list[str]] = {}
+    for t in grown:
+        same.setdefault((t.rows_now, t.rows_then, t.partitioned), []).append(
+            f"{t.database}.{t.table}")
+    lines = sorted(same.items(), key=lambda item: -item[0][1])
+    fig, (ax,) = _figure(11.0, 5.5)
+    colours = _palette(len(lines))
+    for ((now, then, partitioned), names), colour in zip(lines, colours, strict=True):
+        label = " = ".join(names)
+        ax.plot([0.0, days], [now, then], color=colour, linewidth=1.8, label=label,
+                gid=f"table {label}", linestyle=(0, (6, 2)) if partitioned else "-")
+    rows = [v for (now, then, _), _ in lines for v in (now, then)]
+    log = _spans_decades(rows, ratio=30.0)
+    if log:
+        from matplotlib.ticker import LogLocator
+
+        ax.set_yscale("log")
+        ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    limit = float(design.policy.partition_rows)
+    if rows and limit <= max(rows) * (3.0 if log else 1.25):
+        ax.axhline(limit, color=SATURATED, linestyle="--", linewidth=1.3, gid="partition_rows",
+                   label=f"partition above {_count(limit)} rows (policy)")
+    ax.yaxis.set_major_formatter(FuncFormatter(_count))
+    ax.set_xlim(0.0, days)
+    ax.set_xlabel("days from now", fontsize=FONT + 1)
+    ax.set_ylabel("rows" + (" (log scale)" if log else ""), fontsize=FONT + 1)
+    ax.set_title(f"Table growth over {days:g} days — {design.name}", fontsize=FONT + 2)
+    ax.grid(alpha=0.3, which="both" if not log else "major")
+    if lines:
+        _legend(ax, title="dashed: partitioned"
+                if any(partitioned for (_, _, partitioned), _ in lines) else None)
+    else:
+        ax.text(0.5, 0.5, "no table grows (no growth_per_day)", transform=ax.transAxes,
+                ha="center", va="center", fontsize=FONT + 1)
+    return fig
+
+
+# -- comparison --------------------------------------------------------------------------
+
+
+def compare(before: Estimate, after: Estimate,
+            labels: tuple[str, str] = ("before", "after"), stations: int = 8) -> Figure:
+    """Two estimates side by side: p95 per endpoint, and the busiest stations' utilization.
+
+    Args:
+        before: The first estimate.
+        after: The second (e.g. the fixed design).
+        labels: Names of the two in the legend.
+        stations: How many of the busiest stations to show.
+
+    Returns:
+        A figure with two axes: grouped p95 bars (log scale when they span decades; a
+        saturated endpoint's bar is capped and labelled "saturated"), and grouped
+        utilization bars with the policy threshold.
+
+    Example:
+        >>> import designkit as dk
+        >>> from designkit.render import plots
+        >>> fig = plots.compare(dk.estimate(dk.template("dashboard-slow")),
+        ...                     dk.estimate(dk.template("dashboard-fixed")))
+        >>> [ax.get_title() for ax in fig.axes]
+        ['p95 latency per endpoint', 'Utilization of the busiest stations']
+    """
+    endpoints = list(before.endpoints) + [n for n in after.endpoints if n not in before.endpoints]
+    util_before = {s.id: s for s in _stations(before)}
+    util_after = {s.id: s for s in _stations(after)}
+    busiest = sorted(set(util_before) | set(util_after), key=lambda i: (-max(
+        util_before[i].utilization if i in util_before else 0.0,
+        util_after[i].utilization if i in util_after else 0.0), i))[:stations]
+    n = len(endpoints) + len(busiest)
+    fig, (top, bottom) = _figure(11.0, max(5.0, 2.4 + 0.62 * n), rows=2)
+    _compare_p95(top, endpoints, (before, after), labels)
+    _compare_util(bottom, busiest, (util_before, util_after), labels,
+                  after.utilization_max)
+    fig.suptitle(f"{labels[0]}: {before.design}   vs   {labels[1]}: {after.design}",
+                 fontsize=FONT + 3)
+    return fig
+
+
+def _compare_p95(ax: Axes, endpoints: list[str], pair: tuple[Estimate, Estimate],
+                 labels: tuple[str, str]) -> None:
+    from matplotlib.ticker import FuncFormatter
+
+    finite = [e.endpoints[n].p95_ms for e in pair for n in endpoints if n in e.endpoints]
+    log = _spans_decades(finite)
+    known = [v for v in finite if math.isfinite(v) and v > 0]
+    cap = max(known, default=1.0) * (2.0 if log else 1.15)
+    height = 0.38
+    for k, (est, label, colour) in enumerate(zip(pair, labels, (BEFORE, AFTER), strict=True)):
+        ys = [i + (k - 0.5) * height for i in range(len(endpoints))]
+        widths = []
+        for name in endpoints:
+            e = est.endpoints.get(name)
+            widths.append(0.0 if e is None else (cap if not math.isfinite(e.p95_ms)
+                                                 else e.p95_ms))
+        bars = ax.barh(ys, widths, height=height, color=colour, label=label)
+        for bar, name in zip(bars, endpoints, strict=True):
+            e = est.endpoints.get(name)
+            bar.set_gid(f"{label} {name}")
+            if e is None:
+                text, x = "no traffic", (min(known, default=1.0) if log else 0.0)
+            elif not math.isfinite(e.p95_ms):
+                bar.set_hatch("//")
+                bar.set_edgecolor(SATURATED)
+                text, x = "saturated", cap
+            else:
+                text, x = _ms(e.p95_ms), e.p95_ms
+            ax.text(x * (1.08 if log else 1.0) + (0 if log else cap * 0.01),
+                    bar.get_y() + bar.get_height() / 2, text, va="center",
+                    fontsize=FONT - 1, color=SATURATED if text == "saturated" else "#333333")
+    ax.set_yticks(range(len(endpoints)), endpoints, fontsize=FONT)
+    ax.invert_yaxis()
+    if log:
+        ax.set_xscale("log")
+        ax.set_xlim(min(known, default=1.0) / 2, cap * 2.5)
+        ax.xaxis.set_major_formatter(FuncFormatter(_plain))
+    else:
+        ax.set_xlim(0.0, cap * 1.15)
+    ax.set_xlabel("p95 latency (ms" + (", log scale)" if log else ")"), fontsize=FONT + 1)
+    ax.set_title("p95 latency per endpoint", fontsize=FONT + 2)
+    ax.grid(axis="x", alpha=0.3)
+    ax.set_axisbelow(True)
+
+
+def _pair_handles(labels: tuple[str, str], hatched: bool) -> list[Any]:
+    from matplotlib.patches import Patch
+
+    handles: list[Any] = [Patch(color=BEFORE, label=labels[0]),
+                          Patch(color=AFTER, label=labels[1])]
+    if hatched:
+        handles.append(Patch(facecolor="white", edgecolor=SATURATED, hatch="//",
+                             label="saturated"))
+    return handles
+
+
+def _compare_util(ax: Axes, ids: list[str],
+                  pair: tuple[dict[str, StationEstimate], dict[str, StationEstimate]],
+                  labels: tuple[str, str], threshold: float) -> None:
+    height = 0.38
+    for k, (stations, label, colour) in enumerate(zip(pair, labels, (BEFORE, AFTER),
+                                                      strict=True)):
+        ys = [i + (k - 0.5) * height for i in range(len(ids))]
+        widths = []
+        for i in ids:
+            s = stations.get(i)
+            widths.append(0.0 if s is None else min(s.utilization, 1.0))
+        bars = ax.barh(ys, widths, height=height, color=colour, label=label)
+        for bar, i in zip(bars, ids, strict=True):
+            s = stations.get(i)
+            bar.set_gid(f"{label} {i}")
+            if s is None:
+                text = "no traffic"
+            elif _status(s, threshold) == "saturated":
+                bar.set_hatch("//")
+                bar.set_edgecolor(SATURATED)
+                text = "saturated"
+            else:
+                text = _percent(s.utilization)
+            ax.text(bar.get_width() + 0.01, bar.get_y() + bar.get_height() / 2, text,
+                    va="center", fontsize=FONT - 1,
+                    color=SATURATED if text == "saturated" else "#333333")
+    ax.set_yticks(range(len(ids)), ids, fontsize=FONT)
+    ax.invert_yaxis()
+    _percent_axis(ax, threshold)
+    ax.set_xlabel("utilization (busy share of servers)", fontsize=FONT + 1)
+    ax.set_title("Utilization of the busiest stations", fontsize=FONT + 2)
+    hatched = any(p.get_hatch() for a in ax.figure.axes for p in a.patches)
+    _legend(ax, [*_pair_handles(labels, hatched),
+                 *[h for h in ax.get_lines() if h.get_gid() == "threshold"]])
+
+
+# -- output ------------------------------------------------------------------------------
+
+
+def to_svg(fig: Figure) -> str:
+    """The figure as SVG text that is the same, byte for byte, each time it is rendered.
+
+    Element ids come from ``svg.hashsalt`` (set only while saving) and no date is written.
+
+    Example:
+        >>> import designkit as dk
+        >>> from designkit.render import plots
+        >>> fig = plots.utilization(dk.estimate(dk.template("dashboard-fixed")))
+        >>> to_svg(fig) == to_svg(fig), "<dc:date>" in to_svg(fig)
+        (True, False)
+    """
+    import matplotlib
+
+    # Element ids hash the axes' clip boxes, which the constrained layout only settles to
+    # within rounding noise: settle it, round it, and save with the layout held still.
+    fig.draw_without_rendering()
+    engine = fig.get_layout_engine()
+    for ax in fig.axes:
+        x, y, w, h = (round(float(v), 6) for v in ax.get_position().bounds)
+        ax.set_position((x, y, w, h))
+    fig.set_layout_engine("none")
+    buffer = io.StringIO()
+    try:
+        with matplotlib.rc_context({"svg.hashsalt": SVG_SALT}):
+            fig.savefig(buffer, format="svg", metadata={"Date": None})
+    finally:
+        fig.set_layout_engine(engine)
+    return buffer.getvalue()
+
+
+def to_png(fig: Figure, path: str | Path, dpi: int = 150) -> Path:
+    """Write the figure as a PNG file (``dpi`` dots per inch) and return its path.
+
+    Example:
+        >>> import designkit as dk, tempfile, pathlib
+        >>> from designkit.render import plots
+        >>> fig = plots.utilization(dk.estimate(dk.template("dashboard-fixed")))
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     out = to_png(fig, pathlib.Path(d) / "u.png")
+        ...     out.read_bytes()[:4]
+        b'\\x89PNG'
+    """
+    out = Path(path)
+    fig.savefig(out, format="png", dpi=dpi, metadata={"Software": None})
+    return out
