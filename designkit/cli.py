@@ -11,11 +11,15 @@ import json
 import re
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from designkit import __version__
 from designkit.errors import DesignError, DesignkitError
+
+if TYPE_CHECKING:
+    from designkit.model.design import Design
 
 __all__ = ["main"]
 
@@ -186,6 +190,79 @@ def rules_command(fmt: str) -> None:
     else:
         for r in catalogue():
             click.echo(f"{r.id:<12} {r.severity.value:<8} {r.mode.value:<11} {r.title}")
+
+
+@cli.command(name="render")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--view", type=click.Choice(["architecture", "data", "saga", "sequence"]),
+              default="architecture", show_default=True, help="Which diagram.")
+@click.option("--endpoint", help="The endpoint of a sequence view: 'svc METHOD /path'.")
+@click.option("--saga", "saga_name", help="The saga of a saga view (default: the first).")
+@click.option("--format", "fmt", type=click.Choice(["svg", "png", "dot", "mermaid"]),
+              default="svg", show_default=True, help="Output format.")
+@click.option("--estimate/--no-estimate", "with_estimate", default=True, show_default=True,
+              help="Colour the architecture by the estimate at the design's workload.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
+              help="Write to this file (SVG/PNG need it for PNG; text goes to stdout).")
+def render_command(file: str, view: str, endpoint: str | None, saga_name: str | None,
+                   fmt: str, with_estimate: bool, output: str | None) -> None:
+    """Draw design FILE: architecture, data model, a saga, or one endpoint's sequence."""
+    from designkit.model.io import load
+
+    design = load(Path(file))
+    if view == "sequence" and not endpoint:
+        raise click.UsageError("--view sequence needs --endpoint 'svc METHOD /path'")
+    if view == "saga" and saga_name is None:
+        if not design.sagas:
+            raise click.UsageError(f"{file} has no saga to draw")
+        saga_name = next(iter(design.sagas))
+    if fmt == "png" and not output:
+        raise click.UsageError("--format png needs -o FILE")
+    text: str
+    if fmt == "mermaid":
+        from designkit.render import mermaid
+
+        text = _view(mermaid, view, design, endpoint, saga_name, with_estimate)
+    else:
+        from designkit.render import graphviz_views
+
+        graph = _view(graphviz_views, view, design, endpoint, saga_name, with_estimate)
+        if fmt == "png":
+            assert output is not None
+            Path(output).write_bytes(graph.pipe(format="png"))
+            click.echo(f"wrote {output}", err=True)
+            return
+        text = graph.source if fmt == "dot" else graphviz_views.to_svg(graph)
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}", err=True)
+    else:
+        click.echo(text, nl=not text.endswith("\n"))
+
+
+def _view(module: Any, view: str, design: Design, endpoint: str | None,
+          saga_name: str | None, with_estimate: bool) -> Any:
+    """The view ``view`` of ``design`` from a renderer module (Graphviz or Mermaid); an
+    unknown endpoint or saga is a usage error naming the nearest ones."""
+    try:
+        return _draw(module, view, design, endpoint, saga_name, with_estimate)
+    except KeyError as err:
+        raise click.UsageError(str(err.args[0]) if err.args else str(err)) from None
+
+
+def _draw(module: Any, view: str, design: Design, endpoint: str | None,
+          saga_name: str | None, with_estimate: bool) -> Any:
+    if view == "architecture":
+        if with_estimate and design.workload:
+            from designkit.estimate.api import estimate
+
+            return module.architecture(design, estimate=estimate(design))
+        return module.architecture(design)
+    if view == "data":
+        return module.data(design)
+    if view == "saga":
+        return module.saga(design, saga_name)
+    return module.sequence(design, endpoint)
 
 
 @cli.command(name="templates")
