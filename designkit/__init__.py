@@ -92,8 +92,14 @@ from designkit.model import (
     save,
     step_kind,
 )
+
+# Views decorate the model (which knows nothing of rendering): a Design displays its
+# architecture diagram in Jupyter. Nothing heavy is imported until it is displayed.
+from designkit.render.display import design_mimebundle as _design_mimebundle
 from designkit.schema import json_schema
 from designkit.templates import template, template_path, template_text, templates
+
+Design._repr_mimebundle_ = _design_mimebundle  # type: ignore[attr-defined]
 
 __all__ = [
     "FORMAT_VERSION",
