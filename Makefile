@@ -35,6 +35,17 @@ demo: venv dot
 	$(BIN)/designkit templates
 	$(BIN)/designkit validate templates/*.yaml
 	$(BIN)/designkit estimate templates/flash-sale.yaml
+	@# The flash-sale workbook, executed headless into a scratch copy (the committed one stays as is).
+	$(BIN)/jupyter nbconvert --to notebook --execute --log-level WARN \
+	  --output-dir .cache/demo notebooks/01-flash-sale.ipynb
+	@if $(BIN)/designkit report --help >/dev/null 2>&1; then \
+	  echo "$(BIN)/designkit report templates/flash-sale.yaml -o docs/examples/flash-sale"; \
+	  $(BIN)/designkit report templates/flash-sale.yaml -o docs/examples/flash-sale; \
+	else \
+	  echo "designkit report not available: writing the diagrams only"; mkdir -p docs/examples/flash-sale && \
+	  $(BIN)/designkit render templates/flash-sale.yaml --view architecture --format svg -o docs/examples/flash-sale/architecture.svg && \
+	  $(BIN)/designkit render templates/flash-sale.yaml --view data --format svg -o docs/examples/flash-sale/data.svg; \
+	fi
 
 # Mermaid's own parser checks our Mermaid text in the tests (Node.js, no browser needed).
 MERMAID := .cache/mermaid/node_modules/mermaid/package.json
@@ -47,6 +58,8 @@ mermaid:
 
 test: venv dot lint mermaid
 	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --nbval --nbval-current-env \
+	  --nbval-sanitize-with notebooks/nbval-sanitize.cfg notebooks/
 
 lint: venv
 	$(BIN)/ruff check designkit tests
