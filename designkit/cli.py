@@ -240,6 +240,27 @@ def render_command(file: str, view: str, endpoint: str | None, saga_name: str | 
         click.echo(text, nl=not text.endswith("\n"))
 
 
+@cli.command(name="report")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", "out_dir", required=True, metavar="DIR",
+              type=click.Path(file_okay=False, writable=True),
+              help="Directory to write into (created if missing).")
+@click.option("--audit", is_flag=True, help="Ignore every waiver.")
+def report_command(file: str, out_dir: str, audit: bool) -> None:
+    """Write a report of design FILE into DIR: <name>.md and <name>.html with the diagrams,
+    the estimate, the p95-vs-load plot and the findings; prints the path of the .md."""
+    from designkit.assess.engine import assess
+    from designkit.estimate.api import estimate
+    from designkit.model.io import load
+    from designkit.render.report import write_report
+
+    design = load(Path(file))
+    result = estimate(design) if design.workload else None
+    path = write_report(design, Path(out_dir), estimate=result,
+                        assessment=assess(design, estimate=result, audit=audit))
+    click.echo(str(path))
+
+
 def _view(module: Any, view: str, design: Design, endpoint: str | None,
           saga_name: str | None, with_estimate: bool) -> Any:
     """The view ``view`` of ``design`` from a renderer module (Graphviz or Mermaid); an
