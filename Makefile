@@ -38,14 +38,7 @@ demo: venv dot
 	@# The flash-sale workbook, executed headless into a scratch copy (the committed one stays as is).
 	$(BIN)/jupyter nbconvert --to notebook --execute --log-level WARN \
 	  --output-dir .cache/demo notebooks/01-flash-sale.ipynb
-	@if $(BIN)/designkit report --help >/dev/null 2>&1; then \
-	  echo "$(BIN)/designkit report templates/flash-sale.yaml -o docs/examples/flash-sale"; \
-	  $(BIN)/designkit report templates/flash-sale.yaml -o docs/examples/flash-sale; \
-	else \
-	  echo "designkit report not available: writing the diagrams only"; mkdir -p docs/examples/flash-sale && \
-	  $(BIN)/designkit render templates/flash-sale.yaml --view architecture --format svg -o docs/examples/flash-sale/architecture.svg && \
-	  $(BIN)/designkit render templates/flash-sale.yaml --view data --format svg -o docs/examples/flash-sale/data.svg; \
-	fi
+	$(BIN)/designkit report templates/flash-sale.yaml -o docs/examples/flash-sale
 
 # Mermaid's own parser checks our Mermaid text in the tests (Node.js, no browser needed).
 MERMAID := .cache/mermaid/node_modules/mermaid/package.json
