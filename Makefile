@@ -7,7 +7,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed-stamp
 
-.PHONY: all demo test lint lab docs bench dot mermaid venv clean
+.PHONY: all demo test lint lab docs bench dot mermaid chromium venv clean
 
 all: test
 
@@ -49,7 +49,16 @@ mermaid:
 	  npm install --silent --no-audit --no-fund --prefix .cache/mermaid mermaid@11 jsdom >/dev/null; \
 	else echo "npm not found: the Mermaid syntax test will skip (install Node.js to run it)"; fi
 
-test: venv dot lint mermaid
+# Debian's chromium drives the explorer's browser test (never a downloaded browser).
+chromium:
+	@test -x /usr/bin/chromium || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium with apt-get (for the explorer's browser test)"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "/usr/bin/chromium not found: the explorer's browser test will skip (sudo apt-get install chromium)"; fi; }
+
+test: venv dot lint mermaid chromium
 	$(BIN)/python -m pytest
 	$(BIN)/python -m pytest --nbval --nbval-current-env \
 	  --nbval-sanitize-with notebooks/nbval-sanitize.cfg notebooks/

@@ -98,6 +98,7 @@ from designkit.model import (
 from designkit.render.display import design_mimebundle as _design_mimebundle
 from designkit.schema import json_schema
 from designkit.templates import template, template_path, template_text, templates
+from designkit.widgets import explore
 
 Design._repr_mimebundle_ = _design_mimebundle  # type: ignore[attr-defined]
 
@@ -165,6 +166,7 @@ __all__ = [
     "assess",
     "dump",
     "estimate",
+    "explore",
     "growth",
     "json_schema",
     "load",

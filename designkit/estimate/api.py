@@ -70,6 +70,7 @@ def estimate(design: Design, workload: dict[str, float] | None = None,
         retry_storms=tuple(retry_storms(solution)),
         utilization_max=design.policy.utilization_max,
         _source=design,
+        _scenario=scenario,
     )
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from designkit.estimate.capacity import RetryStorm
     from designkit.estimate.distributions import Dist
+    from designkit.estimate.scenarios import Scenario
     from designkit.model.design import Design
 
 __all__ = ["ComponentEstimate", "EndpointEstimate", "Estimate", "StationEstimate"]
@@ -174,6 +175,7 @@ class Estimate:
     retry_storms: tuple[RetryStorm, ...] = ()
     utilization_max: float = 0.7
     _source: Design | None = field(default=None, repr=False, compare=False)
+    _scenario: Scenario | None = field(default=None, repr=False, compare=False)
 
     @property
     def saturated(self) -> bool:
@@ -231,8 +233,9 @@ class Estimate:
 
         out: dict[str, list[float]] = {k: [] for k in self.endpoints}
         for scale in scales:
-            at = estimate(self._source, scale=scale * self.scale, days=self.days,
-                          _capacity=False)
+            at = estimate(self._source, scenario=self._scenario, scale=scale * self.scale
+                          / (self._scenario.scale if self._scenario else 1.0),
+                          days=self.days, _capacity=False)
             for key in out:
                 e = at.endpoints.get(key)
                 out[key].append(e.p95_ms if e is not None else math.inf)

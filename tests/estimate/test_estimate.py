@@ -271,3 +271,13 @@ def test_display() -> None:
                                     "api workers saturates first at 1.11× this load")
     assert "api GET /x" in text and "90%" in text
     assert "background:#ffbf47" in e._repr_html_()  # 90 % is above the policy's 70 %
+
+
+def test_curve_keeps_the_scenario() -> None:
+    design = dk.Design(name="slow")
+    design.external("provider", latency_ms=100.0)
+    design.service("api", io="async", workers=1000).endpoint("POST /x").call("provider")
+    design.set_load("api POST /x", 10)
+    plain = dk.estimate(design).curve([1.0])["api POST /x"][0]
+    slow = dk.estimate(design, scenario=dk.Scenario(slow={"provider": 3})).curve([1.0])
+    assert slow["api POST /x"][0] == pytest.approx(3 * plain, rel=0.005)
