@@ -11,6 +11,7 @@ from designkit.assess.context import Context
 from designkit.assess.finding import Finding, Status
 from designkit.assess.rule import Reference, Rule, Severity, rule
 from designkit.assess.rules._facts import (
+    RFC9457,
     ZALANDO,
     endpoint_path,
     endpoint_steps,
@@ -149,8 +150,7 @@ def _effect(step: Step) -> str:
       remediation="Answer every HTTP endpoint in the policy's envelope ({data, meta, error}, "
                   "or problem+json for errors when the policy says so).",
       references=[
-          Reference("RFC 9457", "3", "Problem Details for HTTP APIs",
-                    "https://www.rfc-editor.org/rfc/rfc9457"),
+          RFC9457,
           Reference("Zalando RESTful API Guidelines", "176", "MUST use problem JSON",
                     ZALANDO + "176"),
       ],

@@ -9,7 +9,13 @@ from typing import Any
 from designkit.assess.context import Context
 from designkit.assess.finding import Finding, Status
 from designkit.assess.rule import Reference, Rule, Severity, rule
-from designkit.assess.rules._facts import ZALANDO, endpoint_path, envelope_standard, is_write
+from designkit.assess.rules._facts import (
+    RFC9457,
+    ZALANDO,
+    endpoint_path,
+    envelope_standard,
+    is_write,
+)
 from designkit.estimate.plan import plan_query
 from designkit.estimate.times import Spec
 from designkit.model.components import Cache, Queue
@@ -342,8 +348,7 @@ def input_validation(ctx: Context) -> Iterator[Finding]:
       references=[
           Reference("RFC 9110", "15", "Status Codes",
                     "https://www.rfc-editor.org/rfc/rfc9110#section-15"),
-          Reference("RFC 9457", "3", "Problem Details for HTTP APIs",
-                    "https://www.rfc-editor.org/rfc/rfc9457"),
+          RFC9457,
           Reference("Zalando RESTful API Guidelines", "151",
                     "MUST specify success and error responses", ZALANDO + "151"),
           Reference("Zalando RESTful API Guidelines", "176", "MUST use problem JSON",
