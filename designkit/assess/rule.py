@@ -51,8 +51,8 @@ class Reference:
     """A typed reference to a standard.
 
     Example:
-        >>> str(Reference("OWASP API 2023", "API1", "Broken Object Level Authorization"))
-        'OWASP API 2023 API1 (Broken Object Level Authorization)'
+        >>> str(Reference("OWASP API Security 2023", "API1", "Broken Object Level Authorization"))
+        'OWASP API Security 2023 API1 (Broken Object Level Authorization)'
     """
 
     source: str

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from designkit.assess.rule import Reference
 from designkit.model.design import Design
 from designkit.model.problems import format_path
 from designkit.model.references import walk_steps
@@ -12,17 +11,10 @@ from designkit.model.refs import EndpointRef
 from designkit.model.service import Endpoint
 from designkit.model.steps import CallStep, Step
 
-__all__ = ["RFC9457", "WRITES", "ZALANDO", "endpoint_path", "endpoint_steps", "envelope_standard",
+__all__ = ["WRITES", "endpoint_path", "endpoint_steps", "envelope_standard",
            "is_write"]
 
 WRITES = ("insert", "update", "delete", "upsert")
-
-ZALANDO = "https://opensource.zalando.com/restful-api-guidelines/#"
-"""Zalando RESTful API guidelines; a rule number follows the ``#``."""
-
-RFC9457 = Reference("RFC 9457", "3", "Problem Details for HTTP APIs",
-                    "https://www.rfc-editor.org/rfc/rfc9457")
-"""The problem+json error format, cited by the envelope rules."""
 
 
 def envelope_standard(envelope: str) -> str:

@@ -11,12 +11,18 @@ from designkit.assess.context import Context
 from designkit.assess.finding import Finding, Status
 from designkit.assess.rule import Reference, Rule, Severity, rule
 from designkit.assess.rules._facts import (
-    RFC9457,
-    ZALANDO,
     endpoint_path,
     endpoint_steps,
     envelope_standard,
     is_write,
+)
+from designkit.assess.rules._refs import (
+    AWS,
+    AWS_IDEMPOTENT,
+    OWASP_API4,
+    RFC9457,
+    ZALANDO,
+    ZALANDO_PROBLEM_JSON,
 )
 from designkit.assess.rules.backend import (
     MUTATING,
@@ -35,7 +41,6 @@ from designkit.model.steps import CallStep, PublishStep, Step
 
 __all__ = ["RULES"]
 
-_AWS = "https://docs.aws.amazon.com/wellarchitected/latest/framework/"
 _VERSION = re.compile(r"^v\d+$")
 _PARAM = re.compile(r"^\{[^}]*\}$|^:")
 _VERBS = frozenset([
@@ -151,8 +156,7 @@ def _effect(step: Step) -> str:
                   "or problem+json for errors when the policy says so).",
       references=[
           RFC9457,
-          Reference("Zalando RESTful API Guidelines", "176", "MUST use problem JSON",
-                    ZALANDO + "176"),
+          ZALANDO_PROBLEM_JSON,
       ],
       applies=_has_endpoints)
 def consistent_envelope(ctx: Context) -> Iterator[Finding]:
@@ -194,7 +198,7 @@ def _has_resolvers(ctx: Context) -> bool:
       remediation="Batch list and relation resolvers per request (DataLoader) and limit query "
                   "depth and cost.",
       references=[
-          Reference("OWASP API Security 2023", "API4", "Unrestricted Resource Consumption"),
+          OWASP_API4,
           Reference("GraphQL", "dataloader", "DataLoader",
                     "https://github.com/graphql/dataloader"),
       ],
@@ -383,7 +387,7 @@ def _external_calls(ctx: Context) -> Iterator[tuple[EndpointRef, str, CallStep, 
       references=[
           Reference("AWS Well-Architected", "REL05-BP01",
                     "Implement graceful degradation to transform applicable hard dependencies "
-                    "into soft dependencies", _AWS + "rel05-bp01.html"),
+                    "into soft dependencies", AWS + "rel05-bp01.html"),
           Reference("microservices.io", "circuit-breaker", "Pattern: Circuit Breaker",
                     "https://microservices.io/patterns/reliability/circuit-breaker.html"),
       ],
@@ -436,9 +440,8 @@ def _method(op: str | None) -> str | None:
                   "backoff, full jitter, a small maximum of attempts and a retry budget.",
       references=[
           Reference("AWS Well-Architected", "REL05-BP03", "Control and limit retry calls",
-                    _AWS + "rel05-bp03.html"),
-          Reference("AWS Well-Architected", "REL04-BP04", "Make mutating operations idempotent",
-                    _AWS + "rel04-bp04.html"),
+                    AWS + "rel05-bp03.html"),
+          AWS_IDEMPOTENT,
       ],
       applies=lambda ctx: any(True for _ in _retried(ctx)))
 def retry_backoff(ctx: Context) -> Iterator[Finding]:

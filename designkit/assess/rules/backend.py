@@ -10,11 +10,19 @@ from designkit.assess.context import Context
 from designkit.assess.finding import Finding, Status
 from designkit.assess.rule import Reference, Rule, Severity, rule
 from designkit.assess.rules._facts import (
-    RFC9457,
-    ZALANDO,
     endpoint_path,
     envelope_standard,
     is_write,
+)
+from designkit.assess.rules._refs import (
+    API_TOP10,
+    AWS,
+    AWS_IDEMPOTENT,
+    OWASP_API4,
+    RFC9457,
+    TOP10,
+    ZALANDO,
+    ZALANDO_PROBLEM_JSON,
 )
 from designkit.estimate.plan import plan_query
 from designkit.estimate.times import Spec
@@ -37,7 +45,6 @@ from designkit.model.steps import (
 __all__ = ["RULES", "Visit", "queue_handlers", "verdict", "walk"]
 
 MUTATING = ("POST", "PUT", "PATCH", "DELETE")
-_AWS = "https://docs.aws.amazon.com/wellarchitected/latest/framework/"
 
 
 # -- shared helpers (also used by the API rules) --------------------------------------------
@@ -165,8 +172,7 @@ def _has_idempotent_method(ctx: Context) -> bool:
                   "response for a stated retention (e.g. 24 h), and answer a repeated key "
                   "with the stored response (409 when the body differs).",
       references=[
-          Reference("AWS Well-Architected", "REL04-BP04", "Make mutating operations idempotent",
-                    _AWS + "rel04-bp04.html"),
+          AWS_IDEMPOTENT,
           Reference("Zalando RESTful API Guidelines", "230",
                     "MAY consider to support Idempotency-Key header", ZALANDO + "230"),
           Reference("Zalando RESTful API Guidelines", "229",
@@ -309,10 +315,10 @@ def _has_body_methods(ctx: Context) -> bool:
       remediation="Name the request schema (request_schema) and validate against it at the "
                   "gateway or the controller (validated_at), rejecting bad input with 400/422.",
       references=[
-          Reference("OWASP Top 10 2021", "A03", "Injection"),
+          Reference(TOP10, "A03", "Injection"),
           Reference("CWE", "CWE-20", "Improper Input Validation",
                     "https://cwe.mitre.org/data/definitions/20.html"),
-          Reference("OWASP API Security 2023", "API3",
+          Reference(API_TOP10, "API3",
                     "Broken Object Property Level Authorization"),
       ],
       applies=_has_body_methods)
@@ -351,8 +357,7 @@ def input_validation(ctx: Context) -> Iterator[Finding]:
           RFC9457,
           Reference("Zalando RESTful API Guidelines", "151",
                     "MUST specify success and error responses", ZALANDO + "151"),
-          Reference("Zalando RESTful API Guidelines", "176", "MUST use problem JSON",
-                    ZALANDO + "176"),
+          ZALANDO_PROBLEM_JSON,
       ],
       applies=lambda ctx: any(True for _ in ctx.design.endpoints()))
 def status_codes(ctx: Context) -> Iterator[Finding]:
@@ -538,7 +543,7 @@ def _sensitive_touched(design: Design) -> dict[str, set[tuple[str, str]]]:
       references=[
           Reference("CWE", "CWE-532", "Insertion of Sensitive Information into Log File",
                     "https://cwe.mitre.org/data/definitions/532.html"),
-          Reference("OWASP Top 10 2021", "A09", "Security Logging and Monitoring Failures"),
+          Reference(TOP10, "A09", "Security Logging and Monitoring Failures"),
       ])
 def secrets_redacted(ctx: Context) -> Iterator[Finding]:
     touched = _sensitive_touched(ctx.design)
@@ -582,11 +587,11 @@ def secrets_redacted(ctx: Context) -> Iterator[Finding]:
       remediation="Set a rate limit per user, client or IP (with a burst) on every public "
                   "endpoint, and answer 429 with Retry-After.",
       references=[
-          Reference("OWASP API Security 2023", "API4", "Unrestricted Resource Consumption"),
+          OWASP_API4,
           Reference("CWE", "CWE-770", "Allocation of Resources Without Limits or Throttling",
                     "https://cwe.mitre.org/data/definitions/770.html"),
           Reference("AWS Well-Architected", "REL05-BP02", "Throttle requests",
-                    _AWS + "rel05-bp02.html"),
+                    AWS + "rel05-bp02.html"),
       ],
       applies=lambda ctx: any(ep.public is not False for _, ep in ctx.design.endpoints()))
 def rate_limiting(ctx: Context) -> Iterator[Finding]:

@@ -16,6 +16,7 @@ from designkit.assess.context import Context
 from designkit.assess.finding import Finding, Status
 from designkit.assess.rule import Reference, Rule, rule
 from designkit.assess.rules._facts import WRITES, endpoint_path
+from designkit.assess.rules._refs import AWS_QUERY_PERFORMANCE, CWE_SEQUENTIAL_SEARCH
 from designkit.estimate.plan import plan_query, rows_after
 from designkit.model.components import Cache
 from designkit.model.database import Column, Database, Table
@@ -202,8 +203,7 @@ def third_normal_form(ctx: Context) -> Iterator[Finding]:
                   "query's predicate needs (leading columns = the where columns).",
       references=[Reference("PostgreSQL docs", "Index Types", "Index Types",
                             _PG + "indexes-types.html"),
-                  Reference("CWE", "1067", "Excessive Execution of Sequential Searches of "
-                            "Data Resource")])
+                  CWE_SEQUENTIAL_SEARCH])
 def index_types(ctx: Context) -> Iterator[Finding]:
     """Tables with indexes or queries: hash indexes on several columns, on temporal columns
     or under an ``order_by``; B-tree/hash on JSON/array/text-search columns; GIN/GiST on
@@ -276,8 +276,7 @@ def index_types(ctx: Context) -> Iterator[Finding]:
                 "a chance of drift) on every change; it pays only where reads dominate.",
       remediation=f"Keep the copy only where reads outnumber writes {READ_WRITE_MIN:g}:1 or "
                   "more; otherwise normalize and join (or cache the joined read).",
-      references=[Reference("AWS Well-Architected", "PERF03-BP04", "Implement strategies to "
-                            "improve query performance in data store")])
+      references=[AWS_QUERY_PERFORMANCE])
 def read_heavy_denormalization(ctx: Context) -> Iterator[Finding]:
     """Tables with ``denormalized`` columns: reads/s vs writes/s from the endpoints' steps at
     the estimate's rates; the copy must be read ≥ ``READ_WRITE_MIN`` (10) times per write."""
@@ -316,8 +315,7 @@ def read_heavy_denormalization(ctx: Context) -> Iterator[Finding]:
                   "the key in the design's partitioning.",
       references=[Reference("PostgreSQL docs", "Table Partitioning", "Table Partitioning",
                             _PG + "ddl-partitioning.html"),
-                  Reference("AWS Well-Architected", "PERF03-BP04", "Implement strategies to "
-                            "improve query performance in data store")])
+                  AWS_QUERY_PERFORMANCE])
 def partitioning(ctx: Context) -> Iterator[Finding]:
     """Every table: rows in one year (rows + growth_per_day × 365) vs
     ``policy.partition_rows``, unless partitioned. ``rows`` unset → needs-data;

@@ -15,6 +15,11 @@ from designkit.assess.context import Context
 from designkit.assess.finding import Finding
 from designkit.assess.rule import Reference, Rule, Severity, rule
 from designkit.assess.rules._facts import endpoint_path, endpoint_steps
+from designkit.assess.rules._refs import (
+    AWS_QUERY_PERFORMANCE,
+    CWE_SEQUENTIAL_SEARCH,
+    OWASP_API4,
+)
 from designkit.estimate.plan import plan_query, rows_after
 from designkit.model.components import Cache, Queue
 from designkit.model.database import Database, Index
@@ -101,10 +106,8 @@ def cached_read_p95(ctx: Context) -> Iterator[Finding]:
                 "table size; a scan costs rows × per-row time and grows with the table.",
       remediation="Add an index whose leading columns are the predicate's columns "
                   "(CREATE INDEX CONCURRENTLY), or cache the result.",
-      references=[Reference("CWE", "1067", "Excessive Execution of Sequential Searches of "
-                            "Data Resource"),
-                  Reference("AWS Well-Architected", "PERF03-BP04", "Implement strategies to "
-                            "improve query performance in data store"),
+      references=[CWE_SEQUENTIAL_SEARCH,
+                  AWS_QUERY_PERFORMANCE,
                   Reference("PostgreSQL docs", "Indexes", "Indexes", _PG + "indexes.html")])
 def simple_seeks(ctx: Context) -> Iterator[Finding]:
     """Every database call with a ``where``: its plan's cost now and after 365 days vs
@@ -291,7 +294,7 @@ def _single_resource(path: str) -> bool:
       references=[Reference(_ZALANDO, "159", "Support pagination"),
                   Reference(_ZALANDO, "160", "Prefer cursor-based pagination, avoid "
                             "offset-based pagination"),
-                  Reference("OWASP API 2023", "API4", "Unrestricted Resource Consumption"),
+                  OWASP_API4,
                   Reference("CWE", "770", "Allocation of Resources Without Limits or "
                             "Throttling")])
 def cursor_pagination(ctx: Context) -> Iterator[Finding]:

@@ -17,6 +17,7 @@ from designkit.assess.context import Context
 from designkit.assess.finding import Finding, Status
 from designkit.assess.rule import Reference, Rule, Severity, rule
 from designkit.assess.rules._facts import endpoint_path
+from designkit.assess.rules._refs import API_TOP10, TOP10
 from designkit.model.design import Design
 from designkit.model.problems import format_path
 from designkit.model.references import endpoint_calls
@@ -25,15 +26,13 @@ from designkit.model.service import Endpoint
 
 __all__ = ["OWASP_TOP10", "RULES"]
 
-_TOP10 = "OWASP Top 10 2021"
-_API = "OWASP API 2023"
 _CWE = "CWE"
 
-A01 = Reference(_TOP10, "A01", "Broken Access Control")
-A02 = Reference(_TOP10, "A02", "Cryptographic Failures")
-A03 = Reference(_TOP10, "A03", "Injection")
-A05 = Reference(_TOP10, "A05", "Security Misconfiguration")
-A07 = Reference(_TOP10, "A07", "Identification and Authentication Failures")
+A01 = Reference(TOP10, "A01", "Broken Access Control")
+A02 = Reference(TOP10, "A02", "Cryptographic Failures")
+A03 = Reference(TOP10, "A03", "Injection")
+A05 = Reference(TOP10, "A05", "Security Misconfiguration")
+A07 = Reference(TOP10, "A07", "Identification and Authentication Failures")
 
 MUTATING = ("POST", "PUT", "PATCH", "DELETE")
 _OBJECT_ID = re.compile(r"\{[^}]*id\}", re.IGNORECASE)
@@ -125,7 +124,7 @@ def _uses_jwt(ctx: Context) -> bool:
                 "forge one; RS256/ES256 verify with a public key only.",
       remediation="Sign tokens with RS256 or ES256, verify with the public key, and pin the "
                   "accepted algorithm (never accept 'none'); set security.jwt_algorithm.",
-      references=[A02, Reference(_API, "API2", "Broken Authentication"),
+      references=[A02, Reference(API_TOP10, "API2", "Broken Authentication"),
                   Reference(_CWE, "CWE-347", "Improper Verification of Cryptographic Signature")],
       applies=_uses_jwt)
 def jwt_algorithm(ctx: Context) -> Iterator[Finding]:
@@ -205,7 +204,7 @@ def csrf(ctx: Context) -> Iterator[Finding]:
                 "browser; with credentials it reads them as the signed-in user.",
       remediation="List the exact origins allowed (no '*', no 'null'); never combine a "
                   "wildcard with credentials.",
-      references=[A05, Reference(_API, "API8", "Security Misconfiguration"),
+      references=[A05, Reference(API_TOP10, "API8", "Security Misconfiguration"),
                   Reference(_CWE, "CWE-942",
                             "Permissive Cross-domain Policy with Untrusted Domains")])
 def strict_cors(ctx: Context) -> Iterator[Finding]:
@@ -250,7 +249,7 @@ def _anonymous(endpoint: Endpoint) -> bool:
       remediation="Name the roles or permissions each endpoint requires (auth.roles) and "
                   "check them in the controller; mark anonymous endpoints public with "
                   "auth.scheme: none.",
-      references=[A01, Reference(_API, "API5", "Broken Function Level Authorization"),
+      references=[A01, Reference(API_TOP10, "API5", "Broken Function Level Authorization"),
                   Reference(_CWE, "CWE-285", "Improper Authorization")])
 def rbac(ctx: Context) -> Iterator[Finding]:
     for ref, ep in ctx.design.endpoints():
@@ -286,7 +285,7 @@ def rbac(ctx: Context) -> Iterator[Finding]:
                 "the handler checks ownership, they read or change someone else's object.",
       remediation="Check that the caller owns (or may access) the object named in the path "
                   "in the handler, and set auth.ownership: true.",
-      references=[A01, Reference(_API, "API1", "Broken Object Level Authorization"),
+      references=[A01, Reference(API_TOP10, "API1", "Broken Object Level Authorization"),
                   Reference(_CWE, "CWE-639",
                             "Authorization Bypass Through User-Controlled Key")])
 def object_level_authorization(ctx: Context) -> Iterator[Finding]:
@@ -318,7 +317,7 @@ _S2S = ("mtls", "jwt")
                 "compromised pod, an SSRF) call it; mTLS or signed tokens prove the caller.",
       remediation="Authenticate internal calls with mTLS (auth.scheme: mtls) or signed "
                   "service tokens (jwt), and restrict the allowed callers with roles.",
-      references=[A07, Reference(_API, "API2", "Broken Authentication"),
+      references=[A07, Reference(API_TOP10, "API2", "Broken Authentication"),
                   Reference(_CWE, "CWE-306", "Missing Authentication for Critical Function")])
 def service_to_service_auth(ctx: Context) -> Iterator[Finding]:
     design = ctx.design
@@ -375,7 +374,7 @@ def _run_mapped(ctx: Context, mapped: Rule) -> list[Finding]:
       remediation="Fix the failing rules of each category; attest the categories no rule "
                   "covers (dependency scanning for A06, signed artifacts for A08, egress "
                   "allow-lists for A10, a threat model for A04).",
-      references=[Reference(_TOP10, "Top 10", "OWASP Top 10 2021")])
+      references=[Reference(TOP10, "Top 10", "OWASP Top 10 2021")])
 def owasp_top10(ctx: Context) -> Iterator[Finding]:
     from designkit.assess.catalogue import builtin_rules
 
