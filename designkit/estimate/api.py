@@ -131,12 +131,14 @@ def _components(design: Design, solution: Solution) -> dict[str, ComponentEstima
             arrival_rps=state.arrival * 1000.0, service_ms=state.service,
             utilization=state.utilization, busy=busy, wait_ms=state.wait,
             saturated=state.saturated)
+    served: dict[str, float] = {}
+    for ep, rate in zip(program.endpoints, solution.endpoint_rate, strict=True):
+        served[ep.ref.service] = served.get(ep.ref.service, 0.0) + rate
     out = {}
     for name, component in design.components.items():
         stations = grouped[name]
         if component.kind == "service":
-            arrival = sum(solution.endpoint_rate[i] for i, ep in enumerate(program.endpoints)
-                          if ep.ref.service == name) * 1000.0
+            arrival = served.get(name, 0.0) * 1000.0
         elif component.kind == "external":
             arrival = solution.external_rate.get(name, 0.0) * 1000.0
         else:

@@ -5,60 +5,77 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from designkit.estimate.external import backoff_ms
 from designkit.estimate.program import ExternalCall, Invoke, Program
-from designkit.estimate.solve import Solution, solve
+from designkit.estimate.solve import Solution, Trials, trials
 
 __all__ = ["RetryStorm", "max_scale", "retry_storms"]
 
 
-def max_scale(program: Program, workload: dict[str, float],
-              rel_tol: float = 1e-3) -> tuple[float, int | None]:
+def max_scale(program: Program, workload: dict[str, float], rel_tol: float = 1e-3,
+              width: int = 15) -> tuple[float, int | None]:
     """The factor on the whole workload at which the first station saturates, and that
     station (its index); ``(inf, None)`` when no station carries load.
 
     Plain stations saturate linearly with the load; held stations (workers, pools, locks)
     sooner, because what they wrap slows down too — so the factor is exact when a plain
-    station saturates first, and otherwise found by bisection on the full solution to
-    ``rel_tol`` (the value returned is the highest load found not to saturate).
+    station saturates first, and otherwise found to ``rel_tol`` by searching the full
+    solution (the value returned is the highest load found not to saturate). Each step of
+    the search solves ``width`` loads at once and keeps the sixteenth of the interval where
+    saturation starts.
     """
     if not any(v > 0 for v in workload.values()):
         return math.inf, None
-    base = solve(program, workload, 1.0)
-    if not any(s.utilization > 0 for s in base.stations):
+    base = trials(program, workload, [1.0])
+    if not (base.utilization > 0).any():
         return math.inf, None
-    lo = 0.0
-    if base.saturated():
-        hi = 1.0
+    if base.saturated[0]:
+        lo, hi = 0.0, 1.0
     else:
-        lo = 1.0
-        peak = max(s.utilization for s in base.stations)
-        hi = 1.0 / peak  # holding times only grow with load: nothing outlasts 1 / ρ(1)
-    while not solve(program, workload, hi).saturated():
-        lo, hi = hi, hi * 2.0
+        lo, hi = 1.0, 1.0 / float(base.peak[0])  # holding times only grow with load
+    # The bound is exact when holding times do not grow with the load: try it first.
+    edge = hi * (1 - 1e-9)
+    found = trials(program, workload, [edge, *(hi * 2.0 ** np.arange(width))])
+    if lo > 0 and not found.saturated[0]:
+        return edge, _busiest(found, 0)
+    while not found.saturated[1:].any():
+        lo, hi = hi * 2.0 ** (width - 1), hi * 2.0 ** width
         if hi > 1e12:
             return math.inf, None
-    # Bisection, with an upper bound from every unsaturated trial: at a trial scale s, each
-    # station saturates at or before s / ρ(s).
+        found = trials(program, workload, [edge, *(hi * 2.0 ** np.arange(width))])
+    lo, hi = _narrow(found, 1, lo, hi)
     while hi - lo > rel_tol * hi:
-        mid = 0.5 * (lo + hi)
-        trial = solve(program, workload, mid)
-        if trial.saturated():
-            hi = mid
-        else:
-            lo = mid
-            peak = max(st.utilization for st in trial.stations)
-            if peak > 0:
-                hi = min(hi, mid / peak)
-    # The bound is exact when holding times do not grow with the load: try it.
-    edge = solve(program, workload, hi * (1 - 1e-9))
-    if not edge.saturated():
-        return hi * (1 - 1e-9), _busiest(edge)
-    return lo, _busiest(solve(program, workload, lo))
+        found = trials(program, workload, lo + (hi - lo) * np.arange(1, width + 1) / (width + 1))
+        lo, hi = _narrow(found, 0, lo, hi)
+    edge = hi * (1 - 1e-9)
+    found = trials(program, workload, [edge, lo])
+    if not found.saturated[0]:
+        return edge, _busiest(found, 0)
+    return lo, _busiest(found, 1)
 
 
-def _busiest(solution: Solution) -> int:
-    return max(range(len(solution.stations)), key=lambda i: solution.stations[i].utilization)
+def _narrow(found: Trials, first: int, lo: float, hi: float) -> tuple[float, float]:
+    """The bracket after trials at increasing scales (from column ``first``): between the
+    last that does not saturate and the first that does — and no higher than any trial's
+    own bound: at a trial scale s, every station saturates at or before s / ρ(s)."""
+    scales = found.scales[first:]
+    saturated = found.saturated[first:]
+    peak = found.peak[first:]
+    j = int(np.argmax(saturated)) if saturated.any() else len(scales)
+    if j > 0:
+        lo = max(lo, float(scales[j - 1]))
+    if j < len(scales):
+        hi = min(hi, float(scales[j]))
+    fine = ~saturated & (peak > 0)
+    if fine.any():
+        hi = min(hi, float((scales[fine] / peak[fine]).min()))
+    return lo, max(hi, lo)
+
+
+def _busiest(found: Trials, column: int) -> int:
+    return int(np.argmax(found.utilization[:, column]))
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from designkit.estimate.distributions import Dist, Grid
 from designkit.estimate.program import ExternalCall
 
-__all__ = ["Attempts", "attempts", "backoff_ms", "call_dist"]
+__all__ = ["Attempts", "attempts", "backoff_ms", "call_dist", "settings"]
 
 
 @dataclass(frozen=True)
@@ -55,8 +55,34 @@ def backoff_ms(call: ExternalCall, retry: int) -> float:
     return delay / 2.0 if retries.jitter else delay
 
 
+def settings(call: ExternalCall) -> tuple[object, ...]:
+    """What a call's time depends on, hashable: calls of the same third party with the
+    same settings share their arithmetic."""
+    retries = None if call.retries is None else tuple(call.retries.model_dump().items())
+    return (call.latency, call.timeout_ms, call.failure_rate, call.breaker_threshold, retries)
+
+
 def attempts(call: ExternalCall, attempt: Dist | None = None) -> Attempts:
-    """The retry arithmetic of ``call``; ``attempt`` gives P(timeout) when one is set."""
+    """The retry arithmetic of ``call``; ``attempt`` gives P(timeout) when one is set (by
+    default, the attempt's latency on a fine grid: computed once per settings)."""
+    if attempt is None:
+        return _attempts(settings(call), call)
+    return _arithmetic(call, attempt)
+
+
+_ATTEMPTS: dict[tuple[object, ...], Attempts] = {}
+
+
+def _attempts(key: tuple[object, ...], call: ExternalCall) -> Attempts:
+    found = _ATTEMPTS.get(key)
+    if found is None:
+        if len(_ATTEMPTS) > 4096:
+            _ATTEMPTS.clear()
+        found = _ATTEMPTS[key] = _arithmetic(call, None)
+    return found
+
+
+def _arithmetic(call: ExternalCall, attempt: Dist | None) -> Attempts:
     p_timeout = 0.0
     if call.timeout_ms is not None:
         if attempt is None:

@@ -1,41 +1,34 @@
-"""Solve a compiled design at one load: arrival rates, station queues, holding times.
+"""Solve a compiled design at one or many loads: rates, station queues, holding times.
 
-One topological pass gives every endpoint's rate and every station's arrivals. Stations
-that wrap other work (workers of blocking services, pools, locks) have a service time that
-is the time of what they wrap, which depends on the queues inside: a fixed-point iteration
-solves those bottom-up (it converges in as many rounds as holds are nested). Times are
-carried as (mean, variance); waits use Erlang C with the Allen–Cunneen correction.
+Rates are linear in the load, so the traffic of the unit workload is computed once (one
+pass over the call graph, callers first) and scaled. Stations that wrap other work
+(workers of blocking services, pools, locks) have a service time that is the time of what
+they wrap, which depends on the queues inside: the tape (:mod:`designkit.estimate.tape`)
+orders every time so that those are solved innermost first, and the solver runs it level by
+level on arrays — for many loads at once, which is how the capacity search tries a dozen
+loads in one pass. When holds nest in a cycle the tape is iterated to a fixed point. Times
+are carried as (mean, variance); waits use Erlang C with the Allen–Cunneen correction.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import NDArray
 
-from designkit.estimate.distributions import Grid
-from designkit.estimate.external import Attempts, attempts, call_dist, horizon
-from designkit.estimate.program import (
-    CacheRead,
-    Delay,
-    EndpointProgram,
-    ExternalCall,
-    Hold,
-    Invoke,
-    Loop,
-    Node,
-    Par,
-    Program,
-    Publish,
-    Seq,
-    Visit,
-)
+from designkit.estimate.external import Attempts
+from designkit.estimate.program import ExternalCall, Invoke, Program
 from designkit.estimate.queueing import erlang_c
+from designkit.estimate.tape import Level, Tape, tape_of
 
-__all__ = ["Moments", "Solution", "StationState", "solve"]
+__all__ = ["Flows", "Moments", "Solution", "StationState", "Trials", "flows_of", "solve",
+           "trials"]
 
 INF = math.inf
+Floats = NDArray[np.float64]
 
 
 @dataclass(frozen=True)
@@ -115,17 +108,15 @@ class StationState:
         scv: Squared coefficient of variation of the service time.
         p_wait: Probability an arrival waits (Erlang C).
         wait: Mean wait in queue, ms (``inf`` when saturated).
+        utilization: Busy fraction of the servers.
     """
 
     arrival: float = 0.0
-    first: float = 0.0  # sum of rate × mean
-    second: float = 0.0  # sum of rate × E[S²]
     service: float = 0.0
     scv: float = 1.0
     p_wait: float = 0.0
     wait: float = 0.0
     utilization: float = 0.0
-    holders: list[tuple[float, Node | EndpointProgram]] = field(default_factory=list)
 
     @property
     def saturated(self) -> bool:
@@ -141,333 +132,356 @@ class StationState:
 
 
 @dataclass
+class Flows:
+    """The traffic of a workload at scale 1 (per ms): every rate is this times the scale."""
+
+    endpoint_rate: Floats
+    arrival: Floats
+    first: Floats
+    second: Floats
+    holder_rate: Floats
+    external_rate: dict[str, float]
+    retried: list[tuple[ExternalCall | Invoke, float, tuple[int, ...], int]]
+
+
+def flows_of(program: Program, workload: dict[str, float]) -> Flows:
+    """The unit traffic of ``workload`` (rps per endpoint reference), kept in the program's
+    cache."""
+    key = ("flows", tuple(sorted(workload.items())))
+    found = program.cache.get(key)
+    if isinstance(found, Flows):
+        return found
+    traffic = tape_of(program).traffic
+    rate = [0.0] * len(program.endpoints)
+    for name, rps in workload.items():
+        rate[program.index[name]] += rps / 1000.0  # per ms
+    for source, target, mult in zip(traffic.call_from, traffic.call_to, traffic.call_mult,
+                                    strict=True):
+        if rate[source] > 0:
+            rate[target] += rate[source] * mult
+    rates = np.array(rate, dtype=float)
+    n = len(program.stations)
+    visit_rate = rates[traffic.visit_endpoint] * traffic.visit_mult
+    external: dict[str, float] = {}
+    calls = rates[traffic.external_endpoint] * traffic.external_mult
+    for component, value in zip(traffic.external_component, calls.tolist(), strict=True):
+        if value > 0:
+            external[component] = external.get(component, 0.0) + value
+    flows = Flows(
+        endpoint_rate=rates,
+        arrival=_per_station(traffic.visit_station, visit_rate, n),
+        first=_per_station(traffic.visit_station, visit_rate * traffic.visit_mean, n),
+        second=_per_station(traffic.visit_station, visit_rate * traffic.visit_second, n),
+        holder_rate=rates[traffic.holder_endpoint] * traffic.holder_mult,
+        external_rate=external,
+        retried=[(node, rate[ep] * mult, held, ep) for node, ep, mult, held in traffic.retried
+                 if rate[ep] * mult > 0],
+    )
+    program.cache[key] = flows
+    return flows
+
+
+def _per_station(stations: NDArray[np.int64], values: Floats, n: int) -> Floats:
+    return np.bincount(stations, values, minlength=n).astype(float)
+
+
+@dataclass
+class Trials:
+    """Station states and endpoint moments at several scales (one column per scale)."""
+
+    scales: Floats
+    arrival: Floats
+    service: Floats
+    scv: Floats
+    p_wait: Floats
+    wait: Floats
+    utilization: Floats
+    endpoint_mean: Floats
+    endpoint_var: Floats
+    rounds: int
+
+    @property
+    def saturated(self) -> NDArray[np.bool_]:
+        """Per scale: some station is saturated."""
+        return np.asarray(((self.utilization >= 1.0) | np.isinf(self.wait)).any(axis=0))
+
+    @property
+    def peak(self) -> Floats:
+        """Per scale: the highest utilization."""
+        return np.asarray(self.utilization.max(axis=0, initial=0.0))
+
+
+def trials(program: Program, workload: dict[str, float], scales: list[float] | Floats,
+           max_rounds: int = 100) -> Trials:
+    """Solve ``program`` under ``workload`` × each of ``scales`` at once."""
+    tape = tape_of(program)
+    flows = flows_of(program, workload)
+    return _Run(tape, flows, np.asarray(scales, dtype=float)).run(max_rounds)
+
+
+class _Run:
+    """One evaluation of the tape for K scales."""
+
+    def __init__(self, tape: Tape, flows: Flows, scales: Floats) -> None:
+        self.tape = tape
+        self.flows = flows
+        self.scales = scales
+        k = len(scales)
+        n = len(tape.servers)
+        self.mean = np.zeros((tape.slots, k))
+        self.var = np.zeros((tape.slots, k))
+        self.mean[tape.const_slots] = tape.const_mean[:, None]
+        self.var[tape.const_slots] = tape.const_var[:, None]
+        self.arrival = np.zeros((n, k))
+        self.service = np.zeros((n, k))
+        self.scv = np.ones((n, k))
+        self.p_wait = np.zeros((n, k))
+        self.wait = np.zeros((n, k))
+        self.utilization = np.zeros((n, k))
+
+    def run(self, max_rounds: int) -> Trials:
+        tape, flows, sc = self.tape, self.flows, self.scales
+        plain = np.flatnonzero(~tape.held)
+        self.queue(plain, flows.arrival[plain, None] * sc, flows.first[plain, None] * sc,
+                   flows.second[plain, None] * sc)
+        rounds = 1
+        if tape.cyclic:
+            held = np.flatnonzero(tape.held)
+            previous = None
+            for rounds in range(1, max_rounds + 1):  # noqa: B007
+                for level in tape.levels:
+                    self.level(level)
+                current = self.wait[held].copy()
+                if previous is not None and _close(current, previous):
+                    break
+                previous = current
+        else:
+            for level in tape.levels:
+                self.level(level)
+        ends = tape.endpoint_slot
+        return Trials(sc, self.arrival, self.service, self.scv, self.p_wait, self.wait,
+                      self.utilization, self.mean[ends], self.var[ends], rounds)
+
+    # -- one level -----------------------------------------------------------------------
+
+    def level(self, level: Level) -> None:
+        mean, var = self.mean, self.var
+        if level.stations is not None:
+            self.hold(*level.stations)
+        if level.sums is not None:
+            out, starts, flat = level.sums
+            mean[out] = np.add.reduceat(mean[flat], starts, axis=0)
+            var[out] = np.add.reduceat(var[flat], starts, axis=0)
+        if level.repeats is not None:
+            out, source, count = level.repeats
+            mean[out], var[out] = _repeat(mean[source], var[source], count[:, None])
+        if level.mixes is not None:
+            out, source, p = level.mixes
+            m, v = mean[source], var[source]
+            p = p[:, None]
+            with np.errstate(invalid="ignore"):
+                new_mean = p * m
+                new_var = np.maximum(p * (v + m * m) - new_mean * new_mean, 0.0)
+            infinite = np.isinf(m)
+            mean[out] = np.where(infinite, INF, new_mean)
+            var[out] = np.where(infinite, INF, new_var)
+        if level.maxes is not None:
+            out, left, right = level.maxes
+            mean[out], var[out] = _clark(mean[left], var[left], mean[right], var[right])
+        if level.externals is not None:
+            out, base, wait, expected, applies = level.externals
+            w_mean, w_var = _repeat(mean[wait], var[wait], expected[:, None])
+            on = applies[:, None]
+            blocked = np.isinf(mean[wait])
+            mean[out] = np.where(blocked, INF, mean[base] + np.where(on, w_mean, 0.0))
+            var[out] = np.where(blocked, INF, var[base] + np.where(on, w_var, 0.0))
+
+    def hold(self, stations: NDArray[np.int64], starts: NDArray[np.int64],
+             holders: NDArray[np.int64]) -> None:
+        """Held stations: holding time = the rate-weighted time of their holders."""
+        tape = self.tape
+        slots = tape.traffic.holder_slot[holders]
+        m = self.flows.holder_rate[holders, None] * self.scales
+        hold_mean, hold_var = self.mean[slots], self.var[slots]
+        active = m > 0
+        with np.errstate(invalid="ignore"):
+            first = np.where(active, m * hold_mean, 0.0)
+            second = np.where(active, m * (hold_var + hold_mean * hold_mean), 0.0)
+        infinite = np.logical_or.reduceat(active & np.isinf(hold_mean), starts, axis=0)
+        arrival = np.add.reduceat(m, starts, axis=0)
+        first_sum = np.where(infinite, INF, np.add.reduceat(first, starts, axis=0))
+        second_sum = np.where(infinite, INF, np.add.reduceat(second, starts, axis=0))
+        self.queue(stations, arrival, first_sum, second_sum)
+
+    def queue(self, stations: NDArray[np.int64], arrival: Floats, first: Floats,
+              second: Floats) -> None:
+        """Erlang C wait with the Allen–Cunneen correction, per copy; wait moments to the
+        stations' slots."""
+        tape = self.tape
+        servers = tape.servers[stations, None]
+        copies = tape.copies[stations, None]
+        loaded = arrival > 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mean = np.where(loaded, first / np.where(loaded, arrival, 1.0), 0.0)
+            infinite = loaded & np.isinf(mean)
+            second_moment = second / np.where(loaded, arrival, 1.0)
+            scv = np.where(mean > 0, np.maximum(second_moment / (mean * mean) - 1.0, 0.0),
+                           0.0)
+            lam = arrival / copies
+            load = lam * mean
+            utilization = np.where(infinite, INF, np.where(loaded, load / servers, 0.0))
+            over = loaded & ~infinite & ((utilization >= 1.0)
+                                         | ((mean > 0) & (servers / mean - lam <= 0)))
+        queued = loaded & ~infinite & ~over & (mean > 0)
+        p_wait = np.zeros_like(mean)
+        wait = np.zeros_like(mean)
+        if queued.any():
+            rows, cols = np.nonzero(queued)
+            c_wait = _erlang_c(servers[rows, 0], load[rows, cols])
+            p_wait[rows, cols] = c_wait
+            wait[rows, cols] = (c_wait / (servers[rows, 0] / mean[rows, cols] - lam[rows, cols])
+                                * (1.0 + scv[rows, cols]) / 2.0)
+        saturated = infinite | over
+        p_wait[saturated] = 1.0
+        wait[saturated] = INF
+        self.arrival[stations] = arrival
+        self.service[stations] = np.where(infinite, INF, mean)
+        self.scv[stations] = np.where(loaded & ~infinite, scv, 1.0)
+        self.p_wait[stations] = p_wait
+        self.wait[stations] = wait
+        self.utilization[stations] = utilization
+        slots = tape.wait_slot[stations]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            second_wait = 2.0 * wait * wait / np.where(p_wait > 0, p_wait, 1.0)
+            var = np.maximum(second_wait - wait * wait, 0.0)
+        waiting = (p_wait > 0) & (wait > 0)
+        self.mean[slots] = np.where(saturated, INF, np.where(waiting, wait, 0.0))
+        self.var[slots] = np.where(saturated, INF, np.where(waiting, var, 0.0))
+
+
+def _erlang_c(servers: Floats, load: Floats) -> Floats:
+    """Erlang C element-wise; one vectorized recursion per distinct server count."""
+    out = np.empty_like(load)
+    for c in np.unique(servers):
+        rows = servers == c
+        out[rows] = erlang_c(int(c), load[rows])
+    return out
+
+
+def _repeat(mean: Floats, var: Floats, count: Floats) -> tuple[Floats, Floats]:
+    """Moments of the sum of ``count`` independent copies (fractional: a mix of ⌊n⌋ and
+    ⌈n⌉); zero for ``count <= 0``, infinite for an infinite time."""
+    k = np.floor(count)
+    f = count - k
+    with np.errstate(invalid="ignore"):
+        second = ((1 - f) * (k * var + (k * mean) ** 2)
+                  + f * ((k + 1) * var + ((k + 1) * mean) ** 2))
+        new_mean = count * mean
+        new_var = np.maximum(second - new_mean * new_mean, 0.0)
+    infinite = np.isinf(mean)
+    none = count <= 0
+    return (np.where(none, 0.0, np.where(infinite, INF, new_mean)),
+            np.where(none, 0.0, np.where(infinite, INF, new_var)))
+
+
+_ERF = np.frompyfunc(math.erf, 1, 1)
+
+
+def _clark(m1: Floats, v1: Floats, m2: Floats, v2: Floats) -> tuple[Floats, Floats]:
+    """Clark's approximation of the maximum of two independent times (normal moments)."""
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        a = np.sqrt(v1 + v2)
+        tight = a < 1e-12
+        safe = np.where(tight | ~np.isfinite(a), 1.0, a)
+        alpha = (m1 - m2) / safe
+        alpha = np.where(np.isfinite(alpha), alpha, 0.0)
+        cdf = 0.5 * (1 + np.asarray(_ERF(alpha / math.sqrt(2)), dtype=float))
+        pdf = np.exp(-alpha * alpha / 2) / math.sqrt(2 * math.pi)
+        mean = m1 * cdf + m2 * (1 - cdf) + safe * pdf
+        second = ((m1 ** 2 + v1) * cdf + (m2 ** 2 + v2) * (1 - cdf) + (m1 + m2) * safe * pdf)
+        var = np.maximum(second - mean * mean, 0.0)
+    first_wins = m1 >= m2
+    mean = np.where(tight, np.where(first_wins, m1, m2), mean)
+    var = np.where(tight, np.where(first_wins, v1, v2), var)
+    infinite = np.isinf(m1) | np.isinf(m2)
+    return np.where(infinite, INF, mean), np.where(infinite, INF, var)
+
+
+def _close(a: Floats, b: Floats) -> bool:
+    both_inf = np.isinf(a) & np.isinf(b)
+    with np.errstate(invalid="ignore"):
+        near = np.abs(a - b) <= 1e-9 + 1e-7 * np.abs(b)
+    return bool(np.all(both_inf | (near & np.isfinite(a) & np.isfinite(b))))
+
+
+@dataclass
 class Solution:
     """A design solved at one load: rates, station states, time moments, retry facts."""
 
     program: Program
     scale: float
-    endpoint_rate: list[float]
-    stations: list[StationState]
-    endpoint_moments: list[Moments]
-    external_rate: dict[str, float]
-    external_attempts: dict[int, Attempts]
-    iterations: int
-    retried: list[tuple[ExternalCall | Invoke, float, tuple[int, ...], int]]
+    trial: Trials
+    flows: Flows
     cache: dict[object, object] = field(default_factory=dict)
+
+    @functools.cached_property
+    def endpoint_rate(self) -> list[float]:
+        """Requests per ms of every endpoint."""
+        return (self.flows.endpoint_rate * self.scale).tolist()  # type: ignore[no-any-return]
+
+    @functools.cached_property
+    def stations(self) -> list[StationState]:
+        """Every station's state."""
+        t = self.trial
+        columns = [a[:, 0].tolist() for a in (t.arrival, t.service, t.scv, t.p_wait, t.wait,
+                                               t.utilization)]
+        return [StationState(*row) for row in zip(*columns, strict=True)]
+
+    @functools.cached_property
+    def endpoint_moments(self) -> list[Moments]:
+        """Mean and variance of every endpoint's time (``inf`` when saturated)."""
+        return [Moments(m, v) for m, v in zip(self.trial.endpoint_mean[:, 0].tolist(),
+                                              self.trial.endpoint_var[:, 0].tolist(),
+                                              strict=True)]
+
+    @functools.cached_property
+    def external_rate(self) -> dict[str, float]:
+        """Attempts per ms at every third party."""
+        return {k: v * self.scale for k, v in self.flows.external_rate.items()}
+
+    @property
+    def external_attempts(self) -> dict[int, Attempts]:
+        """The retry arithmetic of every third-party call, by ``id`` of its node."""
+        return tape_of(self.program).traffic.attempts
+
+    @functools.cached_property
+    def retried(self) -> list[tuple[ExternalCall | Invoke, float, tuple[int, ...], int]]:
+        """Every retried call: the node, its rate per ms, the held stations around it and
+        the calling endpoint."""
+        return [(n, r * self.scale, h, c) for n, r, h, c in self.flows.retried]
+
+    @property
+    def iterations(self) -> int:
+        """Rounds of the fixed-point iteration (1 unless holds nest in a cycle)."""
+        return self.trial.rounds
 
     def saturated(self) -> bool:
         """Some station is saturated."""
-        return any(s.saturated for s in self.stations)
+        return bool(self.trial.saturated[0])
 
 
 def solve(program: Program, workload: dict[str, float], scale: float = 1.0,
           max_rounds: int = 100) -> Solution:
-    """Solve ``program`` under ``workload`` (rps per endpoint reference) × ``scale``."""
-    solver = _Solver(program, workload, scale)
-    rounds = solver.run(max_rounds)
-    return Solution(program, scale, solver.rate, solver.states,
-                    [solver.endpoint(i) for i in range(len(program.endpoints))],
-                    solver.external_rate, solver.attempts, rounds, solver.retried)
+    """Solve ``program`` under ``workload`` (rps per endpoint reference) × ``scale``.
 
-
-class _Solver:
-    def __init__(self, program: Program, workload: dict[str, float], scale: float) -> None:
-        self.program = program
-        self.workload = workload
-        self.scale = scale
-        self.rate = [0.0] * len(program.endpoints)
-        for key, rps in workload.items():
-            self.rate[program.index[key]] += rps * scale / 1000.0  # per ms
-        self.states = [StationState() for _ in program.stations]
-        self.external_rate: dict[str, float] = {}
-        self.attempts: dict[int, Attempts] = {}
-        self.external_moments: dict[int, Moments] = {}
-        self.memo: dict[int, Moments] = {}
-        self.caller = -1
-        self.retried: list[tuple[ExternalCall | Invoke, float, tuple[int, ...], int]] = []
-
-    # -- traffic -------------------------------------------------------------------------
-
-    def flows(self) -> None:
-        """Rates everywhere, by one pass over the endpoints, callers first."""
-        for i in self.program.order:
-            ep = self.program.endpoints[i]
-            self.caller = i
-            if self.rate[i] > 0:
-                self.states[ep.workers].holders.append((self.rate[i], ep))
-                self.traffic(ep.steps, self.rate[i], (ep.workers,) if ep.blocking else ())
-
-    def scaled_flows(self) -> None:
-        """The flows of the unit workload (computed once per program), times the scale:
-        every rate is linear in the load."""
-        key = ("flows", tuple(sorted(self.workload.items())))
-        base = self.program.cache.get(key)
-        if not isinstance(base, _Solver):
-            base = _Solver(self.program, self.workload, 1.0)
-            base.flows()
-            self.program.cache[key] = base
-        s = self.scale
-        self.rate = [r * s for r in base.rate]
-        for state, unit in zip(self.states, base.states, strict=True):
-            state.arrival, state.first, state.second = (unit.arrival * s, unit.first * s,
-                                                        unit.second * s)
-            state.holders = [(m * s, h) for m, h in unit.holders]
-        self.external_rate = {k: v * s for k, v in base.external_rate.items()}
-        self.retried = [(n, r * s, h, c) for n, r, h, c in base.retried]
-        self.attempts = base.attempts
-
-    def run(self, max_rounds: int) -> int:
-        self.scaled_flows()
-        for state, station in zip(self.states, self.program.stations, strict=True):
-            if not station.held:
-                self.queue(state, station.servers, station.copies)
-        order = held_order(self.program)
-        if order is not None:  # holds nest without cycles: one pass, innermost first
-            for index in order:
-                station = self.program.stations[index]
-                self.hold(self.states[index])
-                self.queue(self.states[index], station.servers, station.copies)
-            return 1
-        previous: list[float] = []
-        for rounds in range(1, max_rounds + 1):
-            self.memo.clear()
-            for state, station in zip(self.states, self.program.stations, strict=True):
-                if station.held:
-                    self.hold(state)
-                    self.queue(state, station.servers, station.copies)
-            current = [s.wait for s in self.states]
-            if previous and all(_close(a, b) for a, b in zip(current, previous, strict=True)):
-                return rounds
-            previous = current
-        return max_rounds
-
-    def traffic(self, node: Node, m: float, held: tuple[int, ...]) -> None:
-        """Add the load of ``m`` executions per ms of ``node``; ``held`` are the stations
-        held around it."""
-        if m <= 0:
-            return
-        if isinstance(node, Seq):
-            for item in node.items:
-                self.traffic(item, m, held)
-        elif isinstance(node, Visit):
-            self.visit(node, m)
-        elif isinstance(node, Hold):
-            self.states[node.station].holders.append((m, node))
-            self.traffic(node.body, m, (*held, node.station))
-        elif isinstance(node, Invoke):
-            self.rate[node.endpoint] += m * node.count
-            if node.retries is not None and node.retries.max > 0:
-                self.retried.append((node, m * node.count, held, self.caller))
-        elif isinstance(node, ExternalCall):
-            info = self.attempt_info(node)
-            if node.retries is not None and node.retries.max > 0:
-                self.retried.append((node, m * node.count, held, self.caller))
-            calls = m * node.count * info.expected
-            self.external_rate[node.component] = self.external_rate.get(node.component, 0.0) \
-                + calls
-            if node.station is not None:
-                state = self.states[node.station]
-                one = node.latency
-                state.arrival += calls
-                state.first += calls * one.mean
-                state.second += calls * (one.var + one.mean ** 2)
-        elif isinstance(node, Publish):
-            self.visit(node.visit, m * node.count)
-            if node.handler is not None:
-                self.rate[node.handler] += m * node.count
-        elif isinstance(node, Par):
-            for branch in node.branches:
-                self.traffic(branch, m, held)
-        elif isinstance(node, Loop):
-            self.traffic(node.body, m * node.count, held)
-        elif isinstance(node, CacheRead):
-            self.visit(node.visit, m)
-            self.traffic(node.miss, m * (1.0 - node.hit), held)
-
-    def visit(self, node: Visit, m: float) -> None:
-        state = self.states[node.station]
-        rate = m * node.count
-        state.arrival += rate
-        state.first += rate * node.time.mean
-        state.second += rate * (node.time.var + node.time.mean ** 2)
-
-    def attempt_info(self, node: ExternalCall) -> Attempts:
-        key = id(node)
-        if key not in self.attempts:
-            cached = self.program.cache.get(("attempts", key))
-            if not isinstance(cached, Attempts):
-                cached = self.program.cache[("attempts", key)] = attempts(node)
-            self.attempts[key] = cached
-        return self.attempts[key]
-
-    # -- queues --------------------------------------------------------------------------
-
-    def queue(self, state: StationState, servers: int, copies: int) -> None:
-        """Erlang C wait with the Allen–Cunneen correction, per copy."""
-        if state.arrival <= 0:
-            state.service = state.first / state.arrival if state.arrival > 0 else 0.0
-            state.utilization, state.p_wait, state.wait = 0.0, 0.0, 0.0
-            return
-        mean = state.first / state.arrival
-        state.service = mean
-        if math.isinf(mean):
-            state.utilization, state.p_wait, state.wait = INF, 1.0, INF
-            return
-        second = state.second / state.arrival
-        state.scv = max(second / (mean * mean) - 1.0, 0.0) if mean > 0 else 0.0
-        lam = state.arrival / copies
-        load = lam * mean
-        state.utilization = load / servers
-        if state.utilization >= 1.0 or (mean > 0 and servers / mean - lam <= 0):
-            state.p_wait, state.wait = 1.0, INF
-            return
-        if mean <= 0:
-            state.p_wait, state.wait = 0.0, 0.0
-            return
-        c_wait = float(erlang_c(servers, load))
-        state.p_wait = c_wait
-        state.wait = c_wait / (servers / mean - lam) * (1.0 + state.scv) / 2.0
-
-    def hold(self, state: StationState) -> None:
-        """Holding time of a held station: the rate-weighted time of what it wraps."""
-        arrival = first = second = 0.0
-        for m, holder in state.holders:
-            moments = self.holding(holder)
-            arrival += m
-            if moments.infinite:
-                first = second = INF
-                continue
-            first += m * moments.mean
-            second += m * (moments.var + moments.mean ** 2)
-        state.arrival, state.first, state.second = arrival, first, second
-
-    def holding(self, holder: Node | EndpointProgram) -> Moments:
-        if isinstance(holder, EndpointProgram):
-            own = Moments(holder.cpu.mean, holder.cpu.var)
-            return own + self.moments(holder.steps) if holder.blocking else own
-        assert isinstance(holder, Hold)
-        return self.moments(holder.body) + Moments(holder.extra.mean, holder.extra.var)
-
-    # -- times ---------------------------------------------------------------------------
-
-    def endpoint(self, i: int) -> Moments:
-        key = -1 - i  # node ids are positive
-        if key not in self.memo:
-            ep = self.program.endpoints[i]
-            wait = self.states[ep.workers].wait_moments()
-            own = Moments(ep.cpu.mean, ep.cpu.var)
-            self.memo[key] = wait + own + self.moments(ep.steps)
-        return self.memo[key]
-
-    def moments(self, node: Node) -> Moments:
-        """Mean and variance of ``node``'s time with the current waits (memoized per pass)."""
-        key = id(node)
-        found = self.memo.get(key)
-        if found is None:
-            found = self.memo[key] = self._moments(node)
-        return found
-
-    def _moments(self, node: Node) -> Moments:
-        if isinstance(node, Seq):
-            total = ZERO
-            for item in node.items:
-                total = total + self.moments(item)
-            return total
-        if isinstance(node, Delay):
-            return Moments(node.time.mean, node.time.var)
-        if isinstance(node, Visit):
-            one = self.states[node.station].wait_moments() + Moments(node.time.mean,
-                                                                     node.time.var)
-            return one.repeat(node.count)
-        if isinstance(node, Hold):
-            return (self.states[node.station].wait_moments() + self.moments(node.body)
-                    + Moments(node.extra.mean, node.extra.var))
-        if isinstance(node, Invoke):
-            return self.endpoint(node.endpoint).repeat(node.count)
-        if isinstance(node, ExternalCall):
-            return self.external(node).repeat(node.count)
-        if isinstance(node, Publish):
-            return self.moments(node.visit).repeat(node.count)
-        if isinstance(node, Par):
-            return Moments.maximum([self.moments(b) for b in node.branches])
-        if isinstance(node, Loop):
-            return self.moments(node.body).repeat(node.count)
-        assert isinstance(node, CacheRead)
-        return self.moments(node.visit) + Moments.mix(
-            [(node.hit, ZERO), (1.0 - node.hit, self.moments(node.miss))])
-
-    def external(self, node: ExternalCall) -> Moments:
-        key = id(node)
-        wait = (self.states[node.station].wait_moments() if node.station is not None
-                else ZERO)
-        if wait.infinite:
-            return NEVER
-        cached = self.program.cache.get(("moments", key))
-        if isinstance(cached, Moments):
-            self.external_moments[key] = cached
-        if key not in self.external_moments:
-            grid = Grid.covering(horizon(node), 4096)
-            dist = call_dist(node, grid)
-            mean = dist.mean()
-            x = np.arange(grid.size) * grid.step
-            var = float(np.dot((x - mean) ** 2, dist.pmf))
-            self.external_moments[key] = Moments(mean, var)
-            self.program.cache[("moments", key)] = self.external_moments[key]
-        base = self.external_moments[key]
-        info = self.attempt_info(node)
-        if node.station is None or info.breaker_open:
-            return base
-        return base + wait.repeat(info.expected)
-
-
-def held_order(program: Program) -> list[int] | None:
-    """Held stations ordered so that every station comes after those held inside it;
-    ``None`` when holds nest in a cycle (a lock-order inversion), which needs iteration."""
-    key = "held_order"
-    if key in program.cache:
-        cached = program.cache[key]
-        return None if cached is None else list(cached)  # type: ignore[call-overload]
-    import networkx as nx
-
-    from designkit.estimate.program import walk
-
-    inner_memo: dict[int, set[int]] = {}
-
-    def inner(node: Node) -> set[int]:
-        """Stations used while ``node`` runs (invoked endpoints included)."""
-        if id(node) in inner_memo:
-            return inner_memo[id(node)]
-        found: set[int] = set()
-        inner_memo[id(node)] = found
-        for sub in walk(node):
-            station = sub.station if isinstance(sub, Visit | Hold | ExternalCall) else None
-            if station is not None:
-                found.add(station)
-            elif isinstance(sub, Invoke):
-                ep = program.endpoints[sub.endpoint]
-                found.add(ep.workers)
-                found |= inner(ep.steps)
-        return found
-
-    graph = nx.DiGraph()
-    held = [i for i, s in enumerate(program.stations) if s.held]
-    graph.add_nodes_from(held)
-    for ep in program.endpoints:
-        holders: list[tuple[int, Node]] = [(ep.workers, ep.steps)] if ep.blocking else []
-        holders += [(n.station, n.body) for n in walk(ep.steps) if isinstance(n, Hold)]
-        for outer, body in holders:
-            for station in inner(body):
-                if program.stations[station].held:
-                    graph.add_edge(station, outer)
-    try:
-        order: list[int] | None = list(nx.topological_sort(graph))
-    except nx.NetworkXUnfeasible:
-        order = None
-    program.cache[key] = order
-    return order
-
-
-def _close(a: float, b: float) -> bool:
-    if math.isinf(a) or math.isinf(b):
-        return math.isinf(a) and math.isinf(b)
-    return abs(a - b) <= 1e-9 + 1e-7 * abs(b)
+    Example:
+        >>> import designkit as dk
+        >>> from designkit.estimate.program import compile_design
+        >>> d = dk.Design(name="mm1")
+        >>> _ = d.service("api", workers=1).endpoint("GET /x", cpu_ms=1000)
+        >>> s = solve(compile_design(d), {"api GET /x": 0.75})
+        >>> s.stations[0].utilization, s.endpoint_moments[0].mean
+        (0.75, 4000.0)
+    """
+    trial = trials(program, workload, [scale], max_rounds)
+    return Solution(program, scale, trial, flows_of(program, workload))

@@ -1,0 +1,431 @@
+"""A compiled design flattened into arrays: traffic tables and a tape of moment operations.
+
+The estimator needs, at every load it tries, the mean and variance of every node's time.
+Walking the node trees for each trial costs a Python call per node; at 10,000 components
+and a dozen trials that is most of the run. So the trees are walked once, here, into:
+
+* **traffic tables**: every visit, hold, call and message with the endpoint it runs in and
+  a static multiplier (loop counts, cache-miss ratios, counts): rates are linear in the
+  endpoint rates, which one pass over the call graph gives;
+* **a tape**: every node's time as one small operation on *slots* (sum, repeat, a mixture
+  with zero, the maximum of two, a third-party call, a held station's queue), grouped in
+  *levels* so that each level only reads slots written by earlier ones. The solver runs a
+  level's operations of one kind as a handful of numpy calls, for many loads at once.
+
+Slots hold constants (times of the model), the wait at every station, and every node's
+time. Held stations (workers, pools, locks) read the holding times of their holders and
+write their wait; when holds nest in a cycle (a lock-order inversion) the levels are built
+without those edges and the solver iterates to a fixed point instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from designkit.estimate.external import Attempts, attempts, call_dist, horizon, settings
+from designkit.estimate.program import (
+    CacheRead,
+    Delay,
+    ExternalCall,
+    Hold,
+    Invoke,
+    Loop,
+    Node,
+    Par,
+    Program,
+    Publish,
+    Seq,
+    Visit,
+)
+from designkit.estimate.times import Spec
+
+__all__ = ["Level", "Tape", "Traffic", "tape_of"]
+
+Ints = NDArray[np.int64]
+Floats = NDArray[np.float64]
+
+SUM, REPEAT, MIXZERO, MAX2, EXTERNAL, STATION = range(6)
+
+
+@dataclass
+class Level:
+    """Operations whose inputs are all written by earlier levels, by kind.
+
+    ``sums``: (outputs, segment starts, flat inputs); ``repeats``/``mixes``: (outputs,
+    inputs, counts or probabilities); ``maxes``: (outputs, left, right); ``externals``:
+    (outputs, base slots, wait slots, expected attempts, whether the wait applies);
+    ``stations``: (held stations whose queue this level solves, segment starts, flat
+    holder entries).
+    """
+
+    sums: tuple[Ints, Ints, Ints] | None = None
+    repeats: tuple[Ints, Ints, Floats] | None = None
+    mixes: tuple[Ints, Ints, Floats] | None = None
+    maxes: tuple[Ints, Ints, Ints] | None = None
+    externals: tuple[Ints, Ints, Ints, Floats, NDArray[np.bool_]] | None = None
+    stations: tuple[Ints, Ints, Ints] | None = None
+
+
+@dataclass
+class Traffic:
+    """Where load goes, per unit rate of the endpoint each entry runs in.
+
+    Visits (``visit_*``) add arrivals and work to plain stations; holders (``holder_*``)
+    are the entries whose holding time makes a held station's service time; calls
+    (``call_*``) pass load from an endpoint to another (a synchronous call or a message's
+    handler), in callers-first order.
+    """
+
+    visit_station: Ints
+    visit_endpoint: Ints
+    visit_mult: Floats
+    visit_mean: Floats
+    visit_second: Floats
+    holder_station: Ints
+    holder_endpoint: Ints
+    holder_mult: Floats
+    holder_slot: Ints
+    call_from: list[int]
+    call_to: list[int]
+    call_mult: list[float]
+    external_component: list[str]
+    external_endpoint: Ints
+    external_mult: Floats
+    retried: list[tuple[ExternalCall | Invoke, int, float, tuple[int, ...]]]
+    attempts: dict[int, Attempts]
+
+
+@dataclass
+class Tape:
+    """The traffic tables and the levelled moment operations of one program."""
+
+    slots: int
+    const_slots: Ints
+    const_mean: Floats
+    const_var: Floats
+    wait_slot: Ints
+    endpoint_slot: Ints
+    servers: Floats
+    copies: Floats
+    held: NDArray[np.bool_]
+    levels: list[Level]
+    traffic: Traffic
+    cyclic: bool
+
+
+def tape_of(program: Program) -> Tape:
+    """The tape of ``program`` (built once, kept in ``program.cache``).
+
+    Example:
+        >>> import designkit as dk
+        >>> from designkit.estimate.program import compile_design
+        >>> tape = tape_of(compile_design(dk.template("flash-sale")))
+        >>> tape.cyclic, len(tape.levels) > 1
+        (False, True)
+    """
+    found = program.cache.get("tape")
+    if isinstance(found, Tape):
+        return found
+    tape = _Builder(program).run()
+    program.cache["tape"] = tape
+    return tape
+
+
+class _Builder:
+    def __init__(self, program: Program) -> None:
+        self.program = program
+        self.slots = 0
+        self.consts: dict[tuple[float, float], int] = {}
+        self.ops: list[tuple[int, int, tuple[int, ...], float, bool]] = []
+        n_stations = len(program.stations)
+        self.wait_slot = [self.slot() for _ in range(n_stations)]
+        self.endpoint_slot = [self.slot() for _ in program.endpoints]
+        self.zero = self.const(0.0, 0.0)
+        # traffic
+        self.visits: list[tuple[int, int, float, float, float]] = []
+        self.holders: list[tuple[int, int, float, int]] = []
+        self.calls: list[tuple[int, int, float]] = []
+        self.externals: list[tuple[str, int, float]] = []
+        self.retried: list[tuple[ExternalCall | Invoke, int, float, tuple[int, ...]]] = []
+        self.attempts: dict[int, Attempts] = {}
+        self.external_facts: dict[object, tuple[Attempts, float, float]] = {}
+
+    # -- slots and operations --------------------------------------------------------------
+
+    def slot(self) -> int:
+        self.slots += 1
+        return self.slots - 1
+
+    def const(self, mean: float, var: float) -> int:
+        key = (mean, var)
+        if key not in self.consts:
+            self.consts[key] = self.slot()
+        return self.consts[key]
+
+    def spec(self, spec: Spec) -> int:
+        return self.const(spec.mean, spec.var)
+
+    def op(self, kind: int, inputs: tuple[int, ...], param: float = 0.0,
+           flag: bool = False, out: int | None = None) -> int:
+        target = self.slot() if out is None else out
+        self.ops.append((kind, target, inputs, param, flag))
+        return target
+
+    def total(self, inputs: list[int], out: int | None = None) -> int:
+        parts = tuple(i for i in inputs if i != self.zero) or (self.zero,)
+        if len(parts) == 1 and out is None:
+            return parts[0]
+        return self.op(SUM, parts, out=out)
+
+    def repeat(self, source: int, count: float) -> int:
+        if count <= 0:
+            return self.zero
+        if count == 1.0 or source == self.zero:
+            return source
+        return self.op(REPEAT, (source,), count)
+
+    # -- walking the program -----------------------------------------------------------------
+
+    def run(self) -> Tape:
+        program = self.program
+        for i, ep in enumerate(program.endpoints):
+            cpu = self.spec(ep.cpu)
+            held = (ep.workers,) if ep.blocking else ()
+            steps = self.node(ep.steps, i, 1.0, held)
+            self.total([self.wait_slot[ep.workers], cpu, steps], out=self.endpoint_slot[i])
+            holding = self.total([cpu, steps]) if ep.blocking else cpu
+            self.holders.append((ep.workers, i, 1.0, holding))
+        return self.finish()
+
+    def node(self, node: Node, ep: int, mult: float, held: tuple[int, ...]) -> int:
+        """The slot of ``node``'s time; records its traffic at ``mult`` executions per
+        execution of endpoint ``ep``."""
+        if isinstance(node, Seq):
+            return self.total([self.node(item, ep, mult, held) for item in node.items])
+        if isinstance(node, Delay):
+            return self.spec(node.time)
+        if isinstance(node, Visit):
+            return self.visit(node, ep, mult)
+        if isinstance(node, Hold):
+            body = self.node(node.body, ep, mult, (*held, node.station))
+            holding = self.total([body, self.spec(node.extra)])
+            self.holders.append((node.station, ep, mult, holding))
+            return self.total([self.wait_slot[node.station], holding])
+        if isinstance(node, Invoke):
+            self.calls.append((ep, node.endpoint, mult * node.count))
+            if node.retries is not None and node.retries.max > 0:
+                self.retried.append((node, ep, mult * node.count, held))
+            return self.repeat(self.endpoint_slot[node.endpoint], node.count)
+        if isinstance(node, ExternalCall):
+            return self.external(node, ep, mult, held)
+        if isinstance(node, Publish):
+            visit = self.visit(node.visit, ep, mult * node.count)
+            if node.handler is not None:
+                self.calls.append((ep, node.handler, mult * node.count))
+            return self.repeat(visit, node.count)
+        if isinstance(node, Par):
+            branches = [self.node(b, ep, mult, held) for b in node.branches]
+            if not branches:
+                return self.zero
+            out = branches[0]
+            for other in branches[1:]:
+                out = self.op(MAX2, (out, other))
+            return out
+        if isinstance(node, Loop):
+            return self.repeat(self.node(node.body, ep, mult * node.count, held), node.count)
+        assert isinstance(node, CacheRead)
+        visit = self.visit(node.visit, ep, mult)
+        miss = self.node(node.miss, ep, mult * (1.0 - node.hit), held)
+        p = 1.0 - node.hit
+        mixed = self.zero if p <= 0 or miss == self.zero else (
+            miss if p >= 1.0 else self.op(MIXZERO, (miss,), p))
+        return self.total([visit, mixed])
+
+    def visit(self, node: Visit, ep: int, mult: float) -> int:
+        time = node.time
+        self.visits.append((node.station, ep, mult * node.count, time.mean,
+                            time.var + time.mean ** 2))
+        one = self.total([self.wait_slot[node.station], self.spec(time)])
+        return self.repeat(one, node.count)
+
+    def external(self, node: ExternalCall, ep: int, mult: float,
+                 held: tuple[int, ...]) -> int:
+        info, mean, var = self.external_fact(node)
+        self.attempts[id(node)] = info
+        if node.retries is not None and node.retries.max > 0:
+            self.retried.append((node, ep, mult * node.count, held))
+        calls = mult * node.count * info.expected
+        self.externals.append((node.component, ep, calls))
+        if node.station is not None:
+            one = node.latency
+            self.visits.append((node.station, ep, calls, one.mean, one.var + one.mean ** 2))
+        base = self.const(mean, var)
+        wait = self.wait_slot[node.station] if node.station is not None else self.zero
+        applies = node.station is not None and not info.breaker_open
+        single = self.op(EXTERNAL, (base, wait), info.expected, applies)
+        return self.repeat(single, node.count)
+
+    def external_fact(self, node: ExternalCall) -> tuple[Attempts, float, float]:
+        """Attempts, mean and variance of one call (the same for every call of the same
+        third party with the same settings: computed once)."""
+        key = settings(node)
+        if key not in self.external_facts:
+            from designkit.estimate.distributions import Grid
+
+            grid = Grid.covering(horizon(node), 4096)
+            dist = call_dist(node, grid)
+            mean = dist.mean()
+            x = np.arange(grid.size) * grid.step
+            var = float(np.dot((x - mean) ** 2, dist.pmf))
+            self.external_facts[key] = (attempts(node), mean, var)
+        return self.external_facts[key]
+
+    # -- levels --------------------------------------------------------------------------
+
+    def finish(self) -> Tape:
+        program = self.program
+        stations = program.stations
+        held = np.array([s.held for s in stations], dtype=bool)
+        holders_by_station: list[list[int]] = [[] for _ in stations]
+        for h, holder in enumerate(self.holders):
+            holders_by_station[holder[0]].append(h)
+        for s, station in enumerate(stations):
+            if station.held and holders_by_station[s]:  # no holders: never waits
+                inputs = tuple(self.holders[h][3] for h in holders_by_station[s])
+                self.ops.append((STATION, self.wait_slot[s], inputs, float(s), False))
+        self.holder_groups = holders_by_station
+        levels, cyclic = self.levelled()
+        traffic = self.traffic()
+        const_slots = np.fromiter(self.consts.values(), dtype=np.int64, count=len(self.consts))
+        means = np.array([k[0] for k in self.consts], dtype=float)
+        variances = np.array([k[1] for k in self.consts], dtype=float)
+        return Tape(
+            slots=self.slots,
+            const_slots=const_slots,
+            const_mean=means,
+            const_var=variances,
+            wait_slot=np.array(self.wait_slot, dtype=np.int64),
+            endpoint_slot=np.array(self.endpoint_slot, dtype=np.int64),
+            servers=np.array([s.servers for s in stations], dtype=float),
+            copies=np.array([s.copies for s in stations], dtype=float),
+            held=held,
+            levels=levels,
+            traffic=traffic,
+            cyclic=cyclic,
+        )
+
+    def levelled(self) -> tuple[list[Level], bool]:
+        """Operations grouped by level (longest path from the constants and plain waits);
+        a cycle through held stations is cut at the stations, which are then iterated."""
+        producer = {op[1]: k for k, op in enumerate(self.ops)}
+        level = [-1] * len(self.ops)
+        cyclic = False
+
+        def depth(k: int, cut: bool) -> int:
+            stack = [(k, False)]
+            on_path: set[int] = set()
+            nonlocal cyclic
+            while stack:
+                op, expanded = stack.pop()
+                if level[op] >= 0:
+                    continue
+                kind, _, inputs, _, _ = self.ops[op]
+                deps = [producer[i] for i in inputs if i in producer]
+                if cut and kind == STATION:
+                    deps = []
+                if expanded:
+                    on_path.discard(op)
+                    level[op] = 1 + max((level[d] for d in deps), default=-1)
+                    continue
+                on_path.add(op)
+                stack.append((op, True))
+                for d in deps:
+                    if level[d] < 0:
+                        if d in on_path:
+                            raise _Cycle
+                        stack.append((d, False))
+            return level[k]
+
+        try:
+            for k in range(len(self.ops)):
+                depth(k, cut=False)
+        except _Cycle:
+            cyclic = True
+            level = [-1] * len(self.ops)
+            for k in range(len(self.ops)):
+                depth(k, cut=True)
+        grouped: dict[int, dict[int, list[int]]] = {}
+        for k, lv in enumerate(level):
+            grouped.setdefault(lv, {}).setdefault(self.ops[k][0], []).append(k)
+        return [self.level(grouped[lv]) for lv in sorted(grouped)], cyclic
+
+    def level(self, kinds: dict[int, list[int]]) -> Level:
+        ops = self.ops
+        out = Level()
+
+        def outs(ks: list[int]) -> Ints:
+            return np.array([ops[k][1] for k in ks], dtype=np.int64)
+
+        def firsts(ks: list[int], j: int = 0) -> Ints:
+            return np.array([ops[k][2][j] for k in ks], dtype=np.int64)
+
+        def params(ks: list[int]) -> Floats:
+            return np.array([ops[k][3] for k in ks], dtype=float)
+
+        if ks := kinds.get(SUM):
+            lengths = np.array([len(ops[k][2]) for k in ks], dtype=np.int64)
+            starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+            flat = np.fromiter((i for k in ks for i in ops[k][2]), dtype=np.int64,
+                               count=int(lengths.sum()))
+            out.sums = (outs(ks), starts, flat)
+        if ks := kinds.get(REPEAT):
+            out.repeats = (outs(ks), firsts(ks), params(ks))
+        if ks := kinds.get(MIXZERO):
+            out.mixes = (outs(ks), firsts(ks), params(ks))
+        if ks := kinds.get(MAX2):
+            out.maxes = (outs(ks), firsts(ks), firsts(ks, 1))
+        if ks := kinds.get(EXTERNAL):
+            out.externals = (outs(ks), firsts(ks), firsts(ks, 1), params(ks),
+                             np.array([ops[k][4] for k in ks], dtype=bool))
+        if ks := kinds.get(STATION):
+            stations = [int(ops[k][3]) for k in ks]
+            groups = [self.holder_groups[s] for s in stations]
+            lengths = np.array([len(g) for g in groups], dtype=np.int64)
+            out.stations = (np.array(stations, dtype=np.int64),
+                            np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64),
+                            np.fromiter((h for g in groups for h in g), dtype=np.int64,
+                                        count=int(lengths.sum())))
+        return out
+
+    def traffic(self) -> Traffic:
+        visits = self.visits
+        holders = self.holders
+        order = {e: n for n, e in enumerate(self.program.order)}
+        calls = sorted(self.calls, key=lambda c: order[c[0]])
+        return Traffic(
+            visit_station=np.array([v[0] for v in visits], dtype=np.int64),
+            visit_endpoint=np.array([v[1] for v in visits], dtype=np.int64),
+            visit_mult=np.array([v[2] for v in visits], dtype=float),
+            visit_mean=np.array([v[3] for v in visits], dtype=float),
+            visit_second=np.array([v[4] for v in visits], dtype=float),
+            holder_station=np.array([h[0] for h in holders], dtype=np.int64),
+            holder_endpoint=np.array([h[1] for h in holders], dtype=np.int64),
+            holder_mult=np.array([h[2] for h in holders], dtype=float),
+            holder_slot=np.array([h[3] for h in holders], dtype=np.int64),
+            call_from=[c[0] for c in calls],
+            call_to=[c[1] for c in calls],
+            call_mult=[c[2] for c in calls],
+            external_component=[e[0] for e in self.externals],
+            external_endpoint=np.array([e[1] for e in self.externals], dtype=np.int64),
+            external_mult=np.array([e[2] for e in self.externals], dtype=float),
+            retried=self.retried,
+            attempts=self.attempts,
+        )
+
+
+class _Cycle(Exception):
+    """Holds nest in a cycle."""
+
