@@ -1,7 +1,7 @@
 """Latency distributions of endpoints, composed on a grid from a solved design.
 
-Each endpoint gets a grid wide enough for its time (from the solved mean and variance);
-waits are exact for M/M/c stations and Allen–Cunneen otherwise; sequences convolve,
+Each endpoint gets a grid wide enough for its time (from the solved mean and variance),
+composed once and rebinned onto its callers' coarser grids; waits are exact for M/M/c stations and Allen–Cunneen otherwise; sequences convolve,
 parallel branches take the maximum, cache hits and misses mix.
 """
 
@@ -10,8 +10,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from designkit.estimate.distributions import Dist, Grid
-from designkit.estimate.external import call_dist
+from designkit.estimate.external import call_dist, settings
 from designkit.estimate.program import (
     CacheRead,
     Delay,
@@ -51,32 +53,98 @@ SATURATED = Latency(math.inf, math.inf, math.inf, math.inf)
 
 def endpoint_latency(solution: Solution, index: int, size: int = 2048) -> Latency:
     """The latency distribution of endpoint ``index`` and its mean, p50, p95 and p99."""
-    moments = solution.endpoint_moments[index]
-    if moments.infinite:
+    composer = solution.cache.get(("latency", size))
+    if not isinstance(composer, _Composer):
+        composer = solution.cache[("latency", size)] = _Composer(solution, size)
+    dist = composer.own(index)
+    if dist is None:
         return SATURATED
-    horizon = max(moments.mean + 12.0 * math.sqrt(moments.var), 3.0 * moments.mean, 1e-3)
-    horizon = 2.0 ** math.ceil(math.log2(horizon))  # shared grids: shared work
-    for _ in range(5):
-        grid = Grid.covering(horizon, size)
-        composer = solution.cache.get(grid)
-        if not isinstance(composer, _Composer):
-            composer = solution.cache[grid] = _Composer(solution, grid)
-        dist = composer.endpoint(index)
-        if dist.tail <= 1e-4:
-            return Latency(dist.mean(), dist.quantile(0.5), dist.quantile(0.95),
-                           dist.quantile(0.99), dist)
-        horizon *= 4.0
     return Latency(dist.mean(), dist.quantile(0.5), dist.quantile(0.95), dist.quantile(0.99),
                    dist)
 
 
 class _Composer:
-    def __init__(self, solution: Solution, grid: Grid) -> None:
+    """Every endpoint's distribution on its own grid, composed once.
+
+    An endpoint's grid is wide enough for its time (from the solved mean and variance) and
+    a power of two wide, so that grids are shared; a caller's grid is usually coarser than
+    its callee's, and then the callee's distribution is rebinned onto it rather than
+    composed again.
+    """
+
+    def __init__(self, solution: Solution, size: int) -> None:
         self.solution = solution
+        self.size = size
+        self.dists: dict[int, Dist | None] = {}
+        self.grids: dict[Grid, _GridComposer] = {}
+
+    def on(self, grid: Grid) -> _GridComposer:
+        if grid not in self.grids:
+            self.grids[grid] = _GridComposer(self, grid)
+        return self.grids[grid]
+
+    def own(self, index: int) -> Dist | None:
+        """Endpoint ``index`` on its own grid; ``None`` when saturated."""
+        if index in self.dists:
+            return self.dists[index]
+        moments = self.solution.endpoint_moments[index]
+        dist: Dist | None = None
+        if not moments.infinite:
+            horizon = max(moments.mean + 12.0 * math.sqrt(moments.var), 3.0 * moments.mean,
+                          1e-3)
+            horizon = 2.0 ** math.ceil(math.log2(horizon))  # shared grids: shared work
+            for _ in range(5):
+                dist = self.on(Grid.covering(horizon, self.size)).endpoint(index)
+                if dist.tail <= 1e-4:
+                    break
+                horizon *= 4.0
+        self.dists[index] = dist
+        return dist
+
+    def callee(self, index: int, grid: Grid) -> Dist:
+        """Endpoint ``index`` on a caller's ``grid``: its own distribution rebinned when its
+        grid is finer by a power of two, else composed on ``grid``."""
+        if self.solution.endpoint_moments[index].infinite:
+            return grid.never()
+        own = self.own(index)
+        if own is not None and own.grid.size == grid.size:
+            ratio = grid.step / own.grid.step
+            whole = round(ratio)
+            if whole >= 1 and abs(ratio - whole) < 1e-9 and whole & (whole - 1) == 0:
+                return own if whole == 1 else _rebin(own, grid, whole)
+        return self.on(grid).endpoint(index)
+
+
+def _rebin(dist: Dist, grid: Grid, ratio: int) -> Dist:
+    """``dist`` on ``grid``, whose cells are ``ratio`` (an even number) of its cells wide.
+
+    Each fine cell's mass is taken as uniform over the cell: a fine cell on the border of
+    two coarse cells gives half to each. The trace beyond the fine grid (at most 10⁻⁴: the
+    grid was chosen so) is left out, as :meth:`Dist.mean` does, so that it does not add up
+    over a chain of calls.
+    """
+    pmf = dist.pmf
+    halves = np.repeat(pmf / (2.0 * max(float(pmf.sum()), 1e-300)), 2)  # half-cells: [i - 1/2, i) and [i, i + 1/2)
+    # coarse cell j spans fine [(j - 1/2) r, (j + 1/2) r): half-cells [2jr - r + 1, 2jr + r + 1)
+    padded = np.concatenate([np.zeros(ratio - 1), halves])
+    width = 2 * ratio
+    cells = -(-len(padded) // width)
+    padded = np.concatenate([padded, np.zeros(cells * width - len(padded))])
+    coarse = padded.reshape(cells, width).sum(axis=1)
+    pmf = np.zeros(grid.size)
+    pmf[:min(cells, grid.size)] = coarse[:grid.size]
+    return Dist(grid, pmf)
+
+
+class _GridComposer:
+    def __init__(self, parent: _Composer, grid: Grid) -> None:
+        self.parent = parent
+        self.solution = parent.solution
         self.grid = grid
         self.memo: dict[int, Dist] = {}
         self.waits: dict[int, Dist] = {}
         self.times: dict[Spec, Dist] = {}
+        self.calls: dict[tuple[object, ...], Dist] = {}
 
     def wait(self, station: int) -> Dist:
         if station not in self.waits:
@@ -96,6 +164,13 @@ class _Composer:
                 ep.steps)
         return self.memo[index]
 
+    def call(self, node: ExternalCall) -> Dist:
+        key = (settings(node), node.station)
+        if key not in self.calls:
+            wait = self.wait(node.station) if node.station is not None else None
+            self.calls[key] = call_dist(node, self.grid, wait)
+        return self.calls[key]
+
     def dist(self, node: Node) -> Dist:
         grid = self.grid
         if isinstance(node, Seq):
@@ -112,10 +187,9 @@ class _Composer:
         if isinstance(node, Hold):
             return self.wait(node.station) + self.dist(node.body) + self.time(node.extra)
         if isinstance(node, Invoke):
-            return self.endpoint(node.endpoint).repeat(node.count)
+            return self.parent.callee(node.endpoint, grid).repeat(node.count)
         if isinstance(node, ExternalCall):
-            wait = self.wait(node.station) if node.station is not None else None
-            return call_dist(node, grid, wait).repeat(node.count)
+            return self.call(node).repeat(node.count)
         if isinstance(node, Publish):
             return self.dist(node.visit).repeat(node.count)
         if isinstance(node, Par):
