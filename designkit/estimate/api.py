@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any
 
 from designkit.errors import DesignError, Problem
 from designkit.estimate.capacity import max_scale, retry_storms
 from designkit.estimate.latency import endpoint_latency
 from designkit.estimate.program import Program, compile_design
-from designkit.estimate.result import ComponentEstimate, EndpointEstimate, Estimate, StationEstimate
+from designkit.estimate.result import (
+    ComponentEstimate,
+    EndpointEstimate,
+    EndpointTable,
+    Estimate,
+    StationEstimate,
+)
 from designkit.estimate.scenarios import Scenario
 from designkit.estimate.solve import Solution, solve
+from designkit.model.fingerprint import fingerprint
 from designkit.model.problems import format_path, nearest
 from designkit.model.refs import EndpointRef
 
@@ -79,11 +87,48 @@ def prepare(design: Design, workload: dict[str, float] | None, scenario: Scenari
                                                 Scenario]:
     """What an estimate and a simulation both start from: the validated design under the
     scenario, compiled with its tables grown, the checked workload and the total scale."""
-    design.validate()
     scenario = scenario or Scenario()
-    source = scenario.apply(design)
+    source, program = _compiled(design, scenario, days)
     load = _workload(design, workload)
-    return source, compile_design(source, days), load, scale * scenario.scale, scenario
+    return source, program, load, scale * scenario.scale, scenario
+
+
+_COMPILED: OrderedDict[tuple[object, ...], tuple[Design, Program]] = OrderedDict()
+_VALID: OrderedDict[str, None] = OrderedDict()
+KEEP = 4
+"""Compiled programs kept (by design content, scenario and days): re-estimating an
+unchanged design — another load, the capacity curve, a what-if slider — skips validation
+and compilation; any change to the design changes its fingerprint."""
+
+
+def _compiled(design: Design, scenario: Scenario, days: float) -> tuple[Design, Program]:
+    """The validated design under ``scenario`` and its program, from the cache when the
+    design's content was seen before."""
+    content = fingerprint(design)
+    if content not in _VALID:
+        design.validate()
+        _remember(_VALID, content, None, 4 * KEEP)
+    key = (content, scenario.changes(), days)
+    found = _COMPILED.get(key)
+    if found is None:
+        source = scenario.apply(design)
+        found = (source, compile_design(source, days))
+        _remember(_COMPILED, key, found, KEEP)
+    else:
+        _COMPILED.move_to_end(key)
+    source, program = found
+    if source is not design and scenario.changes() == _AS_DESIGNED:
+        source = design  # the caller's own object: the one kept may have changed since
+    return source, program
+
+
+_AS_DESIGNED = Scenario().changes()
+
+
+def _remember(cache: OrderedDict[Any, Any], key: Any, value: Any, keep: int) -> None:
+    cache[key] = value
+    while len(cache) > keep:
+        cache.popitem(last=False)
 
 
 def _workload(design: Design, workload: dict[str, float] | None) -> dict[str, float]:
@@ -108,16 +153,18 @@ def _workload(design: Design, workload: dict[str, float] | None) -> dict[str, fl
     return out
 
 
-def _endpoints(solution: Solution) -> dict[str, EndpointEstimate]:
-    out = {}
-    for i, ep in enumerate(solution.program.endpoints):
-        rate = solution.endpoint_rate[i] * 1000.0
-        if rate <= 0:
-            continue
+def _endpoints(solution: Solution) -> EndpointTable:
+    program = solution.program
+    rates = solution.endpoint_rate
+
+    def make(key: str) -> EndpointEstimate:
+        i = program.index[key]
         latency = endpoint_latency(solution, i)
-        out[str(ep.ref)] = EndpointEstimate(rate, latency.mean, latency.p50, latency.p95,
-                                            latency.p99, latency.saturated, latency.dist)
-    return out
+        return EndpointEstimate(rates[i] * 1000.0, latency.mean, latency.p50, latency.p95,
+                                latency.p99, latency.saturated, latency.dist)
+
+    return EndpointTable([str(ep.ref) for ep, rate in zip(program.endpoints, rates, strict=True)
+                          if rate > 0], make)
 
 
 def _components(design: Design, solution: Solution) -> dict[str, ComponentEstimate]:

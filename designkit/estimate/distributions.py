@@ -82,7 +82,9 @@ class Grid:
         """No time at all (its spectrum is all ones: no FFT needed)."""
         pmf = np.zeros(self.size)
         pmf[0] = 1.0
-        return Dist(self, pmf, np.ones(self.size + 1, dtype=np.complex128))
+        dist = Dist(self, pmf, np.ones(self.size + 1, dtype=np.complex128))
+        dist.zero = True
+        return dist
 
     def never(self) -> Dist:
         """An infinite time (a saturated station): all mass in the tail."""
@@ -164,11 +166,12 @@ class Grid:
         """A queue wait: 0 with probability ``1 − p_wait``, else exponential.
 
         The conditional wait is exponential with mean ``mean_wait / p_wait`` — exact for
-        M/M/c; the Allen–Cunneen mean otherwise.
+        M/M/c; the Allen–Cunneen mean otherwise. A chance of waiting below 10⁻¹² shows in no
+        percentile: such a wait is none.
         """
         if not math.isfinite(mean_wait):
             return self.never()
-        if p_wait <= 0 or mean_wait <= 0:
+        if p_wait < 1e-12 or mean_wait <= 0:
             return self.zero()
         conditional = self.exponential(mean_wait / p_wait)
         return Dist(self, spectrum=(1.0 - p_wait) + p_wait * conditional.spectrum)
@@ -202,7 +205,7 @@ class Dist:
         (11.983, 4.0)
     """
 
-    __slots__ = ("_pmf", "_spectrum", "grid")
+    __slots__ = ("_pmf", "_spectrum", "grid", "zero")
 
     def __init__(self, grid: Grid, pmf: Array | None = None,
                  spectrum: NDArray[np.complex128] | None = None) -> None:
@@ -211,6 +214,8 @@ class Dist:
         self.grid = grid
         self._pmf = pmf
         self._spectrum = spectrum
+        self.zero = False
+        """No time at all (adding it changes nothing)."""
 
     @property
     def pmf(self) -> Array:
@@ -295,6 +300,10 @@ class Dist:
     def __add__(self, other: Dist) -> Dist:
         """The time of ``self`` then ``other`` (independent): a convolution."""
         _same_grid(self, other)
+        if other.zero:
+            return self
+        if self.zero:
+            return other
         return Dist(self.grid, spectrum=self.spectrum * other.spectrum)
 
     def repeat(self, count: float) -> Dist:
@@ -305,7 +314,7 @@ class Dist:
             >>> round(g.exponential(2.0).repeat(2.5).mean(), 3)
             5.0
         """
-        if count <= 0:
+        if count <= 0 or self.zero:
             return self.grid.zero()
         whole = math.floor(count)
         frac = count - whole

@@ -266,7 +266,7 @@ class _Compiler:
              open_tx: frozenset[str]) -> Node:
         ref = EndpointRef.parse(step.call)
         if ref is not None:
-            return Invoke(self.index[str(ref)], step.count, step.retries)
+            return Invoke(self.index[str(ref)], step.count, _copy(step.retries))
         target = self.design.components[step.call]
         override = Spec.of(step.service_ms) if step.service_ms is not None else None
         if isinstance(target, Database):
@@ -301,7 +301,7 @@ class _Compiler:
             component=step.call,
             latency=override or Spec.of(target.latency_ms),
             timeout_ms=step.timeout_ms or target.timeout_ms,
-            retries=step.retries or target.retries,
+            retries=_copy(step.retries or target.retries),
             failure_rate=target.failure_rate,
             breaker_threshold=breaker.failure_threshold if breaker and breaker.enabled else None,
             station=bounded,
@@ -347,6 +347,11 @@ class _Compiler:
             names = " → ".join(str(self.endpoints[u].ref) for u, _ in cycle)
             raise ValueError(f"messages loop back to their publisher ({names}): the load of "
                              "a message loop has no steady state; break the loop") from None
+
+
+def _copy(retries: Retries | None) -> Retries | None:
+    """The program keeps its own copy: it may outlive changes to the design."""
+    return None if retries is None else retries.model_copy()
 
 
 def _walk(node: Node) -> list[Node]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +15,8 @@ if TYPE_CHECKING:
     from designkit.estimate.scenarios import Scenario
     from designkit.model.design import Design
 
-__all__ = ["ComponentEstimate", "EndpointEstimate", "Estimate", "StationEstimate"]
+__all__ = ["ComponentEstimate", "EndpointEstimate", "EndpointTable", "Estimate",
+           "StationEstimate"]
 
 
 def _finite(value: float) -> float | None:
@@ -63,6 +64,47 @@ class EndpointEstimate:
         return {"rps": self.rps, "mean_ms": _finite(self.mean_ms), "p50_ms": _finite(self.p50_ms),
                 "p95_ms": _finite(self.p95_ms), "p99_ms": _finite(self.p99_ms),
                 "saturated": self.saturated}
+
+
+class EndpointTable(Mapping[str, EndpointEstimate]):
+    """Endpoints by ``"svc METHOD /path"``, each one's percentiles computed when first read.
+
+    Composing a latency distribution costs far more than solving the queues, and a large
+    design has thousands of endpoints: an estimate answers utilization, the bottleneck and
+    the capacity at once, and an endpoint's percentiles when asked (a report, the JSON, a
+    table asks for all of them).
+
+    Example:
+        >>> t = EndpointTable(["a GET /x"], lambda key: EndpointEstimate(1, 2, 2, 3, 4, False))
+        >>> len(t), t["a GET /x"].p95_ms
+        (1, 3)
+    """
+
+    def __init__(self, keys: Sequence[str],
+                 make: Callable[[str], EndpointEstimate]) -> None:
+        self._keys = dict.fromkeys(keys)
+        self._make = make
+        self._done: dict[str, EndpointEstimate] = {}
+
+    def __getitem__(self, key: str) -> EndpointEstimate:
+        found = self._done.get(key)
+        if found is None:
+            if key not in self._keys:
+                raise KeyError(key)
+            found = self._done[key] = self._make(key)
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._keys
+
+    def __repr__(self) -> str:
+        return repr(dict(self.items()))
 
 
 @dataclass(frozen=True)
@@ -167,7 +209,7 @@ class Estimate:
     scale: float
     days: float
     scenario: str
-    endpoints: dict[str, EndpointEstimate]
+    endpoints: Mapping[str, EndpointEstimate]
     components: dict[str, ComponentEstimate]
     bottleneck: str | None
     bottleneck_station: str | None

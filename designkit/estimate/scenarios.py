@@ -64,6 +64,19 @@ class Scenario:
         text = ", ".join(parts) or "as designed"
         return f"{self.name}: {text}" if self.name else text
 
+    def changes(self) -> tuple[object, ...]:
+        """What this scenario changes in a design (not the load scale, not the name), as a
+        hashable key.
+
+        Example:
+            >>> Scenario(scale=2, name="peak").changes() == Scenario().changes()
+            True
+        """
+        cold = self.cold_caches if isinstance(self.cold_caches, bool) else tuple(
+            sorted(self.cold_caches))
+        return (cold, tuple(sorted(self.slow.items())), tuple(sorted(self.failing.items())),
+                tuple(sorted(self.lost_replicas.items())))
+
     def apply(self, design: Design) -> Design:
         """A copy of ``design`` under this scenario (the load scale is not part of it);
         the design itself when the scenario changes nothing.
