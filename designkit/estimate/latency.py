@@ -1,8 +1,9 @@
 """Latency distributions of endpoints, composed on a grid from a solved design.
 
 Each endpoint gets a grid wide enough for its time (from the solved mean and variance),
-composed once and rebinned onto its callers' coarser grids; waits are exact for M/M/c stations and Allen–Cunneen otherwise; sequences convolve,
-parallel branches take the maximum, cache hits and misses mix.
+is composed there once, and is rebinned onto its callers' coarser grids. Waits are exact
+for M/M/c stations and Allen–Cunneen otherwise; sequences convolve, parallel branches take
+the maximum, cache hits and misses mix.
 """
 
 from __future__ import annotations
@@ -124,7 +125,8 @@ def _rebin(dist: Dist, grid: Grid, ratio: int) -> Dist:
     over a chain of calls.
     """
     pmf = dist.pmf
-    halves = np.repeat(pmf / (2.0 * max(float(pmf.sum()), 1e-300)), 2)  # half-cells: [i - 1/2, i) and [i, i + 1/2)
+    # half-cells [i - 1/2, i) and [i, i + 1/2), each with half of fine cell i
+    halves = np.repeat(pmf / (2.0 * max(float(pmf.sum()), 1e-300)), 2)
     # coarse cell j spans fine [(j - 1/2) r, (j + 1/2) r): half-cells [2jr - r + 1, 2jr + r + 1)
     padded = np.concatenate([np.zeros(ratio - 1), halves])
     width = 2 * ratio
