@@ -13,7 +13,7 @@ from designkit.estimate.program import Program, compile_design
 from designkit.estimate.result import (
     ComponentEstimate,
     EndpointEstimate,
-    EndpointTable,
+    LazyTable,
     Estimate,
     StationEstimate,
 )
@@ -31,7 +31,7 @@ __all__ = ["estimate"]
 
 def estimate(design: Design, workload: dict[str, float] | None = None,
              scenario: Scenario | None = None, days: float = 0.0, scale: float = 1.0,
-             _capacity: bool = True) -> Estimate:
+             _capacity: bool = True, _validated: bool = False) -> Estimate:
     """Estimate latency, utilization and capacity of ``design`` under a workload.
 
     Args:
@@ -62,9 +62,10 @@ def estimate(design: Design, workload: dict[str, float] | None = None,
         (1.111, 'api workers')
     """
     source, program, load, total_scale, scenario = prepare(design, workload, scenario, days,
-                                                           scale)
+                                                           scale, _validated)
     solution = solve(program, load, total_scale)
-    cap, worst = max_scale(program, load) if _capacity else (math.nan, None)
+    cap, worst = (max_scale(program, load, base=solution.trial if total_scale == 1.0 else None)
+                  if _capacity else (math.nan, None))
     return Estimate(
         design=design.name,
         scale=total_scale,
@@ -83,12 +84,21 @@ def estimate(design: Design, workload: dict[str, float] | None = None,
 
 
 def prepare(design: Design, workload: dict[str, float] | None, scenario: Scenario | None,
-            days: float, scale: float) -> tuple[Design, Program, dict[str, float], float,
-                                                Scenario]:
+            days: float, scale: float, validated: bool = False,
+            ) -> tuple[Design, Program, dict[str, float], float, Scenario]:
     """What an estimate and a simulation both start from: the validated design under the
-    scenario, compiled with its tables grown, the checked workload and the total scale."""
+    scenario, compiled with its tables grown, the checked workload and the total scale.
+
+    ``validated``: the caller has just loaded (so validated) the design and will not
+    estimate it again — it is compiled as is, without the fingerprint that keeps programs
+    for re-use (the command line).
+    """
     scenario = scenario or Scenario()
-    source, program = _compiled(design, scenario, days)
+    if validated:
+        source = scenario.apply(design)
+        program = compile_design(source, days)
+    else:
+        source, program = _compiled(design, scenario, days)
     load = _workload(design, workload)
     return source, program, load, scale * scenario.scale, scenario
 
@@ -153,7 +163,7 @@ def _workload(design: Design, workload: dict[str, float] | None) -> dict[str, fl
     return out
 
 
-def _endpoints(solution: Solution) -> EndpointTable:
+def _endpoints(solution: Solution) -> LazyTable[EndpointEstimate]:
     program = solution.program
     rates = solution.endpoint_rate
 
@@ -163,35 +173,52 @@ def _endpoints(solution: Solution) -> EndpointTable:
         return EndpointEstimate(rates[i] * 1000.0, latency.mean, latency.p50, latency.p95,
                                 latency.p99, latency.saturated, latency.dist)
 
-    return EndpointTable([str(ep.ref) for ep, rate in zip(program.endpoints, rates, strict=True)
-                          if rate > 0], make)
+    return LazyTable([str(ep.ref) for ep, rate in zip(program.endpoints, rates, strict=True)
+                      if rate > 0], make)
 
 
-def _components(design: Design, solution: Solution) -> dict[str, ComponentEstimate]:
+def _components(design: Design, solution: Solution) -> LazyTable[ComponentEstimate]:
     program = solution.program
-    grouped: dict[str, dict[str, StationEstimate]] = {n: {} for n in design.components}
-    for station, state in zip(program.stations, solution.stations, strict=True):
-        servers = station.servers * station.copies
-        busy = state.arrival * state.service if state.arrival > 0 else 0.0
-        grouped[station.component][station.id] = StationEstimate(
-            id=station.id, component=station.component, role=station.role, servers=servers,
-            arrival_rps=state.arrival * 1000.0, service_ms=state.service,
-            utilization=state.utilization, busy=busy, wait_ms=state.wait,
-            saturated=state.saturated)
+    trial = solution.trial
+    by_component = _stations_by_component(program)
     served: dict[str, float] = {}
     for ep, rate in zip(program.endpoints, solution.endpoint_rate, strict=True):
         served[ep.ref.service] = served.get(ep.ref.service, 0.0) + rate
-    out = {}
-    for name, component in design.components.items():
-        stations = grouped[name]
-        if component.kind == "service":
+    kinds = {name: component.kind for name, component in design.components.items()}
+
+    def station(i: int) -> StationEstimate:
+        spec = program.stations[i]
+        arrival, service = float(trial.arrival[i, 0]), float(trial.service[i, 0])
+        utilization, wait = float(trial.utilization[i, 0]), float(trial.wait[i, 0])
+        return StationEstimate(
+            id=spec.id, component=spec.component, role=spec.role,
+            servers=spec.servers * spec.copies, arrival_rps=arrival * 1000.0,
+            service_ms=service, utilization=utilization,
+            busy=arrival * service if arrival > 0 else 0.0, wait_ms=wait,
+            saturated=utilization >= 1.0 or math.isinf(wait))
+
+    def make(name: str) -> ComponentEstimate:
+        stations = {program.stations[i].id: station(i) for i in by_component.get(name, ())}
+        kind = kinds[name]
+        if kind == "service":
             arrival = served.get(name, 0.0) * 1000.0
-        elif component.kind == "external":
+        elif kind == "external":
             arrival = solution.external_rate.get(name, 0.0) * 1000.0
         else:
             first = next(iter(stations.values()), None)
             arrival = first.arrival_rps if first else 0.0
         utilization = max((s.utilization for s in stations.values()), default=0.0)
-        out[name] = ComponentEstimate(component.kind, arrival, utilization,
-                                      any(s.saturated for s in stations.values()), stations)
-    return out
+        return ComponentEstimate(kind, arrival, utilization,
+                                 any(s.saturated for s in stations.values()), stations)
+
+    return LazyTable(kinds, make)
+
+
+def _stations_by_component(program: Program) -> dict[str, list[int]]:
+    found = program.cache.get("stations_by_component")
+    if not isinstance(found, dict):
+        found = {}
+        for i, spec in enumerate(program.stations):
+            found.setdefault(spec.component, []).append(i)
+        program.cache["stations_by_component"] = found
+    return found

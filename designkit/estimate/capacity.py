@@ -15,54 +15,70 @@ __all__ = ["RetryStorm", "max_scale", "retry_storms"]
 
 
 def max_scale(program: Program, workload: dict[str, float], rel_tol: float = 1e-3,
-              width: int = 15) -> tuple[float, int | None]:
-    """The factor on the whole workload at which the first station saturates, and that
-    station (its index); ``(inf, None)`` when no station carries load.
+              width: int = 15, base: Trials | None = None) -> tuple[float, int | None]:
+    """The factor on the whole workload at which the first station saturates, and the
+    bottleneck: the busiest station just below that load (its index); ``(inf, None)`` when
+    no station carries load.
 
     Plain stations saturate linearly with the load; held stations (workers, pools, locks)
     sooner, because what they wrap slows down too — so the factor is exact when a plain
     station saturates first, and otherwise found to ``rel_tol`` by searching the full
     solution (the value returned is the highest load found not to saturate). Each step of
     the search solves ``width`` loads at once and keeps the sixteenth of the interval where
-    saturation starts.
+    saturation starts, and tries the upper bound too. ``base``: the solution at the
+    workload (scale 1), when already known.
+
+    The bottleneck is read at ``1 − rel_tol`` of the factor, the resolution of the search,
+    so that how close a search happened to get to the edge does not decide it: threads
+    blocked on a database reach 100 % in the last sliver of load before the database does
+    (see docs/decisions.md, 16).
     """
+    cap = _max_scale(program, workload, rel_tol, width, base)
+    if math.isinf(cap):
+        return cap, None
+    near = trials(program, workload, [(1 - rel_tol) * cap if cap > 0 else 1e-9])
+    return cap, int(np.argmax(near.utilization[:, 0]))
+
+
+def _max_scale(program: Program, workload: dict[str, float], rel_tol: float, width: int,
+               base: Trials | None) -> float:
     if not any(v > 0 for v in workload.values()):
-        return math.inf, None
-    base = trials(program, workload, [1.0])
+        return math.inf
+    base = base if base is not None else trials(program, workload, [1.0])
     if not (base.utilization > 0).any():
-        return math.inf, None
+        return math.inf
     if base.saturated[0]:
         lo, hi = 0.0, 1.0
     else:
         lo, hi = 1.0, 1.0 / float(base.peak[0])  # holding times only grow with load
-    # The bound is exact when holding times do not grow with the load: try it first.
-    edge = hi * (1 - 1e-9)
-    found = trials(program, workload, [edge, *(hi * 2.0 ** np.arange(width))])
+    found = trials(program, workload, [hi * (1 - 1e-9), *(hi * 2.0 ** np.arange(width))])
     if lo > 0 and not found.saturated[0]:
-        return edge, _busiest(found, 0)
+        return hi * (1 - 1e-9)
     while not found.saturated[1:].any():
         lo, hi = hi * 2.0 ** (width - 1), hi * 2.0 ** width
         if hi > 1e12:
-            return math.inf, None
-        found = trials(program, workload, [edge, *(hi * 2.0 ** np.arange(width))])
-    lo, hi = _narrow(found, 1, lo, hi)
+            return math.inf
+        found = trials(program, workload, [hi * (1 - 1e-9), *(hi * 2.0 ** np.arange(width))])
+    lo, hi = _narrow(found, lo, hi)
     while hi - lo > rel_tol * hi:
-        found = trials(program, workload, lo + (hi - lo) * np.arange(1, width + 1) / (width + 1))
-        lo, hi = _narrow(found, 0, lo, hi)
+        # The bound is exact when holding times do not grow with the load: try it too.
+        edge = hi * (1 - 1e-9)
+        found = trials(program, workload,
+                       [edge, *(lo + (hi - lo) * np.arange(1, width + 1) / (width + 1))])
+        if not found.saturated[0]:
+            return edge
+        lo, hi = _narrow(found, lo, hi)
     edge = hi * (1 - 1e-9)
-    found = trials(program, workload, [edge, lo])
-    if not found.saturated[0]:
-        return edge, _busiest(found, 0)
-    return lo, _busiest(found, 1)
+    return edge if not trials(program, workload, [edge]).saturated[0] else lo
 
 
-def _narrow(found: Trials, first: int, lo: float, hi: float) -> tuple[float, float]:
-    """The bracket after trials at increasing scales (from column ``first``): between the
-    last that does not saturate and the first that does — and no higher than any trial's
-    own bound: at a trial scale s, every station saturates at or before s / ρ(s)."""
-    scales = found.scales[first:]
-    saturated = found.saturated[first:]
-    peak = found.peak[first:]
+def _narrow(found: Trials, lo: float, hi: float) -> tuple[float, float]:
+    """The bracket after trials at increasing scales (from the second column on): between
+    the last that does not saturate and the first that does — and no higher than any
+    trial's own bound: at a trial scale s, every station saturates at or before s / ρ(s)."""
+    scales = found.scales[1:]
+    saturated = found.saturated[1:]
+    peak = found.peak[1:]
     j = int(np.argmax(saturated)) if saturated.any() else len(scales)
     if j > 0:
         lo = max(lo, float(scales[j - 1]))
@@ -72,10 +88,6 @@ def _narrow(found: Trials, first: int, lo: float, hi: float) -> tuple[float, flo
     if fine.any():
         hi = min(hi, float((scales[fine] / peak[fine]).min()))
     return lo, max(hi, lo)
-
-
-def _busiest(found: Trials, column: int) -> int:
-    return int(np.argmax(found.utilization[:, column]))
 
 
 @dataclass(frozen=True)

@@ -79,12 +79,8 @@ class Grid:
         return Dist(self, pmf)
 
     def zero(self) -> Dist:
-        """No time at all (its spectrum is all ones: no FFT needed)."""
-        pmf = np.zeros(self.size)
-        pmf[0] = 1.0
-        dist = Dist(self, pmf, np.ones(self.size + 1, dtype=np.complex128))
-        dist.zero = True
-        return dist
+        """No time at all (its spectrum is all ones: no FFT needed); one per grid."""
+        return _zero(self)
 
     def never(self) -> Dist:
         """An infinite time (a saturated station): all mass in the tail."""
@@ -205,7 +201,7 @@ class Dist:
         (11.983, 4.0)
     """
 
-    __slots__ = ("_pmf", "_spectrum", "grid", "zero")
+    __slots__ = ("_cum", "_pmf", "_spectrum", "grid", "zero")
 
     def __init__(self, grid: Grid, pmf: Array | None = None,
                  spectrum: NDArray[np.complex128] | None = None) -> None:
@@ -214,6 +210,7 @@ class Dist:
         self.grid = grid
         self._pmf = pmf
         self._spectrum = spectrum
+        self._cum: Array | None = None
         self.zero = False
         """No time at all (adding it changes nothing)."""
 
@@ -253,9 +250,16 @@ class Dist:
         total = float(self.pmf.sum())
         return float(np.dot(np.arange(self.grid.size) * self.grid.step, self.pmf)) / total
 
+    @property
+    def cumulative(self) -> Array:
+        """Mass up to the end of each cell (computed once)."""
+        if self._cum is None:
+            self._cum = np.cumsum(self.pmf)
+        return self._cum
+
     def cdf(self, t: float) -> float:
         """P(time <= t), interpolated between cell edges."""
-        cum = np.cumsum(self.pmf)
+        cum = self.cumulative
         x = t / self.grid.step - 0.5
         if x < 0:
             return float(cum[0] * max(0.0, (t / self.grid.step + 0.5)))
@@ -269,7 +273,7 @@ class Dist:
 
         The CDF is taken as linear inside each cell.
         """
-        cum = np.cumsum(self.pmf)
+        cum = self.cumulative
         if cum[-1] < q - 1e-12:
             return math.inf
         i = int(np.searchsorted(cum, q, side="left"))
@@ -361,6 +365,15 @@ class Dist:
             return "Dist(saturated)"
         return (f"Dist(mean={self.mean():.4g}, p50={self.quantile(0.5):.4g}, "
                 f"p95={self.quantile(0.95):.4g}, p99={self.quantile(0.99):.4g})")
+
+
+@functools.lru_cache(maxsize=64)
+def _zero(grid: Grid) -> Dist:
+    pmf = np.zeros(grid.size)
+    pmf[0] = 1.0
+    dist = Dist(grid, pmf, np.ones(grid.size + 1, dtype=np.complex128))
+    dist.zero = True
+    return dist
 
 
 @functools.lru_cache(maxsize=8)

@@ -78,6 +78,8 @@ class _Composer:
         self.size = size
         self.dists: dict[int, Dist | None] = {}
         self.grids: dict[Grid, _GridComposer] = {}
+        self.p_wait: list[float] = solution.trial.p_wait[:, 0].tolist()
+        self.wait: list[float] = solution.trial.wait[:, 0].tolist()
 
     def on(self, grid: Grid) -> _GridComposer:
         if grid not in self.grids:
@@ -149,10 +151,11 @@ class _GridComposer:
         self.calls: dict[tuple[object, ...], Dist] = {}
 
     def wait(self, station: int) -> Dist:
-        if station not in self.waits:
-            state = self.solution.stations[station]
-            self.waits[station] = self.grid.waiting(state.p_wait, state.wait)
-        return self.waits[station]
+        found = self.waits.get(station)
+        if found is None:
+            found = self.waits[station] = self.grid.waiting(self.parent.p_wait[station],
+                                                            self.parent.wait[station])
+        return found
 
     def time(self, spec: Spec) -> Dist:
         if spec not in self.times:

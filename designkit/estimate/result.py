@@ -5,9 +5,9 @@ from __future__ import annotations
 import html
 import json
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from designkit.estimate.capacity import RetryStorm
@@ -15,8 +15,9 @@ if TYPE_CHECKING:
     from designkit.estimate.scenarios import Scenario
     from designkit.model.design import Design
 
-__all__ = ["ComponentEstimate", "EndpointEstimate", "EndpointTable", "Estimate",
-           "StationEstimate"]
+__all__ = ["ComponentEstimate", "EndpointEstimate", "Estimate", "LazyTable", "StationEstimate"]
+
+V = TypeVar("V")
 
 
 def _finite(value: float) -> float | None:
@@ -66,27 +67,26 @@ class EndpointEstimate:
                 "saturated": self.saturated}
 
 
-class EndpointTable(Mapping[str, EndpointEstimate]):
-    """Endpoints by ``"svc METHOD /path"``, each one's percentiles computed when first read.
+class LazyTable(Mapping[str, V]):
+    """Results by name, each computed when first read.
 
-    Composing a latency distribution costs far more than solving the queues, and a large
-    design has thousands of endpoints: an estimate answers utilization, the bottleneck and
-    the capacity at once, and an endpoint's percentiles when asked (a report, the JSON, a
-    table asks for all of them).
+    A large design has thousands of endpoints and components, and composing an endpoint's
+    latency distribution costs far more than solving the queues: an estimate answers the
+    bottleneck and the capacity at once, and an endpoint's percentiles or a component's
+    stations when they are read (a report, the JSON or a table reads them all).
 
     Example:
-        >>> t = EndpointTable(["a GET /x"], lambda key: EndpointEstimate(1, 2, 2, 3, 4, False))
+        >>> t = LazyTable(["a GET /x"], lambda key: EndpointEstimate(1, 2, 2, 3, 4, False))
         >>> len(t), t["a GET /x"].p95_ms
         (1, 3)
     """
 
-    def __init__(self, keys: Sequence[str],
-                 make: Callable[[str], EndpointEstimate]) -> None:
+    def __init__(self, keys: Iterable[str], make: Callable[[str], V]) -> None:
         self._keys = dict.fromkeys(keys)
         self._make = make
-        self._done: dict[str, EndpointEstimate] = {}
+        self._done: dict[str, V] = {}
 
-    def __getitem__(self, key: str) -> EndpointEstimate:
+    def __getitem__(self, key: str) -> V:
         found = self._done.get(key)
         if found is None:
             if key not in self._keys:
@@ -210,7 +210,7 @@ class Estimate:
     days: float
     scenario: str
     endpoints: Mapping[str, EndpointEstimate]
-    components: dict[str, ComponentEstimate]
+    components: Mapping[str, ComponentEstimate]
     bottleneck: str | None
     bottleneck_station: str | None
     max_scale: float
