@@ -13,8 +13,8 @@ from designkit.estimate.program import Program, compile_design
 from designkit.estimate.result import (
     ComponentEstimate,
     EndpointEstimate,
-    LazyTable,
     Estimate,
+    LazyTable,
     StationEstimate,
 )
 from designkit.estimate.scenarios import Scenario
