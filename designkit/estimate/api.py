@@ -216,9 +216,10 @@ def _components(design: Design, solution: Solution) -> LazyTable[ComponentEstima
 
 def _stations_by_component(program: Program) -> dict[str, list[int]]:
     found = program.cache.get("stations_by_component")
-    if not isinstance(found, dict):
-        found = {}
-        for i, spec in enumerate(program.stations):
-            found.setdefault(spec.component, []).append(i)
-        program.cache["stations_by_component"] = found
-    return found
+    if isinstance(found, dict):
+        return found
+    grouped: dict[str, list[int]] = {}
+    for i, spec in enumerate(program.stations):
+        grouped.setdefault(spec.component, []).append(i)
+    program.cache["stations_by_component"] = grouped
+    return grouped
