@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from designkit.errors import DesignError, Problem
 from designkit.estimate.plan import plan_query
 from designkit.estimate.times import Spec
 from designkit.model.components import Cache, External, Lock, Queue
@@ -329,24 +330,53 @@ class _Compiler:
                             replicas, held=True)
 
     def order(self) -> list[int]:
-        """Endpoints with every caller (synchronous or by message) before its callees."""
-        import networkx as nx
+        """Endpoints with every caller (synchronous or by message) before its callees; the
+        lowest index first among those ready (Kahn's algorithm with a heap)."""
+        import heapq
 
-        graph = nx.DiGraph()
-        graph.add_nodes_from(range(len(self.endpoints)))
+        n = len(self.endpoints)
+        callees: list[list[int]] = [[] for _ in range(n)]
+        callers = [0] * n
         for i, program in enumerate(self.endpoints):
             for node in _walk(program.steps):
-                if isinstance(node, Invoke):
-                    graph.add_edge(i, node.endpoint)
-                elif isinstance(node, Publish) and node.handler is not None:
-                    graph.add_edge(i, node.handler)
-        try:
-            return list(nx.lexicographical_topological_sort(graph))
-        except nx.NetworkXUnfeasible:
-            cycle = nx.find_cycle(graph)
-            names = " → ".join(str(self.endpoints[u].ref) for u, _ in cycle)
-            raise ValueError(f"messages loop back to their publisher ({names}): the load of "
-                             "a message loop has no steady state; break the loop") from None
+                target = (node.endpoint if isinstance(node, Invoke) else node.handler
+                          if isinstance(node, Publish) else None)
+                if target is not None:
+                    callees[i].append(target)
+                    callers[target] += 1
+        ready = [i for i in range(n) if callers[i] == 0]
+        heapq.heapify(ready)
+        order: list[int] = []
+        while ready:
+            i = heapq.heappop(ready)
+            order.append(i)
+            for j in callees[i]:
+                callers[j] -= 1
+                if callers[j] == 0:
+                    heapq.heappush(ready, j)
+        if len(order) < n:
+            cycle = _cycle(callees, {i for i in range(n) if callers[i] > 0})
+            names = " → ".join(str(self.endpoints[u].ref) for u in cycle)
+            first = self.endpoints[cycle[0]].ref
+            where = format_path(("components", first.service, "endpoints", first.key))
+            message = (f"messages loop back to their publisher ({names}): the load of a "
+                       "message loop has no steady state; break the loop")
+            raise DesignError([Problem(where, message)], source=f"design {self.design.name!r}")
+        return order
+
+
+def _cycle(edges: list[list[int]], stuck: set[int]) -> list[int]:
+    """A cycle among ``stuck`` (the nodes a topological sort could not place), as the
+    list of its nodes from its first back to it."""
+    start = min(stuck)
+    seen: dict[int, int] = {}
+    path: list[int] = []
+    node = start
+    while node not in seen:
+        seen[node] = len(path)
+        path.append(node)
+        node = next(j for j in edges[node] if j in stuck)
+    return [*path[seen[node]:], node]
 
 
 def _copy(retries: Retries | None) -> Retries | None:

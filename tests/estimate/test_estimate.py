@@ -281,3 +281,60 @@ def test_curve_keeps_the_scenario() -> None:
     plain = dk.estimate(design).curve([1.0])["api POST /x"][0]
     slow = dk.estimate(design, scenario=dk.Scenario(slow={"provider": 3})).curve([1.0])
     assert slow["api POST /x"][0] == pytest.approx(3 * plain, rel=0.005)
+
+
+def _message_loop() -> dk.Design:
+    design = dk.Design(name="loop")
+    design.queue("q", handler="w POST /m")
+    design.queue("r", handler="w POST /n")
+    worker = design.service("w")
+    worker.endpoint("POST /m").publish("r")
+    worker.endpoint("POST /n").publish("q")
+    design.service("api").endpoint("POST /x").publish("q")
+    design.set_load("api POST /x", 1)
+    return design
+
+
+def test_a_message_loop_is_a_located_design_error() -> None:
+    with pytest.raises(dk.DesignError) as caught:
+        dk.estimate(_message_loop())
+    assert [str(p) for p in caught.value.problems] == [
+        'components.w.endpoints."POST /m": messages loop back to their publisher '
+        "(w POST /m → w POST /n → w POST /m): the load of a message loop has no steady "
+        "state; break the loop"]
+
+
+def test_a_message_loop_exits_2_on_the_command_line(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from designkit.cli import main
+
+    path = Path(str(tmp_path)) / "loop.yaml"
+    dk.save(_message_loop(), path)
+    assert main(["estimate", str(path)]) == 2
+
+
+def test_holds_nested_in_a_cycle_converge() -> None:
+    # A lock-order inversion: one endpoint takes a then b, another b then a. The holding
+    # times depend on each other; the solver iterates to a fixed point.
+    design = dk.Design(name="inversion")
+    design.lock("a", acquire_ms=0.1)
+    design.lock("b", acquire_ms=0.1)
+    svc = design.service("api", workers=50)
+    svc.endpoint("POST /ab", cpu_ms=1).lock("a").call("b")  # takes b while holding a
+    svc.endpoint("POST /ba", cpu_ms=1).lock("b").call("a")
+    design.set_load("api POST /ab", 300)
+    design.set_load("api POST /ba", 300)
+    from designkit.estimate.program import compile_design
+    from designkit.estimate.solve import solve
+
+    solution = solve(compile_design(design), dict(design.workload))
+    assert 1 < solution.iterations < 100
+    e = dk.estimate(design)
+    a, b = e.station("a lock"), e.station("b lock")
+    # Half of a's holds wrap a wait for b and b's 0.1 ms; the other half are a's 0.1 ms
+    # inside b: a is held 0.1 + (0.1 + wait at b) / 2 on average — and the same for b.
+    assert a.wait_ms == pytest.approx(b.wait_ms, rel=1e-6) and 0 < a.wait_ms < 1
+    assert a.service_ms == pytest.approx(0.15 + b.wait_ms / 2, rel=1e-6)
+    assert a.arrival_rps == pytest.approx(600)
+    assert all(math.isfinite(x.p95_ms) for x in e.endpoints.values())
