@@ -7,6 +7,7 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 from designkit.errors import DesignError, Problem
+from designkit.gcpause import gc_paused
 from designkit.estimate.capacity import max_scale, retry_storms
 from designkit.estimate.latency import endpoint_latency
 from designkit.estimate.program import Program, compile_design
@@ -61,6 +62,12 @@ def estimate(design: Design, workload: dict[str, float] | None = None,
         >>> round(e.max_scale, 3), e.bottleneck_station
         (1.111, 'api workers')
     """
+    with gc_paused():  # tens of thousands of small objects: no repeated full collections
+        return _estimate(design, workload, scenario, days, scale, _capacity, _validated)
+
+
+def _estimate(design: Design, workload: dict[str, float] | None, scenario: Scenario | None,
+              days: float, scale: float, _capacity: bool, _validated: bool) -> Estimate:
     source, program, load, total_scale, scenario = prepare(design, workload, scenario, days,
                                                            scale, _validated)
     solution = solve(program, load, total_scale)

@@ -320,46 +320,24 @@ class _Builder:
     def levelled(self) -> tuple[list[Level], bool]:
         """Operations grouped by level (longest path from the constants and plain waits);
         a cycle through held stations is cut at the stations, which are then iterated."""
-        producer = {op[1]: k for k, op in enumerate(self.ops)}
-        level = [-1] * len(self.ops)
-        cyclic = False
-
-        def depth(k: int, cut: bool) -> int:
-            stack = [(k, False)]
-            on_path: set[int] = set()
-            nonlocal cyclic
-            while stack:
-                op, expanded = stack.pop()
-                if level[op] >= 0:
-                    continue
-                kind, _, inputs, _, _ = self.ops[op]
-                deps = [producer[i] for i in inputs if i in producer]
-                if cut and kind == STATION:
-                    deps = []
-                if expanded:
-                    on_path.discard(op)
-                    level[op] = 1 + max((level[d] for d in deps), default=-1)
-                    continue
-                on_path.add(op)
-                stack.append((op, True))
-                for d in deps:
-                    if level[d] < 0:
-                        if d in on_path:
-                            raise _Cycle
-                        stack.append((d, False))
-            return level[k]
-
-        try:
-            for k in range(len(self.ops)):
-                depth(k, cut=False)
-        except _Cycle:
-            cyclic = True
-            level = [-1] * len(self.ops)
-            for k in range(len(self.ops)):
-                depth(k, cut=True)
+        ops = self.ops
+        producer = np.full(self.slots, -1, dtype=np.int64)
+        producer[np.array([op[1] for op in ops], dtype=np.int64)] = np.arange(len(ops))
+        counts = np.array([len(op[2]) for op in ops], dtype=np.int64)
+        owner = np.repeat(np.arange(len(ops)), counts)
+        inputs = np.fromiter((i for op in ops for i in op[2]), dtype=np.int64,
+                             count=int(counts.sum()))
+        needs = producer[inputs]  # the operation each input waits for (-1: none)
+        stations = np.array([op[0] == STATION for op in ops], dtype=bool)
+        level = _layers(owner, needs, len(ops))
+        cyclic = level is None
+        if level is None:
+            keep = ~stations[owner]  # a station reads its holders from the previous round
+            level = _layers(owner[keep], needs[keep], len(ops))
+            assert level is not None
         grouped: dict[int, dict[int, list[int]]] = {}
-        for k, lv in enumerate(level):
-            grouped.setdefault(lv, {}).setdefault(self.ops[k][0], []).append(k)
+        for k, lv in enumerate(level.tolist()):
+            grouped.setdefault(lv, {}).setdefault(ops[k][0], []).append(k)
         return [self.level(grouped[lv]) for lv in sorted(grouped)], cyclic
 
     def level(self, kinds: dict[int, list[int]]) -> Level:
@@ -426,6 +404,33 @@ class _Builder:
         )
 
 
-class _Cycle(Exception):
-    """Holds nest in a cycle."""
+def _layers(owner: Ints, needs: Ints, n: int) -> Ints | None:
+    """Each operation's level — 1 + the highest level of the operations it needs (0 when
+    it needs none) — by Kahn's algorithm one layer at a time, on arrays; ``None`` when the
+    operations need each other in a cycle.
+
+    ``owner[e]`` needs ``needs[e]`` (``-1``: nothing), for every edge ``e``.
+    """
+    real = needs >= 0
+    owner, needs = owner[real], needs[real]
+    waiting = np.bincount(owner, minlength=n)  # unmet needs per operation
+    order = np.argsort(needs, kind="stable")
+    dependants = owner[order]  # grouped by what they need
+    starts = np.searchsorted(needs[order], np.arange(n + 1))
+    level = np.full(n, -1, dtype=np.int64)
+    ready = np.flatnonzero(waiting == 0)
+    depth = 0
+    while ready.size:
+        level[ready] = depth
+        lengths = starts[ready + 1] - starts[ready]
+        total = int(lengths.sum())
+        if total == 0:
+            break
+        offsets = np.repeat(starts[ready] - np.cumsum(lengths) + lengths, lengths)
+        freed = dependants[offsets + np.arange(total)]
+        met = np.bincount(freed, minlength=n)
+        waiting -= met
+        ready = np.flatnonzero((waiting == 0) & (met > 0))
+        depth += 1
+    return None if (level < 0).any() else level
 
