@@ -15,35 +15,39 @@ __all__ = ["RetryStorm", "max_scale", "retry_storms"]
 
 
 def max_scale(program: Program, workload: dict[str, float], rel_tol: float = 1e-3,
-              width: int = 15, base: Trials | None = None) -> tuple[float, int | None]:
+              base: Trials | None = None) -> tuple[float, int | None]:
     """The factor on the whole workload at which the first station saturates, and the
     bottleneck: the busiest station just below that load (its index); ``(inf, None)`` when
     no station carries load.
 
     Plain stations saturate linearly with the load; held stations (workers, pools, locks)
     sooner, because what they wrap slows down too — so the factor is exact when a plain
-    station saturates first, and otherwise found to ``rel_tol`` by searching the full
-    solution (the value returned is the highest load found not to saturate). Each step of
-    the search solves ``width`` loads at once and keeps the sixteenth of the interval where
-    saturation starts, and tries the upper bound too. ``base``: the solution at the
-    workload (scale 1), when already known.
+    station saturates first, and otherwise found by bisection on the full solution to
+    ``rel_tol`` (the value returned is the highest load found not to saturate). ``base``:
+    the solution at the workload (scale 1), when already known.
 
     The bottleneck is read at ``1 − rel_tol`` of the factor, the resolution of the search,
     so that how close a search happened to get to the edge does not decide it: threads
     blocked on a database reach 100 % in the last sliver of load before the database does
     (see docs/decisions.md, 16).
     """
-    cap = _max_scale(program, workload, rel_tol, width, base)
+    cap = _max_scale(program, workload, rel_tol, base)
     if math.isinf(cap):
         return cap, None
     near = trials(program, workload, [(1 - rel_tol) * cap if cap > 0 else 1e-9])
     return cap, int(np.argmax(near.utilization[:, 0]))
 
 
-def _max_scale(program: Program, workload: dict[str, float], rel_tol: float, width: int,
+def _max_scale(program: Program, workload: dict[str, float], rel_tol: float,
                base: Trials | None) -> float:
     if not any(v > 0 for v in workload.values()):
         return math.inf
+
+    def saturated(scale: float) -> tuple[bool, float]:
+        """Whether the design saturates at ``scale``, and its peak utilization there."""
+        found = trials(program, workload, [scale])
+        return bool(found.saturated[0]), float(found.peak[0])
+
     base = base if base is not None else trials(program, workload, [1.0])
     if not (base.utilization > 0).any():
         return math.inf
@@ -51,43 +55,26 @@ def _max_scale(program: Program, workload: dict[str, float], rel_tol: float, wid
         lo, hi = 0.0, 1.0
     else:
         lo, hi = 1.0, 1.0 / float(base.peak[0])  # holding times only grow with load
-    found = trials(program, workload, [hi * (1 - 1e-9), *(hi * 2.0 ** np.arange(width))])
-    if lo > 0 and not found.saturated[0]:
-        return hi * (1 - 1e-9)
-    while not found.saturated[1:].any():
-        lo, hi = hi * 2.0 ** (width - 1), hi * 2.0 ** width
+        # The bound is exact when holding times do not grow with the load: try it first.
+        if not saturated(hi * (1 - 1e-9))[0]:
+            return hi * (1 - 1e-9)
+    while not saturated(hi)[0]:
+        lo, hi = hi, hi * 2.0
         if hi > 1e12:
             return math.inf
-        found = trials(program, workload, [hi * (1 - 1e-9), *(hi * 2.0 ** np.arange(width))])
-    lo, hi = _narrow(found, lo, hi)
+    # Bisection, with an upper bound from every unsaturated trial: at a trial scale s, each
+    # station saturates at or before s / ρ(s).
     while hi - lo > rel_tol * hi:
-        # The bound is exact when holding times do not grow with the load: try it too.
-        edge = hi * (1 - 1e-9)
-        found = trials(program, workload,
-                       [edge, *(lo + (hi - lo) * np.arange(1, width + 1) / (width + 1))])
-        if not found.saturated[0]:
-            return edge
-        lo, hi = _narrow(found, lo, hi)
+        mid = 0.5 * (lo + hi)
+        over, peak = saturated(mid)
+        if over:
+            hi = mid
+        else:
+            lo = mid
+            if peak > 0:
+                hi = min(hi, mid / peak)
     edge = hi * (1 - 1e-9)
-    return edge if not trials(program, workload, [edge]).saturated[0] else lo
-
-
-def _narrow(found: Trials, lo: float, hi: float) -> tuple[float, float]:
-    """The bracket after trials at increasing scales (from the second column on): between
-    the last that does not saturate and the first that does — and no higher than any
-    trial's own bound: at a trial scale s, every station saturates at or before s / ρ(s)."""
-    scales = found.scales[1:]
-    saturated = found.saturated[1:]
-    peak = found.peak[1:]
-    j = int(np.argmax(saturated)) if saturated.any() else len(scales)
-    if j > 0:
-        lo = max(lo, float(scales[j - 1]))
-    if j < len(scales):
-        hi = min(hi, float(scales[j]))
-    fine = ~saturated & (peak > 0)
-    if fine.any():
-        hi = min(hi, float((scales[fine] / peak[fine]).min()))
-    return lo, max(hi, lo)
+    return edge if not saturated(edge)[0] else lo
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,9 @@ pass over the call graph, callers first) and scaled. Stations that wrap other wo
 (workers of blocking services, pools, locks) have a service time that is the time of what
 they wrap, which depends on the queues inside: the tape (:mod:`designkit.estimate.tape`)
 orders every time so that those are solved innermost first, and the solver runs it level by
-level on arrays — for many loads at once, which is how the capacity search tries a dozen
-loads in one pass. When holds nest in a cycle the tape is iterated to a fixed point. Times
-are carried as (mean, variance); waits use Erlang C with the Allen–Cunneen correction.
+level on arrays (one column per load: :func:`trials` solves several loads in one run). When
+holds nest in a cycle the tape is iterated to a fixed point. Times are carried as (mean,
+variance); waits use Erlang C with the Allen–Cunneen correction.
 """
 
 from __future__ import annotations
