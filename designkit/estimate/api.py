@@ -7,7 +7,6 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 from designkit.errors import DesignError, Problem
-from designkit.gcpause import gc_paused
 from designkit.estimate.capacity import max_scale, retry_storms
 from designkit.estimate.latency import endpoint_latency
 from designkit.estimate.program import Program, compile_design
@@ -20,6 +19,7 @@ from designkit.estimate.result import (
 )
 from designkit.estimate.scenarios import Scenario
 from designkit.estimate.solve import Solution, solve
+from designkit.gcpause import gc_paused
 from designkit.model.fingerprint import fingerprint
 from designkit.model.problems import format_path, nearest
 from designkit.model.refs import EndpointRef
