@@ -140,7 +140,7 @@ def estimate_command(file: str, scale: float, days: float, fmt: str) -> None:
     from designkit.estimate.api import estimate
     from designkit.model.io import load
 
-    result = estimate(load(Path(file)), scale=scale, days=days)
+    result = estimate(load(Path(file)), scale=scale, days=days, _validated=True)
     click.echo(result.to_json() if fmt == "json" else str(result))
 
 
@@ -305,8 +305,11 @@ def main(argv: list[str] | None = None) -> int:
         dashboard-fixed...
         True
     """
+    from designkit.gcpause import gc_paused
+
     try:
-        cli.main(args=argv, prog_name="designkit", standalone_mode=True)
+        with gc_paused():  # a short run: no full collections over a large design
+            cli.main(args=argv, prog_name="designkit", standalone_mode=True)
     except SystemExit as exit_:
         code = exit_.code
         return code if isinstance(code, int) else (0 if code is None else 1)

@@ -91,7 +91,10 @@ class LazyTable(Mapping[str, V]):
         if found is None:
             if key not in self._keys:
                 raise KeyError(key)
-            found = self._done[key] = self._make(key)
+            from designkit.gcpause import gc_paused
+
+            with gc_paused():
+                found = self._done[key] = self._make(key)
         return found
 
     def __iter__(self) -> Iterator[str]:
