@@ -20,7 +20,8 @@ def test_import_is_light() -> None:
 
 def test_all_lists_exactly_the_public_names() -> None:
     public = {n for n in vars(dk) if not n.startswith("_")} - {
-        "annotations", "errors", "model", "schema", "templates", "cli", "render", "widgets"}
+        "annotations", "errors", "gcpause", "model", "schema", "templates", "cli", "render",
+        "widgets"}
     public |= {"__version__", "templates"}
     assert set(dk.__all__) == public
 

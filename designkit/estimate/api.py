@@ -111,7 +111,7 @@ def prepare(design: Design, workload: dict[str, float] | None, scenario: Scenari
 
 
 _COMPILED: OrderedDict[tuple[object, ...], tuple[Design, Program]] = OrderedDict()
-_VALID: OrderedDict[str, None] = OrderedDict()
+_VALID: OrderedDict[bytes, None] = OrderedDict()
 KEEP = 4
 """Compiled programs kept (by design content, scenario and days): re-estimating an
 unchanged design — another load, the capacity curve, a what-if slider — skips validation
@@ -122,15 +122,17 @@ def _compiled(design: Design, scenario: Scenario, days: float) -> tuple[Design, 
     """The validated design under ``scenario`` and its program, from the cache when the
     design's content was seen before."""
     content = fingerprint(design)
-    if content not in _VALID:
+    if content is None or content not in _VALID:
         design.validate()
-        _remember(_VALID, content, None, 4 * KEEP)
+        if content is not None:
+            _remember(_VALID, content, None, 4 * KEEP)
     key = (content, scenario.changes(), days)
-    found = _COMPILED.get(key)
+    found = _COMPILED.get(key) if content is not None else None
     if found is None:
         source = scenario.apply(design)
         found = (source, compile_design(source, days))
-        _remember(_COMPILED, key, found, KEEP)
+        if content is not None:
+            _remember(_COMPILED, key, found, KEEP)
     else:
         _COMPILED.move_to_end(key)
     source, program = found

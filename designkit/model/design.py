@@ -27,6 +27,11 @@ _C = TypeVar("_C", Service, Database, Cache, Queue, External, Lock)
 
 FORMAT_VERSION = 1
 
+# The key, in a design's ``__dict__``, of the signature of the last dump that passed its
+# checks. Not a pydantic private attribute: those take part in ``==``, and a design that
+# was checked must still equal one that was not.
+_PASSED = "_designkit_passed"
+
 
 class Design(Strict):
     """A backend system: components, sagas, workload, and the standard it is held to.
@@ -198,13 +203,38 @@ class Design(Strict):
             >>> [str(p) for p in d.problems()]
             ['components.api.endpoints."GET /a".steps[0].call: unknown component \\'nowhere\\'']
         """
+        from designkit.gcpause import gc_paused
+
+        with gc_paused():
+            return self._check()
+
+    def _check(self) -> list[Problem]:
+        """``check_data`` of the design's dump, skipped when the dump is, byte for byte,
+        one that this design already passed (see decision 24 in ``docs/decisions.md``).
+
+        Any change a user can make to the design (a field of a nested part, a step
+        appended, a dict entry added or removed) changes its dump, so the check runs again.
+        """
+        from designkit.model.fingerprint import signature
         from designkit.model.io import check_data
 
-        return check_data(self.model_dump(mode="json", round_trip=True))[1]
+        data = self.model_dump(mode="json", round_trip=True)
+        digest = signature(data)
+        if digest is not None and self.__dict__.get(_PASSED) == digest:
+            return []
+        problems = check_data(data)[1]
+        if problems or digest is None:
+            self.__dict__.pop(_PASSED, None)
+        else:
+            self.__dict__[_PASSED] = digest
+        return problems
 
     def validate(self) -> Design:  # type: ignore[override]
         """Check the whole design; returns it, or raises :class:`DesignError` listing all
-        problems with their paths."""
+        problems with their paths.
+
+        Checking a design again after it passed, unchanged, costs one dump of it rather
+        than the full check; any change to it is checked in full."""
         problems = self.problems()
         if problems:
             raise DesignError(problems, source=f"design {self.name!r}")
@@ -233,3 +263,4 @@ class Design(Strict):
         from designkit.model.summary import summary_html
 
         return summary_html(self)
+

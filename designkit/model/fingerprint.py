@@ -1,25 +1,45 @@
-"""A design's content as a short hash: equal for equal designs, different after any change.
+"""A design's content as a short digest: equal for equal designs, different after any change.
 
 Work derived from a design (its validation, its compiled estimator program) can be kept by
-fingerprint and reused while the design is unchanged — however it is changed: a field set
-on a nested model, a step appended to a list, a key removed from a dict all change the
-serialized content. Serializing is done by pydantic's Rust core (about 0.1 s for a design
-of 10,000 components), hashing by BLAKE2b.
+digest and reused while the design is unchanged — however it is changed: a field set on a
+nested model, a step appended to a list, a key removed from a dict all change its dump.
+
+The dump (pydantic's JSON-mode ``model_dump``, about 0.09 s for 10,000 components) is
+written with ``marshal``, which keeps the exact type and value of every part — what ``==``
+loses (``1``, ``1.0`` and ``True`` are equal) and what JSON text loses (NaN and ``None``
+both become ``null``) — and hashed with BLAKE2b. Format 2 has no back-references, so the
+same data always gives the same bytes.
 """
 
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING
+import marshal
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from designkit.model.design import Design
 
-__all__ = ["fingerprint"]
+__all__ = ["fingerprint", "signature"]
 
 
-def fingerprint(design: Design) -> str:
-    """A 128-bit hex digest of everything ``design`` holds.
+def signature(data: Any) -> bytes | None:
+    """A digest of dumped design data: the same digest means the same data, types and key
+    order included; ``None`` when ``marshal`` cannot write a part of it (then nothing can
+    be reused).
+
+    Example:
+        >>> signature({"a": 1}) == signature({"a": 1.0})
+        False
+    """
+    try:
+        return hashlib.blake2b(marshal.dumps(data, 2), digest_size=32).digest()
+    except ValueError:
+        return None
+
+
+def fingerprint(design: Design) -> bytes | None:
+    """The digest of everything ``design`` holds (``None``: not available, reuse nothing).
 
     Example:
         >>> import designkit as dk
@@ -31,5 +51,4 @@ def fingerprint(design: Design) -> str:
         >>> fingerprint(d) == before
         False
     """
-    content = design.model_dump_json(round_trip=True).encode()
-    return hashlib.blake2b(content, digest_size=16).hexdigest()
+    return signature(design.model_dump(mode="json", round_trip=True))

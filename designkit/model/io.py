@@ -22,12 +22,13 @@ from designkit.errors import (
     DesignError,
     DesignkitError,
     Problem,
-    UnsafeYAMLError,
     UnsupportedVersionError,
 )
+from designkit.gcpause import gc_paused
 from designkit.model.components import Component
 from designkit.model.design import FORMAT_VERSION, Design
-from designkit.model.problems import format_path, problems_from
+from designkit.model.parsing import EXPONENT_FLOAT, parse_text
+from designkit.model.problems import problems_from
 from designkit.model.references import check_references
 from designkit.model.saga import Saga
 
@@ -65,17 +66,26 @@ def load(source: str | os.PathLike[str] | dict[str, Any]) -> Design:
         >>> d.components["api"].replicas
         2
     """
+    with gc_paused():
+        design, problems, label = _load(source)
+    if problems or design is None:
+        kind = UnsupportedVersionError if any(p.path == "designkit" and "format" in p.message
+                                              for p in problems) else DesignError
+        raise kind(problems, source=label)
+    return design
+
+
+def _load(source: str | os.PathLike[str] | dict[str, Any],
+          ) -> tuple[Design | None, list[Problem], str | None]:
+    """:func:`check_data` of the source, and its label; the text and data are freed on
+    return (while the collector is still paused, so it never walks them)."""
     if isinstance(source, dict):
         data, label = source, None
     else:
         text, label = _read(source)
         data = parse_text(text, label)
     design, problems = check_data(data)
-    if problems or design is None:
-        kind = UnsupportedVersionError if any(p.path == "designkit" and "format" in p.message
-                                              for p in problems) else DesignError
-        raise kind(problems, source=label)
-    return design
+    return design, problems, label
 
 
 def dump(design: Design, format: Format = "yaml") -> str:
@@ -162,112 +172,6 @@ def _looks_like_path(text: str) -> bool:
         return False
 
 
-def parse_text(text: str, label: str | None = None) -> Any:
-    """Parse YAML (or JSON) text safely: no Python objects, no duplicate keys.
-
-    Raises:
-        UnsafeYAMLError: A tag would construct a Python object (or is unknown).
-        DesignError: The text is not valid YAML, or a mapping repeats a key.
-    """
-    if text.lstrip().startswith("{") or (label or "").lower().endswith(".json"):
-        return _parse_json(text, label)
-    loader = _Loader(text)
-    try:
-        try:
-            root = loader.get_single_node()
-        except yaml.YAMLError as err:
-            raise DesignError([_syntax_problem(err)], source=label) from None
-        if root is None:
-            return None
-        problems: list[Problem] = []
-        _check_nodes(root, [], problems)  # before anything is constructed
-        if problems:
-            kind = UnsafeYAMLError if any("tag" in p.message for p in problems) else DesignError
-            raise kind(problems, source=label)
-        try:
-            return loader.construct_document(root)
-        except yaml.YAMLError as err:
-            raise DesignError([_syntax_problem(err)], source=label) from None
-    finally:
-        loader.dispose()
-
-
-def _parse_json(text: str, label: str | None) -> Any:
-    """JSON with every key unique (JSON, too, would silently keep the last)."""
-    duplicates: list[Problem] = []
-
-    def unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key, value in pairs:
-            if key in out:
-                duplicates.append(Problem(format_path([key]), "duplicate key: JSON would keep "
-                                          "only the last; merge them or rename one"))
-            out[key] = value
-        return out
-
-    try:
-        data = json.loads(text, object_pairs_hook=unique)
-    except json.JSONDecodeError as err:
-        raise DesignError([Problem(f"line {err.lineno}, column {err.colno}",
-                                   f"not valid JSON: {err.msg}")], source=label) from None
-    if duplicates:
-        raise DesignError(duplicates, source=label)
-    return data
-
-
-class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-    """Safe YAML (libyaml when available: ~10x faster) that also reads ``1e-7`` as a float,
-    as YAML 1.2 and JSON do (YAML 1.1 wants a dot)."""
-
-
-_EXPONENT_FLOAT = re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$")
-_Loader.add_implicit_resolver("tag:yaml.org,2002:float", _EXPONENT_FLOAT,
-                              list("-+0123456789"))
-
-_SAFE_TAGS = {f"tag:yaml.org,2002:{t}" for t in
-              ("str", "int", "float", "bool", "null", "map", "seq", "timestamp", "merge",
-               "binary", "omap", "pairs", "set")}
-
-
-def _check_nodes(node: yaml.Node, path: list[str | int], problems: list[Problem]) -> None:
-    line = node.start_mark.line + 1
-    if node.tag not in _SAFE_TAGS:
-        tag = node.tag.replace("tag:yaml.org,2002:", "!!")
-        problems.append(Problem(format_path(path) or f"line {line}",
-                                f"line {line}: the tag {tag!r} would construct an object; "
-                                "designkit reads plain YAML data only, so nothing was run — "
-                                "remove the tag"))
-        return
-    if isinstance(node, yaml.MappingNode):
-        seen: dict[Any, int] = {}
-        for key_node, value_node in node.value:
-            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node)
-            here = [*path, key]
-            if key in seen and key != "<<":
-                problems.append(Problem(format_path(here),
-                                        f"duplicate key on lines {seen[key]} and "
-                                        f"{key_node.start_mark.line + 1}: YAML would keep only "
-                                        "the last; merge them or rename one"))
-            seen.setdefault(key, key_node.start_mark.line + 1)
-            _check_nodes(key_node, path, problems)
-            _check_nodes(value_node, here, problems)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _check_nodes(item, [*path, i], problems)
-
-
-def _syntax_problem(err: yaml.YAMLError) -> Problem:
-    if isinstance(err, yaml.MarkedYAMLError):
-        mark = err.problem_mark or err.context_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "<text>"
-        return Problem(where, f"not valid YAML: {err.problem or err.context or 'invalid'}")
-    if isinstance(err, yaml.reader.ReaderError):
-        return Problem(f"character {err.position}", f"not valid YAML: character "
-                       f"{chr(err.character)!r} is not allowed in YAML text; write it as an "
-                       "escape in a double-quoted string")
-    return Problem("<text>", f"not valid YAML: {err}")
-
-
 # -- validating --------------------------------------------------------------------------
 
 def check_data(data: Any) -> tuple[Design | None, list[Problem]]:
@@ -299,13 +203,14 @@ def check_data(data: Any) -> tuple[Design | None, list[Problem]]:
         return None, [Problem("designkit", f"this design uses format {version}; designkit "
                               f"{__version__} reads format {FORMAT_VERSION}: upgrade with "
                               "`pip install -U designkit`")]
-    try:
-        design = Design.model_validate(data)
-    except ValidationError as err:
-        problems = problems_from(err, data, Design)
-        partial, broken = _valid_parts(data)
-        return None, problems + check_references(partial, known=broken)
-    problems = check_references(design)
+    with gc_paused():
+        try:
+            design = Design.model_validate(data)
+        except ValidationError as err:
+            problems = problems_from(err, data, Design)
+            partial, broken = _valid_parts(data)
+            return None, problems + check_references(partial, known=broken)
+        problems = check_references(design)
     return (None, problems) if problems else (design, [])
 
 
@@ -420,7 +325,7 @@ def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 
-_Dumper.add_implicit_resolver("tag:yaml.org,2002:float", _EXPONENT_FLOAT,  # quote "1e3"
+_Dumper.add_implicit_resolver("tag:yaml.org,2002:float", EXPONENT_FLOAT,  # quote "1e3"
                               list("-+0123456789"))
 _Dumper.add_representer(dict, _represent_dict)
 _Dumper.add_representer(

@@ -90,14 +90,28 @@ def check_references(design: Design, known: Iterable[str] = ()) -> list[Problem]
 
 
 class _Checker:
+    """One walk over the design: each check in file order, and the calls between endpoints
+    that the cycle check needs (one more walk over every step cost as much as the checks)."""
+
     def __init__(self, design: Design, known: set[str]) -> None:
         self.design = design
         self.known = known
         self.problems: list[Problem] = []
         self.endpoint_refs = {str(ref) for ref, _ in design.endpoints()}
+        self.refs: dict[str, tuple[EndpointRef | None, str, bool]] = {}  # see parse()
+        # Calls between existing endpoints, in file order: (caller, callee) -> the first
+        # call's path and the caller's normalised key (the path of a cycle names it).
+        self.first_call: dict[tuple[str, str], tuple[Path, str]] = {}
 
     def report(self, path: Path, message: str, suggestions: Iterable[str] = ()) -> None:
         self.problems.append(Problem(format_path(path), message, tuple(suggestions)))
+
+    def parse(self, text: str) -> tuple[EndpointRef | None, str, bool]:
+        """``EndpointRef.parse(text)``, its ``str``, and whether ``text`` is one word; each
+        distinct text is parsed once."""
+        ref = EndpointRef.parse(text)
+        parsed = self.refs[text] = (ref, "" if ref is None else str(ref), len(text.split()) == 1)
+        return parsed
 
     def run(self) -> None:
         for name, component in self.design.components.items():
@@ -145,41 +159,58 @@ class _Checker:
                 self.report(where, f"duplicate endpoint: {key!r} and {seen[normal]!r} are the "
                             "same endpoint")
             seen[normal] = key
-            for step_path, step in walk_steps(endpoint.steps, (*where, "steps")):
-                self.step(step_path, step)
+            self.steps(endpoint.steps, (*where, "steps"), f"{name} {normal}", normal)
 
-    def step(self, path: Path, step: Step) -> None:
-        if isinstance(step, CallStep):
-            self.call(path, step)
-        elif isinstance(step, TransactionStep):
-            self.target((*path, "transaction"), step.transaction, "database", "a transaction")
-        elif isinstance(step, LockStep):
-            self.target((*path, "lock"), step.lock, "lock", "a lock step")
-        elif isinstance(step, CacheStep):
-            self.target((*path, "cache"), step.cache, "cache", "a cache step")
-        elif isinstance(step, PublishStep):
-            self.target((*path, "publish"), step.publish, "queue", "publish")
+    def steps(self, steps: Sequence[Step], path: Path, caller: str, normal: str) -> None:
+        """Check ``steps`` and the steps nested in them, in the order of :func:`walk_steps`.
 
-    def call(self, path: Path, step: CallStep) -> None:
-        here = (*path, "call")
-        ref = EndpointRef.parse(step.call)
+        ``caller`` is the endpoint that runs them (``"svc METHOD /path"``), ``normal`` its
+        key with the method upper-cased.
+        """
+        for i, step in enumerate(steps):
+            here = (*path, i)
+            if isinstance(step, CallStep):
+                self.call(here, step, caller, normal)
+            elif isinstance(step, TransactionStep):
+                self.target(here, "transaction", step.transaction, "database", "a transaction")
+                self.steps(step.steps, (*here, "steps"), caller, normal)
+            elif isinstance(step, LockStep):
+                self.target(here, "lock", step.lock, "lock", "a lock step")
+                self.steps(step.steps, (*here, "steps"), caller, normal)
+            elif isinstance(step, CacheStep):
+                self.target(here, "cache", step.cache, "cache", "a cache step")
+                self.steps(step.on_miss, (*here, "on_miss"), caller, normal)
+            elif isinstance(step, PublishStep):
+                self.target(here, "publish", step.publish, "queue", "publish")
+            elif isinstance(step, LoopStep):
+                self.steps(step.loop.steps, (*here, "loop", "steps"), caller, normal)
+            elif isinstance(step, ParallelStep):
+                for b, branch in enumerate(step.parallel):
+                    self.steps(branch, (*here, "parallel", b), caller, normal)
+
+    def call(self, path: Path, step: CallStep, caller: str, normal: str) -> None:
+        text = step.call
+        ref, callee, one_word = self.refs.get(text) or self.parse(text)
         if ref is not None:
-            self.endpoint_ref(here, step.call)
+            if callee in self.endpoint_refs:  # the common case: nothing to report
+                self.first_call.setdefault((caller, callee), (path, normal))
+            else:
+                self.endpoint_ref((*path, "call"), text)
             return
-        if len(step.call.split()) != 1:
-            self.report(here, f"call target {step.call!r} is neither a component name nor "
-                        "'svc METHOD /path'")
+        if not one_word:
+            self.report((*path, "call"), f"call target {text!r} is neither a component "
+                        "name nor 'svc METHOD /path'")
             return
-        component = self.component(here, step.call)
+        component = self.component(path, "call", text)
         if component is None:
             return
         if isinstance(component, Service):
             options = [str(r) for r in self.endpoint_refs if r.startswith(step.call + " ")]
-            self.report(here, f"a call to service {step.call!r} names its endpoint as "
-                        "'svc METHOD /path'", sorted(options)[:3])
+            self.report((*path, "call"), f"a call to service {step.call!r} names its endpoint "
+                        "as 'svc METHOD /path'", sorted(options)[:3])
         elif isinstance(component, Database):
             if step.query is not None:
-                self.query((*path, "query"), component, step)
+                self.query(path, component, step)
             elif step.service_ms is None:
                 self.report(path, f"a call to database {step.call!r} needs a query "
                             "({table, kind, where}) or service_ms")
@@ -188,16 +219,22 @@ class _Checker:
                         "database: only database calls take a query")
 
     def query(self, path: Path, database: Database, step: CallStep) -> None:
+        """Check the query of ``step`` (at ``path``, the step's path)."""
         assert step.query is not None
         query = step.query
         table = database.tables.get(query.table)
         if table is None:
-            self.report((*path, "table"), f"database {step.call!r} has no table "
+            self.report((*path, "query", "table"), f"database {step.call!r} has no table "
                         f"{query.table!r}", nearest(query.table, database.tables))
             return
-        for field in ("where", "order_by"):
-            for i, column in enumerate(getattr(query, field)):
-                self.column((*path, field, i), step.call, query.table, table, column)
+        columns = table.columns
+        if not columns:
+            return  # columns not stated: any column goes
+        for field, names in (("where", query.where), ("order_by", query.order_by)):
+            for i, column in enumerate(names):
+                if column not in columns:
+                    self.column((*path, "query", field, i), step.call, query.table, table,
+                                column)
 
     def column(self, path: Path, db: str, name: str, table: Table, column: str) -> None:
         if table.columns and column not in table.columns:
@@ -251,27 +288,28 @@ class _Checker:
 
     # -- shared --------------------------------------------------------------------------
 
-    def component(self, path: Path, name: str) -> Component | None:
+    def component(self, path: Path, field: str, name: str) -> Component | None:
+        """The component ``name`` that the step at ``path`` names in ``field``, if any."""
         component = self.design.components.get(name)
         if component is None and name not in self.known:
-            self.report(path, f"unknown component {name!r}",
+            self.report((*path, field), f"unknown component {name!r}",
                         nearest(name, [*self.design.components, *self.known]))
         return component
 
-    def target(self, path: Path, name: str, kind: str, what: str) -> None:
-        component = self.component(path, name)
+    def target(self, path: Path, field: str, name: str, kind: str, what: str) -> None:
+        component = self.component(path, field, name)
         if component is not None and component.kind != kind:
             options = self.design.of_kind(kind)
-            self.report(path, f"{what} needs a {kind}; {name!r} is a {component.kind}",
-                        nearest(name, options) or tuple(sorted(options))[:3])
+            self.report((*path, field), f"{what} needs a {kind}; {name!r} is a "
+                        f"{component.kind}", nearest(name, options) or tuple(sorted(options))[:3])
 
     def endpoint_ref(self, path: Path, text: str) -> None:
-        ref = EndpointRef.parse(text)
+        ref, name, _ = self.refs.get(text) or self.parse(text)
         if ref is None:
             self.report(path, f"{text!r} is not an endpoint reference 'svc METHOD /path'",
                         nearest(text, self.endpoint_refs))
             return
-        if str(ref) in self.endpoint_refs or {ref.service, str(ref)} & self.known:
+        if name in self.endpoint_refs or (self.known and {ref.service, name} & self.known):
             return
         component = self.design.components.get(ref.service)
         if component is None:
@@ -281,23 +319,48 @@ class _Checker:
             self.report(path, f"{ref.service!r} is a {component.kind}, not a service")
         else:
             self.report(path, f"service {ref.service!r} has no endpoint {ref.key!r}",
-                        nearest(str(ref), self.endpoint_refs | self.known))
+                        nearest(name, self.endpoint_refs | self.known))
 
     def cycles(self) -> None:
+        """Report each synchronous call cycle between endpoints, in sorted order.
+
+        Most designs have none: a topological sort (Kahn) proves that without building a
+        networkx graph; only a design with a cycle lists them with ``nx.simple_cycles``.
+        """
+        edges = self.first_call
+        if not _has_cycle(edges):
+            return
         import networkx as nx
 
         graph = nx.DiGraph()
-        first_call: dict[tuple[str, str], Path] = {}
-        for caller, path, step in endpoint_calls(self.design):
-            callee = EndpointRef.parse(step.call)
-            if callee is not None and str(callee) in self.endpoint_refs:
-                graph.add_edge(str(caller), str(callee))
-                first_call.setdefault((str(caller), str(callee)), (*path, "call"))
+        graph.add_edges_from(edges)
         rings = []
         for cycle in nx.simple_cycles(graph):
             at = cycle.index(min(cycle))
             rings.append(cycle[at:] + cycle[:at])
         for ring in sorted(rings):
             loop = " → ".join([*ring, ring[0]])
-            self.report(first_call[(ring[-1], ring[0])], f"synchronous call cycle: {loop}; "
-                        "break it with a queue (publish) or by removing a call")
+            path, normal = edges[(ring[-1], ring[0])]
+            self.report(("components", path[1], "endpoints", normal, *path[4:], "call"),
+                        f"synchronous call cycle: {loop}; break it with a queue (publish) or "
+                        "by removing a call")
+
+
+def _has_cycle(edges: Iterable[tuple[str, str]]) -> bool:
+    """Whether the directed graph of ``edges`` (self-loops included) has a cycle."""
+    successors: dict[str, list[str]] = {}
+    indegree: dict[str, int] = {}
+    for caller, callee in edges:  # each edge once: they are the keys of a dict
+        successors.setdefault(caller, []).append(callee)
+        indegree[callee] = indegree.get(callee, 0) + 1
+        indegree.setdefault(caller, 0)
+    ready = [node for node, count in indegree.items() if count == 0]
+    removed = 0
+    while ready:
+        node = ready.pop()
+        removed += 1
+        for callee in successors.get(node, ()):
+            indegree[callee] -= 1
+            if indegree[callee] == 0:
+                ready.append(callee)
+    return removed < len(indegree)

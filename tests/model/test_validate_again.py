@@ -1,0 +1,132 @@
+"""Checking a design again: cheap when it is unchanged, never a stale "valid" after a change.
+
+A design remembers a signature of the dump that last passed ``problems()``; any change a
+user can make in place must change that signature, so the full check runs again.
+"""
+
+from __future__ import annotations
+
+import copy
+import pickle
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+import designkit as dk
+from designkit.model.service import Service
+from designkit.model.steps import CallStep
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def flash_sale() -> dk.Design:
+    return dk.load(ROOT / "templates" / "flash-sale.yaml")
+
+
+def first_call(design: dk.Design) -> CallStep:
+    for _, endpoint in design.endpoints():
+        for step in endpoint.steps:
+            if isinstance(step, CallStep):
+                return step
+    raise AssertionError("no call step")
+
+
+def a_service(design: dk.Design) -> Service:
+    return next(c for c in design.components.values() if isinstance(c, Service))
+
+
+def set_replicas_zero(d: dk.Design) -> None:
+    a_service(d).replicas = 0
+
+
+def append_unknown_call(d: dk.Design) -> None:
+    next(e for _, e in d.endpoints()).steps.append(CallStep(call="nowhere"))
+
+
+def add_workload_entry(d: dk.Design) -> None:
+    d.workload["nosuch GET /x"] = 1.0
+
+
+def remove_a_database(d: dk.Design) -> None:
+    del d.components[next(n for n, c in d.components.items() if c.kind == "database")]
+
+
+def call_target_renamed(d: dk.Design) -> None:
+    first_call(d).call = "nowhere"
+
+
+def timeout_none_then_nan(d: dk.Design) -> None:
+    first_call(d).timeout_ms = float("nan")  # its JSON would be `null`, as for None
+
+
+def version_as_float(d: dk.Design) -> None:
+    d.designkit = 1.0  # type: ignore[assignment]  # == 1, but not a format version
+
+
+def nested_dict_entry(d: dk.Design) -> None:
+    database = next(c for c in d.components.values() if isinstance(c, dk.Database))
+    table = next(iter(database.tables.values()))
+    table.indexes.append(dk.Index(columns=["no_such_column"]))
+
+
+CHANGES: dict[str, Callable[[dk.Design], None]] = {
+    "nested field": set_replicas_zero,
+    "step appended": append_unknown_call,
+    "dict entry added": add_workload_entry,
+    "dict entry removed": remove_a_database,
+    "string field": call_target_renamed,
+    "None to NaN": timeout_none_then_nan,
+    "int to equal float": version_as_float,
+    "list in a nested dict": nested_dict_entry,
+}
+
+
+@pytest.mark.parametrize("change", CHANGES.values(), ids=CHANGES.keys())
+def test_a_change_after_a_pass_is_checked_again(change: Callable[[dk.Design], None]) -> None:
+    design = flash_sale()
+    first_call(design).timeout_ms = None
+    assert design.validate() is design
+    assert design.validate() is design  # the second time from the signature
+    change(design)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pydantic warns when dumping a float as an int
+        fresh = dk.model.check_data(design.model_dump(mode="json", round_trip=True))[1]
+        assert fresh, "the change should make the design invalid"
+        assert design.problems() == fresh
+        with pytest.raises(dk.DesignError) as info:
+            design.validate()
+    assert info.value.problems == dk.DesignError(fresh).problems
+
+
+def test_a_fixed_design_passes_again() -> None:
+    design = flash_sale()
+    service = a_service(design)
+    replicas = service.replicas
+    service.replicas = 0
+    assert design.problems()
+    service.replicas = replicas
+    assert design.problems() == []
+    assert design.problems() == []
+
+
+def test_remembering_a_pass_changes_nothing_a_user_sees() -> None:
+    checked, unchecked = flash_sale(), flash_sale()
+    checked.validate()
+    assert checked == unchecked and unchecked == checked
+    assert dk.dump(checked) == dk.dump(unchecked)
+    assert dict(checked) == dict(unchecked)
+    assert repr(checked) == repr(unchecked)
+    assert copy.deepcopy(checked) == unchecked
+    assert pickle.loads(pickle.dumps(checked)) == unchecked
+
+
+def test_a_copy_with_a_change_is_checked() -> None:
+    design = flash_sale()
+    design.validate()
+    service_name = next(n for n, c in design.components.items() if isinstance(c, Service))
+    broken = design.model_copy(deep=True)
+    broken.components[service_name].replicas = 0  # type: ignore[union-attr]
+    assert [p.path for p in broken.problems()] == [f"components.{service_name}.replicas"]
+    assert design.problems() == []
