@@ -41,7 +41,10 @@ def best_of(runs: int, fn: Callable[[], object]) -> float:
 
 
 def first_estimate(text: str) -> float:
-    """A fresh design each time: nothing kept from an earlier estimate."""
+    """A freshly loaded design, and no compiled program kept from an earlier estimate."""
+    from designkit.estimate import api
+
+    api._COMPILED.clear()
     design = dk.load(text)
     start = time.perf_counter()
     dk.estimate(design)

@@ -20,7 +20,6 @@ from designkit.estimate.result import (
 from designkit.estimate.scenarios import Scenario
 from designkit.estimate.solve import Solution, solve
 from designkit.gcpause import gc_paused
-from designkit.model.fingerprint import fingerprint
 from designkit.model.problems import format_path, nearest
 from designkit.model.refs import EndpointRef
 
@@ -97,8 +96,8 @@ def prepare(design: Design, workload: dict[str, float] | None, scenario: Scenari
     scenario, compiled with its tables grown, the checked workload and the total scale.
 
     ``validated``: the caller has just loaded (so validated) the design and will not
-    estimate it again — it is compiled as is, without the fingerprint that keeps programs
-    for re-use (the command line).
+    estimate it again — it is compiled as is, without the digest that keeps programs for
+    re-use (the command line).
     """
     scenario = scenario or Scenario()
     if validated:
@@ -111,21 +110,19 @@ def prepare(design: Design, workload: dict[str, float] | None, scenario: Scenari
 
 
 _COMPILED: OrderedDict[tuple[object, ...], tuple[Design, Program]] = OrderedDict()
-_VALID: OrderedDict[bytes, None] = OrderedDict()
 KEEP = 4
-"""Compiled programs kept (by design content, scenario and days): re-estimating an
-unchanged design — another load, the capacity curve, a what-if slider — skips validation
-and compilation; any change to the design changes its fingerprint."""
+"""Compiled programs kept (by the design's content digest, scenario and days):
+re-estimating an unchanged design — another load, the capacity curve, a what-if slider —
+skips compilation; any change to the design changes its digest."""
 
 
 def _compiled(design: Design, scenario: Scenario, days: float) -> tuple[Design, Program]:
     """The validated design under ``scenario`` and its program, from the cache when the
-    design's content was seen before."""
-    content = fingerprint(design)
-    if content is None or content not in _VALID:
-        design.validate()
-        if content is not None:
-            _remember(_VALID, content, None, 4 * KEEP)
+    design's content was compiled before."""
+    from designkit.model.design import passed_digest
+
+    design.validate()  # one dump when it passed unchanged before; the full check otherwise
+    content = passed_digest(design)
     key = (content, scenario.changes(), days)
     found = _COMPILED.get(key) if content is not None else None
     if found is None:

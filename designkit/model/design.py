@@ -215,7 +215,7 @@ class Design(Strict):
         Any change a user can make to the design (a field of a nested part, a step
         appended, a dict entry added or removed) changes its dump, so the check runs again.
         """
-        from designkit.model.fingerprint import signature
+        from designkit.model.digest import signature
         from designkit.model.io import check_data
 
         data = self.model_dump(mode="json", round_trip=True)
@@ -264,3 +264,17 @@ class Design(Strict):
 
         return summary_html(self)
 
+
+def passed_digest(design: Design) -> bytes | None:
+    """The digest of the content with which ``design`` last passed :meth:`Design.validate`
+    (``None``: not recorded). Right after ``validate()`` returns, it is the digest of the
+    design as it is: work derived from the design can be kept under it.
+
+    Example:
+        >>> import designkit as dk
+        >>> d = dk.template("flash-sale").validate()
+        >>> len(passed_digest(d))
+        32
+    """
+    found = design.__dict__.get(_PASSED)
+    return found if isinstance(found, bytes) else None

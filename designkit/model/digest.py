@@ -3,6 +3,7 @@
 Work derived from a design (its validation, its compiled estimator program) can be kept by
 digest and reused while the design is unchanged — however it is changed: a field set on a
 nested model, a step appended to a list, a key removed from a dict all change its dump.
+:meth:`Design.validate` records the digest of what passed (:func:`passed_digest`).
 
 The dump (pydantic's JSON-mode ``model_dump``, about 0.09 s for 10,000 components) is
 written with ``marshal``, which keeps the exact type and value of every part — what ``==``
@@ -15,12 +16,9 @@ from __future__ import annotations
 
 import hashlib
 import marshal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from designkit.model.design import Design
-
-__all__ = ["fingerprint", "signature"]
+__all__ = ["signature"]
 
 
 def signature(data: Any) -> bytes | None:
@@ -37,18 +35,3 @@ def signature(data: Any) -> bytes | None:
     except ValueError:
         return None
 
-
-def fingerprint(design: Design) -> bytes | None:
-    """The digest of everything ``design`` holds (``None``: not available, reuse nothing).
-
-    Example:
-        >>> import designkit as dk
-        >>> d = dk.template("flash-sale")
-        >>> before = fingerprint(d)
-        >>> before == fingerprint(dk.template("flash-sale"))
-        True
-        >>> d.components["checkout-api"].replicas += 1
-        >>> fingerprint(d) == before
-        False
-    """
-    return signature(design.model_dump(mode="json", round_trip=True))
