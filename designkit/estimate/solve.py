@@ -42,61 +42,6 @@ class Moments:
     def infinite(self) -> bool:
         return math.isinf(self.mean)
 
-    def __add__(self, other: Moments) -> Moments:
-        if self.infinite or other.infinite:
-            return NEVER
-        return Moments(self.mean + other.mean, self.var + other.var)
-
-    def repeat(self, count: float) -> Moments:
-        """Sum of ``count`` independent copies (fractional: a mix of ⌊n⌋ and ⌈n⌉)."""
-        if count <= 0:
-            return ZERO
-        if self.infinite:
-            return NEVER
-        k = math.floor(count)
-        f = count - k
-        m, v = self.mean, self.var
-        second = (1 - f) * (k * v + (k * m) ** 2) + f * ((k + 1) * v + ((k + 1) * m) ** 2)
-        mean = count * m
-        return Moments(mean, max(second - mean * mean, 0.0))
-
-    @staticmethod
-    def mix(parts: list[tuple[float, Moments]]) -> Moments:
-        total = sum(w for w, _ in parts if w > 0)
-        if total <= 0:
-            return ZERO
-        if any(w > 0 and p.infinite for w, p in parts):
-            return NEVER
-        mean = sum(w * p.mean for w, p in parts) / total
-        second = sum(w * (p.var + p.mean ** 2) for w, p in parts) / total
-        return Moments(mean, max(second - mean * mean, 0.0))
-
-    @staticmethod
-    def maximum(parts: list[Moments]) -> Moments:
-        """Clark's approximation of the maximum of independent times (normal moments)."""
-        if not parts:
-            return ZERO
-        if any(p.infinite for p in parts):
-            return NEVER
-        out = parts[0]
-        for other in parts[1:]:
-            a = math.sqrt(out.var + other.var)
-            if a < 1e-12:
-                out = out if out.mean >= other.mean else other
-                continue
-            alpha = (out.mean - other.mean) / a
-            cdf = 0.5 * (1 + math.erf(alpha / math.sqrt(2)))
-            pdf = math.exp(-alpha * alpha / 2) / math.sqrt(2 * math.pi)
-            mean = out.mean * cdf + other.mean * (1 - cdf) + a * pdf
-            second = ((out.mean ** 2 + out.var) * cdf + (other.mean ** 2 + other.var) * (1 - cdf)
-                      + (out.mean + other.mean) * a * pdf)
-            out = Moments(mean, max(second - mean * mean, 0.0))
-        return out
-
-
-ZERO = Moments(0.0, 0.0)
-NEVER = Moments(INF, INF)
-
 
 @dataclass
 class StationState:
@@ -121,14 +66,6 @@ class StationState:
     @property
     def saturated(self) -> bool:
         return self.utilization >= 1.0 or math.isinf(self.wait)
-
-    def wait_moments(self) -> Moments:
-        if math.isinf(self.wait):
-            return NEVER
-        if self.p_wait <= 0 or self.wait <= 0:
-            return ZERO
-        second = 2.0 * self.wait * self.wait / self.p_wait
-        return Moments(self.wait, max(second - self.wait ** 2, 0.0))
 
 
 @dataclass
