@@ -108,8 +108,16 @@ class Grid:
         a = (1.0 - q) / math.sqrt(q)
         w, w_last = self.phases
         z = q * w
-        geometric = z * (1.0 - q ** (self.size - 1) * w_last) / (1.0 - z)
-        return Dist(self, spectrum=first + a * geometric)
+        last = q ** (self.size - 1)
+        if last > 1e-300:  # the sequence is cut at the grid's end
+            geometric = z * (1.0 - last * w_last) / (1.0 - z)
+            return Dist(self, spectrum=first + a * geometric)
+        # first + a·z / (1 − z) = (first + (a − first)·z) / (1 − z), computed in place
+        spectrum = z * (a - first)
+        spectrum += first
+        np.subtract(1.0, z, out=z)
+        spectrum /= z
+        return Dist(self, spectrum=spectrum)
 
     def mmc_sojourn(self, lam: float, mu: float, c: int) -> Dist:
         """The exact sojourn time (wait + service) of FCFS M/M/c; never when saturated."""
@@ -170,7 +178,12 @@ class Grid:
         if p_wait < 1e-12 or mean_wait <= 0:
             return self.zero()
         conditional = self.exponential(mean_wait / p_wait)
-        return Dist(self, spectrum=(1.0 - p_wait) + p_wait * conditional.spectrum)
+        if conditional.zero:  # far below one cell: no wait to see
+            return conditional
+        spectrum = conditional.spectrum
+        spectrum *= p_wait  # a fresh array: scaled in place
+        spectrum += 1.0 - p_wait
+        return Dist(self, spectrum=spectrum)
 
     def station(self, lam: float, mean: float, scv: float, c: int,
                 ca2: float = 1.0) -> Dist:

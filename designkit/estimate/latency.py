@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 
 from designkit.estimate.distributions import Dist, Grid
 from designkit.estimate.external import call_dist, settings
@@ -140,67 +141,119 @@ def _rebin(dist: Dist, grid: Grid, ratio: int) -> Dist:
     return Dist(grid, pmf)
 
 
+Spectrum = NDArray[np.complex128]
+
+
 class _GridComposer:
+    """Composes endpoints on one grid as spectra (``None``: no time at all); a sequence is a
+    product, a mixture a weighted sum, a repeat a power — on bare arrays, since an endpoint
+    is a few dozen such products and wrapping each in a :class:`Dist` cost more than it."""
+
     def __init__(self, parent: _Composer, grid: Grid) -> None:
         self.parent = parent
         self.solution = parent.solution
         self.grid = grid
         self.memo: dict[int, Dist] = {}
-        self.waits: dict[int, Dist] = {}
-        self.times: dict[Spec, Dist] = {}
-        self.calls: dict[tuple[object, ...], Dist] = {}
+        self.waits: dict[int, Spectrum | None] = {}
+        self.times: dict[Spec, Spectrum | None] = {}
+        self.calls: dict[tuple[object, ...], Spectrum | None] = {}
 
-    def wait(self, station: int) -> Dist:
-        found = self.waits.get(station)
-        if found is None:
-            found = self.waits[station] = self.grid.waiting(self.parent.p_wait[station],
-                                                            self.parent.wait[station])
-        return found
+    def wait(self, station: int) -> Spectrum | None:
+        if station not in self.waits:
+            dist = self.grid.waiting(self.parent.p_wait[station], self.parent.wait[station])
+            self.waits[station] = None if dist.zero else dist.spectrum
+        return self.waits[station]
 
-    def time(self, spec: Spec) -> Dist:
+    def wait_dist(self, station: int) -> Dist:
+        found = self.wait(station)
+        return self.grid.zero() if found is None else Dist(self.grid, spectrum=found)
+
+    def time(self, spec: Spec) -> Spectrum | None:
         if spec not in self.times:
-            self.times[spec] = spec.dist(self.grid)
+            dist = spec.dist(self.grid)
+            self.times[spec] = None if dist.zero else dist.spectrum
         return self.times[spec]
 
     def endpoint(self, index: int) -> Dist:
         if index not in self.memo:
             ep = self.solution.program.endpoints[index]
-            self.memo[index] = self.wait(ep.workers) + self.time(ep.cpu) + self.dist(
-                ep.steps)
+            total = _product([self.wait(ep.workers), self.time(ep.cpu),
+                              self.spectrum(ep.steps)])
+            self.memo[index] = (self.grid.zero() if total is None
+                                else Dist(self.grid, spectrum=total))
         return self.memo[index]
 
-    def call(self, node: ExternalCall) -> Dist:
+    def call(self, node: ExternalCall) -> Spectrum | None:
         key = (settings(node), node.station)
         if key not in self.calls:
-            wait = self.wait(node.station) if node.station is not None else None
-            self.calls[key] = call_dist(node, self.grid, wait)
+            wait = self.wait_dist(node.station) if node.station is not None else None
+            dist = call_dist(node, self.grid, wait)
+            self.calls[key] = None if dist.zero else dist.spectrum
         return self.calls[key]
 
-    def dist(self, node: Node) -> Dist:
-        grid = self.grid
+    def spectrum(self, node: Node) -> Spectrum | None:
         if isinstance(node, Seq):
-            if not node.items:
-                return grid.zero()
-            total = self.dist(node.items[0])
-            for item in node.items[1:]:
-                total = total + self.dist(item)
-            return total
+            return _product([self.spectrum(item) for item in node.items])
+        if isinstance(node, Visit):
+            return _power(_product([self.wait(node.station), self.time(node.time)]),
+                          node.count)
+        if isinstance(node, Hold):
+            return _product([self.wait(node.station), self.spectrum(node.body),
+                             self.time(node.extra)])
+        if isinstance(node, Invoke):
+            callee = self.parent.callee(node.endpoint, self.grid)
+            return _power(None if callee.zero else callee.spectrum, node.count)
+        if isinstance(node, CacheRead):
+            miss = self.spectrum(node.miss)
+            p = 1.0 - node.hit
+            mixed = None if miss is None or p <= 0 else miss if p >= 1 else p * miss + node.hit
+            return _product([self.spectrum(node.visit), mixed])
+        if isinstance(node, ExternalCall):
+            return _power(self.call(node), node.count)
+        if isinstance(node, Publish):
+            return _power(self.spectrum(node.visit), node.count)
+        if isinstance(node, Loop):
+            return _power(self.spectrum(node.body), node.count)
         if isinstance(node, Delay):
             return self.time(node.time)
-        if isinstance(node, Visit):
-            return (self.wait(node.station) + self.time(node.time)).repeat(node.count)
-        if isinstance(node, Hold):
-            return self.wait(node.station) + self.dist(node.body) + self.time(node.extra)
-        if isinstance(node, Invoke):
-            return self.parent.callee(node.endpoint, grid).repeat(node.count)
-        if isinstance(node, ExternalCall):
-            return self.call(node).repeat(node.count)
-        if isinstance(node, Publish):
-            return self.dist(node.visit).repeat(node.count)
-        if isinstance(node, Par):
-            return Dist.maximum([self.dist(b) for b in node.branches])
-        if isinstance(node, Loop):
-            return self.dist(node.body).repeat(node.count)
-        assert isinstance(node, CacheRead)
-        return self.dist(node.visit) + Dist.mixture(
-            [(node.hit, grid.zero()), (1.0 - node.hit, self.dist(node.miss))])
+        assert isinstance(node, Par)
+        branches = [self.spectrum(b) for b in node.branches]
+        grid = self.grid
+        dist = Dist.maximum([grid.zero() if b is None else Dist(grid, spectrum=b)
+                             for b in branches])
+        return dist.spectrum
+
+
+def _product(parts: list[Spectrum | None]) -> Spectrum | None:
+    """The spectrum of a sequence: the product of its parts' (``None``: no time)."""
+    out: Spectrum | None = None
+    owned = False
+    for part in parts:
+        if part is None:
+            continue
+        if out is None:
+            out = part
+        elif owned:
+            np.multiply(out, part, out=out)
+        else:
+            out = out * part
+            owned = True
+    return out
+
+
+def _power(spectrum: Spectrum | None, count: float) -> Spectrum | None:
+    """``count`` copies one after another; a fractional count mixes ⌊n⌋ and ⌈n⌉."""
+    if spectrum is None or count == 1.0:
+        return spectrum
+    if count <= 0:
+        return None
+    whole = math.floor(count)
+    frac = count - whole
+    base: Spectrum | None = None
+    for _ in range(whole):
+        base = _product([base, spectrum])
+    if frac < 1e-12:
+        return base
+    longer = _product([base, spectrum])
+    assert longer is not None
+    return (1.0 - frac) * (1.0 if base is None else base) + frac * longer
