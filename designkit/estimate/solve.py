@@ -114,6 +114,9 @@ def flows_of(program: Program, workload: dict[str, float]) -> Flows:
         retried=[(node, rate[ep] * mult, held, ep) for node, ep, mult, held in traffic.retried
                  if rate[ep] * mult > 0],
     )
+    kept = [k for k in program.cache if isinstance(k, tuple) and k[:1] == ("flows",)]
+    for old in kept[:-7]:  # a few workloads per program (a notebook may try many)
+        del program.cache[old]
     program.cache[key] = flows
     return flows
 
