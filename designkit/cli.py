@@ -140,7 +140,8 @@ def estimate_command(file: str, scale: float, days: float, fmt: str) -> None:
     from designkit.estimate.api import estimate
     from designkit.model.io import load
 
-    result = estimate(load(Path(file)), scale=scale, days=days, _validated=True)
+    result = estimate(load(Path(file), _remember=False), scale=scale, days=days,
+                      _validated=True)
     click.echo(result.to_json() if fmt == "json" else str(result))
 
 

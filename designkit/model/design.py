@@ -229,6 +229,15 @@ class Design(Strict):
             self.__dict__[_PASSED] = digest
         return problems
 
+    def _passed(self) -> None:
+        """Record that the design as it is now passed every check (``dk.load`` has just
+        checked it in full): the next ``validate()`` of it unchanged costs one dump."""
+        from designkit.model.digest import signature
+
+        digest = signature(self.model_dump(mode="json", round_trip=True))
+        if digest is not None:
+            self.__dict__[_PASSED] = digest
+
     def validate(self) -> Design:  # type: ignore[override]
         """Check the whole design; returns it, or raises :class:`DesignError` listing all
         problems with their paths.

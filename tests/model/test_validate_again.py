@@ -130,3 +130,26 @@ def test_a_copy_with_a_change_is_checked() -> None:
     broken.components[service_name].replicas = 0  # type: ignore[union-attr]
     assert [p.path for p in broken.problems()] == [f"components.{service_name}.replicas"]
     assert design.problems() == []
+
+
+def test_a_loaded_design_is_not_checked_again_until_it_changes(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from designkit.model import io
+
+    design = flash_sale()  # dk.load checked it in full and remembers that it passed
+    unremembered = dk.load(ROOT / "templates" / "flash-sale.yaml", _remember=False)
+    calls: list[int] = []
+    real = io.check_data
+
+    def counted(data: object) -> object:
+        calls.append(1)
+        return real(data)
+
+    monkeypatch.setattr(io, "check_data", counted)
+    design.validate()
+    assert calls == []
+    unremembered.validate()
+    assert calls == [1]
+    a_service(design).replicas += 1
+    design.validate()
+    assert calls == [1, 1]
