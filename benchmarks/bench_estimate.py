@@ -5,7 +5,8 @@ Run with `make bench` (or `python benchmarks/bench_estimate.py 100 1000`).
 
 Columns (seconds, best of three):
 
-* load yaml / load json: ``dk.load`` of the design's text (parse, build, validate);
+* load yaml / load json: ``dk.load`` of the design's text (parse, build, validate, and
+  remember the digest of what passed);
 * first: ``dk.estimate`` of a freshly loaded design (validation, compilation, solution,
   capacity search, bottleneck) — endpoint percentiles are computed when first read;
 * again: ``dk.estimate`` once more of the same, unchanged design (its compiled program is
