@@ -13,7 +13,6 @@ them.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import html
 import math
@@ -304,6 +303,8 @@ class Explorer:
         if self.delay <= 0:
             self._safe_update()
             return
+        import asyncio  # here, not at import: loading asyncio costs every designkit import
+
         with self._lock:
             self._cancel()
             try:  # inside a kernel: its event loop runs the update, on its own thread
