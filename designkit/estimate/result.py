@@ -329,9 +329,28 @@ class Estimate:
                 f"endpoints={len(self.endpoints)}, bottleneck={self.bottleneck_station!r}, "
                 f"max_scale={scale})")
 
+    HTML_ROWS = 100
+    """Rows per table in a notebook: a large design shows its first endpoints and its
+    busiest stations, and says how many more the estimate holds."""
+
     def _repr_html_(self) -> str:
         esc = html.escape
-        endpoints, _ = self._rows()
+        keys = list(self.endpoints)
+        shown = {k: self.endpoints[k] for k in keys[:self.HTML_ROWS]}
+        endpoints = [[k, _num(e.rps), _ms(e.mean_ms), _ms(e.p50_ms), _ms(e.p95_ms),
+                      _ms(e.p99_ms), "SATURATED" if e.saturated else ""]
+                     for k, e in shown.items()]
+        loaded = [s for c in self.components.values() for s in c.stations.values()
+                  if s.arrival_rps > 0]
+        busiest = loaded if len(loaded) <= self.HTML_ROWS else sorted(
+            loaded, key=lambda s: -s.utilization)[:self.HTML_ROWS]
+        more = []
+        if len(keys) > len(shown):
+            more.append(f"the first {len(shown):,} of {len(keys):,} endpoints")
+        if len(loaded) > len(busiest):
+            more.append(f"the {len(busiest):,} busiest of {len(loaded):,} stations")
+        note = (f"<p>Showing {' and '.join(more)}: <code>.endpoints</code> and "
+                "<code>.components</code> hold them all.</p>" if more else "")
 
         def colour(u: float) -> str:
             if u >= 1 or math.isinf(u):
@@ -351,13 +370,13 @@ class Estimate:
             f"<td style='text-align:right;{colour(s.utilization)}'>"
             f"{'∞' if math.isinf(s.utilization) else f'{s.utilization:.0%}'}</td>"
             f"<td style='text-align:right'>{esc(_ms(s.wait_ms))}</td></tr>"
-            for c in self.components.values() for s in c.stations.values() if s.arrival_rps > 0)
+            for s in busiest)
         return (f"<div class='designkit-estimate'>{head}"
                 "<table><tr><th>endpoint</th><th>rps</th><th>mean ms</th><th>p50 ms</th>"
                 f"<th>p95 ms</th><th>p99 ms</th><th></th></tr>{ep_rows}</table>"
                 "<table><tr><th>station</th><th>servers</th><th>arrivals/s</th>"
                 "<th>service ms</th><th>utilization</th><th>wait ms</th></tr>"
-                f"{st_rows}</table>"
+                f"{st_rows}</table>{note}"
                 f"<p>utilization coloured above the policy's {self.utilization_max:.0%}; "
                 "red = saturated</p></div>")
 

@@ -338,3 +338,19 @@ def test_holds_nested_in_a_cycle_converge() -> None:
     assert a.service_ms == pytest.approx(0.15 + b.wait_ms / 2, rel=1e-6)
     assert a.arrival_rps == pytest.approx(600)
     assert all(math.isfinite(x.p95_ms) for x in e.endpoints.values())
+
+
+def test_a_large_estimate_shows_its_first_endpoints_and_busiest_stations() -> None:
+    design = dk.Design(name="wide")
+    api = design.service("api", workers=500, replicas=4)
+    for i in range(150):
+        design.cache(f"c{i}", service_ms=1.0)
+        api.endpoint(f"GET /e{i}", cpu_ms=1).call(f"c{i}")
+        design.set_load(f"api GET /e{i}", 1.0 + i)  # c149 is the busiest cache
+    e = dk.estimate(design)
+    page = e._repr_html_()
+    assert page.count("<td style='text-align:left'>api GET /e") == 100
+    assert "api GET /e99<" in page and "api GET /e100<" not in page
+    assert "Showing the first 100 of 150 endpoints and the 100 busiest of 151 stations" in page
+    assert "<td>c149 servers</td>" in page and "<td>c0 servers</td>" not in page
+    assert len(e.endpoints._done) == 100  # type: ignore[attr-defined]  # only those shown
