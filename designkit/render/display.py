@@ -13,7 +13,11 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from designkit.model.design import Design
 
-__all__ = ["design_mimebundle"]
+__all__ = ["INLINE_COMPONENTS", "design_mimebundle"]
+
+INLINE_COMPONENTS = 200
+"""Above this many components a design displays its summary without the diagram: laying
+out a large graph would hold the notebook for minutes."""
 
 
 def design_mimebundle(design: Design, include: Any = None, exclude: Any = None
@@ -30,7 +34,13 @@ def design_mimebundle(design: Design, include: Any = None, exclude: Any = None
     from designkit.model.summary import summary_html
 
     html = summary_html(design)
-    if shutil.which("dot") and design.components:
+    count = len(design.components)
+    if count > INLINE_COMPONENTS:
+        html += (f"\n<p><em>{count:,} components are too many to lay out inline (Graphviz "
+                 "takes about 10 s for 1,000 and grows faster than that); draw the "
+                 "architecture to a file with <code>designkit render FILE --view "
+                 "architecture -o architecture.svg</code></em></p>")
+    elif shutil.which("dot") and design.components:
         from designkit.render import graphviz_views
 
         try:

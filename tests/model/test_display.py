@@ -42,3 +42,18 @@ def test_part_reprs_have_no_memory_addresses() -> None:
     design = dk.load(FILE)
     for text in (repr(design), repr(design.components["api"]), repr(design.policy)):
         assert " at 0x" not in text
+
+
+def test_a_large_design_lists_the_first_names_and_says_how_many_more() -> None:
+    from designkit.model.summary import LIMIT
+
+    design = dk.Design(name="wide")
+    api = design.service("api")
+    for i in range(LIMIT + 5):
+        design.cache(f"c{i}")
+        api.endpoint(f"GET /e{i}")
+    text = str(design)
+    assert f"c{LIMIT - 1}, … and 5 more" in text and f"c{LIMIT}," not in text
+    assert f"    api GET /e{LIMIT - 1}\n    … and 5 more" in text
+    page = design._repr_html_()
+    assert f"c{LIMIT - 1}, … and 5 more" in page and "<td>… and 5 more</td>" in page

@@ -25,3 +25,15 @@ def test_without_dot_the_display_says_how_to_get_it(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(shutil, "which", lambda name: None)
     html = dk.template("flash-sale")._repr_mimebundle_()["text/html"]
     assert "<svg" not in html and "apt-get install graphviz" in html
+
+
+def test_a_large_design_displays_its_summary_without_laying_out_the_diagram() -> None:
+    from designkit.render.display import INLINE_COMPONENTS
+
+    design = dk.Design(name="large")
+    for i in range(INLINE_COMPONENTS + 1):
+        design.cache(f"c{i}")
+    html = design._repr_mimebundle_()["text/html"]
+    assert "<svg" not in html and "<strong>large</strong>" in html
+    assert (f"{INLINE_COMPONENTS + 1:,} components are too many to lay out inline" in html
+            and "designkit render FILE --view architecture" in html)
