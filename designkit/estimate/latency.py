@@ -52,6 +52,12 @@ class Latency:
 
 SATURATED = Latency(math.inf, math.inf, math.inf, math.inf)
 
+MEDIAN_CELLS = 32
+"""Cells an endpoint's grid must have below its median: a long tail (a third party's
+lognormal, say) can stretch the grid until the body of the distribution spans a few cells,
+and the median is then read coarsely; such an endpoint is composed again on finer cells."""
+MAX_CELLS = 32768
+
 
 def endpoint_latency(solution: Solution, index: int, size: int = 2048) -> Latency:
     """The latency distribution of endpoint ``index`` and its mean, p50, p95 and p99."""
@@ -97,11 +103,15 @@ class _Composer:
             horizon = max(moments.mean + 12.0 * math.sqrt(moments.var), 3.0 * moments.mean,
                           1e-3)
             horizon = 2.0 ** math.ceil(math.log2(horizon))  # shared grids: shared work
+            size = self.size
             for _ in range(5):
-                dist = self.on(Grid.covering(horizon, self.size)).endpoint(index)
-                if dist.tail <= 1e-4:
+                dist = self.on(Grid.covering(horizon, size)).endpoint(index)
+                if dist.tail > 1e-4:  # mass left over: a wider grid
+                    horizon *= 4.0
+                elif dist.quantile(0.5) < MEDIAN_CELLS * dist.grid.step and size < MAX_CELLS:
+                    size *= 4  # a long tail made the cells coarse: finer cells
+                else:
                     break
-                horizon *= 4.0
         self.dists[index] = dist
         return dist
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -81,3 +82,39 @@ def test_saturation_is_infinite_and_flagged_never_nan(design: dk.Design) -> None
         assert beyond.saturated
         assert all(ep.saturated for ep in beyond.endpoints.values())
     assert "NaN" not in beyond.to_json() and "Infinity" not in beyond.to_json()
+
+
+@SETTINGS
+@given(small_designs(), st.lists(st.floats(0.1, 3.0), min_size=2, max_size=5))
+def test_one_trial_of_several_loads_equals_a_solution_per_load(
+        design: dk.Design, scales: list[float]) -> None:
+    from designkit.estimate.program import compile_design
+    from designkit.estimate.solve import solve, trials
+
+    program = compile_design(design)
+    workload = dict(design.workload)
+    batch = trials(program, workload, scales)
+    for column, scale in enumerate(scales):
+        one = solve(program, workload, scale)
+        assert batch.utilization[:, column].tolist() == [s.utilization for s in one.stations]
+        assert batch.endpoint_mean[:, column].tolist() == [m.mean for m in one.endpoint_moments]
+
+
+@SETTINGS
+@given(small_designs())
+def test_the_composed_distribution_has_the_solved_mean(design: dk.Design) -> None:
+    # Two computations of one number: the tape's moments and the mean of the distribution
+    # composed on a grid (which also decides the percentiles).
+    from designkit.estimate.program import compile_design
+    from designkit.estimate.solve import solve
+
+    program = compile_design(design)
+    solution = solve(program, dict(design.workload))
+    e = dk.estimate(design)
+    for i, ep in enumerate(program.endpoints):
+        moments = solution.endpoint_moments[i]
+        composed = e.endpoints[str(ep.ref)].mean_ms
+        if math.isinf(moments.mean):
+            assert math.isinf(composed)
+        else:
+            assert composed == pytest.approx(moments.mean, rel=0.01, abs=1e-3)

