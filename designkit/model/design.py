@@ -215,13 +215,14 @@ class Design(Strict):
         Any change a user can make to the design (a field of a nested part, a step
         appended, a dict entry added or removed) changes its dump, so the check runs again.
         """
-        from designkit.model.digest import signature
+        from designkit.model.digest import content_digest
         from designkit.model.io import check_data
 
-        data = self.model_dump(mode="json", round_trip=True)
-        digest = signature(data)
+        digest, data = content_digest(self)
         if digest is not None and self.__dict__.get(_PASSED) == digest:
             return []
+        if data is None:
+            data = self.model_dump(mode="json", round_trip=True)
         problems = check_data(data)[1]
         if problems or digest is None:
             self.__dict__.pop(_PASSED, None)
@@ -232,9 +233,9 @@ class Design(Strict):
     def _passed(self) -> None:
         """Record that the design as it is now passed every check (``dk.load`` has just
         checked it in full): the next ``validate()`` of it unchanged costs one dump."""
-        from designkit.model.digest import signature
+        from designkit.model.digest import content_digest
 
-        digest = signature(self.model_dump(mode="json", round_trip=True))
+        digest, _ = content_digest(self)
         if digest is not None:
             self.__dict__[_PASSED] = digest
 

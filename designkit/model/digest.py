@@ -3,22 +3,27 @@
 Work derived from a design (its validation, its compiled estimator program) can be kept by
 digest and reused while the design is unchanged — however it is changed: a field set on a
 nested model, a step appended to a list, a key removed from a dict all change its dump.
-:meth:`Design.validate` records the digest of what passed (:func:`passed_digest`).
+:meth:`Design.validate` records the digest of what passed
+(:func:`designkit.model.design.passed_digest`).
 
-The dump (pydantic's JSON-mode ``model_dump``, about 0.09 s for 10,000 components) is
+The dump (pydantic's ``model_dump``, about 0.04 s for 10,000 components in Python mode) is
 written with ``marshal``, which keeps the exact type and value of every part — what ``==``
 loses (``1``, ``1.0`` and ``True`` are equal) and what JSON text loses (NaN and ``None``
 both become ``null``) — and hashed with BLAKE2b. Format 2 has no back-references, so the
-same data always gives the same bytes.
+same data always gives the same bytes. ``marshal`` cannot write dates: a design holding
+some (waivers, attestations) is digested from its JSON-mode dump.
 """
 
 from __future__ import annotations
 
 import hashlib
 import marshal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["signature"]
+if TYPE_CHECKING:
+    from designkit.model.design import Design
+
+__all__ = ["content_digest", "signature"]
 
 
 def signature(data: Any) -> bytes | None:
@@ -35,3 +40,24 @@ def signature(data: Any) -> bytes | None:
     except ValueError:
         return None
 
+
+def content_digest(design: Design) -> tuple[bytes | None, Any]:
+    """The digest of everything ``design`` holds, and its JSON-mode dump when computing the
+    digest needed it (``None`` otherwise).
+
+    The Python-mode dump is two to three times faster to make than the JSON-mode one and is
+    used when ``marshal`` can write it; a design holding dates (waivers, attestations) is
+    digested from its JSON-mode dump instead. Either way the same design always gives the
+    same digest.
+
+    Example:
+        >>> import designkit as dk
+        >>> d = dk.template("flash-sale")
+        >>> content_digest(d)[0] == content_digest(dk.template("flash-sale"))[0]
+        True
+    """
+    digest = signature(design.model_dump(mode="python", round_trip=True))
+    if digest is not None:
+        return digest, None
+    data = design.model_dump(mode="json", round_trip=True)
+    return signature(data), data

@@ -153,3 +153,25 @@ def test_a_loaded_design_is_not_checked_again_until_it_changes(
     a_service(design).replicas += 1
     design.validate()
     assert calls == [1, 1]
+
+
+def test_a_design_with_dates_is_digested_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    import datetime as dt
+
+    from designkit.model import io
+
+    design = dk.load(ROOT / "templates" / "payments-saga.yaml")
+    assert design.waivers and design.waivers[0].expires is not None
+    calls: list[int] = []
+    real = io.check_data
+
+    def counted(data: object) -> object:
+        calls.append(1)
+        return real(data)
+
+    monkeypatch.setattr(io, "check_data", counted)
+    design.validate()
+    assert calls == []  # the dates are digested from the JSON-mode dump
+    design.waivers[0].expires = dt.date(2031, 1, 31)
+    design.validate()
+    assert calls == [1]
