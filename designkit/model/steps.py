@@ -46,10 +46,16 @@ def step_kind(value: Any) -> str | None:
     """
     if isinstance(value, dict):
         present = [k for k in STEP_KEYS if k in value]
-    else:
-        fields = getattr(type(value), "model_fields", {})
+        return present[0] if len(present) == 1 else None
+    cls = type(value)
+    if cls not in _KIND_OF_CLASS:  # a step model: its kind is its class's (asked per dump)
+        fields = getattr(cls, "model_fields", {})
         present = [k for k in STEP_KEYS if k in fields]
-    return present[0] if len(present) == 1 else None
+        _KIND_OF_CLASS[cls] = present[0] if len(present) == 1 else None
+    return _KIND_OF_CLASS[cls]
+
+
+_KIND_OF_CLASS: dict[type, str | None] = {}
 
 
 class _Steps:
