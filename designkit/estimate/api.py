@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from designkit.errors import DesignError, Problem
 from designkit.estimate.capacity import max_scale, retry_storms
@@ -129,7 +129,9 @@ def _compiled(design: Design, scenario: Scenario, days: float) -> tuple[Design, 
         source = scenario.apply(design)
         found = (source, compile_design(source, days))
         if content is not None:
-            _remember(_COMPILED, key, found, KEEP)
+            _COMPILED[key] = found
+            while len(_COMPILED) > KEEP:
+                _COMPILED.popitem(last=False)
     else:
         _COMPILED.move_to_end(key)
     source, program = found
@@ -139,12 +141,6 @@ def _compiled(design: Design, scenario: Scenario, days: float) -> tuple[Design, 
 
 
 _AS_DESIGNED = Scenario().changes()
-
-
-def _remember(cache: OrderedDict[Any, Any], key: Any, value: Any, keep: int) -> None:
-    cache[key] = value
-    while len(cache) > keep:
-        cache.popitem(last=False)
 
 
 def _workload(design: Design, workload: dict[str, float] | None) -> dict[str, float]:

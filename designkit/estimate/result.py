@@ -9,6 +9,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from designkit.gcpause import gc_paused
+
 if TYPE_CHECKING:
     from designkit.estimate.capacity import RetryStorm
     from designkit.estimate.distributions import Dist
@@ -91,8 +93,6 @@ class LazyTable(Mapping[str, V]):
         if found is None:
             if key not in self._keys:
                 raise KeyError(key)
-            from designkit.gcpause import gc_paused
-
             with gc_paused():
                 found = self._done[key] = self._make(key)
         return found

@@ -132,12 +132,11 @@ def test_a_copy_with_a_change_is_checked() -> None:
     assert design.problems() == []
 
 
-def test_a_loaded_design_is_not_checked_again_until_it_changes(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def full_checks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """One entry per full check (``check_data``) that ``validate()`` runs from here on."""
     from designkit.model import io
 
-    design = flash_sale()  # dk.load checked it in full and remembers that it passed
-    unremembered = dk.load(ROOT / "templates" / "flash-sale.yaml", _remember=False)
     calls: list[int] = []
     real = io.check_data
 
@@ -146,32 +145,31 @@ def test_a_loaded_design_is_not_checked_again_until_it_changes(
         return real(data)
 
     monkeypatch.setattr(io, "check_data", counted)
+    return calls
+
+
+def test_a_loaded_design_is_not_checked_again_until_it_changes(
+        full_checks: list[int]) -> None:
+    design = flash_sale()  # dk.load checked it in full and remembers that it passed
+    unremembered = dk.load(ROOT / "templates" / "flash-sale.yaml", _remember=False)
+    full_checks.clear()
     design.validate()
-    assert calls == []
+    assert full_checks == []
     unremembered.validate()
-    assert calls == [1]
+    assert full_checks == [1]
     a_service(design).replicas += 1
     design.validate()
-    assert calls == [1, 1]
+    assert full_checks == [1, 1]
 
 
-def test_a_design_with_dates_is_digested_too(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_design_with_dates_is_digested_too(full_checks: list[int]) -> None:
     import datetime as dt
-
-    from designkit.model import io
 
     design = dk.load(ROOT / "templates" / "payments-saga.yaml")
     assert design.waivers and design.waivers[0].expires is not None
-    calls: list[int] = []
-    real = io.check_data
-
-    def counted(data: object) -> object:
-        calls.append(1)
-        return real(data)
-
-    monkeypatch.setattr(io, "check_data", counted)
+    full_checks.clear()
     design.validate()
-    assert calls == []  # the dates are digested from the JSON-mode dump
+    assert full_checks == []  # the dates are digested from the JSON-mode dump
     design.waivers[0].expires = dt.date(2031, 1, 31)
     design.validate()
-    assert calls == [1]
+    assert full_checks == [1]
