@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import pickle
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from designkit.assess.finding import Finding, Status
 from designkit.assess.rule import AREAS, Rule, Severity
+from designkit.errors import DesignkitError
 
 if TYPE_CHECKING:
+    from designkit.assess.context import Context
     from designkit.model.policy import Waiver
 
 __all__ = ["Assessment"]
@@ -107,6 +111,37 @@ class Assessment:
     def _repr_html_(self) -> str:
         return self.to_html()
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle by value: the findings, the waivers, and each rule's metadata.
+
+        A rule's check and ``applies`` travel when pickle can name them; most cannot (the
+        :func:`~designkit.assess.rule.rule` decorator binds a check's name to the
+        :class:`Rule`, and ``applies`` is often a lambda), so they are replaced by a check
+        that says so. A built-in rule is the catalogue's own rule again once unpickled.
+
+        Example:
+            >>> import pickle, designkit as dk
+            >>> a = dk.assess(dk.template("flash-sale"))
+            >>> b = pickle.loads(pickle.dumps(a))
+            >>> b.findings == a.findings and b.rules == a.rules and b.to_json() == a.to_json()
+            True
+        """
+        from designkit.assess.catalogue import builtin_rules
+
+        builtin = builtin_rules()
+        return (_unpickle, (self.design, tuple(_portable(r, builtin) for r in self.rules),
+                            self.findings, self.unused_waivers, self.audit))
+
+    def __copy__(self) -> Assessment:
+        return self  # frozen: a copy would be the same
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Assessment:
+        """A deep copy keeps the rules themselves (unlike a pickle, it can)."""
+        from copy import deepcopy
+
+        return Assessment(self.design, self.rules, deepcopy(self.findings, memo),
+                          deepcopy(self.unused_waivers, memo), self.audit)
+
     def __str__(self) -> str:
         from designkit.assess.report import to_text
 
@@ -117,3 +152,41 @@ class Assessment:
         return (f"Assessment({self.design!r}, rules={len(self.rules)}, "
                 f"fail={counts['fail']}, pass={counts['pass']}, "
                 f"needs-data={counts['needs-data']}, waived={counts['waived']})")
+
+
+# -- pickling ------------------------------------------------------------------------------
+
+
+def _not_pickled(ctx: Context) -> Iterable[Finding]:
+    """The check of a rule whose own check could not be pickled with its assessment."""
+    raise DesignkitError("this rule came from a pickled assessment without its check (a "
+                         "check pickles only when pickle can import it by name): run the "
+                         "rule's own object instead")
+
+
+def _always(ctx: Context) -> bool:
+    return True
+
+
+def _picklable(function: object) -> bool:
+    try:
+        pickle.dumps(function)
+    except Exception:  # PicklingError, or TypeError/AttributeError for local objects
+        return False
+    return True
+
+
+def _portable(rule: Rule, builtin: list[Rule]) -> tuple[bool, Rule]:
+    """(is it one of the ``builtin`` rules, the rule with only what pickle can carry)."""
+    check = rule.check if _picklable(rule.check) else _not_pickled
+    applies = rule.applies if _picklable(rule.applies) else _always
+    return any(r is rule for r in builtin), replace(rule, check=check, applies=applies)
+
+
+def _unpickle(design: str, rules: tuple[tuple[bool, Rule], ...], findings: tuple[Finding, ...],
+              unused_waivers: tuple[Waiver, ...], audit: bool) -> Assessment:
+    from designkit.assess.catalogue import builtin_rules
+
+    own = {r.id: r for r in builtin_rules()}
+    restored = tuple(own.get(rule.id, rule) if builtin else rule for builtin, rule in rules)
+    return Assessment(design, restored, findings, unused_waivers, audit)

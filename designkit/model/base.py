@@ -14,4 +14,5 @@ class Strict(BaseModel):
         populate_by_name=True,
         use_enum_values=True,
         str_strip_whitespace=True,
+        allow_inf_nan=False,
     )

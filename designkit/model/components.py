@@ -7,6 +7,7 @@ from typing import Annotated, Literal, Union
 from pydantic import Field
 
 from designkit.model.base import Strict
+from designkit.model.bounds import Megabytes, Millis, PositiveMillis, Ratio, Seconds, Servers
 from designkit.model.database import Database
 from designkit.model.resilience import CircuitBreaker, Retries
 from designkit.model.service import Service
@@ -40,13 +41,13 @@ class Cache(Strict):
     kind: Literal["cache"]
     description: str | None = None
     engine: str = "redis"
-    servers: int = Field(default=1, ge=1)
+    servers: Servers = 1
     service_ms: Time = Field(default_factory=lambda: Time(mean=0.1))
-    hit_ratio: float = Field(default=0.9, ge=0, le=1)
+    hit_ratio: Ratio = 0.9
     strategy: Literal["cache-aside", "read-through", "write-through", "write-behind"] | None = None
-    ttl_s: float | None = Field(default=None, gt=0)
+    ttl_s: Seconds | None = None
     invalidation: str | None = None
-    max_memory_mb: float | None = Field(default=None, gt=0)
+    max_memory_mb: Megabytes | None = None
     eviction: str | None = None
     boundary: str | None = None
     zone: str | None = None
@@ -72,10 +73,10 @@ class Queue(Strict):
     kind: Literal["queue"]
     description: str | None = None
     engine: str = "kafka"
-    partitions: int = Field(default=1, ge=1)
+    partitions: Servers = 1
     service_ms: Time = Field(default_factory=lambda: Time(mean=1.0))
     handler: str | None = None
-    consumers: int | None = Field(default=None, ge=1)
+    consumers: Servers | None = None
     ack: Literal["after-commit", "before-processing", "auto"] | None = None
     boundary: str | None = None
     zone: str | None = None
@@ -102,11 +103,11 @@ class External(Strict):
     kind: Literal["external"]
     description: str | None = None
     latency_ms: Time = Field(default_factory=lambda: Time(mean=100.0))
-    timeout_ms: float | None = Field(default=None, gt=0)
+    timeout_ms: PositiveMillis | None = None
     retries: Retries | None = None
     circuit_breaker: CircuitBreaker | None = None
-    failure_rate: float = Field(default=0.0, ge=0, le=1)
-    concurrency: int | None = Field(default=None, ge=1)
+    failure_rate: Ratio = 0.0
+    concurrency: Servers | None = None
     boundary: str | None = None
     zone: str | None = None
 
@@ -127,7 +128,7 @@ class Lock(Strict):
     kind: Literal["lock"]
     description: str | None = None
     engine: str = "row"
-    acquire_ms: float = Field(default=0.0, ge=0)
+    acquire_ms: Millis = 0.0
     boundary: str | None = None
     zone: str | None = None
 

@@ -7,6 +7,16 @@ from typing import Any, Literal
 from pydantic import Field
 
 from designkit.model.base import Strict
+from designkit.model.bounds import (
+    Connections,
+    Micros,
+    Millis,
+    PositiveMillis,
+    ReadReplicas,
+    Rows,
+    RowsPerDay,
+    Servers,
+)
 
 __all__ = ["DEFAULT_MAX_CONNECTIONS", "DEFAULT_POOL_SIZE", "Column", "Database", "Index",
            "IndexKind", "Partitioning", "Table"]
@@ -69,7 +79,7 @@ class Partitioning(Strict):
 
     key: list[str] = Field(min_length=1)
     kind: Literal["range", "hash", "list"] = "range"
-    shards: int | None = Field(default=None, ge=1)
+    shards: Servers | None = None
 
 
 class Table(Strict):
@@ -91,8 +101,8 @@ class Table(Strict):
         (['id', 'user_id'], ['user_id'])
     """
 
-    rows: int | None = Field(default=None, ge=0)
-    growth_per_day: float | None = Field(default=None, ge=0)
+    rows: Rows | None = None
+    growth_per_day: RowsPerDay | None = None
     columns: dict[str, Column] = Field(default_factory=dict)
     indexes: list[Index] = Field(default_factory=list)
     partitioning: Partitioning | None = None
@@ -100,18 +110,19 @@ class Table(Strict):
 
     def column(self, name: str, type: str = "text", **fields: Any) -> Table:
         """Declare column ``name`` (replacing an earlier one); returns the table to chain."""
-        from designkit.model.problems import validated
+        from designkit.model.problems import placed_at, validated
 
-        self.columns[name] = validated(Column, {"type": type, **fields}, "columns", name)
+        self.columns[name] = validated(Column, {"type": type, **fields}, *placed_at(self),
+                                       "columns", name)
         return self
 
     def index(self, *columns: str, kind: IndexKind = "btree", unique: bool = False,
               name: str | None = None) -> Table:
         """Declare an index on ``columns`` (replacing one on those columns); returns the table."""
-        from designkit.model.problems import validated
+        from designkit.model.problems import placed_at, validated
 
         index = validated(Index, {"columns": list(columns), "kind": kind, "unique": unique,
-                                  "name": name}, "indexes")
+                                  "name": name}, *placed_at(self), "indexes")
         self.indexes = [i for i in self.indexes if i.columns != index.columns] + [index]
         return self
 
@@ -144,14 +155,14 @@ class Database(Strict):
     kind: Literal["database"]
     description: str | None = None
     engine: str = "postgres"
-    cores: int = Field(default=4, ge=1)
-    max_connections: int | None = Field(default=None, ge=1)
-    pool_size: int | None = Field(default=None, ge=1)
-    seek_ms: float = Field(default=0.5, gt=0)
-    scan_us_per_row: float = Field(default=0.05, gt=0)
-    row_ms: float = Field(default=0.02, ge=0)
-    write_ms: float = Field(default=1.0, gt=0)
-    read_replicas: int = Field(default=0, ge=0)
+    cores: Servers = 4
+    max_connections: Connections | None = None
+    pool_size: Servers | None = None
+    seek_ms: PositiveMillis = 0.5
+    scan_us_per_row: Micros = 0.05
+    row_ms: Millis = 0.02
+    write_ms: PositiveMillis = 1.0
+    read_replicas: ReadReplicas = 0
     boundary: str | None = None
     zone: str | None = None
     tables: dict[str, Table] = Field(default_factory=dict)
@@ -161,6 +172,6 @@ class Database(Strict):
 
         Existing columns and indexes are kept unless ``columns``/``indexes`` are given.
         """
-        from designkit.model.problems import upsert
+        from designkit.model.problems import placed_at, upsert
 
-        return upsert(self.tables, name, Table, fields, "tables")
+        return upsert(self.tables, name, Table, fields, *placed_at(self), "tables")

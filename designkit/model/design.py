@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from designkit.errors import DesignError
 from designkit.model.base import Strict
+from designkit.model.bounds import Rate
 from designkit.model.components import Cache, Component, External, Lock, Queue
 from designkit.model.database import Database
 from designkit.model.policy import Attestation, Policy, Security, Waiver
@@ -69,15 +70,34 @@ class Design(Strict):
     """
 
     designkit: int = Field(default=FORMAT_VERSION, ge=1, le=FORMAT_VERSION)
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, max_length=200)
     description: str | None = None
     policy: Policy = Field(default_factory=Policy)
     security: Security = Field(default_factory=Security)
     components: dict[str, Component] = Field(default_factory=dict)
     sagas: dict[str, Saga] = Field(default_factory=dict)
-    workload: dict[str, float] = Field(default_factory=dict)
+    workload: dict[str, Rate] = Field(default_factory=dict)
     waivers: list[Waiver] = Field(default_factory=list)
     attestations: list[Attestation] = Field(default_factory=list)
+
+    @field_validator("workload", mode="before")
+    @classmethod
+    def _normal_keys(cls, value: Any) -> Any:
+        """Workload keys as every other reference is read: method in capitals, one space
+        between parts (``"api get  /items"`` is ``"api GET /items"``); two keys that name
+        the same endpoint are an error, not a silent merge."""
+        if not isinstance(value, dict):
+            return value
+        out: dict[Any, Any] = {}
+        written: dict[str, str] = {}
+        for key, rps in value.items():
+            ref = EndpointRef.parse(key) if isinstance(key, str) else None
+            normal = str(ref) if ref is not None else key
+            if normal in out:
+                raise ValueError(f"{written[normal]!r} and {key!r} are the same endpoint "
+                                 f"{normal!r}; keep one")
+            out[normal], written[normal] = rps, key
+        return out
 
     # -- builder -------------------------------------------------------------------------
 

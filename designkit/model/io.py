@@ -27,6 +27,7 @@ from designkit.errors import (
 from designkit.gcpause import gc_paused
 from designkit.model.components import Component
 from designkit.model.design import FORMAT_VERSION, Design
+from designkit.model.inputs import input_problems
 from designkit.model.parsing import EXPONENT_FLOAT, parse_text
 from designkit.model.problems import problems_from
 from designkit.model.references import check_references
@@ -210,6 +211,9 @@ def check_data(data: Any) -> tuple[Design | None, list[Problem]]:
                               f"{__version__} reads format {FORMAT_VERSION}: upgrade with "
                               "`pip install -U designkit`")]
     with gc_paused():
+        problems = input_problems(data)
+        if problems:
+            return None, problems
         try:
             design = Design.model_validate(data)
         except ValidationError as err:

@@ -2,9 +2,14 @@
 
 YAML tags that would construct Python objects are refused before anything is built (nothing
 is run); a key repeated in a mapping is an error (YAML and JSON would silently keep the
-last); ``1e-7`` is a float, as in YAML 1.2 and JSON. Plain YAML is built in one pass from
-libyaml's nodes; anything unusual (a merge key, ``!!set``, an unsafe tag, a repeated key)
-goes the careful way: every node checked, then PyYAML's constructor.
+last). Plain scalars are read as YAML 1.2 (its core schema) reads them, as JSON and
+editors do: ``true``/``false`` only are booleans (``on``, ``yes``, ``no`` stay words), ints
+are decimal (``017`` is 17, ``0x1F`` and ``1:30`` stay text), ``1e-7`` is a float; ISO
+dates stay dates. Aliases may not expand a document past :data:`MAX_EXPANSION` nodes (an
+"alias bomb" is refused before anything is built) nor refer to themselves; JSON may not
+nest past the interpreter's limit. Plain YAML is built in one pass from libyaml's nodes;
+anything unusual (a merge key, ``!!set``, an unsafe tag, a repeated key) goes the careful
+way: every node checked, then PyYAML's constructor.
 """
 
 from __future__ import annotations
@@ -20,7 +25,11 @@ from designkit.errors import DesignError, Problem, UnsafeYAMLError
 from designkit.gcpause import gc_paused
 from designkit.model.problems import format_path
 
-__all__ = ["EXPONENT_FLOAT", "parse_text"]
+__all__ = ["EXPONENT_FLOAT", "MAX_EXPANSION", "parse_text"]
+
+MAX_EXPANSION = 100_000
+"""Nodes a YAML document may hold once its aliases are expanded, beyond ten times the
+nodes it writes out: a legitimate design that reuses anchored parts stays far below."""
 
 
 def parse_text(text: str, label: str | None = None) -> Any:
@@ -48,6 +57,8 @@ def _parse_yaml(loader: _Loader, label: str | None, aliases: bool) -> Any:
         raise DesignError([_syntax_problem(err)], source=label) from None
     if root is None:
         return None
+    if aliases:
+        _check_expansion(root, label)
     with contextlib.suppress(Exception):  # anything unusual: the careful way
         return _plain_data(root, loader, aliases)
     return _constructed(root, loader, label)
@@ -66,8 +77,50 @@ def _constructed(root: yaml.Node, loader: _Loader, label: str | None) -> Any:
         raise kind(problems, source=label)
     try:
         return loader.construct_document(root)
-    except yaml.YAMLError as err:
-        raise DesignError([_syntax_problem(err)], source=label) from None
+    except (yaml.YAMLError, ValueError) as err:
+        problem = (_syntax_problem(err) if isinstance(err, yaml.YAMLError)
+                   else Problem("<text>", f"not valid YAML: {err}"))
+        raise DesignError([problem], source=label) from None
+
+
+def _check_expansion(root: yaml.Node, label: str | None) -> None:
+    """Refuse a document whose aliases refer to a node that holds them (a loop) or expand
+    it past :data:`MAX_EXPANSION` nodes; costs one visit of each distinct node."""
+    size: dict[int, int] = {}
+    open_: set[int] = set()  # nodes whose children are being counted
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, counted = stack.pop()
+        key = id(node)
+        kids = _children(node)
+        if counted:
+            open_.discard(key)
+            size[key] = 1 + sum(size[id(kid)] for kid in kids)
+            continue
+        if key in size:
+            continue
+        if key in open_:
+            line = node.start_mark.line + 1
+            raise DesignError([Problem(f"line {line}", "an alias refers to a node that holds "
+                                       "it (a loop): a design is a tree; write the part out "
+                                       "instead of aliasing it")], source=label)
+        open_.add(key)
+        stack.append((node, True))
+        stack.extend((kid, False) for kid in kids if id(kid) not in size)
+    expanded, limit = size[id(root)], MAX_EXPANSION + 10 * len(size)
+    if expanded > limit:
+        raise DesignError([Problem("<text>", f"aliases expand this document to {expanded:,} "
+                                   f"nodes from {len(size):,} written (an alias bomb?); "
+                                   f"designkit expands at most {limit:,} here: write the "
+                                   "repeated parts out")], source=label)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
 
 
 def _parse_json(text: str, label: str | None) -> Any:
@@ -84,18 +137,28 @@ def _parse_json(text: str, label: str | None) -> Any:
         return out
 
     try:
-        data = json.loads(text, object_pairs_hook=unique)
+        data = json.loads(text, object_pairs_hook=unique, parse_int=_whole_number)
     except json.JSONDecodeError as err:
         raise DesignError([Problem(f"line {err.lineno}, column {err.colno}",
                                    f"not valid JSON: {err.msg}")], source=label) from None
+    except RecursionError:
+        raise DesignError([Problem("<text>", "not a design: the JSON nests deeper than "
+                                   "designkit reads (a design nests a few dozen levels)")],
+                          source=label) from None
     if duplicates:
         raise DesignError(duplicates, source=label)
     return data
 
 
+def _whole_number(text: str) -> int | float:
+    """An integer as written; one too long for Python's int-to-text limit (4,300 digits)
+    becomes a float (infinite), which validation then refuses as out of range."""
+    return int(text) if len(text.lstrip("+-")) <= 4000 else float(text)
+
+
 class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-    """Safe YAML (libyaml when available: ~10x faster) that also reads ``1e-7`` as a float,
-    as YAML 1.2 and JSON do (YAML 1.1 wants a dot).
+    """Safe YAML (libyaml when available: ~10x faster) that reads plain scalars as YAML 1.2
+    does (booleans ``true``/``false``, decimal ints, ``1e-7`` a float) — see the module.
 
     The parser asks for the tag of every node. Without path resolvers, a plain scalar's tag
     depends only on its text, a quoted scalar is a string, and a mapping or sequence has the
@@ -127,8 +190,46 @@ class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[mi
 
 _SCALAR_NODE, _MAPPING_NODE, _SEQUENCE_NODE = yaml.ScalarNode, yaml.MappingNode, yaml.SequenceNode
 EXPONENT_FLOAT = re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$")
-_Loader.add_implicit_resolver("tag:yaml.org,2002:float", EXPONENT_FLOAT,
-                              list("-+0123456789"))
+"""A float YAML 1.1 reads as text (it wants a dot); the dumper quotes such strings."""
+
+
+def _yaml12_resolvers() -> dict[str | None, list[tuple[str, re.Pattern[str]]]]:
+    """YAML 1.2 core-schema resolvers for null, bool, int and float (ints decimal only,
+    as in JSON), and YAML 1.1's for dates and merge keys."""
+    tag = "tag:yaml.org,2002:{}".format
+    resolvers: dict[str | None, list[tuple[str, re.Pattern[str]]]] = {}
+
+    def add(kind: str, pattern: str, first: str | list[str]) -> None:
+        for char in first:
+            resolvers.setdefault(char or None, []).append((tag(kind), re.compile(pattern)))
+
+    add("bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF")
+    add("null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""])
+    add("int", r"^[-+]?[0-9]+$", "-+0123456789")
+    add("float", r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+                 r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$", "-+.0123456789")
+    for first, entries in yaml.SafeLoader.yaml_implicit_resolvers.items():
+        for kind, pattern in entries:
+            if kind in (tag("timestamp"), tag("merge")):
+                resolvers.setdefault(first, []).append((kind, pattern))
+    return resolvers
+
+
+def _construct_int(loader: yaml.constructor.SafeConstructor, node: yaml.ScalarNode) -> Any:
+    """A decimal int (``017`` is 17); text an explicit ``!!int`` tag puts on other forms is
+    read as YAML 1.1 reads it. Too many digits for an int: a float, refused later."""
+    text = str(node.value)
+    if re.fullmatch(r"[-+]?[0-9]+", text):
+        return _whole_number(text)
+    try:
+        return yaml.constructor.SafeConstructor.construct_yaml_int(loader, node)
+    except ValueError as err:
+        raise yaml.constructor.ConstructorError(None, None, f"not an integer: {err}",
+                                                node.start_mark) from None
+
+
+_Loader.yaml_implicit_resolvers = _yaml12_resolvers()
+_Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 
 _SAFE_TAGS = {f"tag:yaml.org,2002:{t}" for t in
               ("str", "int", "float", "bool", "null", "map", "seq", "timestamp", "merge",

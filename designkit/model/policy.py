@@ -6,11 +6,12 @@ These are data here; the assessment gives them their meaning.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
 from designkit.model.base import Strict
+from designkit.model.bounds import PositiveMillis
 
 __all__ = ["Attestation", "Cors", "Policy", "Security", "Waiver"]
 
@@ -45,9 +46,9 @@ class Policy(Strict):
     envelope: Literal["data-meta-error", "problem-json"] = "data-meta-error"
     versioning: Literal["uri", "header", "media-type"] = "uri"
     pagination: Literal["cursor", "offset"] = "cursor"
-    cached_read_p95_ms: float = Field(default=50.0, gt=0)
-    seek_p95_ms: float = Field(default=10.0, gt=0)
-    background_ms: float = Field(default=200.0, gt=0)
+    cached_read_p95_ms: PositiveMillis = 50.0
+    seek_p95_ms: PositiveMillis = 10.0
+    background_ms: PositiveMillis = 200.0
     idempotent_methods: list[Literal["POST", "PUT", "PATCH", "DELETE"]] = Field(
         default_factory=lambda: list(_IDEMPOTENT))
     exempt_idempotent_put: bool = False
@@ -55,8 +56,8 @@ class Policy(Strict):
     jwt_algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256"])
     utilization_max: float = Field(default=0.7, gt=0, le=1)
     pool_utilization_max: float = Field(default=0.8, gt=0, le=1)
-    partition_rows: int = Field(default=100_000_000, ge=1)
-    compression_kb: float = Field(default=64.0, gt=0)
+    partition_rows: Annotated[int, Field(ge=1, le=10**13)] = 100_000_000
+    compression_kb: Annotated[float, Field(gt=0, le=10_000_000)] = 64.0
     severity: dict[str, Literal["critical", "high", "medium", "low", "info"]] = Field(
         default_factory=dict)
 

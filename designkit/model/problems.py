@@ -19,8 +19,12 @@ from pydantic import BaseModel, ValidationError
 
 from designkit.errors import DesignError, Problem
 from designkit.model.steps import STEP_KEYS, step_kind
+from designkit.model.units import unit_hint
 
-__all__ = ["format_path", "nearest", "problems_from", "upsert", "validated"]
+__all__ = ["format_path", "nearest", "place", "placed_at", "problems_from", "upsert",
+           "validated"]
+
+_WHERE = "_designkit_where"  # in a part's __dict__: not a field, so not in == or dumps
 
 M = TypeVar("M", bound=BaseModel)
 _PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
@@ -102,17 +106,36 @@ def upsert(mapping: dict[str, Any], name: str, model: type[M], fields: dict[str,
            *where: str | int) -> M:
     """Create ``mapping[name]``, or update the fields given of the one there (in place).
 
-    The part keeps its identity, so variables a notebook holds stay valid.
+    The part keeps its identity, so variables a notebook holds stay valid, and remembers
+    where it is (``where + (name,)``) so that errors of the parts built into it name it.
     """
     old = mapping.get(name)
     if old is None or not isinstance(old, model):
-        mapping[name] = validated(model, fields, *where, name)
+        mapping[name] = place(validated(model, fields, *where, name), (*where, name))
         return typing.cast(M, mapping[name])
     merged = {**old.model_dump(exclude_unset=True, round_trip=True), **fields}
     new = validated(model, merged, *where, name)
     for key in fields:
         setattr(old, key, getattr(new, key))
     return old
+
+
+def place(part: M, path: Sequence[str | int]) -> M:
+    """Remember where the builder put ``part`` in its design; returns ``part``.
+
+    Example:
+        >>> from designkit.model.times import Time
+        >>> placed_at(place(Time(mean=1), ("components", "api")))
+        ('components', 'api')
+    """
+    part.__dict__[_WHERE] = tuple(path)
+    return part
+
+
+def placed_at(part: Any) -> tuple[str | int, ...]:
+    """Where the builder put ``part`` (``()``: not built into a design by the builder)."""
+    found = getattr(part, "__dict__", {}).get(_WHERE, ())
+    return typing.cast(tuple[str | int, ...], found)
 
 
 # -- locations ---------------------------------------------------------------------------
@@ -186,7 +209,12 @@ def _message(item: Any, data: Any, parts: list[str | int],
               "less_than_equal": ("≤", "le"), "less_than": ("<", "lt")}
     if kind in bounds:
         sign, key = bounds[kind]
-        return f"must be {sign} {ctx.get(key)}, got {got}", ()
+        return f"must be {sign} {_number(ctx.get(key))}, got {_number(value)}", ()
+    if kind in _NUMBER_ERRORS and isinstance(value, str) and parts:
+        key = str(parts[-1])
+        unit = next((u for suffix, u in _UNIT_SUFFIXES if key.endswith(suffix)), None)
+        if unit is not None:
+            return unit_hint(value, unit), ()
     if kind in ("value_error", "assertion_error"):
         text = str(item["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
         return text, ()
@@ -194,6 +222,20 @@ def _message(item: Any, data: Any, parts: list[str | int],
         return "must not be empty", ()
     text = str(item["msg"])
     return f"{text[:1].lower()}{text[1:]}, got {got}", ()
+
+
+def _number(value: Any) -> str:
+    """``100,000`` for a whole number, ``1e+09`` for a large float, else as written."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return _show(value)
+    if isinstance(value, int) or (value.is_integer() and abs(value) < 1e15):
+        return f"{int(value):,}"
+    return f"{value:g}"
+
+
+_NUMBER_ERRORS = ("float_parsing", "int_parsing", "float_type", "int_type")
+_UNIT_SUFFIXES = (("_ms", "ms"), ("_us_per_row", "us"), ("_s", "s"), ("_h", "h"),
+                  ("_kb", "kb"), ("_mb", "mb"))
 
 
 def _show(value: Any) -> str:

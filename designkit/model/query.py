@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from designkit.model.base import Strict
+from designkit.model.bounds import Size, Units
 
 __all__ = ["Query", "QueryKind"]
 
@@ -37,6 +38,6 @@ class Query(Strict):
     kind: QueryKind = "select"
     where: list[str] = Field(default_factory=list)
     order_by: list[str] = Field(default_factory=list)
-    limit: int | None = Field(default=None, ge=1)
-    batch: int = Field(default=1, ge=1)
+    limit: Units | None = None
+    batch: Size = 1
     atomic: bool | None = None

@@ -102,6 +102,8 @@ class _Checker:
         # Calls between existing endpoints, in file order: (caller, callee) -> the first
         # call's path and the caller's normalised key (the path of a cycle names it).
         self.first_call: dict[tuple[str, str], tuple[Path, str]] = {}
+        # Publishes to queues, in file order: (publisher, queue) -> the first one's path.
+        self.first_publish: dict[tuple[str, str], tuple[Path, str]] = {}
 
     def report(self, path: Path, message: str, suggestions: Iterable[str] = ()) -> None:
         self.problems.append(Problem(format_path(path), message, tuple(suggestions)))
@@ -182,6 +184,7 @@ class _Checker:
                 self.steps(step.on_miss, (*here, "on_miss"), caller, normal)
             elif isinstance(step, PublishStep):
                 self.target(here, "publish", step.publish, "queue", "publish")
+                self.first_publish.setdefault((caller, step.publish), (here, normal))
             elif isinstance(step, LoopStep):
                 self.steps(step.loop.steps, (*here, "loop", "steps"), caller, normal)
             elif isinstance(step, ParallelStep):
@@ -329,6 +332,7 @@ class _Checker:
         """
         edges = self.first_call
         if not _has_cycle(edges):
+            self.message_loops()
             return
         import networkx as nx
 
@@ -344,6 +348,38 @@ class _Checker:
             self.report(("components", path[1], "endpoints", normal, *path[4:], "call"),
                         f"synchronous call cycle: {loop}; break it with a queue (publish) or "
                         "by removing a call")
+
+
+    def message_loops(self) -> None:
+        """Report one loop of messages (an endpoint's publish reaching, through handlers
+        and calls, the endpoint again): its load has no steady state, so the estimate
+        could not run. Called only when there is no synchronous cycle."""
+        handlers: dict[str, str] = {}
+        for name, component in self.design.components.items():
+            if component.kind == "queue" and component.handler is not None:
+                ref = EndpointRef.parse(component.handler)
+                if ref is not None and str(ref) in self.endpoint_refs:
+                    handlers[name] = str(ref)
+        by_message = {(caller, handlers[queue]): where
+                      for (caller, queue), where in self.first_publish.items()
+                      if queue in handlers}
+        if not by_message or not _has_cycle([*self.first_call, *by_message]):
+            return
+        import networkx as nx
+
+        graph = nx.DiGraph([*self.first_call, *by_message])
+        ring = min((c[c.index(min(c)):] + c[:c.index(min(c))] for c in nx.simple_cycles(graph)
+                    if any((c[i], c[(i + 1) % len(c)]) in by_message for i in range(len(c)))),
+                   default=None)
+        if ring is None:
+            return
+        hop = next(i for i in range(len(ring)) if (ring[i], ring[(i + 1) % len(ring)])
+                   in by_message)
+        path, normal = by_message[(ring[hop], ring[(hop + 1) % len(ring)])]
+        loop = " → ".join([*ring, ring[0]])
+        self.report(("components", path[1], "endpoints", normal, *path[4:], "publish"),
+                    f"messages loop back to their publisher ({loop}): the load of a message "
+                    "loop has no steady state; break the loop")
 
 
 def _has_cycle(edges: Iterable[tuple[str, str]]) -> bool:

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import Field, model_serializer, model_validator
 
 from designkit.model.base import Strict
+from designkit.model.bounds import Millis, PositiveMillis
 
 __all__ = ["CircuitBreaker", "Retries"]
 
@@ -28,7 +29,7 @@ class Retries(Strict):
 
     max: int = Field(default=0, ge=0, le=100)
     backoff: Literal["none", "constant", "exponential"] = "none"
-    base_ms: float = Field(default=100, ge=0)
+    base_ms: Millis = 100
     jitter: bool = False
     budget: float | None = Field(default=None, ge=0, le=1)
 
@@ -50,7 +51,7 @@ class CircuitBreaker(Strict):
 
     enabled: bool = True
     failure_threshold: float = Field(default=0.5, gt=0, le=1)
-    open_ms: float = Field(default=30_000, gt=0)
+    open_ms: PositiveMillis = 30_000
 
     @model_validator(mode="before")
     @classmethod

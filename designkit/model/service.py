@@ -7,6 +7,15 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from designkit.model.base import Strict
+from designkit.model.bounds import (
+    Bytes,
+    Hours,
+    PositiveMillis,
+    PositiveRate,
+    Replicas,
+    Servers,
+    Units,
+)
 from designkit.model.refs import endpoint_key
 from designkit.model.steps import Step, StepBuilder
 from designkit.model.times import Time
@@ -30,9 +39,9 @@ class RateLimit(Strict):
         'user'
     """
 
-    rps: float = Field(gt=0)
+    rps: PositiveRate
     per: Literal["user", "ip", "client", "global", "tenant"] = "global"
-    burst: int | None = Field(default=None, ge=1)
+    burst: Units | None = None
 
 
 class IdempotencyKey(Strict):
@@ -48,7 +57,7 @@ class IdempotencyKey(Strict):
     """
 
     header: str = "Idempotency-Key"
-    retention_h: float | None = Field(default=None, gt=0)
+    retention_h: Hours | None = None
 
 
 class Auth(Strict):
@@ -127,8 +136,8 @@ class Endpoint(Strict, StepBuilder):
     collection: bool | None = None
     pagination: Literal["none", "offset", "cursor"] | None = None
     versioning: Literal["uri", "header", "media-type", "none"] | None = None
-    timeout_ms: float | None = Field(default=None, gt=0)
-    response_kb: float | None = Field(default=None, ge=0)
+    timeout_ms: PositiveMillis | None = None
+    response_kb: Bytes | None = None
     compression: list[Literal["gzip", "br", "deflate", "zstd"]] | None = None
     resolvers: dict[str, Resolver] | None = None
     steps: list[Step] = Field(default_factory=list)
@@ -167,14 +176,14 @@ class Service(Strict):
 
     kind: Literal["service"]
     description: str | None = None
-    replicas: int = Field(default=1, ge=1)
-    workers: int = Field(default=1, ge=1)
+    replicas: Replicas = 1
+    workers: Servers = 1
     io: Literal["blocking", "async"] = "blocking"
     boundary: str | None = None
     zone: str | None = None
     redact: list[str] | None = None
     tracing: bool | None = None
-    drain_timeout_ms: float | None = Field(default=None, gt=0)
+    drain_timeout_ms: PositiveMillis | None = None
     endpoints: dict[str, Endpoint] = Field(default_factory=dict)
 
     def endpoint(self, key: str, **fields: Any) -> Endpoint:
@@ -193,9 +202,10 @@ class Service(Strict):
         Raises:
             DesignError: A field is invalid.
         """
-        from designkit.model.problems import validated
+        from designkit.model.problems import place, placed_at, validated
 
         key = endpoint_key(key)
-        endpoint = validated(Endpoint, fields, "endpoints", key)
+        where = (*placed_at(self), "endpoints", key)
+        endpoint = place(validated(Endpoint, fields, *where), where)
         self.endpoints[key] = endpoint
         return endpoint

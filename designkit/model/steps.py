@@ -13,6 +13,7 @@ from typing import Annotated, Any, TypeVar, Union
 from pydantic import BaseModel, Discriminator, Field, Tag
 
 from designkit.model.base import Strict
+from designkit.model.bounds import Count, PositiveMillis, Ratio
 from designkit.model.query import Query
 from designkit.model.resilience import Retries
 from designkit.model.times import Time
@@ -59,10 +60,27 @@ _KIND_OF_CLASS: dict[type, str | None] = {}
 
 
 class _Steps:
-    """The list that a step container's builder methods append to."""
+    """The list that a step container's builder methods append to, and where it is."""
 
     def _step_list(self) -> list[Step]:
         return self.steps  # type: ignore[attr-defined,no-any-return]
+
+    def _list_path(self) -> tuple[str | int, ...]:
+        from designkit.model.problems import placed_at
+
+        return (*placed_at(self), "steps")
+
+    def _add(self, model: type[_M], data: dict[str, Any] | None = None,
+             step: _M | None = None) -> _M:
+        """Append a step (validated from ``data``, or ``step`` as built); it remembers its
+        path, so an error in it or in what is added to it later names the place."""
+        from designkit.model.problems import place, validated
+
+        steps = self._step_list()
+        path = (*self._list_path(), len(steps))
+        new = validated(model, data, *path) if step is None else step
+        steps.append(new)  # type: ignore[arg-type]
+        return place(new, path)
 
 
 class _AddsCalls(_Steps):
@@ -83,53 +101,43 @@ class _AddsCalls(_Steps):
                            ("timeout_ms", timeout_ms), ("retries", retries)):
             if value is not None:
                 data[key] = value
-        self._step_list().append(_validated(CallStep, data))
+        self._add(CallStep, data)
         return self
 
     def publish(self, queue: str, *, count: float = 1, outbox: bool = False) -> Any:
         """Append a publish of a message to a queue; returns this container."""
         data = {"publish": queue, "count": count, "outbox": outbox}
-        self._step_list().append(_validated(PublishStep, data))
+        self._add(PublishStep, data)
         return self
 
     def parallel(self, branches: int = 2) -> ParallelStep:
         """Append ``branches`` concurrent branches; fill them with ``.branch(i)``."""
-        step = ParallelStep(parallel=[[] for _ in range(branches)])
-        self._step_list().append(step)
-        return step
+        return self._add(ParallelStep, step=ParallelStep(parallel=[[] for _ in range(branches)]))
 
 
 class _AddsTransactions(_Steps):
     def transaction(self, database: str) -> TransactionStep:
         """Append a transaction on ``database``; returns it to add the steps inside."""
-        step = TransactionStep(transaction=database)
-        self._step_list().append(step)
-        return step
+        return self._add(TransactionStep, step=TransactionStep(transaction=database))
 
 
 class _AddsLocks(_Steps):
     def lock(self, lock: str) -> LockStep:
         """Append a lock held around its steps; returns it to add the steps inside."""
-        step = LockStep(lock=lock)
-        self._step_list().append(step)
-        return step
+        return self._add(LockStep, step=LockStep(lock=lock))
 
 
 class _AddsLoops(_Steps):
     def loop(self, count: float) -> LoopStep:
         """Append a loop of ``count`` iterations; returns it to add the loop body."""
-        step = _validated(LoopStep, {"loop": {"count": count}})
-        self._step_list().append(step)
-        return step
+        return self._add(LoopStep, {"loop": {"count": count}})
 
 
 class _AddsCaches(_Steps):
     def cache(self, cache: str, *, op: str | None = None,
               hit_ratio: float | None = None) -> CacheStep:
         """Append a cache-aside read; returns it to add the steps run on a miss."""
-        step = _validated(CacheStep, {"cache": cache, "op": op, "hit_ratio": hit_ratio})
-        self._step_list().append(step)
-        return step
+        return self._add(CacheStep, {"cache": cache, "op": op, "hit_ratio": hit_ratio})
 
 
 class StepBuilder(_AddsCalls, _AddsTransactions, _AddsLocks, _AddsLoops, _AddsCaches):
@@ -149,12 +157,6 @@ class StepBuilder(_AddsCalls, _AddsTransactions, _AddsLocks, _AddsLoops, _AddsCa
         >>> [dk.step_kind(s) for s in ep.steps]
         ['call', 'publish', 'transaction']
     """
-
-
-def _validated(model: type[_M], data: dict[str, Any]) -> _M:
-    from designkit.model.problems import validated
-
-    return validated(model, data)
 
 
 class CallStep(Strict):
@@ -178,8 +180,8 @@ class CallStep(Strict):
     op: str | None = None
     query: Query | None = None
     service_ms: Time | None = None
-    count: float = Field(default=1.0, gt=0)
-    timeout_ms: float | None = Field(default=None, gt=0)
+    count: Count = 1.0
+    timeout_ms: PositiveMillis | None = None
     retries: Retries | None = None
 
 
@@ -197,7 +199,7 @@ class PublishStep(Strict):
     """
 
     publish: str
-    count: float = Field(default=1.0, gt=0)
+    count: Count = 1.0
     outbox: bool = False
 
 
@@ -233,7 +235,7 @@ class Loop(Strict):
         50.0
     """
 
-    count: float = Field(gt=0)
+    count: Count
     steps: list[Step] = Field(default_factory=list)
 
 
@@ -249,6 +251,11 @@ class LoopStep(Strict, _AddsCalls, _AddsTransactions, _AddsLocks, _AddsCaches):
 
     def _step_list(self) -> list[Step]:
         return self.loop.steps
+
+    def _list_path(self) -> tuple[str | int, ...]:
+        from designkit.model.problems import placed_at
+
+        return (*placed_at(self), "loop", "steps")
 
 
 class CacheStep(Strict, _AddsCalls, _AddsTransactions, _AddsLocks, _AddsLoops):
@@ -267,18 +274,27 @@ class CacheStep(Strict, _AddsCalls, _AddsTransactions, _AddsLocks, _AddsLoops):
 
     cache: str
     op: str | None = None
-    hit_ratio: float | None = Field(default=None, ge=0, le=1)
+    hit_ratio: Ratio | None = None
     on_miss: list[Step] = Field(default_factory=list)
 
     def _step_list(self) -> list[Step]:
         return self.on_miss
 
+    def _list_path(self) -> tuple[str | int, ...]:
+        from designkit.model.problems import placed_at
+
+        return (*placed_at(self), "on_miss")
+
 
 class _Branch(StepBuilder):
     """Builder over one branch of a parallel step."""
 
-    def __init__(self, steps: list[Step]) -> None:
+    def __init__(self, steps: list[Step], path: tuple[str | int, ...] = ()) -> None:
         self.steps = steps
+        self.path = path
+
+    def _list_path(self) -> tuple[str | int, ...]:
+        return self.path
 
     def __repr__(self) -> str:
         return f"Branch({len(self.steps)} steps)"
@@ -299,7 +315,9 @@ class ParallelStep(Strict):
 
     def branch(self, index: int) -> _Branch:
         """The builder of branch ``index`` (0-based)."""
-        return _Branch(self.parallel[index])
+        from designkit.model.problems import placed_at
+
+        return _Branch(self.parallel[index], (*placed_at(self), "parallel", index))
 
 
 def _tag(value: Any) -> str | None:

@@ -11,13 +11,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field, GetJsonSchemaHandler, model_serializer, model_validator
+from pydantic import GetJsonSchemaHandler, model_serializer, model_validator
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
 from designkit.model.base import Strict
+from designkit.model.bounds import DAY_MS, Millis, PositiveMillis, Scv
+from designkit.model.units import unit_hint
 
-__all__ = ["Time"]
+__all__ = ["MAX_SPREAD", "Time"]
+
+MAX_SPREAD = 100
+"""How many times p50 a p95 may be (a lognormal that wide has an scv of about 2,500)."""
 
 
 class Time(Strict):
@@ -36,10 +41,10 @@ class Time(Strict):
         {'p50': 120.0, 'p95': 400.0}
     """
 
-    mean: float | None = Field(default=None, ge=0)
-    scv: float | None = Field(default=None, ge=0)
-    p50: float | None = Field(default=None, gt=0)
-    p95: float | None = Field(default=None, gt=0)
+    mean: Millis | None = None
+    scv: Scv | None = None
+    p50: PositiveMillis | None = None
+    p95: PositiveMillis | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -48,6 +53,8 @@ class Time(Strict):
             raise ValueError("a time is a number of milliseconds, {mean, scv} or {p50, p95}")
         if isinstance(value, int | float):
             return {"mean": value}
+        if isinstance(value, str):
+            raise ValueError(unit_hint(value, "ms"))
         return value
 
     @model_validator(mode="after")
@@ -63,6 +70,10 @@ class Time(Strict):
                 raise ValueError("give both p50 and p95")
             if self.p95 <= self.p50:
                 raise ValueError(f"p95 ({self.p95:g}) must be greater than p50 ({self.p50:g})")
+            if self.p95 > MAX_SPREAD * self.p50:
+                raise ValueError(f"p95 ({self.p95:g}) is more than {MAX_SPREAD}× p50 "
+                                 f"({self.p50:g}): two percentiles cannot pin a tail that wide; "
+                                 "give {mean, scv} instead")
         if self.scv is not None and not by_mean:
             raise ValueError("scv goes with mean")
         return self
@@ -78,18 +89,19 @@ class Time(Strict):
     def __get_pydantic_json_schema__(
         cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
-        number = {"type": "number", "minimum": 0, "description": "mean in ms (exponential)"}
+        number = {"type": "number", "minimum": 0, "maximum": DAY_MS,
+                  "description": "mean in ms (exponential)"}
         mean = {
             "type": "object",
-            "properties": {"mean": {"type": "number", "minimum": 0},
-                           "scv": {"type": "number", "minimum": 0}},
+            "properties": {"mean": {"type": "number", "minimum": 0, "maximum": DAY_MS},
+                           "scv": {"type": "number", "minimum": 0, "maximum": 100}},
             "required": ["mean"],
             "additionalProperties": False,
         }
         percentiles = {
             "type": "object",
-            "properties": {"p50": {"type": "number", "exclusiveMinimum": 0},
-                           "p95": {"type": "number", "exclusiveMinimum": 0}},
+            "properties": {"p50": {"type": "number", "exclusiveMinimum": 0, "maximum": DAY_MS},
+                           "p95": {"type": "number", "exclusiveMinimum": 0, "maximum": DAY_MS}},
             "required": ["p50", "p95"],
             "additionalProperties": False,
         }

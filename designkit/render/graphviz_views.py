@@ -40,6 +40,7 @@ from designkit.model.steps import (
     TransactionStep,
 )
 from designkit.render.names import dot_label, html_text, node_id
+from designkit.text import number, percent
 
 if TYPE_CHECKING:
     import graphviz
@@ -146,26 +147,6 @@ def _new_graph(name: str, title: str, rankdir: str, subtitle: str = "") -> Any:
     graph.attr("node", fontname=FONT, fontsize=FONT_SIZE, margin="0.12,0.06")
     graph.attr("edge", fontname=FONT, fontsize=SMALL, color="#444444", arrowsize="0.8")
     return graph
-
-
-def _rate(value: float) -> str:
-    """A rate for a label: ``10,000``, ``360``, ``7.2``, ``0.05``."""
-    if math.isinf(value):
-        return "∞"
-    if value >= 99.95:
-        return f"{value:,.0f}"
-    if value == 0:
-        return "0"
-    return f"{value:.3g}"
-
-
-def _percent(ratio: float) -> str:
-    """A utilization: ``86%``, ``4,300%``, ``<1%``."""
-    if math.isinf(ratio):
-        return "∞"
-    if 0 < ratio < 0.005:
-        return "<1%"
-    return f"{ratio * 100:,.0f}%"
 
 
 def _ratio(ratio: float) -> str:
@@ -335,7 +316,7 @@ def architecture(design: Design, estimate: Estimate | None = None,
         style, colour, _ = _RELATIONS[relation]
         attrs = {"style": style, "color": colour, "fontcolor": colour}
         if estimate is not None:
-            text = f"{_rate(rate)}/s" if relation == "call" else f"{relation} {_rate(rate)}/s"
+            text = f"{number(rate)}/s" if relation == "call" else f"{relation} {number(rate)}/s"
             if rate <= 0:
                 attrs.update(color="#aaaaaa", fontcolor="#888888")
         else:
@@ -361,8 +342,8 @@ def _component_node(name: str, component: Any, estimate: Estimate | None,
         else:
             fill = _fill(known.utilization, known.arrival_rps, threshold)
             if known.arrival_rps > 0 or known.utilization > 0:
-                rows.append(_small(f"util <B>{_h(_percent(known.utilization))}</B> · "
-                                   f"{_h(_rate(known.arrival_rps))}/s", "#000000"))
+                rows.append(_small(f"util <B>{_h(percent(known.utilization))}</B> · "
+                                   f"{_h(number(known.arrival_rps))}/s", "#000000"))
             else:
                 rows.append(_small("no traffic", "#555555"))
             if estimate.bottleneck == name and math.isfinite(estimate.max_scale):
@@ -456,8 +437,8 @@ def _architecture_legend(graph: Any, design: Design,
     if estimate is not None:
         rows.append('<TR><TD COLSPAN="2" ALIGN="LEFT"><B>utilization</B> '
                     + _small("(busiest station)") + "</TD></TR>")
-        for colour, text in ((_GREEN, f"below {_percent(threshold)} (policy)"),
-                             (_AMBER, f"{_percent(threshold)} – 100%: little headroom"),
+        for colour, text in ((_GREEN, f"below {percent(threshold)} (policy)"),
+                             (_AMBER, f"{percent(threshold)} – 100%: little headroom"),
                              (_RED, "≥ 100%: SATURATED"),
                              (_IDLE, "no traffic")):
             rows.append(f'<TR><TD BGCOLOR="{colour}" BORDER="1" WIDTH="28" HEIGHT="14"></TD>'
@@ -511,10 +492,6 @@ def _reference(design: Design, database: str, text: str) -> tuple[str, str, str]
     if len(parts) >= 3 and parts[0] in design.of_kind("database"):
         return parts[0], ".".join(parts[1:-1]), parts[-1]
     return database, ".".join(parts[:-1]), parts[-1]
-
-
-def _count(value: float) -> str:
-    return f"{value:,.0f}" if value >= 100 else f"{value:g}"
 
 
 def data(design: Design) -> graphviz.Digraph:
@@ -589,9 +566,9 @@ def _table_label(db_name: str, name: str, table: Table,
     colour = KIND_STYLES["database"].colour
     size = []
     if table.rows is not None:
-        size.append(f"{_count(table.rows)} rows")
+        size.append(f"{number(table.rows)} rows")
     if table.growth_per_day:
-        size.append(f"+{_count(table.growth_per_day)}/day")
+        size.append(f"+{number(table.growth_per_day)}/day")
     head = f"<B>{_h(name)}</B>"
     if size:
         head += "<BR/>" + _small(_h(" · ".join(size)))
@@ -819,7 +796,7 @@ class _Sequence:
         if step.count != 1:
             extras.append(f"× {step.count:g}")
         if step.timeout_ms is not None:
-            extras.append(f"timeout {_rate(step.timeout_ms)} ms")
+            extras.append(f"timeout {number(step.timeout_ms)} ms")
         if step.retries is not None:
             extras.append(f"retries {step.retries.max}")
         if extras:

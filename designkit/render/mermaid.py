@@ -46,6 +46,7 @@ from designkit.model.steps import (
     TransactionStep,
 )
 from designkit.render.names import mermaid_text, node_id
+from designkit.text import number, percent, visible
 
 if TYPE_CHECKING:
     from designkit.estimate.result import Estimate
@@ -64,12 +65,14 @@ _DIRECTION = re.compile(r"direction(?=\s)")
 
 
 def _text(text: str, extra: str = "") -> str:
-    """A label for any Mermaid diagram: :func:`mermaid_text`, plus entity codes for ``&``,
+    """A label for any Mermaid diagram: control characters made visible
+    (:func:`~designkit.text.visible`, before the escapes below see their backslash),
+    :func:`mermaid_text`, plus entity codes for ``&``,
     backtick, ``%%`` (a comment) and the characters in ``extra``, and ``direction`` defused
     (a flowchart reads any line holding ``direction LR`` as a direction statement, quotes
     or not)."""
     special = _ALWAYS + extra
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = visible(text.replace("\r\n", "\n").replace("\r", "\n"))
     out: list[str] = []
     at = 0
     for i, ch in enumerate(text):
@@ -94,23 +97,6 @@ def _er(text: str) -> str:
 def _lines(*parts: str) -> str:
     """Label lines joined by ``<br/>``, each escaped."""
     return "<br/>".join(_text(p) for p in parts if p)
-
-
-# -- numbers -------------------------------------------------------------------------------
-
-
-def _num(value: float) -> str:
-    if math.isinf(value) or math.isnan(value):
-        return "∞"
-    if value >= 1000:
-        return f"{value:,.0f}"
-    if value == 0:
-        return "0"
-    return f"{value:.3g}"
-
-
-def _pct(value: float) -> str:
-    return "∞" if math.isinf(value) or math.isnan(value) else f"{value:.0%}"
 
 
 # -- architecture --------------------------------------------------------------------------
@@ -186,7 +172,7 @@ def architecture(design: Design, estimate: Estimate | None = None) -> str:
         parts = [name, _detail(component)]
         if name in util:
             u, state = util[name]
-            parts.append("SATURATED" if state == "saturated" else f"utilization {_pct(u)}")
+            parts.append("SATURATED" if state == "saturated" else f"utilization {percent(u)}")
         return f'{ids[name]}{left}"{_lines(*parts)}"{right}'
 
     # Zones hold boundaries; a component without a zone (or boundary) sits one level up.
@@ -217,7 +203,7 @@ def architecture(design: Design, estimate: Estimate | None = None) -> str:
     for caller, target, relation in _edges(design):
         arrow = "-.->" if relation in _ASYNC else "-->"
         if estimate is not None:
-            label = f"{_num(rates.get((caller, target, relation), 0.0))} {_UNITS[relation]}"
+            label = f"{number(rates.get((caller, target, relation), 0.0))} {_UNITS[relation]}"
         else:
             label = relation
         out.append(f'{_INDENT}{ids[caller]} {arrow}|"{_text(label)}"| {ids[target]}')
@@ -226,7 +212,7 @@ def architecture(design: Design, estimate: Estimate | None = None) -> str:
         legend = node_id("legend", "utilization")
         limit = design.policy.utilization_max
         out.append(f'{_INDENT}subgraph {legend}["{_text("utilization")}"]')
-        for state, text in (("ok", f"below {limit:.0%}"), ("warning", f"≥ {limit:.0%}"),
+        for state, text in (("ok", f"below {percent(limit)}"), ("warning", f"≥ {percent(limit)}"),
                             ("saturated", "saturated (≥ 100%)")):
             out.append(f'{_INDENT * 2}{node_id("legend", state)}["{_text(text)}"]')
         out.append(f"{_INDENT}end")

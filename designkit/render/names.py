@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-import html
 import re
+
+from designkit import text as _text
 
 __all__ = ["dot_label", "html_text", "mermaid_text", "node_id"]
 
@@ -31,31 +32,36 @@ def node_id(*parts: str) -> str:
 
 
 def dot_label(text: str) -> str:
-    """Text for a quoted DOT label: backslashes, quotes and newlines escaped.
+    """Text for a quoted DOT label: control characters made visible
+    (:func:`designkit.text.visible`), backslashes, quotes and newlines escaped.
 
     Example:
         >>> dot_label('say "hi"\\nnow')
         'say \\\\"hi\\\\"\\\\nnow'
     """
+    text = _text.visible(text)
     return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
 def html_text(text: str) -> str:
-    """Text for an HTML-like DOT label or an HTML page (``<``, ``&``, quotes escaped).
+    """Text for an HTML-like DOT label or an HTML page: :func:`designkit.text.html_text`
+    (control characters made visible; ``<``, ``&``, quotes escaped).
 
     Example:
-        >>> html_text("a < b & c")
-        'a &lt; b &amp; c'
+        >>> html_text("a < b & c\\x01")
+        'a &lt; b &amp; c\\\\x01'
     """
-    return html.escape(text, quote=True)
+    return _text.html_text(text)
 
 
 def mermaid_text(text: str) -> str:
-    """Text for a quoted Mermaid label: quotes and markup as HTML entities.
+    """Text for a quoted Mermaid label: control characters made visible, quotes and markup
+    as HTML entities.
 
     Example:
         >>> mermaid_text('GET /x "y" <z>')
         'GET /x #quot;y#quot; #lt;z#gt;'
     """
+    text = _text.visible(text)
     return (text.replace("#", "#35;").replace('"', "#quot;").replace("<", "#lt;")
             .replace(">", "#gt;").replace("\n", "<br/>"))

@@ -6,6 +6,8 @@ owns it (nothing here closes or shows a figure). matplotlib is imported inside e
 so ``import designkit`` stays light; when no backend is configured, ``Agg`` is selected.
 
 :func:`to_svg` gives the same bytes for the same figure (``svg.hashsalt``, no date).
+Names are drawn as written: a ``$`` is never read as TeX math (a name like ``$\\frac$``
+would not even parse) and a control character is drawn as its escape (``\\x01``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import math
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from designkit.text import number, percent, visible
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -67,11 +71,18 @@ def _spans_decades(values: Iterable[float], ratio: float = 20.0) -> bool:
 
 
 def _ms(value: float) -> str:
-    if math.isinf(value):
-        return "∞"
-    if value >= 100:
-        return f"{value:,.0f} ms"
-    return f"{value:.3g} ms"
+    return f"{number(value)} ms"
+
+
+def _shown(text: str) -> str:
+    """Text as matplotlib should draw it, as written: control characters made visible, and
+    every ``$`` escaped (two of them would start TeX math, which may not even parse)."""
+    return visible(text).replace("$", r"\$")
+
+
+def _gid(text: str) -> str:
+    """An SVG id from names: control characters made visible (XML holds none of them)."""
+    return visible(text)
 
 
 def _plain(value: float, _pos: object = None) -> str:
@@ -119,10 +130,6 @@ def _status(station: StationEstimate, threshold: float) -> str:
 _COLOUR = {"ok": OK, "warning": WARNING, "saturated": SATURATED}
 
 
-def _percent(value: float) -> str:
-    return "<1%" if 0 < value < 0.005 else f"{value:.0%}"
-
-
 def _stations(estimate: Estimate) -> list[StationEstimate]:
     return [s for c in estimate.components.values() for s in c.stations.values()
             if s.arrival_rps > 0]
@@ -135,7 +142,7 @@ def _percent_axis(ax: Axes, threshold: float) -> None:
     ax.set_xticks([0.0, 0.2, 0.4, 0.6, 0.8, 1.0])
     ax.xaxis.set_major_formatter(PercentFormatter(1.0))
     ax.axvline(threshold, color="#333333", linestyle="--", linewidth=1.2,
-               label=f"policy threshold {threshold:.0%}", gid="threshold")
+               label=f"policy threshold {percent(threshold)}", gid="threshold")
     ax.grid(axis="x", alpha=0.3)
     ax.set_axisbelow(True)
 
@@ -194,10 +201,10 @@ def latency_cdf(estimate: Estimate, endpoints: Sequence[str] | None = None) -> F
         cdf = np.cumsum(dist.pmf)
         keep = (t >= low * 0.5) & (t <= high * 1.2) if log else t <= high * 1.2
         ax.plot(t[keep], cdf[keep], color=colour, linewidth=1.8,
-                label=f"{name}", gid=f"cdf {name}")
+                label=_shown(name), gid=_gid(f"cdf {name}"))
         for q, tag, marker in _PERCENTILES:
             ax.plot([dist.quantile(q)], [q], marker=marker, color=colour, markersize=6,
-                    markeredgecolor="white", linestyle="none", label=f"_{tag} {name}")
+                    markeredgecolor="white", linestyle="none", label=f"_{tag} {_shown(name)}")
     if drawn:
         for q, _, _ in _PERCENTILES:
             ax.axhline(q, color="#999999", linewidth=0.7, linestyle=":", zorder=0)
@@ -218,15 +225,15 @@ def latency_cdf(estimate: Estimate, endpoints: Sequence[str] | None = None) -> F
         title += f" at {estimate.scale:g}× load"
     if saturated:
         title += f"\n{len(saturated)} endpoint{'s' * (len(saturated) > 1)} saturated (not drawn)"
-    ax.set_title(title, fontsize=FONT + 2)
+    ax.set_title(_shown(title), fontsize=FONT + 2)
     handles: list[Any] = [Line2D([], [], color=c, linewidth=1.8,
-                                 label=f"{n}  (p95 {_ms(estimate.endpoints[n].p95_ms)})")
+                                 label=_shown(f"{n}  (p95 {_ms(estimate.endpoints[n].p95_ms)})"))
                           for n, c in zip(drawn, colours, strict=True)]
     if drawn:
         handles += [Line2D([], [], color="#444444", marker=m, linestyle="none", label=tag)
                     for _, tag, m in _PERCENTILES]
     handles += [Line2D([], [], color=SATURATED, marker="x", linestyle="none",
-                       label=f"{n}  (saturated)") for n in saturated]
+                       label=_shown(f"{n}  (saturated)")) for n in saturated]
     if not drawn:
         ax.text(0.5, 0.5, "every endpoint is saturated:\nlatency grows without bound",
                 transform=ax.transAxes, ha="center", va="center", fontsize=FONT + 2,
@@ -248,15 +255,15 @@ def _palette(n: int) -> list[str]:
 
 
 def _utilization_bars(ax: Axes, stations: list[StationEstimate], threshold: float) -> None:
-    labels = [s.id for s in stations]
+    labels = [_shown(s.id) for s in stations]
     status = [_status(s, threshold) for s in stations]
     widths = [1.0 if st == "saturated" else s.utilization for s, st in zip(stations, status,
                                                                             strict=True)]
     y = list(range(len(stations)))
     bars = ax.barh(y, widths, color=[_COLOUR[s] for s in status], height=0.65)
     for bar, station, st in zip(bars, stations, status, strict=True):
-        bar.set_gid(f"bar {station.id}")
-        text = "saturated" if st == "saturated" else _percent(station.utilization)
+        bar.set_gid(_gid(f"bar {station.id}"))
+        text = "saturated" if st == "saturated" else percent(station.utilization)
         ax.text(bar.get_width() + 0.01, bar.get_y() + bar.get_height() / 2, text,
                 va="center", fontsize=FONT - 1,
                 color=SATURATED if st == "saturated" else "#333333",
@@ -295,10 +302,10 @@ def utilization(estimate: Estimate) -> Figure:
     title = f"Utilization — {estimate.design}"
     if estimate.scale != 1:
         title += f" at {estimate.scale:g}× load"
-    ax.set_title(title, fontsize=FONT + 2)
+    ax.set_title(_shown(title), fontsize=FONT + 2)
     handles: list[Any] = [
-        Patch(color=OK, label=f"below {threshold:.0%}"),
-        Patch(color=WARNING, label=f"above {threshold:.0%}"),
+        Patch(color=OK, label=f"below {percent(threshold)}"),
+        Patch(color=WARNING, label=f"above {percent(threshold)}"),
         Patch(color=SATURATED, label="saturated"),
         *[h for h in ax.get_lines() if h.get_gid() == "threshold"],
     ]
@@ -362,7 +369,7 @@ def load_curve(design: Design, scales: Sequence[float] | None = None,
     values = [v for n in names for v in curve[n]]
     for name, colour in zip(names, colours, strict=True):
         ys = np.array([v if math.isfinite(v) else np.nan for v in curve[name]])
-        ax.plot(xs, ys, color=colour, linewidth=1.8, marker="o", markersize=3, label=name)
+        ax.plot(xs, ys, color=colour, linewidth=1.8, marker="o", markersize=3, label=_shown(name))
     log = _spans_decades(values)
     if log:
         from matplotlib.ticker import FuncFormatter
@@ -373,7 +380,7 @@ def load_curve(design: Design, scales: Sequence[float] | None = None,
     if math.isfinite(top):
         where = base.bottleneck_station or base.bottleneck or "a station"
         ax.axvline(top, color=SATURATED, linestyle="--", linewidth=1.4, gid="max_scale",
-                   label=f"saturation at {top:.3g}× ({where})")
+                   label=_shown(f"saturation at {top:.3g}× ({where})"))
     if min(xs, default=0.0) <= 1.0 <= max(xs, default=0.0):
         ax.axvline(1.0, color="#555555", linestyle=":", linewidth=1.2, gid="design_load",
                    label="design workload (1×)")
@@ -382,7 +389,7 @@ def load_curve(design: Design, scales: Sequence[float] | None = None,
     ax.set_ylabel("p95 latency (ms" + (", log scale)" if log else ")"), fontsize=FONT + 1)
     saturates = (f"saturates at {top:.3g}× in {base.bottleneck_station}"
                  if math.isfinite(top) else "never saturates")
-    ax.set_title(f"p95 vs load — {base.design} {saturates}", fontsize=FONT + 2)
+    ax.set_title(_shown(f"p95 vs load — {base.design} {saturates}"), fontsize=FONT + 2)
     ax.grid(alpha=0.3)
     _legend(ax)
     return fig
@@ -426,8 +433,8 @@ def table_growth(design: Design, days: float = 365.0) -> Figure:
     colours = _palette(len(lines))
     for ((now, then, partitioned), names), colour in zip(lines, colours, strict=True):
         label = " = ".join(names)
-        ax.plot([0.0, days], [now, then], color=colour, linewidth=1.8, label=label,
-                gid=f"table {label}", linestyle=(0, (6, 2)) if partitioned else "-")
+        ax.plot([0.0, days], [now, then], color=colour, linewidth=1.8, label=_shown(label),
+                gid=_gid(f"table {label}"), linestyle=(0, (6, 2)) if partitioned else "-")
     rows = [v for (now, then, _), _ in lines for v in (now, then)]
     log = _spans_decades(rows, ratio=30.0)
     if log:
@@ -443,7 +450,8 @@ def table_growth(design: Design, days: float = 365.0) -> Figure:
     ax.set_xlim(0.0, days)
     ax.set_xlabel("days from now", fontsize=FONT + 1)
     ax.set_ylabel("rows" + (" (log scale)" if log else ""), fontsize=FONT + 1)
-    ax.set_title(f"Table growth over {days:g} days — {design.name}", fontsize=FONT + 2)
+    ax.set_title(_shown(f"Table growth over {days:g} days — {design.name}"),
+                 fontsize=FONT + 2)
     ax.grid(alpha=0.3, which="both" if not log else "major")
     if lines:
         _legend(ax, title="dashed: partitioned"
@@ -491,7 +499,7 @@ def compare(before: Estimate, after: Estimate,
     _compare_p95(top, endpoints, (before, after), labels)
     _compare_util(bottom, busiest, (util_before, util_after), labels,
                   after.utilization_max)
-    fig.suptitle(f"{labels[0]}: {before.design}   vs   {labels[1]}: {after.design}",
+    fig.suptitle(_shown(f"{labels[0]}: {before.design}   vs   {labels[1]}: {after.design}"),
                  fontsize=FONT + 3)
     return fig
 
@@ -512,10 +520,10 @@ def _compare_p95(ax: Axes, endpoints: list[str], pair: tuple[Estimate, Estimate]
             e = est.endpoints.get(name)
             widths.append(0.0 if e is None else (cap if not math.isfinite(e.p95_ms)
                                                  else e.p95_ms))
-        bars = ax.barh(ys, widths, height=height, color=colour, label=label)
+        bars = ax.barh(ys, widths, height=height, color=colour, label=_shown(label))
         for bar, name in zip(bars, endpoints, strict=True):
             e = est.endpoints.get(name)
-            bar.set_gid(f"{label} {name}")
+            bar.set_gid(_gid(f"{label} {name}"))
             if e is None:
                 text, x = "no traffic", (min(known, default=1.0) if log else 0.0)
             elif not math.isfinite(e.p95_ms):
@@ -527,7 +535,7 @@ def _compare_p95(ax: Axes, endpoints: list[str], pair: tuple[Estimate, Estimate]
             ax.text(x * (1.08 if log else 1.0) + (0 if log else cap * 0.01),
                     bar.get_y() + bar.get_height() / 2, text, va="center",
                     fontsize=FONT - 1, color=SATURATED if text == "saturated" else "#333333")
-    ax.set_yticks(range(len(endpoints)), endpoints, fontsize=FONT)
+    ax.set_yticks(range(len(endpoints)), [_shown(n) for n in endpoints], fontsize=FONT)
     ax.invert_yaxis()
     if log:
         ax.set_xscale("log")
@@ -544,8 +552,8 @@ def _compare_p95(ax: Axes, endpoints: list[str], pair: tuple[Estimate, Estimate]
 def _pair_handles(labels: tuple[str, str], hatched: bool) -> list[Any]:
     from matplotlib.patches import Patch
 
-    handles: list[Any] = [Patch(color=BEFORE, label=labels[0]),
-                          Patch(color=AFTER, label=labels[1])]
+    handles: list[Any] = [Patch(color=BEFORE, label=_shown(labels[0])),
+                          Patch(color=AFTER, label=_shown(labels[1]))]
     if hatched:
         handles.append(Patch(facecolor="white", edgecolor=SATURATED, hatch="//",
                              label="saturated"))
@@ -563,10 +571,10 @@ def _compare_util(ax: Axes, ids: list[str],
         for i in ids:
             s = stations.get(i)
             widths.append(0.0 if s is None else min(s.utilization, 1.0))
-        bars = ax.barh(ys, widths, height=height, color=colour, label=label)
+        bars = ax.barh(ys, widths, height=height, color=colour, label=_shown(label))
         for bar, i in zip(bars, ids, strict=True):
             s = stations.get(i)
-            bar.set_gid(f"{label} {i}")
+            bar.set_gid(_gid(f"{label} {i}"))
             if s is None:
                 text = "no traffic"
             elif _status(s, threshold) == "saturated":
@@ -574,11 +582,11 @@ def _compare_util(ax: Axes, ids: list[str],
                 bar.set_edgecolor(SATURATED)
                 text = "saturated"
             else:
-                text = _percent(s.utilization)
+                text = percent(s.utilization)
             ax.text(bar.get_width() + 0.01, bar.get_y() + bar.get_height() / 2, text,
                     va="center", fontsize=FONT - 1,
                     color=SATURATED if text == "saturated" else "#333333")
-    ax.set_yticks(range(len(ids)), ids, fontsize=FONT)
+    ax.set_yticks(range(len(ids)), [_shown(i) for i in ids], fontsize=FONT)
     ax.invert_yaxis()
     _percent_axis(ax, threshold)
     ax.set_xlabel("utilization (busy share of servers)", fontsize=FONT + 1)

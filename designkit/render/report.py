@@ -16,7 +16,6 @@ Example:
 
 from __future__ import annotations
 
-import html
 import math
 import re
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from designkit.assess.finding import Finding, Status
 from designkit.assess.rule import Severity
 from designkit.model.components import KINDS
 from designkit.model.database import Database
+from designkit.text import html_text, markdown, markdown_code, number, percent
 
 if TYPE_CHECKING:
     from designkit.assess.assessment import Assessment
@@ -108,23 +108,10 @@ def _cell(*spans: _Span | str) -> _Line:
 
 
 def _ms(value: float) -> str:
-    """A latency for the tables: ``1,234``, ``64.2``, ``0.512``; ``—`` when saturated."""
-    if not math.isfinite(value):
-        return "—"
-    if value >= 100:
-        return f"{value:,.0f}"
-    return f"{value:.3g}" if value >= 1 else f"{value:.3f}"
-
-
-def _rate(value: float) -> str:
-    """A rate: ``10,000``, ``85.5``, ``0.25``."""
-    if not math.isfinite(value):
-        return "∞"
-    return f"{value:,.0f}" if value >= 1000 else f"{value:.3g}"
-
-
-def _percent(ratio: float) -> str:
-    return "∞" if not math.isfinite(ratio) else f"{ratio:.0%}"
+    """A latency for the tables: :func:`~designkit.text.number` (``1,234``, ``64.2``,
+    ``0.512``), but ``—`` when saturated: the row's status says SATURATED, and a latency
+    that grows without bound has no value to print."""
+    return number(value) if math.isfinite(value) else "—"
 
 
 def _plural(n: int, word: str) -> str:
@@ -133,21 +120,12 @@ def _plural(n: int, word: str) -> str:
 
 # -- Markdown ----------------------------------------------------------------------------
 
-_MD_SPECIAL = re.compile(r"([\\`*\[\]<>|&~]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")
-"""Characters Markdown would take for markup (``_`` only where it could: between two
-letters or digits it never starts or ends an emphasis)."""
-
 
 def _md_span(span: _Span, in_table: bool) -> str:
-    text = re.sub(r"\s+", " ", span.text)
+    """A span through :mod:`designkit.text`'s one Markdown escaping path."""
     if span.style == "code":
-        ticks = max((len(m) for m in re.findall(r"`+", text)), default=0) + 1
-        fence = "`" * ticks
-        body = f" {text} " if ticks > 1 or text.startswith("`") else text
-        if in_table:
-            body = body.replace("|", "\\|")
-        return f"{fence}{body}{fence}" if text else ""
-    escaped = _MD_SPECIAL.sub(r"\\\1", text)
+        return markdown_code(span.text, in_table)
+    escaped = markdown(span.text)
     mark = {"strong": "**", "em": "*"}.get(span.style, "")
     core = escaped.strip(" ")
     if not mark or not core:
@@ -225,7 +203,7 @@ def _html_line(line: _Line) -> str:
     tags = {"code": "code", "strong": "strong", "em": "em"}
     out = []
     for span in line:
-        text = html.escape(span.text)
+        text = html_text(span.text)
         tag = tags.get(span.style)
         out.append(f"<{tag}>{text}</{tag}>" if tag and text else text)
     return "".join(out)
@@ -233,11 +211,11 @@ def _html_line(line: _Line) -> str:
 
 def _html_block(block: _Block) -> str:
     if isinstance(block, _Heading):
-        return f"<h{block.level}>{html.escape(block.text)}</h{block.level}>"
+        return f"<h{block.level}>{html_text(block.text)}</h{block.level}>"
     if isinstance(block, _Para):
         return f"<p>{_html_line(block.line)}</p>"
     if isinstance(block, _Table):
-        head = "".join(f"<th>{html.escape(h)}</th>" for h in block.header)
+        head = "".join(f"<th>{html_text(h)}</th>" for h in block.header)
         rows = "".join(
             "<tr>" + "".join(f"<td{_NUM if i in block.right else ''}>{_html_line(c)}</td>"
                              for i, c in enumerate(row)) + "</tr>\n"
@@ -246,16 +224,16 @@ def _html_block(block: _Block) -> str:
     if isinstance(block, _Figure):
         prefix = re.sub(r"[^A-Za-z0-9_-]", "-", Path(block.file).stem)
         return (f"<figure>\n{_inline_svg(block.svg, prefix)}\n"
-                f"<figcaption>{html.escape(block.alt)}</figcaption>\n</figure>")
+                f"<figcaption>{html_text(block.alt)}</figcaption>\n</figure>")
     return ("<details><summary>Mermaid source (renders on GitHub and in MkDocs)</summary>"
-            f"<pre><code>{html.escape(block.text)}</code></pre></details>")
+            f"<pre><code>{html_text(block.text)}</code></pre></details>")
 
 
 def _html_page(title: str, blocks: list[_Block]) -> str:
     body = "\n".join(_html_block(b) for b in blocks)
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>\n"
-            f"<title>{html.escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n"
+            f"<title>{html_text(title)}</title>\n<style>{_CSS}</style>\n</head>\n"
             f"<body>\n<main>\n{body}\n</main>\n</body>\n</html>\n")
 
 
@@ -281,12 +259,12 @@ def _summary(design: Design) -> list[_Block]:
     if rows:
         blocks.append(_Table(("kind", "count", "components"), tuple(rows), frozenset({1})))
     endpoints = [(_cell(_code(str(ref))),
-                  _cell(_rate(design.workload.get(str(ref), 0.0))))
+                  _cell(number(design.workload.get(str(ref), 0.0))))
                  for ref, _ in design.endpoints()]
     if endpoints:
         blocks.append(_Table(("endpoint", "workload rps"), tuple(endpoints), frozenset({1})))
     tables = [(_cell(_code(f"{db_name}.{name}")), _cell(f"{table.rows or 0:,}"),
-               _cell(f"{table.growth_per_day or 0:,.0f}"))
+               _cell(number(table.growth_per_day or 0)))
               for db_name, db in design.components.items() if isinstance(db, Database)
               for name, table in db.tables.items()]
     if tables:
@@ -311,10 +289,10 @@ def _diagrams(design: Design, stem: str, estimate: Estimate | None,
     blocks.append(figure("architecture", f"Architecture of {design.name}",
                          gv.to_svg(gv.architecture(design, estimate, assessment))))
     if estimate is not None:
+        limit = percent(estimate.utilization_max)
         blocks.append(_p(f"Components are coloured by utilization at {estimate.scale:g}× the "
-                         f"workload: green below the policy's {estimate.utilization_max:.0%}, "
-                         "amber above it, red when saturated; a badge counts a component's "
-                         "failing findings."))
+                         f"workload: green below the policy's {limit}, amber above it, red "
+                         "when saturated; a badge counts a component's failing findings."))
     blocks += [_Heading(3, "Architecture (Mermaid)"),
                _Mermaid(mermaid.architecture(design, estimate))]
     blocks += [_Heading(2, "Data model"),
@@ -343,7 +321,7 @@ def _estimate(design: Design, stem: str, estimate: Estimate | None
 
     days = f", {estimate.days:g} days of table growth" if estimate.days else ""
     blocks.append(_p(f"At {estimate.scale:g}× the workload ({estimate.scenario}{days})."))
-    rows = tuple((_cell(_code(name)), _cell(_rate(e.rps)), _cell(_ms(e.mean_ms)),
+    rows = tuple((_cell(_code(name)), _cell(number(e.rps)), _cell(_ms(e.mean_ms)),
                   _cell(_ms(e.p50_ms)), _cell(_ms(e.p95_ms)), _cell(_ms(e.p99_ms)),
                   _cell(_b("SATURATED")) if e.saturated else _cell("ok"))
                  for name, e in estimate.endpoints.items())
@@ -361,8 +339,8 @@ def _estimate(design: Design, stem: str, estimate: Estimate | None
     if loaded:
         blocks.append(_Table(
             ("component", "kind", "arrivals/s", "utilization", "status"),
-            tuple((_cell(_code(name)), _cell(c.kind), _cell(_rate(c.arrival_rps)),
-                   _cell(_percent(c.utilization)),
+            tuple((_cell(_code(name)), _cell(c.kind), _cell(number(c.arrival_rps)),
+                   _cell(percent(c.utilization)),
                    _cell(_b("SATURATED")) if c.saturated
                    else _cell("above policy" if c.utilization >= estimate.utilization_max
                               else "ok"))
@@ -371,8 +349,8 @@ def _estimate(design: Design, stem: str, estimate: Estimate | None
     storms = [r for r in estimate.retry_storms if r.at_risk]
     for r in storms:
         blocks.append(_p(_b("Retry storm risk: "), _code(r.caller), " → ", _code(r.station),
-                         f": {_percent(r.utilization_now)} now, "
-                         f"{_percent(r.utilization_retrying)} if every call used all "
+                         f": {percent(r.utilization_now)} now, "
+                         f"{percent(r.utilization_retrying)} if every call used all "
                          f"{r.max_attempts} attempts."))
     files = {f"{stem}-p95-vs-load.svg": _standalone(plots.to_svg(plots.load_curve(design))),
              f"{stem}-utilization.svg": _standalone(plots.to_svg(plots.utilization(estimate)))}

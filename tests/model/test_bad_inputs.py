@@ -91,7 +91,7 @@ def test_base_design_is_valid() -> None:
             id="negative-replicas"),
         pytest.param(
             "hit_ratio: 0.9", "hit_ratio: 1.5",
-            "components.product-cache.hit_ratio: must be ≤ 1.0, got 1.5",
+            "components.product-cache.hit_ratio: must be ≤ 1, got 1.5",
             id="hit-ratio-above-one"),
         pytest.param(
             '"api POST /orders": 100', '"api POST /order": 100',

@@ -117,11 +117,12 @@ def test_plain_yaml_is_read_in_one_pass_as_pyyaml_reads_it(text: str) -> None:
     assert same(parsing.parse_text(text), careful(text))
 
 
-def test_exponent_floats_and_other_scalars() -> None:
+def test_scalars_read_as_yaml_1_2() -> None:
     data = parsing.parse_text("a: 1e-7\nb: '1e-7'\nc: 1E3\nd: 0o17\ne: 017\nf: yes\ng: no\nh: ~\n"
-                         "i: 2024-01-01\n")
-    assert same(data, {"a": 1e-7, "b": "1e-7", "c": 1000.0, "d": "0o17", "e": 15, "f": True,
-                       "g": False, "h": None, "i": dt.date(2024, 1, 1)})
+                         "i: 2024-01-01\nj: 1:30\nk: 0xC8\non: 2026-11-01\nl: True\nm: 1_000\n")
+    assert same(data, {"a": 1e-7, "b": "1e-7", "c": 1000.0, "d": "0o17", "e": 17, "f": "yes",
+                       "g": "no", "h": None, "i": dt.date(2024, 1, 1), "j": "1:30", "k": "0xC8",
+                       "on": dt.date(2026, 11, 1), "l": True, "m": "1_000"})
 
 
 def test_an_alias_is_the_same_object() -> None:

@@ -136,15 +136,24 @@ class Values:
     name: str
     chars: st.SearchStrategy[str]
     tricky: tuple[str, ...]
-    number: st.SearchStrategy[float]  # finite, >= 0
+    big: st.SearchStrategy[float]  # finite, >= 0: free-form values (request schemas)
     unit: st.SearchStrategy[float]  # in [0, 1]
+
+    @property
+    def number(self) -> st.SearchStrategy[float]:
+        """Numbers of model fields: within every field's bounds (scv ≤ 100 is the least)."""
+        return _in_bounds(self.big)
+
+
+def _in_bounds(big: st.SearchStrategy[float]) -> st.SearchStrategy[float]:
+    return big.map(lambda x: x if x <= 100 else x % 100)
 
 
 PORTABLE = Values(
     name="portable",
     chars=st.characters(exclude_categories=("Cs",), exclude_characters=NON_PORTABLE_CHARS),
     tricky=TRICKY_TEXT,
-    number=st.one_of(
+    big=st.one_of(
         st.sampled_from(SPECIAL_FLOATS),
         st.integers(0, 10**6).map(float),
         st.integers(0, 10**12).map(lambda n: n / 1000),
@@ -157,7 +166,7 @@ ALL = Values(
     name="all",
     chars=st.characters(exclude_categories=("Cs",)),
     tricky=TRICKY_TEXT + NON_PORTABLE_TEXT,
-    number=st.one_of(
+    big=st.one_of(
         st.sampled_from(SPECIAL_FLOATS + NON_PORTABLE_FLOATS),
         st.integers(0, 10**6).map(float),
         st.floats(0, 1e18, allow_nan=False, allow_infinity=False),
@@ -174,9 +183,18 @@ def texts(v: Values, max_size: int = 30) -> st.SearchStrategy[str]:
 
 
 @functools.cache
+def name_texts(v: Values, max_size: int = 30) -> st.SearchStrategy[str]:
+    """Text a name (any key) may be: no control characters, at most 200 characters."""
+    return texts(v, max_size).filter(lambda s: not NAME_CONTROLS.search(s) and len(s) <= 200)
+
+
+NAME_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+@functools.cache
 def idents(v: Values) -> st.SearchStrategy[str]:
-    """Table, column, saga names: any text without '.' (a foreign key splits on it)."""
-    return texts(v, 12).map(lambda s: s.replace(".", "_"))
+    """Table, column, saga names: any name without '.' (a foreign key splits on it)."""
+    return name_texts(v, 12).map(lambda s: s.replace(".", "_"))
 
 
 @functools.cache
@@ -216,9 +234,9 @@ def times(v: Values) -> st.SearchStrategy[Any]:
     @st.composite
     def percentiles(draw: Any) -> dict[str, float]:
         p50 = draw(positive(v))
-        p95 = p50 + draw(positive(v))
-        if not p95 > p50:
-            p95 = p50 * 2 + 1
+        p95 = p50 + min(draw(positive(v)), 99 * p50)  # designkit reads p95 ≤ 100 × p50
+        if not p50 < p95 <= 100 * p50:
+            p95 = p50 * 2
         return {"p50": p50, "p95": p95}
 
     return st.one_of(
@@ -250,13 +268,26 @@ def circuit_breakers(v: Values) -> st.SearchStrategy[Any]:
     )
 
 
+def _quiet(endpoint: Any) -> bool:
+    """Whether an endpoint's data holds no publish and no call to an endpoint (a handler
+    that does neither cannot close a message loop, which designkit refuses)."""
+    if isinstance(endpoint, dict):
+        if "publish" in endpoint or (isinstance(endpoint.get("call"), str)
+                                     and len(endpoint["call"].split()) > 1):
+            return False
+        return all(_quiet(v) for k, v in endpoint.items() if k != "request_schema")
+    if isinstance(endpoint, list):
+        return all(_quiet(v) for v in endpoint)
+    return True
+
+
 @functools.cache
 def json_values(v: Values) -> st.SearchStrategy[Any]:
     """Free-form values (``request_schema`` is ``str | dict[str, Any]``)."""
-    leaves = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), v.number,
+    leaves = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), v.big,
                        texts(v))
     return st.recursive(leaves, lambda inner: st.one_of(
-        st.lists(inner, max_size=3), st.dictionaries(texts(v, 10), inner, max_size=3)),
+        st.lists(inner, max_size=3), st.dictionaries(name_texts(v, 10), inner, max_size=3)),
         max_leaves=6)
 
 
@@ -382,7 +413,7 @@ def endpoint(draw: Any, v: Values, ctx: Context) -> dict[str, Any]:
         rate_limit=st.fixed_dictionaries({"rps": positive(v)}, optional={
             "per": st.sampled_from(("user", "ip", "client", "global", "tenant")),
             "burst": st.integers(1, 10**4)}),
-        request_schema=st.one_of(texts(v), st.dictionaries(texts(v, 10), json_values(v),
+        request_schema=st.one_of(texts(v), st.dictionaries(name_texts(v, 10), json_values(v),
                                                            max_size=3)),
         validated_at=st.sampled_from(("gateway", "controller", "service", "none")),
         responses=st.dictionaries(
@@ -515,11 +546,14 @@ def designs(draw: Any, v: Values) -> dk.Design:
         components[name] = service
         refs += [f"{name} {key}" for key in keys]
 
+    # a handler neither publishes nor calls an endpoint: no message loops back to it
+    quiet = [r for r in refs if _quiet(components[r.split(" ", 1)[0]]["endpoints"][
+        r.split(" ", 1)[1]])]
     for name in by_kind["queue"]:
-        if refs and draw(st.booleans()):
-            components[name]["handler"] = ref_variant(draw, draw(st.sampled_from(refs)))
+        if quiet and draw(st.booleans()):
+            components[name]["handler"] = ref_variant(draw, draw(st.sampled_from(quiet)))
 
-    data: dict[str, Any] = {"name": draw(texts(v))}
+    data: dict[str, Any] = {"name": draw(name_texts(v))}
     if draw(st.booleans()):
         data["designkit"] = 1
     data.update(fields(draw, description=texts(v, 200)))
@@ -655,7 +689,7 @@ def built_designs(draw: Any, v: Values) -> dk.Design:
     """A smaller valid design, made with the builder methods (as in a notebook)."""
     names = draw(st.lists(COMPONENT_NAMES, unique=True, min_size=7, max_size=7))
     db_name, cache_name, queue_name, ext_name, lock_name, *service_names = names
-    d = dk.Design(name=draw(texts(v)))
+    d = dk.Design(name=draw(name_texts(v)))
     if draw(st.booleans()):
         d.description = draw(texts(v, 200))
 
@@ -710,8 +744,9 @@ def built_designs(draw: Any, v: Values) -> dk.Design:
             add_steps(draw, v, ep, ctx, 0)
         refs += [f"{name} {key}" for key in keys]
 
-    if draw(st.booleans()):
-        d.queue(queue_name, handler=draw(st.sampled_from(refs)))
+    quiet = [r for r in refs if _quiet(d.endpoint(r).model_dump(mode="json"))]
+    if quiet and draw(st.booleans()):
+        d.queue(queue_name, handler=draw(st.sampled_from(quiet)))
     saga = d.saga(draw(idents(v)), coordination=draw(st.sampled_from(("orchestration",
                                                                       "choreography"))))
     step_names = draw(st.lists(idents(v), unique=True, max_size=3))

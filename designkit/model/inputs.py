@@ -1,0 +1,106 @@
+"""Checks on the plain data of a design before the model reads it: text and numbers that no
+field may hold, whatever its type.
+
+Every key and string of a design file ends up in a diagram, a report, a terminal or a
+file name, and every number in a formula. So, anywhere in the data:
+
+* no control characters in a name — a key, or the design's ``name`` (a ``\\x01`` breaks
+  Graphviz and XML, an escape sequence rewrites a terminal, a line break splits a path).
+  Free text (descriptions, reasons, schemas) keeps every character it is given: a round
+  trip never changes it, and every output escapes it;
+* a key (a name) has no leading or trailing spaces — they would be stripped silently, and
+  ``"store "`` would become ``store`` — and at most :data:`MAX_NAME` characters;
+* two keys of one mapping are not the same once read (``200`` and ``"200"``);
+* every number is finite (``.inf``, ``.nan``, JSON ``NaN``/``Infinity``, ``1e999``);
+* nesting is at most :data:`MAX_DEPTH` levels deep.
+
+Each field's own range is checked by the model (see ``designkit/model/bounds.py``).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from designkit.errors import Problem
+from designkit.model.problems import format_path
+
+__all__ = ["MAX_DEPTH", "MAX_NAME", "input_problems"]
+
+MAX_NAME = 200
+"""Characters a name (any key of a design) may hold."""
+
+MAX_DEPTH = 100
+"""Levels of nesting a design may use (a real one uses a few dozen)."""
+
+_CONTROL_IN_NAME = re.compile("[\x00-\x1f\x7f-\x9f]")
+_MAX_PROBLEMS = 50
+
+
+def input_problems(data: Any) -> list[Problem]:
+    """Problems of the plain data ``data`` that no field may have (see the module).
+
+    Stops after 50 problems: past those, the file is not what its author meant.
+
+    Example:
+        >>> for problem in input_problems({"components": {"api ": {"replicas": 1e999}}}):
+        ...     print(problem)
+        components."api ": the name has spaces at its start or end; remove them
+        components."api ".replicas: must be a finite number, got inf
+    """
+    problems: list[Problem] = []
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(data, ())]
+    while stack and len(problems) < _MAX_PROBLEMS:
+        value, path = stack.pop()
+        if len(path) > MAX_DEPTH:
+            problems.append(Problem(format_path(path[:MAX_DEPTH]), f"nests more than "
+                                    f"{MAX_DEPTH} levels deep; a design needs a few dozen"))
+            continue
+        if isinstance(value, dict):
+            _keys(value, path, problems)
+            stack.extend((item, (*path, _part(key))) for key, item in value.items())
+        elif isinstance(value, list):
+            stack.extend((item, (*path, i)) for i, item in enumerate(value))
+        elif isinstance(value, str):
+            if path == ("name",) and _CONTROL_IN_NAME.search(value):
+                problems.append(Problem("name", _control_message(value)))
+        elif isinstance(value, float) and not math.isfinite(value):
+            problems.append(Problem(format_path(path), f"must be a finite number, got {value}"))
+    return sorted(problems)
+
+
+def _part(key: Any) -> str:
+    return key if isinstance(key, str) else str(key)
+
+
+def _keys(mapping: dict[Any, Any], path: tuple[str | int, ...],
+          problems: list[Problem]) -> None:
+    texts = []
+    for key in mapping:
+        text = _part(key)
+        texts.append(text)
+        here = format_path((*path, text))
+        if _CONTROL_IN_NAME.search(text):
+            problems.append(Problem(here, _control_message(text)))
+        elif text != text.strip():
+            problems.append(Problem(here, "the name has spaces at its start or end; remove "
+                                    "them"))
+        if len(text) > MAX_NAME:
+            problems.append(Problem(format_path((*path, text[:40] + "…")),
+                                    f"a name holds at most {MAX_NAME} characters, this one "
+                                    f"{len(text):,}"))
+    if len(set(texts)) < len(texts):
+        seen: set[str] = set()
+        for text in texts:
+            if text in seen:
+                problems.append(Problem(format_path((*path, text)), "duplicate key: written "
+                                        "twice (once quoted?); merge them or rename one"))
+            seen.add(text)
+
+
+def _control_message(text: str) -> str:
+    found = _CONTROL_IN_NAME.search(text)
+    assert found is not None
+    return (f"holds the control character U+{ord(found.group()):04X}, which a name may not "
+            "hold (it would break diagrams, reports and terminals); remove it")
