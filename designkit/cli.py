@@ -1,8 +1,10 @@
 """The ``designkit`` command: validate designs, print the schema, start from a template.
 
-Exit codes: 0 success, 2 invalid input (a design with problems, a missing file, a bad
-option). Problems are printed one per line as ``path: message (did you mean …?)``, never
-as a traceback.
+Exit codes: 0 success; 1 only from ``assess --fail-on`` (findings at or above it); 2 bad
+input (a design with problems, a missing file, a bad option, a file that could not be
+written); 3 an internal error of designkit — one line and a request to report it, never a
+traceback and never 1. Problems are printed one per line as ``path: message (did you mean
+…?)``.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from designkit import __version__
-from designkit.errors import DesignError, DesignkitError
+from designkit.errors import DesignkitError
+from designkit.text import visible
 
 if TYPE_CHECKING:
     from designkit.model.design import Design
@@ -24,18 +27,39 @@ if TYPE_CHECKING:
 __all__ = ["main"]
 
 EXIT_OK = 0
+EXIT_FINDINGS = 1
 EXIT_INVALID = 2
+EXIT_INTERNAL = 3
 
 
 class _Group(click.Group):
-    """Turn designkit's own errors into a one-paragraph message and exit code 2."""
+    """Turn designkit's own errors and refused writes into a message and exit code 2, and
+    anything unexpected into one line and exit code 3."""
 
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
         except (DesignkitError, FileNotFoundError) as err:
-            click.echo(f"error: {err}", err=True)
+            click.echo(f"error: {visible(str(err))}", err=True)
             ctx.exit(EXIT_INVALID)
+        except OSError as err:  # a write the file system refused
+            where = f" {err.filename}" if err.filename else ""
+            click.echo(f"error: could not write{where}: {err.strerror or err}", err=True)
+            ctx.exit(EXIT_INVALID)
+        except Exception as err:
+            click.echo(f"internal error: {type(err).__name__}: {visible(str(err))[:300]} — "
+                       f"this is a bug in designkit {__version__}; please report it with the "
+                       "command and the design file", err=True)
+            ctx.exit(EXIT_INTERNAL)
+
+
+def _finite_scale(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    """``--scale``: a finite factor in (0, 10⁶] (nan, inf and 1e308 are not loads)."""
+    if not (0 < value <= 1e6):  # also false for nan
+        raise click.BadParameter(f"must be a number above 0 and at most 1,000,000, got {value}")
+    return value
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -63,26 +87,23 @@ def validate(files: tuple[str, ...], quiet: bool) -> None:
     for file in files:
         try:
             design = load(Path(file))
-        except DesignError as err:
-            failed += 1
-            click.echo(str(err), err=True)
-            continue
         except (DesignkitError, FileNotFoundError) as err:
             failed += 1
-            click.echo(str(err), err=True)
+            click.echo(visible(str(err)), err=True)
             continue
         if not quiet:
-            click.echo(f"{file}: ok\n{design}")
+            click.echo(visible(f"{file}: ok\n{design}"))
     if failed:
         sys.exit(EXIT_INVALID)
 
 
 @cli.command()
-@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
               help="Write to this file instead of standard output.")
+@click.option("-f", "--force", is_flag=True, help="Overwrite the output file if it exists.")
 @click.option("--format", "fmt", type=click.Choice(["json", "markdown"]), default="json",
               show_default=True, help="JSON Schema, or the key reference as Markdown.")
-def schema(output: str | None, fmt: str) -> None:
+def schema(output: str | None, force: bool, fmt: str) -> None:
     """Print the JSON Schema of the design file format.
 
     Attach it to your editor's YAML support for completion and checks as you type
@@ -92,11 +113,7 @@ def schema(output: str | None, fmt: str) -> None:
 
     text = (json.dumps(json_schema(), indent=2) + "\n" if fmt == "json"
             else format_reference())
-    if output:
-        Path(output).write_text(text, encoding="utf-8")
-        click.echo(f"wrote {output}", err=True)
-    else:
-        click.echo(text, nl=False)
+    _emit(text, output, force)
 
 
 @cli.command()
@@ -107,28 +124,27 @@ def schema(output: str | None, fmt: str) -> None:
 def new(file: str, name: str, force: bool) -> None:
     """Write a new design FILE from a template; its name is taken from FILE."""
     from designkit.model.io import load
+    from designkit.safe_write import write_output
     from designkit.templates import template_text
 
     target = Path(file)
-    if target.exists() and not force:
-        raise click.UsageError(f"{file} exists; pass --force to overwrite it")
-    text = template_text(name)
+    text = template_text(name)  # a name from the catalogue, never a path
     stem = target.stem
     if stem != name and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9 _.-]*", stem):
         text = re.sub(r"(?m)^name: .*$", f"name: {stem}", text, count=1)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text, encoding="utf-8")
-    load(target)  # the written file is valid
+    load(text)  # checked before anything is written
+    write_output(target, text, force=force)
     click.echo(f"wrote {file} from template {name!r}; check it with "
                f"`designkit validate {file}`")
 
 
 @cli.command(name="estimate")
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--scale", type=click.FloatRange(min=0, min_open=True), default=1.0,
-              show_default=True, help="Factor on the design's workload.")
-@click.option("--days", type=click.FloatRange(min=0), default=0.0, show_default=True,
-              help="Days of table growth (query plans scan the grown tables).")
+@click.option("--scale", type=float, default=1.0, callback=_finite_scale,
+              show_default=True, help="Factor on the design's workload (0 < scale ≤ 10⁶).")
+@click.option("--days", type=click.FloatRange(min=0, max=36_500), default=0.0,
+              show_default=True,
+              help="Days of table growth (query plans scan the grown tables; ≤ 100 years).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True, help="A text table, or the JSON contract.")
 def estimate_command(file: str, scale: float, days: float, fmt: str) -> None:
@@ -153,10 +169,11 @@ def estimate_command(file: str, scale: float, days: float, fmt: str) -> None:
 @click.option("--fail-on", type=click.Choice(["critical", "high", "medium", "low"]),
               default=None, help="Exit 1 when a finding at or above this severity fails.")
 @click.option("--audit", is_flag=True, help="Ignore every waiver.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
               help="Write the report to this file.")
+@click.option("-f", "--force", is_flag=True, help="Overwrite the output file if it exists.")
 def assess_command(file: str, fmt: str, fail_on: str | None, audit: bool,
-                   output: str | None) -> None:
+                   output: str | None, force: bool) -> None:
     """Review design FILE against the checklist; exit 1 on failures at --fail-on or above."""
     from designkit.assess.engine import assess
     from designkit.assess.report import to_sarif
@@ -167,13 +184,9 @@ def assess_command(file: str, fmt: str, fail_on: str | None, audit: bool,
             "markdown": result.to_markdown, "html": result.to_html,
             "sarif": lambda: to_sarif(result, artifact=file),
             "junit": result.to_junit}[fmt]()
-    if output:
-        Path(output).write_text(text, encoding="utf-8")
-        click.echo(f"wrote {output}", err=True)
-    else:
-        click.echo(text, nl=False)
+    _emit(text, output, force)
     if fail_on and result.failed(at_least=fail_on):
-        sys.exit(1)
+        sys.exit(EXIT_FINDINGS)
 
 
 @cli.command(name="rules")
@@ -203,10 +216,11 @@ def rules_command(fmt: str) -> None:
               default="svg", show_default=True, help="Output format.")
 @click.option("--estimate/--no-estimate", "with_estimate", default=True, show_default=True,
               help="Colour the architecture by the estimate at the design's workload.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
-              help="Write to this file (SVG/PNG need it for PNG; text goes to stdout).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="Write to this file (PNG needs it; text goes to stdout).")
+@click.option("-f", "--force", is_flag=True, help="Overwrite the output file if it exists.")
 def render_command(file: str, view: str, endpoint: str | None, saga_name: str | None,
-                   fmt: str, with_estimate: bool, output: str | None) -> None:
+                   fmt: str, with_estimate: bool, output: str | None, force: bool) -> None:
     """Draw design FILE: architecture, data model, a saga, or one endpoint's sequence."""
     from designkit.model.io import load
 
@@ -230,15 +244,10 @@ def render_command(file: str, view: str, endpoint: str | None, saga_name: str | 
         graph = _view(graphviz_views, view, design, endpoint, saga_name, with_estimate)
         if fmt == "png":
             assert output is not None
-            Path(output).write_bytes(graph.pipe(format="png"))
-            click.echo(f"wrote {output}", err=True)
+            _emit(graph.pipe(format="png"), output, force)
             return
         text = graph.source if fmt == "dot" else graphviz_views.to_svg(graph)
-    if output:
-        Path(output).write_text(text, encoding="utf-8")
-        click.echo(f"wrote {output}", err=True)
-    else:
-        click.echo(text, nl=not text.endswith("\n"))
+    _emit(text, output, force)
 
 
 @cli.command(name="report")
@@ -287,6 +296,20 @@ def _draw(module: Any, view: str, design: Design, endpoint: str | None,
     return module.sequence(design, endpoint)
 
 
+def _emit(data: str | bytes, output: str | None, force: bool) -> None:
+    """``data`` to the file ``output`` (see :func:`~designkit.safe_write.write_output`), or
+    to standard output."""
+    if output:
+        from designkit.safe_write import write_output
+
+        write_output(output, data, force=force)
+        click.echo(f"wrote {output}", err=True)
+    elif isinstance(data, bytes):
+        click.echo(data, nl=False)
+    else:
+        click.echo(data, nl=not data.endswith("\n"))
+
+
 @cli.command(name="templates")
 def list_templates() -> None:
     """List the starter templates."""
@@ -313,7 +336,11 @@ def main(argv: list[str] | None = None) -> int:
             cli.main(args=argv, prog_name="designkit", standalone_mode=True)
     except SystemExit as exit_:
         code = exit_.code
-        return code if isinstance(code, int) else (0 if code is None else 1)
+        return code if isinstance(code, int) else (EXIT_OK if code is None else EXIT_INVALID)
+    except Exception as err:
+        click.echo(f"internal error: {type(err).__name__}: {visible(str(err))[:300]} — "
+                   f"this is a bug in designkit {__version__}; please report it", err=True)
+        return EXIT_INTERNAL
     return EXIT_OK
 
 

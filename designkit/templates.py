@@ -50,7 +50,7 @@ def template_path(name: str) -> Path:
         'flash-sale.yaml'
     """
     path = _folder() / f"{name}.yaml"
-    if not path.is_file():
+    if name not in templates():  # a name from the catalogue, never a path
         from designkit.model.problems import nearest
 
         names = list(templates())

@@ -28,7 +28,7 @@ from designkit.gcpause import gc_paused
 from designkit.model.components import Component
 from designkit.model.design import FORMAT_VERSION, Design
 from designkit.model.inputs import input_problems
-from designkit.model.parsing import EXPONENT_FLOAT, parse_text
+from designkit.model.parsing import EXPONENT_FLOAT, parse_text, yaml12_resolvers
 from designkit.model.problems import problems_from
 from designkit.model.references import check_references
 from designkit.model.saga import Saga
@@ -158,12 +158,16 @@ def _tidy(value: Any) -> Any:
 def _read(source: str | os.PathLike[str]) -> tuple[str, str | None]:
     if isinstance(source, os.PathLike) or ("\n" not in source and _looks_like_path(source)):
         path = Path(source)
-        if not path.is_file():
+        if path.is_dir():
+            raise DesignFileNotFoundError(f"{path} is a folder; name a design file in it")
+        if not path.exists():
             raise DesignFileNotFoundError(
                 f"{path}: no such design file; create one with "
                 f"`designkit new {path} --template flash-sale`")
         try:
             return path.read_text(encoding="utf-8"), str(path)
+        except PermissionError:
+            raise DesignFileNotFoundError(f"{path}: not allowed to read it") from None
         except UnicodeDecodeError as err:
             raise DesignError([Problem("", f"not UTF-8 text ({err.reason} at byte "
                                            f"{err.start})")], source=str(path)) from None
@@ -337,6 +341,9 @@ def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
 
 _Dumper.add_implicit_resolver("tag:yaml.org,2002:float", EXPONENT_FLOAT,  # quote "1e3"
                               list("-+0123456789"))
+for _first, _entries in yaml12_resolvers().items():  # quote what designkit reads as a number
+    for _tag, _pattern in _entries:
+        _Dumper.add_implicit_resolver(_tag, _pattern, [_first])
 _Dumper.add_representer(dict, _represent_dict)
 _Dumper.add_representer(
     _Document, lambda d, v: d.represent_mapping("tag:yaml.org,2002:map", v.items(), False))

@@ -25,7 +25,7 @@ from designkit.errors import DesignError, Problem, UnsafeYAMLError
 from designkit.gcpause import gc_paused
 from designkit.model.problems import format_path
 
-__all__ = ["EXPONENT_FLOAT", "MAX_EXPANSION", "parse_text"]
+__all__ = ["EXPONENT_FLOAT", "MAX_EXPANSION", "parse_text", "yaml12_resolvers"]
 
 MAX_EXPANSION = 100_000
 """Nodes a YAML document may hold once its aliases are expanded, beyond ten times the
@@ -193,7 +193,7 @@ EXPONENT_FLOAT = re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]
 """A float YAML 1.1 reads as text (it wants a dot); the dumper quotes such strings."""
 
 
-def _yaml12_resolvers() -> dict[str | None, list[tuple[str, re.Pattern[str]]]]:
+def yaml12_resolvers() -> dict[str | None, list[tuple[str, re.Pattern[str]]]]:
     """YAML 1.2 core-schema resolvers for null, bool, int and float (ints decimal only,
     as in JSON), and YAML 1.1's for dates and merge keys."""
     tag = "tag:yaml.org,2002:{}".format
@@ -228,7 +228,7 @@ def _construct_int(loader: yaml.constructor.SafeConstructor, node: yaml.ScalarNo
                                                 node.start_mark) from None
 
 
-_Loader.yaml_implicit_resolvers = _yaml12_resolvers()
+_Loader.yaml_implicit_resolvers = yaml12_resolvers()
 _Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 
 _SAFE_TAGS = {f"tag:yaml.org,2002:{t}" for t in

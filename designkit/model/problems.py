@@ -42,9 +42,19 @@ def format_path(parts: Iterable[str | int]) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            text = part if _PLAIN.match(part) else '"' + part.replace('"', '\\"') + '"'
+            text = part if _PLAIN.fullmatch(part) else '"' + _quoted_part(part) + '"'
             out += ("." if out else "") + text
     return out
+
+
+def _quoted_part(part: str) -> str:
+    """A key as it is written between double quotes: quotes escaped, and control
+    characters as visible escapes (``\\x01``, ``\\n``) — names never hold them, but an
+    error about one must not print it raw."""
+    from designkit.text import visible
+
+    escaped = part.replace('"', '\\"')
+    return visible(escaped).replace("\n", "\\n").replace("\t", "\\t")
 
 
 def nearest(name: str, candidates: Iterable[str], n: int = 3) -> tuple[str, ...]:
@@ -75,7 +85,12 @@ def problems_from(error: ValidationError, data: Any, root: type[BaseModel] | Non
     """
     grouped: dict[str, Problem] = {}
     for item in error.errors(include_url=False):
-        parts = _user_path(data, item["loc"])
+        loc = item["loc"]
+        if loc and loc[-1] == "[key]":  # a key of the wrong type: the key is the place
+            loc = loc[:-1]
+            item = {**item, "msg": f"the key {item.get('input')!r} is not valid: "
+                    + str(item["msg"]).lower(), "type": "key_error"}
+        parts = _user_path(data, loc)
         if item["type"] in ("union_tag_invalid", "union_tag_not_found"):
             parts = [*parts, "kind"]
         path = format_path([*prefix, *parts])
@@ -187,6 +202,8 @@ def _message(item: Any, data: Any, parts: list[str | int],
         return f"unknown key {key!r}", hint
     if kind == "missing":
         return "is required", ()
+    if kind == "key_error":
+        return str(item["msg"]), ()
     if kind == "union_tag_invalid":
         expected = _quoted(ctx.get("expected_tags", ""))
         tag = str(ctx.get("tag", ""))
