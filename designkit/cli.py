@@ -55,6 +55,11 @@ class _Group(click.Group):
             ctx.exit(EXIT_INTERNAL)
 
 
+_ONLY_HELP = ("Draw one part: a component and its neighbours (NAME), what an endpoint "
+              "reaches (endpoint:'svc METHOD /path'), or a zone or boundary (zone:NAME, "
+              "boundary:NAME).")
+
+
 def _finite_scale(ctx: click.Context, param: click.Parameter, value: float) -> float:
     """``--scale``: a finite factor in (0, 10⁶] (nan, inf and 1e308 are not loads)."""
     if not (0 < value <= 1e6):  # also false for nan
@@ -219,12 +224,15 @@ def rules_command(fmt: str) -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
               help="Write to this file (PNG needs it; text goes to stdout).")
 @click.option("-f", "--force", is_flag=True, help="Overwrite the output file if it exists.")
+@click.option("--only", metavar="VIEW", help=_ONLY_HELP)
 def render_command(file: str, view: str, endpoint: str | None, saga_name: str | None,
-                   fmt: str, with_estimate: bool, output: str | None, force: bool) -> None:
-    """Draw design FILE: architecture, data model, a saga, or one endpoint's sequence."""
-    from designkit.model.io import load
+                   fmt: str, with_estimate: bool, output: str | None, force: bool,
+                   only: str | None) -> None:
+    """Draw design FILE: architecture, data model, a saga, or one endpoint's sequence.
 
-    design = load(Path(file))
+    A design too large to lay out in about a minute is refused with the views to draw
+    instead (--only); Mermaid text, which needs no layout, is always written."""
+    design = _drawable(file, only, needs_layout=fmt != "mermaid")
     if view == "sequence" and not endpoint:
         raise click.UsageError("--view sequence needs --endpoint 'svc METHOD /path'")
     if view == "saga" and saga_name is None:
@@ -256,19 +264,34 @@ def render_command(file: str, view: str, endpoint: str | None, saga_name: str | 
               type=click.Path(file_okay=False, writable=True),
               help="Directory to write into (created if missing).")
 @click.option("--audit", is_flag=True, help="Ignore every waiver.")
-def report_command(file: str, out_dir: str, audit: bool) -> None:
+@click.option("--only", metavar="VIEW", help=_ONLY_HELP)
+def report_command(file: str, out_dir: str, audit: bool, only: str | None) -> None:
     """Write a report of design FILE into DIR: <name>.md and <name>.html with the diagrams,
     the estimate, the p95-vs-load plot and the findings; prints the path of the .md."""
     from designkit.assess.engine import assess
     from designkit.estimate.api import estimate
-    from designkit.model.io import load
     from designkit.render.report import write_report
 
-    design = load(Path(file))
+    design = _drawable(file, only, needs_layout=True)
     result = estimate(design) if design.workload else None
     path = write_report(design, Path(out_dir), estimate=result,
                         assessment=assess(design, estimate=result, audit=audit))
     click.echo(str(path))
+
+
+def _drawable(file: str, only: str | None, needs_layout: bool) -> Design:
+    """The design of FILE, or its view ``only``; a design too large to lay out is a usage
+    error that names the views to draw instead."""
+    from designkit.model.io import load
+    from designkit.model.subset import subset, too_large_to_draw
+
+    design = load(Path(file))
+    if only:
+        return subset(design, only)
+    refusal = too_large_to_draw(design) if needs_layout else None
+    if refusal:
+        raise click.UsageError(refusal)
+    return design
 
 
 def _view(module: Any, view: str, design: Design, endpoint: str | None,

@@ -5,6 +5,7 @@ where asked, never through a link, never over a file without --force."""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -142,3 +143,20 @@ def test_new_does_not_overwrite_without_force(capsys: pytest.CaptureFixture[str]
     out.write_text("mine")
     assert run(capsys, "new", str(out))[0] == 2
     assert out.read_text() == "mine"
+
+
+def test_a_design_too_large_to_lay_out_is_refused_with_views_to_draw(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    design = dk.Design(name="wide")
+    for i in range(1_001):
+        design.cache(f"c{i}", zone="edge" if i < 3 else "core")
+    path = tmp_path / "wide.yaml"
+    dk.save(design, path)
+    code, out, err = run(capsys, "render", str(path), "--format", "svg")
+    assert (code, out) == (2, "")
+    assert "1,001 components, more than the 1,000" in err and "--only" in err
+    assert run(capsys, "report", str(path), "-o", str(tmp_path / "r"))[0] == 2
+    code, out, _ = run(capsys, "render", str(path), "--format", "dot", "--only", "zone:edge")
+    assert code == 0
+    assert re.findall(r"<B>(c\d+)</B>", out) == ["c0", "c1", "c2"]
+    assert run(capsys, "render", str(path), "--format", "mermaid")[0] == 0  # no layout
