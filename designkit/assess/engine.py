@@ -13,11 +13,12 @@ from designkit.assess.context import Context
 from designkit.assess.finding import Finding, Status
 from designkit.assess.rule import Rule
 from designkit.errors import DesignkitError
+from designkit.gcpause import gc_paused
 
 if TYPE_CHECKING:
     from designkit.estimate.result import Estimate
     from designkit.model.design import Design
-    from designkit.model.policy import Policy, Waiver
+    from designkit.model.policy import Attestation, Policy, Waiver
 
 __all__ = ["assess"]
 
@@ -48,6 +49,13 @@ def assess(design: Design, estimate: Estimate | None = None, policy: Policy | No
         >>> "DK-BE-002" in {f.rule for f in a.failed()}
         True
     """
+    with gc_paused():  # tens of thousands of findings: no repeated full collections
+        return _assess(design, estimate, policy, audit, rules, extra_rules, today)
+
+
+def _assess(design: Design, estimate: Estimate | None, policy: Policy | None, audit: bool,
+            rules: Iterable[Rule] | None, extra_rules: Iterable[Rule],
+            today: dt.date | None) -> Assessment:
     from designkit.assess.catalogue import catalogue
 
     design.validate()
@@ -61,7 +69,8 @@ def assess(design: Design, estimate: Estimate | None = None, policy: Policy | No
     findings = attested(findings, design, today)
     used: set[int] = set()
     if not audit:
-        findings = [_waived(f, design.waivers, today, used) for f in findings]
+        patterns = _Patterns([w.finding for w in design.waivers])
+        findings = [_waived(f, design.waivers, patterns, today, used) for f in findings]
     unused = [] if audit else [w for i, w in enumerate(design.waivers) if i not in used]
     return Assessment(design.name, tuple(chosen), tuple(findings), tuple(unused), audit)
 
@@ -70,8 +79,10 @@ def _run(rule: Rule, context: Context) -> list[Finding]:
     context.rule = rule
     try:
         if not rule.applies(context):
+            context.record(rule, [])
             return [context.finding("", Status.NOT_APPLICABLE, "does not apply to this design")]
         found = list(rule.check(context))
+        context.record(rule, found)
         return found or [context.finding("", Status.NOT_APPLICABLE,
                                          "nothing in this design to check")]
     except DesignkitError:
@@ -85,30 +96,71 @@ def _run(rule: Rule, context: Context) -> list[Finding]:
 
 def attested(findings: list[Finding], design: Design, today: dt.date) -> list[Finding]:
     """A finding that needs an attestation passes when a current one covers it."""
+    current: dict[str, list[Attestation]] = {}  # by rule, in file order: the first wins
+    for att in design.attestations:
+        if att.expires is None or att.expires >= today:
+            current.setdefault(att.rule, []).append(att)
+    subjects = {rule: _Patterns([a.subject for a in atts]) for rule, atts in current.items()}
     out = []
     for finding in findings:
-        if finding.status is Status.NEEDS_ATTESTATION:
-            for att in design.attestations:
-                if (att.rule == finding.rule
-                        and fnmatch.fnmatchcase(finding.subject, att.subject)
-                        and (att.expires is None or att.expires >= today)):
-                    finding = replace(finding, status=Status.PASS,
-                                      message=f"attested by {att.by} on {att.on}: "
-                                              f"{att.evidence}")
-                    break
+        if finding.status is Status.NEEDS_ATTESTATION and finding.rule in subjects:
+            i = subjects[finding.rule].first(finding.subject)
+            if i is not None:
+                att = current[finding.rule][i]
+                finding = replace(finding, status=Status.PASS,
+                                  message=f"attested by {att.by} on {att.on}: {att.evidence}")
         out.append(finding)
     return out
 
 
-def _waived(finding: Finding, waivers: list[Waiver], today: dt.date, used: set[int]) -> Finding:
+class _Patterns:
+    """Glob patterns (``fnmatch``, case-sensitive), indexed to find the first one, in
+    order, that matches a text without trying each on every text: a pattern without
+    wildcards is looked up; one with wildcards is tried only on texts that start with its
+    literal part (the text before its first ``*``, ``?`` or ``[``).
+
+    Example:
+        >>> _Patterns(["a@x.*", "a@x.y", "b@*"]).first("a@x.y"), _Patterns(["b@*"]).first("a")
+        (0, None)
+    """
+
+    def __init__(self, patterns: list[str]) -> None:
+        self.exact: dict[str, int] = {}
+        self.wild: dict[str, list[tuple[int, str]]] = {}  # by literal prefix, in order
+        for i, pattern in enumerate(patterns):
+            cut = min((pattern.find(c) for c in "*?[" if c in pattern), default=-1)
+            if cut < 0:
+                self.exact.setdefault(pattern, i)
+            else:
+                self.wild.setdefault(pattern[:cut], []).append((i, pattern))
+        self.lengths = sorted({len(prefix) for prefix in self.wild})
+
+    def first(self, text: str) -> int | None:
+        """The index of the first pattern that matches ``text``, if any."""
+        best = self.exact.get(text)
+        for n in self.lengths:
+            if n > len(text):
+                break
+            for i, pattern in self.wild.get(text[:n], ()):
+                if best is not None and i > best:
+                    break
+                if fnmatch.fnmatchcase(text, pattern):
+                    best = i
+                    break
+        return best
+
+
+def _waived(finding: Finding, waivers: list[Waiver], patterns: _Patterns, today: dt.date,
+            used: set[int]) -> Finding:
     if finding.status not in (Status.FAIL, Status.NEEDS_DATA, Status.NEEDS_ATTESTATION):
         return finding
-    for i, waiver in enumerate(waivers):
-        if fnmatch.fnmatchcase(finding.fingerprint, waiver.finding):
-            used.add(i)
-            if waiver.expires is not None and waiver.expires < today:
-                return replace(finding, message=f"{finding.message} (waiver by "
-                                                f"{waiver.owner} expired {waiver.expires})")
-            return finding.with_status(Status.WAIVED, f"{waiver.reason} — {waiver.owner}"
-                                       + (f", until {waiver.expires}" if waiver.expires else ""))
-    return finding
+    i = patterns.first(finding.fingerprint)  # the first waiver, in file order, that matches
+    if i is None:
+        return finding
+    waiver = waivers[i]
+    used.add(i)
+    if waiver.expires is not None and waiver.expires < today:
+        return replace(finding, message=f"{finding.message} (waiver by "
+                                        f"{waiver.owner} expired {waiver.expires})")
+    return finding.with_status(Status.WAIVED, f"{waiver.reason} — {waiver.owner}"
+                               + (f", until {waiver.expires}" if waiver.expires else ""))

@@ -5,7 +5,7 @@ large design is drawn one part at a time. :func:`subset` cuts a design down to o
 :func:`too_large_to_draw` says when a whole design is too large, and which views of it to
 draw instead.
 
-The command line is meant to use them as (``designkit/cli.py``)::
+The command line uses them (``designkit/cli.py``)::
 
     designkit render shop.yaml --only orders-db               # a component, its neighbours
     designkit render shop.yaml --only endpoint:'api POST /orders'   # what it reaches
@@ -13,7 +13,8 @@ The command line is meant to use them as (``designkit/cli.py``)::
 
 ``render`` and ``report`` of a whole design with more than :data:`DRAW_LIMIT` components
 print the message of :func:`too_large_to_draw` and exit with status 2 instead of starting
-a layout that does not finish; ``--only`` draws the view's design, ``subset(design, only)``.
+a layout that does not finish (Mermaid text, which needs no layout, is always written);
+``--only`` draws the view's design, ``subset(design, only)``.
 """
 
 from __future__ import annotations
@@ -44,9 +45,11 @@ from designkit.model.steps import (
 __all__ = ["DRAW_LIMIT", "subset", "too_large_to_draw"]
 
 DRAW_LIMIT = 1_000
-"""Components above which a design is not drawn whole: ``dot -Tsvg`` of the architecture
-view of a generated design takes about 1.5 s at 250 components, 5 s at 500, 20 s at 1,000
-and over a minute at 2,000 (the layout grows faster than the square of the size)."""
+"""Components above which a design is not drawn whole. ``dot -Tsvg`` (Graphviz 2.43) of
+the architecture view of ``benchmarks/generate.py``'s designs took 0.7 s of CPU at 250
+components, 2.6 s at 500, 11 s at 1,000 and 63 s at 2,000 (faster than the square of the
+size), so a minute is reached near 2,000; 1,000 leaves room for a slower machine and for
+the other views of a report."""
 
 _GROUPS = ("zone", "boundary")
 
@@ -97,11 +100,11 @@ def subset(design: Design, only: str) -> Design:
         (['payments-db', 'payments-svc'], ['GET /v1/charges/{id}'])
         >>> sorted(subset(d, "boundary:orders").components)
         ['order-events', 'orders-db', 'orders-svc', 'payments-svc', 'stock-svc']
-        >>> subset(d, "stock-dv")
+        >>> subset(d, "zone:privat")
         Traceback (most recent call last):
         ...
         designkit.errors.DesignError: --only: 1 problem
-          only: no component 'stock-dv' in design 'payments-saga' (did you mean 'stock-db' or 'stock-svc'?)
+          only: no zone 'privat' in design 'payments-saga' (did you mean 'private'?)
     """
     design.validate()
     links = _Links.of(design)
@@ -113,9 +116,9 @@ def too_large_to_draw(design: Design, limit: int = DRAW_LIMIT) -> str | None:
     """Why ``design`` is not drawn whole, and which views to draw instead; ``None`` when
     it has at most ``limit`` components.
 
-    The paragraph names real parts of the design: the component with the most neighbours,
-    an endpoint of the workload, and the largest zone (or boundary) whose view fits, each
-    with the number of components its view holds.
+    The paragraph (one line: a terminal wraps it) names real parts of the design: the
+    component with the most neighbours, an endpoint of the workload, and the largest zone
+    (else boundary) whose view fits, each with the number of components its view holds.
 
     Args:
         design: The design.
@@ -147,7 +150,7 @@ def too_large_to_draw(design: Design, limit: int = DRAW_LIMIT) -> str | None:
             "Graphviz lays out in about a minute. Draw one part of it with --only, for "
             "example " + ", ".join(views[:-1]) + f" or {views[-1]}; any component NAME, "
             "endpoint:'svc METHOD /path', zone:NAME or boundary:NAME is a view.")
-    return _wrap(text)
+    return text
 
 
 # -- what reaches what ------------------------------------------------------------------
@@ -389,31 +392,22 @@ def _endpoint_example(design: Design, links: _Links) -> str | None:
 
 
 def _group_example(design: Design, links: _Links, limit: int) -> str:
-    """The zone (else boundary) with the most members whose view fits ``limit``."""
+    """The zone with the most members whose view fits ``limit`` (else such a boundary,
+    else the group with the smallest view), and its view's size."""
+    sizes = []
     for attr in _GROUPS:
         counts = Counter(v for c in design.components.values()
                          if isinstance(v := getattr(c, attr, None), str))
-        for value, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
-            size = len(links.group(design, attr, value))
-            if size <= limit:
-                return (f"--only {attr}:{value} (the {attr} and what it calls: "
-                        f"{_count(size)})")
-    return ("--only zone:NAME (no component states a zone or boundary that fits: set "
-            "zone or boundary on components to draw them in groups)")
+        for value, members in counts.items():
+            sizes.append((len(links.group(design, attr, value)), _GROUPS.index(attr),
+                          -members, attr, value))
+    if not sizes:
+        return ("--only zone:NAME (no component of this design states a zone or boundary: "
+                "set them to draw the design group by group)")
+    fitting = [s for s in sizes if s[0] <= limit]
+    size, _, _, attr, value = (min(fitting, key=lambda s: s[1:]) if fitting else min(sizes))
+    return f"--only {attr}:{value} (the {attr} and what it calls: {_count(size)})"
 
 
 def _count(n: int) -> str:
     return f"{n:,} component{'s' if n != 1 else ''}"
-
-
-def _wrap(text: str, width: int = 88) -> str:
-    """One paragraph, lines of at most ``width`` characters (words are never split)."""
-    lines: list[str] = []
-    line = ""
-    for word in text.split(" "):
-        if line and len(line) + 1 + len(word) > width:
-            lines.append(line)
-            line = word
-        else:
-            line = f"{line} {word}" if line else word
-    return "\n".join([*lines, line])

@@ -12,7 +12,6 @@ from designkit.assess.finding import Finding, Status
 from designkit.assess.rule import Reference, Rule, Severity, rule
 from designkit.assess.rules._facts import (
     endpoint_path,
-    endpoint_steps,
     envelope_standard,
     is_write,
 )
@@ -30,6 +29,7 @@ from designkit.assess.rules.backend import (
     queue_handlers,
     verdict,
 )
+from designkit.estimate.capacity import RetryStorm
 from designkit.estimate.times import Spec
 from designkit.model.components import External, Queue
 from designkit.model.problems import format_path
@@ -65,7 +65,7 @@ def _n(value: float) -> str:
 
 
 def _has_endpoints(ctx: Context) -> bool:
-    return any(True for _ in ctx.design.endpoints())
+    return any(True for _ in ctx.endpoints)
 
 
 # -- DK-API-001 --------------------------------------------------------------------------------
@@ -104,7 +104,7 @@ def _plural(segment: str) -> bool:
       ],
       applies=_has_endpoints)
 def resource_routing(ctx: Context) -> Iterator[Finding]:
-    for ref, endpoint in ctx.design.endpoints():
+    for ref, endpoint in ctx.endpoints:
         segments = [s for s in ref.path.split("/") if s]
         problems: list[str] = []
         resources: list[str] = []
@@ -162,7 +162,7 @@ def _effect(step: Step) -> str:
 def consistent_envelope(ctx: Context) -> Iterator[Finding]:
     handlers = queue_handlers(ctx.design)
     want = ctx.policy.envelope
-    for name, service in ctx.design.of_kind("service").items():
+    for name, service in ctx.of_kind("service").items():
         if not isinstance(service, Service):
             continue
         http = {key: ep for key, ep in service.endpoints.items()
@@ -189,7 +189,7 @@ def consistent_envelope(ctx: Context) -> Iterator[Finding]:
 
 
 def _has_resolvers(ctx: Context) -> bool:
-    return any(ep.resolvers for _, ep in ctx.design.endpoints())
+    return any(ep.resolvers for _, ep in ctx.endpoints)
 
 
 @rule("DK-API-003", "GraphQL N+1 prevention", "high", "auto",
@@ -204,7 +204,7 @@ def _has_resolvers(ctx: Context) -> bool:
       ],
       applies=_has_resolvers)
 def graphql_batching(ctx: Context) -> Iterator[Finding]:
-    for ref, endpoint in ctx.design.endpoints():
+    for ref, endpoint in ctx.endpoints:
         for field, resolver in (endpoint.resolvers or {}).items():
             subject = format_path(("components", ref.service, "endpoints", ref.key,
                                    "resolvers", field))
@@ -240,7 +240,7 @@ def graphql_batching(ctx: Context) -> Iterator[Finding]:
       ],
       applies=_has_endpoints)
 def hypermedia(ctx: Context) -> Iterator[Finding]:
-    for ref, endpoint in ctx.design.endpoints():
+    for ref, endpoint in ctx.endpoints:
         if not endpoint.collection:
             continue
         subject = endpoint_path(ref)
@@ -281,7 +281,7 @@ def _versioning_standard(policy: str) -> str:
 def versioning(ctx: Context) -> Iterator[Finding]:
     want = ctx.policy.versioning
     standard = _versioning_standard(want)
-    for ref, endpoint in ctx.design.endpoints():
+    for ref, endpoint in ctx.endpoints:
         in_path = next((s for s in ref.path.split("/") if _VERSION.match(s)), None)
         declared = endpoint.versioning
         how = declared
@@ -315,11 +315,17 @@ def versioning(ctx: Context) -> Iterator[Finding]:
 
 
 def _edges(ctx: Context) -> dict[str, list[str]]:
-    """Per service, its call and message edges to and from other services."""
+    """Per service, its call and message edges to and from other services (kept for the
+    review: the rule's ``applies`` and its check both ask)."""
+    return ctx.memo(_find_edges)
+
+
+def _find_edges(ctx: Context) -> dict[str, list[str]]:
     edges: dict[str, list[str]] = {}
     handlers = {name: EndpointRef.parse(q.handler) for name, q in
-                ctx.design.of_kind("queue").items() if isinstance(q, Queue) and q.handler}
-    for ref, _, _, step in endpoint_steps(ctx.design):
+                ctx.of_kind("queue").items() if isinstance(q, Queue) and q.handler}
+    for item in ctx.steps:
+        ref, step = item.ref, item.step
         if isinstance(step, CallStep):
             callee = EndpointRef.parse(step.call)
             if callee is not None:
@@ -348,7 +354,7 @@ def _edges(ctx: Context) -> dict[str, list[str]]:
       ],
       applies=lambda ctx: bool(_edges(ctx)))
 def trace_propagation(ctx: Context) -> Iterator[Finding]:
-    services = ctx.design.of_kind("service")
+    services = ctx.of_kind("service")
     for name, edges in sorted(_edges(ctx).items()):
         service = services.get(name)
         if not isinstance(service, Service):
@@ -371,11 +377,12 @@ def trace_propagation(ctx: Context) -> Iterator[Finding]:
 
 
 def _external_calls(ctx: Context) -> Iterator[tuple[EndpointRef, str, CallStep, External]]:
-    for ref, _, path, step in endpoint_steps(ctx.design):
+    for item in ctx.steps:
+        step = item.step
         if isinstance(step, CallStep):
             target = ctx.design.components.get(step.call)
             if isinstance(target, External):
-                yield ref, path, step, target
+                yield item.ref, item.subject, step, target
 
 
 @rule("DK-API-007", "Circuit breaker on external calls", "high", "auto",
@@ -418,13 +425,23 @@ def circuit_breaker(ctx: Context) -> Iterator[Finding]:
 
 
 def _retried(ctx: Context) -> Iterator[tuple[EndpointRef, str, CallStep, Retries]]:
-    for ref, _, path, step in endpoint_steps(ctx.design):
+    for item in ctx.steps:
+        step = item.step
         if not isinstance(step, CallStep):
             continue
         target = ctx.design.components.get(step.call)
         retries = step.retries or (target.retries if isinstance(target, External) else None)
         if retries is not None and retries.max > 0:
-            yield ref, path, step, retries
+            yield item.ref, item.subject, step, retries
+
+
+def _storms_by_call(ctx: Context) -> dict[tuple[str, str], list[RetryStorm]]:
+    """The estimate's retry storms by (caller, target), in the estimate's order (none
+    without a workload)."""
+    out: dict[tuple[str, str], list[RetryStorm]] = {}
+    for storm in ctx.estimate.retry_storms if ctx.design.workload else ():
+        out.setdefault((storm.caller, storm.target), []).append(storm)
+    return out
 
 
 def _method(op: str | None) -> str | None:
@@ -445,7 +462,7 @@ def _method(op: str | None) -> str | None:
       ],
       applies=lambda ctx: any(True for _ in _retried(ctx)))
 def retry_backoff(ctx: Context) -> Iterator[Finding]:
-    storms = ctx.estimate.retry_storms if ctx.design.workload else ()
+    storms = ctx.memo(_storms_by_call)
     for ref, path, step, retries in _retried(ctx):
         problems: list[str] = []
         attempts = 1 + retries.max
@@ -457,8 +474,7 @@ def retry_backoff(ctx: Context) -> Iterator[Finding]:
         unsafe = _non_idempotent(ctx, ref, step)
         if unsafe:
             problems.append(unsafe)
-        mine = [s for s in storms if s.caller == str(ref)
-                and s.target == str(EndpointRef.parse(step.call) or step.call)]
+        mine = storms.get((str(ref), str(EndpointRef.parse(step.call) or step.call)), [])
         worst = max(mine, key=lambda s: s.utilization_retrying, default=None)
         evidence: dict[str, Any] = {"max_attempts": attempts, "backoff": retries.backoff,
                     "jitter": retries.jitter, "budget": retries.budget}
@@ -503,7 +519,7 @@ def _non_idempotent(ctx: Context, ref: EndpointRef, step: CallStep) -> str:
     if callee is not None:
         if callee.method not in ("POST", "PATCH"):
             return ""
-        services = ctx.design.of_kind("service")
+        services = ctx.of_kind("service")
         service = services.get(callee.service)
         endpoint = service.endpoints.get(callee.key) if isinstance(service, Service) else None
         if endpoint is not None and endpoint.idempotency_key is None:
@@ -511,7 +527,7 @@ def _non_idempotent(ctx: Context, ref: EndpointRef, step: CallStep) -> str:
                     "a timeout repeats the write (non-idempotent retry)")
         return ""
     if _external_write(ctx, step):
-        caller = ctx.design.endpoint(str(ref))
+        caller = ctx.endpoint_map[ref]
         if caller.idempotency_key is None:
             return (f"{step.op} on {step.call} is retried but {ref} has no idempotency key "
                     "to forward: a retry after a timeout can repeat it (non-idempotent retry)")

@@ -104,6 +104,17 @@ def endpoint_visits(design: Design, ref: EndpointRef, endpoint: Endpoint) -> Ite
                                          "steps"))
 
 
+def _all_visits(ctx: Context) -> dict[EndpointRef, list[Visit]]:
+    """Every endpoint's steps as :func:`walk` sees them, by endpoint."""
+    return {ref: list(endpoint_visits(ctx.design, ref, endpoint))
+            for ref, endpoint in ctx.endpoints}
+
+
+def visits(ctx: Context, ref: EndpointRef) -> list[Visit]:
+    """Every step of the endpoint ``ref`` as :func:`walk` sees it, walked once per review."""
+    return ctx.memo(_all_visits)[ref]
+
+
 def _hit_ratio(design: Design, step: CacheStep) -> float:
     if step.hit_ratio is not None:
         return step.hit_ratio
@@ -162,7 +173,7 @@ def _rps(ctx: Context, ref: EndpointRef) -> str:
 
 
 def _has_idempotent_method(ctx: Context) -> bool:
-    return any(ref.method in ctx.policy.idempotent_methods for ref, _ in ctx.design.endpoints())
+    return any(ref.method in ctx.policy.idempotent_methods for ref, _ in ctx.endpoints)
 
 
 @rule("DK-BE-001", "Idempotency key on every POST/PUT/PATCH", "high", "auto",
@@ -185,7 +196,7 @@ def idempotency_key(ctx: Context) -> Iterator[Finding]:
     methods = ctx.policy.idempotent_methods
     standard = (f"the design's policy requires a key on {', '.join(methods)} "
                 "(Zalando rule 230 makes it a MAY)")
-    for ref, endpoint in ctx.design.endpoints():
+    for ref, endpoint in ctx.endpoints:
         if ref.method not in methods:
             continue
         subject = endpoint_path(ref)
@@ -214,7 +225,7 @@ def idempotency_key(ctx: Context) -> Iterator[Finding]:
 
 
 def _has_steps(ctx: Context) -> bool:
-    return any(endpoint.steps for _, endpoint in ctx.design.endpoints())
+    return any(endpoint.steps for _, endpoint in ctx.endpoints)
 
 
 def _per_item(ctx: Context, ref: EndpointRef, visit: Visit) -> Finding | None:
@@ -287,15 +298,15 @@ def _per_item(ctx: Context, ref: EndpointRef, visit: Visit) -> Finding | None:
                   "to the service; set query.batch to the number of keys.",
       applies=_has_steps)
 def n_plus_one(ctx: Context) -> Iterator[Finding]:
-    for ref, endpoint in ctx.design.endpoints():
+    for ref, endpoint in ctx.endpoints:
         if not endpoint.steps:
             continue
-        found = [f for v in endpoint_visits(ctx.design, ref, endpoint) if v.looped
+        found = [f for v in visits(ctx, ref) if v.looped
                  for f in [_per_item(ctx, ref, v)] if f is not None]
         yield from found
         if not found:
             loops = sum(isinstance(v.step, LoopStep)
-                        for v in endpoint_visits(ctx.design, ref, endpoint))
+                        for v in visits(ctx, ref))
             yield ctx.finding(endpoint_path(ref), True,
                               f"{ref.key}: no per-item database, cache or service call "
                               "inside a loop" + (f" ({loops} loop(s) checked)"
@@ -306,7 +317,7 @@ def n_plus_one(ctx: Context) -> Iterator[Finding]:
 
 
 def _has_body_methods(ctx: Context) -> bool:
-    return any(ref.method in ("POST", "PUT", "PATCH") for ref, _ in ctx.design.endpoints())
+    return any(ref.method in ("POST", "PUT", "PATCH") for ref, _ in ctx.endpoints)
 
 
 @rule("DK-BE-003", "Input validated at the earliest boundary", "high", "auto",
@@ -323,7 +334,7 @@ def _has_body_methods(ctx: Context) -> bool:
       ],
       applies=_has_body_methods)
 def input_validation(ctx: Context) -> Iterator[Finding]:
-    for ref, endpoint in ctx.design.endpoints():
+    for ref, endpoint in ctx.endpoints:
         if ref.method not in ("POST", "PUT", "PATCH"):
             continue
         problems: list[str] = []
@@ -359,11 +370,11 @@ def input_validation(ctx: Context) -> Iterator[Finding]:
                     "MUST specify success and error responses", ZALANDO + "151"),
           ZALANDO_PROBLEM_JSON,
       ],
-      applies=lambda ctx: any(True for _ in ctx.design.endpoints()))
+      applies=lambda ctx: any(True for _ in ctx.endpoints))
 def status_codes(ctx: Context) -> Iterator[Finding]:
     handlers = queue_handlers(ctx.design)
     want = ctx.policy.envelope
-    for ref, endpoint in ctx.design.endpoints():
+    for ref, endpoint in ctx.endpoints:
         problems: list[str] = []
         missing: list[str] = []
         codes = sorted(endpoint.responses)
@@ -408,8 +419,8 @@ def _saga_endpoints(design: Design) -> dict[str, str]:
 
 
 def _has_writes(ctx: Context) -> bool:
-    for ref, endpoint in ctx.design.endpoints():
-        for visit in endpoint_visits(ctx.design, ref, endpoint):
+    for ref, _endpoint in ctx.endpoints:
+        for visit in visits(ctx, ref):
             if is_write(visit.step) or _remote_write(visit.step) is not None:
                 return True
     return False
@@ -423,10 +434,11 @@ def _remote_write(step: Step) -> EndpointRef | None:
     return None
 
 
-def _remote_outside_tx(design: Design, ref: EndpointRef, endpoint: Endpoint) -> list[str]:
+def _remote_outside_tx(ctx: Context, ref: EndpointRef) -> list[str]:
     """Targets of the remote calls (externals, other endpoints) made outside transactions."""
+    design = ctx.design
     out: list[str] = []
-    for visit in endpoint_visits(design, ref, endpoint):
+    for visit in visits(ctx, ref):
         step = visit.step
         if isinstance(step, CallStep) and visit.tx is None:
             target = design.components.get(step.call)
@@ -450,10 +462,10 @@ def _remote_outside_tx(design: Design, ref: EndpointRef, endpoint: Endpoint) -> 
       applies=_has_writes)
 def transactions(ctx: Context) -> Iterator[Finding]:
     sagas = _saga_endpoints(ctx.design)
-    for ref, endpoint in ctx.design.endpoints():
+    for ref, _endpoint in ctx.endpoints:
         local: list[tuple[Visit, str, float]] = []
         remote: list[tuple[Visit, EndpointRef, float]] = []
-        for visit in endpoint_visits(ctx.design, ref, endpoint):
+        for visit in visits(ctx, ref):
             step = visit.step
             if isinstance(step, CallStep) and is_write(step):
                 local.append((visit, step.call, visit.times * step.count))
@@ -488,7 +500,7 @@ def transactions(ctx: Context) -> Iterator[Finding]:
         tx_paths = {visit.tx[0] if visit.tx and visit.tx[1] == db else None
                     for visit, db, _ in local}
         outside = [v.path for v, db, _ in local if not (v.tx and v.tx[1] == db)]
-        between = _remote_outside_tx(ctx.design, ref, endpoint)
+        between = _remote_outside_tx(ctx, ref)
         if outside:
             yield ctx.finding(subject, False,
                               f"{ref.key} makes {_n(total)} writes to {databases[0]} not in "
@@ -514,23 +526,23 @@ def transactions(ctx: Context) -> Iterator[Finding]:
 # -- DK-BE-006 ---------------------------------------------------------------------------------
 
 
-def _sensitive_touched(design: Design) -> dict[str, set[tuple[str, str]]]:
+def _sensitive_touched(ctx: Context) -> dict[str, set[tuple[str, str]]]:
     """Per service, the sensitive (table, column) pairs its queries read or write."""
+    design = ctx.design
     out: dict[str, set[tuple[str, str]]] = {}
-    for ref, endpoint in design.endpoints():
-        for visit in endpoint_visits(design, ref, endpoint):
-            step = visit.step
-            if not isinstance(step, CallStep) or step.query is None:
-                continue
-            database = design.components.get(step.call)
-            if not isinstance(database, Database):
-                continue
-            table = database.tables.get(step.query.table)
-            if table is None:
-                continue
-            cols = {(step.query.table, c) for c, spec in table.columns.items() if spec.sensitive}
-            if cols:
-                out.setdefault(ref.service, set()).update(cols)
+    for item in ctx.steps:
+        step = item.step
+        if not isinstance(step, CallStep) or step.query is None:
+            continue
+        database = design.components.get(step.call)
+        if not isinstance(database, Database):
+            continue
+        table = database.tables.get(step.query.table)
+        if table is None:
+            continue
+        cols = {(step.query.table, c) for c, spec in table.columns.items() if spec.sensitive}
+        if cols:
+            out.setdefault(item.ref.service, set()).update(cols)
     return out
 
 
@@ -546,8 +558,8 @@ def _sensitive_touched(design: Design) -> dict[str, set[tuple[str, str]]]:
           Reference(TOP10, "A09", "Security Logging and Monitoring Failures"),
       ])
 def secrets_redacted(ctx: Context) -> Iterator[Finding]:
-    touched = _sensitive_touched(ctx.design)
-    services = ctx.design.of_kind("service")
+    touched = _sensitive_touched(ctx)
+    services = ctx.of_kind("service")
     for name in sorted(touched):
         service = services.get(name)
         if not isinstance(service, Service):
@@ -593,9 +605,9 @@ def secrets_redacted(ctx: Context) -> Iterator[Finding]:
           Reference("AWS Well-Architected", "REL05-BP02", "Throttle requests",
                     AWS + "rel05-bp02.html"),
       ],
-      applies=lambda ctx: any(ep.public is not False for _, ep in ctx.design.endpoints()))
+      applies=lambda ctx: any(ep.public is not False for _, ep in ctx.endpoints))
 def rate_limiting(ctx: Context) -> Iterator[Finding]:
-    for ref, endpoint in ctx.design.endpoints():
+    for ref, endpoint in ctx.endpoints:
         subject = endpoint_path(ref)
         if endpoint.public is False:
             continue
@@ -628,11 +640,15 @@ def rate_limiting(ctx: Context) -> Iterator[Finding]:
                     "#pod-termination"),
       ],
       applies=lambda ctx: any(isinstance(s, Service) and s.endpoints
-                              for s in ctx.design.of_kind("service").values()))
+                              for s in ctx.of_kind("service").values()))
 def graceful_shutdown(ctx: Context) -> Iterator[Finding]:
-    queues = {name: q for name, q in ctx.design.of_kind("queue").items()
-              if isinstance(q, Queue)}
-    for name, service in ctx.design.of_kind("service").items():
+    consumed: dict[str, list[tuple[str, Queue]]] = {}  # by the handler's service, by name
+    for qname, queue in sorted(ctx.of_kind("queue").items()):
+        if isinstance(queue, Queue) and queue.handler:
+            handler = EndpointRef.parse(queue.handler)
+            if handler is not None:
+                consumed.setdefault(handler.service, []).append((qname, queue))
+    for name, service in ctx.of_kind("service").items():
         if not isinstance(service, Service) or not service.endpoints:
             continue
         subject = format_path(("components", name, "drain_timeout_ms"))
@@ -655,10 +671,7 @@ def graceful_shutdown(ctx: Context) -> Iterator[Finding]:
                       f"{name} drains for {_n(drain or 0)} ms ≥ its longest request timeout "
                       f"({_n(longest or 0)} ms, {longest_key})",
                       drain_timeout_ms=drain, longest_timeout_ms=longest)
-        for qname, queue in sorted(queues.items()):
-            handler = EndpointRef.parse(queue.handler) if queue.handler else None
-            if handler is None or handler.service != name:
-                continue
+        for qname, queue in consumed.get(name, ()):
             qsubject = format_path(("components", qname, "ack"))
             if queue.ack is None:
                 yield ctx.needs_data(qsubject, f"{name} consumes {qname}: when does it "

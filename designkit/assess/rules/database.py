@@ -21,7 +21,6 @@ from designkit.estimate.plan import plan_query, rows_after
 from designkit.model.components import Cache
 from designkit.model.database import Column, Database, Table
 from designkit.model.design import Design
-from designkit.model.problems import format_path
 from designkit.model.references import walk_steps
 from designkit.model.refs import EndpointRef
 from designkit.model.steps import (
@@ -78,14 +77,13 @@ def _tables(design: Design) -> Iterator[tuple[str, Database, str, Table, str]]:
                 yield db_name, db, name, table, f"components.{db_name}.tables.{name}"
 
 
-def _queries(design: Design) -> Iterator[tuple[EndpointRef, str, CallStep]]:
+def _queries(ctx: Context) -> Iterator[tuple[EndpointRef, str, CallStep]]:
     """Every database call with a query: (endpoint, step path, step), in file order."""
-    for ref, endpoint in design.endpoints():
-        base = ("components", ref.service, "endpoints", ref.key, "steps")
-        for path, step in walk_steps(endpoint.steps, base):
-            if (isinstance(step, CallStep) and step.query is not None
-                    and isinstance(design.components.get(step.call), Database)):
-                yield ref, format_path(path), step
+    for item in ctx.steps:
+        step = item.step
+        if (isinstance(step, CallStep) and step.query is not None
+                and isinstance(ctx.design.components.get(step.call), Database)):
+            yield item.ref, item.subject, step
 
 
 def _rates(ctx: Context) -> dict[tuple[str, str], tuple[float, float]]:
@@ -114,7 +112,7 @@ def _rates(ctx: Context) -> dict[tuple[str, str], tuple[float, float]]:
                 for branch in step.parallel:
                     walk(branch, rate)
 
-    for ref, endpoint in ctx.design.endpoints():
+    for ref, endpoint in ctx.endpoints:
         est = ctx.estimate.endpoints.get(str(ref))
         if est is not None and est.rps > 0:
             walk(endpoint.steps, est.rps)
@@ -210,7 +208,7 @@ def index_types(ctx: Context) -> Iterator[Finding]:
     plain scalars; a query's ``where`` on a document column without GIN/GiST; a query's
     ``where`` that no index covers (a scan: its rows are quoted)."""
     queries: dict[tuple[str, str], list[tuple[str, CallStep]]] = defaultdict(list)
-    for _ref, path, step in _queries(ctx.design):
+    for _ref, path, step in _queries(ctx):
         assert step.query is not None
         queries[(step.call, step.query.table)].append((path, step))
     for db_name, db, name, table, path in _tables(ctx.design):
@@ -280,7 +278,7 @@ def index_types(ctx: Context) -> Iterator[Finding]:
 def read_heavy_denormalization(ctx: Context) -> Iterator[Finding]:
     """Tables with ``denormalized`` columns: reads/s vs writes/s from the endpoints' steps at
     the estimate's rates; the copy must be read ≥ ``READ_WRITE_MIN`` (10) times per write."""
-    rates = _rates(ctx)
+    rates = ctx.memo(_rates)
     for db_name, _db, name, table, path in _tables(ctx.design):
         copies = [c for c, col in table.columns.items() if col.denormalized]
         if not copies:
@@ -406,7 +404,7 @@ def optimistic_locking(ctx: Context) -> Iterator[Finding]:
     writers: dict[tuple[str, str], list[str]] = defaultdict(list)
     atomic: dict[tuple[str, str], list[str]] = defaultdict(list)
     rmw: dict[tuple[str, str], list[str]] = defaultdict(list)
-    for ref, endpoint in ctx.design.endpoints():
+    for ref, endpoint in ctx.endpoints:
         read: set[tuple[str, str]] = set()
         for step, locked in _locked_steps(endpoint.steps, False):
             if not (isinstance(step, CallStep) and step.query is not None
@@ -465,7 +463,7 @@ _REDIS_OPS = re.compile(r"\b(Z(ADD|INCRBY|RANGE|REVRANGE|RANGEBYSCORE|REMRANGEBY
 def _suggests(ctx: Context) -> bool:
     """A table name or endpoint path names a leaderboard or a rate limit."""
     return (any(_PATTERN.search(name) for _, _, name, _, _ in _tables(ctx.design))
-            or any(_PATTERN.search(ref.path) for ref, _ in ctx.design.endpoints()))
+            or any(_PATTERN.search(ref.path) for ref, _ in ctx.endpoints))
 
 
 def _is_redis(ctx: Context, name: str) -> bool:
@@ -493,8 +491,8 @@ def redis_structures(ctx: Context) -> Iterator[Finding]:
     A matching table no endpoint touches → needs-data."""
     tables = {(db, t) for db, _, t, _, _ in _tables(ctx.design) if _PATTERN.search(t)}
     touched: set[tuple[str, str]] = set()
-    rates = _rates(ctx)
-    for ref, endpoint in ctx.design.endpoints():
+    rates = ctx.memo(_rates)
+    for ref, endpoint in ctx.endpoints:
         steps = [s for _, s in walk_steps(endpoint.steps, ())]
         hits = {(s.call, s.query.table) for s in steps if isinstance(s, CallStep)
                 and s.query is not None and (s.call, s.query.table) in tables}

@@ -14,7 +14,7 @@ from dataclasses import replace
 from designkit.assess.context import Context
 from designkit.assess.finding import Finding
 from designkit.assess.rule import Reference, Rule, Severity, rule
-from designkit.assess.rules._facts import endpoint_path, endpoint_steps
+from designkit.assess.rules._facts import endpoint_path
 from designkit.assess.rules._refs import (
     AWS_QUERY_PERFORMANCE,
     CWE_SEQUENTIAL_SEARCH,
@@ -72,7 +72,7 @@ def _handlers(ctx: Context) -> set[str]:
 def cached_read_p95(ctx: Context) -> Iterator[Finding]:
     """GET endpoints with a cache step: their estimated p95 vs ``policy.cached_read_p95_ms``."""
     target = ctx.policy.cached_read_p95_ms
-    for ref, endpoint in ctx.design.endpoints():
+    for ref, endpoint in ctx.endpoints:
         if ref.method != "GET":
             continue
         caches = [s for s in _all_steps(endpoint) if isinstance(s, CacheStep)]
@@ -113,12 +113,14 @@ def simple_seeks(ctx: Context) -> Iterator[Finding]:
     """Every database call with a ``where``: its plan's cost now and after 365 days vs
     ``policy.seek_p95_ms`` (the plan's service time, before any queueing)."""
     target = ctx.policy.seek_p95_ms
-    for _ref, _endpoint, path, step in endpoint_steps(ctx.design):
+    for item in ctx.steps:
+        step = item.step
         if not isinstance(step, CallStep):
             continue
         db = ctx.design.components.get(step.call)
         if not isinstance(db, Database):
             continue
+        path = item.subject
         if step.query is None:
             yield ctx.needs_data(path, f"the call to {step.call} has only service_ms: declare "
                                        "its query {table, kind, where} to plan it")
@@ -155,7 +157,8 @@ def _clients(ctx: Context) -> dict[str, list[str]]:
     """For each database, the services whose endpoints take connections from its pool, in
     file order (one pass over the steps)."""
     out: dict[str, list[str]] = {}
-    for ref, _endpoint, _path, step in endpoint_steps(ctx.design):
+    for item in ctx.steps:
+        ref, step = item.ref, item.step
         target = (step.call if isinstance(step, CallStep) else
                   step.transaction if isinstance(step, TransactionStep) else None)
         if target is not None:
@@ -205,9 +208,8 @@ def pool_sizing(ctx: Context) -> Iterator[Finding]:
         sum_text = " + ".join(f"{c} {r} × {db.pool_size}" for c, r in sizes.items())
         parts, bad, pools = [], False, {}
         for client, replicas in sizes.items():
-            try:
-                station = ctx.estimate.station(f"{name} pool {client}")
-            except KeyError:  # the client reaches the database only inside another's pool
+            station = ctx.station(ctx.estimate, f"{name} pool {client}")
+            if station is None:  # the client reaches the database only inside another's pool
                 continue
             if station.arrival_rps <= 0:
                 continue
@@ -254,7 +256,7 @@ def background_jobs(ctx: Context) -> Iterator[Finding]:
     endpoint that publishes to a queue counts as offloaded."""
     threshold = ctx.policy.background_ms
     handlers = _handlers(ctx)
-    for ref, endpoint in ctx.design.endpoints():
+    for ref, endpoint in ctx.endpoints:
         if str(ref) in handlers:
             continue
         subject = endpoint_path(ref)
@@ -303,7 +305,7 @@ def cursor_pagination(ctx: Context) -> Iterator[Finding]:
     ends in a parameter (``/orders/{id}``), which names one resource."""
     wanted = ctx.policy.pagination
     override = ctx.rule is not None and ctx.rule.id in ctx.policy.severity
-    for ref, endpoint in ctx.design.endpoints():
+    for ref, endpoint in ctx.endpoints:
         if ref.method != "GET":
             continue
         subject = endpoint_path(ref)
@@ -373,7 +375,7 @@ def compression(ctx: Context) -> Iterator[Finding]:
     """GET endpoints (and any endpoint that states ``response_kb``): size vs
     ``policy.compression_kb`` and ``compression``."""
     threshold = ctx.policy.compression_kb
-    for ref, endpoint in ctx.design.endpoints():
+    for ref, endpoint in ctx.endpoints:
         subject = endpoint_path(ref)
         size = endpoint.response_kb
         if size is None:

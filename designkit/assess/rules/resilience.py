@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
 
-from designkit.assess.context import Context
+from designkit.assess.context import Context, StepAt
 from designkit.assess.finding import Finding
 from designkit.assess.rule import Reference, Rule, rule
 from designkit.assess.rules._facts import is_write
+from designkit.estimate.capacity import RetryStorm
 from designkit.estimate.plan import plan_query, rows_after
-from designkit.estimate.result import ComponentEstimate, Estimate, StationEstimate
+from designkit.estimate.result import ComponentEstimate, StationEstimate
 from designkit.estimate.times import Spec
 from designkit.model.components import External
 from designkit.model.database import Database
@@ -27,13 +27,11 @@ from designkit.model.problems import format_path
 from designkit.model.references import walk_steps
 from designkit.model.refs import EndpointRef
 from designkit.model.resilience import Retries
-from designkit.model.service import Endpoint
 from designkit.model.steps import (
     CacheStep,
     CallStep,
     LockStep,
     PublishStep,
-    Step,
     TransactionStep,
 )
 
@@ -59,30 +57,24 @@ def _rate(value: float) -> str:
     return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
 
 
-def _station(estimate: Estimate, station_id: str) -> StationEstimate | None:
-    try:
-        return estimate.station(station_id)
-    except KeyError:
-        return None
+def _queries_by_table(ctx: Context) -> dict[tuple[str, str], list[StepAt]]:
+    """The calls with a query, by (called component, table), in file order."""
+    out: dict[tuple[str, str], list[StepAt]] = {}
+    for item in ctx.steps:
+        step = item.step
+        if isinstance(step, CallStep) and step.query is not None:
+            out.setdefault((step.call, step.query.table), []).append(item)
+    return out
 
 
-@dataclass(frozen=True)
-class _Step:
-    ref: EndpointRef
-    endpoint: Endpoint
-    path: Path
-    step: Step
-
-    @property
-    def subject(self) -> str:
-        return format_path(self.path)
-
-
-def _steps(design: Design) -> Iterator[_Step]:
-    for ref, endpoint in design.endpoints():
-        base: Path = ("components", ref.service, "endpoints", ref.key, "steps")
-        for path, step in walk_steps(endpoint.steps, base):
-            yield _Step(ref, endpoint, path, step)
+def _storms_by_call(ctx: Context) -> dict[tuple[str, str], list[RetryStorm]]:
+    """The estimate's retry storms by (caller, target), in the estimate's order (none
+    without a workload)."""
+    out: dict[tuple[str, str], list[RetryStorm]] = {}
+    if any(v > 0 for v in ctx.design.workload.values()):
+        for storm in ctx.estimate.retry_storms:
+            out.setdefault((storm.caller, storm.target), []).append(storm)
+    return out
 
 
 def _inside(path: Path, outer: Path) -> bool:
@@ -117,7 +109,8 @@ def _backoff_total(retries: Retries) -> float:
                   "growth_per_day of every table.")
 def data_size_one_year(ctx: Context) -> Iterator[Finding]:
     budget = ctx.policy.background_ms
-    for db_name, db in ctx.design.of_kind("database").items():
+    queries = ctx.memo(_queries_by_table)
+    for db_name, db in ctx.of_kind("database").items():
         assert isinstance(db, Database)
         for table_name, table in db.tables.items():
             subject = format_path(("components", db_name, "tables", table_name))
@@ -130,11 +123,9 @@ def data_size_one_year(ctx: Context) -> Iterator[Finding]:
                     f"{table.rows:,} + {table.growth_per_day:,.0f}/day × 365 = {then:,.0f} "
                     "in a year")
             scans = []
-            for item in _steps(ctx.design):
+            for item in queries.get((db_name, table_name), ()):
                 step = item.step
-                if not (isinstance(step, CallStep) and step.call == db_name
-                        and step.query is not None and step.query.table == table_name):
-                    continue
+                assert isinstance(step, CallStep) and step.query is not None
                 plan = plan_query(db, step.query, days=365)
                 if plan.access == "scan":
                     what = "COUNT(*)/full read" if not step.query.where else \
@@ -159,7 +150,7 @@ def data_size_one_year(ctx: Context) -> Iterator[Finding]:
 # -- DK-RES-002 ------------------------------------------------------------------------
 
 def _has_caches(ctx: Context) -> bool:
-    return any(isinstance(item.step, CacheStep) for item in _steps(ctx.design))
+    return any(isinstance(item.step, CacheStep) for item in ctx.steps)
 
 
 def _change(warm: ComponentEstimate, station: StationEstimate) -> str:
@@ -182,7 +173,7 @@ def cache_loss(ctx: Context) -> Iterator[Finding]:
         return
     limit = ctx.policy.utilization_max
     warm, cold = ctx.estimate, ctx.cold
-    for name in ctx.design.of_kind("database"):
+    for name in ctx.of_kind("database"):
         hot = cold.components.get(name)
         now = warm.components.get(name)
         if hot is None or now is None or hot.arrival_rps <= now.arrival_rps * (1 + 1e-9):
@@ -216,7 +207,7 @@ def cache_loss(ctx: Context) -> Iterator[Finding]:
                   "saga with an outbox).")
 def transaction_remote_call(ctx: Context) -> Iterator[Finding]:
     design = ctx.design
-    transactions = [i for i in _steps(design) if isinstance(i.step, TransactionStep)]
+    transactions = [i for i in ctx.steps if isinstance(i.step, TransactionStep)]
     for tx in transactions:
         assert isinstance(tx.step, TransactionStep)
         remote: list[str] = []
@@ -239,7 +230,7 @@ def transaction_remote_call(ctx: Context) -> Iterator[Finding]:
         text = (f"{tx.ref}: the transaction on {db} is held across "
                 f"{', '.join(remote)}")
         evidence: dict[str, object] = {"remote_calls": remote, "latency_ms": latency}
-        pool = _station(ctx.estimate, f"{db} pool {tx.ref.service}")
+        pool = ctx.station(ctx.estimate, f"{db} pool {tx.ref.service}")
         ep = ctx.estimate.endpoints.get(str(tx.ref))
         if pool is not None and ep is not None and pool.arrival_rps > 0:
             held_here = ep.rps * latency / 1000.0
@@ -265,7 +256,7 @@ def transaction_remote_call(ctx: Context) -> Iterator[Finding]:
       references=[Reference(_WA, "REL05-BP05", "Set client timeouts")])
 def remote_call_timeouts(ctx: Context) -> Iterator[Finding]:
     design = ctx.design
-    for item in _steps(design):
+    for item in ctx.steps:
         step = item.step
         if not isinstance(step, CallStep):
             continue
@@ -302,14 +293,13 @@ def remote_call_timeouts(ctx: Context) -> Iterator[Finding]:
 
 # -- DK-RES-005 ------------------------------------------------------------------------
 
-def _idempotent(design: Design, ref_text: str) -> tuple[bool, str]:
+def _idempotent(ctx: Context, ref_text: str) -> tuple[bool, str]:
     ref = EndpointRef.parse(ref_text)
     if ref is None:
         return False, "not an endpoint"
     if ref.method in ("PUT", "DELETE"):
         return True, f"{ref.method}: idempotent"
-    known = dict(design.endpoints())
-    ep = known.get(ref)
+    ep = ctx.endpoint_map.get(ref)
     if ep is not None and ep.idempotency_key is not None:
         return True, f"idempotency key {ep.idempotency_key.header}"
     return False, f"{ref.method} without an idempotency key"
@@ -338,7 +328,7 @@ def saga_compensations(ctx: Context) -> Iterator[Finding]:
                                       f"{saga_name}.{step.name} runs before {how} and has no "
                                       "compensation: a later failure leaves it done")
                     continue
-                ok, why = _idempotent(design, step.compensation)
+                ok, why = _idempotent(ctx, step.compensation)
                 yield ctx.finding(subject, ok,
                                   f"{saga_name}.{step.name} is compensated by "
                                   f"{step.compensation} ({why})")
@@ -347,14 +337,14 @@ def saga_compensations(ctx: Context) -> Iterator[Finding]:
                                   f"{saga_name}.{step.name} is {how}: nothing after it is "
                                   "undone")
             else:
-                ok, why = _idempotent(design, step.action)
+                ok, why = _idempotent(ctx, step.action)
                 yield ctx.finding(subject, ok,
                                   f"{saga_name}.{step.name} comes after {how} and is retried "
                                   f"until it succeeds: {step.action} ({why})")
-    by_endpoint: dict[EndpointRef, list[_Step]] = {}
-    for item in _steps(design):
+    by_endpoint: dict[EndpointRef, list[StepAt]] = {}
+    for item in ctx.steps:
         by_endpoint.setdefault(item.ref, []).append(item)
-    for item in _steps(design):
+    for item in ctx.steps:
         message = item.step
         if not isinstance(message, PublishStep):
             continue
@@ -379,25 +369,37 @@ def saga_compensations(ctx: Context) -> Iterator[Finding]:
 
 # -- DK-RES-006 ------------------------------------------------------------------------
 
-def _lock_users(design: Design, lock: str) -> list[EndpointRef]:
-    users: list[EndpointRef] = []
-    for item in _steps(design):
+def _lock_users(ctx: Context) -> dict[str, list[EndpointRef]]:
+    """Per lock (or any component called), the endpoints that take it, in file order."""
+    users: dict[str, list[EndpointRef]] = {}
+    for item in ctx.steps:
         step = item.step
-        if ((isinstance(step, LockStep) and step.lock == lock)
-                or (isinstance(step, CallStep) and step.call == lock)) \
-                and item.ref not in users:
-            users.append(item.ref)
+        name = (step.lock if isinstance(step, LockStep)
+                else step.call if isinstance(step, CallStep) else None)
+        if name is not None:
+            mine = users.setdefault(name, [])
+            if item.ref not in mine:
+                mine.append(item.ref)
     return users
 
 
-def _sibling(design: Design, ref: EndpointRef) -> str | None:
+def _loaded(ctx: Context) -> dict[tuple[str, str], list[tuple[str, EndpointRef]]]:
+    """The workload's loaded endpoints by (service, method): (workload key, endpoint), in
+    the workload's order."""
+    out: dict[tuple[str, str], list[tuple[str, EndpointRef]]] = {}
+    for key, rps in ctx.design.workload.items():
+        other = EndpointRef.parse(key)
+        if other is not None and rps > 0:
+            out.setdefault((other.service, other.method), []).append((key, other))
+    return out
+
+
+def _sibling(ctx: Context, ref: EndpointRef) -> str | None:
     """The loaded endpoint of the same service and method whose path is nearest to
     ``ref``'s: the traffic a locked variant of it would take."""
     best: tuple[int, str] | None = None
-    for key, rps in design.workload.items():
-        other = EndpointRef.parse(key)
-        if other is None or rps <= 0 or other == ref or other.service != ref.service \
-                or other.method != ref.method:
+    for key, other in ctx.memo(_loaded).get((ref.service, ref.method), ()):
+        if other == ref:
             continue
         common = 0
         for a, b in zip(other.path, ref.path, strict=False):
@@ -426,12 +428,13 @@ def _lock_text(lock: StationEstimate) -> str:
 def lock_contention(ctx: Context) -> Iterator[Finding]:
     design = ctx.design
     limit = ctx.policy.utilization_max
-    for name in design.of_kind("lock"):
+    users_of = ctx.memo(_lock_users)
+    for name in ctx.of_kind("lock"):
         subject = format_path(("components", name))
-        users = _lock_users(design, name)
+        users = users_of.get(name, [])
         if not users:
             continue
-        lock = _station(ctx.estimate, f"{name} lock")
+        lock = ctx.station(ctx.estimate, f"{name} lock")
         if lock is not None and lock.arrival_rps > 0:
             ok = lock.utilization <= limit and not lock.saturated
             yield ctx.finding(subject, ok, _lock_text(lock) + f" (limit {_pct(limit)})",
@@ -443,7 +446,7 @@ def lock_contention(ctx: Context) -> Iterator[Finding]:
         workload = dict(design.workload)
         moved = []
         for ref in users:
-            sibling = _sibling(design, ref)
+            sibling = _sibling(ctx, ref)
             if sibling is not None and sibling in workload:
                 workload[str(ref)] = workload.pop(sibling)
                 moved.append(f"{sibling}'s {_rate(workload[str(ref)])}/s onto {ref}")
@@ -451,9 +454,7 @@ def lock_contention(ctx: Context) -> Iterator[Finding]:
             yield ctx.needs_data(subject, f"no workload reaches {name} (taken by "
                                           f"{', '.join(map(str, users))}): set their workload")
             continue
-        from designkit.estimate.api import estimate
-
-        what_if = _station(estimate(design, workload=workload, _capacity=False), f"{name} lock")
+        what_if = ctx.what_if(workload, f"{name} lock")
         if what_if is None or what_if.arrival_rps <= 0:
             yield ctx.needs_data(subject, f"no workload reaches {name}: set the workload of "
                                           f"{', '.join(map(str, users))}")
@@ -479,7 +480,7 @@ def lock_contention(ctx: Context) -> Iterator[Finding]:
       references=[Reference("CWE", "CWE-362", "Race Condition")])
 def lost_update(ctx: Context) -> Iterator[Finding]:
     design = ctx.design
-    for ref, endpoint in design.endpoints():
+    for ref, endpoint in ctx.endpoints:
         base: Path = ("components", ref.service, "endpoints", ref.key, "steps")
         steps = list(walk_steps(endpoint.steps, base))
         locks = [p for p, s in steps if isinstance(s, LockStep)]
@@ -537,8 +538,8 @@ def lost_update(ctx: Context) -> Iterator[Finding]:
       references=[Reference(_WA, "REL05-BP03", "Control and limit retry calls")])
 def retry_storms(ctx: Context) -> Iterator[Finding]:
     design = ctx.design
-    storms = ctx.estimate.retry_storms if any(v > 0 for v in design.workload.values()) else ()
-    for item in _steps(design):
+    storms = ctx.memo(_storms_by_call)
+    for item in ctx.steps:
         step = item.step
         if not isinstance(step, CallStep):
             continue
@@ -550,7 +551,7 @@ def retry_storms(ctx: Context) -> Iterator[Finding]:
         target_name = str(callee) if callee is not None else step.call
         breaker = isinstance(target, External) and target.circuit_breaker is not None \
             and target.circuit_breaker.enabled
-        mine = [s for s in storms if s.caller == str(item.ref) and s.target == target_name]
+        mine = storms.get((str(item.ref), target_name), [])
         where = f"{item.ref} → {target_name}"
         problems: list[str] = []
         facts: list[str] = []

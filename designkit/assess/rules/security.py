@@ -18,11 +18,10 @@ from designkit.assess.finding import Finding, Status
 from designkit.assess.rule import Reference, Rule, Severity, rule
 from designkit.assess.rules._facts import endpoint_path
 from designkit.assess.rules._refs import API_TOP10, TOP10
-from designkit.model.design import Design
 from designkit.model.problems import format_path
-from designkit.model.references import endpoint_calls
 from designkit.model.refs import EndpointRef
 from designkit.model.service import Endpoint
+from designkit.model.steps import CallStep
 
 __all__ = ["OWASP_TOP10", "RULES"]
 
@@ -76,8 +75,9 @@ def _with_severity(ctx: Context, finding: Finding, severity: Severity) -> Findin
                   "checked, when, and the evidence (lint rule, code review, test).",
       references=[A03, Reference(_CWE, "CWE-89", "SQL Injection")])
 def parameterized_queries(ctx: Context) -> Iterator[Finding]:
-    for name, db in ctx.design.of_kind("database").items():
-        queried = sum(1 for _, _, step in endpoint_calls(ctx.design) if step.call == name)
+    statements = Counter(item.step.call for item in ctx.steps if isinstance(item.step, CallStep))
+    for name, db in ctx.of_kind("database").items():
+        queried = statements[name]
         yield ctx.finding(
             format_path(("components", name)), Status.NEEDS_ATTESTATION,
             f"the model does not say how the {queried} statement(s) sent to {name} "
@@ -114,7 +114,7 @@ def password_hashing(ctx: Context) -> Iterator[Finding]:
 def _uses_jwt(ctx: Context) -> bool:
     if ctx.design.security.jwt_algorithm is not None:
         return True
-    schemes = {ep.auth.scheme for _, ep in ctx.design.endpoints() if ep.auth is not None}
+    schemes = {ep.auth.scheme for _, ep in ctx.endpoints if ep.auth is not None}
     # No endpoint states its auth: the scheme is unknown, so the rule still asks.
     return not schemes or bool(schemes & {"jwt", "oauth2"})
 
@@ -132,7 +132,7 @@ def jwt_algorithm(ctx: Context) -> Iterator[Finding]:
     accepted = ctx.policy.jwt_algorithms
     subject = "security.jwt_algorithm"
     if algorithm is None:
-        users = [str(ref) for ref, ep in ctx.design.endpoints()
+        users = [str(ref) for ref, ep in ctx.endpoints
                  if ep.auth is not None and ep.auth.scheme in ("jwt", "oauth2")]
         yield ctx.needs_data(subject, "set security.jwt_algorithm (the policy accepts "
                                       f"{', '.join(accepted)})"
@@ -146,13 +146,13 @@ def jwt_algorithm(ctx: Context) -> Iterator[Finding]:
 
 # -- DK-SEC-004 ------------------------------------------------------------------------
 
-def _cookie_endpoints(design: Design) -> list[str]:
+def _cookie_endpoints(ctx: Context) -> list[str]:
     """Mutating endpoints a browser's cookie authenticates."""
-    session = [str(ref) for ref, ep in design.endpoints()
+    session = [str(ref) for ref, ep in ctx.endpoints
                if ref.method in MUTATING and ep.auth is not None and ep.auth.scheme == "session"]
     if session:
         return session
-    return [str(ref) for ref, ep in design.endpoints()
+    return [str(ref) for ref, ep in ctx.endpoints
             if ref.method in MUTATING and ep.public is True
             and (ep.auth is None or ep.auth.scheme not in ("none", "mtls", "api-key"))]
 
@@ -176,7 +176,7 @@ def csrf(ctx: Context) -> Iterator[Finding]:
                           "sessions are bearer tokens, not cookies: the browser does not "
                           "send them cross-site")
         return
-    exposed = _cookie_endpoints(ctx.design)
+    exposed = _cookie_endpoints(ctx)
     if not exposed:
         yield ctx.finding("security.csrf", True, "cookie sessions, but no mutating endpoint "
                                                  "is authenticated by the cookie")
@@ -252,7 +252,7 @@ def _anonymous(endpoint: Endpoint) -> bool:
       references=[A01, Reference(API_TOP10, "API5", "Broken Function Level Authorization"),
                   Reference(_CWE, "CWE-285", "Improper Authorization")])
 def rbac(ctx: Context) -> Iterator[Finding]:
-    for ref, ep in ctx.design.endpoints():
+    for ref, ep in ctx.endpoints:
         subject = endpoint_path(ref)
         if _anonymous(ep):
             continue  # a public, anonymous endpoint: nothing to authorize
@@ -289,7 +289,7 @@ def rbac(ctx: Context) -> Iterator[Finding]:
                   Reference(_CWE, "CWE-639",
                             "Authorization Bypass Through User-Controlled Key")])
 def object_level_authorization(ctx: Context) -> Iterator[Finding]:
-    for ref, ep in ctx.design.endpoints():
+    for ref, ep in ctx.endpoints:
         ids = _OBJECT_ID.findall(ref.path)
         if not ids or _anonymous(ep):
             continue
@@ -320,14 +320,14 @@ _S2S = ("mtls", "jwt")
       references=[A07, Reference(API_TOP10, "API2", "Broken Authentication"),
                   Reference(_CWE, "CWE-306", "Missing Authentication for Critical Function")])
 def service_to_service_auth(ctx: Context) -> Iterator[Finding]:
-    design = ctx.design
-    known = dict(design.endpoints())
+    known = ctx.endpoint_map
     edges: list[tuple[str, str, EndpointRef]] = []
-    for caller, path, step in endpoint_calls(design):
-        target = EndpointRef.parse(step.call)
+    for item in ctx.steps:
+        step = item.step
+        target = EndpointRef.parse(step.call) if isinstance(step, CallStep) else None
         if target is not None:
-            edges.append((format_path(path), f"{caller} → {target}", target))
-    for name, queue in design.of_kind("queue").items():
+            edges.append((item.subject, f"{item.ref} → {target}", target))
+    for name, queue in ctx.of_kind("queue").items():
         handler = getattr(queue, "handler", None)
         target = EndpointRef.parse(handler) if handler else None
         if target is not None:
@@ -351,9 +351,12 @@ def service_to_service_auth(ctx: Context) -> Iterator[Finding]:
 
 def _run_mapped(ctx: Context, mapped: Rule) -> list[Finding]:
     """Run another rule's check on this context (its findings, as the engine would make
-    them, before waivers)."""
+    them, before waivers); a rule the review has already run is not run again."""
     from designkit.assess.engine import attested
 
+    earlier = ctx.ran(mapped)
+    if earlier is not None:
+        return attested(earlier, ctx.design, ctx.today)
     current = ctx.rule
     ctx.rule = mapped
     try:

@@ -1,0 +1,392 @@
+"""The rules decide the same however they are run: the checks that keep their facts on the
+context (steps walked once, stations looked up by id, what-ifs solved on one compiled
+program, waivers indexed) against stored expectations, against each rule run on its own,
+and the shortcuts against the slow paths they replace.
+
+Timing is not tested here: ``benchmarks/bench_scale.py`` measures it. To store new
+expectations after a deliberate change of findings, run ``python tests/assess/test_scale.py``
+and paste its output over ``EXPECTED``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+import hashlib
+from collections.abc import Iterable
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import designkit as dk
+from designkit.assess.catalogue import builtin_rules
+from designkit.assess.context import Context
+from designkit.assess.engine import _Patterns
+from designkit.assess.finding import Finding
+from designkit.model.references import walk_steps
+
+TODAY = dt.date(2026, 1, 1)
+"""Waivers and attestations expire against a fixed day."""
+
+# Per template and rule, a digest of the rule's findings (rule, status, severity, subject,
+# message, remediation, evidence, waiver) as the rules gave them before their facts were
+# kept on the context.
+EXPECTED: dict[str, dict[str, str]] = {
+    'dashboard-fixed': {
+        'DK-API-001': '2f4f67a26f2fb6a7',
+        'DK-API-002': '7a6b661a06f43f31',
+        'DK-API-003': 'b22ca8a49840038d',
+        'DK-API-004': 'f3d867bfb630ef4e',
+        'DK-API-005': 'b0ff9acc10c191cb',
+        'DK-API-006': '6ef470015919f3b3',
+        'DK-API-007': '6caf4e4b83b89be0',
+        'DK-API-008': '47e6411870e05d3a',
+        'DK-BE-001': 'ce6404fd6810f2d8',
+        'DK-BE-002': 'a32ed61e614c193d',
+        'DK-BE-003': '0b669770ab27f647',
+        'DK-BE-004': '1078489e7b934b12',
+        'DK-BE-005': '93aac30e115683bf',
+        'DK-BE-006': '56f00dbe82a50823',
+        'DK-BE-007': '4ea8cec9d1e3bdf5',
+        'DK-BE-008': '9cf579a13b93c8f7',
+        'DK-DB-001': 'acc109b72cce0410',
+        'DK-DB-002': 'ecc71eef8dc47a11',
+        'DK-DB-003': '94f33eed7029e2f6',
+        'DK-DB-004': '71ab41081146c4f1',
+        'DK-DB-005': '8757d673b063d5ac',
+        'DK-DB-006': '111b465fbedff51f',
+        'DK-DB-007': 'b202760bf9622cf6',
+        'DK-PERF-001': '6f820f98b9c46f7b',
+        'DK-PERF-002': '9870013c6a0c356d',
+        'DK-PERF-003': '4ba0c8bd8601af72',
+        'DK-PERF-004': '5d8c1a65e63315be',
+        'DK-PERF-005': '04969a3a6a705096',
+        'DK-PERF-006': '81a61624c893e35a',
+        'DK-PERF-007': '827ab4a6e5edeff3',
+        'DK-RES-001': '0adfe1a910a5affb',
+        'DK-RES-002': 'ac8841d64cd32b12',
+        'DK-RES-003': '04cbe78c0204a786',
+        'DK-RES-004': '5f2097447382f9d6',
+        'DK-RES-005': '5aab27d2d06d5615',
+        'DK-RES-006': '51000abd56b0bec1',
+        'DK-RES-007': '80054d89602c6535',
+        'DK-RES-008': '265880db2e273fe3',
+        'DK-SEC-001': 'd46e8e9ff4aba39a',
+        'DK-SEC-002': 'fd32efb877a5b95f',
+        'DK-SEC-003': 'c809d22283bcb652',
+        'DK-SEC-004': '1b5e35ab1ff0e309',
+        'DK-SEC-005': 'd1658ed8b98db3b4',
+        'DK-SEC-006': '8aebe80b812375da',
+        'DK-SEC-007': '2c3a7842a6ecf4bf',
+        'DK-SEC-008': '6ab21b59c93e7c8c',
+        'DK-SEC-009': '6487a4bf1ce2b7ba',
+    },
+    'dashboard-slow': {
+        'DK-API-001': '2f4f67a26f2fb6a7',
+        'DK-API-002': '7a6b661a06f43f31',
+        'DK-API-003': 'b22ca8a49840038d',
+        'DK-API-004': 'f3d867bfb630ef4e',
+        'DK-API-005': 'b0ff9acc10c191cb',
+        'DK-API-006': '6ef470015919f3b3',
+        'DK-API-007': '6caf4e4b83b89be0',
+        'DK-API-008': '47e6411870e05d3a',
+        'DK-BE-001': 'ce6404fd6810f2d8',
+        'DK-BE-002': '7275dd9b1cd46312',
+        'DK-BE-003': '0b669770ab27f647',
+        'DK-BE-004': '1078489e7b934b12',
+        'DK-BE-005': '93aac30e115683bf',
+        'DK-BE-006': '56f00dbe82a50823',
+        'DK-BE-007': '4ea8cec9d1e3bdf5',
+        'DK-BE-008': '9a24865c81e73e8d',
+        'DK-DB-001': 'acc109b72cce0410',
+        'DK-DB-002': '68840f505f5bc3c2',
+        'DK-DB-003': '2204d2c22ba21313',
+        'DK-DB-004': '71ab41081146c4f1',
+        'DK-DB-005': '8757d673b063d5ac',
+        'DK-DB-006': '111b465fbedff51f',
+        'DK-DB-007': 'b202760bf9622cf6',
+        'DK-PERF-001': '2310c2c8055dc439',
+        'DK-PERF-002': 'd457a8099993600c',
+        'DK-PERF-003': '7520ba39eb01001d',
+        'DK-PERF-004': 'd4edfb725b2f5681',
+        'DK-PERF-005': '04969a3a6a705096',
+        'DK-PERF-006': '0c798c117096816b',
+        'DK-PERF-007': '827ab4a6e5edeff3',
+        'DK-RES-001': '5ee7cb273454be76',
+        'DK-RES-002': '188894c002b163e9',
+        'DK-RES-003': '04cbe78c0204a786',
+        'DK-RES-004': 'f8dd767f5719f0c0',
+        'DK-RES-005': '5aab27d2d06d5615',
+        'DK-RES-006': '51000abd56b0bec1',
+        'DK-RES-007': '80054d89602c6535',
+        'DK-RES-008': '265880db2e273fe3',
+        'DK-SEC-001': 'd46e8e9ff4aba39a',
+        'DK-SEC-002': 'fd32efb877a5b95f',
+        'DK-SEC-003': 'c809d22283bcb652',
+        'DK-SEC-004': '1b5e35ab1ff0e309',
+        'DK-SEC-005': 'd1658ed8b98db3b4',
+        'DK-SEC-006': '8aebe80b812375da',
+        'DK-SEC-007': '2c3a7842a6ecf4bf',
+        'DK-SEC-008': '6ab21b59c93e7c8c',
+        'DK-SEC-009': '6487a4bf1ce2b7ba',
+    },
+    'flash-sale': {
+        'DK-API-001': 'eb7a00e03be8b45c',
+        'DK-API-002': 'cac3ced2fba49390',
+        'DK-API-003': 'b22ca8a49840038d',
+        'DK-API-004': 'cd911c4d5e30e364',
+        'DK-API-005': '6795e48f56f20976',
+        'DK-API-006': '06da220242d072c2',
+        'DK-API-007': '6caf4e4b83b89be0',
+        'DK-API-008': '47e6411870e05d3a',
+        'DK-BE-001': 'aa0cc4820edd6819',
+        'DK-BE-002': 'e9c1dbd343ea9044',
+        'DK-BE-003': 'ab493133cc329035',
+        'DK-BE-004': 'be604692e10628ce',
+        'DK-BE-005': '5a401058fc27198c',
+        'DK-BE-006': 'f741a83d61c05f59',
+        'DK-BE-007': 'b51ef42865b5d958',
+        'DK-BE-008': '7acb97642d1bc635',
+        'DK-DB-001': '1291de607385edaf',
+        'DK-DB-002': '2b60eed0fb597fdd',
+        'DK-DB-003': '95f163d1d448dcac',
+        'DK-DB-004': 'b58ea4cd7dc83766',
+        'DK-DB-005': '599ad1880b1648b8',
+        'DK-DB-006': '72a1125c498693d1',
+        'DK-DB-007': 'b202760bf9622cf6',
+        'DK-PERF-001': '2310c2c8055dc439',
+        'DK-PERF-002': '4b19f86e14093674',
+        'DK-PERF-003': 'c8312216952e489b',
+        'DK-PERF-004': '2bf29b07afa7b721',
+        'DK-PERF-005': '7ffb7a1955928cab',
+        'DK-PERF-006': '26243db1fc647645',
+        'DK-PERF-007': '640e829885879838',
+        'DK-RES-001': '49d8b399fe8a8af5',
+        'DK-RES-002': 'd8f7dfafacf3eac9',
+        'DK-RES-003': '6cec00bcb48a522b',
+        'DK-RES-004': '6b6d706802d664ff',
+        'DK-RES-005': 'ba40d2ee292c1206',
+        'DK-RES-006': '38c142a04db83261',
+        'DK-RES-007': '1543a0ebb636157b',
+        'DK-RES-008': '265880db2e273fe3',
+        'DK-SEC-001': '37c628218ef2e260',
+        'DK-SEC-002': 'fd32efb877a5b95f',
+        'DK-SEC-003': '1a9d0c665c492e46',
+        'DK-SEC-004': '1b5e35ab1ff0e309',
+        'DK-SEC-005': 'd1658ed8b98db3b4',
+        'DK-SEC-006': 'cda7a8829b7333cf',
+        'DK-SEC-007': '5baf4aa95087ec39',
+        'DK-SEC-008': '5bf8b0f131149636',
+        'DK-SEC-009': 'f147165c20fe7f67',
+    },
+    'payments-monolith': {
+        'DK-API-001': 'bf66adddb720d55e',
+        'DK-API-002': 'f26ae31afa1a3f26',
+        'DK-API-003': 'b22ca8a49840038d',
+        'DK-API-004': '5d8d9e4216bfebdd',
+        'DK-API-005': '50bfb509ef3f18ee',
+        'DK-API-006': '6ef470015919f3b3',
+        'DK-API-007': '199c7786baec1486',
+        'DK-API-008': '09204bb0b40936c6',
+        'DK-BE-001': '5d64d197b74d9d33',
+        'DK-BE-002': 'c6462febfb6abbdc',
+        'DK-BE-003': '7e902139d63b244a',
+        'DK-BE-004': '7460651fb620e325',
+        'DK-BE-005': '8a882a22f6060228',
+        'DK-BE-006': '0e5ec712efa97698',
+        'DK-BE-007': '0abcb70123a95952',
+        'DK-BE-008': '245d6e121889c27b',
+        'DK-DB-001': '469b312ffb326e5b',
+        'DK-DB-002': '5bc47d82f50807ea',
+        'DK-DB-003': 'df77756d08db1a7f',
+        'DK-DB-004': '429da24502c9238c',
+        'DK-DB-005': 'be1abb0829e43d22',
+        'DK-DB-006': 'a90e0a9c0da1a6f8',
+        'DK-DB-007': 'b202760bf9622cf6',
+        'DK-PERF-001': '2310c2c8055dc439',
+        'DK-PERF-002': '9d4b93c7d1d79182',
+        'DK-PERF-003': '1af48502e8187f25',
+        'DK-PERF-004': 'f00937d60a05f93d',
+        'DK-PERF-005': '3fcbc0bb4d68c8d9',
+        'DK-PERF-006': '0c798c117096816b',
+        'DK-PERF-007': 'd0b43ef577fd8373',
+        'DK-RES-001': 'e86388a87d96427f',
+        'DK-RES-002': '188894c002b163e9',
+        'DK-RES-003': 'd39afcfae188465e',
+        'DK-RES-004': '80149d91e24a339c',
+        'DK-RES-005': '5aab27d2d06d5615',
+        'DK-RES-006': '51000abd56b0bec1',
+        'DK-RES-007': 'b10649a55b780fe0',
+        'DK-RES-008': '5e37f51d3f67051a',
+        'DK-SEC-001': 'ee1954a58ba8ee54',
+        'DK-SEC-002': 'fd32efb877a5b95f',
+        'DK-SEC-003': '31b4fa7998de2b0e',
+        'DK-SEC-004': '1b5e35ab1ff0e309',
+        'DK-SEC-005': 'd1658ed8b98db3b4',
+        'DK-SEC-006': 'd97a17c9860090d7',
+        'DK-SEC-007': '39e7e7af30ea790c',
+        'DK-SEC-008': '6ab21b59c93e7c8c',
+        'DK-SEC-009': 'd9c5c746f4afb8e0',
+    },
+    'payments-saga': {
+        'DK-API-001': '195a0b1e86906b3e',
+        'DK-API-002': '7762c65436c95c59',
+        'DK-API-003': 'b22ca8a49840038d',
+        'DK-API-004': 'e42340863e8672be',
+        'DK-API-005': '86d0ef5c36eb8518',
+        'DK-API-006': '06f91ef580c20841',
+        'DK-API-007': '8269043c7d249639',
+        'DK-API-008': '44550283e625d7c1',
+        'DK-BE-001': 'dbef5311d7722e59',
+        'DK-BE-002': 'a0041e1a6bf924dd',
+        'DK-BE-003': 'faef3c9b187f9c45',
+        'DK-BE-004': '13b4ca772b033014',
+        'DK-BE-005': '082578fd4a12eaea',
+        'DK-BE-006': 'ad36be4bfc507032',
+        'DK-BE-007': 'fa83c8ecd5aafb12',
+        'DK-BE-008': 'e77728d2780b7495',
+        'DK-DB-001': '3fd3e4dcbdabb307',
+        'DK-DB-002': 'c27d30938374eadd',
+        'DK-DB-003': 'df77756d08db1a7f',
+        'DK-DB-004': '7cd5a6260753d144',
+        'DK-DB-005': '50beae4fd48bd8c8',
+        'DK-DB-006': '8baea8faaa35e92b',
+        'DK-DB-007': 'b202760bf9622cf6',
+        'DK-PERF-001': '2310c2c8055dc439',
+        'DK-PERF-002': '900a59e13d6447c1',
+        'DK-PERF-003': '3ffc7b05e6dcf447',
+        'DK-PERF-004': '6c65cc05b0e0c3b1',
+        'DK-PERF-005': '149640fd54bfe5c5',
+        'DK-PERF-006': '0c798c117096816b',
+        'DK-PERF-007': 'e280614cf9ead856',
+        'DK-RES-001': 'bc45a0b51c00e1d3',
+        'DK-RES-002': '188894c002b163e9',
+        'DK-RES-003': 'dc4c476c5fac0488',
+        'DK-RES-004': '2585b55770749013',
+        'DK-RES-005': '2303357a13b61ed9',
+        'DK-RES-006': '51000abd56b0bec1',
+        'DK-RES-007': '21cb172367d82092',
+        'DK-RES-008': '783bab8a3c9eb0d0',
+        'DK-SEC-001': '539a5dc129bc2b78',
+        'DK-SEC-002': 'fd32efb877a5b95f',
+        'DK-SEC-003': '31b4fa7998de2b0e',
+        'DK-SEC-004': '1b5e35ab1ff0e309',
+        'DK-SEC-005': 'd1658ed8b98db3b4',
+        'DK-SEC-006': '5b9b3b46c1d9b0ae',
+        'DK-SEC-007': '31bebec24bb3688f',
+        'DK-SEC-008': 'a66f75fdf3511aaa',
+        'DK-SEC-009': '40a15f58235be7a0',
+    },
+}
+
+
+def digest(findings: Iterable[Finding]) -> str:
+    """A short digest of findings, every field included, in order."""
+    h = hashlib.sha256()
+    for f in findings:
+        h.update(repr((f.rule, f.status.value, f.severity.value, f.subject, f.message,
+                       f.remediation, f.evidence, f.waiver)).encode())
+    return h.hexdigest()[:16]
+
+
+def digests(design: dk.Design) -> dict[str, str]:
+    """Per rule, the digest of its findings in a review of ``design``."""
+    by_rule: dict[str, list[Finding]] = {}
+    for f in dk.assess(design, today=TODAY).findings:
+        by_rule.setdefault(f.rule, []).append(f)
+    return {rule: digest(found) for rule, found in sorted(by_rule.items())}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_every_template_gives_the_stored_findings(name: str) -> None:
+    got = digests(dk.template(name))
+    want = EXPECTED[name]
+    changed = sorted(r for r in want.keys() | got.keys() if want.get(r) != got.get(r))
+    assert changed == [], (f"{name}: the findings of {', '.join(changed)} changed; if on "
+                           "purpose, store new ones: python tests/assess/test_scale.py")
+
+
+def test_every_template_has_stored_findings() -> None:
+    assert set(EXPECTED) == set(dk.templates())
+
+
+@pytest.mark.parametrize("name", sorted(dk.templates()))
+def test_a_rule_run_alone_decides_as_in_a_whole_review(name: str) -> None:
+    """Facts a rule keeps on the context (or takes from a rule run before it, as the
+    OWASP roll-up does) never change another rule's findings."""
+    design = dk.template(name)
+    whole: dict[str, list[Finding]] = {}
+    for f in dk.assess(design, today=TODAY).findings:
+        whole.setdefault(f.rule, []).append(f)
+    for rule in builtin_rules():
+        alone = list(dk.assess(design, rules=[rule], today=TODAY).findings)
+        assert digest(alone) == digest(whole[rule.id]), rule.id
+
+
+@pytest.mark.parametrize("name", sorted(dk.templates()))
+def test_stations_read_by_id_are_the_estimates(name: str) -> None:
+    design = dk.template(name)
+    estimate = dk.estimate(design)
+    for component in estimate.components.values():
+        for sid in component.stations:
+            assert Context.station(estimate, sid) == estimate.station(sid)
+    assert Context.station(estimate, "nowhere cpu") is None
+
+
+def test_a_what_if_is_the_estimate_under_that_workload() -> None:
+    design = dk.template("flash-sale")
+    ctx = Context(design, design.policy)
+    base = dict(design.workload)
+    moved = {k: v for k, v in base.items() if k != "checkout-api POST /v1/orders"}
+    moved["checkout-api POST /v1/orders-locked"] = base["checkout-api POST /v1/orders"]
+    for workload in (base, moved, {**base, "checkout-api POST /v1/orders": 50.0}):
+        estimate = dk.estimate(design, workload=workload)
+        for component in estimate.components.values():
+            for sid in component.stations:
+                assert ctx.what_if(workload, sid) == estimate.station(sid), sid
+    assert ctx.what_if(base, "nowhere lock") is None
+
+
+def test_the_context_walks_every_step_once_in_file_order() -> None:
+    design = dk.template("payments-saga")
+    ctx = Context(design, design.policy)
+    walked = [(ref, path, step) for ref, endpoint in design.endpoints()
+              for path, step in walk_steps(endpoint.steps, ("components", ref.service,
+                                                           "endpoints", ref.key, "steps"))]
+    assert [(s.ref, s.path, s.step) for s in ctx.steps] == walked
+    assert ctx.endpoints == list(design.endpoints())
+    assert ctx.of_kind("queue") == design.of_kind("queue")
+
+
+_GLOB = st.text(alphabet="ab.@-*?[]!", max_size=6)
+
+
+@given(st.lists(_GLOB, max_size=6), st.text(alphabet="ab.@-[]*", max_size=6))
+def test_indexed_patterns_find_the_first_that_matches(patterns: list[str], text: str) -> None:
+    want = next((i for i, p in enumerate(patterns) if fnmatch.fnmatchcase(text, p)), None)
+    assert _Patterns(patterns).first(text) == want
+
+
+def test_the_first_waiver_in_file_order_wins() -> None:
+    design = dk.template("dashboard-slow")
+    design.waivers = [
+        dk.Waiver(finding="DK-BE-002@*", reason="first", owner="a"),
+        dk.Waiver(finding="DK-BE-002@components.dashboard-api.endpoints.*", reason="second",
+                  owner="b"),
+    ]
+    found = [f for f in dk.assess(design, today=TODAY).findings
+             if f.rule == "DK-BE-002" and f.status is dk.Status.WAIVED]
+    assert found and {f.waiver for f in found} == {"first — a"}
+    assessment = dk.assess(design, today=TODAY)
+    assert [w.reason for w in assessment.unused_waivers] == ["second"]
+
+
+if __name__ == "__main__":  # print the expectations of the rules as they are now
+    print("EXPECTED: dict[str, dict[str, str]] = {")
+    for template in sorted(dk.templates()):
+        print(f"    {template!r}: {{")
+        for rule_id, value in digests(dk.template(template)).items():
+            print(f"        {rule_id!r}: {value!r},")
+        print("    },")
+    print("}")
