@@ -77,8 +77,8 @@ def cached(cores: int, load: float = 1000) -> dk.Design:
 def test_res002_fails_when_the_database_saturates_cold() -> None:
     [f] = run(cached(cores=1), resilience.cache_loss, "DK-RES-002")
     assert f.status is dk.Status.FAIL
-    # 50 misses/s × 1 ms = 5 % warm; 1,000/s × 1 ms = 100 % cold.
-    assert "db cpu 5 % →" in f.message and "with the cache cold" in f.message
+    # 50 misses/s × 1 ms = 5% warm; 1,000/s × 1 ms = 100% cold.
+    assert "db cpu 5% →" in f.message and "with the cache cold" in f.message
     assert "saturated" in f.message
     assert f.evidence["utilization_cold"] >= 1
 
@@ -86,7 +86,7 @@ def test_res002_fails_when_the_database_saturates_cold() -> None:
 def test_res002_passes_when_the_database_carries_the_cold_load() -> None:
     [f] = run(cached(cores=4), resilience.cache_loss, "DK-RES-002")
     assert f.status is dk.Status.PASS
-    assert "db cpu 1 % → 25 % with the cache cold" in f.message
+    assert "db cpu 1% → 25% with the cache cold" in f.message
 
 
 def test_res002_needs_data_without_workload() -> None:
@@ -248,13 +248,13 @@ def locked(rate: float) -> dk.Design:
 def test_res006_fails_near_one_over_hold_time() -> None:
     [f] = run(locked(230), resilience.lock_contention, "DK-RES-006")
     assert f.status is dk.Status.FAIL
-    # 230/s × 4 ms = 92 % busy; max 1 / 4 ms = 250/s.
-    assert "row-lock held 4 ms at 230/s: 92 % busy, max 250/s" in f.message
+    # 230/s × 4 ms = 92% busy; max 1 / 4 ms = 250/s.
+    assert "row-lock held 4 ms at 230/s: 92% busy, max 250/s" in f.message
 
 
 def test_res006_passes_at_low_rate() -> None:
     [f] = run(locked(50), resilience.lock_contention, "DK-RES-006")
-    assert f.status is dk.Status.PASS and "20 % busy" in f.message
+    assert f.status is dk.Status.PASS and "20% busy" in f.message
 
 
 def test_res006_needs_data_without_load() -> None:
@@ -326,8 +326,8 @@ def test_res008_fails_when_retries_saturate_the_target() -> None:
     [f] = run(storm(retries={"max": 2}, circuit_breaker=True), resilience.retry_storms,
               "DK-RES-008")
     assert f.status is dk.Status.FAIL
-    # 150/s × 50 ms / 10 = 75 % now; × 3 attempts = 225 %.
-    assert "p concurrency 75 % now, 225 % if every call used all 3 attempts" in f.message
+    # 150/s × 50 ms / 10 = 75% now; × 3 attempts = 225%.
+    assert "p concurrency 75% now, 225% if every call used all 3 attempts" in f.message
     assert f.evidence["utilization_retrying"] == pytest.approx(2.25, rel=0.01)
 
 
@@ -335,14 +335,14 @@ def test_res008_fails_without_budget_or_breaker() -> None:
     findings = run(dk.template("payments-monolith"), resilience.retry_storms, "DK-RES-008")
     [bad] = only(findings, "fail")
     assert "3 retries with no retry budget and no circuit breaker" in bad.message
-    assert "16 % now, 64 %" in bad.message
+    assert "16% now, 64%" in bad.message
 
 
 def test_res008_passes_with_a_budget() -> None:
     [f] = run(storm(retries={"max": 2, "budget": 0.1}, circuit_breaker=True),
               resilience.retry_storms, "DK-RES-008")
     assert f.status is dk.Status.PASS
-    assert "the 10 % retry budget caps it at" in f.message
+    assert "the 10% retry budget caps it at" in f.message
 
 
 def test_res008_payments_saga_passes() -> None:

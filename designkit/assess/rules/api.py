@@ -38,6 +38,8 @@ from designkit.model.refs import EndpointRef
 from designkit.model.resilience import Retries
 from designkit.model.service import Service
 from designkit.model.steps import CallStep, PublishStep, Step
+from designkit.text import number as _n
+from designkit.text import percent as _pct
 
 __all__ = ["RULES"]
 
@@ -54,14 +56,6 @@ _PLURAL_NOUNS = frozenset([
     "data", "media", "people", "children", "news", "series", "staff", "feedback", "info",
     "metadata", "equipment",
 ])
-
-
-def _n(value: float) -> str:
-    if value >= 1000:
-        return f"{value:,.0f}"
-    if value == int(value):
-        return f"{value:.0f}"
-    return f"{value:.3g}"
 
 
 def _has_endpoints(ctx: Context) -> bool:
@@ -407,7 +401,7 @@ def circuit_breaker(ctx: Context) -> Iterator[Finding]:
         timeout = step.timeout_ms or target.timeout_ms
         if breaker is not None and breaker.enabled:
             yield ctx.finding(path, True, f"{ref}: call to {step.call} is behind a breaker "
-                              f"(opens at {breaker.failure_threshold:.0%} failures for "
+                              f"(opens at {_pct(breaker.failure_threshold)} failures for "
                               f"{_n(breaker.open_ms / 1000)} s)")
             continue
         if timeout is not None:
@@ -483,8 +477,8 @@ def retry_backoff(ctx: Context) -> Iterator[Finding]:
             evidence |= {"station": worst.station, "utilization_now": worst.utilization_now,
                          "utilization_retrying": worst.utilization_retrying}
             amplified = (f"if every call used all {attempts} attempts, {worst.station} would "
-                         f"run at {worst.utilization_retrying:.0%} (now "
-                         f"{worst.utilization_now:.0%})")
+                         f"run at {_pct(worst.utilization_retrying)} (now "
+                         f"{_pct(worst.utilization_now)})")
             if worst.at_risk:
                 problems.append(f"retry amplification: {amplified} — a metastable overload")
                 amplified = ""
@@ -502,7 +496,7 @@ def retry_backoff(ctx: Context) -> Iterator[Finding]:
             yield ctx.needs_data(path, f"{where} with exponential backoff and jitter; the "
                                  "retry amplification needs a workload: set workload")
         else:
-            budget = (f", budget {retries.budget:.0%}" if retries.budget is not None else "")
+            budget = (f", budget {_pct(retries.budget)}" if retries.budget is not None else "")
             yield ctx.finding(path, True, f"{where} with exponential backoff from "
                               f"{_n(retries.base_ms)} ms and jitter{budget}"
                               + (f"; {amplified}" if amplified else ""), **evidence)

@@ -41,6 +41,7 @@ from designkit.model.steps import (
     Step,
     TransactionStep,
 )
+from designkit.text import number as _n
 
 __all__ = ["RULES", "Visit", "queue_handlers", "verdict", "walk"]
 
@@ -153,15 +154,6 @@ def at_least(ctx: Context, finding: Finding, severity: Severity) -> Finding:
     if severity.rank > finding.severity.rank:
         return replace(finding, severity=severity)
     return finding
-
-
-def _n(value: float) -> str:
-    """A count or a time for a message: ``50``, ``7,524``, ``1.5``, ``0.25``."""
-    if value >= 1000:
-        return f"{value:,.0f}"
-    if value == int(value):
-        return f"{value:.0f}"
-    return f"{value:.3g}"
 
 
 def _rps(ctx: Context, ref: EndpointRef) -> str:

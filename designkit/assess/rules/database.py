@@ -32,6 +32,7 @@ from designkit.model.steps import (
     Step,
     TransactionStep,
 )
+from designkit.text import number as _n
 
 __all__ = ["READ_WRITE_MIN", "RULES", "index_types", "migrations", "optimistic_locking",
            "partitioning", "read_heavy_denormalization", "redis_structures",
@@ -47,15 +48,6 @@ _SCALAR = ("uuid", "int", "integer", "bigint", "smallint", "serial", "bigserial"
            "decimal", "bool", "boolean", "date", "timestamp", "timestamptz", "real",
            "double precision", "float")
 _TEMPORAL = ("date", "timestamp", "timestamptz", "time", "timetz")
-
-
-def _n(value: float) -> str:
-    """A number for a message: ``1,500``, ``324``, ``33.9``, ``∞``."""
-    if math.isinf(value) or math.isnan(value):
-        return "∞"
-    if abs(value) >= 1000:
-        return f"{value:,.0f}"
-    return f"{value:.3g}"
 
 
 def _base_type(column: Column) -> str:

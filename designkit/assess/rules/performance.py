@@ -27,21 +27,14 @@ from designkit.model.references import walk_steps
 from designkit.model.refs import EndpointRef
 from designkit.model.service import Endpoint, Service
 from designkit.model.steps import CacheStep, CallStep, PublishStep, Step, TransactionStep
+from designkit.text import number as _n
+from designkit.text import percent as _pct
 
 __all__ = ["RULES", "background_jobs", "cached_read_p95", "caching_strategy", "compression",
            "cursor_pagination", "pool_sizing", "simple_seeks"]
 
 _PG = "https://www.postgresql.org/docs/current/"
 _ZALANDO = "Zalando RESTful API Guidelines"
-
-
-def _n(value: float) -> str:
-    """A number for a message: ``1,500``, ``324``, ``33.9``, ``0.5``, ``∞``."""
-    if math.isinf(value) or math.isnan(value):
-        return "∞"
-    if abs(value) >= 1000:
-        return f"{value:,.0f}"
-    return f"{value:.3g}"
 
 
 def _all_steps(endpoint: Endpoint) -> Iterator[Step]:
@@ -222,12 +215,12 @@ def pool_sizing(ctx: Context) -> Iterator[Finding]:
                 parts.append(f"{client} pool demand {_n(demand)} connections > {where} {rate}")
                 bad = True
             elif use > limit:
-                parts.append(f"{client} pool demand {_n(demand)} connections = {use:.0%} of "
-                             f"{where} {rate}, above the {limit:.0%} limit")
+                parts.append(f"{client} pool demand {_n(demand)} connections = {_pct(use)} of "
+                             f"{where} {rate}, above the {_pct(limit)} limit")
                 bad = True
             else:
                 parts.append(f"{client} pool demand {_n(demand)} connections ≤ "
-                             f"{_n(cap * limit)} ({limit:.0%} of {where}), {use:.0%} in use "
+                             f"{_n(cap * limit)} ({_pct(limit)} of {where}), {_pct(use)} in use "
                              f"{rate}")
             pools[client] = {"demand": demand, "available": cap, "utilization": use,
                              "rps": station.arrival_rps, "hold_ms": station.service_ms}

@@ -34,6 +34,8 @@ from designkit.model.steps import (
     PublishStep,
     TransactionStep,
 )
+from designkit.text import number as _n
+from designkit.text import percent as _pct
 
 __all__ = ["RULES"]
 
@@ -42,19 +44,6 @@ Path = tuple[str | int, ...]
 
 
 # -- shared ----------------------------------------------------------------------------
-
-def _pct(u: float) -> str:
-    return "∞ %" if math.isinf(u) else f"{u * 100:,.0f} %"
-
-
-def _ms(value: float) -> str:
-    if math.isinf(value):
-        return "∞"
-    return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
-
-
-def _rate(value: float) -> str:
-    return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
 
 
 def _queries_by_table(ctx: Context) -> dict[tuple[str, str], list[StepAt]]:
@@ -131,7 +120,7 @@ def data_size_one_year(ctx: Context) -> Iterator[Finding]:
                     what = "COUNT(*)/full read" if not step.query.where else \
                         f"WHERE {', '.join(step.query.where)}"
                     scans.append((plan.ms, f"{item.ref} ({what}) scans {plan.rows_visited:,.0f} "
-                                           f"rows: {_ms(plan.ms)} ms"))
+                                           f"rows: {_n(plan.ms)} ms"))
             slow = [text for ms, text in sorted(scans, reverse=True) if ms > budget]
             if slow:
                 yield ctx.finding(subject, False,
@@ -141,7 +130,7 @@ def data_size_one_year(ctx: Context) -> Iterator[Finding]:
                                   scan_ms_then=max(ms for ms, _ in scans))
             else:
                 tail = (f"; {len(scans)} scan(s), the slowest "
-                        f"{_ms(max(ms for ms, _ in scans))} ms then (≤ {budget:g} ms)"
+                        f"{_n(max(ms for ms, _ in scans))} ms then (≤ {budget:g} ms)"
                         if scans else "; no query scans it")
                 yield ctx.finding(subject, True, size + tail, rows_now=table.rows,
                                   rows_then=then)
@@ -190,7 +179,7 @@ def cache_loss(ctx: Context) -> Iterator[Finding]:
         yield ctx.finding(
             format_path(("components", name)), not over,
             f"{', '.join(_change(now, s) for s in shown)} with the cache cold "
-            f"({_rate(now.arrival_rps)} → {_rate(hot.arrival_rps)} calls/s): {verdict}",
+            f"({_n(now.arrival_rps)} → {_n(hot.arrival_rps)} calls/s): {verdict}",
             station=worst.id, utilization_warm=before.utilization if before else 0.0,
             utilization_cold=worst.utilization, arrival_warm=now.arrival_rps,
             arrival_cold=hot.arrival_rps)
@@ -219,7 +208,7 @@ def transaction_remote_call(ctx: Context) -> Iterator[Finding]:
             if isinstance(target, External):
                 mean = Spec.of(target.latency_ms).mean
                 latency += mean * inner.count
-                remote.append(f"{inner.call} (third party, mean {_ms(mean)} ms)")
+                remote.append(f"{inner.call} (third party, mean {_n(mean)} ms)")
             elif EndpointRef.parse(inner.call) is not None:
                 remote.append(f"{inner.call} (another service)")
         db = tx.step.transaction
@@ -234,9 +223,9 @@ def transaction_remote_call(ctx: Context) -> Iterator[Finding]:
         ep = ctx.estimate.endpoints.get(str(tx.ref))
         if pool is not None and ep is not None and pool.arrival_rps > 0:
             held_here = ep.rps * latency / 1000.0
-            text += (f"; at {_rate(ep.rps)}/s that alone keeps ≈ {held_here:.3g} connections "
-                     f"busy — pool demand {pool.busy:.3g} of {pool.servers} "
-                     f"({_pct(pool.utilization)}), mean hold {_ms(pool.service_ms)} ms")
+            text += (f"; at {_n(ep.rps)}/s that alone keeps ≈ {_n(held_here)} connections "
+                     f"busy — pool demand {_n(pool.busy)} of {pool.servers} "
+                     f"({_pct(pool.utilization)}), mean hold {_n(pool.service_ms)} ms")
             evidence.update(pool=pool.id, pool_busy=pool.busy, pool_size=pool.servers,
                             pool_utilization=pool.utilization, held_by_call=held_here)
         else:
@@ -415,8 +404,8 @@ def _lock_text(lock: StationEstimate) -> str:
     hold = lock.service_ms
     cap = 1000.0 / hold if hold > 0 else math.inf
     state = "saturated" if lock.saturated or lock.utilization >= 1 else "busy"
-    return (f"{lock.component} held {_ms(hold)} ms at {_rate(lock.arrival_rps)}/s: "
-            f"{_pct(lock.utilization)} {state}, max {_rate(cap)}/s")
+    return (f"{lock.component} held {_n(hold)} ms at {_n(lock.arrival_rps)}/s: "
+            f"{_pct(lock.utilization)} {state}, max {_n(cap)}/s")
 
 
 @rule("DK-RES-006", "Hot-row / lock contention", "high", "estimate",
@@ -449,7 +438,7 @@ def lock_contention(ctx: Context) -> Iterator[Finding]:
             sibling = _sibling(ctx, ref)
             if sibling is not None and sibling in workload:
                 workload[str(ref)] = workload.pop(sibling)
-                moved.append(f"{sibling}'s {_rate(workload[str(ref)])}/s onto {ref}")
+                moved.append(f"{sibling}'s {_n(workload[str(ref)])}/s onto {ref}")
         if not moved:
             yield ctx.needs_data(subject, f"no workload reaches {name} (taken by "
                                           f"{', '.join(map(str, users))}): set their workload")
