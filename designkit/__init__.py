@@ -92,10 +92,12 @@ from designkit.model import (
     save,
     step_kind,
 )
+from designkit.model.subset import subset, too_large_to_draw
 
 # Views decorate the model (which knows nothing of rendering): a Design displays its
 # architecture diagram in Jupyter. Nothing heavy is imported until it is displayed.
 from designkit.render.display import design_mimebundle as _design_mimebundle
+from designkit.safe_write import WriteError
 from designkit.schema import json_schema
 from designkit.templates import template, template_path, template_text, templates
 from designkit.widgets import explore
@@ -162,6 +164,7 @@ __all__ = [
     "UnsafeYAMLError",
     "UnsupportedVersionError",
     "Waiver",
+    "WriteError",
     "__version__",
     "assess",
     "dump",
@@ -175,8 +178,10 @@ __all__ = [
     "simulate",
     "size",
     "step_kind",
+    "subset",
     "template",
     "template_path",
     "template_text",
     "templates",
+    "too_large_to_draw",
 ]
