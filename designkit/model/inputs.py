@@ -49,6 +49,8 @@ def input_problems(data: Any) -> list[Problem]:
         components."api ": the name has spaces at its start or end; remove them
         components."api ".replicas: must be a finite number, got inf
     """
+    if not _suspect(data):
+        return []
     problems: list[Problem] = []
     stack: list[tuple[Any, tuple[str | int, ...]]] = [(data, ())]
     while stack and len(problems) < _MAX_PROBLEMS:
@@ -68,6 +70,52 @@ def input_problems(data: Any) -> list[Problem]:
         elif isinstance(value, float) and not math.isfinite(value):
             problems.append(Problem(format_path(path), f"must be a finite number, got {value}"))
     return sorted(problems)
+
+
+_EDGE_OR_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]|(?:^|\ue000)\\s|\\s(?:\ue000|$)")
+
+
+def _suspect(data: Any) -> bool:
+    """Whether ``data`` may have a problem: one quick pass that builds no paths (the
+    located pass runs only then). Every key is checked at once, joined into one text."""
+    keys: list[Any] = []
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    isfinite, dict_, list_, float_ = math.isfinite, dict, list, float
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return True
+        items = value.values() if type(value) is dict_ else value
+        if type(value) is dict_:
+            keys.extend(value)
+        for item in items:
+            kind = type(item)
+            if kind is dict_ or kind is list_:
+                stack.append((item, depth + 1))
+            elif kind is float_ and not isfinite(item):
+                return True
+    texts = [key if type(key) is str else str(key) for key in keys]
+    if len(texts) != sum(type(key) is str for key in keys) and _colliding(data):
+        return True  # two keys of one mapping are one once read (200 and "200")
+    name = data.get("name") if isinstance(data, dict) else None
+    text = "\ue000".join([*texts, name if isinstance(name, str) else ""])
+    return bool(_EDGE_OR_CONTROL.search(text)) or max(map(len, texts), default=0) > MAX_NAME
+
+
+def _colliding(data: Any) -> bool:
+    """Whether a mapping in ``data`` with a key that is not text has two keys that read
+    the same (only such a mapping can: text keys are unique)."""
+    stack = [data]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            if not all(type(key) is str for key in value) and len(
+                    {str(key) for key in value}) < len(value):
+                return True
+            stack.extend(v for v in value.values() if isinstance(v, dict | list))
+        elif isinstance(value, list):
+            stack.extend(v for v in value if isinstance(v, dict | list))
+    return False
 
 
 def _part(key: Any) -> str:
