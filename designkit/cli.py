@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from designkit import __version__
-from designkit.errors import DesignkitError
+from designkit.errors import DesignkitError, RuleFailedError
 from designkit.text import visible
 
 if TYPE_CHECKING:
@@ -41,6 +41,10 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
+        except RuleFailedError as err:  # a rule's bug: not the design's fault
+            click.echo(f"internal error: {visible(str(err))[:300]} — this is a bug in the "
+                       f"rule (designkit {__version__}); please report it", err=True)
+            ctx.exit(EXIT_INTERNAL)
         except (DesignkitError, FileNotFoundError) as err:
             click.echo(f"error: {visible(str(err))}", err=True)
             ctx.exit(EXIT_INVALID)

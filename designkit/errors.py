@@ -14,6 +14,7 @@ __all__ = [
     "DesignkitError",
     "MissingDependencyError",
     "Problem",
+    "RuleFailedError",
     "TemplateNotFoundError",
     "UnsafeYAMLError",
     "UnsupportedVersionError",
@@ -137,4 +138,14 @@ class MissingDependencyError(DesignkitError, ImportError):
     Example:
         >>> str(MissingDependencyError("install it: pip install 'designkit[notebook]'"))
         "install it: pip install 'designkit[notebook]'"
+    """
+
+
+class RuleFailedError(DesignkitError, RuntimeError):
+    """A rule's check raised: a bug in the rule, not a problem of the design. The command
+    line reports it as an internal error (exit 3), never as bad input or findings.
+
+    Example:
+        >>> str(RuleFailedError("rule DK-X-001 (x) failed: ZeroDivisionError: division by zero"))
+        'rule DK-X-001 (x) failed: ZeroDivisionError: division by zero'
     """

@@ -4,6 +4,7 @@ where asked, never through a link, never over a file without --force."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -160,3 +161,31 @@ def test_a_design_too_large_to_lay_out_is_refused_with_views_to_draw(
     assert code == 0
     assert re.findall(r"<B>(c\d+)</B>", out) == ["c0", "c1", "c2"]
     assert run(capsys, "render", str(path), "--format", "mermaid")[0] == 0  # no layout
+
+
+def test_a_rule_that_breaks_is_an_internal_error_not_bad_input(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from designkit.assess import engine
+
+    def broken(*args: object, **kwargs: object) -> object:
+        raise dk.errors.RuleFailedError("rule DK-X-001 (x) failed: KeyError: 'a'")
+
+    monkeypatch.setattr(engine, "assess", broken)
+    code, _, err = run(capsys, "assess", FLASH)
+    assert code == 3
+    assert err.startswith("internal error: rule DK-X-001 (x) failed: KeyError: 'a' — this is "
+                          "a bug in the rule")
+
+
+def test_a_lock_held_for_no_time_is_reviewed(capsys: pytest.CaptureFixture[str],
+                                             tmp_path: Path) -> None:
+    design = dk.Design(name="lock")
+    design.lock("l")
+    design.service("api").endpoint("GET /a").lock("l")
+    design.set_load("api GET /a", 10)
+    path = tmp_path / "lock.yaml"
+    dk.save(design, path)
+    code, out, _ = run(capsys, "assess", str(path), "--format", "json")
+    assert code == 0
+    [lock] = [f for f in json.loads(out)["findings"] if f["rule"] == "DK-RES-006"]
+    assert lock["status"] == "pass" and lock["message"].startswith("l held 0 ms at 10/s")

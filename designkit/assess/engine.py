@@ -12,7 +12,7 @@ from designkit.assess.assessment import Assessment
 from designkit.assess.context import Context
 from designkit.assess.finding import Finding, Status
 from designkit.assess.rule import Rule
-from designkit.errors import DesignkitError
+from designkit.errors import DesignkitError, RuleFailedError
 from designkit.gcpause import gc_paused
 
 if TYPE_CHECKING:
@@ -88,7 +88,7 @@ def _run(rule: Rule, context: Context) -> list[Finding]:
     except DesignkitError:
         raise
     except Exception as err:  # a broken check must say which rule broke
-        raise DesignkitError(f"rule {rule.id} ({rule.title}) failed: "
+        raise RuleFailedError(f"rule {rule.id} ({rule.title}) failed: "
                              f"{type(err).__name__}: {err}") from err
     finally:
         context.rule = None

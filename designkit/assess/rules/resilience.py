@@ -400,9 +400,14 @@ def _sibling(ctx: Context, ref: EndpointRef) -> str | None:
     return best[1] if best else None
 
 
+def _max_rps(hold_ms: float) -> float:
+    """Most acquisitions per second of a lock held ``hold_ms`` (∞ for a zero hold)."""
+    return 1000.0 / hold_ms if hold_ms > 0 else math.inf
+
+
 def _lock_text(lock: StationEstimate) -> str:
     hold = lock.service_ms
-    cap = 1000.0 / hold if hold > 0 else math.inf
+    cap = _max_rps(hold)
     state = "saturated" if lock.saturated or lock.utilization >= 1 else "busy"
     return (f"{lock.component} held {_n(hold)} ms at {_n(lock.arrival_rps)}/s: "
             f"{_pct(lock.utilization)} {state}, max {_n(cap)}/s")
@@ -428,7 +433,7 @@ def lock_contention(ctx: Context) -> Iterator[Finding]:
             ok = lock.utilization <= limit and not lock.saturated
             yield ctx.finding(subject, ok, _lock_text(lock) + f" (limit {_pct(limit)})",
                               hold_ms=lock.service_ms, rate=lock.arrival_rps,
-                              utilization=lock.utilization, max_rps=1000.0 / lock.service_ms)
+                              utilization=lock.utilization, max_rps=_max_rps(lock.service_ms))
             continue
         # No load reaches the lock: move the traffic of the nearest loaded sibling onto
         # the endpoints that take it (the "locked variant" of an operation).
@@ -454,7 +459,7 @@ def lock_contention(ctx: Context) -> Iterator[Finding]:
                           + _lock_text(what_if) + f" (limit {_pct(limit)})",
                           hold_ms=what_if.service_ms, rate=what_if.arrival_rps,
                           utilization=what_if.utilization,
-                          max_rps=1000.0 / what_if.service_ms, assumed_workload=workload)
+                          max_rps=_max_rps(what_if.service_ms), assumed_workload=workload)
 
 
 # -- DK-RES-007 ------------------------------------------------------------------------
