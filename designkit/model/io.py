@@ -165,7 +165,7 @@ def _read(source: str | os.PathLike[str]) -> tuple[str, str | None]:
                 f"{path}: no such design file; create one with "
                 f"`designkit new {path} --template flash-sale`")
         try:
-            return path.read_text(encoding="utf-8"), str(path)
+            return path.read_text(encoding="utf-8-sig"), str(path)
         except PermissionError:
             raise DesignFileNotFoundError(f"{path}: not allowed to read it") from None
         except UnicodeDecodeError as err:

@@ -39,15 +39,37 @@ def parse_text(text: str, label: str | None = None) -> Any:
         UnsafeYAMLError: A tag would construct a Python object (or is unknown).
         DesignError: The text is not valid YAML, or a mapping repeats a key.
     """
-    if text.lstrip().startswith("{") or (label or "").lower().endswith(".json"):
+    text = text.removeprefix("\ufeff")  # a byte-order mark is not part of the design
+    suffix = (label or "").lower().rpartition(".")[2]
+    if suffix == "json" or (suffix not in ("yaml", "yml") and text.lstrip().startswith("{")):
         with gc_paused():
-            return _parse_json(text, label)
+            try:
+                return _parse_json(text, label)
+            except _NotJSON as err:  # a YAML flow mapping ({a: 1}) unless a .json file
+                if suffix == "json":
+                    raise err.error from None
+                try:
+                    return _yaml(text, label)
+                except DesignError:
+                    raise err.error from None
+    return _yaml(text, label)
+
+
+def _yaml(text: str, label: str | None) -> Any:
     loader = _Loader(text)
     try:
         with gc_paused():
             return _parse_yaml(loader, label, aliases="&" in text)
     finally:
         loader.dispose()
+
+
+class _NotJSON(Exception):
+    """The text is not JSON; ``error`` says where."""
+
+    def __init__(self, error: DesignError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 def _parse_yaml(loader: _Loader, label: str | None, aliases: bool) -> Any:
@@ -139,8 +161,9 @@ def _parse_json(text: str, label: str | None) -> Any:
     try:
         data = json.loads(text, object_pairs_hook=unique, parse_int=_whole_number)
     except json.JSONDecodeError as err:
-        raise DesignError([Problem(f"line {err.lineno}, column {err.colno}",
-                                   f"not valid JSON: {err.msg}")], source=label) from None
+        raise _NotJSON(DesignError([Problem(f"line {err.lineno}, column {err.colno}",
+                                            f"not valid JSON: {err.msg}")], source=label)) \
+            from None
     except RecursionError:
         raise DesignError([Problem("<text>", "not a design: the JSON nests deeper than "
                                    "designkit reads (a design nests a few dozen levels)")],

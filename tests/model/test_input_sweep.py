@@ -248,3 +248,27 @@ def test_builder_errors_name_the_whole_path() -> None:
         "unknown key 'tabel' (did you mean 'table'?)")
     with pytest.raises(dk.DesignError, match=r'components\.db\.tables\.t\.columns\.c\.pk'):
         design.database("db").table("t").column("c", "uuid", pk=True)
+
+
+# -- file forms --------------------------------------------------------------------------
+
+def test_a_yaml_file_in_flow_style_is_yaml(tmp_path: object) -> None:
+    from pathlib import Path
+
+    path = Path(str(tmp_path)) / "flow.yaml"
+    path.write_text("{designkit: 1, name: flow, workload: {}}")
+    assert dk.load(path).name == "flow"
+    assert dk.load("{designkit: 1, name: text}").name == "text"
+    bad = Path(str(tmp_path)) / "flow.json"
+    bad.write_text("{designkit: 1, name: flow}")
+    with pytest.raises(dk.DesignError, match="not valid JSON: Expecting property name"):
+        dk.load(bad)
+
+
+def test_a_byte_order_mark_is_not_part_of_the_design(tmp_path: object) -> None:
+    from pathlib import Path
+
+    for name in ("bom.json", "bom.yaml"):
+        path = Path(str(tmp_path)) / name
+        path.write_text('\ufeff{"designkit": 1, "name": "bom"}', encoding="utf-8")
+        assert dk.load(path).name == "bom"
