@@ -7,7 +7,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed-stamp
 
-.PHONY: all demo test lint lab docs bench dot mermaid chromium venv clean
+.PHONY: all demo test lint lab docs bench fuzz dot mermaid chromium venv clean
 
 all: test
 
@@ -67,8 +67,16 @@ lint: venv
 	$(BIN)/ruff check designkit tests
 	$(BIN)/mypy
 
-bench: venv
+bench: venv dot
 	$(BIN)/python benchmarks/bench_estimate.py
+	$(BIN)/python benchmarks/bench_scale.py
+
+# A longer fuzz soak than the one in `make test`: every command and output format on
+# generated designs (valid, invalid, extreme, hostile), random seed; failures saved under
+# .cache/fuzz/. FUZZ_MINUTES sets its length.
+FUZZ_MINUTES ?= 10
+fuzz: venv dot mermaid
+	$(BIN)/python tests/fuzz/soak.py --minutes $(FUZZ_MINUTES)
 
 docs: venv
 	$(BIN)/python docs/_gen_format.py

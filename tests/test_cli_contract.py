@@ -189,3 +189,14 @@ def test_a_lock_held_for_no_time_is_reviewed(capsys: pytest.CaptureFixture[str],
     assert code == 0
     [lock] = [f for f in json.loads(out)["findings"] if f["rule"] == "DK-RES-006"]
     assert lock["status"] == "pass" and lock["message"].startswith("l held 0 ms at 10/s")
+
+
+def test_long_design_and_saga_names_give_file_names_that_fit(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "long.yaml"
+    path.write_text("designkit: 1\nname: " + "x" * 100 + "\nsagas:\n  " + "y" * 150
+                    + ":\n    steps: []\n")
+    assert run(capsys, "report", str(path), "-o", str(tmp_path / "out"))[0] == 0
+    names = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert max(len(n.encode()) for n in names) <= 255
+    assert any("-saga-yyy" in n for n in names)

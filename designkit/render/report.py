@@ -240,9 +240,17 @@ def _html_page(title: str, blocks: list[_Block]) -> str:
 # -- content -----------------------------------------------------------------------------
 
 
-def _slug(name: str) -> str:
-    """A file name from a design or saga name: ``[A-Za-z0-9._-]``, never empty."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") or "design"
+def _slug(name: str, most: int = 80) -> str:
+    """A file name part from a design or saga name: ``[A-Za-z0-9._-]``, never empty, at most
+    ``most`` characters (a long name keeps its start and a short hash of the whole, so
+    ``<design>-saga-<saga>-utilization.svg`` stays within a file system's 255 bytes)."""
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") or "design"
+    if len(slug) <= most:
+        return slug
+    import hashlib
+
+    digest = hashlib.sha1(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"{slug[:most - 9].rstrip('-.')}-{digest}"
 
 
 def _summary(design: Design) -> list[_Block]:
