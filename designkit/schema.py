@@ -128,7 +128,7 @@ def format_reference() -> str:
 
     Example:
         >>> from designkit.schema import format_reference
-        >>> "| `cores` | integer ≥ 1 | `4` |" in format_reference()
+        >>> "| `cores` | integer ≥ 1, ≤ 100000 | `4` |" in format_reference()
         True
     """
     from pydantic_core import to_jsonable_python
