@@ -35,10 +35,12 @@ from designkit.errors import (
     UnsupportedVersionError,
 )
 from designkit.estimate import (
+    ArgumentError,
     ComponentEstimate,
     EndpointEstimate,
     Estimate,
     Growth,
+    NotFoundError,
     RetryStorm,
     Scenario,
     Sizing,
@@ -106,6 +108,7 @@ Design._repr_mimebundle_ = _design_mimebundle  # type: ignore[attr-defined]
 
 __all__ = [
     "FORMAT_VERSION",
+    "ArgumentError",
     "Assessment",
     "Attestation",
     "Auth",
@@ -134,6 +137,7 @@ __all__ = [
     "Loop",
     "LoopStep",
     "MissingDependencyError",
+    "NotFoundError",
     "ParallelStep",
     "Partitioning",
     "Policy",

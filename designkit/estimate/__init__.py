@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 from designkit.estimate.api import estimate
+from designkit.estimate.arguments import ArgumentError
 from designkit.estimate.capacity import RetryStorm
 from designkit.estimate.growth import Growth, growth
-from designkit.estimate.result import ComponentEstimate, EndpointEstimate, Estimate, StationEstimate
+from designkit.estimate.result import (
+    ComponentEstimate,
+    EndpointEstimate,
+    Estimate,
+    NotFoundError,
+    StationEstimate,
+)
 from designkit.estimate.scenarios import Scenario
 from designkit.estimate.simulate import simulate
 from designkit.estimate.sizing import Sizing, SizingError, size
 
-__all__ = ["ComponentEstimate", "EndpointEstimate", "Estimate", "Growth", "RetryStorm", "Scenario",
-           "Sizing", "SizingError", "StationEstimate", "estimate", "growth", "simulate", "size"]
+__all__ = ["ArgumentError", "ComponentEstimate", "EndpointEstimate", "Estimate", "Growth",
+           "NotFoundError", "RetryStorm", "Scenario", "Sizing", "SizingError",
+           "StationEstimate", "estimate", "growth", "simulate", "size"]

@@ -7,6 +7,7 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 from designkit.errors import DesignError, Problem
+from designkit.estimate.arguments import ArgumentError, at_least_zero, positive
 from designkit.estimate.capacity import max_scale, retry_storms
 from designkit.estimate.latency import endpoint_latency
 from designkit.estimate.program import Program, compile_design
@@ -47,7 +48,9 @@ def estimate(design: Design, workload: dict[str, float] | None = None,
         component and station arrivals, utilization, queue; the bottleneck and ``max_scale``.
 
     Raises:
-        DesignError: The design or the workload is invalid.
+        DesignError: The design, the workload or the scenario is invalid.
+        ArgumentError: ``scale`` (or the scenario's) is not a finite number > 0, or
+            ``days`` not a finite number ≥ 0.
 
     Example:
         >>> import designkit as dk
@@ -99,14 +102,20 @@ def prepare(design: Design, workload: dict[str, float] | None, scenario: Scenari
     estimate it again — it is compiled as is, without the digest that keeps programs for
     re-use (the command line).
     """
+    scale = positive("scale", scale)
+    days = at_least_zero("days", days)
     scenario = scenario or Scenario()
+    total = scale * positive("the scenario's scale", scenario.scale)
+    if not math.isfinite(total):
+        raise ArgumentError(f"scale × the scenario's scale must be finite, got {scale!r} × "
+                            f"{scenario.scale!r}")
     if validated:
         source = scenario.apply(design)
         program = compile_design(source, days)
     else:
         source, program = _compiled(design, scenario, days)
     load = _workload(design, workload)
-    return source, program, load, scale * scenario.scale, scenario
+    return source, program, load, total, scenario
 
 
 _COMPILED: OrderedDict[tuple[object, ...], tuple[Design, Program]] = OrderedDict()
@@ -176,7 +185,7 @@ def _endpoints(solution: Solution) -> LazyTable[EndpointEstimate]:
                                 latency.p99, latency.saturated, latency.dist)
 
     return LazyTable([str(ep.ref) for ep, rate in zip(program.endpoints, rates, strict=True)
-                      if rate > 0], make)
+                      if rate > 0], make, "endpoint")
 
 
 def _components(design: Design, solution: Solution) -> LazyTable[ComponentEstimate]:
@@ -196,7 +205,7 @@ def _components(design: Design, solution: Solution) -> LazyTable[ComponentEstima
             id=spec.id, component=spec.component, role=spec.role,
             servers=spec.servers * spec.copies, arrival_rps=arrival * 1000.0,
             service_ms=service, utilization=utilization,
-            busy=arrival * service if arrival > 0 else 0.0, wait_ms=wait,
+            busy=arrival * service if arrival > 0 and service > 0 else 0.0, wait_ms=wait,
             saturated=utilization >= 1.0 or math.isinf(wait))
 
     def make(name: str) -> ComponentEstimate:
@@ -213,7 +222,7 @@ def _components(design: Design, solution: Solution) -> LazyTable[ComponentEstima
         return ComponentEstimate(kind, arrival, utilization,
                                  any(s.saturated for s in stations.values()), stations)
 
-    return LazyTable(kinds, make)
+    return LazyTable(kinds, make, "component")
 
 
 def _stations_by_component(program: Program) -> dict[str, list[int]]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from designkit.estimate.external import backoff_ms
+from designkit.estimate.external import backoff_total_ms
 from designkit.estimate.program import ExternalCall, Invoke, Program
 from designkit.estimate.solve import Solution, Trials, trials
 
@@ -38,6 +38,11 @@ def max_scale(program: Program, workload: dict[str, float], rel_tol: float = 1e-
     return cap, int(np.argmax(near.utilization[:, 0]))
 
 
+MAX_TRIALS = 200
+"""Most trials of one capacity search (a dozen is usual): the search stops there whatever
+the solutions say, so it can never run on."""
+
+
 def _max_scale(program: Program, workload: dict[str, float], rel_tol: float,
                base: Trials | None) -> float:
     if not any(v > 0 for v in workload.values()):
@@ -58,14 +63,21 @@ def _max_scale(program: Program, workload: dict[str, float], rel_tol: float,
         # The bound is exact when holding times do not grow with the load: try it first.
         if not saturated(hi * (1 - 1e-9))[0]:
             return hi * (1 - 1e-9)
-    while not saturated(hi)[0]:
-        lo, hi = hi, hi * 2.0
-        if hi > 1e12:
-            return math.inf
+        ceiling = hi * 2.0 ** 40
+        while not saturated(hi)[0]:
+            lo, hi = hi, hi * 2.0
+            if hi > ceiling:
+                return math.inf
     # Bisection, with an upper bound from every unsaturated trial: at a trial scale s, each
-    # station saturates at or before s / ρ(s).
-    while hi - lo > rel_tol * hi:
-        mid = 0.5 * (lo + hi)
+    # station saturates at or before s / ρ(s). The midpoint is geometric while the bracket
+    # spans many orders of magnitude (what is held may grow without bound as load grows:
+    # then no positive scale a float can hold is unsaturated, and the answer is 0).
+    for _ in range(MAX_TRIALS):
+        if not hi - lo > rel_tol * hi:
+            break
+        mid = _midpoint(lo, hi)
+        if mid <= 0.0 or mid >= hi:
+            break
         over, peak = saturated(mid)
         if over:
             hi = mid
@@ -73,8 +85,18 @@ def _max_scale(program: Program, workload: dict[str, float], rel_tol: float,
             lo = mid
             if peak > 0:
                 hi = min(hi, mid / peak)
+    if lo == 0.0:
+        return 0.0
     edge = hi * (1 - 1e-9)
     return edge if not saturated(edge)[0] else lo
+
+
+def _midpoint(lo: float, hi: float) -> float:
+    """The next trial of the bisection: halfway, unless the bracket spans more than six
+    orders of magnitude (or reaches down to 0 below 10⁻¹²), then a geometric step."""
+    if lo > 0.0:
+        return 0.5 * (lo + hi) if hi < 1e6 * lo else math.sqrt(lo * hi)
+    return 0.5 * hi if hi > 1e-12 else hi * 1e-6
 
 
 @dataclass(frozen=True)
@@ -140,8 +162,7 @@ def retry_storms(solution: Solution) -> list[RetryStorm]:
             out.append(RetryStorm(caller, node.component, station.id, state.utilization,
                                   load, n))
             continue
-        extra_per_call = (n - info.expected) * attempt + sum(
-            backoff_ms(node, k) for k in range(1, n))
+        extra_per_call = (n - info.expected) * attempt + backoff_total_ms(node, n - 1)
         for index in held:
             state = solution.stations[index]
             station = program.stations[index]

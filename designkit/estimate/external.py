@@ -4,12 +4,16 @@ an open circuit breaker."""
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
+
+import numpy as np
 
 from designkit.estimate.distributions import Dist, Grid
 from designkit.estimate.program import ExternalCall
 
-__all__ = ["Attempts", "attempts", "backoff_ms", "call_dist", "settings"]
+__all__ = ["Attempts", "attempts", "backoff_ms", "backoff_total_ms", "call_dist",
+           "call_moments", "geometric_sum", "settings"]
 
 
 @dataclass(frozen=True)
@@ -30,14 +34,24 @@ class Attempts:
     breaker_open: bool
     p_timeout: float
 
-    def weights(self) -> list[float]:
-        """P(the call makes exactly k attempts), for k = 1 … max_attempts."""
+    def weights(self) -> Iterator[float]:
+        """P(the call makes exactly k attempts), for k = 1 … max_attempts, while any is
+        left: a call that nearly always succeeds at once stops after a few."""
         f, n = self.failure, self.max_attempts
-        return [f ** (k - 1) * (1 - f) for k in range(1, n)] + [f ** (n - 1)]
+        reach = 1.0  # P(at least k attempts) = f^(k − 1)
+        for k in range(1, n + 1):
+            if k == n:
+                yield reach
+                return
+            yield reach * (1.0 - f)
+            reach *= f
+            if reach < 1e-300:
+                return
 
 
 def backoff_ms(call: ExternalCall, retry: int) -> float:
-    """Mean delay before retry number ``retry`` (1-based); full jitter halves it.
+    """Mean delay before retry number ``retry`` (1-based); full jitter halves it. An
+    exponential delay too long for a double is ``inf``.
 
     Example:
         >>> from designkit.estimate.program import ExternalCall
@@ -45,14 +59,47 @@ def backoff_ms(call: ExternalCall, retry: int) -> float:
         >>> from designkit.model.resilience import Retries
         >>> call = ExternalCall("p", Spec(100), 2000, Retries(max=3, backoff="exponential",
         ...                     base_ms=100, jitter=True), 0.0, None, None)
-        >>> [backoff_ms(call, i) for i in (1, 2, 3)]
-        [50.0, 100.0, 200.0]
+        >>> [backoff_ms(call, i) for i in (1, 2, 3)], backoff_ms(call, 5000)
+        ([50.0, 100.0, 200.0], inf)
     """
     retries = call.retries
-    if retries is None or retries.backoff == "none":
+    if retries is None or retries.backoff == "none" or retries.base_ms == 0:
         return 0.0
-    delay = retries.base_ms * (2.0 ** (retry - 1) if retries.backoff == "exponential" else 1.0)
+    delay = (_times_power_of_two(retries.base_ms, retry - 1)
+             if retries.backoff == "exponential" else retries.base_ms)
     return delay / 2.0 if retries.jitter else delay
+
+
+def backoff_total_ms(call: ExternalCall, retries: int) -> float:
+    """Mean total delay before the first ``retries`` retries, in closed form: ``r·d`` for a
+    constant delay ``d``, ``b·(2ʳ − 1)`` for an exponential one from ``b`` (halved with
+    jitter); ``inf`` when it does not fit a double.
+
+    Example:
+        >>> from designkit.estimate.program import ExternalCall
+        >>> from designkit.estimate.times import Spec
+        >>> from designkit.model.resilience import Retries
+        >>> call = ExternalCall("p", Spec(100), None, Retries(max=100, backoff="exponential",
+        ...                     base_ms=100), 0.0, None, None)
+        >>> backoff_total_ms(call, 3), f"{backoff_total_ms(call, 100):.4g}"
+        (700.0, '1.268e+32')
+    """
+    setting = call.retries
+    if retries <= 0 or setting is None or setting.backoff == "none" or setting.base_ms == 0:
+        return 0.0
+    if setting.backoff == "exponential":
+        total = _times_power_of_two(setting.base_ms, retries) - setting.base_ms
+    else:
+        total = setting.base_ms * retries
+    return total / 2.0 if setting.jitter else total
+
+
+def _times_power_of_two(value: float, exponent: int) -> float:
+    """``value · 2^exponent`` (``exponent ≥ 0``); ``inf`` instead of an OverflowError."""
+    try:
+        return math.ldexp(value, exponent)
+    except OverflowError:
+        return math.inf
 
 
 def settings(call: ExternalCall) -> tuple[object, ...]:
@@ -64,7 +111,7 @@ def settings(call: ExternalCall) -> tuple[object, ...]:
 
 def attempts(call: ExternalCall, attempt: Dist | None = None) -> Attempts:
     """The retry arithmetic of ``call``; ``attempt`` gives P(timeout) when one is set (by
-    default, the attempt's latency on a fine grid: computed once per settings)."""
+    default, the latency's own distribution function: computed once per settings)."""
     if attempt is None:
         return _attempts(settings(call), call)
     return _arithmetic(call, attempt)
@@ -85,21 +132,83 @@ def _attempts(key: tuple[object, ...], call: ExternalCall) -> Attempts:
 def _arithmetic(call: ExternalCall, attempt: Dist | None) -> Attempts:
     p_timeout = 0.0
     if call.timeout_ms is not None:
-        if attempt is None:
-            grid = Grid.covering(max(call.timeout_ms * 1.01, 1e-3))
-            attempt = call.latency.dist(grid)
-        p_timeout = 1.0 - attempt.cdf(call.timeout_ms)
+        p_timeout = (call.latency.cut(call.timeout_ms)[0] if attempt is None
+                     else 1.0 - attempt.cdf(call.timeout_ms))
     failure = 1.0 - (1.0 - call.failure_rate) * (1.0 - p_timeout)
     n = 1 + (call.retries.max if call.retries else 0)
     if call.breaker_open(failure):
         return Attempts(failure, n, 0.0, True, p_timeout)
-    expected = sum(failure ** k for k in range(n))
-    return Attempts(failure, n, expected, False, p_timeout)
+    return Attempts(failure, n, geometric_sum(failure, n), False, p_timeout)
+
+
+def geometric_sum(ratio: float, terms: int) -> float:
+    """``1 + r + … + r^(terms − 1)`` in closed form (``terms`` when ``r = 1``; ``inf`` when
+    it does not fit a double).
+
+    Example:
+        >>> geometric_sum(0.5, 3), geometric_sum(1.0, 101), geometric_sum(0.0, 5)
+        (1.75, 101.0, 1.0)
+    """
+    if terms <= 0:
+        return 0.0
+    if ratio == 1.0:
+        return float(terms)
+    if ratio <= 0.0:
+        return 1.0
+    try:
+        return -math.expm1(terms * math.log(ratio)) / (1.0 - ratio)
+    except OverflowError:
+        return math.inf
+
+
+def call_moments(call: ExternalCall) -> tuple[Attempts, float, float]:
+    """The attempts, mean and variance of one logical call (without the waits for a
+    concurrency slot, which the solver adds), in closed form.
+
+    With ``K`` the number of attempts (``P(K ≥ k) = f^(k − 1)``, at most ``n``), ``A`` one
+    attempt (the latency cut at the timeout: :meth:`~designkit.estimate.times.Spec.cut`)
+    and ``Bₖ`` the backoff before attempt ``k + 1`` has been waited: given ``K = k`` the
+    call takes ``k`` attempts and ``B₁ + … + Bₖ₋₁``, so
+    ``E = Σₖ P(K = k)(k·E[A] + B(k))`` and ``Var = E[K]·Var[A] + Σₖ P(K = k)(k·E[A] + B(k) −
+    E)²``. The sum runs over the attempts that are reached (at most ``n``, 101 by the
+    design's bounds).
+
+    Example:
+        >>> from designkit.estimate.program import ExternalCall
+        >>> from designkit.estimate.times import Spec
+        >>> from designkit.model.resilience import Retries
+        >>> call = ExternalCall("p", Spec(100.0, 0.0), None, Retries(max=1, backoff="constant",
+        ...                     base_ms=50), 0.5, None, None)
+        >>> info, mean, var = call_moments(call)   # 100 ms, or 100 + 50 + 100 ms: ½ each
+        >>> info.expected, mean, var
+        (1.5, 175.0, 5625.0)
+    """
+    info = attempts(call)
+    if info.breaker_open:
+        return info, 0.0, 0.0
+    _, first, second = call.latency.cut(call.timeout_ms)
+    variance = max(second - first * first, 0.0)
+    weights = np.fromiter(info.weights(), dtype=float)
+    counts = np.arange(1, len(weights) + 1, dtype=float)
+    backoff = np.array([backoff_total_ms(call, k - 1) for k in range(1, len(weights) + 1)])
+    with np.errstate(over="ignore", invalid="ignore"):
+        times = counts * first + backoff
+        reached = weights > 0
+        mean = float(np.sum(np.where(reached, weights * times, 0.0)))
+        if not math.isfinite(mean):
+            return info, math.inf, math.inf
+        spread = float(np.sum(np.where(reached, weights * (times - mean) ** 2, 0.0)))
+        var = float(np.sum(weights * counts)) * variance + spread
+    return info, mean, var if math.isfinite(var) else math.inf
 
 
 def call_dist(call: ExternalCall, grid: Grid, wait: Dist | None = None) -> Dist:
     """The time of one logical call on ``grid``: attempts (each waiting ``wait`` when the
-    third party bounds its concurrency), cut at the timeout, with backoff between them."""
+    third party bounds its concurrency), cut at the timeout, with backoff between them.
+
+    Attempts are added while they are reached and the backoff waited so far still ends on
+    the grid; the chance of the later ones is left as mass beyond the grid (its tail), so
+    no sum wraps around the grid."""
     info = attempts(call)
     if info.breaker_open:
         return grid.zero()
@@ -108,22 +217,17 @@ def call_dist(call: ExternalCall, grid: Grid, wait: Dist | None = None) -> Dist:
         one = one.truncate(call.timeout_ms)
     if wait is not None:
         one = wait + one
+    end = grid.size * grid.step
     parts = []
     total = one
+    left = 1.0
     for k, weight in enumerate(info.weights(), start=1):
         if k > 1:
+            if backoff_total_ms(call, k - 1) >= end:
+                break
             total = total + grid.point(backoff_ms(call, k - 1)) + one
-        if weight > 0:
-            parts.append((weight, total))
+        parts.append((weight, total))
+        left -= weight
+    if left > 1e-15:
+        parts.append((left, grid.never()))
     return Dist.mixture(parts)
-
-
-def horizon(call: ExternalCall) -> float:
-    """A time span that holds nearly all of one logical call."""
-    n = 1 + (call.retries.max if call.retries else 0)
-    per = call.latency.mean * (1.0 + 12.0 * math.sqrt(max(call.latency.scv, 0.0)))
-    if call.latency.shape == "lognormal":
-        per = max(per, math.exp(call.latency.m + 4.0 * call.latency.s))
-    if call.timeout_ms is not None:
-        per = min(per, call.timeout_ms * 1.01)
-    return n * per + sum(backoff_ms(call, k) for k in range(1, n)) + 1e-3

@@ -6,6 +6,7 @@ import html
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from designkit.estimate.arguments import at_least_zero
 from designkit.estimate.plan import Plan, plan_query, rows_after
 from designkit.model.database import Database
 from designkit.model.references import endpoint_calls
@@ -89,6 +90,9 @@ def growth(design: Design, days: float = 365.0) -> Growth:
         design: The design.
         days: Days of growth at each table's ``growth_per_day``.
 
+    Raises:
+        ArgumentError: ``days`` is not a finite number ≥ 0.
+
     Example:
         >>> import designkit as dk
         >>> d = dk.Design(name="x")
@@ -97,6 +101,7 @@ def growth(design: Design, days: float = 365.0) -> Growth:
         >>> [t.rows_then for t in dk.growth(d, days=100).tables]
         [2000000.0]
     """
+    days = at_least_zero("days", days)
     tables = tuple(
         TableGrowth(db_name, name, float(table.rows or 0), rows_after(table, days),
                     table.partitioning is not None)

@@ -15,7 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from designkit.estimate.distributions import Dist, Grid
-from designkit.estimate.external import call_dist, settings
+from designkit.estimate.external import call_dist, call_moments, settings
 from designkit.estimate.program import (
     CacheRead,
     Delay,
@@ -25,9 +25,11 @@ from designkit.estimate.program import (
     Loop,
     Node,
     Par,
+    Program,
     Publish,
     Seq,
     Visit,
+    walk,
 )
 from designkit.estimate.solve import Solution
 from designkit.estimate.times import Spec
@@ -57,18 +59,102 @@ MEDIAN_CELLS = 32
 lognormal, say) can stretch the grid until the body of the distribution spans a few cells,
 and the median is then read coarsely; such an endpoint is composed again on finer cells."""
 MAX_CELLS = 32768
+HEAVY_TAIL = 1e-3
+"""Mass an endpoint's grid may leave beyond its end when a rare, huge delay would otherwise
+make its cells too coarse for the median."""
+HEAVY_CELLS = 131072
+"""Cells an endpoint's grid may have when its tail is that heavy."""
+ROUNDS = 16
+"""Grids tried per endpoint at most (wider, finer or narrower); one is usual. A narrower
+grid is up to the grid's size (2,048) times narrower: a few reach from any span a double
+holds to the body of the time."""
+
+
+def _power_of_two(horizon: float) -> float:
+    """The power of two at or above ``horizon`` (grids of powers of two are shared);
+    capped at the largest a double holds."""
+    if not math.isfinite(horizon):
+        return 2.0 ** 1023
+    return 2.0 ** min(1023, math.ceil(math.log2(horizon)))
 
 
 def endpoint_latency(solution: Solution, index: int, size: int = 2048) -> Latency:
-    """The latency distribution of endpoint ``index`` and its mean, p50, p95 and p99."""
+    """The latency distribution of endpoint ``index`` and its mean, p50, p95 and p99.
+
+    The mean is the solution's, exact for the model (a sum of means, whatever lies beyond
+    the grid), unless parallel branches are on the way (their mean there is Clark's
+    approximation): then it is the grid's, exact for independent branches — but never
+    below the mean with each parallel step taken as its slowest branch's mean (the grid
+    leaves out what lies beyond its end).
+    """
     composer = solution.cache.get(("latency", size))
     if not isinstance(composer, _Composer):
         composer = solution.cache[("latency", size)] = _Composer(solution, size)
     dist = composer.own(index)
     if dist is None:
         return SATURATED
-    return Latency(dist.mean(), dist.quantile(0.5), dist.quantile(0.95), dist.quantile(0.99),
-                   dist)
+    if _parallel(solution.program)[index]:
+        mean = max(dist.mean(), _LowerMean(solution).endpoint(index))
+    else:
+        mean = solution.endpoint_moments[index].mean
+    return Latency(mean, dist.quantile(0.5), dist.quantile(0.95), dist.quantile(0.99), dist)
+
+
+def _parallel(program: Program) -> list[bool]:
+    """Per endpoint: parallel branches are on its way (its own or a callee's), computed
+    once per program, callees first."""
+    found = program.cache.get("parallel")
+    if isinstance(found, list):
+        return found
+    out = [False] * len(program.endpoints)
+    for i in reversed(program.order):
+        out[i] = any(isinstance(node, Par) or (isinstance(node, Invoke) and out[node.endpoint])
+                     for node in walk(program.endpoints[i].steps))
+    program.cache["parallel"] = out
+    return out
+
+
+class _LowerMean:
+    """An endpoint's mean with every parallel step taken as the mean of its slowest branch:
+    a lower bound of its mean (E[max] ≥ max E), exact but for that."""
+
+    def __init__(self, solution: Solution) -> None:
+        self.solution = solution
+        self.wait: list[float] = solution.trial.wait[:, 0].tolist()
+        found = solution.cache.get("lower means")
+        self.memo: dict[int, float] = found if isinstance(found, dict) else {}
+        solution.cache["lower means"] = self.memo
+
+    def endpoint(self, index: int) -> float:
+        if index not in self.memo:
+            ep = self.solution.program.endpoints[index]
+            self.memo[index] = self.wait[ep.workers] + ep.cpu.mean + self.node(ep.steps)
+        return self.memo[index]
+
+    def node(self, node: Node) -> float:
+        if isinstance(node, Seq):
+            return sum(self.node(item) for item in node.items)
+        if isinstance(node, Par):
+            return max((self.node(b) for b in node.branches), default=0.0)
+        if isinstance(node, Visit):
+            return node.count * (self.wait[node.station] + node.time.mean)
+        if isinstance(node, Hold):
+            return self.wait[node.station] + self.node(node.body) + node.extra.mean
+        if isinstance(node, Invoke):
+            return node.count * self.endpoint(node.endpoint)
+        if isinstance(node, CacheRead):
+            return self.node(node.visit) + (1.0 - node.hit) * self.node(node.miss)
+        if isinstance(node, ExternalCall):
+            info, mean, _ = call_moments(node)
+            wait = self.wait[node.station] if node.station is not None else 0.0
+            queued = 0.0 if info.breaker_open else info.expected * wait
+            return node.count * (mean + queued)
+        if isinstance(node, Publish):
+            return node.count * self.node(node.visit)
+        if isinstance(node, Loop):
+            return node.count * self.node(node.body)
+        assert isinstance(node, Delay)
+        return node.time.mean
 
 
 class _Composer:
@@ -100,18 +186,40 @@ class _Composer:
         moments = self.solution.endpoint_moments[index]
         dist: Dist | None = None
         if not moments.infinite:
-            horizon = max(moments.mean + 12.0 * math.sqrt(moments.var), 3.0 * moments.mean,
-                          1e-3)
-            horizon = 2.0 ** math.ceil(math.log2(horizon))  # shared grids: shared work
-            size = self.size
-            for _ in range(5):
+            horizon = _power_of_two(max(moments.mean + 12.0 * math.sqrt(moments.var),
+                                        3.0 * moments.mean, 1e-3))
+            size, cells = self.size, MAX_CELLS
+            allowed = 1e-4  # mass left beyond the grid
+            too_narrow = 0.0  # the widest grid found to leave more
+            for _ in range(ROUNDS):
                 dist = self.on(Grid.covering(horizon, size)).endpoint(index)
-                if dist.tail > 1e-4:  # mass left over: a wider grid
+                if dist.tail > allowed:  # mass left over: a wider grid
+                    too_narrow = max(too_narrow, horizon)
                     horizon *= 4.0
-                elif dist.quantile(0.5) < MEDIAN_CELLS * dist.grid.step and size < MAX_CELLS:
-                    size *= 4  # a long tail made the cells coarse: finer cells
+                    continue
+                median = dist.quantile(0.5) / dist.grid.step  # in cells
+                if median >= MEDIAN_CELLS:
+                    break
+                # A long tail made the cells coarse. When finer cells cannot resolve the
+                # median, the time lies far below the grid's end but for a trace (a rare,
+                # huge delay: a retry after an exponential backoff; a lognormal's tail): a
+                # narrower grid leaves up to HEAVY_TAIL of it beyond (p99 and below stay
+                # exact; the mean is the solution's), on up to HEAVY_CELLS cells.
+                body = _power_of_two(max(dist.quantile(1.0 - HEAVY_TAIL), dist.grid.step))
+                if allowed < HEAVY_TAIL:
+                    too_narrow = 0.0  # (for what a heavy tail may leave beyond)
+                if (median * MAX_CELLS / size < MEDIAN_CELLS and too_narrow < body
+                        and 2.0 * body <= horizon):
+                    horizon, allowed, cells = body, HEAVY_TAIL, HEAVY_CELLS
+                elif size < cells:
+                    size *= 4  # finer cells
                 else:
                     break
+            if dist is not None and dist.tail > HEAVY_TAIL:  # the rounds ran out: a grid
+                # that holds all but 10⁻⁴ of any time of this mean and variance (Cantelli)
+                grid = Grid.covering(_power_of_two(moments.mean + 100.0 * math.sqrt(
+                    moments.var)), self.size)
+                dist = self.on(grid).endpoint(index)
         self.dists[index] = dist
         return dist
 
@@ -141,14 +249,14 @@ def _rebin(dist: Dist, grid: Grid, ratio: int) -> Dist:
     # half-cells [i - 1/2, i) and [i, i + 1/2), each with half of fine cell i
     halves = np.repeat(pmf / (2.0 * max(float(pmf.sum()), 1e-300)), 2)
     # coarse cell j spans fine [(j - 1/2) r, (j + 1/2) r): half-cells [2jr - r + 1, 2jr + r + 1)
-    padded = np.concatenate([np.zeros(ratio - 1), halves])
-    width = 2 * ratio
-    cells = -(-len(padded) // width)
-    padded = np.concatenate([padded, np.zeros(cells * width - len(padded))])
-    coarse = padded.reshape(cells, width).sum(axis=1)
-    pmf = np.zeros(grid.size)
-    pmf[:min(cells, grid.size)] = coarse[:grid.size]
-    return Dist(grid, pmf)
+    # (the ratio may be far beyond the grid's size: whole grids in one coarse cell)
+    if ratio >= len(halves):
+        index = np.zeros(len(halves), dtype=np.int64)  # all of it in the first cell
+    else:
+        index = (np.arange(len(halves), dtype=np.int64) + (ratio - 1)) // (2 * ratio)
+    inside = index < grid.size
+    coarse = np.bincount(index[inside], halves[inside], minlength=grid.size)
+    return Dist(grid, coarse[:grid.size].astype(float))
 
 
 Spectrum = NDArray[np.complex128]

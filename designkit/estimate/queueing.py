@@ -14,7 +14,9 @@ Sources:
     [AC] Allen, *Probability, Statistics and Queueing Theory*, 2nd ed. (Academic Press
          1990), §6: the Allen–Cunneen G/G/c approximation.
     [J]  Jagerman, "Some properties of the Erlang loss function", Bell Syst. Tech. J. 53
-         (1974): the recursion for Erlang B that is stable for large ``c``.
+         (1974): the recursion for Erlang B (used for up to 100 servers).
+    [T]  Temme, SIAM J. Math. Anal. 10 (1979): the uniform expansion of the incomplete
+         gamma function behind Erlang B for many servers (:mod:`designkit.estimate.special`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+
+from designkit.estimate.special import RECURSION_MAX, erlang_b_array
 
 __all__ = [
     "Z95",
@@ -51,44 +55,45 @@ def _out(value: NDArray[np.float64]) -> Float:
     return float(value) if np.ndim(value) == 0 else value
 
 
-def erlang_b(c: int, a: ArrayLike) -> Float:
+def erlang_b(c: ArrayLike, a: ArrayLike) -> Float:
     """Erlang B: probability that an arrival finds all ``c`` servers busy in M/M/c/c.
 
-    Computed by the recursion ``B(0) = 1, B(k) = a·B(k−1) / (k + a·B(k−1))`` [J], which is
-    stable for ``c`` up to 10^5 and beyond (no factorials, no overflow).
+    For ``c`` up to :data:`~designkit.estimate.special.RECURSION_MAX` by the recursion
+    ``B(0) = 1, B(k) = a·B(k−1) / (k + a·B(k−1))`` [J]; above, by Temme's uniform expansion
+    of the incomplete gamma function in log space (:mod:`designkit.estimate.special`): the
+    cost does not grow with ``c``, and a probability too small for a double is 0, never
+    NaN. ``c`` and ``a`` may be arrays (element-wise).
 
     Example:
-        >>> round(erlang_b(10, 9.0), 6)
-        0.167963
+        >>> round(erlang_b(10, 9.0), 6), f"{erlang_b(10**9, 0.99999 * 10**9):.6g}"
+        (0.167963, '1.92285e-05')
     """
-    if c < 0:
-        raise ValueError(f"servers must be >= 0, got {c}")
-    if np.ndim(a) == 0:  # plain floats: ~10x faster than numpy scalars in the loop
-        x, bx = float(a), 1.0  # type: ignore[arg-type]
-        for k in range(1, int(c) + 1):
+    if np.any(np.asarray(c) < 0):
+        raise ValueError(f"servers must be >= 0, got {c!r}")
+    if np.ndim(a) == 0 and np.ndim(c) == 0 and int(c) <= RECURSION_MAX:  # type: ignore[arg-type]
+        x, bx = float(a), 1.0  # type: ignore[arg-type]  # plain floats: ~10x faster
+        for k in range(1, int(c) + 1):  # type: ignore[arg-type]
             bx = x * bx / (k + x * bx)
         return bx
-    load = np.asarray(a, dtype=float)
-    b = np.ones_like(load)
-    for k in range(1, int(c) + 1):
-        b = load * b / (k + load * b)
-    return _out(b)
+    return _out(erlang_b_array(c, a))
 
 
-def erlang_c(c: int, a: ArrayLike) -> Float:
+def erlang_c(c: ArrayLike, a: ArrayLike) -> Float:
     """Erlang C: probability that an arrival waits in M/M/c (1 when ``a >= c``) [GH §2.3].
 
-    ``C = c·B / (c − a·(1 − B))`` with ``B`` the Erlang B of the same ``c`` and ``a``.
+    ``C = c·B / (c − a·(1 − B))`` with ``B`` the Erlang B of the same ``c`` and ``a``;
+    constant time in ``c`` (see :func:`erlang_b`).
 
     Example:
         >>> round(erlang_c(10, 9.0), 6), round(erlang_c(2, 1.0), 12)
         (0.668732, 0.333333333333)
     """
+    servers = np.asarray(c, dtype=float)
     load = np.asarray(a, dtype=float)
     b = np.asarray(erlang_b(c, load), dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
-        value = c * b / (c - load * (1.0 - b))
-    return _out(np.where(load >= c, 1.0, value))
+        value = servers * b / (servers - load * (1.0 - b))
+    return _out(np.where(load >= servers, 1.0, value))
 
 
 def mmc_wait(lam: ArrayLike, mu: ArrayLike, c: int) -> Float:

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from designkit.errors import DesignkitError
 from designkit.gcpause import gc_paused
 
 if TYPE_CHECKING:
@@ -17,7 +18,8 @@ if TYPE_CHECKING:
     from designkit.estimate.scenarios import Scenario
     from designkit.model.design import Design
 
-__all__ = ["ComponentEstimate", "EndpointEstimate", "Estimate", "LazyTable", "StationEstimate"]
+__all__ = ["ComponentEstimate", "EndpointEstimate", "Estimate", "LazyTable", "NotFoundError",
+           "StationEstimate"]
 
 V = TypeVar("V")
 
@@ -26,10 +28,16 @@ def _finite(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
+HUGE = 1e15
+"""Beyond this a number is written with an exponent (``1e+306``), not 306 digits."""
+
+
 def _num(value: float) -> str:
     """A rate or a count for a table: ``10,000``, ``85.5``, ``0.25``."""
     if math.isinf(value):
         return "∞"
+    if value >= HUGE:
+        return f"{value:.3g}"
     if value >= 1000:
         return f"{value:,.0f}"
     return f"{value:.3g}"
@@ -38,9 +46,20 @@ def _num(value: float) -> str:
 def _ms(value: float) -> str:
     if math.isinf(value):
         return "∞"
+    if value >= HUGE:
+        return f"{value:.3g}"
     if value >= 100:
         return f"{value:,.0f}"
     return f"{value:.3g}" if value >= 1 else f"{value:.3f}"
+
+
+def _percent(ratio: float) -> str:
+    """A utilization: ``86%``; ``∞`` when infinite; with an exponent when absurdly high."""
+    if math.isinf(ratio):
+        return "∞"
+    if ratio * 100 >= HUGE:
+        return f"{ratio * 100:.3g}%"
+    return f"{ratio:.0%}"
 
 
 @dataclass(frozen=True)
@@ -64,9 +83,40 @@ class EndpointEstimate:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: a saturated endpoint has ``null`` latencies."""
-        return {"rps": self.rps, "mean_ms": _finite(self.mean_ms), "p50_ms": _finite(self.p50_ms),
+        return {"rps": _finite(self.rps), "mean_ms": _finite(self.mean_ms),
+                "p50_ms": _finite(self.p50_ms),
                 "p95_ms": _finite(self.p95_ms), "p99_ms": _finite(self.p99_ms),
                 "saturated": self.saturated}
+
+
+class NotFoundError(DesignkitError, KeyError):
+    """An estimate has no endpoint, component or station of this name; the message names
+    the nearest.
+
+    Example:
+        >>> import designkit as dk
+        >>> e = dk.estimate(dk.template("flash-sale"))
+        >>> try:
+        ...     e.endpoints["checkout-api GET /typo"]
+        ... except KeyError as err:
+        ...     print(str(err).split("; ")[1])
+        did you mean 'checkout-api POST /v1/orders'?
+    """
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def _not_found(what: str, key: object, known: Iterable[str]) -> NotFoundError:
+    from designkit.estimate.arguments import suggest
+
+    hint = suggest(str(key), known) if isinstance(key, str) else ()
+    text = f"no {what} {key!r}"
+    if what == "endpoint":
+        text += " has traffic in this estimate"
+    if hint:
+        text += f"; did you mean {', '.join(map(repr, hint))}?"
+    return NotFoundError(text)
 
 
 class LazyTable(Mapping[str, V]):
@@ -77,25 +127,36 @@ class LazyTable(Mapping[str, V]):
     bottleneck and the capacity at once, and an endpoint's percentiles or a component's
     stations when they are read (a report, the JSON or a table reads them all).
 
+    A missing key raises :class:`NotFoundError` (a ``KeyError``) naming the nearest keys.
+    Pickling computes every entry (what makes them is not kept).
+
     Example:
         >>> t = LazyTable(["a GET /x"], lambda key: EndpointEstimate(1, 2, 2, 3, 4, False))
         >>> len(t), t["a GET /x"].p95_ms
         (1, 3)
     """
 
-    def __init__(self, keys: Iterable[str], make: Callable[[str], V]) -> None:
+    def __init__(self, keys: Iterable[str], make: Callable[[str], V],
+                 what: str = "entry") -> None:
         self._keys = dict.fromkeys(keys)
         self._make = make
         self._done: dict[str, V] = {}
+        self._what = what
 
     def __getitem__(self, key: str) -> V:
         found = self._done.get(key)
         if found is None:
             if key not in self._keys:
-                raise KeyError(key)
+                raise _not_found(self._what, key, self._keys)
             with gc_paused():
                 found = self._done[key] = self._make(key)
         return found
+
+    def get(self, key: str, default: Any = None) -> Any:  # a miss needs no suggestion
+        return self[key] if key in self._keys else default
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _restored, (list(self._keys), {key: self[key] for key in self._keys}, self._what)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._keys)
@@ -108,6 +169,17 @@ class LazyTable(Mapping[str, V]):
 
     def __repr__(self) -> str:
         return repr(dict(self.items()))
+
+
+def _restored(keys: list[str], values: dict[str, V], what: str) -> LazyTable[V]:
+    """A table whose every entry is computed (what unpickling a table gives)."""
+    table: LazyTable[V] = LazyTable(keys, _missing, what)
+    table._done = values
+    return table
+
+
+def _missing(key: str) -> Any:
+    raise KeyError(key)  # pragma: no cover - every entry of a restored table is computed
 
 
 @dataclass(frozen=True)
@@ -152,7 +224,8 @@ class StationEstimate:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (no NaN or Infinity)."""
-        return {"role": self.role, "servers": self.servers, "arrival_rps": self.arrival_rps,
+        return {"role": self.role, "servers": self.servers,
+                "arrival_rps": _finite(self.arrival_rps),
                 "service_ms": _finite(self.service_ms), "utilization": _finite(self.utilization),
                 "busy": _finite(self.busy), "wait_ms": _finite(self.wait_ms),
                 "headroom": self.headroom, "saturated": self.saturated}
@@ -180,7 +253,7 @@ class ComponentEstimate:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (stations keyed by their id)."""
-        return {"kind": self.kind, "arrival_rps": self.arrival_rps,
+        return {"kind": self.kind, "arrival_rps": _finite(self.arrival_rps),
                 "utilization": _finite(self.utilization), "saturated": self.saturated,
                 "stations": {k: v.to_dict() for k, v in self.stations.items()}}
 
@@ -231,17 +304,13 @@ class Estimate:
         """The station ``"<component> <role>"``.
 
         Raises:
-            KeyError: No such station (the message names the nearest).
+            NotFoundError: No such station (a ``KeyError``; the message names the nearest).
         """
         for component in self.components.values():
             if station_id in component.stations:
                 return component.stations[station_id]
-        from designkit.model.problems import nearest
-
         known = [s for c in self.components.values() for s in c.stations]
-        hint = nearest(station_id, known)
-        raise KeyError(f"no station {station_id!r}"
-                       + (f"; did you mean {', '.join(map(repr, hint))}?" if hint else ""))
+        raise _not_found("station", station_id, known)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON contract of ``designkit estimate --format json`` (no NaN/Infinity)."""
@@ -294,7 +363,7 @@ class Estimate:
                      for k, e in self.endpoints.items()]
         stations = [[s.id, c.kind, f"{s.servers:,}", _num(s.arrival_rps),
                      _ms(s.service_ms), _num(s.busy),
-                     "∞" if math.isinf(s.utilization) else f"{s.utilization:.0%}",
+                     _percent(s.utilization),
                      _ms(s.wait_ms), "SATURATED" if s.saturated else ""]
                     for c in self.components.values() for s in c.stations.values()
                     if s.arrival_rps > 0]
@@ -308,7 +377,25 @@ class Estimate:
         return (f"estimate of {self.design!r} at {self.scale:g}× workload "
                 f"({self.scenario}{days}): {where}")
 
+    def _idle(self) -> str | None:
+        """What to say instead of two empty tables when no endpoint has traffic."""
+        if self.endpoints:
+            return None
+        source = self._source
+        example = next((str(ref) for ref, _ in source.endpoints()), None) if source else None
+        example = example or "api GET /items"
+        if source is not None and source.workload:
+            what = "its workload sends no requests (every rate is 0)"
+        else:
+            what = "it has no workload"
+        return (f"nothing to estimate in {self.design!r}: {what}. Give requests per second "
+                f"to an endpoint — in the file: workload: {{\"{example}\": 100}}, or in "
+                f"Python: design.set_load(\"{example}\", 100)")
+
     def __str__(self) -> str:
+        idle = self._idle()
+        if idle is not None:
+            return idle
         endpoints, stations = self._rows()
         parts = [self._headline(), "",
                  _table(["endpoint", "rps", "mean ms", "p50 ms", "p95 ms", "p99 ms", ""],
@@ -319,7 +406,7 @@ class Estimate:
         if risky:
             parts += ["", "retry storms possible (every attempt used):"]
             parts += [f"  {r.caller} → {r.target}: {r.station} at "
-                      f"{r.utilization_retrying:.0%} (now {r.utilization_now:.0%}, "
+                      f"{_percent(r.utilization_retrying)} (now {_percent(r.utilization_now)}, "
                       f"{r.max_attempts} attempts)" for r in risky]
         return "\n".join(parts)
 
@@ -359,6 +446,9 @@ class Estimate:
                 return "background:#ffbf47"
             return ""
 
+        idle = self._idle()
+        if idle is not None:
+            return f"<div class='designkit-estimate'><p>{esc(idle)}</p></div>"
         head = f"<p><strong>{esc(self._headline())}</strong></p>"
         ep_rows = "".join("<tr>" + "".join(
             f"<td style='text-align:{'left' if i == 0 else 'right'}'>{esc(v)}</td>"
@@ -368,7 +458,7 @@ class Estimate:
             f"<td style='text-align:right'>{_num(s.arrival_rps)}</td>"
             f"<td style='text-align:right'>{esc(_ms(s.service_ms))}</td>"
             f"<td style='text-align:right;{colour(s.utilization)}'>"
-            f"{'∞' if math.isinf(s.utilization) else f'{s.utilization:.0%}'}</td>"
+            f"{_percent(s.utilization)}</td>"
             f"<td style='text-align:right'>{esc(_ms(s.wait_ms))}</td></tr>"
             for s in busiest)
         return (f"<div class='designkit-estimate'>{head}"

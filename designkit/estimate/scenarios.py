@@ -6,14 +6,16 @@ dependency, replicas lost. The estimate of the copy answers "what happens if…"
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from designkit.errors import DesignError, Problem
+from designkit.estimate.arguments import suggest
 from designkit.model.components import Cache, Component, External, Lock, Queue
 from designkit.model.database import Database
 from designkit.model.design import Design
-from designkit.model.problems import format_path, nearest
+from designkit.model.problems import format_path
 from designkit.model.references import walk_steps
 from designkit.model.service import Service
 from designkit.model.steps import CacheStep, CallStep
@@ -101,10 +103,14 @@ class Scenario:
             elif cache is not None:
                 wrong("cold_caches", name, f"{name!r} is a {cache.kind}, not a cache")
         for name, factor in self.slow.items():
-            if factor <= 0:
-                wrong("slow", name, f"factor must be > 0, got {factor}")
+            if not _finite_positive(factor):
+                wrong("slow", name, f"factor must be a finite number > 0, got {factor!r}")
             elif self._get(copy, name, "slow", problems) is not None:
-                _slow_down(copy, name, factor)
+                try:
+                    _slow_down(copy, name, factor)
+                except ValueError as err:  # a time beyond its bound (one day)
+                    wrong("slow", name, f"{factor:g}× slower takes a time of {name!r} out of "
+                                        f"its range: {_first_line(err)}")
         for name, rate in self.failing.items():
             target = self._get(copy, name, "failing", problems)
             if target is None:
@@ -112,13 +118,15 @@ class Scenario:
             if not isinstance(target, External):
                 wrong("failing", name, f"only an external API can fail here; {name!r} is a "
                                        f"{target.kind}")
-            elif not 0 <= rate <= 1:
-                wrong("failing", name, f"failure rate must be in [0, 1], got {rate}")
+            elif not (isinstance(rate, int | float) and 0 <= rate <= 1):
+                wrong("failing", name, f"failure rate must be in [0, 1], got {rate!r}")
             else:
                 target.failure_rate = rate
         for name, lost in self.lost_replicas.items():
             target = self._get(copy, name, "lost_replicas", problems)
-            if isinstance(target, Service | Cache):
+            if not isinstance(lost, int) or isinstance(lost, bool) or lost < 0:
+                wrong("lost_replicas", name, f"must be a whole number ≥ 0, got {lost!r}")
+            elif isinstance(target, Service | Cache):
                 attr = "replicas" if isinstance(target, Service) else "servers"
                 have = getattr(target, attr)
                 if lost >= have:
@@ -141,9 +149,32 @@ class Scenario:
     def _get(design: Design, name: str, where: str, problems: list[Problem]) -> Component | None:
         if name in design.components:
             return design.components[name]
+        kinds = _KINDS.get(where)
+        fitting = [n for n, c in design.components.items() if kinds is None or c.kind in kinds]
         problems.append(Problem(format_path(("scenario", where, name)),
-                                f"unknown component {name!r}", nearest(name, design.components)))
+                                f"unknown component {name!r}",
+                                suggest(name, fitting) or suggest(name, design.components)))
         return None
+
+
+_KINDS = {"cold_caches": ("cache",), "failing": ("external",),
+          "lost_replicas": ("service", "cache")}
+"""The kinds of component each change applies to: suggestions for a misspelt name."""
+
+
+def _finite_positive(value: object) -> bool:
+    return (isinstance(value, int | float) and not isinstance(value, bool)
+            and math.isfinite(value) and value > 0)
+
+
+def _first_line(err: Exception) -> str:
+    """What a validation error says, without pydantic's location lines and link."""
+    errors = getattr(err, "errors", None)
+    if callable(errors):
+        found = errors()
+        if found:
+            return str(found[0].get("msg", err))
+    return str(err).splitlines()[0] if str(err) else type(err).__name__
 
 
 def _scaled(time: Time, factor: float) -> Time:

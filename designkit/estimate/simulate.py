@@ -82,7 +82,7 @@ import sys
 import warnings
 from collections import deque
 from collections.abc import Callable, Generator, Iterator
-from heapq import heapreplace
+from heapq import heappush, heapreplace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -92,7 +92,7 @@ from designkit.errors import MissingDependencyError
 from designkit.estimate.api import prepare
 from designkit.estimate.capacity import max_scale as analytic_max_scale
 from designkit.estimate.capacity import retry_storms
-from designkit.estimate.distributions import Dist, Grid
+from designkit.estimate.distributions import Dist, Grid, balanced_h2
 from designkit.estimate.external import attempts, backoff_ms
 from designkit.estimate.program import (
     CacheRead,
@@ -257,8 +257,7 @@ def _sampler(spec: Spec, rng: np.random.Generator) -> Callable[[], float]:
     if scv < 1.0:
         shape, scale = 1.0 / scv, mean * scv
         return _draws(lambda n: rng.gamma(shape, scale, n).tolist())
-    p = 0.5 * (1.0 + math.sqrt((scv - 1.0) / (scv + 1.0)))
-    m1, m2 = mean / (2.0 * p), mean / (2.0 * (1.0 - p))
+    p, m1, m2 = balanced_h2(mean, scv)
 
     def hyper(n: int) -> list[float]:
         first = rng.random(n) < p
@@ -320,15 +319,20 @@ class _Stats:
 
 class _Plain:
     """FCFS copies of ``servers`` servers whose service time is known on arrival: the
-    vector of next free times per copy gives each arrival its start exactly."""
+    vector of next free times per copy gives each arrival its start exactly.
 
-    __slots__ = ("copies", "end", "free", "heaps", "stats", "uniform", "warm")
+    A copy's heap holds only the servers used so far (an unused one is free now), so its
+    size is the most servers ever busy at once, not ``servers``: a station of 10⁵ workers
+    costs what its load does."""
+
+    __slots__ = ("copies", "end", "free", "heaps", "servers", "stats", "uniform", "warm")
 
     def __init__(self, servers: int, copies: int, stats: _Stats,
                  uniform: Callable[[], float]) -> None:
         self.copies = copies
+        self.servers = servers
         self.free = [0.0] * copies if servers == 1 else None
-        self.heaps = [[0.0] * servers for _ in range(copies)] if servers > 1 else []
+        self.heaps: list[list[float]] = [[] for _ in range(copies)] if servers > 1 else []
         self.stats = stats
         self.warm, self.end = stats.warm, stats.end
         self.uniform = uniform
@@ -343,10 +347,15 @@ class _Plain:
             free[k] = done = start + service
         else:
             heap = self.heaps[k]
-            f = heap[0]
-            start = f if f > now else now
-            done = start + service
-            heapreplace(heap, done)
+            if heap and (heap[0] <= now or len(heap) >= self.servers):
+                f = heap[0]
+                start = f if f > now else now
+                done = start + service
+                heapreplace(heap, done)
+            else:  # a server never used yet: free now
+                start = now
+                done = now + service
+                heappush(heap, done)
         warm = self.warm
         if done > warm:
             stats = self.stats

@@ -9,11 +9,13 @@ the result says so and names it.
 from __future__ import annotations
 
 import math
+import typing
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from designkit.errors import DesignkitError
 from designkit.estimate.api import estimate
+from designkit.estimate.arguments import ArgumentError, positive, ratio
 from designkit.estimate.result import Estimate
 from designkit.model.database import DEFAULT_POOL_SIZE, Database
 from designkit.model.service import Service
@@ -98,7 +100,10 @@ def size(design: Design, p95_ms: float | None = None, utilization_max: float = 0
         The sized copy, its estimate and the changes.
 
     Raises:
-        SizingError: A p95 target is below what the endpoint takes with no queueing at all.
+        SizingError: A p95 target is below what the endpoint takes with no queueing at all,
+            or needs more replicas, workers or connections than a design may have.
+        ArgumentError: ``p95_ms`` is not a finite number > 0, ``utilization_max`` not in
+            (0, 1], or ``min_replicas`` not a whole number ≥ 1.
 
     Example:
         >>> import designkit as dk
@@ -113,11 +118,18 @@ def size(design: Design, p95_ms: float | None = None, utilization_max: float = 0
           components.api.replicas: 20 → 2
           components.api.workers: 10 → 7
     """
+    if p95_ms is not None:
+        positive("p95_ms", p95_ms)
+    ratio("utilization_max", utilization_max)
+    if isinstance(min_replicas, bool) or not isinstance(min_replicas, int) or min_replicas < 1:
+        raise ArgumentError(f"min_replicas must be a whole number ≥ 1, got {min_replicas!r}")
     design.validate()
     sized = design.model_copy(deep=True)
     variables = _variables(sized)
     ceiling = {v.path: getattr(sized.components[v.component], v.attr) for v in variables
                if v.attr == "workers"}
+    bound = {v.path: _upper_bound(type(sized.components[v.component]), v.attr)
+             for v in variables}
     original = {v.path: getattr(sized.components[v.component], v.attr) or DEFAULT_POOL_SIZE
                 for v in variables}
     floor = {v.path: min_replicas if v.attr == "replicas" else 1 for v in variables}
@@ -150,12 +162,22 @@ def size(design: Design, p95_ms: float | None = None, utilization_max: float = 0
         return ok, est, grow, limits
 
     ok, est, grow, limits = check()
+    at_bound: dict[str, str] = {}
     steps = 0
     while not ok and grow:
+        grown = False
         for var in grow:
             component = sized.components[var.component]
             value = getattr(component, var.attr)
-            setattr(component, var.attr, max(value + 1, math.ceil(value * 1.25)))
+            larger = min(max(value + 1, math.ceil(value * 1.25)), bound[var.path])
+            if larger > value:
+                setattr(component, var.attr, larger)
+                grown = True
+            elif var.path not in at_bound:
+                at_bound[var.path] = f"{var.path} at its bound of {bound[var.path]:,}"
+        if not grown:
+            limits += at_bound.values()
+            break
         ok, est, grow, limits = check()
         steps += 1
         if steps > max_steps:
@@ -177,7 +199,27 @@ def size(design: Design, p95_ms: float | None = None, utilization_max: float = 0
     changes = {v.path: (original[v.path], getattr(sized.components[v.component], v.attr))
                for v in variables
                if getattr(sized.components[v.component], v.attr) != original[v.path]}
-    return Sizing(sized, estimate(sized), changes, limits)
+    return Sizing(sized, estimate(sized), changes, limits + list(at_bound.values()))
+
+
+def _upper_bound(model: type, attr: str) -> int:
+    """The largest value the design allows for ``attr`` of a ``model`` (its field's ``le``;
+    also inside an optional field), or 10⁹ when none is stated."""
+    field_info = model.model_fields[attr]  # type: ignore[attr-defined]
+    found = [m.le for m in _metadata(field_info) if getattr(m, "le", None) is not None]
+    return int(min(found)) if found else 10**9
+
+
+def _metadata(item: Any) -> list[Any]:
+    """Constraints of a field, also those nested in ``Optional[Annotated[...]]``."""
+    out = list(getattr(item, "metadata", None) or [])
+    for arg in typing.get_args(getattr(item, "annotation", item)):
+        if typing.get_origin(arg) is typing.Annotated:
+            for extra in arg.__metadata__:
+                out += _metadata(extra) if hasattr(extra, "metadata") else [extra]
+        elif arg is not type(None):
+            out += _metadata(arg)
+    return out
 
 
 def _variables(design: Design) -> list[_Var]:

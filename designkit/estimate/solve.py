@@ -182,8 +182,9 @@ class _Run:
     def run(self, max_rounds: int) -> Trials:
         tape, flows, sc = self.tape, self.flows, self.scales
         plain = np.flatnonzero(~tape.held)
-        self.queue(plain, flows.arrival[plain, None] * sc, flows.first[plain, None] * sc,
-                   flows.second[plain, None] * sc)
+        rate = flows.arrival[plain, None]
+        self.queue(plain, _scaled(rate, sc), _per(flows.first[plain, None], rate),
+                   _per(flows.second[plain, None], rate))
         rounds = 1
         if tape.cyclic:
             held = np.flatnonzero(tape.held)
@@ -238,60 +239,74 @@ class _Run:
 
     def hold(self, stations: NDArray[np.int64], starts: NDArray[np.int64],
              holders: NDArray[np.int64]) -> None:
-        """Held stations: holding time = the rate-weighted time of their holders."""
+        """Held stations: holding time = the rate-weighted time of their holders.
+
+        The weights are the holders' rates at scale 1 (the scale cancels out of a mean), so
+        that a huge scale overflows the arrival rate only — to a saturated station — and
+        never the moments into ``inf / inf``.
+        """
         tape = self.tape
         slots = tape.traffic.holder_slot[holders]
-        m = self.flows.holder_rate[holders, None] * self.scales
+        r = self.flows.holder_rate[holders, None]
         hold_mean, hold_var = self.mean[slots], self.var[slots]
-        active = m > 0
-        with np.errstate(invalid="ignore"):
-            first = np.where(active, m * hold_mean, 0.0)
-            second = np.where(active, m * (hold_var + hold_mean * hold_mean), 0.0)
+        active = np.broadcast_to(r > 0, hold_mean.shape)
+        with np.errstate(invalid="ignore", over="ignore"):
+            first = np.where(active, r * hold_mean, 0.0)
+            second = np.where(active, r * (hold_var + hold_mean * hold_mean), 0.0)
         infinite = np.logical_or.reduceat(active & np.isinf(hold_mean), starts, axis=0)
-        arrival = np.add.reduceat(m, starts, axis=0)
+        rate = np.add.reduceat(r[:, 0], starts)[:, None]
         first_sum = np.where(infinite, INF, np.add.reduceat(first, starts, axis=0))
         second_sum = np.where(infinite, INF, np.add.reduceat(second, starts, axis=0))
-        self.queue(stations, arrival, first_sum, second_sum)
+        self.queue(stations, _scaled(rate, self.scales), _per(first_sum, rate),
+                   _per(second_sum, rate))
 
-    def queue(self, stations: NDArray[np.int64], arrival: Floats, first: Floats,
-              second: Floats) -> None:
+    def queue(self, stations: NDArray[np.int64], arrival: Floats, mean: Floats,
+              second_moment: Floats) -> None:
         """Erlang C wait with the Allen–Cunneen correction, per copy; wait moments to the
-        stations' slots."""
+        stations' slots.
+
+        ``arrival``: arrivals per ms (all copies; ``inf`` when the load overflows);
+        ``mean`` and ``second_moment``: E[S] and E[S²] of the service (holding) time. A
+        station with load is saturated when ρ ≥ 1, its service time is infinite or its
+        arrivals are; every other station has a finite wait — never NaN.
+        """
         tape = self.tape
         servers = tape.servers[stations, None]
         copies = tape.copies[stations, None]
-        loaded = arrival > 0
-        with np.errstate(divide="ignore", invalid="ignore"):
-            mean = np.where(loaded, first / np.where(loaded, arrival, 1.0), 0.0)
-            infinite = loaded & np.isinf(mean)
-            second_moment = second / np.where(loaded, arrival, 1.0)
-            scv = np.where(mean > 0, np.maximum(second_moment / (mean * mean) - 1.0, 0.0),
-                           0.0)
+        mean = np.broadcast_to(mean, arrival.shape)
+        loaded = (arrival > 0) & (mean > 0)
+        infinite = loaded & np.isinf(mean)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            # E[S²] / E[S] / E[S], not / E[S]²: a tiny time squared underflows to 0
+            ratio = np.where(loaded & ~infinite, second_moment / np.where(loaded, mean, 1.0)
+                             / np.where(loaded, mean, 1.0), 1.0)
+            scv = np.where(np.isnan(ratio), 1.0, np.maximum(ratio - 1.0, 0.0))
             lam = arrival / copies
-            load = lam * mean
-            utilization = np.where(infinite, INF, np.where(loaded, load / servers, 0.0))
-            over = loaded & ~infinite & ((utilization >= 1.0)
-                                         | ((mean > 0) & (servers / mean - lam <= 0)))
-        queued = loaded & ~infinite & ~over & (mean > 0)
-        p_wait = np.zeros_like(mean)
-        wait = np.zeros_like(mean)
+            load = np.where(loaded, lam * mean, 0.0)
+            utilization = np.where(infinite, INF, load / servers)
+            over = loaded & ~infinite & ((utilization >= 1.0) | (servers / mean - lam <= 0))
+        queued = loaded & ~infinite & ~over
+        p_wait = np.zeros_like(load)
+        wait = np.zeros_like(load)
         if queued.any():
             rows, cols = np.nonzero(queued)
             c_wait = _erlang_c(servers[rows, 0], load[rows, cols])
             p_wait[rows, cols] = c_wait
-            wait[rows, cols] = (c_wait / (servers[rows, 0] / mean[rows, cols] - lam[rows, cols])
-                                * (1.0 + scv[rows, cols]) / 2.0)
+            with np.errstate(over="ignore", invalid="ignore"):
+                value = (c_wait / (servers[rows, 0] / mean[rows, cols] - lam[rows, cols])
+                         * (1.0 + scv[rows, cols]) / 2.0)
+            wait[rows, cols] = np.where(c_wait > 0, value, 0.0)
         saturated = infinite | over
         p_wait[saturated] = 1.0
         wait[saturated] = INF
         self.arrival[stations] = arrival
-        self.service[stations] = np.where(infinite, INF, mean)
+        self.service[stations] = np.where(loaded | infinite, mean, 0.0)
         self.scv[stations] = np.where(loaded & ~infinite, scv, 1.0)
         self.p_wait[stations] = p_wait
         self.wait[stations] = wait
         self.utilization[stations] = utilization
         slots = tape.wait_slot[stations]
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             second_wait = 2.0 * wait * wait / np.where(p_wait > 0, p_wait, 1.0)
             var = np.maximum(second_wait - wait * wait, 0.0)
         waiting = (p_wait > 0) & (wait > 0)
@@ -299,13 +314,23 @@ class _Run:
         self.var[slots] = np.where(saturated, INF, np.where(waiting, var, 0.0))
 
 
+def _per(total: Floats, rate: Floats) -> Floats:
+    """``total / rate`` where ``rate > 0`` (a mean per arrival), else 0."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(rate > 0, total / np.where(rate > 0, rate, 1.0), 0.0)
+
+
+def _scaled(rate: Floats, scales: Floats) -> Floats:
+    """Rates at each scale (one column per scale); a product that overflows is ``inf``: a
+    load beyond any capacity."""
+    with np.errstate(over="ignore"):
+        return np.asarray(rate * scales, dtype=float)
+
+
 def _erlang_c(servers: Floats, load: Floats) -> Floats:
-    """Erlang C element-wise; one vectorized recursion per distinct server count."""
-    out = np.empty_like(load)
-    for c in np.unique(servers):
-        rows = servers == c
-        out[rows] = erlang_c(int(c), load[rows])
-    return out
+    """Erlang C element-wise (``load < servers``), in one vectorized call whatever the
+    server counts: constant time per station (:func:`~designkit.estimate.queueing.erlang_c`)."""
+    return np.asarray(erlang_c(servers, load), dtype=float)
 
 
 def _repeat(mean: Floats, var: Floats, count: Floats) -> tuple[Floats, Floats]:
@@ -367,7 +392,8 @@ class Solution:
     @functools.cached_property
     def endpoint_rate(self) -> list[float]:
         """Requests per ms of every endpoint."""
-        return (self.flows.endpoint_rate * self.scale).tolist()  # type: ignore[no-any-return]
+        with np.errstate(over="ignore"):  # a rate beyond a double is infinite: saturated
+            return (self.flows.endpoint_rate * self.scale).tolist()  # type: ignore[no-any-return]
 
     @functools.cached_property
     def stations(self) -> list[StationState]:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from designkit.estimate.external import Attempts, attempts, call_dist, horizon, settings
+from designkit.estimate.external import Attempts, call_moments, settings
 from designkit.estimate.program import (
     CacheRead,
     Delay,
@@ -273,14 +273,7 @@ class _Builder:
         third party with the same settings: computed once)."""
         key = settings(node)
         if key not in self.external_facts:
-            from designkit.estimate.distributions import Grid
-
-            grid = Grid.covering(horizon(node), 4096)
-            dist = call_dist(node, grid)
-            mean = dist.mean()
-            x = np.arange(grid.size) * grid.step
-            var = float(np.dot((x - mean) ** 2, dist.pmf))
-            self.external_facts[key] = (attempts(node), mean, var)
+            self.external_facts[key] = call_moments(node)
         return self.external_facts[key]
 
     # -- levels --------------------------------------------------------------------------
