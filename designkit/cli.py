@@ -236,7 +236,7 @@ def render_command(file: str, view: str, endpoint: str | None, saga_name: str | 
 
     A design too large to lay out in about a minute is refused with the views to draw
     instead (--only); Mermaid text, which needs no layout, is always written."""
-    design = _drawable(file, only, needs_layout=fmt != "mermaid")
+    whole, design = _drawable(file, only, needs_layout=fmt != "mermaid")
     if view == "sequence" and not endpoint:
         raise click.UsageError("--view sequence needs --endpoint 'svc METHOD /path'")
     if view == "saga" and saga_name is None:
@@ -249,11 +249,12 @@ def render_command(file: str, view: str, endpoint: str | None, saga_name: str | 
     if fmt == "mermaid":
         from designkit.render import mermaid
 
-        text = _view(mermaid, view, design, endpoint, saga_name, with_estimate)
+        text = _view(mermaid, view, whole, design, endpoint, saga_name, with_estimate)
     else:
         from designkit.render import graphviz_views
 
-        graph = _view(graphviz_views, view, design, endpoint, saga_name, with_estimate)
+        graph = _view(graphviz_views, view, whole, design, endpoint, saga_name,
+                      with_estimate)
         if fmt == "png":
             assert output is not None
             _emit(graph.pipe(format="png"), output, force)
@@ -271,50 +272,54 @@ def render_command(file: str, view: str, endpoint: str | None, saga_name: str | 
 @click.option("--only", metavar="VIEW", help=_ONLY_HELP)
 def report_command(file: str, out_dir: str, audit: bool, only: str | None) -> None:
     """Write a report of design FILE into DIR: <name>.md and <name>.html with the diagrams,
-    the estimate, the p95-vs-load plot and the findings; prints the path of the .md."""
+    the estimate, the p95-vs-load plot and the findings; prints the path of the .md.
+
+    With --only, the diagrams show that view; the numbers and findings are still those of
+    the whole design."""
     from designkit.assess.engine import assess
     from designkit.estimate.api import estimate
     from designkit.render.report import write_report
 
-    design = _drawable(file, only, needs_layout=True)
-    result = estimate(design) if design.workload else None
+    whole, design = _drawable(file, only, needs_layout=True)
+    result = estimate(whole) if whole.workload else None
     path = write_report(design, Path(out_dir), estimate=result,
-                        assessment=assess(design, estimate=result, audit=audit))
+                        assessment=assess(whole, estimate=result, audit=audit))
     click.echo(str(path))
 
 
-def _drawable(file: str, only: str | None, needs_layout: bool) -> Design:
-    """The design of FILE, or its view ``only``; a design too large to lay out is a usage
-    error that names the views to draw instead."""
+def _drawable(file: str, only: str | None, needs_layout: bool) -> tuple[Design, Design]:
+    """The design of FILE, and the part to draw: the whole, or its view ``only``. A design
+    too large to lay out is a usage error that names the views to draw instead."""
     from designkit.model.io import load
     from designkit.model.subset import subset, too_large_to_draw
 
     design = load(Path(file))
     if only:
-        return subset(design, only)
+        return design, subset(design, only)
     refusal = too_large_to_draw(design) if needs_layout else None
     if refusal:
         raise click.UsageError(refusal)
-    return design
+    return design, design
 
 
-def _view(module: Any, view: str, design: Design, endpoint: str | None,
+def _view(module: Any, view: str, whole: Design, design: Design, endpoint: str | None,
           saga_name: str | None, with_estimate: bool) -> Any:
-    """The view ``view`` of ``design`` from a renderer module (Graphviz or Mermaid); an
-    unknown endpoint or saga is a usage error naming the nearest ones."""
+    """The view ``view`` of ``design`` (a part of ``whole``, whose estimate colours it) from
+    a renderer module (Graphviz or Mermaid); an unknown endpoint or saga is a usage error
+    naming the nearest ones."""
     try:
-        return _draw(module, view, design, endpoint, saga_name, with_estimate)
+        return _draw(module, view, whole, design, endpoint, saga_name, with_estimate)
     except KeyError as err:
         raise click.UsageError(str(err.args[0]) if err.args else str(err)) from None
 
 
-def _draw(module: Any, view: str, design: Design, endpoint: str | None,
+def _draw(module: Any, view: str, whole: Design, design: Design, endpoint: str | None,
           saga_name: str | None, with_estimate: bool) -> Any:
     if view == "architecture":
-        if with_estimate and design.workload:
+        if with_estimate and whole.workload:
             from designkit.estimate.api import estimate
 
-            return module.architecture(design, estimate=estimate(design))
+            return module.architecture(design, estimate=estimate(whole))
         return module.architecture(design)
     if view == "data":
         return module.data(design)

@@ -200,3 +200,13 @@ def test_long_design_and_saga_names_give_file_names_that_fit(
     names = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert max(len(n.encode()) for n in names) <= 255
     assert any("-saga-yyy" in n for n in names)
+
+
+def test_a_view_shows_the_numbers_of_the_whole_design(capsys: pytest.CaptureFixture[str]
+                                                      ) -> None:
+    saga = str(ROOT / "templates" / "payments-saga.yaml")
+    code, out, _ = run(capsys, "render", saga, "--format", "dot", "--only", "payment-provider")
+    assert code == 0
+    whole = dk.estimate(dk.template("payments-saga"))
+    rps = whole.station("payment-provider concurrency").arrival_rps
+    assert f"· {rps:,.0f}/s" in out  # the provider's traffic from every caller, not 1/s
