@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import difflib
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from designkit.errors import DesignkitError
@@ -26,11 +26,12 @@ class ArgumentError(DesignkitError, ValueError):
     """
 
 
-def _number(name: str, value: Any, rule: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ArgumentError(f"{name} must be a finite number {rule}, got {value!r}")
-    number = float(value)
-    if not math.isfinite(number):
+def _number(name: str, value: Any, rule: str, ok: Callable[[float], bool]) -> float:
+    """``value`` as a float when it is a finite number for which ``ok`` holds; else an
+    :class:`ArgumentError` that states ``rule``."""
+    number = (math.nan if isinstance(value, bool) or not isinstance(value, int | float)
+              else float(value))
+    if not (math.isfinite(number) and ok(number)):
         raise ArgumentError(f"{name} must be a finite number {rule}, got {value!r}")
     return number
 
@@ -45,10 +46,7 @@ def positive(name: str, value: Any) -> float:
         >>> positive("scale", 2)
         2.0
     """
-    number = _number(name, value, "> 0")
-    if number <= 0:
-        raise ArgumentError(f"{name} must be a finite number > 0, got {value!r}")
-    return number
+    return _number(name, value, "> 0", lambda x: x > 0)
 
 
 def at_least_zero(name: str, value: Any) -> float:
@@ -61,10 +59,7 @@ def at_least_zero(name: str, value: Any) -> float:
         >>> at_least_zero("days", 0)
         0.0
     """
-    number = _number(name, value, "≥ 0")
-    if number < 0:
-        raise ArgumentError(f"{name} must be a finite number ≥ 0, got {value!r}")
-    return number
+    return _number(name, value, "≥ 0", lambda x: x >= 0)
 
 
 def ratio(name: str, value: Any) -> float:
@@ -77,10 +72,7 @@ def ratio(name: str, value: Any) -> float:
         >>> ratio("utilization_max", 0.7)
         0.7
     """
-    number = _number(name, value, "in (0, 1]")
-    if not 0 < number <= 1:
-        raise ArgumentError(f"{name} must be a finite number in (0, 1], got {value!r}")
-    return number
+    return _number(name, value, "in (0, 1]", lambda x: 0 < x <= 1)
 
 
 def suggest(name: str, candidates: Iterable[str], n: int = 3) -> tuple[str, ...]:

@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.fuzz.strategies import MARKERS, Case
+from tests.render.test_mermaid import _PARSE_JS, _mermaid_modules
 
 __all__ = ["NOTE", "SLOW_SECONDS", "Failure", "Outcome", "Run", "describe", "exercise", "label_of",
            "mermaid_failures", "run_cli", "save_failure"]
@@ -671,13 +672,7 @@ def mermaid_failures(texts: dict[str, str], timeout: float = 300) -> list[Failur
     node = shutil.which("node")
     if node is None:
         return "Node.js is not installed"
-    modules = None
-    for candidate in (os.environ.get("DESIGNKIT_MERMAID_MODULES", ""), str(ROOT / "node_modules"),
-                      str(ROOT / ".cache" / "mermaid" / "node_modules")):
-        if candidate and (Path(candidate) / "mermaid").is_dir() and \
-                (Path(candidate) / "jsdom").is_dir():
-            modules = Path(candidate)
-            break
+    modules = _mermaid_modules()
     if modules is None:
         return "npm packages mermaid and jsdom not found (npm install mermaid jsdom)"
     if not texts:
@@ -708,29 +703,6 @@ def mermaid_failures(texts: dict[str, str], timeout: float = 300) -> list[Failur
     return failures
 
 
-_PARSE_JS = r"""
-const { createRequire } = require('module');
-const { pathToFileURL } = require('url');
-const fs = require('fs');
-const req = createRequire(process.argv[2] + '/');
-(async () => {
-  const { JSDOM } = req('jsdom');
-  const dom = new JSDOM('<!DOCTYPE html><body></body>');
-  globalThis.window = dom.window;
-  globalThis.document = dom.window.document;
-  globalThis.DOMParser = dom.window.DOMParser;
-  globalThis.Element = dom.window.Element;
-  const mermaid = (await import(pathToFileURL(req.resolve('mermaid')).href)).default;
-  mermaid.initialize({ startOnLoad: false });
-  const texts = JSON.parse(fs.readFileSync(process.argv[3], 'utf8'));
-  const out = {};
-  for (const [key, text] of Object.entries(texts)) {
-    try { const r = await mermaid.parse(text); out[key] = 'ok ' + r.diagramType; }
-    catch (e) { out[key] = 'error ' + String((e && e.message) || e); }
-  }
-  process.stdout.write(JSON.stringify(out));
-})().catch((e) => { console.error(e); process.exit(2); });
-"""
 
 
 def describe(case: Case, failures: list[Failure]) -> str:
