@@ -13,8 +13,7 @@ Example:
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
+from designkit._version import __version__
 from designkit.assess import (
     Assessment,
     Finding,
@@ -51,6 +50,7 @@ from designkit.estimate import (
     simulate,
     size,
 )
+from designkit.flow.subset import subset, too_large_to_draw
 from designkit.model import (
     FORMAT_VERSION,
     Attestation,
@@ -94,7 +94,6 @@ from designkit.model import (
     save,
     step_kind,
 )
-from designkit.model.subset import subset, too_large_to_draw
 
 # Views decorate the model (which knows nothing of rendering): a Design displays its
 # architecture diagram in Jupyter. Nothing heavy is imported until it is displayed.

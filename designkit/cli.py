@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from designkit import __version__
+from designkit._version import __version__
 from designkit.errors import DesignkitError, RuleFailedError
 from designkit.text import visible
 
@@ -290,8 +290,8 @@ def report_command(file: str, out_dir: str, audit: bool, only: str | None) -> No
 def _drawable(file: str, only: str | None, needs_layout: bool) -> tuple[Design, Design]:
     """The design of FILE, and the part to draw: the whole, or its view ``only``. A design
     too large to lay out is a usage error that names the views to draw instead."""
+    from designkit.flow.subset import subset, too_large_to_draw
     from designkit.model.io import load
-    from designkit.model.subset import subset, too_large_to_draw
 
     design = load(Path(file))
     if only:

@@ -240,8 +240,8 @@ class Explorer:
 
     def _build(self) -> tuple[Design, Scenario]:
         from designkit.estimate.scenarios import Scenario
+        from designkit.flow.build import walk_steps
         from designkit.model.components import Cache
-        from designkit.model.references import walk_steps
         from designkit.model.steps import CacheStep
 
         copy = self.original.model_copy(deep=True)

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from designkit.assess.finding import Finding, Status
 from designkit.assess.rule import Rule, Severity
+from designkit.flow.build import walk_steps
 from designkit.model.problems import format_path
-from designkit.model.references import walk_steps
 from designkit.model.refs import EndpointRef
 
 if TYPE_CHECKING:
@@ -212,7 +212,7 @@ class Context:
     @cached_property
     def steps(self) -> list[StepAt]:
         """Every step of every endpoint, nested ones included, depth first in file order
-        (as :func:`~designkit.model.references.walk_steps` visits them)."""
+        (as :func:`~designkit.flow.build.walk_steps` visits them)."""
         out = []
         for ref, endpoint in self.endpoints:
             base: Path = ("components", ref.service, "endpoints", ref.key, "steps")

@@ -166,7 +166,7 @@ def to_html(assessment: Assessment) -> str:
 def to_sarif(assessment: Assessment, artifact: str | None = None) -> str:
     """SARIF 2.1.0: one rule per checklist item (with helpUri), one result per finding that
     is not a pass; waived findings carry a suppression with their justification."""
-    from designkit import __version__
+    from designkit._version import __version__
 
     rules = list(assessment.rules)
     index = {r.id: i for i, r in enumerate(rules)}

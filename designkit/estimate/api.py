@@ -226,11 +226,9 @@ def _components(design: Design, solution: Solution) -> LazyTable[ComponentEstima
 
 
 def _stations_by_component(program: Program) -> dict[str, list[int]]:
-    found = program.cache.get("stations_by_component")
-    if isinstance(found, dict):
-        return found
-    grouped: dict[str, list[int]] = {}
-    for i, spec in enumerate(program.stations):
-        grouped.setdefault(spec.component, []).append(i)
-    program.cache["stations_by_component"] = grouped
-    return grouped
+    if program.by_component is None:
+        grouped: dict[str, list[int]] = {}
+        for i, spec in enumerate(program.stations):
+            grouped.setdefault(spec.component, []).append(i)
+        program.by_component = grouped
+    return program.by_component

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from designkit.estimate.external import backoff_total_ms
-from designkit.estimate.program import ExternalCall, Invoke, Program
+from designkit.estimate.program import Program
 from designkit.estimate.solve import Solution, Trials, trials
+from designkit.flow.nodes import ExternalCall, Invoke
 
 __all__ = ["RetryStorm", "max_scale", "retry_storms"]
 
@@ -153,7 +154,7 @@ def retry_storms(solution: Solution) -> list[RetryStorm]:
                                   state.utilization + extra, n))
             continue
         assert isinstance(node, ExternalCall)
-        info = solution.external_attempts[id(node)]
+        info = solution.external_attempts[node]
         attempt = min(node.latency.mean, node.timeout_ms or math.inf)
         if node.station is not None:
             state = solution.stations[node.station]

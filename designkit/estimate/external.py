@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from designkit.estimate.distributions import Dist, Grid
-from designkit.estimate.program import ExternalCall
+from designkit.flow.nodes import ExternalCall
+from designkit.maths.distributions import Dist, Grid
 
 __all__ = ["Attempts", "attempts", "backoff_ms", "backoff_total_ms", "call_dist",
            "call_moments", "geometric_sum", "settings"]
@@ -54,8 +54,8 @@ def backoff_ms(call: ExternalCall, retry: int) -> float:
     exponential delay too long for a double is ``inf``.
 
     Example:
-        >>> from designkit.estimate.program import ExternalCall
-        >>> from designkit.estimate.times import Spec
+        >>> from designkit.flow.nodes import ExternalCall
+        >>> from designkit.flow.times import Spec
         >>> from designkit.model.resilience import Retries
         >>> call = ExternalCall("p", Spec(100), 2000, Retries(max=3, backoff="exponential",
         ...                     base_ms=100, jitter=True), 0.0, None, None)
@@ -76,8 +76,8 @@ def backoff_total_ms(call: ExternalCall, retries: int) -> float:
     jitter); ``inf`` when it does not fit a double.
 
     Example:
-        >>> from designkit.estimate.program import ExternalCall
-        >>> from designkit.estimate.times import Spec
+        >>> from designkit.flow.nodes import ExternalCall
+        >>> from designkit.flow.times import Spec
         >>> from designkit.model.resilience import Retries
         >>> call = ExternalCall("p", Spec(100), None, Retries(max=100, backoff="exponential",
         ...                     base_ms=100), 0.0, None, None)
@@ -166,7 +166,7 @@ def call_moments(call: ExternalCall) -> tuple[Attempts, float, float]:
     concurrency slot, which the solver adds), in closed form.
 
     With ``K`` the number of attempts (``P(K ≥ k) = f^(k − 1)``, at most ``n``), ``A`` one
-    attempt (the latency cut at the timeout: :meth:`~designkit.estimate.times.Spec.cut`)
+    attempt (the latency cut at the timeout: :meth:`~designkit.flow.times.Spec.cut`)
     and ``Bₖ`` the backoff before attempt ``k + 1`` has been waited: given ``K = k`` the
     call takes ``k`` attempts and ``B₁ + … + Bₖ₋₁``, so
     ``E = Σₖ P(K = k)(k·E[A] + B(k))`` and ``Var = E[K]·Var[A] + Σₖ P(K = k)(k·E[A] + B(k) −
@@ -174,8 +174,8 @@ def call_moments(call: ExternalCall) -> tuple[Attempts, float, float]:
     design's bounds).
 
     Example:
-        >>> from designkit.estimate.program import ExternalCall
-        >>> from designkit.estimate.times import Spec
+        >>> from designkit.flow.nodes import ExternalCall
+        >>> from designkit.flow.times import Spec
         >>> from designkit.model.resilience import Retries
         >>> call = ExternalCall("p", Spec(100.0, 0.0), None, Retries(max=1, backoff="constant",
         ...                     base_ms=50), 0.5, None, None)

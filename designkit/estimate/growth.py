@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from designkit.estimate.arguments import at_least_zero
-from designkit.estimate.plan import Plan, plan_query, rows_after
+from designkit.flow.build import build
+from designkit.flow.plan import Plan, plan_query, rows_after
 from designkit.model.database import Database
-from designkit.model.references import endpoint_calls
+from designkit.model.steps import CallStep
 
 if TYPE_CHECKING:
     from designkit.model.design import Design
@@ -108,10 +109,13 @@ def growth(design: Design, days: float = 365.0) -> Growth:
         for db_name, db in design.components.items() if isinstance(db, Database)
         for name, table in db.tables.items())
     queries = []
-    for ref, path, step in endpoint_calls(design):
+    for site in build(design).sites:
+        step = site.step
+        if not isinstance(step, CallStep):
+            continue
         target = design.components.get(step.call)
         if isinstance(target, Database) and step.query is not None:
             queries.append(QueryGrowth(
-                str(ref), ".".join(str(p) for p in path), step.call, step.query.table,
+                str(site.ref), site.subject, step.call, step.query.table,
                 plan_query(target, step.query, 0.0), plan_query(target, step.query, days)))
     return Growth(days, tables, tuple(queries))

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import assert_never
 
 import numpy as np
 from numpy.typing import NDArray
 
-from designkit.estimate.distributions import Dist, Grid
 from designkit.estimate.external import call_dist, call_moments, settings
-from designkit.estimate.program import (
+from designkit.estimate.program import Program
+from designkit.estimate.solve import Solution
+from designkit.flow.nodes import (
     CacheRead,
     Delay,
     ExternalCall,
@@ -25,14 +27,13 @@ from designkit.estimate.program import (
     Loop,
     Node,
     Par,
-    Program,
     Publish,
     Seq,
     Visit,
     walk,
 )
-from designkit.estimate.solve import Solution
-from designkit.estimate.times import Spec
+from designkit.flow.times import Spec
+from designkit.maths.distributions import Dist, Grid
 
 __all__ = ["Latency", "endpoint_latency"]
 
@@ -87,9 +88,9 @@ def endpoint_latency(solution: Solution, index: int, size: int = 2048) -> Latenc
     below the mean with each parallel step taken as its slowest branch's mean (the grid
     leaves out what lies beyond its end).
     """
-    composer = solution.cache.get(("latency", size))
+    composer = solution.composers.get(size)
     if not isinstance(composer, _Composer):
-        composer = solution.cache[("latency", size)] = _Composer(solution, size)
+        composer = solution.composers[size] = _Composer(solution, size)
     dist = composer.own(index)
     if dist is None:
         return SATURATED
@@ -103,15 +104,14 @@ def endpoint_latency(solution: Solution, index: int, size: int = 2048) -> Latenc
 def _parallel(program: Program) -> list[bool]:
     """Per endpoint: parallel branches are on its way (its own or a callee's), computed
     once per program, callees first."""
-    found = program.cache.get("parallel")
-    if isinstance(found, list):
-        return found
-    out = [False] * len(program.endpoints)
-    for i in reversed(program.order):
-        out[i] = any(isinstance(node, Par) or (isinstance(node, Invoke) and out[node.endpoint])
-                     for node in walk(program.endpoints[i].steps))
-    program.cache["parallel"] = out
-    return out
+    if program.forks is None:
+        out = [False] * len(program.endpoints)
+        for i in reversed(program.order):
+            out[i] = any(isinstance(node, Par) or (isinstance(node, Invoke)
+                                                   and out[node.endpoint])
+                         for node in walk(program.endpoints[i].steps))
+        program.forks = out
+    return program.forks
 
 
 class _LowerMean:
@@ -121,9 +121,7 @@ class _LowerMean:
     def __init__(self, solution: Solution) -> None:
         self.solution = solution
         self.wait: list[float] = solution.trial.wait[:, 0].tolist()
-        found = solution.cache.get("lower means")
-        self.memo: dict[int, float] = found if isinstance(found, dict) else {}
-        solution.cache["lower means"] = self.memo
+        self.memo: dict[int, float] = solution.lower_means
 
     def endpoint(self, index: int) -> float:
         if index not in self.memo:
@@ -132,29 +130,32 @@ class _LowerMean:
         return self.memo[index]
 
     def node(self, node: Node) -> float:
-        if isinstance(node, Seq):
-            return sum(self.node(item) for item in node.items)
-        if isinstance(node, Par):
-            return max((self.node(b) for b in node.branches), default=0.0)
-        if isinstance(node, Visit):
-            return node.count * (self.wait[node.station] + node.time.mean)
-        if isinstance(node, Hold):
-            return self.wait[node.station] + self.node(node.body) + node.extra.mean
-        if isinstance(node, Invoke):
-            return node.count * self.endpoint(node.endpoint)
-        if isinstance(node, CacheRead):
-            return self.node(node.visit) + (1.0 - node.hit) * self.node(node.miss)
-        if isinstance(node, ExternalCall):
-            info, mean, _ = call_moments(node)
-            wait = self.wait[node.station] if node.station is not None else 0.0
-            queued = 0.0 if info.breaker_open else info.expected * wait
-            return node.count * (mean + queued)
-        if isinstance(node, Publish):
-            return node.count * self.node(node.visit)
-        if isinstance(node, Loop):
-            return node.count * self.node(node.body)
-        assert isinstance(node, Delay)
-        return node.time.mean
+        match node:
+            case Seq():
+                return sum(self.node(item) for item in node.items)
+            case Par():
+                return max((self.node(b) for b in node.branches), default=0.0)
+            case Visit():
+                return node.count * (self.wait[node.station] + node.time.mean)
+            case Hold():
+                return self.wait[node.station] + self.node(node.body) + node.extra.mean
+            case Invoke():
+                return node.count * self.endpoint(node.endpoint)
+            case CacheRead():
+                return self.node(node.visit) + (1.0 - node.hit) * self.node(node.miss)
+            case ExternalCall():
+                info, mean, _ = call_moments(node)
+                wait = self.wait[node.station] if node.station is not None else 0.0
+                queued = 0.0 if info.breaker_open else info.expected * wait
+                return node.count * (mean + queued)
+            case Publish():
+                return node.count * self.node(node.visit)
+            case Loop():
+                return node.count * self.node(node.body)
+            case Delay():
+                return node.time.mean
+            case _:
+                assert_never(node)
 
 
 class _Composer:
@@ -310,36 +311,40 @@ class _GridComposer:
         return self.calls[key]
 
     def spectrum(self, node: Node) -> Spectrum | None:
-        if isinstance(node, Seq):
-            return _product([self.spectrum(item) for item in node.items])
-        if isinstance(node, Visit):
-            return _power(_product([self.wait(node.station), self.time(node.time)]),
-                          node.count)
-        if isinstance(node, Hold):
-            return _product([self.wait(node.station), self.spectrum(node.body),
-                             self.time(node.extra)])
-        if isinstance(node, Invoke):
-            callee = self.parent.callee(node.endpoint, self.grid)
-            return _power(None if callee.zero else callee.spectrum, node.count)
-        if isinstance(node, CacheRead):
-            miss = self.spectrum(node.miss)
-            p = 1.0 - node.hit
-            mixed = None if miss is None or p <= 0 else miss if p >= 1 else p * miss + node.hit
-            return _product([self.spectrum(node.visit), mixed])
-        if isinstance(node, ExternalCall):
-            return _power(self.call(node), node.count)
-        if isinstance(node, Publish):
-            return _power(self.spectrum(node.visit), node.count)
-        if isinstance(node, Loop):
-            return _power(self.spectrum(node.body), node.count)
-        if isinstance(node, Delay):
-            return self.time(node.time)
-        assert isinstance(node, Par)
-        branches = [self.spectrum(b) for b in node.branches]
-        grid = self.grid
-        dist = Dist.maximum([grid.zero() if b is None else Dist(grid, spectrum=b)
-                             for b in branches])
-        return dist.spectrum
+        match node:
+            case Seq():
+                return _product([self.spectrum(item) for item in node.items])
+            case Visit():
+                return _power(_product([self.wait(node.station), self.time(node.time)]),
+                              node.count)
+            case Hold():
+                return _product([self.wait(node.station), self.spectrum(node.body),
+                                 self.time(node.extra)])
+            case Invoke():
+                callee = self.parent.callee(node.endpoint, self.grid)
+                return _power(None if callee.zero else callee.spectrum, node.count)
+            case CacheRead():
+                miss = self.spectrum(node.miss)
+                p = 1.0 - node.hit
+                mixed = (None if miss is None or p <= 0 else miss if p >= 1
+                         else p * miss + node.hit)
+                return _product([self.spectrum(node.visit), mixed])
+            case ExternalCall():
+                return _power(self.call(node), node.count)
+            case Publish():
+                return _power(self.spectrum(node.visit), node.count)
+            case Loop():
+                return _power(self.spectrum(node.body), node.count)
+            case Delay():
+                return self.time(node.time)
+            case Par():
+                branches = [self.spectrum(b) for b in node.branches]
+                grid = self.grid
+                dist = Dist.maximum([grid.zero() if b is None else Dist(grid, spectrum=b)
+                                     for b in branches])
+                return dist.spectrum
+            case _:
+                assert_never(node)
 
 
 def _product(parts: list[Spectrum | None]) -> Spectrum | None:

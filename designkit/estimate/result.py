@@ -14,8 +14,8 @@ from designkit.gcpause import gc_paused
 
 if TYPE_CHECKING:
     from designkit.estimate.capacity import RetryStorm
-    from designkit.estimate.distributions import Dist
     from designkit.estimate.scenarios import Scenario
+    from designkit.maths.distributions import Dist
     from designkit.model.design import Design
 
 __all__ = ["ComponentEstimate", "EndpointEstimate", "Estimate", "LazyTable", "NotFoundError",

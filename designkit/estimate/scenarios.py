@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 
 from designkit.errors import DesignError, Problem
 from designkit.estimate.arguments import suggest
+from designkit.flow.build import walk_steps
 from designkit.model.components import Cache, Component, External, Lock, Queue
 from designkit.model.database import Database
 from designkit.model.design import Design
 from designkit.model.problems import format_path
-from designkit.model.references import walk_steps
 from designkit.model.service import Service
 from designkit.model.steps import CacheStep, CallStep
 from designkit.model.times import Time

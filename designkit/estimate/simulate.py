@@ -48,7 +48,7 @@ What is measured, over the window after the warm-up:
 * per endpoint: executions started per second, and mean/p50/p95/p99 of the response times of
   executions *completed* in the window (every execution counts, whether it came from the
   workload, a synchronous call or a message); ``dist`` holds them as a histogram on a grid
-  (a :class:`~designkit.estimate.distributions.Dist`, as the estimate's), so plots and
+  (a :class:`~designkit.maths.distributions.Dist`, as the estimate's), so plots and
   ``cdf``/``quantile`` work on a simulation too;
 * per station: arrivals per second, utilization = busy server-time / (servers × copies ×
   window), busy servers on average, mean wait and mean service (holding) time;
@@ -83,7 +83,7 @@ import warnings
 from collections import deque
 from collections.abc import Callable, Generator, Iterator
 from heapq import heappush, heapreplace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, assert_never
 
 import numpy as np
 from numpy.typing import NDArray
@@ -92,27 +92,27 @@ from designkit.errors import MissingDependencyError
 from designkit.estimate.api import prepare
 from designkit.estimate.capacity import max_scale as analytic_max_scale
 from designkit.estimate.capacity import retry_storms
-from designkit.estimate.distributions import Dist, Grid, balanced_h2
 from designkit.estimate.external import attempts, backoff_ms
-from designkit.estimate.program import (
+from designkit.estimate.program import Program
+from designkit.estimate.result import ComponentEstimate, EndpointEstimate, Estimate, StationEstimate
+from designkit.estimate.scenarios import Scenario
+from designkit.estimate.solve import solve
+from designkit.flow.nodes import (
     CacheRead,
     Delay,
-    EndpointProgram,
+    EndpointFlow,
     ExternalCall,
     Hold,
     Invoke,
     Loop,
     Node,
     Par,
-    Program,
     Publish,
     Seq,
     Visit,
 )
-from designkit.estimate.result import ComponentEstimate, EndpointEstimate, Estimate, StationEstimate
-from designkit.estimate.scenarios import Scenario
-from designkit.estimate.solve import solve
-from designkit.estimate.times import Spec
+from designkit.flow.times import Spec
+from designkit.maths.distributions import Dist, Grid, balanced_h2
 
 if TYPE_CHECKING:
     from simpy import Environment, Event
@@ -519,7 +519,7 @@ class _Simulation:
     # -- compiling nodes to generator factories --------------------------------------------
 
     def endpoint(self, index: int) -> Factory:
-        ep: EndpointProgram = self.program.endpoints[index]
+        ep: EndpointFlow = self.program.endpoints[index]
         env, samples, started = self.env, self.samples[index], self.started
         warm = self.warm
         cpu = self.sampler(ep.cpu)
@@ -565,70 +565,73 @@ class _Simulation:
     def compile(self, node: Node) -> Factory:
         """A factory of generators that run ``node`` in the simulation."""
         env = self.env
-        if isinstance(node, Seq):
-            parts = [self.compile(item) for item in node.items]
-            if not parts:
-                return _nothing
-            if len(parts) == 1:
-                return parts[0]
+        match node:
+            case Seq():
+                parts = [self.compile(item) for item in node.items]
+                if not parts:
+                    return _nothing
+                if len(parts) == 1:
+                    return parts[0]
 
-            def seq() -> Gen:
-                for part in parts:
-                    yield from part()
+                def seq() -> Gen:
+                    for part in parts:
+                        yield from part()
 
-            return seq
-        if isinstance(node, Delay):
-            draw = self.sampler(node.time)
+                return seq
+            case Delay():
+                draw = self.sampler(node.time)
 
-            def delay() -> Gen:
-                d = draw()
-                if d > 0:
-                    yield env.timeout(d)
+                def delay() -> Gen:
+                    d = draw()
+                    if d > 0:
+                        yield env.timeout(d)
 
-            return delay
-        if isinstance(node, Visit):
-            return self.visit(node)
-        if isinstance(node, Hold):
-            return self.hold(node)
-        if isinstance(node, Invoke):
-            times, factories, j = self.times(node.count), self.factories, node.endpoint
+                return delay
+            case Visit():
+                return self.visit(node)
+            case Hold():
+                return self.hold(node)
+            case Invoke():
+                times, factories, j = self.times(node.count), self.factories, node.endpoint
 
-            def invoke() -> Gen:
-                for _ in range(times()):
-                    yield from factories[j]()
+                def invoke() -> Gen:
+                    for _ in range(times()):
+                        yield from factories[j]()
 
-            return invoke
-        if isinstance(node, ExternalCall):
-            return self.external(node)
-        if isinstance(node, Publish):
-            return self.publish(node)
-        if isinstance(node, Par):
-            branches = [self.compile(b) for b in node.branches]
-            if len(branches) == 1:
-                return branches[0]
+                return invoke
+            case ExternalCall():
+                return self.external(node)
+            case Publish():
+                return self.publish(node)
+            case Par():
+                branches = [self.compile(b) for b in node.branches]
+                if len(branches) == 1:
+                    return branches[0]
 
-            def par() -> Gen:
-                yield env.all_of([env.process(b()) for b in branches])
+                def par() -> Gen:
+                    yield env.all_of([env.process(b()) for b in branches])
 
-            return par
-        if isinstance(node, Loop):
-            times, body = self.times(node.count), self.compile(node.body)
+                return par
+            case Loop():
+                times, body = self.times(node.count), self.compile(node.body)
 
-            def loop() -> Gen:
-                for _ in range(times()):
-                    yield from body()
+                def loop() -> Gen:
+                    for _ in range(times()):
+                        yield from body()
 
-            return loop
-        assert isinstance(node, CacheRead)
-        visit, miss, hit, uniform = (self.visit(node.visit), self.compile(node.miss), node.hit,
-                                     self.uniform)
+                return loop
+            case CacheRead():
+                visit, miss = self.visit(node.visit), self.compile(node.miss)
+                hit, uniform = node.hit, self.uniform
 
-        def cache() -> Gen:
-            yield from visit()
-            if uniform() >= hit:
-                yield from miss()
+                def cache() -> Gen:
+                    yield from visit()
+                    if uniform() >= hit:
+                        yield from miss()
 
-        return cache
+                return cache
+            case _:
+                assert_never(node)
 
     def visit(self, node: Visit) -> Factory:
         env, station, draw = self.env, self.plain[node.station], self.sampler(node.time)
@@ -733,29 +736,34 @@ class _Simulation:
         return memo[index]
 
     def _reach(self, node: Node, memo: dict[int, frozenset[int]]) -> Iterator[int]:
-        if isinstance(node, Seq):
-            for item in node.items:
-                yield from self._reach(item, memo)
-        elif isinstance(node, Par):
-            for branch in node.branches:
-                yield from self._reach(branch, memo)
-        elif isinstance(node, Visit):
-            yield node.station
-        elif isinstance(node, Hold):
-            yield node.station
-            yield from self._reach(node.body, memo)
-        elif isinstance(node, Invoke):
-            yield from self.reach(node.endpoint, memo)
-        elif isinstance(node, ExternalCall):
-            if node.station is not None and not attempts(node).breaker_open:
+        match node:
+            case Seq():
+                for item in node.items:
+                    yield from self._reach(item, memo)
+            case Par():
+                for branch in node.branches:
+                    yield from self._reach(branch, memo)
+            case Visit():
                 yield node.station
-        elif isinstance(node, Publish):
-            yield node.visit.station
-        elif isinstance(node, Loop):
-            yield from self._reach(node.body, memo)
-        elif isinstance(node, CacheRead):
-            yield node.visit.station
-            yield from self._reach(node.miss, memo)
+            case Hold():
+                yield node.station
+                yield from self._reach(node.body, memo)
+            case Invoke():
+                yield from self.reach(node.endpoint, memo)
+            case ExternalCall():
+                if node.station is not None and not attempts(node).breaker_open:
+                    yield node.station
+            case Publish():
+                yield node.visit.station
+            case Loop():
+                yield from self._reach(node.body, memo)
+            case CacheRead():
+                yield node.visit.station
+                yield from self._reach(node.miss, memo)
+            case Delay():
+                pass
+            case _:
+                assert_never(node)
 
 
 # -- results -------------------------------------------------------------------------------

@@ -20,9 +20,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from designkit.estimate.external import Attempts
-from designkit.estimate.program import ExternalCall, Invoke, Program
-from designkit.estimate.queueing import erlang_c
+from designkit.estimate.program import Program
 from designkit.estimate.tape import Level, Tape, tape_of
+from designkit.flow.nodes import ExternalCall, Invoke
+from designkit.maths.queueing import erlang_c
 
 __all__ = ["Flows", "Moments", "Solution", "StationState", "Trials", "flows_of", "solve",
            "trials"]
@@ -82,11 +83,10 @@ class Flows:
 
 
 def flows_of(program: Program, workload: dict[str, float]) -> Flows:
-    """The unit traffic of ``workload`` (rps per endpoint reference), kept in the program's
-    cache."""
-    key = ("flows", tuple(sorted(workload.items())))
-    found = program.cache.get(key)
-    if isinstance(found, Flows):
+    """The unit traffic of ``workload`` (rps per endpoint reference), kept on the program."""
+    key = tuple(sorted(workload.items()))
+    found = program.traffic.get(key)
+    if found is not None:
         return found
     traffic = tape_of(program).traffic
     rate = [0.0] * len(program.endpoints)
@@ -114,10 +114,7 @@ def flows_of(program: Program, workload: dict[str, float]) -> Flows:
         retried=[(node, rate[ep] * mult, held, ep) for node, ep, mult, held in traffic.retried
                  if rate[ep] * mult > 0],
     )
-    kept = [k for k in program.cache if isinstance(k, tuple) and k[:1] == ("flows",)]
-    for old in kept[:-7]:  # a few workloads per program (a notebook may try many)
-        del program.cache[old]
-    program.cache[key] = flows
+    program.keep_traffic(key, flows)
     return flows
 
 
@@ -329,7 +326,7 @@ def _scaled(rate: Floats, scales: Floats) -> Floats:
 
 def _erlang_c(servers: Floats, load: Floats) -> Floats:
     """Erlang C element-wise (``load < servers``), in one vectorized call whatever the
-    server counts: constant time per station (:func:`~designkit.estimate.queueing.erlang_c`)."""
+    server counts: constant time per station (:func:`~designkit.maths.queueing.erlang_c`)."""
     return np.asarray(erlang_c(servers, load), dtype=float)
 
 
@@ -387,7 +384,8 @@ class Solution:
     scale: float
     trial: Trials
     flows: Flows
-    cache: dict[object, object] = field(default_factory=dict)
+    composers: dict[int, object] = field(default_factory=dict)  # latency grids, by size
+    lower_means: dict[int, float] = field(default_factory=dict)  # by endpoint
 
     @functools.cached_property
     def endpoint_rate(self) -> list[float]:
@@ -416,8 +414,8 @@ class Solution:
         return {k: v * self.scale for k, v in self.flows.external_rate.items()}
 
     @property
-    def external_attempts(self) -> dict[int, Attempts]:
-        """The retry arithmetic of every third-party call, by ``id`` of its node."""
+    def external_attempts(self) -> dict[ExternalCall, Attempts]:
+        """The retry arithmetic of every third-party call, by its node."""
         return tape_of(self.program).traffic.attempts
 
     @functools.cached_property

@@ -21,12 +21,14 @@ without those edges and the solver iterates to a fixed point instead.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import assert_never
 
 import numpy as np
 from numpy.typing import NDArray
 
 from designkit.estimate.external import Attempts, call_moments, settings
-from designkit.estimate.program import (
+from designkit.estimate.program import Program
+from designkit.flow.nodes import (
     CacheRead,
     Delay,
     ExternalCall,
@@ -35,12 +37,11 @@ from designkit.estimate.program import (
     Loop,
     Node,
     Par,
-    Program,
     Publish,
     Seq,
     Visit,
 )
-from designkit.estimate.times import Spec
+from designkit.flow.times import Spec
 
 __all__ = ["Level", "Tape", "Traffic", "tape_of"]
 
@@ -95,7 +96,7 @@ class Traffic:
     external_endpoint: Ints
     external_mult: Floats
     retried: list[tuple[ExternalCall | Invoke, int, float, tuple[int, ...]]]
-    attempts: dict[int, Attempts]
+    attempts: dict[ExternalCall, Attempts]
 
 
 @dataclass
@@ -117,7 +118,7 @@ class Tape:
 
 
 def tape_of(program: Program) -> Tape:
-    """The tape of ``program`` (built once, kept in ``program.cache``).
+    """The tape of ``program`` (built once, kept on the program).
 
     Example:
         >>> import designkit as dk
@@ -126,12 +127,9 @@ def tape_of(program: Program) -> Tape:
         >>> tape.cyclic, len(tape.levels) > 1
         (False, True)
     """
-    found = program.cache.get("tape")
-    if isinstance(found, Tape):
-        return found
-    tape = _Builder(program).run()
-    program.cache["tape"] = tape
-    return tape
+    if program.tape is None:
+        program.tape = _Builder(program).run()
+    return program.tape
 
 
 class _Builder:
@@ -150,7 +148,7 @@ class _Builder:
         self.calls: list[tuple[int, int, float]] = []
         self.externals: list[tuple[str, int, float]] = []
         self.retried: list[tuple[ExternalCall | Invoke, int, float, tuple[int, ...]]] = []
-        self.attempts: dict[int, Attempts] = {}
+        self.attempts: dict[ExternalCall, Attempts] = {}
         self.external_facts: dict[object, tuple[Attempts, float, float]] = {}
 
     # -- slots and operations --------------------------------------------------------------
@@ -203,46 +201,50 @@ class _Builder:
     def node(self, node: Node, ep: int, mult: float, held: tuple[int, ...]) -> int:
         """The slot of ``node``'s time; records its traffic at ``mult`` executions per
         execution of endpoint ``ep``."""
-        if isinstance(node, Seq):
-            return self.total([self.node(item, ep, mult, held) for item in node.items])
-        if isinstance(node, Delay):
-            return self.spec(node.time)
-        if isinstance(node, Visit):
-            return self.visit(node, ep, mult)
-        if isinstance(node, Hold):
-            body = self.node(node.body, ep, mult, (*held, node.station))
-            holding = self.total([body, self.spec(node.extra)])
-            self.holders.append((node.station, ep, mult, holding))
-            return self.total([self.wait_slot[node.station], holding])
-        if isinstance(node, Invoke):
-            self.calls.append((ep, node.endpoint, mult * node.count))
-            if node.retries is not None and node.retries.max > 0:
-                self.retried.append((node, ep, mult * node.count, held))
-            return self.repeat(self.endpoint_slot[node.endpoint], node.count)
-        if isinstance(node, ExternalCall):
-            return self.external(node, ep, mult, held)
-        if isinstance(node, Publish):
-            visit = self.visit(node.visit, ep, mult * node.count)
-            if node.handler is not None:
-                self.calls.append((ep, node.handler, mult * node.count))
-            return self.repeat(visit, node.count)
-        if isinstance(node, Par):
-            branches = [self.node(b, ep, mult, held) for b in node.branches]
-            if not branches:
-                return self.zero
-            out = branches[0]
-            for other in branches[1:]:
-                out = self.op(MAX2, (out, other))
-            return out
-        if isinstance(node, Loop):
-            return self.repeat(self.node(node.body, ep, mult * node.count, held), node.count)
-        assert isinstance(node, CacheRead)
-        visit = self.visit(node.visit, ep, mult)
-        miss = self.node(node.miss, ep, mult * (1.0 - node.hit), held)
-        p = 1.0 - node.hit
-        mixed = self.zero if p <= 0 or miss == self.zero else (
-            miss if p >= 1.0 else self.op(MIXZERO, (miss,), p))
-        return self.total([visit, mixed])
+        match node:
+            case Seq():
+                return self.total([self.node(item, ep, mult, held) for item in node.items])
+            case Delay():
+                return self.spec(node.time)
+            case Visit():
+                return self.visit(node, ep, mult)
+            case Hold():
+                body = self.node(node.body, ep, mult, (*held, node.station))
+                holding = self.total([body, self.spec(node.extra)])
+                self.holders.append((node.station, ep, mult, holding))
+                return self.total([self.wait_slot[node.station], holding])
+            case Invoke():
+                self.calls.append((ep, node.endpoint, mult * node.count))
+                if node.retries is not None and node.retries.max > 0:
+                    self.retried.append((node, ep, mult * node.count, held))
+                return self.repeat(self.endpoint_slot[node.endpoint], node.count)
+            case ExternalCall():
+                return self.external(node, ep, mult, held)
+            case Publish():
+                visit = self.visit(node.visit, ep, mult * node.count)
+                if node.handler is not None:
+                    self.calls.append((ep, node.handler, mult * node.count))
+                return self.repeat(visit, node.count)
+            case Par():
+                branches = [self.node(b, ep, mult, held) for b in node.branches]
+                if not branches:
+                    return self.zero
+                out = branches[0]
+                for other in branches[1:]:
+                    out = self.op(MAX2, (out, other))
+                return out
+            case Loop():
+                return self.repeat(self.node(node.body, ep, mult * node.count, held),
+                                   node.count)
+            case CacheRead():
+                visit = self.visit(node.visit, ep, mult)
+                miss = self.node(node.miss, ep, mult * (1.0 - node.hit), held)
+                p = 1.0 - node.hit
+                mixed = self.zero if p <= 0 or miss == self.zero else (
+                    miss if p >= 1.0 else self.op(MIXZERO, (miss,), p))
+                return self.total([visit, mixed])
+            case _:
+                assert_never(node)
 
     def visit(self, node: Visit, ep: int, mult: float) -> int:
         time = node.time
@@ -254,7 +256,7 @@ class _Builder:
     def external(self, node: ExternalCall, ep: int, mult: float,
                  held: tuple[int, ...]) -> int:
         info, mean, var = self.external_fact(node)
-        self.attempts[id(node)] = info
+        self.attempts[node] = info
         if node.retries is not None and node.retries.max > 0:
             self.retried.append((node, ep, mult * node.count, held))
         calls = mult * node.count * info.expected

@@ -8,7 +8,6 @@ from designkit.model.design import FORMAT_VERSION, Design
 from designkit.model.io import check_data, dump, load, save
 from designkit.model.policy import Attestation, Cors, Policy, Security, Waiver
 from designkit.model.query import Query
-from designkit.model.references import check_references, walk_steps
 from designkit.model.refs import EndpointRef
 from designkit.model.resilience import CircuitBreaker, Retries
 from designkit.model.saga import Saga, SagaStep
@@ -33,6 +32,6 @@ __all__ = [
     "EndpointRef", "External", "IdempotencyKey", "Index", "Lock", "LockStep", "Loop",
     "LoopStep", "ParallelStep", "Partitioning", "Policy", "PublishStep", "Query", "Queue",
     "RateLimit", "Resolver", "Retries", "Saga", "SagaStep", "Security", "Service", "Step",
-    "Table", "Time", "TransactionStep", "Waiver", "check_data", "check_references", "dump",
-    "load", "save", "step_kind", "walk_steps",
+    "Table", "Time", "TransactionStep", "Waiver", "check_data", "dump",
+    "load", "save", "step_kind",
 ]

@@ -273,9 +273,9 @@ class Design(Strict):
     def graph(self) -> nx.MultiDiGraph:
         """The components and their call edges as a networkx ``MultiDiGraph``.
 
-        See :func:`designkit.model.graph.component_graph`.
+        See :func:`designkit.flow.graph.component_graph`.
         """
-        from designkit.model.graph import component_graph
+        from designkit.flow.graph import component_graph
 
         return component_graph(self)
 

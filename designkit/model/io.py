@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -30,7 +31,6 @@ from designkit.model.design import FORMAT_VERSION, Design
 from designkit.model.inputs import input_problems
 from designkit.model.parsing import EXPONENT_FLOAT, parse_text, yaml12_resolvers
 from designkit.model.problems import problems_from
-from designkit.model.references import check_references
 from designkit.model.saga import Saga
 
 __all__ = ["check_data", "dump", "load", "parse_text", "save"]
@@ -209,7 +209,7 @@ def check_data(data: Any) -> tuple[Design | None, list[Problem]]:
         return None, [Problem("designkit", f"the format version is a whole number, got "
                                            f"{version!r}; write `designkit: {FORMAT_VERSION}`")]
     if version > FORMAT_VERSION:
-        from designkit import __version__
+        from designkit._version import __version__
 
         return None, [Problem("designkit", f"this design uses format {version}; designkit "
                               f"{__version__} reads format {FORMAT_VERSION}: upgrade with "
@@ -223,9 +223,17 @@ def check_data(data: Any) -> tuple[Design | None, list[Problem]]:
         except ValidationError as err:
             problems = problems_from(err, data, Design)
             partial, broken = _valid_parts(data)
-            return None, problems + check_references(partial, known=broken)
-        problems = check_references(design)
+            return None, problems + _references(partial, known=broken)
+        problems = _references(design)
     return (None, problems) if problems else (design, [])
+
+
+def _references(design: Design, known: Iterable[str] = ()) -> list[Problem]:
+    """The design's broken references, found by building its flow (the one walk over its
+    steps; an allowed upward import, see decision 32)."""
+    from designkit.flow.build import check_references
+
+    return check_references(design, known)
 
 
 def _valid_parts(data: dict[str, Any]) -> tuple[Design, set[str]]:

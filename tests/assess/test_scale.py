@@ -24,7 +24,7 @@ from designkit.assess.catalogue import builtin_rules
 from designkit.assess.context import Context
 from designkit.assess.engine import _Patterns
 from designkit.assess.finding import Finding
-from designkit.model.references import walk_steps
+from designkit.flow.build import walk_steps
 
 TODAY = dt.date(2026, 1, 1)
 """Waivers and attestations expire against a fixed day."""

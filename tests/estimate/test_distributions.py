@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from designkit.estimate import queueing as q
-from designkit.estimate.distributions import Dist, Grid
+from designkit.maths import queueing as q
+from designkit.maths.distributions import Dist, Grid
 
 REL = 0.005
 

@@ -18,9 +18,6 @@ import numpy as np
 import pytest
 
 import designkit as dk
-from designkit.estimate import queueing as q
-from designkit.estimate import special
-from designkit.estimate.distributions import Grid
 from designkit.estimate.external import (
     backoff_ms,
     backoff_total_ms,
@@ -28,9 +25,13 @@ from designkit.estimate.external import (
     call_moments,
     geometric_sum,
 )
-from designkit.estimate.program import ExternalCall, compile_design
+from designkit.estimate.program import compile_design
 from designkit.estimate.solve import solve
-from designkit.estimate.times import Spec
+from designkit.flow.nodes import ExternalCall
+from designkit.flow.times import Spec
+from designkit.maths import queueing as q
+from designkit.maths import special
+from designkit.maths.distributions import Grid
 from designkit.model.resilience import Retries
 from designkit.model.times import Time
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from designkit.estimate import queueing as q
+from designkit.maths import queueing as q
 
 
 def test_mm1_closed_form() -> None:

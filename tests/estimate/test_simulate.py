@@ -18,9 +18,9 @@ import pytest
 
 import designkit as dk
 from designkit.estimate.program import compile_design
-from designkit.estimate.queueing import erlang_c, mmc_sojourn_quantile
 from designkit.estimate.simulate import _Stats, simulate
 from designkit.estimate.solve import solve
+from designkit.maths.queueing import erlang_c, mmc_sojourn_quantile
 
 SEED = 20240601
 

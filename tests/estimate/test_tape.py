@@ -10,12 +10,12 @@ import pytest
 
 import designkit as dk
 from designkit.estimate import api
-from designkit.estimate.distributions import Grid
 from designkit.estimate.latency import _rebin
 from designkit.estimate.program import compile_design
 from designkit.estimate.result import EndpointEstimate, LazyTable
 from designkit.estimate.solve import solve, trials
 from designkit.estimate.tape import _layers, tape_of
+from designkit.maths.distributions import Grid
 
 
 def test_levels_are_longest_paths_and_a_cycle_is_none() -> None:

@@ -463,15 +463,16 @@ def endpoint_refs(data: dict[str, Any]) -> list[str]:
     return out
 
 
-def _quiet_endpoints(services: dict[str, Any]) -> list[str]:
-    """Endpoints that publish no message, themselves or through the endpoints they call."""
+def _quiet_endpoints(services: dict[str, Any], queues: list[str]) -> list[str]:
+    """Endpoints that publish no message (a publish, or a call of a queue), themselves or
+    through the endpoints they call."""
     publishes: dict[str, bool] = {}
     for name, svc in services.items():  # a service calls only services before it
         for key, ep in svc["endpoints"].items():
             found = False
             for _, node in nodes(ep.get("steps", [])):
-                if isinstance(node, dict) and ("publish" in node or publishes.get(
-                        str(node.get("call")), False)):
+                if isinstance(node, dict) and ("publish" in node or node.get("call") in queues
+                                               or publishes.get(str(node.get("call")), False)):
                     found = True
             publishes[f"{name} {key}"] = found
     return [ref for ref, loud in publishes.items() if not loud]
@@ -523,7 +524,7 @@ def valid_designs(draw: st.DrawFn) -> dict[str, Any]:
     components = {**services, **components} if order == "services-first" else \
         {**components, **services}
     refs = list(ctx.callable_endpoints)
-    quiet = _quiet_endpoints(services)  # handlers that publish nothing: no message loop
+    quiet = _quiet_endpoints(services, ctx.queues)  # handlers that publish nothing: no message loop
     for name in ctx.queues:
         if quiet and draw(st.booleans()):
             components[name]["handler"] = draw(st.sampled_from(quiet))

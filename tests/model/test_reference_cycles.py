@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from designkit.flow.build import check_references
 from designkit.model.design import Design
-from designkit.model.references import check_references
 
 DESIGN: dict[str, Any] = {"name": "x", "components": {
     "a": {"kind": "service", "endpoints": {"GET /x": {"steps": [

@@ -31,6 +31,7 @@ import datetime as dt
 import functools
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -268,16 +269,18 @@ def circuit_breakers(v: Values) -> st.SearchStrategy[Any]:
     )
 
 
-def _quiet(endpoint: Any) -> bool:
-    """Whether an endpoint's data holds no publish and no call to an endpoint (a handler
-    that does neither cannot close a message loop, which designkit refuses)."""
+def _quiet(endpoint: Any, queues: Sequence[str]) -> bool:
+    """Whether an endpoint's data holds no publish, no call to an endpoint and no call of a
+    queue (a handler that does none of these cannot close a message loop, which designkit
+    refuses)."""
     if isinstance(endpoint, dict):
-        if "publish" in endpoint or (isinstance(endpoint.get("call"), str)
-                                     and len(endpoint["call"].split()) > 1):
+        call = endpoint.get("call")
+        if "publish" in endpoint or (isinstance(call, str)
+                                     and (len(call.split()) > 1 or call in queues)):
             return False
-        return all(_quiet(v) for k, v in endpoint.items() if k != "request_schema")
+        return all(_quiet(v, queues) for k, v in endpoint.items() if k != "request_schema")
     if isinstance(endpoint, list):
-        return all(_quiet(v) for v in endpoint)
+        return all(_quiet(v, queues) for v in endpoint)
     return True
 
 
@@ -548,7 +551,7 @@ def designs(draw: Any, v: Values) -> dk.Design:
 
     # a handler neither publishes nor calls an endpoint: no message loops back to it
     quiet = [r for r in refs if _quiet(components[r.split(" ", 1)[0]]["endpoints"][
-        r.split(" ", 1)[1]])]
+        r.split(" ", 1)[1]], by_kind["queue"])]
     for name in by_kind["queue"]:
         if quiet and draw(st.booleans()):
             components[name]["handler"] = ref_variant(draw, draw(st.sampled_from(quiet)))
@@ -744,7 +747,7 @@ def built_designs(draw: Any, v: Values) -> dk.Design:
             add_steps(draw, v, ep, ctx, 0)
         refs += [f"{name} {key}" for key in keys]
 
-    quiet = [r for r in refs if _quiet(d.endpoint(r).model_dump(mode="json"))]
+    quiet = [r for r in refs if _quiet(d.endpoint(r).model_dump(mode="json"), [queue_name])]
     if quiet and draw(st.booleans()):
         d.queue(queue_name, handler=draw(st.sampled_from(quiet)))
     saga = d.saga(draw(idents(v)), coordination=draw(st.sampled_from(("orchestration",

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 import designkit as dk
+from designkit.flow.subset import DRAW_LIMIT, subset, too_large_to_draw
 from designkit.model.steps import CallStep, PublishStep, TransactionStep
-from designkit.model.subset import DRAW_LIMIT, subset, too_large_to_draw
 
 SHOP = """\
 designkit: 1

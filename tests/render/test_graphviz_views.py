@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 import designkit as dk
-from designkit.model.references import walk_steps
+from designkit.flow.build import walk_steps
 from designkit.model.steps import LockStep, LoopStep, ParallelStep, TransactionStep
 from designkit.render.graphviz_views import (
     architecture,

@@ -23,8 +23,8 @@ import pytest
 
 import designkit as dk
 from designkit.estimate.result import ComponentEstimate, EndpointEstimate, Estimate
+from designkit.flow.build import walk_steps
 from designkit.model.database import Database
-from designkit.model.references import walk_steps
 from designkit.model.refs import EndpointRef
 from designkit.model.steps import (
     CacheStep,

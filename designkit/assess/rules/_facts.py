@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from designkit.flow.build import walk_steps
 from designkit.model.design import Design
 from designkit.model.problems import format_path
-from designkit.model.references import walk_steps
 from designkit.model.refs import EndpointRef
 from designkit.model.service import Endpoint
 from designkit.model.steps import CallStep, Step

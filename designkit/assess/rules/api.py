@@ -30,10 +30,10 @@ from designkit.assess.rules.backend import (
     verdict,
 )
 from designkit.estimate.capacity import RetryStorm
-from designkit.estimate.times import Spec
+from designkit.flow.build import walk_steps
+from designkit.flow.times import Spec
 from designkit.model.components import External, Queue
 from designkit.model.problems import format_path
-from designkit.model.references import walk_steps
 from designkit.model.refs import EndpointRef
 from designkit.model.resilience import Retries
 from designkit.model.service import Service

@@ -24,8 +24,8 @@ from designkit.assess.rules._refs import (
     ZALANDO,
     ZALANDO_PROBLEM_JSON,
 )
-from designkit.estimate.plan import plan_query
-from designkit.estimate.times import Spec
+from designkit.flow.plan import plan_query
+from designkit.flow.times import Spec
 from designkit.model.components import Cache, Queue
 from designkit.model.database import Database
 from designkit.model.design import Design

@@ -17,11 +17,11 @@ from designkit.assess.finding import Finding, Status
 from designkit.assess.rule import Reference, Rule, rule
 from designkit.assess.rules._facts import WRITES, endpoint_path
 from designkit.assess.rules._refs import AWS_QUERY_PERFORMANCE, CWE_SEQUENTIAL_SEARCH
-from designkit.estimate.plan import plan_query, rows_after
+from designkit.flow.build import walk_steps
+from designkit.flow.plan import plan_query, rows_after
 from designkit.model.components import Cache
 from designkit.model.database import Column, Database, Table
 from designkit.model.design import Design
-from designkit.model.references import walk_steps
 from designkit.model.refs import EndpointRef
 from designkit.model.steps import (
     CacheStep,

@@ -20,10 +20,10 @@ from designkit.assess.rules._refs import (
     CWE_SEQUENTIAL_SEARCH,
     OWASP_API4,
 )
-from designkit.estimate.plan import plan_query, rows_after
+from designkit.flow.build import walk_steps
+from designkit.flow.plan import plan_query, rows_after
 from designkit.model.components import Cache, Queue
 from designkit.model.database import Database, Index
-from designkit.model.references import walk_steps
 from designkit.model.refs import EndpointRef
 from designkit.model.service import Endpoint, Service
 from designkit.model.steps import CacheStep, CallStep, PublishStep, Step, TransactionStep

@@ -17,14 +17,14 @@ from designkit.assess.finding import Finding
 from designkit.assess.rule import Reference, Rule, rule
 from designkit.assess.rules._facts import is_write
 from designkit.estimate.capacity import RetryStorm
-from designkit.estimate.plan import plan_query, rows_after
 from designkit.estimate.result import ComponentEstimate, StationEstimate
-from designkit.estimate.times import Spec
+from designkit.flow.build import walk_steps
+from designkit.flow.plan import plan_query, rows_after
+from designkit.flow.times import Spec
 from designkit.model.components import External
 from designkit.model.database import Database
 from designkit.model.design import Design
 from designkit.model.problems import format_path
-from designkit.model.references import walk_steps
 from designkit.model.refs import EndpointRef
 from designkit.model.resilience import Retries
 from designkit.model.steps import (

@@ -16,7 +16,7 @@ Sources:
     [J]  Jagerman, "Some properties of the Erlang loss function", Bell Syst. Tech. J. 53
          (1974): the recursion for Erlang B (used for up to 100 servers).
     [T]  Temme, SIAM J. Math. Anal. 10 (1979): the uniform expansion of the incomplete
-         gamma function behind Erlang B for many servers (:mod:`designkit.estimate.special`).
+         gamma function behind Erlang B for many servers (:mod:`designkit.maths.special`).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from designkit.estimate.special import RECURSION_MAX, erlang_b_array
+from designkit.maths.special import RECURSION_MAX, erlang_b_array
 
 __all__ = [
     "Z95",
@@ -58,9 +58,9 @@ def _out(value: NDArray[np.float64]) -> Float:
 def erlang_b(c: ArrayLike, a: ArrayLike) -> Float:
     """Erlang B: probability that an arrival finds all ``c`` servers busy in M/M/c/c.
 
-    For ``c`` up to :data:`~designkit.estimate.special.RECURSION_MAX` by the recursion
+    For ``c`` up to :data:`~designkit.maths.special.RECURSION_MAX` by the recursion
     ``B(0) = 1, B(k) = a·B(k−1) / (k + a·B(k−1))`` [J]; above, by Temme's uniform expansion
-    of the incomplete gamma function in log space (:mod:`designkit.estimate.special`): the
+    of the incomplete gamma function in log space (:mod:`designkit.maths.special`): the
     cost does not grow with ``c``, and a probability too small for a double is 0, never
     NaN. ``c`` and ``a`` may be arrays (element-wise).
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from designkit.estimate.queueing import erlang_c, mmc_sojourn_cdf
+from designkit.maths.queueing import erlang_c, mmc_sojourn_cdf
 
 __all__ = ["Dist", "Grid", "balanced_h2"]
 

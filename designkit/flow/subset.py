@@ -25,10 +25,10 @@ from dataclasses import dataclass, field
 from typing import NoReturn
 
 from designkit.errors import DesignError, Problem
+from designkit.flow.build import walk_steps
 from designkit.model.database import Database
 from designkit.model.design import Design
 from designkit.model.problems import nearest
-from designkit.model.references import walk_steps
 from designkit.model.refs import EndpointRef
 from designkit.model.service import Service
 from designkit.model.steps import (

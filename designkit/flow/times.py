@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from designkit.estimate.distributions import Dist, Grid, balanced_h2
-from designkit.estimate.queueing import lognormal_from_percentiles, lognormal_moments
+from designkit.maths.distributions import Dist, Grid, balanced_h2
+from designkit.maths.queueing import lognormal_from_percentiles, lognormal_moments
 from designkit.model.times import Time
 
 __all__ = ["Spec"]

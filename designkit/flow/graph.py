@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from designkit.flow.build import walk_steps
 from designkit.model.problems import format_path
-from designkit.model.references import walk_steps
 from designkit.model.refs import EndpointRef
 from designkit.model.steps import CacheStep, CallStep, LockStep, PublishStep, TransactionStep
 
