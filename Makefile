@@ -66,6 +66,7 @@ test: venv dot lint mermaid chromium
 lint: venv
 	$(BIN)/ruff check designkit tests
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 bench: venv dot
 	$(BIN)/python benchmarks/bench_estimate.py

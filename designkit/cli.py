@@ -162,11 +162,10 @@ def estimate_command(file: str, scale: float, days: float, fmt: str) -> None:
     The JSON holds every endpoint that receives traffic; a saturated endpoint has
     "saturated": true and null latencies (never NaN or Infinity).
     """
-    from designkit.estimate.api import estimate
-    from designkit.model.io import load
+    from designkit.estimate.api import estimate_with
+    from designkit.model.io import load_once
 
-    result = estimate(load(Path(file), _remember=False), scale=scale, days=days,
-                      _validated=True)
+    result = estimate_with(load_once(Path(file)), scale=scale, days=days, validated=True)
     click.echo(result.to_json() if fmt == "json" else str(result))
 
 

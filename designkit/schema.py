@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from designkit.model.components import KINDS
 from designkit.model.design import Design
-from designkit.model.service import HTTP_METHODS
+from designkit.model.refs import ENDPOINT_KEY, ENDPOINT_REF
 
 __all__ = ["SCHEMA_ID", "field_docs", "format_reference", "json_schema", "summary_doc"]
 
@@ -49,12 +49,10 @@ def json_schema() -> dict[str, Any]:
     key = defs["Endpoint"]["properties"]["idempotency_key"]
     key["anyOf"] = [{"type": "boolean"}, *key["anyOf"]]
     # Names the loader insists on.
-    methods = "|".join(HTTP_METHODS)
-    defs["Service"]["properties"]["endpoints"]["propertyNames"] = {
-        "pattern": rf"^({methods}) /\S*$"}
+    defs["Service"]["properties"]["endpoints"]["propertyNames"] = {"pattern": ENDPOINT_KEY}
     schema["properties"]["components"]["propertyNames"] = {
         "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"}
-    schema["properties"]["workload"]["propertyNames"] = {"pattern": rf"^\S+ ({methods}) /\S*$"}
+    schema["properties"]["workload"]["propertyNames"] = {"pattern": ENDPOINT_REF}
     schema["properties"]["designkit"] = {"const": 1, "description": "The format version."}
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = SCHEMA_ID

@@ -240,7 +240,7 @@ class Explorer:
 
     def _build(self) -> tuple[Design, Scenario]:
         from designkit.estimate.scenarios import Scenario
-        from designkit.flow.build import walk_steps
+        from designkit.flow.build import design_steps
         from designkit.model.components import Cache
         from designkit.model.steps import CacheStep
 
@@ -254,10 +254,9 @@ class Explorer:
                     and not math.isclose(self.hit_ratio[name].value, component.hit_ratio)):
                 ratio = float(self.hit_ratio[name].value)
                 component.hit_ratio = ratio
-                for _, endpoint in copy.endpoints():
-                    for _, step in walk_steps(endpoint.steps, ()):
-                        if isinstance(step, CacheStep) and step.cache == name:
-                            step.hit_ratio = ratio
+                for _, _, step in design_steps(copy):
+                    if isinstance(step, CacheStep) and step.cache == name:
+                        step.hit_ratio = ratio
         scenario = Scenario(
             scale=float(self.scale.value),
             cold_caches=tuple(n for n, box in self.cold.items() if box.value),

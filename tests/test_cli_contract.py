@@ -32,7 +32,7 @@ def test_an_internal_error_is_one_line_and_exit_3(capsys: pytest.CaptureFixture[
     def broken(*args: object, **kwargs: object) -> None:
         raise ZeroDivisionError("float division by zero")
 
-    monkeypatch.setattr(api, "estimate", broken)
+    monkeypatch.setattr(api, "estimate_with", broken)
     code, _, err = run(capsys, "estimate", FLASH)
     assert code == 3
     assert err.startswith("internal error: ZeroDivisionError: float division by zero — this "

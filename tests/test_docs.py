@@ -30,3 +30,18 @@ def test_rules_reference_is_current() -> None:
 
     assert (DOCS / "rules.md").read_text(encoding="utf-8") == rules_markdown(), (
         "run `make docs` and commit the result")
+
+
+def test_the_flow_guide_example_prints_what_it_says() -> None:
+    """docs/flow.md's example: each line's comment is what the expression gives."""
+    import re
+
+    text = (DOCS / "flow.md").read_text(encoding="utf-8")
+    block = text.split("```python\n", 1)[1].split("```", 1)[0]
+    scope: dict[str, object] = {}
+    for line in block.splitlines():
+        code, _, comment = line.partition("  # ")
+        if not comment:
+            exec(code, scope)
+            continue
+        assert repr(eval(code.strip(), scope)) == re.sub(r"\s+$", "", comment.strip()), line

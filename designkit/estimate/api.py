@@ -27,12 +27,12 @@ from designkit.model.refs import EndpointRef
 if TYPE_CHECKING:
     from designkit.model.design import Design
 
-__all__ = ["estimate"]
+__all__ = ["estimate", "estimate_with"]
 
 
 def estimate(design: Design, workload: dict[str, float] | None = None,
-             scenario: Scenario | None = None, days: float = 0.0, scale: float = 1.0,
-             _capacity: bool = True, _validated: bool = False) -> Estimate:
+             scenario: Scenario | None = None, days: float = 0.0,
+             scale: float = 1.0) -> Estimate:
     """Estimate latency, utilization and capacity of ``design`` under a workload.
 
     Args:
@@ -64,17 +64,38 @@ def estimate(design: Design, workload: dict[str, float] | None = None,
         >>> round(e.max_scale, 3), e.bottleneck_station
         (1.111, 'api workers')
     """
+    return estimate_with(design, workload, scenario, days, scale)
+
+
+def estimate_with(design: Design, workload: dict[str, float] | None = None,
+                  scenario: Scenario | None = None, days: float = 0.0, scale: float = 1.0,
+                  *, capacity: bool = True, validated: bool = False) -> Estimate:
+    """:func:`estimate`, with the choices designkit's own callers make.
+
+    Args:
+        capacity: Search for ``max_scale`` and the bottleneck (``False``: they are
+            ``nan`` and ``None`` — a sizing loop that asks only for the latencies).
+        validated: The caller has just loaded (so validated) the design and will not
+            estimate it again: it is compiled as is, without keeping it for re-use (the
+            command line).
+
+    Example:
+        >>> import designkit as dk
+        >>> e = estimate_with(dk.template("flash-sale"), capacity=False)
+        >>> e.bottleneck, e.max_scale != e.max_scale
+        (None, True)
+    """
     with gc_paused():  # tens of thousands of small objects: no repeated full collections
-        return _estimate(design, workload, scenario, days, scale, _capacity, _validated)
+        return _estimate(design, workload, scenario, days, scale, capacity, validated)
 
 
 def _estimate(design: Design, workload: dict[str, float] | None, scenario: Scenario | None,
-              days: float, scale: float, _capacity: bool, _validated: bool) -> Estimate:
+              days: float, scale: float, capacity: bool, validated: bool) -> Estimate:
     source, program, load, total_scale, scenario = prepare(design, workload, scenario, days,
-                                                           scale, _validated)
+                                                           scale, validated)
     solution = solve(program, load, total_scale)
     cap, worst = (max_scale(program, load, base=solution.trial if total_scale == 1.0 else None)
-                  if _capacity else (math.nan, None))
+                  if capacity else (math.nan, None))
     return Estimate(
         design=design.name,
         scale=total_scale,

@@ -343,13 +343,14 @@ class Estimate:
         """
         if self._source is None:
             raise ValueError("this estimate was built without its design")
-        from designkit.estimate.api import estimate
+        from designkit.estimate.api import estimate_with
 
         out: dict[str, list[float]] = {k: [] for k in self.endpoints}
         for scale in scales:
-            at = estimate(self._source, scenario=self._scenario, scale=scale * self.scale
-                          / (self._scenario.scale if self._scenario else 1.0),
-                          days=self.days, _capacity=False)
+            at = estimate_with(self._source, scenario=self._scenario,
+                               scale=scale * self.scale
+                               / (self._scenario.scale if self._scenario else 1.0),
+                               days=self.days, capacity=False)
             for key in out:
                 e = at.endpoints.get(key)
                 out[key].append(e.p95_ms if e is not None else math.inf)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from designkit.errors import DesignError, Problem
 from designkit.estimate.arguments import suggest
-from designkit.flow.build import walk_steps
+from designkit.flow.build import design_steps
 from designkit.model.components import Cache, Component, External, Lock, Queue
 from designkit.model.database import Database
 from designkit.model.design import Design
@@ -139,10 +139,9 @@ class Scenario:
                                              "caches lose replicas here")
         if problems:
             raise DesignError(problems, source=f"scenario {self.describe()!r}")
-        for _, endpoint in copy.endpoints():
-            for _, step in walk_steps(endpoint.steps, ()):
-                if isinstance(step, CacheStep) and step.cache in caches:
-                    step.hit_ratio = 0.0
+        for _, _, step in design_steps(copy):
+            if isinstance(step, CacheStep) and step.cache in caches:
+                step.hit_ratio = 0.0
         return copy
 
     @staticmethod
@@ -200,7 +199,6 @@ def _slow_down(design: Design, name: str, factor: float) -> None:
     elif isinstance(component, Service):
         for endpoint in component.endpoints.values():
             endpoint.cpu_ms = _scaled(endpoint.cpu_ms, factor)
-    for _, endpoint in design.endpoints():
-        for _, step in walk_steps(endpoint.steps, ()):
-            if isinstance(step, CallStep) and step.call == name and step.service_ms is not None:
-                step.service_ms = _scaled(step.service_ms, factor)
+    for _, _, step in design_steps(design):
+        if isinstance(step, CallStep) and step.call == name and step.service_ms is not None:
+            step.service_ms = _scaled(step.service_ms, factor)

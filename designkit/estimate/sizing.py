@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from designkit.errors import DesignkitError
-from designkit.estimate.api import estimate
+from designkit.estimate.api import estimate, estimate_with
 from designkit.estimate.arguments import ArgumentError, positive, ratio
 from designkit.estimate.result import Estimate
 from designkit.model.database import DEFAULT_POOL_SIZE, Database
@@ -138,7 +138,7 @@ def size(design: Design, p95_ms: float | None = None, utilization_max: float = 0
                 ceiling[v.path] if v.attr == "workers" else floor[v.path])
 
     def check() -> tuple[bool, Estimate, list[_Var], list[str]]:
-        est = estimate(sized, _capacity=False)
+        est = estimate_with(sized, capacity=False)
         grow: list[_Var] = []
         limits: list[str] = []
         for component in est.components.values():

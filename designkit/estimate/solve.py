@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -69,6 +70,16 @@ class StationState:
         return self.utilization >= 1.0 or math.isinf(self.wait)
 
 
+class Retried(NamedTuple):
+    """A retried call at one load: the node, its calls per ms, the held stations around it
+    and the calling endpoint."""
+
+    node: ExternalCall | Invoke
+    rate: float
+    held: tuple[int, ...]
+    endpoint: int
+
+
 @dataclass
 class Flows:
     """The traffic of a workload at scale 1 (per ms): every rate is this times the scale."""
@@ -79,7 +90,7 @@ class Flows:
     second: Floats
     holder_rate: Floats
     external_rate: dict[str, float]
-    retried: list[tuple[ExternalCall | Invoke, float, tuple[int, ...], int]]
+    retried: list[Retried]
 
 
 def flows_of(program: Program, workload: dict[str, float]) -> Flows:
@@ -111,8 +122,8 @@ def flows_of(program: Program, workload: dict[str, float]) -> Flows:
         second=_per_station(traffic.visit_station, visit_rate * traffic.visit_second, n),
         holder_rate=rates[traffic.holder_endpoint] * traffic.holder_mult,
         external_rate=external,
-        retried=[(node, rate[ep] * mult, held, ep) for node, ep, mult, held in traffic.retried
-                 if rate[ep] * mult > 0],
+        retried=[Retried(r.node, rate[r.endpoint] * r.mult, r.held, r.endpoint)
+                 for r in traffic.retried if rate[r.endpoint] * r.mult > 0],
     )
     program.keep_traffic(key, flows)
     return flows
@@ -419,10 +430,10 @@ class Solution:
         return tape_of(self.program).traffic.attempts
 
     @functools.cached_property
-    def retried(self) -> list[tuple[ExternalCall | Invoke, float, tuple[int, ...], int]]:
+    def retried(self) -> list[Retried]:
         """Every retried call: the node, its rate per ms, the held stations around it and
         the calling endpoint."""
-        return [(n, r * self.scale, h, c) for n, r, h, c in self.flows.retried]
+        return [r._replace(rate=r.rate * self.scale) for r in self.flows.retried]
 
     @property
     def iterations(self) -> int:

@@ -21,7 +21,7 @@ without those edges and the solver iterates to a fixed point instead.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import assert_never
+from typing import NamedTuple, assert_never
 
 import numpy as np
 from numpy.typing import NDArray
@@ -49,6 +49,65 @@ Ints = NDArray[np.int64]
 Floats = NDArray[np.float64]
 
 SUM, REPEAT, MIXZERO, MAX2, EXTERNAL, STATION = range(6)
+
+
+class Op(NamedTuple):
+    """One operation of the tape: ``kind`` of ``inputs`` (slots) into slot ``out``, with a
+    number (a count, a probability, expected attempts, a station) and a flag (whether an
+    external call's wait applies)."""
+
+    kind: int
+    out: int
+    inputs: tuple[int, ...]
+    param: float = 0.0
+    flag: bool = False
+
+
+class VisitRecord(NamedTuple):
+    """Visits to a station from one place in an endpoint: per execution of the endpoint,
+    ``mult`` of them, each ``mean`` ms with second moment ``second``."""
+
+    station: int
+    endpoint: int
+    mult: float
+    mean: float
+    second: float
+
+
+class HoldRecord(NamedTuple):
+    """A hold of a held station from one place in an endpoint, ``mult`` per execution of
+    the endpoint; ``slot`` holds the time it is held."""
+
+    station: int
+    endpoint: int
+    mult: float
+    slot: int
+
+
+class CallRecord(NamedTuple):
+    """``mult`` calls (or messages) of endpoint ``callee`` per execution of ``caller``."""
+
+    caller: int
+    callee: int
+    mult: float
+
+
+class ExternalRecord(NamedTuple):
+    """``mult`` attempts at third party ``component`` per execution of ``endpoint``."""
+
+    component: str
+    endpoint: int
+    mult: float
+
+
+class RetryRecord(NamedTuple):
+    """A retried call: the node, its calling endpoint, calls per execution of it, and the
+    held stations around it."""
+
+    node: ExternalCall | Invoke
+    endpoint: int
+    mult: float
+    held: tuple[int, ...]
 
 
 @dataclass
@@ -95,7 +154,7 @@ class Traffic:
     external_component: list[str]
     external_endpoint: Ints
     external_mult: Floats
-    retried: list[tuple[ExternalCall | Invoke, int, float, tuple[int, ...]]]
+    retried: list[RetryRecord]
     attempts: dict[ExternalCall, Attempts]
 
 
@@ -137,17 +196,17 @@ class _Builder:
         self.program = program
         self.slots = 0
         self.consts: dict[tuple[float, float], int] = {}
-        self.ops: list[tuple[int, int, tuple[int, ...], float, bool]] = []
+        self.ops: list[Op] = []
         n_stations = len(program.stations)
         self.wait_slot = [self.slot() for _ in range(n_stations)]
         self.endpoint_slot = [self.slot() for _ in program.endpoints]
         self.zero = self.const(0.0, 0.0)
         # traffic
-        self.visits: list[tuple[int, int, float, float, float]] = []
-        self.holders: list[tuple[int, int, float, int]] = []
-        self.calls: list[tuple[int, int, float]] = []
-        self.externals: list[tuple[str, int, float]] = []
-        self.retried: list[tuple[ExternalCall | Invoke, int, float, tuple[int, ...]]] = []
+        self.visits: list[VisitRecord] = []
+        self.holders: list[HoldRecord] = []
+        self.calls: list[CallRecord] = []
+        self.externals: list[ExternalRecord] = []
+        self.retried: list[RetryRecord] = []
         self.attempts: dict[ExternalCall, Attempts] = {}
         self.external_facts: dict[object, tuple[Attempts, float, float]] = {}
 
@@ -169,7 +228,7 @@ class _Builder:
     def op(self, kind: int, inputs: tuple[int, ...], param: float = 0.0,
            flag: bool = False, out: int | None = None) -> int:
         target = self.slot() if out is None else out
-        self.ops.append((kind, target, inputs, param, flag))
+        self.ops.append(Op(kind, target, inputs, param, flag))
         return target
 
     def total(self, inputs: list[int], out: int | None = None) -> int:
@@ -195,7 +254,7 @@ class _Builder:
             steps = self.node(ep.steps, i, 1.0, held)
             self.total([self.wait_slot[ep.workers], cpu, steps], out=self.endpoint_slot[i])
             holding = self.total([cpu, steps]) if ep.blocking else cpu
-            self.holders.append((ep.workers, i, 1.0, holding))
+            self.holders.append(HoldRecord(ep.workers, i, 1.0, holding))
         return self.finish()
 
     def node(self, node: Node, ep: int, mult: float, held: tuple[int, ...]) -> int:
@@ -211,19 +270,19 @@ class _Builder:
             case Hold():
                 body = self.node(node.body, ep, mult, (*held, node.station))
                 holding = self.total([body, self.spec(node.extra)])
-                self.holders.append((node.station, ep, mult, holding))
+                self.holders.append(HoldRecord(node.station, ep, mult, holding))
                 return self.total([self.wait_slot[node.station], holding])
             case Invoke():
-                self.calls.append((ep, node.endpoint, mult * node.count))
+                self.calls.append(CallRecord(ep, node.endpoint, mult * node.count))
                 if node.retries is not None and node.retries.max > 0:
-                    self.retried.append((node, ep, mult * node.count, held))
+                    self.retried.append(RetryRecord(node, ep, mult * node.count, held))
                 return self.repeat(self.endpoint_slot[node.endpoint], node.count)
             case ExternalCall():
                 return self.external(node, ep, mult, held)
             case Publish():
                 visit = self.visit(node.visit, ep, mult * node.count)
                 if node.handler is not None:
-                    self.calls.append((ep, node.handler, mult * node.count))
+                    self.calls.append(CallRecord(ep, node.handler, mult * node.count))
                 return self.repeat(visit, node.count)
             case Par():
                 branches = [self.node(b, ep, mult, held) for b in node.branches]
@@ -248,8 +307,8 @@ class _Builder:
 
     def visit(self, node: Visit, ep: int, mult: float) -> int:
         time = node.time
-        self.visits.append((node.station, ep, mult * node.count, time.mean,
-                            time.var + time.mean ** 2))
+        self.visits.append(VisitRecord(node.station, ep, mult * node.count, time.mean,
+                                       time.var + time.mean ** 2))
         one = self.total([self.wait_slot[node.station], self.spec(time)])
         return self.repeat(one, node.count)
 
@@ -258,12 +317,13 @@ class _Builder:
         info, mean, var = self.external_fact(node)
         self.attempts[node] = info
         if node.retries is not None and node.retries.max > 0:
-            self.retried.append((node, ep, mult * node.count, held))
+            self.retried.append(RetryRecord(node, ep, mult * node.count, held))
         calls = mult * node.count * info.expected
-        self.externals.append((node.component, ep, calls))
+        self.externals.append(ExternalRecord(node.component, ep, calls))
         if node.station is not None:
             one = node.latency
-            self.visits.append((node.station, ep, calls, one.mean, one.var + one.mean ** 2))
+            self.visits.append(VisitRecord(node.station, ep, calls, one.mean,
+                                           one.var + one.mean ** 2))
         base = self.const(mean, var)
         wait = self.wait_slot[node.station] if node.station is not None else self.zero
         applies = node.station is not None and not info.breaker_open
@@ -286,11 +346,11 @@ class _Builder:
         held = np.array([s.held for s in stations], dtype=bool)
         holders_by_station: list[list[int]] = [[] for _ in stations]
         for h, holder in enumerate(self.holders):
-            holders_by_station[holder[0]].append(h)
+            holders_by_station[holder.station].append(h)
         for s, station in enumerate(stations):
             if station.held and holders_by_station[s]:  # no holders: never waits
-                inputs = tuple(self.holders[h][3] for h in holders_by_station[s])
-                self.ops.append((STATION, self.wait_slot[s], inputs, float(s), False))
+                inputs = tuple(self.holders[h].slot for h in holders_by_station[s])
+                self.ops.append(Op(STATION, self.wait_slot[s], inputs, float(s)))
         self.holder_groups = holders_by_station
         levels, cyclic = self.levelled()
         traffic = self.traffic()
@@ -317,13 +377,13 @@ class _Builder:
         a cycle through held stations is cut at the stations, which are then iterated."""
         ops = self.ops
         producer = np.full(self.slots, -1, dtype=np.int64)
-        producer[np.array([op[1] for op in ops], dtype=np.int64)] = np.arange(len(ops))
-        counts = np.array([len(op[2]) for op in ops], dtype=np.int64)
+        producer[np.array([op.out for op in ops], dtype=np.int64)] = np.arange(len(ops))
+        counts = np.array([len(op.inputs) for op in ops], dtype=np.int64)
         owner = np.repeat(np.arange(len(ops)), counts)
-        inputs = np.fromiter((i for op in ops for i in op[2]), dtype=np.int64,
+        inputs = np.fromiter((i for op in ops for i in op.inputs), dtype=np.int64,
                              count=int(counts.sum()))
         needs = producer[inputs]  # the operation each input waits for (-1: none)
-        stations = np.array([op[0] == STATION for op in ops], dtype=bool)
+        stations = np.array([op.kind == STATION for op in ops], dtype=bool)
         level = _layers(owner, needs, len(ops))
         cyclic = level is None
         if level is None:
@@ -332,7 +392,7 @@ class _Builder:
             assert level is not None
         grouped: dict[int, dict[int, list[int]]] = {}
         for k, lv in enumerate(level.tolist()):
-            grouped.setdefault(lv, {}).setdefault(ops[k][0], []).append(k)
+            grouped.setdefault(lv, {}).setdefault(ops[k].kind, []).append(k)
         return [self.level(grouped[lv]) for lv in sorted(grouped)], cyclic
 
     def level(self, kinds: dict[int, list[int]]) -> Level:
@@ -340,18 +400,18 @@ class _Builder:
         out = Level()
 
         def outs(ks: list[int]) -> Ints:
-            return np.array([ops[k][1] for k in ks], dtype=np.int64)
+            return np.array([ops[k].out for k in ks], dtype=np.int64)
 
         def firsts(ks: list[int], j: int = 0) -> Ints:
-            return np.array([ops[k][2][j] for k in ks], dtype=np.int64)
+            return np.array([ops[k].inputs[j] for k in ks], dtype=np.int64)
 
         def params(ks: list[int]) -> Floats:
-            return np.array([ops[k][3] for k in ks], dtype=float)
+            return np.array([ops[k].param for k in ks], dtype=float)
 
         if ks := kinds.get(SUM):
-            lengths = np.array([len(ops[k][2]) for k in ks], dtype=np.int64)
+            lengths = np.array([len(ops[k].inputs) for k in ks], dtype=np.int64)
             starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-            flat = np.fromiter((i for k in ks for i in ops[k][2]), dtype=np.int64,
+            flat = np.fromiter((i for k in ks for i in ops[k].inputs), dtype=np.int64,
                                count=int(lengths.sum()))
             out.sums = (outs(ks), starts, flat)
         if ks := kinds.get(REPEAT):
@@ -362,9 +422,9 @@ class _Builder:
             out.maxes = (outs(ks), firsts(ks), firsts(ks, 1))
         if ks := kinds.get(EXTERNAL):
             out.externals = (outs(ks), firsts(ks), firsts(ks, 1), params(ks),
-                             np.array([ops[k][4] for k in ks], dtype=bool))
+                             np.array([ops[k].flag for k in ks], dtype=bool))
         if ks := kinds.get(STATION):
-            stations = [int(ops[k][3]) for k in ks]
+            stations = [int(ops[k].param) for k in ks]
             groups = [self.holder_groups[s] for s in stations]
             lengths = np.array([len(g) for g in groups], dtype=np.int64)
             out.stations = (np.array(stations, dtype=np.int64),
@@ -377,23 +437,23 @@ class _Builder:
         visits = self.visits
         holders = self.holders
         order = {e: n for n, e in enumerate(self.program.order)}
-        calls = sorted(self.calls, key=lambda c: order[c[0]])
+        calls = sorted(self.calls, key=lambda c: order[c.caller])
         return Traffic(
-            visit_station=np.array([v[0] for v in visits], dtype=np.int64),
-            visit_endpoint=np.array([v[1] for v in visits], dtype=np.int64),
-            visit_mult=np.array([v[2] for v in visits], dtype=float),
-            visit_mean=np.array([v[3] for v in visits], dtype=float),
-            visit_second=np.array([v[4] for v in visits], dtype=float),
-            holder_station=np.array([h[0] for h in holders], dtype=np.int64),
-            holder_endpoint=np.array([h[1] for h in holders], dtype=np.int64),
-            holder_mult=np.array([h[2] for h in holders], dtype=float),
-            holder_slot=np.array([h[3] for h in holders], dtype=np.int64),
-            call_from=[c[0] for c in calls],
-            call_to=[c[1] for c in calls],
-            call_mult=[c[2] for c in calls],
-            external_component=[e[0] for e in self.externals],
-            external_endpoint=np.array([e[1] for e in self.externals], dtype=np.int64),
-            external_mult=np.array([e[2] for e in self.externals], dtype=float),
+            visit_station=np.array([v.station for v in visits], dtype=np.int64),
+            visit_endpoint=np.array([v.endpoint for v in visits], dtype=np.int64),
+            visit_mult=np.array([v.mult for v in visits], dtype=float),
+            visit_mean=np.array([v.mean for v in visits], dtype=float),
+            visit_second=np.array([v.second for v in visits], dtype=float),
+            holder_station=np.array([h.station for h in holders], dtype=np.int64),
+            holder_endpoint=np.array([h.endpoint for h in holders], dtype=np.int64),
+            holder_mult=np.array([h.mult for h in holders], dtype=float),
+            holder_slot=np.array([h.slot for h in holders], dtype=np.int64),
+            call_from=[c.caller for c in calls],
+            call_to=[c.callee for c in calls],
+            call_mult=[c.mult for c in calls],
+            external_component=[e.component for e in self.externals],
+            external_endpoint=np.array([e.endpoint for e in self.externals], dtype=np.int64),
+            external_mult=np.array([e.mult for e in self.externals], dtype=float),
             retried=self.retried,
             attempts=self.attempts,
         )

@@ -42,7 +42,7 @@ from designkit.model.components import Cache, Component, External, Lock, Queue
 from designkit.model.database import DEFAULT_POOL_SIZE, Database, Table
 from designkit.model.design import Design
 from designkit.model.problems import format_path, nearest
-from designkit.model.refs import EndpointRef
+from designkit.model.refs import EndpointRef, is_endpoint_key, is_endpoint_ref
 from designkit.model.resilience import Retries
 from designkit.model.service import HTTP_METHODS, Endpoint, Service
 from designkit.model.steps import (
@@ -56,7 +56,8 @@ from designkit.model.steps import (
     TransactionStep,
 )
 
-__all__ = ["build", "check_references", "parse_foreign_key", "program", "walk_steps"]
+__all__ = ["build", "check_references", "design_steps", "parse_foreign_key", "program",
+           "walk_steps"]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -126,6 +127,22 @@ def walk_steps(steps: Sequence[Step], path: Path) -> Iterator[tuple[Path, Step]]
                 pass
             case _:
                 assert_never(step)
+
+
+def design_steps(design: Design) -> Iterator[tuple[EndpointRef, Path, Step]]:
+    """Every step of every endpoint, nested ones included: (the endpoint, the step's path,
+    the step), depth first in file order — for code that changes steps in place (what-if
+    copies of a design); code that reads a design's behaviour reads :attr:`Flow.sites`.
+
+    Example:
+        >>> import designkit as dk
+        >>> [str(ref) for ref, _, _ in design_steps(dk.template("flash-sale"))][:1]
+        ['checkout-api POST /v1/orders']
+    """
+    for ref, endpoint in design.endpoints():
+        base: Path = ("components", ref.service, "endpoints", ref.key, "steps")
+        for path, step in walk_steps(endpoint.steps, base):
+            yield ref, path, step
 
 
 def program(design: Design, days: float = 0.0) -> Flow:
@@ -224,7 +241,11 @@ class _Builder:
                 self.endpoint_ref((*where, "handler"), component.handler)
         self.sagas()
         for key in self.design.workload:
-            self.endpoint_ref(("workload", key), key)
+            if is_endpoint_ref(key):
+                self.endpoint_ref(("workload", key), key)
+            else:
+                self.report(("workload", key), f"{key!r} is not an endpoint reference 'svc "
+                            "METHOD /path'", nearest(key, self.index))
         self.cycles()
         order = self.order() if not self.problems else ()
         return Flow(
@@ -256,7 +277,7 @@ class _Builder:
         for key, endpoint in service.endpoints.items():
             where: Path = ("components", name, "endpoints", key)
             method, _, path = key.partition(" ")
-            if method.upper() not in HTTP_METHODS or not path.startswith("/") or " " in path:
+            if not is_endpoint_key(key):
                 self.report(where, f"endpoint key {key!r} is not 'METHOD /path'; methods are "
                             f"{', '.join(HTTP_METHODS)}",
                             nearest(method.upper(), HTTP_METHODS))

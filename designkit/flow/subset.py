@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import NoReturn
 
 from designkit.errors import DesignError, Problem
-from designkit.flow.build import walk_steps
+from designkit.flow.build import parse_foreign_key, walk_steps
 from designkit.model.database import Database
 from designkit.model.design import Design
 from designkit.model.problems import nearest
@@ -300,15 +300,15 @@ def _project(design: Design, keep: set[str], endpoints: set[str] | None, name: s
         ref = EndpointRef.parse(text)
         return str(ref) in refs if ref is not None else text in components
 
-    for component in components.values():
+    for cname, component in components.items():
         if isinstance(component, Service):
             for endpoint in component.endpoints.values():
                 endpoint.steps = _trim(endpoint.steps, resolves)
         elif isinstance(component, Database):
             for table in component.tables.values():
                 for column in table.columns.values():
-                    parts = (column.references or "").split(".")
-                    if len(parts) == 3 and parts[0] not in components:
+                    target = parse_foreign_key(cname, column.references or "")
+                    if target is not None and target[0] not in components:
                         column.references = None
         elif component.kind == "queue" and component.handler is not None \
                 and not resolves(component.handler):

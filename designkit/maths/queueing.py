@@ -5,6 +5,10 @@ Conventions: ``lam`` arrival rate, ``mu`` service rate of one server, ``c`` serv
 unit works. A saturated station (``rho >= 1``) has infinite waiting time — returned as
 ``inf``, never ``nan``.
 
+The estimator's own forms live here; the closed forms it is tested against (M/M/c waits
+and quantiles, Pollaczek–Khinchine, Kingman, Allen–Cunneen) are oracles in
+``tests/oracles.py``.
+
 Sources:
     [GH] Gross, Shortle, Thompson & Harris, *Fundamentals of Queueing Theory*, 4th ed.
          (Wiley 2008): M/M/1 §2.2, M/M/c §2.3 (Erlang C, waiting-time distribution),
@@ -22,8 +26,6 @@ Sources:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -32,19 +34,11 @@ from designkit.maths.special import RECURSION_MAX, erlang_b_array
 
 __all__ = [
     "Z95",
-    "allen_cunneen_wait",
     "erlang_b",
     "erlang_c",
-    "gamma_from_moments",
-    "kingman_wait",
     "lognormal_from_percentiles",
     "lognormal_moments",
-    "mm1_response",
     "mmc_sojourn_cdf",
-    "mmc_sojourn_quantile",
-    "mmc_wait",
-    "pollaczek_khinchine_wait",
-    "solve_increasing",
 ]
 
 Z95 = 1.6448536269514722  # standard normal quantile at 0.95
@@ -96,35 +90,6 @@ def erlang_c(c: ArrayLike, a: ArrayLike) -> Float:
     return _out(np.where(load >= servers, 1.0, value))
 
 
-def mmc_wait(lam: ArrayLike, mu: ArrayLike, c: int) -> Float:
-    """Mean waiting time in queue of M/M/c: ``C / (c·mu − lam)``; ``inf`` when saturated.
-
-    Example:
-        >>> round(mmc_wait(90, 10, 10) + 1 / 10, 6)   # mean sojourn T
-        0.166873
-    """
-    lam_ = np.asarray(lam, dtype=float)
-    mu_ = np.asarray(mu, dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        wait = np.asarray(erlang_c(c, lam_ / mu_)) / (c * mu_ - lam_)
-    return _out(np.where(lam_ >= c * mu_, np.inf, np.where(lam_ <= 0, 0.0, wait)))
-
-
-def mm1_response(lam: ArrayLike, service: ArrayLike) -> Float:
-    """Mean response (sojourn) time of M/M/1: ``S / (1 − λS)``; ``inf`` when ``λS >= 1``.
-
-    Example:
-        >>> mm1_response(0.75, 1.0)
-        4.0
-    """
-    lam_ = np.asarray(lam, dtype=float)
-    s = np.asarray(service, dtype=float)
-    rho = lam_ * s
-    with np.errstate(divide="ignore"):
-        value = s / (1.0 - rho)
-    return _out(np.where(rho >= 1, np.inf, value))
-
-
 def mmc_sojourn_cdf(t: ArrayLike, lam: float, mu: float, c: int) -> Float:
     """P(T <= t) for the sojourn time T (wait + service) of FCFS M/M/c [GH §2.3].
 
@@ -148,72 +113,6 @@ def mmc_sojourn_cdf(t: ArrayLike, lam: float, mu: float, c: int) -> Float:
         tail_wait = (theta * np.exp(-mu * tt) - mu * np.exp(-theta * tt)) / (theta - mu)
     survival = (1.0 - cw) * np.exp(-mu * tt) + cw * tail_wait
     return _out(np.clip(1.0 - survival, 0.0, 1.0))
-
-
-def mmc_sojourn_quantile(q: float, lam: float, mu: float, c: int) -> float:
-    """The ``q``-quantile of the M/M/c sojourn time; ``inf`` when saturated.
-
-    Example:
-        >>> [round(mmc_sojourn_quantile(q, 90, 10, 10), 5) for q in (0.5, 0.95, 0.99)]
-        [0.13291, 0.43609, 0.62499]
-    """
-    if not 0 < q < 1:
-        raise ValueError(f"q must be in (0, 1), got {q}")
-    if lam >= c * mu:
-        return math.inf
-    return solve_increasing(lambda t: float(mmc_sojourn_cdf(t, lam, mu, c)), q,
-                            hi=max(1.0 / mu, 1.0 / (c * mu - lam)))
-
-
-def pollaczek_khinchine_wait(lam: ArrayLike, mean: ArrayLike, scv: ArrayLike) -> Float:
-    """Mean wait in queue of M/G/1: ``λ·E[S²] / (2(1 − ρ))`` [GH §5.1].
-
-    ``E[S²] = mean²·(1 + scv)``. Exact for M/G/1; ``inf`` when ``ρ >= 1``.
-
-    Example:
-        >>> pollaczek_khinchine_wait(0.5, 1.0, 0.0)   # M/D/1 at rho 0.5
-        0.5
-    """
-    lam_ = np.asarray(lam, dtype=float)
-    s = np.asarray(mean, dtype=float)
-    rho = lam_ * s
-    with np.errstate(divide="ignore", invalid="ignore"):
-        value = lam_ * s * s * (1.0 + np.asarray(scv, dtype=float)) / (2.0 * (1.0 - rho))
-    return _out(np.where(rho >= 1, np.inf, value))
-
-
-def kingman_wait(lam: ArrayLike, mean: ArrayLike, ca2: ArrayLike, cs2: ArrayLike) -> Float:
-    """Kingman's G/G/1 approximation of the mean wait: ``ρ/(1−ρ) · (ca²+cs²)/2 · E[S]`` [K].
-
-    Example:
-        >>> round(kingman_wait(0.75, 1.0, 1.0, 1.0), 6)   # exact for M/M/1
-        3.0
-    """
-    lam_ = np.asarray(lam, dtype=float)
-    s = np.asarray(mean, dtype=float)
-    rho = lam_ * s
-    variability = (np.asarray(ca2, dtype=float) + np.asarray(cs2, dtype=float)) / 2.0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        value = rho / (1.0 - rho) * variability * s
-    return _out(np.where(rho >= 1, np.inf, value))
-
-
-def allen_cunneen_wait(lam: ArrayLike, mean: ArrayLike, c: int, ca2: ArrayLike = 1.0,
-                       cs2: ArrayLike = 1.0) -> Float:
-    """Allen–Cunneen G/G/c approximation: the M/M/c wait times ``(ca² + cs²)/2`` [AC].
-
-    Exact for M/M/c (``ca² = cs² = 1``); for c = 1 and Poisson arrivals it equals
-    Pollaczek–Khinchine.
-
-    Example:
-        >>> round(allen_cunneen_wait(90, 0.1, 10), 6) == round(mmc_wait(90, 10, 10), 6)
-        True
-    """
-    s = np.asarray(mean, dtype=float)
-    with np.errstate(divide="ignore"):
-        base = np.asarray(mmc_wait(lam, 1.0 / s, c))
-    variability = (np.asarray(ca2, dtype=float) + np.asarray(cs2, dtype=float)) / 2.0
-    return _out(np.where(np.isinf(base), np.inf, base * variability))
 
 
 def lognormal_from_percentiles(p50: float, p95: float) -> tuple[float, float]:
@@ -242,36 +141,3 @@ def lognormal_moments(m: float, s: float) -> tuple[float, float]:
     return math.exp(m + s * s / 2.0), math.expm1(s * s)
 
 
-def gamma_from_moments(mean: float, scv: float) -> tuple[float, float]:
-    """Shape ``k`` and scale ``θ`` of the gamma with this mean and scv: ``k = 1/scv``.
-
-    Example:
-        >>> gamma_from_moments(2.0, 0.25)
-        (4.0, 0.5)
-    """
-    if mean <= 0 or scv <= 0:
-        raise ValueError(f"need mean > 0 and scv > 0, got mean={mean}, scv={scv}")
-    return 1.0 / scv, mean * scv
-
-
-def solve_increasing(f: Callable[[float], Any], target: float, lo: float = 0.0,
-                     hi: float = 1.0, tol: float = 1e-12) -> float:
-    """The ``x >= lo`` where a non-decreasing ``f`` reaches ``target`` (bracket, bisect).
-
-    Example:
-        >>> round(solve_increasing(lambda x: x * x, 2.0), 9)
-        1.414213562
-    """
-    while f(hi) < target:
-        lo, hi = hi, hi * 2.0
-        if hi > 1e300:
-            return math.inf
-    for _ in range(200):
-        mid = 0.5 * (lo + hi)
-        if f(mid) < target:
-            lo = mid
-        else:
-            hi = mid
-        if hi - lo <= tol * max(1.0, hi):
-            break
-    return 0.5 * (lo + hi)

@@ -13,7 +13,7 @@ from designkit.model.bounds import Rate
 from designkit.model.components import Cache, Component, External, Lock, Queue
 from designkit.model.database import Database
 from designkit.model.policy import Attestation, Policy, Security, Waiver
-from designkit.model.refs import EndpointRef
+from designkit.model.refs import EndpointRef, is_endpoint_ref
 from designkit.model.saga import Saga
 from designkit.model.service import Endpoint, Service
 
@@ -91,7 +91,8 @@ class Design(Strict):
         out: dict[Any, Any] = {}
         written: dict[str, str] = {}
         for key, rps in value.items():
-            ref = EndpointRef.parse(key) if isinstance(key, str) else None
+            ref = EndpointRef.parse(key) if isinstance(key, str) and is_endpoint_ref(key) \
+                else None
             normal = str(ref) if ref is not None else key
             if normal in out:
                 raise ValueError(f"{written[normal]!r} and {key!r} are the same endpoint "

@@ -33,7 +33,7 @@ from designkit.model.parsing import EXPONENT_FLOAT, parse_text, yaml12_resolvers
 from designkit.model.problems import problems_from
 from designkit.model.saga import Saga
 
-__all__ = ["check_data", "dump", "load", "parse_text", "save"]
+__all__ = ["check_data", "dump", "load", "load_once", "parse_text", "save"]
 
 Format = Literal["yaml", "json"]
 
@@ -42,7 +42,7 @@ class DesignFileNotFoundError(DesignkitError, FileNotFoundError):
     """The design file named does not exist."""
 
 
-def load(source: str | os.PathLike[str] | dict[str, Any], _remember: bool = True) -> Design:
+def load(source: str | os.PathLike[str] | dict[str, Any]) -> Design:
     """Load and validate a design from a file path, YAML/JSON text, or parsed data.
 
     Args:
@@ -70,15 +70,26 @@ def load(source: str | os.PathLike[str] | dict[str, Any], _remember: bool = True
         >>> d.components["api"].replicas
         2
     """
+    design = load_once(source)
+    with gc_paused():
+        design._passed()
+    return design
+
+
+def load_once(source: str | os.PathLike[str] | dict[str, Any]) -> Design:
+    """:func:`load`, for a design that is checked once and not again (the command line):
+    it does not remember that it passed.
+
+    Example:
+        >>> load_once({"designkit": 1, "name": "x"}).name
+        'x'
+    """
     with gc_paused():
         design, problems, label = _load(source)
     if problems or design is None:
         kind = UnsupportedVersionError if any(p.path == "designkit" and "format" in p.message
                                               for p in problems) else DesignError
         raise kind(problems, source=label)
-    if _remember:
-        with gc_paused():
-            design._passed()
     return design
 
 

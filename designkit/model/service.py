@@ -16,14 +16,13 @@ from designkit.model.bounds import (
     Servers,
     Units,
 )
-from designkit.model.refs import endpoint_key
+from designkit.model.refs import HTTP_METHODS, endpoint_key
 from designkit.model.steps import Step, StepBuilder
 from designkit.model.times import Time
 
 __all__ = ["HTTP_METHODS", "Auth", "Endpoint", "IdempotencyKey", "RateLimit", "Resolver",
            "Service"]
 
-HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 
 
 class RateLimit(Strict):

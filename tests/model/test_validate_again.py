@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 import designkit as dk
+from designkit.model.io import load_once
 from designkit.model.service import Service
 from designkit.model.steps import CallStep
 
@@ -151,7 +152,7 @@ def full_checks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 def test_a_loaded_design_is_not_checked_again_until_it_changes(
         full_checks: list[int]) -> None:
     design = flash_sale()  # dk.load checked it in full and remembers that it passed
-    unremembered = dk.load(ROOT / "templates" / "flash-sale.yaml", _remember=False)
+    unremembered = load_once(ROOT / "templates" / "flash-sale.yaml")
     full_checks.clear()
     design.validate()
     assert full_checks == []

@@ -1,0 +1,159 @@
+"""Closed forms the estimator is held to: independent oracles written from the published
+formulas, used only by tests (the estimator's own forms are in ``designkit.maths``).
+
+Sources:
+    [GH] Gross, Shortle, Thompson & Harris, *Fundamentals of Queueing Theory*, 4th ed.
+         (Wiley 2008): M/M/1 §2.2, M/M/c §2.3 (waiting-time distribution), M/G/1 §5.1
+         (Pollaczek–Khinchine).
+    [K]  Kingman, "The single server queue in heavy traffic", Proc. Camb. Phil. Soc. 57
+         (1961): the G/G/1 approximation.
+    [AC] Allen, *Probability, Statistics and Queueing Theory*, 2nd ed. (Academic Press
+         1990), §6: the Allen–Cunneen G/G/c approximation.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from designkit.maths.queueing import erlang_c, mmc_sojourn_cdf
+
+Float = float | NDArray[np.float64]
+
+
+def _out(value: NDArray[np.float64]) -> Float:
+    return float(value) if np.ndim(value) == 0 else value
+
+
+def mmc_wait(lam: ArrayLike, mu: ArrayLike, c: int) -> Float:
+    """Mean waiting time in queue of M/M/c: ``C / (c·mu − lam)``; ``inf`` when saturated.
+
+    Example:
+        >>> round(mmc_wait(90, 10, 10) + 1 / 10, 6)   # mean sojourn T
+        0.166873
+    """
+    lam_ = np.asarray(lam, dtype=float)
+    mu_ = np.asarray(mu, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        wait = np.asarray(erlang_c(c, lam_ / mu_)) / (c * mu_ - lam_)
+    return _out(np.where(lam_ >= c * mu_, np.inf, np.where(lam_ <= 0, 0.0, wait)))
+
+
+def mm1_response(lam: ArrayLike, service: ArrayLike) -> Float:
+    """Mean response (sojourn) time of M/M/1: ``S / (1 − λS)``; ``inf`` when ``λS >= 1``.
+
+    Example:
+        >>> mm1_response(0.75, 1.0)
+        4.0
+    """
+    lam_ = np.asarray(lam, dtype=float)
+    s = np.asarray(service, dtype=float)
+    rho = lam_ * s
+    with np.errstate(divide="ignore"):
+        value = s / (1.0 - rho)
+    return _out(np.where(rho >= 1, np.inf, value))
+
+
+def mmc_sojourn_quantile(q: float, lam: float, mu: float, c: int) -> float:
+    """The ``q``-quantile of the M/M/c sojourn time; ``inf`` when saturated.
+
+    Example:
+        >>> [round(mmc_sojourn_quantile(q, 90, 10, 10), 5) for q in (0.5, 0.95, 0.99)]
+        [0.13291, 0.43609, 0.62499]
+    """
+    if not 0 < q < 1:
+        raise ValueError(f"q must be in (0, 1), got {q}")
+    if lam >= c * mu:
+        return math.inf
+    return solve_increasing(lambda t: float(mmc_sojourn_cdf(t, lam, mu, c)), q,
+                            hi=max(1.0 / mu, 1.0 / (c * mu - lam)))
+
+
+def pollaczek_khinchine_wait(lam: ArrayLike, mean: ArrayLike, scv: ArrayLike) -> Float:
+    """Mean wait in queue of M/G/1: ``λ·E[S²] / (2(1 − ρ))`` [GH §5.1].
+
+    ``E[S²] = mean²·(1 + scv)``. Exact for M/G/1; ``inf`` when ``ρ >= 1``.
+
+    Example:
+        >>> pollaczek_khinchine_wait(0.5, 1.0, 0.0)   # M/D/1 at rho 0.5
+        0.5
+    """
+    lam_ = np.asarray(lam, dtype=float)
+    s = np.asarray(mean, dtype=float)
+    rho = lam_ * s
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = lam_ * s * s * (1.0 + np.asarray(scv, dtype=float)) / (2.0 * (1.0 - rho))
+    return _out(np.where(rho >= 1, np.inf, value))
+
+
+def kingman_wait(lam: ArrayLike, mean: ArrayLike, ca2: ArrayLike, cs2: ArrayLike) -> Float:
+    """Kingman's G/G/1 approximation of the mean wait: ``ρ/(1−ρ) · (ca²+cs²)/2 · E[S]`` [K].
+
+    Example:
+        >>> round(kingman_wait(0.75, 1.0, 1.0, 1.0), 6)   # exact for M/M/1
+        3.0
+    """
+    lam_ = np.asarray(lam, dtype=float)
+    s = np.asarray(mean, dtype=float)
+    rho = lam_ * s
+    variability = (np.asarray(ca2, dtype=float) + np.asarray(cs2, dtype=float)) / 2.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = rho / (1.0 - rho) * variability * s
+    return _out(np.where(rho >= 1, np.inf, value))
+
+
+def allen_cunneen_wait(lam: ArrayLike, mean: ArrayLike, c: int, ca2: ArrayLike = 1.0,
+                       cs2: ArrayLike = 1.0) -> Float:
+    """Allen–Cunneen G/G/c approximation: the M/M/c wait times ``(ca² + cs²)/2`` [AC].
+
+    Exact for M/M/c (``ca² = cs² = 1``); for c = 1 and Poisson arrivals it equals
+    Pollaczek–Khinchine.
+
+    Example:
+        >>> round(allen_cunneen_wait(90, 0.1, 10), 6) == round(mmc_wait(90, 10, 10), 6)
+        True
+    """
+    s = np.asarray(mean, dtype=float)
+    with np.errstate(divide="ignore"):
+        base = np.asarray(mmc_wait(lam, 1.0 / s, c))
+    variability = (np.asarray(ca2, dtype=float) + np.asarray(cs2, dtype=float)) / 2.0
+    return _out(np.where(np.isinf(base), np.inf, base * variability))
+
+
+def gamma_from_moments(mean: float, scv: float) -> tuple[float, float]:
+    """Shape ``k`` and scale ``θ`` of the gamma with this mean and scv: ``k = 1/scv``.
+
+    Example:
+        >>> gamma_from_moments(2.0, 0.25)
+        (4.0, 0.5)
+    """
+    if mean <= 0 or scv <= 0:
+        raise ValueError(f"need mean > 0 and scv > 0, got mean={mean}, scv={scv}")
+    return 1.0 / scv, mean * scv
+
+
+def solve_increasing(f: Callable[[float], Any], target: float, lo: float = 0.0,
+                     hi: float = 1.0, tol: float = 1e-12) -> float:
+    """The ``x >= lo`` where a non-decreasing ``f`` reaches ``target`` (bracket, bisect).
+
+    Example:
+        >>> round(solve_increasing(lambda x: x * x, 2.0), 9)
+        1.414213562
+    """
+    while f(hi) < target:
+        lo, hi = hi, hi * 2.0
+        if hi > 1e300:
+            return math.inf
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if f(mid) < target:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo <= tol * max(1.0, hi):
+            break
+    return 0.5 * (lo + hi)
