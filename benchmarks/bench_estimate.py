@@ -45,7 +45,7 @@ def first_estimate(text: str) -> float:
     """A freshly loaded design, and no compiled program kept from an earlier estimate."""
     from designkit.estimate import api
 
-    api._COMPILED.clear()
+    api.PROGRAMS.clear()
     design = dk.load(text)
     start = time.perf_counter()
     dk.estimate(design)

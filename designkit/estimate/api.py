@@ -139,31 +139,64 @@ def prepare(design: Design, workload: dict[str, float] | None, scenario: Scenari
     return source, program, load, total, scenario
 
 
-_COMPILED: OrderedDict[tuple[object, ...], tuple[Design, Program]] = OrderedDict()
-KEEP = 4
-"""Compiled programs kept (by the design's content digest, scenario and days):
-re-estimating an unchanged design — another load, the capacity curve, a what-if slider —
-skips compilation; any change to the design changes its digest."""
+class Programs:
+    """Compiled programs kept by the design's content digest, the scenario and the days:
+    re-estimating an unchanged design — another load, the capacity curve, a what-if slider
+    — skips compilation; any change to the design changes its digest. At most ``size`` are
+    kept, the least recently used dropped first.
+
+    Example:
+        >>> import designkit as dk
+        >>> PROGRAMS.clear(); _ = dk.estimate(dk.template("flash-sale")); len(PROGRAMS)
+        1
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._kept: OrderedDict[tuple[object, ...], tuple[Design, Program]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    def get(self, key: tuple[object, ...]) -> tuple[Design, Program] | None:
+        """The design under the scenario and its program, if kept (now the most recent)."""
+        found = self._kept.get(key)
+        if found is not None:
+            self._kept.move_to_end(key)
+        return found
+
+    def keep(self, key: tuple[object, ...], found: tuple[Design, Program]) -> None:
+        """Keep a compiled design, dropping the least recently used beyond ``size``."""
+        self._kept[key] = found
+        while len(self._kept) > self.size:
+            self._kept.popitem(last=False)
+
+    def programs(self) -> list[Program]:
+        """The programs kept, least recently used first."""
+        return [program for _, program in self._kept.values()]
+
+    def clear(self) -> None:
+        """Drop every kept program."""
+        self._kept.clear()
+
+
+PROGRAMS = Programs(4)
 
 
 def _compiled(design: Design, scenario: Scenario, days: float) -> tuple[Design, Program]:
-    """The validated design under ``scenario`` and its program, from the cache when the
-    design's content was compiled before."""
+    """The validated design under ``scenario`` and its program, from :data:`PROGRAMS`
+    when the design's content was compiled before."""
     from designkit.model.design import passed_digest
 
     design.validate()  # one dump when it passed unchanged before; the full check otherwise
     content = passed_digest(design)
     key = (content, scenario.changes(), days)
-    found = _COMPILED.get(key) if content is not None else None
+    found = PROGRAMS.get(key) if content is not None else None
     if found is None:
         source = scenario.apply(design)
         found = (source, compile_design(source, days))
         if content is not None:
-            _COMPILED[key] = found
-            while len(_COMPILED) > KEEP:
-                _COMPILED.popitem(last=False)
-    else:
-        _COMPILED.move_to_end(key)
+            PROGRAMS.keep(key, found)
     source, program = found
     if source is not design and scenario.changes() == _AS_DESIGNED:
         source = design  # the caller's own object: the one kept may have changed since

@@ -84,16 +84,16 @@ def test_a_lazy_table_computes_each_value_once_and_only_when_read() -> None:
 
 def test_an_unchanged_design_reuses_its_program_and_a_changed_one_does_not() -> None:
     design = dk.template("flash-sale")
-    api._COMPILED.clear()
+    api.PROGRAMS.clear()
     before = dk.estimate(design)
-    assert len(api._COMPILED) == 1
-    program = next(iter(api._COMPILED.values()))[1]
+    assert len(api.PROGRAMS) == 1
+    program = api.PROGRAMS.programs()[0]
     dk.estimate(design, scale=1.2)
-    assert next(iter(api._COMPILED.values()))[1] is program and len(api._COMPILED) == 1
+    assert api.PROGRAMS.programs() == [program]
     # A change in place — a field of a nested part — is seen: new program, new numbers.
     design.components["order-projector"].replicas *= 2  # type: ignore[union-attr]
     after = dk.estimate(design)
-    assert len(api._COMPILED) == 2
+    assert len(api.PROGRAMS) == 2
     station = "order-projector workers"
     assert after.station(station).utilization == pytest.approx(
         before.station(station).utilization / 2, rel=1e-6)
