@@ -100,3 +100,42 @@ def test_unknown_command_exits_2() -> None:
 def test_main_returns_the_exit_code(tmp_path: Path) -> None:
     assert main(["--version"]) == 0
     assert main(["validate", str(tmp_path / "nope.yaml")]) == 2
+
+
+LOWERCASE = """\
+designkit: 1
+name: low
+components:
+  api:
+    kind: service
+    endpoints:
+      get /items:
+        cpu_ms: 2
+        steps:
+          - call: app-db
+            query: {table: items, kind: select, where: [id]}
+  app-db:
+    kind: database
+    tables:
+      items: {rows: 1000, columns: {id: {type: int, primary_key: true}}}
+workload:
+  api get /items: 10
+"""
+
+
+def test_a_lowercase_method_validates_estimates_and_is_reviewed_under_one_spelling(
+        tmp_path: Path) -> None:
+    """``get /items`` and ``api get /items`` name the endpoint ``api GET /items`` in the
+    estimate, and every finding about it names it ``"GET /items"``."""
+    path = tmp_path / "low.yaml"
+    path.write_text(LOWERCASE)
+    assert run("validate", str(path))[0] == 0
+    code, out, err = run("estimate", str(path), "--format", "json")
+    assert (code, err) == (0, "")
+    endpoint = json.loads(out)["endpoints"]["api GET /items"]
+    assert endpoint["rps"] == 10 and endpoint["mean_ms"] > 2
+    code, out, err = run("assess", str(path), "--format", "json")
+    assert code == 0 and "Traceback" not in err
+    subjects = [f["subject"] for f in json.loads(out)["findings"]
+                if ".endpoints." in f["subject"]]
+    assert subjects and all('endpoints."GET /items"' in s for s in subjects), subjects
