@@ -23,10 +23,9 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, assert_never
 
 from designkit.errors import MissingDependencyError
-from designkit.model.components import Cache
 from designkit.model.problems import format_path
 from designkit.model.refs import EndpointRef
 from designkit.model.steps import (
@@ -36,10 +35,21 @@ from designkit.model.steps import (
     LoopStep,
     ParallelStep,
     PublishStep,
-    Step,
     TransactionStep,
 )
 from designkit.render.names import dot_label, html_text, node_id
+from designkit.render.view import (
+    RELATIONS,
+    ArchitectureView,
+    Cardinality,
+    DataView,
+    Load,
+    StepView,
+    architecture_view,
+    data_view,
+    ratio,
+    sequence_view,
+)
 from designkit.text import number, percent
 
 if TYPE_CHECKING:
@@ -97,7 +107,6 @@ _RELATIONS: dict[str, tuple[str, str, str]] = {
     "publish": ("dashed", "#0e7c86", "publish"),
     "consume": ("dashed", "#0e7c86", "consume (queue handler)"),
 }
-_RELATION_ORDER = tuple(_RELATIONS)
 
 
 # ---------------------------------------------------------------------------------------
@@ -149,11 +158,6 @@ def _new_graph(name: str, title: str, rankdir: str, subtitle: str = "") -> Any:
     return graph
 
 
-def _ratio(ratio: float) -> str:
-    """A hit or miss ratio: ``99.9%``, ``0.1%``, ``90%``."""
-    return f"{ratio * 100:.3g}%"
-
-
 def _nearest_error(what: str, name: str, known: Iterable[str]) -> KeyError:
     from designkit.model.problems import nearest
 
@@ -164,75 +168,6 @@ def _nearest_error(what: str, name: str, known: Iterable[str]) -> KeyError:
 
 # ---------------------------------------------------------------------------------------
 # architecture
-
-
-def _hit_ratio(design: Design, step: CacheStep) -> float | None:
-    if step.hit_ratio is not None:
-        return step.hit_ratio
-    cache = design.components.get(step.cache)
-    return cache.hit_ratio if isinstance(cache, Cache) else None
-
-
-@dataclass
-class _Flows:
-    """Edges of the architecture view, keyed (caller, target, relation), with their rates."""
-
-    design: Design
-    rates: dict[tuple[str, str, str], float] = field(default_factory=dict)
-
-    def add(self, caller: str, target: str, relation: str, rate: float) -> None:
-        if target not in self.design.components:
-            return
-        key = (caller, target, relation)
-        self.rates[key] = self.rates.get(key, 0.0) + rate
-
-    def walk(self, caller: str, steps: Sequence[Step], rate: float) -> None:
-        for step in steps:
-            if isinstance(step, CallStep):
-                ref = EndpointRef.parse(step.call)
-                target = ref.service if ref is not None else step.call
-                self.add(caller, target, "call", rate * step.count)
-            elif isinstance(step, PublishStep):
-                self.add(caller, step.publish, "publish", rate * step.count)
-            elif isinstance(step, TransactionStep):
-                self.add(caller, step.transaction, "transaction", rate)
-                self.walk(caller, step.steps, rate)
-            elif isinstance(step, LockStep):
-                self.add(caller, step.lock, "lock", rate)
-                self.walk(caller, step.steps, rate)
-            elif isinstance(step, LoopStep):
-                self.walk(caller, step.loop.steps, rate * step.loop.count)
-            elif isinstance(step, CacheStep):
-                self.add(caller, step.cache, "cache", rate)
-                hit = _hit_ratio(self.design, step)
-                self.walk(caller, step.on_miss, rate * (1.0 - (hit if hit is not None else 0.0)))
-            elif isinstance(step, ParallelStep):
-                for branch in step.parallel:
-                    self.walk(caller, branch, rate)
-
-
-def _flows(design: Design, estimate: Estimate | None) -> dict[tuple[str, str, str], float]:
-    """Calls per second of every (caller, target, relation), attributed step by step.
-
-    Each endpoint's rate is the estimate's (internal endpoints included), multiplied down
-    its steps by call and publish counts, loop counts and cache-miss ratios. Retries are not
-    counted. A queue's ``consume`` edge carries its handler's rate from the estimate (else
-    the messages published to it).
-    """
-    flows = _Flows(design)
-    for ref, endpoint in design.endpoints():
-        known = estimate.endpoints.get(str(ref)) if estimate is not None else None
-        flows.walk(ref.service, endpoint.steps, known.rps if known is not None else 0.0)
-    for name, queue in design.of_kind("queue").items():
-        handler = EndpointRef.parse(getattr(queue, "handler", None) or "")
-        if handler is None or handler.service not in design.components:
-            continue
-        known = estimate.endpoints.get(str(handler)) if estimate is not None else None
-        published = sum(r for (_, t, rel), r in flows.rates.items()
-                        if t == name and rel == "publish")
-        flows.add(name, handler.service, "consume",
-                  known.rps if known is not None else published)
-    return flows.rates
 
 
 def _failing(assessment: Assessment | None, name: str) -> list[Any]:
@@ -264,14 +199,8 @@ def _detail(component: Any) -> str:
     return str(kind)
 
 
-def _fill(utilization: float, arrivals: float, threshold: float) -> str:
-    if utilization >= 1 or math.isinf(utilization):
-        return _RED
-    if utilization >= threshold:
-        return _AMBER
-    if arrivals <= 0 and utilization == 0:
-        return _IDLE
-    return _GREEN
+_FILLS = {"saturated": _RED, "warning": _AMBER, "idle": _IDLE, "ok": _GREEN}
+"""The fill of each load state of :class:`~designkit.render.view.Load`."""
 
 
 def architecture(design: Design, estimate: Estimate | None = None,
@@ -301,55 +230,56 @@ def architecture(design: Design, estimate: Estimate | None = None,
         title += f" at {estimate.scale:g}× workload"
     graph = _new_graph(design.name, title, "LR")
     graph.attr(ranksep="1.1", nodesep="0.5")
-    threshold = estimate.utilization_max if estimate is not None else design.policy.utilization_max
+    view = architecture_view(design, estimate)
 
     nodes: dict[str, tuple[str, dict[str, str]]] = {}
-    for name, component in design.components.items():
-        nodes[name] = _component_node(name, component, estimate, assessment, threshold)
+    for node in view.nodes:
+        nodes[node.name] = _component_node(node.name, design.components[node.name], node.load,
+                                           estimate, assessment)
 
     _clustered(graph, design, nodes)
 
-    flows = _flows(design, estimate)
-    for (caller, target, relation), rate in sorted(
-            flows.items(), key=lambda kv: (kv[0][0], kv[0][1],
-                                           _RELATION_ORDER.index(kv[0][2]))):
-        style, colour, _ = _RELATIONS[relation]
+    for edge in sorted(view.edges, key=lambda e: (e.caller, e.target,
+                                                  RELATIONS.index(e.relation))):
+        style, colour, _ = _RELATIONS[edge.relation]
         attrs = {"style": style, "color": colour, "fontcolor": colour}
-        if estimate is not None:
-            text = f"{number(rate)}/s" if relation == "call" else f"{relation} {number(rate)}/s"
-            if rate <= 0:
+        if view.estimated:
+            attrs["label"] = _quoted(_rate_label(edge.relation, edge.rate))
+            if edge.rate <= 0:
                 attrs.update(color="#aaaaaa", fontcolor="#888888")
         else:
-            text = relation
-        attrs["label"] = _quoted(text)
-        graph.edge(nodes[caller][0], nodes[target][0], **attrs)
+            attrs["label"] = _quoted(edge.relation)
+        graph.edge(nodes[edge.caller][0], nodes[edge.target][0], **attrs)
 
-    _architecture_legend(graph, design, flows, estimate, assessment, threshold)
+    _architecture_legend(graph, design, view, assessment)
     return graph
 
 
-def _component_node(name: str, component: Any, estimate: Estimate | None,
-                    assessment: Assessment | None, threshold: float
-                    ) -> tuple[str, dict[str, str]]:
+def _rate_label(relation: str, rate: float) -> str:
+    """An edge's label under an estimate: ``387/s`` for a call, else ``publish 200/s``."""
+    return f"{number(rate)}/s" if relation == "call" else f"{relation} {number(rate)}/s"
+
+
+def _component_node(name: str, component: Any, load: Load | None, estimate: Estimate | None,
+                    assessment: Assessment | None) -> tuple[str, dict[str, str]]:
     style = KIND_STYLES.get(component.kind, _UNKNOWN)
     rows = [f"<B>{_h(name)}</B>", _small(_h(_detail(component)))]
     chips: list[str] = []
     fill = style.tint
     if estimate is not None:
-        known = estimate.components.get(name)
-        if known is None:
+        if load is None:
             fill = _IDLE
         else:
-            fill = _fill(known.utilization, known.arrival_rps, threshold)
-            if known.arrival_rps > 0 or known.utilization > 0:
-                rows.append(_small(f"util <B>{_h(percent(known.utilization))}</B> · "
-                                   f"{_h(number(known.arrival_rps))}/s", "#000000"))
+            fill = _FILLS[load.state]
+            if load.arrival_rps > 0 or load.utilization > 0:
+                rows.append(_small(f"util <B>{_h(percent(load.utilization))}</B> · "
+                                   f"{_h(number(load.arrival_rps))}/s", "#000000"))
             else:
                 rows.append(_small("no traffic", "#555555"))
             if estimate.bottleneck == name and math.isfinite(estimate.max_scale):
                 rows.append(_small(f"<I>bottleneck: saturates at "
                                    f"{estimate.max_scale:.3g}× load</I>", "#000000"))
-            if known.saturated:
+            if load.saturated:
                 chips.append(f'<TD BGCOLOR="{_ALERT}" CELLPADDING="3"><FONT COLOR="white">'
                              "<B>SATURATED</B></FONT></TD>")
     failing = _failing(assessment, name)
@@ -369,8 +299,7 @@ def _component_node(name: str, component: Any, estimate: Estimate | None,
              "fillcolor": fill, "color": style.colour, "penwidth": "2"}
     if style.shape == "octagon":
         attrs["margin"] = "0"  # an octagon grows fast around a tall label
-    if estimate is not None and name in estimate.components \
-            and estimate.components[name].saturated:
+    if estimate is not None and load is not None and load.saturated:
         attrs["penwidth"] = "3"
         attrs["color"] = _ALERT
     return node_id(name), attrs
@@ -427,14 +356,13 @@ def _clustered(graph: Any, design: Design, nodes: dict[str, tuple[str, dict[str,
                     lambda sub, names=names: put(sub, names), dashed=True)
 
 
-def _architecture_legend(graph: Any, design: Design,
-                         flows: dict[tuple[str, str, str], float],
-                         estimate: Estimate | None, assessment: Assessment | None,
-                         threshold: float) -> None:
+def _architecture_legend(graph: Any, design: Design, view: ArchitectureView,
+                         assessment: Assessment | None) -> None:
     kinds = [k for k in KIND_STYLES if any(c.kind == k for c in design.components.values())]
-    relations = [r for r in _RELATION_ORDER if any(rel == r for _, _, rel in flows)]
+    relations = view.relations
+    threshold = view.utilization_max
     rows: list[str] = []
-    if estimate is not None:
+    if view.estimated:
         rows.append('<TR><TD COLSPAN="2" ALIGN="LEFT"><B>utilization</B> '
                     + _small("(busiest station)") + "</TD></TR>")
         for colour, text in ((_GREEN, f"below {percent(threshold)} (policy)"),
@@ -445,7 +373,7 @@ def _architecture_legend(graph: Any, design: Design,
                         f'<TD ALIGN="LEFT">{_small(_h(text), "#000000")}</TD></TR>')
     if relations:
         rows.append('<TR><TD COLSPAN="2" ALIGN="LEFT"><B>edges</B> '
-                    + _small("(label: calls/s)" if estimate is not None else "(label: relation)")
+                    + _small("(label: calls/s)" if view.estimated else "(label: relation)")
                     + "</TD></TR>")
         lines = {"solid": "────", "bold": "━━━━", "dotted": "········",
                  "dashed": "– – – –"}
@@ -466,7 +394,7 @@ def _architecture_legend(graph: Any, design: Design,
             column.attr(rank="same")
             for kind in kinds:
                 look = KIND_STYLES[kind]
-                fill = "#ffffff" if estimate is not None else look.tint
+                fill = "#ffffff" if view.estimated else look.tint
                 column.node(node_id("legend", kind), label=_quoted(look.title),
                             shape=look.shape, style="filled", fillcolor=fill,
                             color=look.colour, penwidth="2", fontsize=SMALL, height="0.35",
@@ -484,14 +412,9 @@ def _architecture_legend(graph: Any, design: Design,
 # data
 
 
-def _reference(design: Design, database: str, text: str) -> tuple[str, str, str] | None:
-    """``table.column`` or ``db.table.column`` → (database, table, column)."""
-    parts = text.split(".")
-    if len(parts) < 2:
-        return None
-    if len(parts) >= 3 and parts[0] in design.of_kind("database"):
-        return parts[0], ".".join(parts[1:-1]), parts[-1]
-    return database, ".".join(parts[:-1]), parts[-1]
+_CROWS_FOOT: dict[Cardinality, str] = {
+    "exactly-one": "teetee", "zero-or-one": "teeodot", "zero-or-many": "crowodot"}
+"""The arrow drawn at a relationship's end for each cardinality."""
 
 
 def data(design: Design) -> graphviz.Digraph:
@@ -500,8 +423,9 @@ def data(design: Design) -> graphviz.Digraph:
     Each table lists its columns (name, type, markers: ``PK`` primary key, ``FK`` foreign
     key, ``UQ`` unique, ``IX`` leads an index), its size, its partitioning and its indexes.
     Foreign keys are edges from the referencing column to the referenced one, drawn in
-    crow's-foot notation (many on the referencing side, one on the referenced side; a
-    nullable key is "zero or one").
+    crow's-foot notation with the ends of :func:`~designkit.render.view.data_view`: zero
+    or many on the referencing side (zero or one for a ``unique`` column), one on the
+    referenced side (zero or one for a nullable column).
 
     Example:
         >>> import designkit as dk
@@ -514,31 +438,21 @@ def data(design: Design) -> graphviz.Digraph:
         "<I>italic</I>: sensitive · ─|| one · ─○&lt; zero or many"))
     graph.attr(ranksep="1.0", nodesep="0.4")
     graph.attr("node", shape="plain")
-    tables: dict[tuple[str, str], Table] = {}
-    for db_name, db in design.of_kind("database").items():
-        for table_name, table in getattr(db, "tables", {}).items():
-            tables[(db_name, table_name)] = table
-
+    view = data_view(design)
+    tables = {(t.database, t.name): t.table for t in view.tables}
     edges: list[tuple[str, str, dict[str, str]]] = []
-    drawn: set[tuple[str, str, str]] = set()
-    for (db_name, table_name), table in tables.items():
-        for column_name, column in table.columns.items():
-            if column.references is None:
-                continue
-            target = _reference(design, db_name, column.references)
-            if target is None or (target[0], target[1]) not in tables:
-                continue
-            drawn.add((db_name, table_name, column_name))
-            ref_table = tables[(target[0], target[1])]
-            head = node_id(target[0], target[1])
-            if target[2] in ref_table.columns:
-                head += f":c{list(ref_table.columns).index(target[2])}:w"
-            tail = (node_id(db_name, table_name)
-                    + f":m{list(table.columns).index(column_name)}:e")
-            one = "teetee" if not column.nullable else "teeodot"
-            many = "teeodot" if column.unique else "crowodot"
-            edges.append((tail, head, {"dir": "both", "arrowhead": one, "arrowtail": many,
-                                       "color": "#555555", "arrowsize": "1.0"}))
+    for relationship in view.relationships:
+        key = relationship.key
+        ref_table = tables[(key.to_database, key.to_table)]
+        head = node_id(key.to_database, key.to_table)
+        if key.to_column in ref_table.columns:
+            head += f":c{list(ref_table.columns).index(key.to_column)}:w"
+        tail = (node_id(key.database, key.table)
+                + f":m{list(tables[(key.database, key.table)].columns).index(key.column)}:e")
+        edges.append((tail, head, {"dir": "both",
+                                   "arrowhead": _CROWS_FOOT[relationship.referenced],
+                                   "arrowtail": _CROWS_FOOT[relationship.referencing],
+                                   "color": "#555555", "arrowsize": "1.0"}))
 
     if not tables:
         graph.node(node_id("no tables"), label=_quoted("no tables declared"),
@@ -555,14 +469,13 @@ def data(design: Design) -> graphviz.Digraph:
                      labeljust="l", margin="14")
             for table_name, table in own:
                 sub.node(node_id(db_name, table_name),
-                         label=_html(_table_label(db_name, table_name, table, drawn)))
+                         label=_html(_table_label(db_name, table_name, table, view)))
     for tail, head, attrs in edges:
         graph.edge(tail, head, **attrs)
     return graph
 
 
-def _table_label(db_name: str, name: str, table: Table,
-                 drawn: set[tuple[str, str, str]]) -> str:
+def _table_label(db_name: str, name: str, table: Table, view: DataView) -> str:
     colour = KIND_STYLES["database"].colour
     size = []
     if table.rows is not None:
@@ -579,7 +492,7 @@ def _table_label(db_name: str, name: str, table: Table,
         if column.primary_key:
             marks.append("PK")
         if column.references is not None:
-            marks.append("FK" if (db_name, name, column_name) in drawn
+            marks.append("FK" if view.drawn(db_name, name, column_name)
                          else f"FK → {column.references}")
         if column.unique:
             marks.append("UQ")
@@ -728,7 +641,8 @@ class _Sequence:
     def nid(self, path: str, role: str = "") -> str:
         return node_id(self.ref, path + role)
 
-    def steps(self, graph: Any, steps: Sequence[Step], path: str) -> tuple[str, str] | None:
+    def steps(self, graph: Any, steps: Sequence[StepView], path: str
+              ) -> tuple[str, str] | None:
         ends: tuple[str, str] | None = None
         for i, step in enumerate(steps):
             entry, exit_ = self.step(graph, step, f"{path}[{i}]")
@@ -739,7 +653,7 @@ class _Sequence:
                 ends = (ends[0], exit_)
         return ends
 
-    def body(self, graph: Any, steps: Sequence[Step], path: str) -> tuple[str, str]:
+    def body(self, graph: Any, steps: Sequence[StepView], path: str) -> tuple[str, str]:
         ends = self.steps(graph, steps, path)
         if ends is None:
             empty = self.nid(path, ":empty")
@@ -749,44 +663,49 @@ class _Sequence:
         return ends
 
     def container(self, graph: Any, path: str, label: str, colour: str, fill: str,
-                  steps: Sequence[Step]) -> tuple[str, str]:
+                  steps: Sequence[StepView]) -> tuple[str, str]:
         with graph.subgraph(name="cluster_" + self.nid(path)) as sub:
             sub.attr(label=_html(label), style="rounded,filled", color=colour, fillcolor=fill,
                      fontsize="13", labeljust="l", margin="12")
             return self.body(sub, steps, path + ".steps")
 
-    def step(self, graph: Any, step: Step, path: str) -> tuple[str, str]:
-        if isinstance(step, CallStep):
-            return self.call(graph, step, path)
-        if isinstance(step, PublishStep):
-            nid = self.nid(path)
-            rows = [f"publish → <B>{_h(step.publish)}</B>"]
-            if step.outbox:
-                rows.append(_small("via the transactional outbox"))
-            if step.count != 1:
-                rows.append(_small(f"× {step.count:g} messages"))
-            style = KIND_STYLES["queue"]
-            graph.node(nid, label=_html("<BR/>".join(rows)), shape=style.shape,
-                       style="filled", fillcolor=style.tint, color=style.colour)
-            return nid, nid
-        if isinstance(step, TransactionStep):
-            return self.container(graph, path, f"<B>transaction</B> on {_h(step.transaction)}",
-                                  "#8a5a2b", "#fcf8f3", step.steps)
-        if isinstance(step, LockStep):
-            return self.container(graph, path, f"<B>lock</B> {_h(step.lock)} held",
-                                  "#b03a7a", "#fdf2f8", step.steps)
-        if isinstance(step, LoopStep):
-            return self.container(graph, path, f"<B>loop × {step.loop.count:g}</B>",
-                                  "#555555", "#f5f5f5", step.loop.steps)
-        if isinstance(step, CacheStep):
-            return self.cache(graph, step, path)
-        return self.parallel(graph, step, path)
+    def step(self, graph: Any, view: StepView, path: str) -> tuple[str, str]:
+        step = view.site.step
+        match step:
+            case CallStep():
+                return self.call(graph, step, view.site.target, path)
+            case PublishStep():
+                nid = self.nid(path)
+                rows = [f"publish → <B>{_h(step.publish)}</B>"]
+                if step.outbox:
+                    rows.append(_small("via the transactional outbox"))
+                if step.count != 1:
+                    rows.append(_small(f"× {step.count:g} messages"))
+                style = KIND_STYLES["queue"]
+                graph.node(nid, label=_html("<BR/>".join(rows)), shape=style.shape,
+                           style="filled", fillcolor=style.tint, color=style.colour)
+                return nid, nid
+            case TransactionStep():
+                return self.container(graph, path,
+                                      f"<B>transaction</B> on {_h(step.transaction)}",
+                                      "#8a5a2b", "#fcf8f3", view.body)
+            case LockStep():
+                return self.container(graph, path, f"<B>lock</B> {_h(step.lock)} held",
+                                      "#b03a7a", "#fdf2f8", view.body)
+            case LoopStep():
+                return self.container(graph, path, f"<B>loop × {step.loop.count:g}</B>",
+                                      "#555555", "#f5f5f5", view.body)
+            case CacheStep():
+                return self.cache(graph, step, view, path)
+            case ParallelStep():
+                return self.branches(graph, view, path)
+            case _:
+                assert_never(step)
 
-    def call(self, graph: Any, step: CallStep, path: str) -> tuple[str, str]:
+    def call(self, graph: Any, step: CallStep, target: str | None, path: str
+             ) -> tuple[str, str]:
         nid = self.nid(path)
-        ref = EndpointRef.parse(step.call)
-        target = ref.service if ref is not None else step.call
-        component = self.design.components.get(target)
+        component = self.design.components.get(target) if target is not None else None
         style = KIND_STYLES.get(component.kind, _UNKNOWN) if component else _UNKNOWN
         rows = [f"<B>{_h(step.call)}</B>"]
         detail = _query_text(step)
@@ -805,7 +724,8 @@ class _Sequence:
                    fillcolor=style.tint, color=style.colour)
         return nid, nid
 
-    def cache(self, graph: Any, step: CacheStep, path: str) -> tuple[str, str]:
+    def cache(self, graph: Any, step: CacheStep, view: StepView, path: str
+              ) -> tuple[str, str]:
         check = self.nid(path, ":check")
         merge = self.nid(path, ":merge")
         style = KIND_STYLES["cache"]
@@ -816,10 +736,10 @@ class _Sequence:
         graph.node(check, label=_html("<BR/>".join(rows)), shape="diamond", style="filled",
                    fillcolor=style.tint, color=style.colour)
         graph.node(merge, label="", shape="point", width="0.08", color="#444444")
-        hit = _hit_ratio(self.design, step)
-        hit_text = "hit" if hit is None else f"hit {_ratio(hit)}"
-        miss_text = "miss" if hit is None else f"miss {_ratio(1 - hit)}"
-        ends = self.steps(graph, step.on_miss, path + ".on_miss")
+        hit = view.hit
+        hit_text = "hit" if hit is None else f"hit {ratio(hit)}"
+        miss_text = "miss" if hit is None else f"miss {ratio(1 - hit)}"
+        ends = self.steps(graph, view.body, path + ".on_miss")
         green, red = "#3c763d", "#a94442"
         self.edges.append((check, merge, {"label": _quoted(hit_text), "color": green,
                                           "fontcolor": green}))
@@ -834,14 +754,14 @@ class _Sequence:
                                                 "fontcolor": red}))
         return check, merge
 
-    def parallel(self, graph: Any, step: ParallelStep, path: str) -> tuple[str, str]:
+    def branches(self, graph: Any, view: StepView, path: str) -> tuple[str, str]:
         fork = self.nid(path, ":fork")
         join = self.nid(path, ":join")
         bar = {"label": "", "shape": "box", "style": "filled", "fillcolor": "#333333",
                "height": "0.06", "width": "1.6", "fixedsize": "true", "color": "#333333"}
-        graph.node(fork, xlabel=_quoted(f"parallel × {len(step.parallel)}"), **bar)
+        graph.node(fork, xlabel=_quoted(f"parallel × {len(view.lists)}"), **bar)
         graph.node(join, **bar)
-        for b, branch in enumerate(step.parallel):
+        for b, branch in enumerate(view.lists):
             ends = self.steps(graph, branch, f"{path}.parallel[{b}]")
             if ends is None:
                 self.edges.append((fork, join, {}))
@@ -883,7 +803,7 @@ def sequence(design: Design, endpoint_ref: str) -> graphviz.Digraph:
         rows.append(_small(_h(f"cpu {endpoint.cpu_ms}")))
     graph.node(start, label=_html("<BR/>".join(rows)), shape="box", style="rounded,filled",
                fillcolor=service.tint, color=service.colour, penwidth="2")
-    ends = flow.steps(graph, endpoint.steps, format_path(("steps",)))
+    ends = flow.steps(graph, sequence_view(design, endpoint_ref), format_path(("steps",)))
     graph.node(end, label=_quoted("response"), shape="ellipse", style="filled",
                fillcolor="#eeeeee", color="#555555")
     if ends is None:

@@ -25,11 +25,10 @@ Example:
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterable, Sequence
 from itertools import pairwise
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, assert_never
 
 from designkit.model.components import KINDS, Cache, Lock, Queue
 from designkit.model.database import Column, Database, Table
@@ -42,10 +41,19 @@ from designkit.model.steps import (
     LoopStep,
     ParallelStep,
     PublishStep,
-    Step,
     TransactionStep,
 )
 from designkit.render.names import mermaid_text, node_id
+from designkit.render.view import (
+    ArchitectureView,
+    Cardinality,
+    EdgeKey,
+    StepView,
+    architecture_view,
+    data_view,
+    ratio,
+    sequence_view,
+)
 from designkit.text import number, percent, visible
 
 if TYPE_CHECKING:
@@ -130,7 +138,7 @@ _UNITS = {"call": "calls/s", "transaction": "tx/s", "lock": "locks/s", "cache": 
           "publish": "msg/s", "consume": "msg/s"}
 _ASYNC = frozenset({"publish", "consume"})
 
-Edge = tuple[str, str, str]
+Edge = EdgeKey
 """(caller, target, relation): one arrow of the architecture view."""
 
 
@@ -140,8 +148,9 @@ def architecture(design: Design, estimate: Estimate | None = None) -> str:
     Nodes are shaped by kind (service ``[ ]``, database ``[( )]``, cache ``{{ }}``, queue
     ``> ]``, external ``[/ /]``, lock ``{ }``) and styled with a ``classDef`` per kind.
     Components are grouped in a ``subgraph`` per zone and, inside it, per boundary. There
-    is one edge per (caller, target, relation) of :meth:`Design.graph` — dotted for
-    ``publish`` and ``consume`` — labelled with the relation.
+    is one edge per (caller, target, relation) of the
+    :func:`~designkit.render.view.architecture_view` — dotted for ``publish`` and
+    ``consume`` — labelled with the relation.
 
     With an ``estimate``, each edge is labelled with its rate instead (see
     :func:`edge_rates` for how rates are attributed), each node shows its utilization, and
@@ -165,7 +174,8 @@ def architecture(design: Design, estimate: Estimate | None = None) -> str:
     """
     out = ["flowchart LR"]
     ids = {name: node_id(name) for name in design.components}
-    util = _utilization(design, estimate) if estimate is not None else {}
+    view = architecture_view(design, estimate)
+    util = _utilization(view)
 
     def node(name: str, component: Component) -> str:
         left, right = _SHAPES[component.kind]
@@ -199,18 +209,15 @@ def architecture(design: Design, estimate: Estimate | None = None) -> str:
         boundaries(zone, groups, 2)
         out.append(f"{_INDENT}end")
 
-    rates = edge_rates(design, estimate) if estimate is not None else {}
-    for caller, target, relation in _edges(design):
-        arrow = "-.->" if relation in _ASYNC else "-->"
-        if estimate is not None:
-            label = f"{number(rates.get((caller, target, relation), 0.0))} {_UNITS[relation]}"
-        else:
-            label = relation
-        out.append(f'{_INDENT}{ids[caller]} {arrow}|"{_text(label)}"| {ids[target]}')
+    for edge in view.edges:
+        arrow = "-.->" if edge.relation in _ASYNC else "-->"
+        label = (f"{number(edge.rate)} {_UNITS[edge.relation]}" if view.estimated
+                 else edge.relation)
+        out.append(f'{_INDENT}{ids[edge.caller]} {arrow}|"{_text(label)}"| {ids[edge.target]}')
 
     if util:
         legend = node_id("legend", "utilization")
-        limit = design.policy.utilization_max
+        limit = view.utilization_max
         out.append(f'{_INDENT}subgraph {legend}["{_text("utilization")}"]')
         for state, text in (("ok", f"below {percent(limit)}"), ("warning", f"≥ {percent(limit)}"),
                             ("saturated", "saturated (≥ 100%)")):
@@ -249,44 +256,18 @@ def _detail(component: Component) -> str:
     return "external API"
 
 
-def _edges(design: Design) -> list[Edge]:
-    """The distinct (caller, target, relation) of the design's graph, in file order."""
-    seen: dict[Edge, None] = {}
-    for caller, target, attrs in design.graph().edges(data=True):
-        seen.setdefault((str(caller), str(target), str(attrs["relation"])), None)
-    return list(seen)
-
-
-def _utilization(design: Design, estimate: Estimate) -> dict[str, tuple[float, str]]:
-    limit = design.policy.utilization_max
-    out: dict[str, tuple[float, str]] = {}
-    for name in design.components:
-        c = estimate.components.get(name)
-        if c is None:
-            continue
-        u = c.utilization
-        if c.saturated or not math.isfinite(u) or u >= 1:
-            state = "saturated"
-        elif u >= limit:
-            state = "warning"
-        else:
-            state = "ok"
-        out[name] = (u, state)
-    return out
+def _utilization(view: ArchitectureView) -> dict[str, tuple[float, str]]:
+    """Each loaded component's utilization and class: the view's state (``idle`` drawn as
+    ``ok``: the legend has three colours)."""
+    return {node.name: (node.load.utilization,
+                        "ok" if node.load.state == "idle" else node.load.state)
+            for node in view.nodes if node.load is not None}
 
 
 def edge_rates(design: Design, estimate: Estimate) -> dict[Edge, float]:
-    """Rate of every (caller, target, relation) edge under ``estimate``, per second.
-
-    How rates are attributed: each endpoint's rate is the estimate's (so the workload,
-    the scale, and the calls it receives from other endpoints and queues are included);
-    each step along its steps adds ``rate × multiplier``, the multiplier being the product
-    of the enclosing loops' counts, ``1 − hit ratio`` inside a cache-aside miss branch
-    (the step's hit ratio, else the cache's), and the step's own ``count``. Containers
-    count once per execution (a transaction per ``tx``, a cache read per lookup, a lock per
-    acquisition); parallel branches each count in full. A ``consume`` edge carries every
-    message published to its queue. Retries are not added: a dependency's node utilization
-    includes them, its edge shows first attempts.
+    """Rate of every (caller, target, relation) edge under ``estimate``, per second: the
+    rates of :func:`~designkit.render.view.architecture_view`, which Graphviz draws too
+    (:mod:`designkit.render.view` says how they are attributed).
 
     Example:
         >>> import designkit as dk
@@ -295,54 +276,7 @@ def edge_rates(design: Design, estimate: Estimate) -> dict[Edge, float]:
         >>> round(rates[("dashboard-api", "app-db", "call")], 1)
         386.6
     """
-    rates: dict[Edge, float] = {}
-    published: dict[str, float] = {}
-
-    def add(edge: Edge, rate: float) -> None:
-        rates[edge] = rates.get(edge, 0.0) + rate
-
-    def walk(caller: str, steps: Sequence[Step], mult: float) -> None:
-        for step in steps:
-            if isinstance(step, CallStep):
-                ref = EndpointRef.parse(step.call)
-                target = ref.service if ref is not None else step.call
-                add((caller, target, "call"), mult * step.count)
-                if ref is None and getattr(design.components.get(target), "kind", "") \
-                        == "queue":
-                    published[target] = published.get(target, 0.0) + mult * step.count
-            elif isinstance(step, PublishStep):
-                add((caller, step.publish, "publish"), mult * step.count)
-                published[step.publish] = published.get(step.publish, 0.0) + mult * step.count
-            elif isinstance(step, TransactionStep):
-                add((caller, step.transaction, "transaction"), mult)
-                walk(caller, step.steps, mult)
-            elif isinstance(step, LockStep):
-                add((caller, step.lock, "lock"), mult)
-                walk(caller, step.steps, mult)
-            elif isinstance(step, LoopStep):
-                walk(caller, step.loop.steps, mult * step.loop.count)
-            elif isinstance(step, CacheStep):
-                add((caller, step.cache, "cache"), mult)
-                walk(caller, step.on_miss, mult * (1.0 - _hit_ratio(design, step)))
-            elif isinstance(step, ParallelStep):
-                for branch in step.parallel:
-                    walk(caller, branch, mult)
-
-    for ref, endpoint in design.endpoints():
-        e = estimate.endpoints.get(str(ref))
-        if e is not None and e.rps > 0:
-            walk(ref.service, endpoint.steps, e.rps)
-    for name, queue in design.of_kind("queue").items():
-        handler = EndpointRef.parse(getattr(queue, "handler", None) or "")
-        if handler is not None and handler.service in design.components:
-            add((name, handler.service, "consume"), published.get(name, 0.0))
-    return rates
-
-
-def _hit_ratio(design: Design, step: CacheStep) -> float:
-    if step.hit_ratio is not None:
-        return step.hit_ratio
-    return float(getattr(design.components.get(step.cache), "hit_ratio", 0.0))
+    return architecture_view(design, estimate).rates
 
 
 # -- data ----------------------------------------------------------------------------------
@@ -368,8 +302,11 @@ def data(design: Design) -> str:
     One entity per table (named ``table``, or ``database.table`` when the design has
     several databases), its columns as ``type name PK, FK, UK "comment"`` — the comment
     naming the referenced column, the indexes the column leads, and the original spelling
-    of a type or name Mermaid cannot take as it is — and a ``}o--||`` relationship from
-    each foreign key's table to the table it references, labelled with the column.
+    of a type or name Mermaid cannot take as it is — and a relationship from each foreign
+    key's table to the table it references, labelled with the column, with the ends of
+    :func:`~designkit.render.view.data_view`: ``}o`` (zero or many) or ``|o`` (zero or
+    one, a ``unique`` column) on the referencing side, ``||`` (exactly one) or ``o|``
+    (zero or one, a nullable column) on the referenced side.
 
     Example:
         >>> import designkit as dk
@@ -378,32 +315,35 @@ def data(design: Design) -> str:
             app_db_merchants_ed25["merchants"] {
                 uuid id PK
     """
-    databases = {n: c for n, c in design.components.items() if isinstance(c, Database)}
-    several = len(databases) > 1
+    view = data_view(design)
+    several = len(view.databases) > 1
     out = ["erDiagram"]
-    ids: dict[tuple[str, str], str] = {}
-    for db_name, database in databases.items():
-        for table_name in database.tables:
-            ids[(db_name, table_name)] = node_id(db_name, table_name)
-    relations: list[str] = []
-    for db_name, database in databases.items():
-        for table_name, table in database.tables.items():
-            entity = ids[(db_name, table_name)]
-            label = f"{db_name}.{table_name}" if several else table_name
-            head = f'{_INDENT}{entity}["{_er(label)}"]'
-            if not table.columns:
-                out.append(head)
-                continue
-            out.append(head + " {")
-            for column_name, column in table.columns.items():
-                out.append(_INDENT * 2 + _attribute(table, column_name, column))
-                target = _fk_target(db_name, column.references)
-                if target is not None and target[:2] in ids:
-                    relations.append(f"{_INDENT}{entity} }}o--|| {ids[target[:2]]} : "
-                                     f'"{_er(column_name)}"')
-            out.append(_INDENT + "}")
-    out.extend(relations)
+    for node in view.tables:
+        entity = node_id(node.database, node.name)
+        label = f"{node.database}.{node.name}" if several else node.name
+        head = f'{_INDENT}{entity}["{_er(label)}"]'
+        if not node.table.columns:
+            out.append(head)
+            continue
+        out.append(head + " {")
+        for column_name, column in node.table.columns.items():
+            out.append(_INDENT * 2 + _attribute(node.table, column_name, column))
+        out.append(_INDENT + "}")
+    for relationship in view.relationships:
+        key = relationship.key
+        ends = (_LEFT_END[relationship.referencing] + "--"
+                + _RIGHT_END[relationship.referenced])
+        out.append(f"{_INDENT}{node_id(key.database, key.table)} {ends} "
+                   f'{node_id(key.to_database, key.to_table)} : "{_er(key.column)}"')
     return "\n".join(out)
+
+
+_LEFT_END: dict[Cardinality, str] = {"exactly-one": "||", "zero-or-one": "|o",
+                                     "zero-or-many": "}o"}
+_RIGHT_END: dict[Cardinality, str] = {"exactly-one": "||", "zero-or-one": "o|",
+                                      "zero-or-many": "o{"}
+"""Mermaid's crow's-foot marks for each cardinality, on the left and on the right of
+``--``."""
 
 
 def _attribute(table: Table, name: str, column: Column) -> str:
@@ -441,18 +381,6 @@ def _attribute(table: Table, name: str, column: Column) -> str:
     if notes:
         text += f' "{_er(" · ".join(notes))}"'
     return text
-
-
-def _fk_target(db_name: str, references: str | None) -> tuple[str, str, str] | None:
-    """(database, table, column) of a foreign key, or ``None`` when malformed."""
-    if references is None:
-        return None
-    parts = references.split(".")
-    if len(parts) == 2:
-        return db_name, parts[0], parts[1]
-    if len(parts) == 3:
-        return parts[0], parts[1], parts[2]
-    return None
 
 
 # -- saga ----------------------------------------------------------------------------------
@@ -560,9 +488,9 @@ def sequence(design: Design, endpoint_ref: str) -> str:
         >>> text.splitlines()[0], "loop 50×" in text
         ('sequenceDiagram', True)
     """
-    endpoint = design.endpoint(endpoint_ref)
+    top = sequence_view(design, endpoint_ref)  # a KeyError naming the nearest endpoints
     ref = EndpointRef.parse(endpoint_ref)
-    assert ref is not None  # design.endpoint raised otherwise
+    assert ref is not None  # sequence_view raised otherwise
     client = node_id("(client)")
     service = node_id(ref.service)
     participants: dict[str, str] = {ref.service: service}
@@ -579,51 +507,56 @@ def sequence(design: Design, endpoint_ref: str) -> str:
     def block(depth: int, opener: str, label: str) -> None:
         body.append(f"{_INDENT * depth}{opener} {_seq(label)}".rstrip())
 
-    def steps(items: Sequence[Step], depth: int) -> None:
-        for step in items:
-            if isinstance(step, CallStep):
-                callee = EndpointRef.parse(step.call)
-                target = callee.service if callee is not None else step.call
-                label = _call_label(step, callee)
-                kind = getattr(design.components.get(target), "kind", None)
-                arrow = "-)" if callee is None and kind == "queue" else "->>"
-                message(depth, arrow, target, label)
-            elif isinstance(step, PublishStep):
-                label = "publish" + (" via outbox" if step.outbox else "") + _times(step.count)
-                message(depth, "-)", step.publish, label)
-            elif isinstance(step, TransactionStep):
-                block(depth, "critical", f"transaction on {step.transaction}")
-                message(depth + 1, "->>", step.transaction, "BEGIN")
-                steps(step.steps, depth + 1)
-                message(depth + 1, "->>", step.transaction, "COMMIT")
-                body.append(f"{_INDENT * depth}end")
-            elif isinstance(step, LockStep):
-                block(depth, "critical", f"lock {step.lock}")
-                message(depth + 1, "->>", step.lock, "acquire")
-                steps(step.steps, depth + 1)
-                message(depth + 1, "->>", step.lock, "release")
-                body.append(f"{_INDENT * depth}end")
-            elif isinstance(step, LoopStep):
-                block(depth, "loop", f"{step.loop.count:g}×")
-                steps(step.loop.steps, depth + 1)
-                body.append(f"{_INDENT * depth}end")
-            elif isinstance(step, CacheStep):
-                hit = _hit_ratio(design, step)
-                message(depth, "->>", step.cache, step.op or "GET")
-                block(depth, "alt", f"hit ({_ratio(hit)})")
-                body.append(f"{_INDENT * (depth + 1)}Note right of {service}: "
-                            f"{_seq('served from ' + step.cache)}")
-                block(depth, "else", f"miss ({_ratio(1 - hit)})")
-                steps(step.on_miss, depth + 1)
-                message(depth + 1, "->>", step.cache, "SET (fill)")
-                body.append(f"{_INDENT * depth}end")
-            elif isinstance(step, ParallelStep):
-                for b, branch in enumerate(step.parallel):
-                    block(depth, "par" if b == 0 else "and", f"branch {b + 1}")
-                    steps(branch, depth + 1)
-                body.append(f"{_INDENT * depth}end")
+    def steps(items: Sequence[StepView], depth: int) -> None:
+        for view in items:
+            step = view.site.step
+            match step:
+                case CallStep():
+                    callee = EndpointRef.parse(step.call)
+                    target = view.site.target or step.call
+                    kind = getattr(design.components.get(target), "kind", None)
+                    arrow = "-)" if callee is None and kind == "queue" else "->>"
+                    message(depth, arrow, target, _call_label(step, callee))
+                case PublishStep():
+                    label = ("publish" + (" via outbox" if step.outbox else "")
+                             + _times(step.count))
+                    message(depth, "-)", step.publish, label)
+                case TransactionStep():
+                    block(depth, "critical", f"transaction on {step.transaction}")
+                    message(depth + 1, "->>", step.transaction, "BEGIN")
+                    steps(view.body, depth + 1)
+                    message(depth + 1, "->>", step.transaction, "COMMIT")
+                    body.append(f"{_INDENT * depth}end")
+                case LockStep():
+                    block(depth, "critical", f"lock {step.lock}")
+                    message(depth + 1, "->>", step.lock, "acquire")
+                    steps(view.body, depth + 1)
+                    message(depth + 1, "->>", step.lock, "release")
+                    body.append(f"{_INDENT * depth}end")
+                case LoopStep():
+                    block(depth, "loop", f"{step.loop.count:g}×")
+                    steps(view.body, depth + 1)
+                    body.append(f"{_INDENT * depth}end")
+                case CacheStep():
+                    hit = view.hit
+                    message(depth, "->>", step.cache, step.op or "GET")
+                    block(depth, "alt", "hit" if hit is None else f"hit ({ratio(hit)})")
+                    body.append(f"{_INDENT * (depth + 1)}Note right of {service}: "
+                                f"{_seq('served from ' + step.cache)}")
+                    block(depth, "else",
+                          "miss" if hit is None else f"miss ({ratio(1 - hit)})")
+                    steps(view.body, depth + 1)
+                    message(depth + 1, "->>", step.cache, "SET (fill)")
+                    body.append(f"{_INDENT * depth}end")
+                case ParallelStep():
+                    for b, branch in enumerate(view.lists):
+                        block(depth, "par" if b == 0 else "and", f"branch {b + 1}")
+                        steps(branch, depth + 1)
+                    body.append(f"{_INDENT * depth}end")
+                case _:
+                    assert_never(step)
 
-    steps(endpoint.steps, 1)
+    steps(top, 1)
     out = ["sequenceDiagram", f"{_INDENT}actor {client} as {_seq('client')}"]
     for name, pid in participants.items():
         out.append(f"{_INDENT}participant {pid} as {_seq(name)}")
@@ -635,11 +568,6 @@ def sequence(design: Design, endpoint_ref: str) -> str:
 
 def _times(count: float) -> str:
     return "" if count == 1 else f" ×{count:g}"
-
-
-def _ratio(value: float) -> str:
-    pct = value * 100
-    return f"{pct:.0f}%" if pct == round(pct) else f"{pct:.3g}%"
 
 
 def _call_label(step: CallStep, callee: EndpointRef | None) -> str:

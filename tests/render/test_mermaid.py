@@ -75,6 +75,7 @@ class ER:
     entities: dict[str, str]
     attributes: dict[str, list[tuple[str, str, set[str], str | None]]]
     relations: list[tuple[str, str, str]]
+    ends: list[str]  # each relation's crow's-foot marks, ``}o--||``
 
 
 @dataclass
@@ -120,7 +121,7 @@ def parse_flowchart(text: str) -> Flowchart:
 _ENTITY = re.compile(rf'^\s*({ID})\[({QUOTED})\]( \{{)?$')
 _ATTRIBUTE = re.compile(r'^\s*([A-Za-z][A-Za-z0-9_\-\[\]()]*) ([A-Za-z][A-Za-z0-9_\-\[\]()]*)'
                         r'((?: (?:PK|FK|UK),?)*)(?: ("[^"\n]*"))?$')
-_RELATION = re.compile(rf'^\s*({ID}) \}}o--\|\| ({ID}) : ({QUOTED})$')
+_RELATION = re.compile(rf'^\s*({ID}) ((?:\}}o|\|o)--(?:\|\||o\|)) ({ID}) : ({QUOTED})$')
 
 
 def parse_er(text: str) -> ER:
@@ -129,6 +130,7 @@ def parse_er(text: str) -> ER:
     entities: dict[str, str] = {}
     attributes: dict[str, list[tuple[str, str, set[str], str | None]]] = {}
     relations: list[tuple[str, str, str]] = []
+    ends: list[str] = []
     block: str | None = None
     for line in lines[1:]:
         if block is not None:
@@ -146,11 +148,12 @@ def parse_er(text: str) -> ER:
             if m.group(3):
                 block = m.group(1)
         elif m := _RELATION.match(line):
-            relations.append((m.group(1), m.group(2), m.group(3)[1:-1]))
+            relations.append((m.group(1), m.group(3), m.group(4)[1:-1]))
+            ends.append(m.group(2))
         else:
             raise AssertionError(f"unparsed erDiagram line: {line!r}")
     assert block is None, "unclosed entity block"
-    return ER(entities, attributes, relations)
+    return ER(entities, attributes, relations, ends)
 
 
 _PARTICIPANT = re.compile(rf"^\s*(participant|actor) ({ID}) as (.+)$")
@@ -605,7 +608,7 @@ def assert_labels_escaped(text: str) -> None:
         outside = re.sub(r'"[^"]*"', "", line)
         if outside.strip() == "}" or outside.endswith(" {"):  # an ER entity's block
             outside = outside.rstrip("{} ")
-        outside = re.sub(r"-\.->|-->>|->>|-->|-\)|\}o--\|\||\|\|", " ", outside)
+        outside = re.sub(r"-\.->|-->>|->>|-->|-\)|(?:\}o|\|o)--(?:\|\||o\|)|\|\|", " ", outside)
         stack: list[str] = []
         for ch in outside:
             if ch in pairs:
