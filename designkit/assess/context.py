@@ -6,14 +6,12 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from designkit.assess.finding import Finding, Status
 from designkit.assess.rule import Rule, Severity
-from designkit.flow.build import walk_steps
-from designkit.model.problems import format_path
+from designkit.flow.build import build
 from designkit.model.refs import EndpointRef
 
 if TYPE_CHECKING:
@@ -21,54 +19,24 @@ if TYPE_CHECKING:
     from designkit.estimate.program import Program
     from designkit.estimate.result import Estimate, StationEstimate
     from designkit.estimate.solve import Solution
+    from designkit.flow.nodes import Flow, Site
     from designkit.model.components import Component
     from designkit.model.design import Design
     from designkit.model.policy import Policy
     from designkit.model.service import Endpoint
-    from designkit.model.steps import Step
 
-__all__ = ["Context", "StepAt"]
+__all__ = ["Context"]
 
 T = TypeVar("T")
-Path = tuple[str | int, ...]
-
-
-@dataclass(frozen=True)
-class StepAt:
-    """One step of an endpoint, nested ones included, where the design file has it.
-
-    Attributes:
-        ref: The endpoint that runs it.
-        endpoint: That endpoint.
-        path: The step's path (``("components", svc, "endpoints", key, "steps", 0, …)``).
-        step: The step.
-
-    Example:
-        >>> import designkit as dk
-        >>> d = dk.Design(name="x")
-        >>> _ = d.service("api").endpoint("GET /a").call("db", service_ms=1)
-        >>> _ = d.database("db")
-        >>> [s.subject for s in Context(d, d.policy).steps]
-        ['components.api.endpoints."GET /a".steps[0]']
-    """
-
-    ref: EndpointRef
-    endpoint: Endpoint
-    path: Path
-    step: Step
-
-    @cached_property
-    def subject(self) -> str:
-        """The step's path as a finding names it (formatted when first asked)."""
-        return format_path(self.path)
 
 
 class Context:
     """The facts for rules: ``design``, ``policy``, and lazily ``estimate`` (at the design's
     workload), ``cold`` (every cache cold), ``year`` (tables after 365 days) and ``growth``.
 
-    A review does not change its design, so what several rules ask for is walked once and
-    kept here, on the context (never in a module): every endpoint (:attr:`endpoints`,
+    A review does not change its design, so what several rules ask for is computed once and
+    kept here, on the context (never in a module): the design's flow (:attr:`flow`: every
+    step's site, the queue handlers, the foreign keys), every endpoint (:attr:`endpoints`,
     :attr:`endpoint_map`), every step (:attr:`steps`), components by kind
     (:meth:`of_kind`), stations by id (:meth:`station`), a station under another workload
     (:meth:`what_if`), a rule module's own facts (:meth:`memo`), and the findings of the
@@ -178,12 +146,17 @@ class Context:
             saturated=utilization >= 1.0 or math.isinf(wait))
 
     @cached_property
-    def _compiled(self) -> tuple[Program, dict[str, int]]:
-        """The design compiled as designed (the program ``estimate`` keeps and solves),
-        and its stations' indexes by id."""
+    def _program(self) -> Program:
+        """The design compiled as designed: the program ``estimate`` keeps (by the design's
+        content) and solves."""
         from designkit.estimate.api import prepare
 
-        program = prepare(self.design, None, None, 0.0, 1.0)[1]
+        return prepare(self.design, None, None, 0.0, 1.0)[1]
+
+    @cached_property
+    def _compiled(self) -> tuple[Program, dict[str, int]]:
+        """The design's program (:attr:`_program`) and its stations' indexes by id."""
+        program = self._program
         return program, {station.id: i for i, station in enumerate(program.stations)}
 
     @staticmethod
@@ -197,7 +170,7 @@ class Context:
         component = estimate.components.get(station_id.split(" ", 1)[0])
         return component.stations.get(station_id) if component is not None else None
 
-    # -- the design, walked once ---------------------------------------------------------
+    # -- the design, read once -----------------------------------------------------------
 
     @cached_property
     def endpoints(self) -> list[tuple[EndpointRef, Endpoint]]:
@@ -210,15 +183,45 @@ class Context:
         return dict(self.endpoints)
 
     @cached_property
-    def steps(self) -> list[StepAt]:
-        """Every step of every endpoint, nested ones included, depth first in file order
-        (as :func:`~designkit.flow.build.walk_steps` visits them)."""
-        out = []
+    def flow(self) -> Flow:
+        """The design's flow (:func:`designkit.flow.build.build`), once per review: the
+        rules read the design's behaviour from it, never by walking the steps.
+
+        It is the flow of the program the estimator compiles for the design as designed
+        (kept by the design's content), so the estimate and the rules read one flow, built
+        once. It is built anew when that program was compiled from another design object
+        of the same content: its sites name that object's endpoints and steps, which may
+        have changed since.
+
+        Example:
+            >>> import designkit as dk
+            >>> d = dk.template("flash-sale")
+            >>> ctx = Context(d, d.policy)
+            >>> ctx.flow is ctx.flow, ctx.flow.problems
+            (True, ())
+        """
+        flow = self._program.flow
         for ref, endpoint in self.endpoints:
-            base: Path = ("components", ref.service, "endpoints", ref.key, "steps")
-            out += [StepAt(ref, endpoint, path, step)
-                    for path, step in walk_steps(endpoint.steps, base)]
-        return out
+            sites = flow.sites_of(ref)
+            if sites and sites[0].endpoint is not endpoint:
+                return build(self.design)
+        return flow
+
+    @property
+    def steps(self) -> tuple[Site, ...]:
+        """Every step of every endpoint, nested ones included, depth first in file order:
+        the sites of :attr:`flow` (:class:`~designkit.flow.nodes.Site`: the endpoint, the
+        step's path and subject, the loops, cache misses, transaction and holders around it).
+
+        Example:
+            >>> import designkit as dk
+            >>> d = dk.Design(name="x")
+            >>> _ = d.service("api").endpoint("GET /a").call("db", service_ms=1)
+            >>> _ = d.database("db")
+            >>> [s.subject for s in Context(d, d.policy).steps]
+            ['components.api.endpoints."GET /a".steps[0]']
+        """
+        return self.flow.sites
 
     def of_kind(self, kind: str) -> dict[str, Component]:
         """The components of one kind, by name (``design.of_kind``, kept)."""

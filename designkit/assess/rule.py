@@ -112,13 +112,14 @@ def rule(id: str, title: str, severity: str, mode: str, rationale: str, remediat
 
     Example:
         >>> import designkit as dk
+        >>> from designkit.model.problems import format_path
         >>> @dk.rule("DK-BE-900", "Services have two replicas", "medium", "auto",
         ...          rationale="One replica is a single point of failure.",
         ...          remediation="Run at least two replicas.")
         ... def two_replicas(ctx):
         ...     for name, svc in ctx.design.of_kind("service").items():
-        ...         ok = svc.replicas >= 2
-        ...         yield ctx.finding(f"components.{name}.replicas", ok,
+        ...         ok = svc.replicas >= 2  # a subject names a part as format_path spells it
+        ...         yield ctx.finding(format_path(("components", name, "replicas")), ok,
         ...                           f"{name} runs {svc.replicas} replica(s)")
         >>> two_replicas.id, two_replicas.severity.value
         ('DK-BE-900', 'medium')

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
-from designkit.flow.build import walk_steps
-from designkit.model.design import Design
+from designkit.flow.nodes import Path, Site
 from designkit.model.problems import format_path
 from designkit.model.refs import EndpointRef
-from designkit.model.service import Endpoint
 from designkit.model.steps import CallStep, Step
 
-__all__ = ["WRITES", "endpoint_path", "endpoint_steps", "envelope_standard",
-           "is_write"]
+__all__ = ["WRITES", "endpoint_path", "envelope_standard", "inside", "is_write", "nested"]
 
 WRITES = ("insert", "update", "delete", "upsert")
 
@@ -40,12 +37,41 @@ def endpoint_path(ref: EndpointRef) -> str:
     return format_path(("components", ref.service, "endpoints", ref.key))
 
 
-def endpoint_steps(design: Design) -> Iterator[tuple[EndpointRef, Endpoint, str, Step]]:
-    """Every step of every endpoint: (endpoint ref, endpoint, the step's path, the step)."""
-    for ref, endpoint in design.endpoints():
-        base = ("components", ref.service, "endpoints", ref.key, "steps")
-        for path, step in walk_steps(endpoint.steps, base):
-            yield ref, endpoint, format_path(path), step
+def inside(path: Path, outer: Path) -> bool:
+    """Whether the step at ``path`` is nested in the step at ``outer``.
+
+    Example:
+        >>> inside(("steps", 0, "steps", 1), ("steps", 0)), inside(("steps", 1), ("steps", 0))
+        (True, False)
+    """
+    return len(path) > len(outer) and path[:len(outer)] == outer
+
+
+def nested(sites: Sequence[Site], at: int) -> Iterator[Site]:
+    """The sites nested in ``sites[at]`` (a transaction's, a lock's, a loop's steps…), at
+    any depth: the sites after it, depth first, while their paths are inside its path.
+
+    Args:
+        sites: Sites in the flow's order (:attr:`Flow.sites`, or one endpoint's).
+        at: The position of the enclosing step's site.
+
+    Example:
+        >>> import designkit as dk
+        >>> from designkit.flow.build import build
+        >>> d = dk.Design(name="x")
+        >>> tx = d.service("api").endpoint("POST /a").transaction("db")
+        >>> _ = tx.call("db", service_ms=1).loop(2).call("db", service_ms=1)
+        >>> _ = d.database("db")
+        >>> [s.subject for s in nested(build(d).sites, 0)]  # doctest: +NORMALIZE_WHITESPACE
+        ['components.api.endpoints."POST /a".steps[0].steps[0]',
+         'components.api.endpoints."POST /a".steps[0].steps[1]',
+         'components.api.endpoints."POST /a".steps[0].steps[1].loop.steps[0]']
+    """
+    outer = sites[at].path
+    for i in range(at + 1, len(sites)):
+        if not inside(sites[i].path, outer):
+            return
+        yield sites[i]
 
 
 def is_write(step: Step) -> bool:

@@ -26,11 +26,9 @@ from designkit.assess.rules._refs import (
 from designkit.assess.rules.backend import (
     MUTATING,
     at_least,
-    queue_handlers,
     verdict,
 )
 from designkit.estimate.capacity import RetryStorm
-from designkit.flow.build import walk_steps
 from designkit.flow.times import Spec
 from designkit.model.components import External, Queue
 from designkit.model.problems import format_path
@@ -118,8 +116,8 @@ def resource_routing(ctx: Context) -> Iterator[Finding]:
             problems.append(f"{len(resources) - 1} sub-resource levels "
                             f"({'/'.join(resources)}), more than 3")
         if ref.method in ("GET", "HEAD"):
-            effects = [e for _, step in walk_steps(endpoint.steps, ())
-                       for e in [_effect(step)] if e]
+            effects = [e for site in ctx.flow.sites_of(ref)
+                       for e in [_effect(site.step)] if e]
             if effects:
                 problems.append(f"{ref.method} has side effects ({', '.join(effects)}); "
                                 "RFC 9110 makes GET safe")
@@ -154,7 +152,7 @@ def _effect(step: Step) -> str:
       ],
       applies=_has_endpoints)
 def consistent_envelope(ctx: Context) -> Iterator[Finding]:
-    handlers = queue_handlers(ctx.design)
+    handlers = ctx.flow.handlers
     want = ctx.policy.envelope
     for name, service in ctx.of_kind("service").items():
         if not isinstance(service, Service):

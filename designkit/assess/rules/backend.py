@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 from designkit.assess.context import Context
@@ -24,6 +24,7 @@ from designkit.assess.rules._refs import (
     ZALANDO,
     ZALANDO_PROBLEM_JSON,
 )
+from designkit.flow.nodes import Site
 from designkit.flow.plan import plan_query
 from designkit.flow.times import Spec
 from designkit.model.components import Cache, Queue
@@ -31,107 +32,16 @@ from designkit.model.database import Database
 from designkit.model.design import Design
 from designkit.model.problems import format_path
 from designkit.model.refs import EndpointRef
-from designkit.model.service import Endpoint, Service
-from designkit.model.steps import (
-    CacheStep,
-    CallStep,
-    LockStep,
-    LoopStep,
-    ParallelStep,
-    Step,
-    TransactionStep,
-)
+from designkit.model.service import Service
+from designkit.model.steps import CacheStep, CallStep, LoopStep, Step
 from designkit.text import number as _n
 
-__all__ = ["RULES", "Visit", "queue_handlers", "verdict", "walk"]
+__all__ = ["RULES", "verdict"]
 
 MUTATING = ("POST", "PUT", "PATCH", "DELETE")
 
 
 # -- shared helpers (also used by the API rules) --------------------------------------------
-
-
-@dataclass(frozen=True)
-class Visit:
-    """One step of an endpoint with what encloses it.
-
-    Attributes:
-        path: The step's path in the design file.
-        step: The step.
-        iterations: Product of the counts of the loops around it (1 outside loops).
-        times: Expected executions per request of the step's container: ``iterations``
-            times the miss ratios of the cache steps around it.
-        tx: Path and database of the innermost transaction around it, if any.
-    """
-
-    path: str
-    step: Step
-    iterations: float = 1.0
-    times: float = 1.0
-    tx: tuple[str, str] | None = None
-
-    @property
-    def looped(self) -> bool:
-        return self.iterations > 1.0
-
-
-def walk(design: Design, steps: Sequence[Step], base: tuple[str | int, ...],
-         iterations: float = 1.0, times: float = 1.0,
-         tx: tuple[str, str] | None = None) -> Iterator[Visit]:
-    """Every step under ``steps`` (depth first) with its loops, cache misses and transaction."""
-    for i, step in enumerate(steps):
-        here = (*base, i)
-        yield Visit(format_path(here), step, iterations, times, tx)
-        if isinstance(step, TransactionStep):
-            yield from walk(design, step.steps, (*here, "steps"), iterations, times,
-                            (format_path(here), step.transaction))
-        elif isinstance(step, LockStep):
-            yield from walk(design, step.steps, (*here, "steps"), iterations, times, tx)
-        elif isinstance(step, LoopStep):
-            n = step.loop.count
-            yield from walk(design, step.loop.steps, (*here, "loop", "steps"),
-                            iterations * n, times * n, tx)
-        elif isinstance(step, CacheStep):
-            yield from walk(design, step.on_miss, (*here, "on_miss"), iterations,
-                            times * (1.0 - _hit_ratio(design, step)), tx)
-        elif isinstance(step, ParallelStep):
-            for b, branch in enumerate(step.parallel):
-                yield from walk(design, branch, (*here, "parallel", b), iterations, times, tx)
-
-
-def endpoint_visits(design: Design, ref: EndpointRef, endpoint: Endpoint) -> Iterator[Visit]:
-    """Every step of one endpoint, as :func:`walk` sees it."""
-    return walk(design, endpoint.steps, ("components", ref.service, "endpoints", ref.key,
-                                         "steps"))
-
-
-def _all_visits(ctx: Context) -> dict[EndpointRef, list[Visit]]:
-    """Every endpoint's steps as :func:`walk` sees them, by endpoint."""
-    return {ref: list(endpoint_visits(ctx.design, ref, endpoint))
-            for ref, endpoint in ctx.endpoints}
-
-
-def visits(ctx: Context, ref: EndpointRef) -> list[Visit]:
-    """Every step of the endpoint ``ref`` as :func:`walk` sees it, walked once per review."""
-    return ctx.memo(_all_visits)[ref]
-
-
-def _hit_ratio(design: Design, step: CacheStep) -> float:
-    if step.hit_ratio is not None:
-        return step.hit_ratio
-    cache = design.components.get(step.cache)
-    return cache.hit_ratio if isinstance(cache, Cache) else 0.0
-
-
-def queue_handlers(design: Design) -> dict[str, str]:
-    """Endpoints that consume a queue: ``"svc METHOD /path"`` → the queue's name."""
-    out: dict[str, str] = {}
-    for name, component in design.components.items():
-        if isinstance(component, Queue) and component.handler:
-            ref = EndpointRef.parse(component.handler)
-            if ref is not None:
-                out[str(ref)] = name
-    return out
 
 
 def verdict(ctx: Context, subject: str, problems: list[str], missing: list[str],
@@ -217,21 +127,21 @@ def idempotency_key(ctx: Context) -> Iterator[Finding]:
 
 
 def _has_steps(ctx: Context) -> bool:
-    return any(endpoint.steps for _, endpoint in ctx.endpoints)
+    return bool(ctx.steps)
 
 
-def _per_item(ctx: Context, ref: EndpointRef, visit: Visit) -> Finding | None:
+def _per_item(ctx: Context, ref: EndpointRef, site: Site) -> Finding | None:
     """The N+1 finding of one step inside a loop, or None when it is not a per-item call."""
-    step = visit.step
-    loops = visit.iterations
+    step = site.step
+    loops = site.iterations
     design = ctx.design
     where = f"{ref.key}: loop of {_n(loops)}"
     if isinstance(step, CacheStep):
         cache = design.components.get(step.cache)
         op_ms = Spec.of(cache.service_ms).mean if isinstance(cache, Cache) else 0.0
-        n = visit.times
+        n = site.times
         return ctx.finding(
-            visit.path, False,
+            site.subject, False,
             f"{where} × {step.cache} read ({_n(op_ms)} ms) = {_n(n * op_ms)} ms and "
             f"{_n(n)} cache round trips per request; one multi-get (MGET) of {_n(n)} keys: "
             f"~{_n(op_ms)} ms, one round trip",
@@ -239,20 +149,20 @@ def _per_item(ctx: Context, ref: EndpointRef, visit: Visit) -> Finding | None:
             batched_ms=op_ms)
     if not isinstance(step, CallStep):
         return None
-    n = visit.times * step.count
+    n = site.rate
     target = design.components.get(step.call)
     callee = EndpointRef.parse(step.call)
     if isinstance(target, Database):
         if step.query is None:
             return ctx.needs_data(
-                visit.path, f"{where} calls {step.call} without a query: set query "
+                site.subject, f"{where} calls {step.call} without a query: set query "
                 "(table, where, batch) so the rule can tell a per-item lookup from a batch")
         if step.query.batch > 1:
             return None
         plan = plan_query(target, step.query)
         batched = plan_query(target, step.query.model_copy(update={"batch": max(1, round(n))}))
         return ctx.finding(
-            visit.path, False,
+            site.subject, False,
             f"{where} × {step.query.table} {plan.access} ({_n(plan.ms)} ms) = "
             f"{_n(n * plan.ms)} ms of database time and {_n(n)} queries per request "
             f"(N+1); one batched query (batch {_n(round(n))}, WHERE … IN/ANY): "
@@ -263,7 +173,7 @@ def _per_item(ctx: Context, ref: EndpointRef, visit: Visit) -> Finding | None:
         op_ms = (Spec.of(step.service_ms).mean if step.service_ms is not None
                  else Spec.of(target.service_ms).mean)
         return ctx.finding(
-            visit.path, False,
+            site.subject, False,
             f"{where} × {step.call} {step.op or 'call'} ({_n(op_ms)} ms) = {_n(n * op_ms)} ms "
             f"and {_n(n)} cache round trips per request; one pipelined/multi-key call: "
             f"~{_n(op_ms)} ms",
@@ -274,7 +184,7 @@ def _per_item(ctx: Context, ref: EndpointRef, visit: Visit) -> Finding | None:
         cost = (f" ({_n(per.mean_ms)} ms each = {_n(n * per.mean_ms)} ms per request)"
                 if per is not None else "")
         return ctx.finding(
-            visit.path, False,
+            site.subject, False,
             f"{where} × {callee}{cost}: {_n(n)} sequential service calls per request; "
             "offer a batch endpoint and call it once",
             loop_count=loops, calls=n,
@@ -290,15 +200,15 @@ def _per_item(ctx: Context, ref: EndpointRef, visit: Visit) -> Finding | None:
                   "to the service; set query.batch to the number of keys.",
       applies=_has_steps)
 def n_plus_one(ctx: Context) -> Iterator[Finding]:
-    for ref, endpoint in ctx.endpoints:
-        if not endpoint.steps:
+    for ref, _endpoint in ctx.endpoints:
+        sites = ctx.flow.sites_of(ref)
+        if not sites:
             continue
-        found = [f for v in visits(ctx, ref) if v.looped
-                 for f in [_per_item(ctx, ref, v)] if f is not None]
+        found = [f for site in sites if site.looped
+                 for f in [_per_item(ctx, ref, site)] if f is not None]
         yield from found
         if not found:
-            loops = sum(isinstance(v.step, LoopStep)
-                        for v in visits(ctx, ref))
+            loops = sum(isinstance(site.step, LoopStep) for site in sites)
             yield ctx.finding(endpoint_path(ref), True,
                               f"{ref.key}: no per-item database, cache or service call "
                               "inside a loop" + (f" ({loops} loop(s) checked)"
@@ -364,7 +274,7 @@ def input_validation(ctx: Context) -> Iterator[Finding]:
       ],
       applies=lambda ctx: any(True for _ in ctx.endpoints))
 def status_codes(ctx: Context) -> Iterator[Finding]:
-    handlers = queue_handlers(ctx.design)
+    handlers = ctx.flow.handlers
     want = ctx.policy.envelope
     for ref, endpoint in ctx.endpoints:
         problems: list[str] = []
@@ -411,11 +321,8 @@ def _saga_endpoints(design: Design) -> dict[str, str]:
 
 
 def _has_writes(ctx: Context) -> bool:
-    for ref, _endpoint in ctx.endpoints:
-        for visit in visits(ctx, ref):
-            if is_write(visit.step) or _remote_write(visit.step) is not None:
-                return True
-    return False
+    return any(is_write(site.step) or _remote_write(site.step) is not None
+               for site in ctx.steps)
 
 
 def _remote_write(step: Step) -> EndpointRef | None:
@@ -430,9 +337,9 @@ def _remote_outside_tx(ctx: Context, ref: EndpointRef) -> list[str]:
     """Targets of the remote calls (externals, other endpoints) made outside transactions."""
     design = ctx.design
     out: list[str] = []
-    for visit in visits(ctx, ref):
-        step = visit.step
-        if isinstance(step, CallStep) and visit.tx is None:
+    for site in ctx.flow.sites_of(ref):
+        step = site.step
+        if isinstance(step, CallStep) and site.tx is None:
             target = design.components.get(step.call)
             remote = (EndpointRef.parse(step.call) is not None
                       or (target is not None and target.kind == "external"))
@@ -455,14 +362,14 @@ def _remote_outside_tx(ctx: Context, ref: EndpointRef) -> list[str]:
 def transactions(ctx: Context) -> Iterator[Finding]:
     sagas = _saga_endpoints(ctx.design)
     for ref, _endpoint in ctx.endpoints:
-        local: list[tuple[Visit, str, float]] = []
-        remote: list[tuple[Visit, EndpointRef, float]] = []
-        for visit in visits(ctx, ref):
-            step = visit.step
+        local: list[tuple[Site, str, float]] = []
+        remote: list[tuple[Site, EndpointRef, float]] = []
+        for site in ctx.flow.sites_of(ref):
+            step = site.step
             if isinstance(step, CallStep) and is_write(step):
-                local.append((visit, step.call, visit.times * step.count))
+                local.append((site, step.call, site.rate))
             elif isinstance(step, CallStep) and (callee := _remote_write(step)) is not None:
-                remote.append((visit, callee, visit.times * step.count))
+                remote.append((site, callee, site.rate))
         total = sum(n for *_, n in local) + sum(n for *_, n in remote)
         if not local and not remote:
             continue
@@ -489,9 +396,9 @@ def transactions(ctx: Context) -> Iterator[Finding]:
                     "transaction can hold them, and no saga coordinates them (a failure "
                     "after the first leaves the others done)", **evidence)
             continue
-        tx_paths = {visit.tx[0] if visit.tx and visit.tx[1] == db else None
-                    for visit, db, _ in local}
-        outside = [v.path for v, db, _ in local if not (v.tx and v.tx[1] == db)]
+        tx_paths = {site.tx[0] if site.tx and site.tx[1] == db else None
+                    for site, db, _ in local}
+        outside = [s.subject for s, db, _ in local if not (s.tx and s.tx[1] == db)]
         between = _remote_outside_tx(ctx, ref)
         if outside:
             yield ctx.finding(subject, False,

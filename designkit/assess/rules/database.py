@@ -10,28 +10,21 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
 from designkit.assess.context import Context
 from designkit.assess.finding import Finding, Status
 from designkit.assess.rule import Reference, Rule, rule
 from designkit.assess.rules._facts import WRITES, endpoint_path
 from designkit.assess.rules._refs import AWS_QUERY_PERFORMANCE, CWE_SEQUENTIAL_SEARCH
-from designkit.flow.build import walk_steps
+from designkit.flow.nodes import ForeignKey, Site
 from designkit.flow.plan import plan_query, rows_after
 from designkit.model.components import Cache
 from designkit.model.database import Column, Database, Table
 from designkit.model.design import Design
+from designkit.model.problems import format_path
 from designkit.model.refs import EndpointRef
-from designkit.model.steps import (
-    CacheStep,
-    CallStep,
-    LockStep,
-    LoopStep,
-    ParallelStep,
-    Step,
-    TransactionStep,
-)
+from designkit.model.steps import CacheStep, CallStep
 from designkit.text import number as _n
 
 __all__ = ["READ_WRITE_MIN", "RULES", "index_types", "migrations", "optimistic_locking",
@@ -66,7 +59,12 @@ def _tables(design: Design) -> Iterator[tuple[str, Database, str, Table, str]]:
     for db_name, db in design.components.items():
         if isinstance(db, Database):
             for name, table in db.tables.items():
-                yield db_name, db, name, table, f"components.{db_name}.tables.{name}"
+                yield db_name, db, name, table, _table_path(db_name, name)
+
+
+def _table_path(db_name: str, name: str) -> str:
+    """A table's subject: ``components.<db>.tables.<table>``, names quoted as needed."""
+    return format_path(("components", db_name, "tables", name))
 
 
 def _queries(ctx: Context) -> Iterator[tuple[EndpointRef, str, CallStep]]:
@@ -83,31 +81,16 @@ def _rates(ctx: Context) -> dict[tuple[str, str], tuple[float, float]]:
     endpoint's steps weighted by its rate in the estimate (counts, loops and cache misses
     applied; an invoked endpoint counts once, at its own rate)."""
     acc: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
-
-    def walk(steps: Sequence[Step], rate: float) -> None:
-        for step in steps:
-            if isinstance(step, CallStep):
-                if step.query is not None and isinstance(
-                        ctx.design.components.get(step.call), Database):
-                    slot = 1 if step.query.kind in WRITES else 0
-                    acc[(step.call, step.query.table)][slot] += rate * step.count
-            elif isinstance(step, TransactionStep | LockStep):
-                walk(step.steps, rate)
-            elif isinstance(step, LoopStep):
-                walk(step.loop.steps, rate * step.loop.count)
-            elif isinstance(step, CacheStep):
-                cache = ctx.design.components.get(step.cache)
-                hit = step.hit_ratio if step.hit_ratio is not None else (
-                    cache.hit_ratio if isinstance(cache, Cache) else 0.0)
-                walk(step.on_miss, rate * (1.0 - hit))
-            elif isinstance(step, ParallelStep):
-                for branch in step.parallel:
-                    walk(branch, rate)
-
-    for ref, endpoint in ctx.endpoints:
+    for ref, _endpoint in ctx.endpoints:
         est = ctx.estimate.endpoints.get(str(ref))
-        if est is not None and est.rps > 0:
-            walk(endpoint.steps, est.rps)
+        if est is None or est.rps <= 0:
+            continue
+        for site in ctx.flow.sites_of(ref):
+            step = site.step
+            if (isinstance(step, CallStep) and step.query is not None
+                    and isinstance(ctx.design.components.get(step.call), Database)):
+                slot = 1 if step.query.kind in WRITES else 0
+                acc[(step.call, step.query.table)][slot] += est.rps * site.times * step.count
     return {key: (r, w) for key, (r, w) in acc.items()}
 
 
@@ -116,19 +99,25 @@ def _rates(ctx: Context) -> dict[tuple[str, str], tuple[float, float]]:
 _NUMBERED = re.compile(r"^(.*?[A-Za-z_])(\d+)$")
 
 
-def _duplicates(db: Database, table: Table) -> list[str]:
-    """Non-key columns that copy a column reachable through a foreign key:
-    ``order_items.product_name`` next to ``product_id → products.id`` (products has
-    ``name``), or ``payments.merchant_id`` next to ``order_id → orders.id`` (orders has
-    ``merchant_id``, itself a key)."""
+def _foreign_keys(ctx: Context) -> dict[tuple[str, str], list[ForeignKey]]:
+    """The flow's foreign keys by (database, table), in column order."""
+    out: dict[tuple[str, str], list[ForeignKey]] = defaultdict(list)
+    for fk in ctx.flow.foreign_keys:
+        out[(fk.database, fk.table)].append(fk)
+    return out
+
+
+def _duplicates(db: Database, table: Table, keys: list[ForeignKey]) -> list[str]:
+    """Non-key columns of ``table`` (in ``db``, whose foreign keys are ``keys``) that copy a
+    column reachable through a foreign key: ``order_items.product_name`` next to
+    ``product_id → products.id`` (products has ``name``), or ``payments.merchant_id`` next
+    to ``order_id → orders.id`` (orders has ``merchant_id``, itself a key)."""
     found: list[str] = []
-    for fk_name, fk in table.columns.items():
-        if fk.references is None:
-            continue
-        parts = fk.references.split(".")
-        if len(parts) != 2 or parts[0] not in db.tables:
+    for fk in keys:
+        if fk.to_database != fk.database or fk.to_table not in db.tables:
             continue  # another database's table: not this schema's normal form
-        target = db.tables[parts[0]]
+        fk_name = fk.column
+        target = db.tables[fk.to_table]
         stem = fk_name[:-3] if fk_name.endswith("_id") else None
         for name, column in table.columns.items():
             if name == fk_name or column.primary_key or column.denormalized:
@@ -141,7 +130,7 @@ def _duplicates(db: Database, table: Table) -> list[str]:
                       and not t.primary_key)
             if (transitive or copied) and name not in [d.split(" ")[0] for d in found]:
                 source = name if transitive else name[len(stem or "") + 1:]
-                found.append(f"{name} (copies {parts[0]}.{source} via {fk_name})")
+                found.append(f"{name} (copies {fk.to_table}.{source} via {fk_name})")
     return found
 
 
@@ -157,7 +146,8 @@ def third_normal_form(ctx: Context) -> Iterator[Finding]:
     """Every table: JSON/array columns and numbered column groups (repeating groups), and
     non-key columns that duplicate a column reachable through a foreign key of the same
     database, unless tagged ``denormalized``. A table without columns needs data."""
-    for _db_name, db, name, table, path in _tables(ctx.design):
+    keys = ctx.memo(_foreign_keys)
+    for db_name, db, name, table, path in _tables(ctx.design):
         if not table.columns:
             yield ctx.needs_data(path, f"declare the columns of {name} to judge its normal form")
             continue
@@ -172,7 +162,7 @@ def third_normal_form(ctx: Context) -> Iterator[Finding]:
                 groups[match.group(1)].append(c)
         problems += [f"{', '.join(cols)} (numbered repeating group)"
                      for cols in groups.values() if len(cols) >= 2]
-        problems += _duplicates(db, table)
+        problems += _duplicates(db, table, keys.get((db_name, name), []))
         tagged = [c for c, col in table.columns.items() if col.denormalized]
         if problems:
             msg = f"{name}: {'; '.join(problems)} — not tagged denormalized"
@@ -352,7 +342,7 @@ def migrations(ctx: Context) -> Iterator[Finding]:
     for name, db in ctx.design.components.items():
         if isinstance(db, Database) and db.tables:
             yield ctx.finding(
-                f"components.{name}", Status.NEEDS_ATTESTATION,
+                format_path(("components", name)), Status.NEEDS_ATTESTATION,
                 f"{name} ({len(db.tables)} tables): the design holds one version of the "
                 "schema and no migrations, so designkit cannot diff it — attest where the "
                 "migrations live and that CI checks them", tables=sorted(db.tables))
@@ -360,21 +350,9 @@ def migrations(ctx: Context) -> Iterator[Finding]:
 
 # -- DK-DB-006 -----------------------------------------------------------------------------
 
-def _locked_steps(steps: Sequence[Step], locked: bool) -> Iterator[tuple[Step, bool]]:
-    """Every step in file order, and whether a lock step holds it (pessimistic locking)."""
-    for step in steps:
-        yield step, locked
-        if isinstance(step, LockStep):
-            yield from _locked_steps(step.steps, True)
-        elif isinstance(step, TransactionStep):
-            yield from _locked_steps(step.steps, locked)
-        elif isinstance(step, LoopStep):
-            yield from _locked_steps(step.loop.steps, locked)
-        elif isinstance(step, CacheStep):
-            yield from _locked_steps(step.on_miss, locked)
-        elif isinstance(step, ParallelStep):
-            for branch in step.parallel:
-                yield from _locked_steps(branch, locked)
+def _locked(ctx: Context, site: Site) -> bool:
+    """Whether a lock step holds the site's step (pessimistic locking)."""
+    return any(ctx.flow.kinds.get(name) == "lock" for name in site.holders)
 
 
 @rule("DK-DB-006", "Optimistic locking for concurrent updates", "medium", "auto",
@@ -396,9 +374,10 @@ def optimistic_locking(ctx: Context) -> Iterator[Finding]:
     writers: dict[tuple[str, str], list[str]] = defaultdict(list)
     atomic: dict[tuple[str, str], list[str]] = defaultdict(list)
     rmw: dict[tuple[str, str], list[str]] = defaultdict(list)
-    for ref, endpoint in ctx.endpoints:
+    for ref, _endpoint in ctx.endpoints:
         read: set[tuple[str, str]] = set()
-        for step, locked in _locked_steps(endpoint.steps, False):
+        for site in ctx.flow.sites_of(ref):
+            step = site.step
             if not (isinstance(step, CallStep) and step.query is not None
                     and isinstance(ctx.design.components.get(step.call), Database)):
                 continue
@@ -406,7 +385,7 @@ def optimistic_locking(ctx: Context) -> Iterator[Finding]:
             if step.query.kind == "select":
                 read.add(key)
             elif step.query.kind in ("update", "upsert"):
-                safe = bool(step.query.atomic) or locked
+                safe = bool(step.query.atomic) or _locked(ctx, site)
                 bucket = atomic if safe else writers
                 if str(ref) not in bucket[key]:
                     bucket[key].append(str(ref))
@@ -484,8 +463,8 @@ def redis_structures(ctx: Context) -> Iterator[Finding]:
     tables = {(db, t) for db, _, t, _, _ in _tables(ctx.design) if _PATTERN.search(t)}
     touched: set[tuple[str, str]] = set()
     rates = ctx.memo(_rates)
-    for ref, endpoint in ctx.endpoints:
-        steps = [s for _, s in walk_steps(endpoint.steps, ())]
+    for ref, _endpoint in ctx.endpoints:
+        steps = [site.step for site in ctx.flow.sites_of(ref)]
         hits = {(s.call, s.query.table) for s in steps if isinstance(s, CallStep)
                 and s.query is not None and (s.call, s.query.table) in tables}
         touched |= hits
@@ -516,7 +495,7 @@ def redis_structures(ctx: Context) -> Iterator[Finding]:
                               "pattern facts); no Redis sorted set or counter serves it"
                               + (f" — {where}" if where else ""))
     for db_name, name in sorted(tables - touched):
-        yield ctx.needs_data(f"components.{db_name}.tables.{name}",
+        yield ctx.needs_data(_table_path(db_name, name),
                              f"{name} looks like a leaderboard/rate limit by its name, but no "
                              "endpoint reads or writes it: model its access to judge it")
 

@@ -20,12 +20,12 @@ from designkit.assess.rules._refs import (
     CWE_SEQUENTIAL_SEARCH,
     OWASP_API4,
 )
-from designkit.flow.build import walk_steps
 from designkit.flow.plan import plan_query, rows_after
-from designkit.model.components import Cache, Queue
+from designkit.model.components import Cache
 from designkit.model.database import Database, Index
+from designkit.model.problems import format_path
 from designkit.model.refs import EndpointRef
-from designkit.model.service import Endpoint, Service
+from designkit.model.service import Service
 from designkit.model.steps import CacheStep, CallStep, PublishStep, Step, TransactionStep
 from designkit.text import number as _n
 from designkit.text import percent as _pct
@@ -37,20 +37,10 @@ _PG = "https://www.postgresql.org/docs/current/"
 _ZALANDO = "Zalando RESTful API Guidelines"
 
 
-def _all_steps(endpoint: Endpoint) -> Iterator[Step]:
-    for _, step in walk_steps(endpoint.steps, ()):
-        yield step
-
-
-def _handlers(ctx: Context) -> set[str]:
-    """Endpoints that consume a queue's messages (already background work)."""
-    out = set()
-    for queue in ctx.design.components.values():
-        if isinstance(queue, Queue) and queue.handler is not None:
-            ref = EndpointRef.parse(queue.handler)
-            if ref is not None:
-                out.add(str(ref))
-    return out
+def _all_steps(ctx: Context, ref: EndpointRef) -> Iterator[Step]:
+    """Every step of the endpoint ``ref``, nested ones included, in file order."""
+    for site in ctx.flow.sites_of(ref):
+        yield site.step
 
 
 # -- DK-PERF-001 ---------------------------------------------------------------------------
@@ -65,10 +55,10 @@ def _handlers(ctx: Context) -> set[str]:
 def cached_read_p95(ctx: Context) -> Iterator[Finding]:
     """GET endpoints with a cache step: their estimated p95 vs ``policy.cached_read_p95_ms``."""
     target = ctx.policy.cached_read_p95_ms
-    for ref, endpoint in ctx.endpoints:
+    for ref, _endpoint in ctx.endpoints:
         if ref.method != "GET":
             continue
-        caches = [s for s in _all_steps(endpoint) if isinstance(s, CacheStep)]
+        caches = [s for s in _all_steps(ctx, ref) if isinstance(s, CacheStep)]
         if not caches:
             continue
         subject = endpoint_path(ref)
@@ -185,7 +175,7 @@ def pool_sizing(ctx: Context) -> Iterator[Finding]:
         clients = clients_of.get(name, [])
         if not clients:
             continue
-        subject = f"components.{name}"
+        subject = format_path(("components", name))
         sizes = {}
         for client in clients:
             service = ctx.design.components[client]
@@ -248,8 +238,8 @@ def background_jobs(ctx: Context) -> Iterator[Finding]:
     """Synchronous endpoints (not queue handlers): p95 vs ``policy.background_ms``; an
     endpoint that publishes to a queue counts as offloaded."""
     threshold = ctx.policy.background_ms
-    handlers = _handlers(ctx)
-    for ref, endpoint in ctx.endpoints:
+    handlers = ctx.flow.handlers  # endpoints that consume a queue: already background work
+    for ref, _endpoint in ctx.endpoints:
         if str(ref) in handlers:
             continue
         subject = endpoint_path(ref)
@@ -258,7 +248,7 @@ def background_jobs(ctx: Context) -> Iterator[Finding]:
             yield ctx.needs_data(subject, f"{ref} has no traffic: set its rate in the "
                                           "workload to estimate its p95")
             continue
-        queues = sorted({s.publish for s in _all_steps(endpoint) if isinstance(s, PublishStep)})
+        queues = sorted({s.publish for s in _all_steps(ctx, ref) if isinstance(s, PublishStep)})
         slow = est.p95_ms > threshold
         if not slow:
             msg = f"p95 {_n(est.p95_ms)} ms ≤ {_n(threshold)} ms at {_n(est.rps)} rps"
@@ -353,7 +343,7 @@ def caching_strategy(ctx: Context) -> Iterator[Finding]:
                   f"{'stated' if cache.invalidation else '—'}")
         msg = (f"{name}: {stated}" if not missing
                else f"{name} lacks {', '.join(missing)} ({stated})")
-        yield ctx.finding(f"components.{name}", not missing, msg, missing=missing)
+        yield ctx.finding(format_path(("components", name)), not missing, msg, missing=missing)
 
 
 # -- DK-PERF-007 ---------------------------------------------------------------------------

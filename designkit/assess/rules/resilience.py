@@ -12,13 +12,13 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 
-from designkit.assess.context import Context, StepAt
+from designkit.assess.context import Context
 from designkit.assess.finding import Finding
 from designkit.assess.rule import Reference, Rule, rule
-from designkit.assess.rules._facts import is_write
+from designkit.assess.rules._facts import inside, is_write, nested
 from designkit.estimate.capacity import RetryStorm
 from designkit.estimate.result import ComponentEstimate, StationEstimate
-from designkit.flow.build import walk_steps
+from designkit.flow.nodes import Site
 from designkit.flow.plan import plan_query, rows_after
 from designkit.flow.times import Spec
 from designkit.model.components import External
@@ -40,15 +40,14 @@ from designkit.text import percent as _pct
 __all__ = ["RULES"]
 
 _WA = "AWS Well-Architected"
-Path = tuple[str | int, ...]
 
 
 # -- shared ----------------------------------------------------------------------------
 
 
-def _queries_by_table(ctx: Context) -> dict[tuple[str, str], list[StepAt]]:
+def _queries_by_table(ctx: Context) -> dict[tuple[str, str], list[Site]]:
     """The calls with a query, by (called component, table), in file order."""
-    out: dict[tuple[str, str], list[StepAt]] = {}
+    out: dict[tuple[str, str], list[Site]] = {}
     for item in ctx.steps:
         step = item.step
         if isinstance(step, CallStep) and step.query is not None:
@@ -64,10 +63,6 @@ def _storms_by_call(ctx: Context) -> dict[tuple[str, str], list[RetryStorm]]:
         for storm in ctx.estimate.retry_storms:
             out.setdefault((storm.caller, storm.target), []).append(storm)
     return out
-
-
-def _inside(path: Path, outer: Path) -> bool:
-    return len(path) > len(outer) and path[:len(outer)] == outer
 
 
 def _retries_of(design: Design, step: CallStep) -> Retries | None:
@@ -196,12 +191,14 @@ def cache_loss(ctx: Context) -> Iterator[Finding]:
                   "saga with an outbox).")
 def transaction_remote_call(ctx: Context) -> Iterator[Finding]:
     design = ctx.design
-    transactions = [i for i in ctx.steps if isinstance(i.step, TransactionStep)]
-    for tx in transactions:
-        assert isinstance(tx.step, TransactionStep)
+    sites = ctx.steps
+    for at, tx in enumerate(sites):
+        if not isinstance(tx.step, TransactionStep):
+            continue
         remote: list[str] = []
         latency = 0.0
-        for _, inner in walk_steps(tx.step.steps, ()):
+        for site in nested(sites, at):
+            inner = site.step
             if not isinstance(inner, CallStep):
                 continue
             target = design.components.get(inner.call)
@@ -330,17 +327,12 @@ def saga_compensations(ctx: Context) -> Iterator[Finding]:
                 yield ctx.finding(subject, ok,
                                   f"{saga_name}.{step.name} comes after {how} and is retried "
                                   f"until it succeeds: {step.action} ({why})")
-    by_endpoint: dict[EndpointRef, list[StepAt]] = {}
-    for item in ctx.steps:
-        by_endpoint.setdefault(item.ref, []).append(item)
     for item in ctx.steps:
         message = item.step
         if not isinstance(message, PublishStep):
             continue
-        same = by_endpoint[item.ref]
-        in_tx = any(isinstance(o.step, TransactionStep) and _inside(item.path, o.path)
-                    for o in same)
-        writes = any(is_write(o.step) for o in same)
+        in_tx = item.tx is not None
+        writes = any(is_write(o.step) for o in ctx.flow.sites_of(item.ref))
         if message.outbox:
             yield ctx.finding(item.subject, True, f"{item.ref} publishes to {message.publish} "
                                                   "through a transactional outbox")
@@ -474,20 +466,20 @@ def lock_contention(ctx: Context) -> Iterator[Finding]:
       references=[Reference("CWE", "CWE-362", "Race Condition")])
 def lost_update(ctx: Context) -> Iterator[Finding]:
     design = ctx.design
-    for ref, endpoint in ctx.endpoints:
-        base: Path = ("components", ref.service, "endpoints", ref.key, "steps")
-        steps = list(walk_steps(endpoint.steps, base))
-        locks = [p for p, s in steps if isinstance(s, LockStep)]
-        for i, (path, step) in enumerate(steps):
+    for ref, _endpoint in ctx.endpoints:
+        steps = ctx.flow.sites_of(ref)
+        locks = [site for site in steps if isinstance(site.step, LockStep)]
+        for i, site in enumerate(steps):
+            step = site.step
             if not (isinstance(step, CallStep) and step.query is not None
                     and step.query.kind in ("update", "upsert")):
                 continue
             query = step.query
-            subject = format_path(path)
+            subject = site.subject
             where = f"{ref}: {step.call}.{query.table} {query.kind}"
-            reads = [p for p, s in steps[:i] if isinstance(s, CallStep) and s.call == step.call
-                     and s.query is not None and s.query.kind == "select"
-                     and s.query.table == query.table]
+            reads = [o.path for o in steps[:i] if isinstance(o.step, CallStep)
+                     and o.step.call == step.call and o.step.query is not None
+                     and o.step.query.kind == "select" and o.step.query.table == query.table]
             if not reads:
                 yield ctx.finding(subject, True, f"{where} does not read the row first "
                                                  "(no read-modify-write)")
@@ -496,12 +488,12 @@ def lost_update(ctx: Context) -> Iterator[Finding]:
                 yield ctx.finding(subject, True, f"{where} after a select: atomic in place "
                                                  "(query.atomic)")
                 continue
-            guard = next((lk for lk in locks if _inside(path, lk)
-                          and any(_inside(r, lk) for r in reads)), None)
+            guard = next((lk for lk in locks if inside(site.path, lk.path)
+                          and any(inside(r, lk.path) for r in reads)), None)
             if guard is not None:
-                lock = next(s.lock for p, s in steps if p == guard and isinstance(s, LockStep))
+                assert isinstance(guard.step, LockStep)
                 yield ctx.finding(subject, True, f"{where} after a select, both under lock "
-                                                 f"{lock}")
+                                                 f"{guard.step.lock}")
                 continue
             db = design.components.get(step.call)
             table = db.tables.get(query.table) if isinstance(db, Database) else None
