@@ -223,7 +223,8 @@ def rules_command(fmt: str) -> None:
 @click.option("--format", "fmt", type=click.Choice(["svg", "png", "dot", "mermaid"]),
               default="svg", show_default=True, help="Output format.")
 @click.option("--estimate/--no-estimate", "with_estimate", default=True, show_default=True,
-              help="Colour the architecture by the estimate at the design's workload.")
+              help="Colour the architecture by the estimate at the design's workload, and "
+              "time each step of a sequence view.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
               help="Write to this file (PNG needs it; text goes to stdout).")
 @click.option("-f", "--force", is_flag=True, help="Overwrite the output file if it exists.")
@@ -314,17 +315,18 @@ def _view(module: Any, view: str, whole: Design, design: Design, endpoint: str |
 
 def _draw(module: Any, view: str, whole: Design, design: Design, endpoint: str | None,
           saga_name: str | None, with_estimate: bool) -> Any:
-    if view == "architecture":
-        if with_estimate and whole.workload:
-            from designkit.estimate.api import estimate
-
-            return module.architecture(design, estimate=estimate(whole))
-        return module.architecture(design)
     if view == "data":
         return module.data(design)
     if view == "saga":
         return module.saga(design, saga_name)
-    return module.sequence(design, endpoint)
+    found = None
+    if with_estimate and whole.workload:
+        from designkit.estimate.api import estimate
+
+        found = estimate(whole)
+    if view == "architecture":
+        return module.architecture(design, estimate=found)
+    return module.sequence(design, endpoint, estimate=found)
 
 
 def _emit(data: str | bytes, output: str | None, force: bool) -> None:

@@ -21,34 +21,30 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, assert_never
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from designkit.errors import MissingDependencyError
 from designkit.model.problems import format_path
-from designkit.model.refs import EndpointRef
-from designkit.model.steps import (
-    CacheStep,
-    CallStep,
-    LockStep,
-    LoopStep,
-    ParallelStep,
-    PublishStep,
-    TransactionStep,
-)
-from designkit.render.names import dot_label, html_text, node_id
+from designkit.render.graphviz_sequence import sequence
+from designkit.render.graphviz_style import FONT, KIND_STYLES, SMALL
+from designkit.render.graphviz_style import UNKNOWN_STYLE as _UNKNOWN
+from designkit.render.graphviz_style import detail as _detail
+from designkit.render.graphviz_style import graphviz_package as _graphviz
+from designkit.render.graphviz_style import html as _html
+from designkit.render.graphviz_style import new_graph as _new_graph
+from designkit.render.graphviz_style import quoted as _quoted
+from designkit.render.graphviz_style import small as _small
+from designkit.render.graphviz_style import text as _h
+from designkit.render.names import node_id
 from designkit.render.view import (
     RELATIONS,
     ArchitectureView,
     Cardinality,
     DataView,
     Load,
-    StepView,
     architecture_view,
     data_view,
-    ratio,
-    sequence_view,
 )
 from designkit.text import number, percent
 
@@ -62,35 +58,6 @@ if TYPE_CHECKING:
 
 __all__ = ["KIND_STYLES", "architecture", "data", "saga", "sequence", "to_svg"]
 
-FONT = "Helvetica"
-"""One sans-serif face for every view (Graphviz maps it to Arial/Liberation Sans)."""
-FONT_SIZE = "12"
-SMALL = "11"
-"""The smallest text drawn: details, edge labels, legends (never below 11 pt)."""
-
-
-@dataclass(frozen=True)
-class KindStyle:
-    """How one kind of component is drawn: its shape, its colour, its tint, its name."""
-
-    shape: str
-    colour: str
-    tint: str
-    title: str
-
-
-KIND_STYLES: dict[str, KindStyle] = {
-    "service": KindStyle("box3d", "#1f5fa8", "#dce8f5", "service"),
-    "database": KindStyle("cylinder", "#8a5a2b", "#f1e4d3", "database"),
-    "cache": KindStyle("component", "#6a3d9a", "#e9e0f3", "cache"),
-    "queue": KindStyle("cds", "#0e7c86", "#d5f0f2", "queue / topic"),
-    "external": KindStyle("note", "#555555", "#ececec", "external API"),
-    "lock": KindStyle("octagon", "#b03a7a", "#f8dcea", "lock"),
-}
-"""Shape, border colour, fill tint and legend name of each component kind."""
-
-_UNKNOWN = KindStyle("box", "#333333", "#ffffff", "component")
-
 # Utilization fills (the same thresholds as the estimate's own table).
 _GREEN = "#b7e1a8"
 _AMBER = "#ffd27a"
@@ -101,61 +68,16 @@ _ALERT = "#b00020"
 # How each relation of the architecture view is drawn: (style, colour, legend text).
 _RELATIONS: dict[str, tuple[str, str, str]] = {
     "call": ("solid", "#333333", "call"),
-    "cache": ("solid", "#6a3d9a", "cache-aside read"),
-    "transaction": ("bold", "#8a5a2b", "transaction (holds a connection)"),
+    "cache": ("solid", "#6a3d9a", "cache read"),
+    "transaction": ("bold", "#8a5a2b", "transaction"),
     "lock": ("dotted", "#b03a7a", "lock held"),
     "publish": ("dashed", "#0e7c86", "publish"),
-    "consume": ("dashed", "#0e7c86", "consume (queue handler)"),
+    "consume": ("dashed", "#0e7c86", "consume"),
 }
 
 
 # ---------------------------------------------------------------------------------------
 # helpers
-
-
-def _graphviz() -> Any:
-    try:
-        import graphviz
-    except ImportError as err:  # pragma: no cover - graphviz is a dependency
-        raise MissingDependencyError(
-            "the graphviz package is missing: pip install graphviz") from err
-    return graphviz
-
-
-def _h(text: object) -> str:
-    """Text for an HTML-like label; newlines become line breaks."""
-    return html_text(str(text)).replace("\r\n", "\n").replace("\n", "<BR/>")
-
-
-def _html(body: str) -> str:
-    """An HTML-like label value (the graphviz package passes ``<…>`` through as is)."""
-    return f"<{body}>"
-
-
-def _quoted(text: str) -> Any:
-    """A plain (quoted) label: escaped for DOT, never taken for an HTML-like label."""
-    return _graphviz().nohtml(dot_label(text))
-
-
-def _small(text: str, colour: str = "#333333") -> str:
-    if not text:
-        return ""  # Graphviz rejects an empty <FONT> element
-    return f'<FONT POINT-SIZE="{SMALL}" COLOR="{colour}">{text}</FONT>'
-
-
-def _new_graph(name: str, title: str, rankdir: str, subtitle: str = "") -> Any:
-    """A graph with the shared fonts and a title (``subtitle`` is HTML, drawn small)."""
-    graph = _graphviz().Digraph(name=node_id(name))
-    rows = f'<TR><TD ALIGN="LEFT"><B>{_h(title)}</B></TD></TR>'
-    if subtitle:
-        rows += f'<TR><TD ALIGN="LEFT">{_small(subtitle)}</TD></TR>'
-    label = f'<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">{rows}</TABLE>'
-    graph.attr(rankdir=rankdir, fontname=FONT, fontsize="16", labelloc="t", labeljust="l",
-               label=_html(label), nodesep="0.35", ranksep="0.6",
-               newrank="true", pad="0.3")
-    graph.attr("node", fontname=FONT, fontsize=FONT_SIZE, margin="0.12,0.06")
-    graph.attr("edge", fontname=FONT, fontsize=SMALL, color="#444444", arrowsize="0.8")
-    return graph
 
 
 def _nearest_error(what: str, name: str, known: Iterable[str]) -> KeyError:
@@ -176,27 +98,6 @@ def _failing(assessment: Assessment | None, name: str) -> list[Any]:
     prefix = format_path(("components", name))
     return [f for f in assessment.failed()
             if f.subject == prefix or f.subject.startswith((prefix + ".", prefix + "["))]
-
-
-def _detail(component: Any) -> str:
-    kind = component.kind
-    if kind == "service":
-        return f"service · {component.replicas} × {component.workers} workers"
-    if kind == "database":
-        replicas = f" + {component.read_replicas} replicas" if component.read_replicas else ""
-        return f"{component.engine} · {component.cores} cores{replicas}"
-    if kind == "cache":
-        servers = "server" if component.servers == 1 else "servers"
-        return f"{component.engine} · {component.servers} {servers}"
-    if kind == "queue":
-        parts = "partition" if component.partitions == 1 else "partitions"
-        return f"{component.engine} · {component.partitions} {parts}"
-    if kind == "external":
-        return "external API" + (f" · timeout {component.timeout_ms:g} ms"
-                                 if component.timeout_ms else "")
-    if kind == "lock":
-        return f"lock · {component.engine}"
-    return str(kind)
 
 
 _FILLS = {"saturated": _RED, "warning": _AMBER, "idle": _IDLE, "ok": _GREEN}
@@ -228,9 +129,10 @@ def architecture(design: Design, estimate: Estimate | None = None,
     title = f"{design.name} — architecture"
     if estimate is not None:
         title += f" at {estimate.scale:g}× workload"
-    graph = _new_graph(design.name, title, "LR")
-    graph.attr(ranksep="1.1", nodesep="0.5")
     view = architecture_view(design, estimate)
+    graph = _new_graph(design.name, title, "LR",
+                       below=_architecture_legend(design, view, assessment))
+    graph.attr(ranksep="1.1", nodesep="0.5")
 
     nodes: dict[str, tuple[str, dict[str, str]]] = {}
     for node in view.nodes:
@@ -250,8 +152,6 @@ def architecture(design: Design, estimate: Estimate | None = None,
         else:
             attrs["label"] = _quoted(edge.relation)
         graph.edge(nodes[edge.caller][0], nodes[edge.target][0], **attrs)
-
-    _architecture_legend(graph, design, view, assessment)
     return graph
 
 
@@ -269,6 +169,11 @@ def _component_node(name: str, component: Any, load: Load | None, estimate: Esti
     if estimate is not None:
         if load is None:
             fill = _IDLE
+        elif load.state == "unbounded":  # no station: calls and latency, no utilization
+            latency = getattr(component, "latency_ms", None)
+            rows.append(_small(f"<B>{_h(number(load.arrival_rps))}/s</B>"
+                               + (f" · latency {_h(latency)}" if latency is not None else ""),
+                               "#000000"))
         else:
             fill = _FILLS[load.state]
             if load.arrival_rps > 0 or load.utilization > 0:
@@ -356,56 +261,42 @@ def _clustered(graph: Any, design: Design, nodes: dict[str, tuple[str, dict[str,
                     lambda sub, names=names: put(sub, names), dashed=True)
 
 
-def _architecture_legend(graph: Any, design: Design, view: ArchitectureView,
-                         assessment: Assessment | None) -> None:
-    kinds = [k for k in KIND_STYLES if any(c.kind == k for c in design.components.values())]
-    relations = view.relations
-    threshold = view.utilization_max
-    rows: list[str] = []
-    if view.estimated:
-        rows.append('<TR><TD COLSPAN="2" ALIGN="LEFT"><B>utilization</B> '
-                    + _small("(busiest station)") + "</TD></TR>")
-        for colour, text in ((_GREEN, f"below {percent(threshold)} (policy)"),
-                             (_AMBER, f"{percent(threshold)} – 100%: little headroom"),
-                             (_RED, "≥ 100%: SATURATED"),
-                             (_IDLE, "no traffic")):
-            rows.append(f'<TR><TD BGCOLOR="{colour}" BORDER="1" WIDTH="28" HEIGHT="14"></TD>'
-                        f'<TD ALIGN="LEFT">{_small(_h(text), "#000000")}</TD></TR>')
-    if relations:
-        rows.append('<TR><TD COLSPAN="2" ALIGN="LEFT"><B>edges</B> '
-                    + _small("(label: calls/s)" if view.estimated else "(label: relation)")
-                    + "</TD></TR>")
-        lines = {"solid": "────", "bold": "━━━━", "dotted": "········",
-                 "dashed": "– – – –"}
-        for relation in relations:
-            line, colour, text = _RELATIONS[relation]
-            rows.append(f'<TR><TD ALIGN="LEFT"><FONT COLOR="{colour}">{lines[line]}</FONT>'
-                        f'</TD><TD ALIGN="LEFT">{_small(_h(text), "#000000")}</TD></TR>')
-    if assessment is not None:
-        rows.append('<TR><TD COLSPAN="2" ALIGN="LEFT">'
-                    + _small(f'<FONT COLOR="{_ALERT}"><B>⚑ N failing</B></FONT>: failing '
-                             "findings on the component, worst severity", "#000000")
-                    + "</TD></TR>")
+def _architecture_legend(design: Design, view: ArchitectureView,
+                         assessment: Assessment | None) -> str:
+    """The legend, as rows under the title: one framed box of at most two lines of small
+    text — the kinds drawn and the edges' styles; the fills (with an estimate) and the
+    badge (with an assessment). It takes no place in the layout."""
+    def mark(colour: str, words: str, glyph: str = "■") -> str:
+        return f'<FONT COLOR="{colour}">{glyph}</FONT> {_h(words)}'
 
-    with graph.subgraph(name="cluster_legend") as legend:
-        legend.attr(label=_html("<B>Legend</B>"), style="rounded", color="#bbbbbb",
-                    bgcolor="#ffffff", fontsize="13", labeljust="l", margin="10")
-        with legend.subgraph() as column:
-            column.attr(rank="same")
-            for kind in kinds:
-                look = KIND_STYLES[kind]
-                fill = "#ffffff" if view.estimated else look.tint
-                column.node(node_id("legend", kind), label=_quoted(look.title),
-                            shape=look.shape, style="filled", fillcolor=fill,
-                            color=look.colour, penwidth="2", fontsize=SMALL, height="0.35",
-                            width="1.3")
-        if rows:
-            table = ('<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="1" CELLPADDING="1">'
-                     + "".join(rows) + "</TABLE>")
-            key = node_id("legend", "key")
-            legend.node(key, label=_html(table), shape="plain")
-            if kinds:
-                legend.edge(node_id("legend", kinds[len(kinds) // 2]), key, style="invis")
+    kinds = [k for k in KIND_STYLES if any(c.kind == k for c in design.components.values())]
+    first = [mark(KIND_STYLES[k].colour, KIND_STYLES[k].title) for k in kinds]
+    if view.relations:
+        first.append("│ <B>edges</B>" + (" (label: calls/s)" if view.estimated else ""))
+    lines = {"solid": "───", "bold": "━━━", "dotted": "·····", "dashed": "– – –"}
+    for relation in view.relations:
+        line, colour, words = _RELATIONS[relation]
+        first.append(mark(colour, words, lines[line]))
+    second: list[str] = []
+    if view.estimated:
+        threshold = view.utilization_max
+        second.append("<B>fill</B> (busiest station)")
+        second += [mark(_GREEN, f"below {percent(threshold)}"),
+                   mark(_AMBER, f"{percent(threshold)}–100%"), mark(_RED, "saturated"),
+                   mark("#999999", "no traffic", "□")]
+        if any(node.load is not None and node.load.state == "unbounded" for node in view.nodes):
+            second.append(mark(KIND_STYLES["external"].tint, "no concurrency limit (no "
+                               "utilization): calls/s · latency", "■"))
+    if assessment is not None:
+        second.append(("│ " if second else "")
+                      + f'<FONT COLOR="{_ALERT}"><B>⚑ N failing</B></FONT>: failing findings, '
+                      "worst severity")
+    rows = "".join(f'<TR><TD ALIGN="LEFT">{_small("  ".join(line), "#000000")}</TD></TR>'
+                   for line in (first, second) if line)
+    if not rows:
+        return ""
+    return ('<TR><TD ALIGN="LEFT"><TABLE BORDER="1" COLOR="#bbbbbb" CELLBORDER="0" '
+            f'CELLSPACING="0" CELLPADDING="2" STYLE="rounded">{rows}</TABLE></TD></TR>')
 
 
 # ---------------------------------------------------------------------------------------
@@ -609,210 +500,6 @@ def saga(design: Design, name: str) -> graphviz.Digraph:
     graph.node(done, label=_quoted("completed"), shape="ellipse", style="filled",
                fillcolor="#dff0d8", color="#3c763d")
     graph.edge(previous, done, penwidth="1.5")
-    return graph
-
-
-# ---------------------------------------------------------------------------------------
-# sequence
-
-
-def _query_text(step: CallStep) -> str:
-    q = step.query
-    if q is None:
-        return step.op or ""
-    text = f"{q.kind.upper()} {q.table}"
-    if q.where:
-        text += " WHERE " + ", ".join(q.where)
-    if q.order_by:
-        text += " ORDER BY " + ", ".join(q.order_by)
-    if q.limit:
-        text += f" LIMIT {q.limit}"
-    if q.batch > 1:
-        text += f" (batch {q.batch})"
-    return text
-
-
-@dataclass
-class _Sequence:
-    design: Design
-    ref: str
-    edges: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
-
-    def nid(self, path: str, role: str = "") -> str:
-        return node_id(self.ref, path + role)
-
-    def steps(self, graph: Any, steps: Sequence[StepView], path: str
-              ) -> tuple[str, str] | None:
-        ends: tuple[str, str] | None = None
-        for i, step in enumerate(steps):
-            entry, exit_ = self.step(graph, step, f"{path}[{i}]")
-            if ends is None:
-                ends = (entry, exit_)
-            else:
-                self.edges.append((ends[1], entry, {}))
-                ends = (ends[0], exit_)
-        return ends
-
-    def body(self, graph: Any, steps: Sequence[StepView], path: str) -> tuple[str, str]:
-        ends = self.steps(graph, steps, path)
-        if ends is None:
-            empty = self.nid(path, ":empty")
-            graph.node(empty, label=_quoted("(no steps)"), shape="plain", fontcolor="#777777",
-                       fontsize=SMALL)
-            return empty, empty
-        return ends
-
-    def container(self, graph: Any, path: str, label: str, colour: str, fill: str,
-                  steps: Sequence[StepView]) -> tuple[str, str]:
-        with graph.subgraph(name="cluster_" + self.nid(path)) as sub:
-            sub.attr(label=_html(label), style="rounded,filled", color=colour, fillcolor=fill,
-                     fontsize="13", labeljust="l", margin="12")
-            return self.body(sub, steps, path + ".steps")
-
-    def step(self, graph: Any, view: StepView, path: str) -> tuple[str, str]:
-        step = view.site.step
-        match step:
-            case CallStep():
-                return self.call(graph, step, view.site.target, path)
-            case PublishStep():
-                nid = self.nid(path)
-                rows = [f"publish → <B>{_h(step.publish)}</B>"]
-                if step.outbox:
-                    rows.append(_small("via the transactional outbox"))
-                if step.count != 1:
-                    rows.append(_small(f"× {step.count:g} messages"))
-                style = KIND_STYLES["queue"]
-                graph.node(nid, label=_html("<BR/>".join(rows)), shape=style.shape,
-                           style="filled", fillcolor=style.tint, color=style.colour)
-                return nid, nid
-            case TransactionStep():
-                return self.container(graph, path,
-                                      f"<B>transaction</B> on {_h(step.transaction)}",
-                                      "#8a5a2b", "#fcf8f3", view.body)
-            case LockStep():
-                return self.container(graph, path, f"<B>lock</B> {_h(step.lock)} held",
-                                      "#b03a7a", "#fdf2f8", view.body)
-            case LoopStep():
-                return self.container(graph, path, f"<B>loop × {step.loop.count:g}</B>",
-                                      "#555555", "#f5f5f5", view.body)
-            case CacheStep():
-                return self.cache(graph, step, view, path)
-            case ParallelStep():
-                return self.branches(graph, view, path)
-            case _:
-                assert_never(step)
-
-    def call(self, graph: Any, step: CallStep, target: str | None, path: str
-             ) -> tuple[str, str]:
-        nid = self.nid(path)
-        component = self.design.components.get(target) if target is not None else None
-        style = KIND_STYLES.get(component.kind, _UNKNOWN) if component else _UNKNOWN
-        rows = [f"<B>{_h(step.call)}</B>"]
-        detail = _query_text(step)
-        if detail:
-            rows.append(_small(_h(detail)))
-        extras = []
-        if step.count != 1:
-            extras.append(f"× {step.count:g}")
-        if step.timeout_ms is not None:
-            extras.append(f"timeout {number(step.timeout_ms)} ms")
-        if step.retries is not None:
-            extras.append(f"retries {step.retries.max}")
-        if extras:
-            rows.append(_small(_h(" · ".join(extras)), "#555555"))
-        graph.node(nid, label=_html("<BR/>".join(rows)), shape=style.shape, style="filled",
-                   fillcolor=style.tint, color=style.colour)
-        return nid, nid
-
-    def cache(self, graph: Any, step: CacheStep, view: StepView, path: str
-              ) -> tuple[str, str]:
-        check = self.nid(path, ":check")
-        merge = self.nid(path, ":merge")
-        style = KIND_STYLES["cache"]
-        rows = [f"<B>{_h(step.cache)}</B>"]
-        if step.op:
-            rows.append(_small(_h(step.op)))
-        rows.append(_small("hit?"))
-        graph.node(check, label=_html("<BR/>".join(rows)), shape="diamond", style="filled",
-                   fillcolor=style.tint, color=style.colour)
-        graph.node(merge, label="", shape="point", width="0.08", color="#444444")
-        hit = view.hit
-        hit_text = "hit" if hit is None else f"hit {ratio(hit)}"
-        miss_text = "miss" if hit is None else f"miss {ratio(1 - hit)}"
-        ends = self.steps(graph, view.body, path + ".on_miss")
-        green, red = "#3c763d", "#a94442"
-        self.edges.append((check, merge, {"label": _quoted(hit_text), "color": green,
-                                          "fontcolor": green}))
-        if ends is None:
-            self.edges.append((check, merge, {"label": _quoted(miss_text), "color": red,
-                                              "fontcolor": red, "style": "dashed"}))
-        else:
-            self.edges.append((check, ends[0], {"label": _quoted(miss_text), "color": red,
-                                                "fontcolor": red, "style": "dashed"}))
-            self.edges.append((ends[1], merge, {"color": red, "style": "dashed",
-                                                "label": _quoted("fill cache"),
-                                                "fontcolor": red}))
-        return check, merge
-
-    def branches(self, graph: Any, view: StepView, path: str) -> tuple[str, str]:
-        fork = self.nid(path, ":fork")
-        join = self.nid(path, ":join")
-        bar = {"label": "", "shape": "box", "style": "filled", "fillcolor": "#333333",
-               "height": "0.06", "width": "1.6", "fixedsize": "true", "color": "#333333"}
-        graph.node(fork, xlabel=_quoted(f"parallel × {len(view.lists)}"), **bar)
-        graph.node(join, **bar)
-        for b, branch in enumerate(view.lists):
-            ends = self.steps(graph, branch, f"{path}.parallel[{b}]")
-            if ends is None:
-                self.edges.append((fork, join, {}))
-            else:
-                self.edges.append((fork, ends[0], {}))
-                self.edges.append((ends[1], join, {}))
-        return fork, join
-
-
-def sequence(design: Design, endpoint_ref: str) -> graphviz.Digraph:
-    """One endpoint's steps as a flow, top to bottom.
-
-    Calls are drawn in their target's shape; transactions and locks are clusters around the
-    steps they hold; a loop is a cluster labelled ``× N``; parallel branches run between a
-    fork and a join bar; a cache-aside read branches on hit and miss, labelled with the
-    ratios.
-
-    Raises:
-        KeyError: No such endpoint (the message names the nearest).
-
-    Example:
-        >>> import designkit as dk
-        >>> src = sequence(dk.template("dashboard-slow"), "dashboard-api GET /v1/dashboard").source
-        >>> "loop × 50" in src
-        True
-    """
-    endpoint = design.endpoint(endpoint_ref)
-    ref = EndpointRef.parse(endpoint_ref)
-    key = str(ref) if ref is not None else endpoint_ref
-    graph = _new_graph(key, f"{design.name} — {key}", "TB")
-    graph.attr(ranksep="0.45", nodesep="0.45")
-    flow = _Sequence(design, key)
-
-    start = node_id(key, ":request")
-    end = node_id(key, ":response")
-    service = KIND_STYLES["service"]
-    rows = [f"<B>{_h(key)}</B>"]
-    if endpoint.cpu_ms.mean != 0:
-        rows.append(_small(_h(f"cpu {endpoint.cpu_ms}")))
-    graph.node(start, label=_html("<BR/>".join(rows)), shape="box", style="rounded,filled",
-               fillcolor=service.tint, color=service.colour, penwidth="2")
-    ends = flow.steps(graph, sequence_view(design, endpoint_ref), format_path(("steps",)))
-    graph.node(end, label=_quoted("response"), shape="ellipse", style="filled",
-               fillcolor="#eeeeee", color="#555555")
-    if ends is None:
-        flow.edges.append((start, end, {}))
-    else:
-        flow.edges.append((start, ends[0], {}))
-        flow.edges.append((ends[1], end, {}))
-    for tail, head, attrs in flow.edges:
-        graph.edge(tail, head, **attrs)
     return graph
 
 

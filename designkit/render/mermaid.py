@@ -25,6 +25,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Sequence
 from itertools import pairwise
@@ -44,13 +45,23 @@ from designkit.model.steps import (
     TransactionStep,
 )
 from designkit.render.names import mermaid_text, node_id
+from designkit.render.sequence_text import (
+    call_label,
+    milliseconds,
+    response_label,
+    sequence_legend,
+    times_label,
+    worker_note,
+)
 from designkit.render.view import (
     ArchitectureView,
     Cardinality,
     EdgeKey,
+    Load,
     StepView,
     architecture_view,
     data_view,
+    list_ms,
     ratio,
     sequence_view,
 )
@@ -60,7 +71,6 @@ if TYPE_CHECKING:
     from designkit.estimate.result import Estimate
     from designkit.model.components import Component
     from designkit.model.design import Design
-    from designkit.model.query import Query
 
 __all__ = ["architecture", "data", "edge_rates", "saga", "sequence"]
 
@@ -134,6 +144,10 @@ _UTIL_STYLE = {
     "saturated": "fill:#d62728,stroke:#7f0000,stroke-width:4px,color:#ffffff",
 }
 
+_EXTRA_STYLE = {"idle": "fill:#ffffff,stroke-dasharray:3 3,color:#4b5563"}
+"""Classes declared only when a component has them (a design without keeps its text)."""
+_STATE_STYLE = {**_UTIL_STYLE, **_EXTRA_STYLE}
+
 _UNITS = {"call": "calls/s", "transaction": "tx/s", "lock": "locks/s", "cache": "reads/s",
           "publish": "msg/s", "consume": "msg/s"}
 _ASYNC = frozenset({"publish", "consume"})
@@ -155,7 +169,10 @@ def architecture(design: Design, estimate: Estimate | None = None) -> str:
     With an ``estimate``, each edge is labelled with its rate instead (see
     :func:`edge_rates` for how rates are attributed), each node shows its utilization, and
     nodes get the class ``ok``, ``warning`` (utilization ≥ ``policy.utilization_max``) or
-    ``saturated``; a small legend subgraph explains the colours.
+    ``saturated`` — and ``idle`` ("no traffic"), declared only when a component has no
+    traffic; a small legend subgraph explains the colours. An external API without a
+    ``concurrency`` limit has no station, so no utilization: it shows its calls/s and its
+    latency instead, in its kind's colours.
 
     Example:
         >>> import designkit as dk
@@ -175,14 +192,16 @@ def architecture(design: Design, estimate: Estimate | None = None) -> str:
     out = ["flowchart LR"]
     ids = {name: node_id(name) for name in design.components}
     view = architecture_view(design, estimate)
+    loads = {node.name: node.load for node in view.nodes if node.load is not None}
     util = _utilization(view)
+    states = [state for state in (*_UTIL_STYLE, *_EXTRA_STYLE)
+              if state in _UTIL_STYLE or any(s == state for _, s in util.values())]
 
     def node(name: str, component: Component) -> str:
         left, right = _SHAPES[component.kind]
         parts = [name, _detail(component)]
-        if name in util:
-            u, state = util[name]
-            parts.append("SATURATED" if state == "saturated" else f"utilization {percent(u)}")
+        if name in loads:
+            parts.append(_load_text(loads[name], component))
         return f'{ids[name]}{left}"{_lines(*parts)}"{right}'
 
     # Zones hold boundaries; a component without a zone (or boundary) sits one level up.
@@ -219,22 +238,23 @@ def architecture(design: Design, estimate: Estimate | None = None) -> str:
         legend = node_id("legend", "utilization")
         limit = view.utilization_max
         out.append(f'{_INDENT}subgraph {legend}["{_text("utilization")}"]')
-        for state, text in (("ok", f"below {percent(limit)}"), ("warning", f"≥ {percent(limit)}"),
-                            ("saturated", "saturated (≥ 100%)")):
-            out.append(f'{_INDENT * 2}{node_id("legend", state)}["{_text(text)}"]')
+        legend_text = {"ok": f"below {percent(limit)}", "warning": f"≥ {percent(limit)}",
+                       "saturated": "saturated (≥ 100%)", "idle": "no traffic"}
+        for state in states:
+            out.append(f'{_INDENT * 2}{node_id("legend", state)}["{_text(legend_text[state])}"]')
         out.append(f"{_INDENT}end")
 
     kinds = [k for k in KINDS if any(c.kind == k for c in design.components.values())]
     for kind in kinds:
         out.append(f"{_INDENT}classDef {kind} {_KIND_STYLE[kind]}")
     if util:
-        for state, style in _UTIL_STYLE.items():
-            out.append(f"{_INDENT}classDef {state} {style}")
+        for state in states:
+            out.append(f"{_INDENT}classDef {state} {_STATE_STYLE[state]}")
     for kind in kinds:
         members = [ids[n] for n, c in design.components.items() if c.kind == kind]
         out.append(f"{_INDENT}class {','.join(members)} {kind}")
     if util:
-        for state in _UTIL_STYLE:
+        for state in states:
             members = [ids[n] for n in design.components if n in util and util[n][1] == state]
             members.append(node_id("legend", state))
             out.append(f"{_INDENT}class {','.join(members)} {state}")
@@ -257,11 +277,31 @@ def _detail(component: Component) -> str:
 
 
 def _utilization(view: ArchitectureView) -> dict[str, tuple[float, str]]:
-    """Each loaded component's utilization and class: the view's state (``idle`` drawn as
-    ``ok``: the legend has three colours)."""
-    return {node.name: (node.load.utilization,
-                        "ok" if node.load.state == "idle" else node.load.state)
-            for node in view.nodes if node.load is not None}
+    """Each component's utilization and class under the estimate: the view's state
+    (``ok``, ``warning``, ``saturated`` or ``idle``); a component without a station (an
+    external API without a concurrency limit) has none and keeps its kind's look."""
+    return {node.name: (node.load.utilization, node.load.state)
+            for node in view.nodes
+            if node.load is not None and node.load.state != "unbounded"}
+
+
+def _load_text(load: Load, component: Component) -> str:
+    """A node's last line under the estimate: its utilization, ``SATURATED``, ``no
+    traffic``, or — for an external API without a concurrency limit, which has no
+    utilization — its calls/s and latency."""
+    match load.state:
+        case "saturated":
+            return "SATURATED"
+        case "idle":
+            return "no traffic"
+        case "unbounded":
+            latency = getattr(component, "latency_ms", None)
+            return (f"{number(load.arrival_rps)} calls/s"
+                    + (f" · latency {latency}" if latency is not None else ""))
+        case "ok" | "warning":
+            return f"utilization {percent(load.utilization)}"
+        case _:
+            assert_never(load.state)
 
 
 def edge_rates(design: Design, estimate: Estimate) -> dict[Edge, float]:
@@ -467,7 +507,7 @@ def _class(out: list[str], members: Iterable[str], name: str) -> None:
 # -- sequence ------------------------------------------------------------------------------
 
 
-def sequence(design: Design, endpoint_ref: str) -> str:
+def sequence(design: Design, endpoint_ref: str, estimate: Estimate | None = None) -> str:
     """One endpoint's steps as a Mermaid ``sequenceDiagram``.
 
     Participants are the client, the endpoint's service and every component or service it
@@ -479,117 +519,105 @@ def sequence(design: Design, endpoint_ref: str) -> str:
     or ``acquire``/``release``, and publishes the async arrow ``-)``. Calls to other
     services are not expanded: draw their endpoint's own sequence.
 
+    With an ``estimate``, every message, frame and branch ends with its mean time
+    (``· 0.62 ms``, see :func:`~designkit.render.view.sequence_view`), a note after the
+    request gives the worker wait and the cpu, the response the endpoint's mean, and a
+    note at the top says what the numbers are: the numbers of the Graphviz sequence.
+
     Raises:
         KeyError: No such endpoint (the message names the nearest).
 
     Example:
         >>> import designkit as dk
-        >>> text = sequence(dk.template("dashboard-slow"), "dashboard-api GET /v1/dashboard")
+        >>> d = dk.template("dashboard-slow")
+        >>> text = sequence(d, "dashboard-api GET /v1/dashboard")
         >>> text.splitlines()[0], "loop 50×" in text
         ('sequenceDiagram', True)
+        >>> timed = sequence(d, "dashboard-api GET /v1/orders", dk.estimate(d))
+        >>> print(timed.splitlines()[-1].strip())
+        dashboard_api_e401-->>client_0f46: response · mean 29.1 ms
     """
-    top = sequence_view(design, endpoint_ref)  # a KeyError naming the nearest endpoints
-    ref = EndpointRef.parse(endpoint_ref)
-    assert ref is not None  # sequence_view raised otherwise
+    seq = sequence_view(design, endpoint_ref, estimate)  # a KeyError naming the nearest
     client = node_id("(client)")
-    service = node_id(ref.service)
-    participants: dict[str, str] = {ref.service: service}
+    service = node_id(seq.ref.service)
+    participants = {name: node_id(name) for name in seq.participants}
     body: list[str] = []
 
-    def who(name: str) -> str:
-        if name not in participants:
-            participants[name] = node_id(name)
-        return participants[name]
+    def message(depth: int, arrow: str, target: str, label: str,
+                ms: float | None = None) -> None:
+        body.append(f"{_INDENT * depth}{service}{arrow}{participants[target]}: "
+                    f"{_seq(label + _ms(ms)) or '-'}")
 
-    def message(depth: int, arrow: str, target: str, label: str) -> None:
-        body.append(f"{_INDENT * depth}{service}{arrow}{who(target)}: {_seq(label) or '-'}")
-
-    def block(depth: int, opener: str, label: str) -> None:
-        body.append(f"{_INDENT * depth}{opener} {_seq(label)}".rstrip())
+    def block(depth: int, opener: str, label: str, ms: float | None = None) -> None:
+        body.append(f"{_INDENT * depth}{opener} {_seq(label + _ms(ms))}".rstrip())
 
     def steps(items: Sequence[StepView], depth: int) -> None:
         for view in items:
-            step = view.site.step
+            step, time = view.site.step, view.time
+            whole = time.ms if time is not None else None
+            own = time.own_ms if time is not None else None
             match step:
                 case CallStep():
-                    callee = EndpointRef.parse(step.call)
                     target = view.site.target or step.call
                     kind = getattr(design.components.get(target), "kind", None)
-                    arrow = "-)" if callee is None and kind == "queue" else "->>"
-                    message(depth, arrow, target, _call_label(step, callee))
+                    to_queue = EndpointRef.parse(step.call) is None and kind == "queue"
+                    message(depth, "-)" if to_queue else "->>", target, call_label(step), own)
                 case PublishStep():
                     label = ("publish" + (" via outbox" if step.outbox else "")
-                             + _times(step.count))
-                    message(depth, "-)", step.publish, label)
+                             + times_label(step.count))
+                    message(depth, "-)", step.publish, label, own)
                 case TransactionStep():
-                    block(depth, "critical", f"transaction on {step.transaction}")
-                    message(depth + 1, "->>", step.transaction, "BEGIN")
+                    block(depth, "critical", f"transaction on {step.transaction}", whole)
+                    message(depth + 1, "->>", step.transaction, "BEGIN", own)
                     steps(view.body, depth + 1)
                     message(depth + 1, "->>", step.transaction, "COMMIT")
                     body.append(f"{_INDENT * depth}end")
                 case LockStep():
-                    block(depth, "critical", f"lock {step.lock}")
-                    message(depth + 1, "->>", step.lock, "acquire")
+                    block(depth, "critical", f"lock {step.lock}", whole)
+                    message(depth + 1, "->>", step.lock, "acquire", own)
                     steps(view.body, depth + 1)
                     message(depth + 1, "->>", step.lock, "release")
                     body.append(f"{_INDENT * depth}end")
                 case LoopStep():
-                    block(depth, "loop", f"{step.loop.count:g}×")
+                    block(depth, "loop", f"{step.loop.count:g}×", whole)
                     steps(view.body, depth + 1)
                     body.append(f"{_INDENT * depth}end")
                 case CacheStep():
                     hit = view.hit
-                    message(depth, "->>", step.cache, step.op or "GET")
+                    message(depth, "->>", step.cache, step.op or "GET", own)
                     block(depth, "alt", "hit" if hit is None else f"hit ({ratio(hit)})")
                     body.append(f"{_INDENT * (depth + 1)}Note right of {service}: "
                                 f"{_seq('served from ' + step.cache)}")
-                    block(depth, "else",
-                          "miss" if hit is None else f"miss ({ratio(1 - hit)})")
+                    block(depth, "else", "miss" if hit is None else f"miss ({ratio(1 - hit)})",
+                          list_ms(view.body) if time is not None else None)
                     steps(view.body, depth + 1)
                     message(depth + 1, "->>", step.cache, "SET (fill)")
                     body.append(f"{_INDENT * depth}end")
                 case ParallelStep():
                     for b, branch in enumerate(view.lists):
-                        block(depth, "par" if b == 0 else "and", f"branch {b + 1}")
+                        block(depth, "par" if b == 0 else "and", f"branch {b + 1}",
+                              list_ms(branch) if time is not None else None)
                         steps(branch, depth + 1)
                     body.append(f"{_INDENT * depth}end")
                 case _:
                     assert_never(step)
 
-    steps(top, 1)
+    steps(seq.steps, 1)
     out = ["sequenceDiagram", f"{_INDENT}actor {client} as {_seq('client')}"]
     for name, pid in participants.items():
         out.append(f"{_INDENT}participant {pid} as {_seq(name)}")
-    out.append(f"{_INDENT}{client}->>{service}: {_seq(ref.key)}")
+    legend = sequence_legend(seq)
+    if legend:
+        out.append(f"{_INDENT}Note over {client},{service}: "
+                   + "<br/>".join(_seq(line) for line in legend))
+    out.append(f"{_INDENT}{client}->>{service}: {_seq(seq.ref.key)}")
+    if seq.times is not None:
+        out.append(f"{_INDENT}Note right of {service}: {_seq(worker_note(seq.times))}")
     out.extend(body)
-    out.append(f"{_INDENT}{service}-->>{client}: {_seq('response')}")
+    out.append(f"{_INDENT}{service}-->>{client}: {_seq(response_label(seq))}")
     return "\n".join(out)
 
 
-def _times(count: float) -> str:
-    return "" if count == 1 else f" ×{count:g}"
-
-
-def _call_label(step: CallStep, callee: EndpointRef | None) -> str:
-    if step.op:
-        label = step.op
-    elif step.query is not None:
-        label = _query_label(step.query)
-    elif callee is not None:
-        label = callee.key
-    else:
-        label = "call"
-    return label + _times(step.count)
-
-
-def _query_label(query: Query) -> str:
-    words = [query.kind.upper(), query.table]
-    if query.where:
-        words.append("WHERE " + ", ".join(query.where))
-    if query.batch > 1:
-        words.append(f"IN ({query.batch} keys)")
-    if query.order_by:
-        words.append("ORDER BY " + ", ".join(query.order_by))
-    if query.limit is not None:
-        words.append(f"LIMIT {query.limit}")
-    return " ".join(words)
+def _ms(ms: float | None) -> str:
+    """`` · 0.62 ms`` after a label, when the time is known."""
+    return "" if ms is None or math.isnan(ms) else f" · {milliseconds(ms)}"

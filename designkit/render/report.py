@@ -378,14 +378,30 @@ def _finding_rows(findings: list[Finding], note: str) -> tuple[tuple[_Line, ...]
                  for f in findings)
 
 
+def _counting(assessment: Assessment, counts: dict[str, int]) -> tuple[_Span, ...]:
+    """The sentence that counts rules and findings, each labelled: a rule gives a finding
+    per subject it checks, so the findings outnumber the rules.
+
+    Example:
+        >>> import designkit as dk, re
+        >>> a = dk.assess(dk.template("dashboard-slow"))
+        >>> text = "".join(s.text for s in _counting(a, a.summary()["by_status"]))
+        >>> re.sub("[0-9]+(,[0-9]{3})*", "N", text).split(", ")[0]
+        'N rules ran (N with a failure); N findings: N failed'
+    """
+    failing = len({f.rule for f in assessment.failed()})
+    findings = len(assessment.findings)
+    return (_t(f"{_plural(len(assessment.rules), 'rule')} ran ({failing:,} with a failure); "
+               f"{_plural(findings, 'finding')}: "), _b(f"{counts['fail']:,} failed"),
+            _t(f", {counts['pass']:,} passed, {counts['needs-data']:,} need data, "
+               f"{counts['needs-attestation']:,} need an attestation, "
+               f"{counts['waived']:,} waived, {counts['not-applicable']:,} not applicable"
+               + (" (audit: every waiver ignored)." if assessment.audit else ".")))
+
+
 def _assessment(design: Design, assessment: Assessment) -> list[_Block]:
     counts = assessment.summary()["by_status"]
-    blocks: list[_Block] = [_Heading(2, "Assessment"), _p(
-        f"{_plural(len(assessment.rules), 'rule')} ran: ", _b(f"{counts['fail']} failed"),
-        f", {counts['pass']} passed, {counts['needs-data']} need data, "
-        f"{counts['needs-attestation']} need an attestation, {counts['waived']} waived, "
-        f"{counts['not-applicable']} not applicable"
-        + (" (audit: every waiver ignored)." if assessment.audit else "."))]
+    blocks: list[_Block] = [_Heading(2, "Assessment"), _p(*_counting(assessment, counts))]
     blocks.append(_Table(("status", "findings"),
                          tuple((_cell(k), _cell(str(v))) for k, v in counts.items()),
                          frozenset({1})))

@@ -5,10 +5,12 @@ site per step, loops and cache misses already multiplied in) and an estimate int
 components and edges ``(caller, target, relation) → calls/s``; :func:`data_view` reads the
 flow's parsed foreign keys into tables and relationships whose cardinality is decided here;
 :func:`sequence_view` nests one endpoint's sites as its steps are nested in the file, with
-the hit ratios the flow resolved. Graphviz (:mod:`~designkit.render.graphviz_views`) and
-Mermaid (:mod:`~designkit.render.mermaid`) format these objects and compute nothing of
-their own, so they cannot disagree about a rate, an edge, a cardinality or a hit ratio;
-neither walks the design's steps (``designkit.flow`` does, once).
+the hit ratios the flow resolved, the participants in the order first reached and — under
+an estimate — each step's mean time (:mod:`~designkit.render.step_times`). Graphviz
+(:mod:`~designkit.render.graphviz_views`) and Mermaid (:mod:`~designkit.render.mermaid`)
+format these objects and compute nothing of their own, so they cannot disagree about a
+rate, an edge, a cardinality, a hit ratio or a step's time; neither walks the design's
+steps (``designkit.flow`` does, once).
 
 How an edge's rate is attributed: the caller endpoint's rate in the estimate (its workload,
 the scale, and what other endpoints and queues send it) times the site's executions per
@@ -33,7 +35,7 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Literal, assert_never
@@ -52,6 +54,7 @@ from designkit.model.steps import (
     PublishStep,
     TransactionStep,
 )
+from designkit.render.step_times import EndpointTimes, StepTime, endpoint_times
 
 if TYPE_CHECKING:
     from designkit.estimate.result import ComponentEstimate, Estimate
@@ -61,8 +64,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "RELATIONS", "ArchitectureView", "Cardinality", "ComponentNode", "DataView", "Edge",
-    "EdgeKey", "Load", "Relation", "Relationship", "State", "StepView", "TableNode",
-    "architecture_view", "data_view", "ratio", "sequence_view",
+    "EdgeKey", "Load", "Relation", "Relationship", "SequenceView", "State", "StepView",
+    "TableNode", "architecture_view", "data_view", "list_ms", "ratio", "sequence_view",
 ]
 
 Relation = Literal["call", "cache", "transaction", "lock", "publish", "consume"]
@@ -75,7 +78,7 @@ _SCOPES = frozenset({"cache", "transaction", "lock"})
 EdgeKey = tuple[str, str, str]
 """(caller, target, relation): one arrow of the architecture view."""
 
-State = Literal["idle", "ok", "warning", "saturated"]
+State = Literal["idle", "ok", "warning", "saturated", "unbounded"]
 Cardinality = Literal["exactly-one", "zero-or-one", "zero-or-many"]
 
 
@@ -89,7 +92,9 @@ class Load:
 
     ``state`` is ``saturated`` when the estimate says so or utilization is ≥ 100 % (or not
     finite), ``warning`` at or above ``utilization_max``, ``idle`` with no arrivals and no
-    utilization, else ``ok``.
+    utilization, ``unbounded`` when it is called but has no station (an external API
+    without a ``concurrency`` limit: nothing queues there, so it has no utilization and
+    never saturates; the diagrams show its calls/s and latency), else ``ok``.
     """
 
     utilization: float
@@ -263,6 +268,8 @@ def _load(known: ComponentEstimate, limit: float) -> Load:
         state = "warning"
     elif known.arrival_rps <= 0 and u == 0:
         state = "idle"
+    elif not known.stations:
+        state = "unbounded"
     else:
         state = "ok"
     return Load(u, known.arrival_rps, known.saturated, state)
@@ -372,11 +379,15 @@ class StepView:
             publish.
         hit: A cache read's hit ratio as the flow resolved it (the step's, else its
             cache's); ``None`` when neither is known.
+        time: Its mean time under the estimate (:mod:`~designkit.render.step_times`);
+            ``None`` without an estimate, or when the estimate does not know a station or
+            an endpoint on its way.
     """
 
     site: Site
     lists: tuple[tuple[StepView, ...], ...] = ()
     hit: float | None = None
+    time: StepTime | None = None
 
     @property
     def body(self) -> tuple[StepView, ...]:
@@ -384,13 +395,42 @@ class StepView:
         return self.lists[0] if self.lists else ()
 
 
-def sequence_view(design: Design, endpoint_ref: str,
-                  flow: Flow | None = None) -> tuple[StepView, ...]:
-    """The steps of one endpoint, nested as in the file, read from the flow's sites.
+@dataclass(frozen=True)
+class SequenceView:
+    """One endpoint's sequence: who takes part, its steps, and their times.
+
+    Attributes:
+        ref: The endpoint.
+        steps: Its steps, nested as in the file.
+        participants: The endpoint's service, then each component or service its steps
+            reach, in the order first reached (depth first, as the messages are drawn).
+        times: The endpoint's mean and its worker wait and cpu under the estimate (the
+            steps carry their own); ``None`` without an estimate.
+        scale: The estimate's factor on the workload (``None`` without one).
+    """
+
+    ref: EndpointRef
+    steps: tuple[StepView, ...]
+    participants: tuple[str, ...]
+    times: EndpointTimes | None = None
+    scale: float | None = None
+
+    @property
+    def estimated(self) -> bool:
+        """Whether an estimate gave the times."""
+        return self.times is not None
+
+
+def sequence_view(design: Design, endpoint_ref: str, estimate: Estimate | None = None,
+                  flow: Flow | None = None) -> SequenceView:
+    """The steps of one endpoint, nested as in the file, read from the flow's sites, with
+    each step's mean time under ``estimate``.
 
     Args:
         design: The design.
         endpoint_ref: The endpoint, ``"svc METHOD /path"``.
+        estimate: The estimate whose waits and endpoint means time the steps (see
+            :mod:`~designkit.render.step_times`); it may be a larger design's.
         flow: The design's flow, when the caller has built it (else built here).
 
     Raises:
@@ -398,16 +438,25 @@ def sequence_view(design: Design, endpoint_ref: str,
 
     Example:
         >>> import designkit as dk
-        >>> steps = sequence_view(dk.template("dashboard-slow"), "dashboard-api GET /v1/dashboard")
-        >>> [type(s.site.step).__name__ for s in steps][:3]
+        >>> d = dk.template("dashboard-slow")
+        >>> seq = sequence_view(d, "dashboard-api GET /v1/dashboard", dk.estimate(d))
+        >>> [type(s.site.step).__name__ for s in seq.steps][:3]
         ['CallStep', 'CallStep', 'LoopStep']
+        >>> seq.participants, round(seq.steps[2].time.ms)
+        (('dashboard-api', 'app-db'), 7679)
     """
     endpoint = design.endpoint(endpoint_ref)
     flow = flow if flow is not None else build(design)
     ref = EndpointRef.parse(endpoint_ref)
+    assert ref is not None  # design.endpoint raised otherwise
+    times: EndpointTimes | None = None
+    if estimate is not None:
+        timed = flow if estimate.days == 0 else build(design, days=estimate.days)
+        times = endpoint_times(timed, str(ref), estimate)
     sites = [s for s in flow.sites_of(str(ref)) if s.endpoint is endpoint]
     if not sites:
-        return ()
+        return SequenceView(ref, (), (ref.service,), times,
+                            estimate.scale if estimate is not None else None)
     lists: dict[Path, list[Site]] = {}
     for site in sites:
         lists.setdefault(site.path[:-1], []).append(site)
@@ -424,6 +473,7 @@ def sequence_view(design: Design, endpoint_ref: str,
                 branches[node.site.path] = len(node.branches)
             else:
                 hits[node.site.path] = node.hit
+    participants = [ref.service]
 
     def view(site: Site) -> StepView:
         here, step = site.path, site.step
@@ -441,11 +491,34 @@ def sequence_view(design: Design, endpoint_ref: str,
                 nested = []
             case _:
                 assert_never(step)
+        if site.target is not None and site.target not in participants:
+            participants.append(site.target)
         hit = hits.get(here, step.hit_ratio) if isinstance(step, CacheStep) else None
+        time = times.steps.get(here) if times is not None else None
+        if time is not None and math.isnan(time.ms):
+            time = None
         return StepView(site, tuple(tuple(view(s) for s in lists.get(key, ()))
-                                    for key in nested), hit)
+                                    for key in nested), hit, time)
 
-    return tuple(view(site) for site in lists[sites[0].path[:-1]])
+    steps = tuple(view(site) for site in lists[sites[0].path[:-1]])
+    return SequenceView(ref, steps, tuple(participants), times,
+                        estimate.scale if estimate is not None else None)
+
+
+def list_ms(steps: Sequence[StepView]) -> float | None:
+    """The mean time of a list of steps run one after another (a miss branch, a parallel
+    branch, a loop's body): the sum of theirs; ``None`` when one has none.
+
+    Example:
+        >>> list_ms(())
+        0.0
+    """
+    total = 0.0
+    for step in steps:
+        if step.time is None:
+            return None
+        total += step.time.ms
+    return total
 
 
 def ratio(value: float) -> str:

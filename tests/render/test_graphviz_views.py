@@ -15,8 +15,6 @@ from typing import Any
 import pytest
 
 import designkit as dk
-from designkit.flow.build import walk_steps
-from designkit.model.steps import LockStep, LoopStep, ParallelStep, TransactionStep
 from designkit.render.graphviz_views import (
     architecture,
     data,
@@ -125,8 +123,12 @@ def test_architecture_nodes_and_edges_match_the_model(name: str) -> None:
     expected = {(node_id(u), node_id(v), e["relation"]) for u, v, e in d.graph().edges(data=True)}
     got = {(t, h, label) for t, h, label, _ in drawn.edges if not t.startswith("legend_")}
     assert got == expected  # one edge per (caller, target, relation), labelled by relation
-    assert drawn.clusters["cluster_legend"][1] >= {node_id("legend", c.kind)
-                                                   for c in d.components.values()}
+    # the legend is under the title and names every kind drawn; it is no part of the layout
+    assert not any(n.startswith("legend") for n in drawn.nodes)
+    assert not any("legend" in c for c in drawn.clusters)
+    for kind in {c.kind for c in d.components.values()}:
+        title = {"queue": "queue / topic", "external": "external API"}.get(kind, kind)
+        assert f"■ {title}" in drawn.title
     svg_ok(to_svg(architecture(d)))
 
 
@@ -186,7 +188,7 @@ def test_saturated_design_gets_a_red_node_marked_saturated() -> None:
     assert drawn.nodes[lock]["fillcolor"] == RED
     assert "SATURATED" in drawn.texts[lock]
     assert "bottleneck" in drawn.text(lock)
-    assert any("SATURATED" in t for t in drawn.texts[node_id("legend", "key")])
+    assert "■ saturated" in drawn.title  # the legend explains the red fill
     svg = to_svg(architecture(d, est))
     svg_ok(svg)
     assert "SATURATED" in svg_text(svg)
@@ -212,6 +214,44 @@ def test_flash_sale_lock_badge() -> None:
     d = design("flash-sale")
     drawn = layout(architecture(d, dk.estimate(d), dk.assess(d)))
     assert "⚑ 1 failing · high" in drawn.texts[node_id("sku-lock")]
+
+
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_legend_is_two_short_lines_under_the_title(name: str) -> None:
+    """The legend (kinds and edges; fills and the badge) sits under the title: it takes
+    no rank of the layout, and title and legend together are under a third of the
+    picture's height, with an estimate and an assessment or without."""
+    d = design(name)
+    est = dk.estimate(d)
+    for graph in (architecture(d), architecture(d, est, dk.assess(d, estimate=est))):
+        raw = json.loads(graph.pipe(format="json").decode("utf-8"))
+        _, bottom, _, top = (float(v) for v in raw["bb"].split(","))
+        lines = sorted({op["pt"][1] for op in raw["_ldraw_"] if op.get("op") == "T"})
+        assert len(lines) <= 3  # the title and at most two lines of legend
+        assert (top - lines[0] + 8) / (top - bottom) < 1 / 3
+        assert not any(o["name"].startswith(("legend", "cluster_legend"))
+                       for o in raw["objects"])
+
+
+def test_external_without_a_concurrency_limit_has_no_utilization() -> None:
+    """An external API without ``concurrency`` has no station: it shows its calls/s and
+    its latency, in its kind's tint, never "util 0%" (one with a limit keeps its util)."""
+    d = dk.Design(name="ext")
+    d.external("open", latency_ms={"p50": 120, "p95": 400})
+    d.external("bounded", latency_ms=50, concurrency=10)
+    d.service("api", workers=32).endpoint("POST /pay").call("open").call("bounded")
+    d.set_load("api POST /pay", 40)
+    est = dk.estimate(d)
+    assert est.components["open"].stations == {} and est.components["open"].arrival_rps == 40
+    drawn = layout(architecture(d, est))
+    text = drawn.text(node_id("open"))
+    assert "40/s · latency p50 120 ms / p95 400 ms" in text
+    assert "util" not in text and "no traffic" not in text
+    assert drawn.nodes[node_id("open")]["fillcolor"] == "#ececec"  # the kind's tint
+    assert "no concurrency limit (no utilization)" in drawn.title
+    assert "util 20% · 40/s" in drawn.text(node_id("bounded"))  # 40/s × 50 ms over 10
+    assert drawn.nodes[node_id("bounded")]["fillcolor"] == GREEN
+    svg_ok(to_svg(architecture(d, est)))
 
 
 # -- data -------------------------------------------------------------------------------
@@ -304,84 +344,6 @@ def test_unknown_saga_names_the_nearest() -> None:
         saga(design("payments-saga"), "place-ordr")
     with pytest.raises(KeyError, match="no saga 'x'"):
         saga(design("flash-sale"), "x")
-
-
-# -- sequence ---------------------------------------------------------------------------
-
-_CONTAINERS = (TransactionStep, LockStep, LoopStep, ParallelStep)
-
-
-def _reachable(drawn: Layout, start: str) -> set[str]:
-    seen, todo = {start}, [start]
-    while todo:
-        here = todo.pop()
-        for t, h, _, _ in drawn.edges:
-            if t == here and h not in seen:
-                seen.add(h)
-                todo.append(h)
-    return seen
-
-
-@pytest.mark.parametrize("name", TEMPLATES)
-def test_sequence_of_every_endpoint_is_one_flow(name: str) -> None:
-    d = design(name)
-    for ref, endpoint in d.endpoints():
-        key = str(ref)
-        drawn = layout(sequence(d, key))
-        start, end = node_id(key, ":request"), node_id(key, ":response")
-        assert key in drawn.texts[start]
-        assert _reachable(drawn, start) == set(drawn.nodes)  # everything on the way
-        assert end in _reachable(drawn, start)
-        steps = [s for _, s in walk_steps(endpoint.steps, ("steps",))
-                 if not isinstance(s, _CONTAINERS)]
-        assert len(drawn.nodes) >= len(steps) + 2
-        containers = [s for _, s in walk_steps(endpoint.steps, ("steps",))
-                      if isinstance(s, TransactionStep | LockStep | LoopStep)]
-        assert len(drawn.clusters) == len(containers)
-
-
-def test_sequence_loop_cluster_and_cache_branches() -> None:
-    drawn = layout(sequence(design("dashboard-slow"), "dashboard-api GET /v1/dashboard"))
-    labels = [label for label, _ in drawn.clusters.values()]
-    assert labels == ["loop × 50"]
-    (members,) = [m for _, m in drawn.clusters.values()]
-    assert ["app-db", "SELECT payments WHERE order_id", "timeout 30,000 ms"] in [
-        drawn.texts[n] for n in members]
-
-    drawn = layout(sequence(design("flash-sale"), "checkout-api post /v1/orders-locked"))
-    edge_labels = {label for _, _, label, _ in drawn.edges}
-    assert {"hit 99.9%", "miss 0.1%"} <= edge_labels
-    labels = sorted(label for label, _ in drawn.clusters.values())
-    assert labels == ["lock sku-lock held", "transaction on orders-db"]
-    lock = next(m for label, m in drawn.clusters.values() if label.startswith("lock"))
-    tx = next(m for label, m in drawn.clusters.values() if label.startswith("transaction"))
-    assert lock <= tx and len(lock) == 5  # 4 queries and the outbox publish, under the lock
-
-
-def test_sequence_parallel_fork_join_and_empty_containers() -> None:
-    d = dk.Design(name="par")
-    d.cache("c", hit_ratio=0.8)
-    d.database("db")
-    ep = d.service("api").endpoint("GET /x", cpu_ms=1)
-    par = ep.parallel(3)
-    par.branch(0).call("db", count=2)
-    par.branch(1).cache("c")  # a cache read with nothing on a miss
-    ep.loop(3)  # an empty loop
-    drawn = layout(sequence(d, "api GET /x"))
-    base = node_id("api GET /x", "steps[0]:fork")
-    join = node_id("api GET /x", "steps[0]:join")
-    assert "parallel × 3" in drawn.texts[base]  # its xlabel
-    out_of_fork = [h for t, h, _, _ in drawn.edges if t == base]
-    assert len(out_of_fork) == 3 and join in out_of_fork  # the empty branch
-    assert {"hit 80%", "miss 20%"} <= {label for _, _, label, _ in drawn.edges}
-    assert [label for label, _ in drawn.clusters.values()] == ["loop × 3"]
-    assert "(no steps)" in " ".join(" ".join(t) for t in drawn.texts.values())
-    svg_ok(to_svg(sequence(d, "api GET /x")))
-
-
-def test_unknown_endpoint_names_the_nearest() -> None:
-    with pytest.raises(KeyError, match="GET /v1/dashboard"):
-        sequence(design("dashboard-slow"), "dashboard-api GET /v1/dashbord")
 
 
 # -- escaping, determinism, SVG ---------------------------------------------------------

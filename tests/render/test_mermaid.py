@@ -37,6 +37,7 @@ from designkit.model.steps import (
 )
 from designkit.render import mermaid
 from designkit.render.names import node_id
+from designkit.render.sequence_text import milliseconds
 
 TEMPLATES = sorted(dk.templates())
 ENDPOINTS = [(name, str(ref)) for name in TEMPLATES for ref, _ in dk.template(name).endpoints()]
@@ -160,7 +161,7 @@ _PARTICIPANT = re.compile(rf"^\s*(participant|actor) ({ID}) as (.+)$")
 _MESSAGE = re.compile(rf"^\s*({ID})(->>|-->>|-\))({ID}): (.+)$")
 _OPENER = re.compile(r"^\s*(loop|alt|par|critical|rect|opt)(?: (.*))?$")
 _MIDDLE = re.compile(r"^\s*(else|and|option)(?: (.*))?$")
-_NOTE = re.compile(rf"^\s*Note (?:right of|left of|over) {ID}: (.+)$")
+_NOTE = re.compile(rf"^\s*Note (?:right of|left of|over) {ID}(?:,{ID})?: (.+)$")
 _SEQ_TEXT = re.compile(r"(?:[^#;\n]|#\w+;)*")  # ';' ends a statement, '#' opens a comment
 
 
@@ -273,10 +274,65 @@ def test_architecture_with_an_estimate_shows_rates_and_utilization(name: str) ->
     limit = design.policy.utilization_max
     for component_name, c in estimate.components.items():
         state = ("saturated" if c.saturated or c.utilization >= 1 else
-                 "warning" if c.utilization >= limit else "ok")
+                 "warning" if c.utilization >= limit else
+                 "idle" if c.arrival_rps == 0 and c.utilization == 0 else "ok")
         assert node_id(component_name) in classes[state], (component_name, state)
-        others = {"ok", "warning", "saturated"} - {state}
+        others = {"ok", "warning", "saturated", "idle"} - {state}
         assert all(node_id(component_name) not in classes.get(o, set()) for o in others)
+
+
+def test_idle_components_get_the_no_traffic_class() -> None:
+    """An idle component is drawn "no traffic" in its own class, as Graphviz fills it
+    white; the class and its legend entry appear only when a component is idle."""
+    design = dk.template("flash-sale")  # sku-lock: only the unused locked endpoint takes it
+    parsed = parse_flowchart(mermaid.architecture(design, dk.estimate(design)))
+    lock = node_id("sku-lock")
+    assert unescape(parsed.nodes[lock][1]).split("\n")[-1] == "no traffic"
+    assert parsed.classes["idle"] == {lock, node_id("legend", "idle")}
+    assert lock not in parsed.classes["ok"]
+    assert unescape(parsed.nodes[node_id("legend", "idle")][1]) == "no traffic"
+    busy = dk.template("dashboard-slow")  # every component loaded: no idle class
+    text = mermaid.architecture(busy, dk.estimate(busy))
+    assert "idle" not in text and "no traffic" not in text
+
+
+def test_external_without_a_concurrency_limit_shows_calls_and_latency() -> None:
+    d = dk.Design(name="ext")
+    d.external("open", latency_ms={"p50": 120, "p95": 400})
+    d.service("api", workers=32).endpoint("POST /pay").call("open")
+    d.set_load("api POST /pay", 40)
+    parsed = parse_flowchart(mermaid.architecture(d, dk.estimate(d)))
+    label = unescape(parsed.nodes[node_id("open")][1]).split("\n")
+    assert label == ["open", "external API", "40 calls/s · latency p50 120 ms / p95 400 ms"]
+    for state in ("ok", "warning", "saturated", "idle"):  # no utilization, no colour of it
+        assert node_id("open") not in parsed.classes.get(state, set())
+    assert node_id("open") in parsed.classes["external"]
+
+
+@pytest.mark.parametrize(("name", "ref"), ENDPOINTS)
+def test_timed_sequence_says_what_its_numbers_are(name: str, ref: str) -> None:
+    design = dk.template(name)
+    estimate = dk.estimate(design)
+    text = mermaid.sequence(design, ref, estimate)
+    parsed = parse_sequence(text)
+    lines = text.split("\n")
+    assert lines[len(parsed.participants) + 1].strip().startswith("Note over client_")
+    assert "times: mean of one run of each step, estimated at 1× workload" in text
+    assert "Note right of" in lines[len(parsed.participants) + 3]  # worker wait · cpu
+    assert "worker wait " in lines[len(parsed.participants) + 3]
+    key = str(EndpointRef.parse(ref))
+    last = unescape(parsed.messages[-1][3])
+    if key in estimate.endpoints:
+        assert last == f"response · mean {milliseconds(estimate.endpoints[key].mean_ms)}"
+    else:
+        assert last == "response (no traffic in the estimate)"
+    # every message the service sends for a step carries its time, but the closing ones
+    for *_, label in parsed.messages[1:-1]:
+        shown = unescape(label)
+        assert (" ms" in shown) != (shown in {"COMMIT", "release", "SET (fill)"}), shown
+    # without an estimate nothing changes but the numbers
+    plain = mermaid.sequence(design, ref)
+    assert " ms" not in plain and "Note over" not in plain
 
 
 def test_edge_rates_follow_counts_loops_and_cache_misses() -> None:

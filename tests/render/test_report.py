@@ -101,6 +101,38 @@ def test_key_numbers_appear(name: str, reports: dict[str, tuple[Path, dk.Estimat
             assert html.escape(f.waiver) in page
 
 
+@pytest.mark.parametrize("name", NAMES)
+def test_rules_and_findings_are_counted_apart(name: str, reports: dict[
+        str, tuple[Path, dk.Estimate, dk.Assessment]]) -> None:
+    """"47 rules ran (1 with a failure); 142 findings: 1 failed, 106 passed, …": the
+    counts after the colon are findings, and they add up to the findings' number."""
+    md, _, assessment = reports[name]
+    counts = assessment.summary()["by_status"]
+    rules = len(assessment.rules)
+    failing = len({f.rule for f in assessment.failed()})
+    findings = len(assessment.findings)
+    assert findings == sum(counts.values()) and findings > rules
+    words = (f"{rules} rules ran ({failing} with a failure); {findings:,} findings: ",
+             f"{counts['fail']} failed",
+             f", {counts['pass']:,} passed, {counts['needs-data']} need data, "
+             f"{counts['needs-attestation']} need an attestation, {counts['waived']} waived, "
+             f"{counts['not-applicable']} not applicable.")
+    text = md.read_text(encoding="utf-8")
+    assert f"{words[0]}**{words[1]}**{words[2]}" in text
+    page = md.with_suffix(".html").read_text(encoding="utf-8")
+    assert f"<p>{words[0]}<strong>{words[1]}</strong>{words[2]}</p>" in page
+    assert f"{rules} rules ran: " not in text  # the old sentence counted findings as rules
+
+
+def test_audit_says_so_in_the_counting_sentence(tmp_path: Path) -> None:
+    design = dk.template("flash-sale")
+    md = write_report(design, tmp_path, assessment=dk.assess(design, audit=True))
+    sentence = next(line for line in md.read_text(encoding="utf-8").splitlines()
+                    if " rules ran (" in line)
+    assert sentence.endswith("not applicable (audit: every waiver ignored).")
+    assert " findings: **" in sentence
+
+
 def test_saturated_design_is_flagged(tmp_path: Path) -> None:
     design = dk.template("dashboard-slow")
     estimate = dk.estimate(design, scale=2.0)

@@ -13,6 +13,7 @@ from designkit.model.steps import CacheStep, CallStep, LoopStep, ParallelStep
 from designkit.render import graphviz_views as gv
 from designkit.render import mermaid
 from designkit.render.names import node_id
+from designkit.render.sequence_text import milliseconds, response_label
 from designkit.render.view import (
     RELATIONS,
     architecture_view,
@@ -231,7 +232,10 @@ def test_sequence_view_nests_the_sites_as_the_file_does() -> None:
     ep.cache("gone")
     d.database("db")
     d.cache("c")
-    top = sequence_view(d, "api get /a")
+    seq = sequence_view(d, "api get /a")
+    top = seq.steps
+    assert seq.participants == ("api", "db", "c", "gone")  # in the order first reached
+    assert not seq.estimated and all(s.time is None for s in top)
     assert [type(s.site.step).__name__ for s in top] == [
         "LoopStep", "ParallelStep", "CacheStep", "CacheStep"]
     loop, par, cache, unknown = top
@@ -246,6 +250,60 @@ def test_sequence_view_nests_the_sites_as_the_file_does() -> None:
     assert "alt hit (25%)" in text and "else miss (75%)" in text
     assert "    alt hit\n" in text and "    else miss\n" in text
     source = gv.sequence(d, "api GET /a").source
-    assert 'label="hit 25%"' in source and 'label=hit ' in source
+    assert "[hit (25%)]" in source and "[miss (75%)]" in source
+    assert "[hit]" in source and "[miss]" in source
     with pytest.raises(KeyError, match="GET /a"):
         sequence_view(d, "api GET /b")
+
+
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_step_times_add_up_to_the_endpoints_mean(name: str) -> None:
+    """Without parallel steps, worker wait + cpu + the top-level steps' times is the
+    estimate's mean of the endpoint: the diagrams' numbers are its terms."""
+    d = dk.template(name)
+    est = dk.estimate(d)
+    for ref, _ in d.endpoints():
+        seq = sequence_view(d, str(ref), est)
+        assert seq.times is not None and seq.scale == 1.0
+        assert all(s.time is not None for s in seq.steps)
+        total = seq.times.worker_wait_ms + seq.times.cpu_ms + sum(
+            s.time.ms for s in seq.steps if s.time is not None)
+        if str(ref) in est.endpoints:
+            assert total == pytest.approx(est.endpoints[str(ref)].mean_ms, rel=1e-6), ref
+        else:  # no traffic: no mean to show
+            assert response_label(seq) == "response (no traffic in the estimate)"
+
+
+def test_step_times_of_each_kind() -> None:
+    d = dk.Design(name="kinds")
+    d.database("db", cores=2)
+    d.cache("c", hit_ratio=0.75, service_ms=0.5)
+    d.lock("l", acquire_ms=0.25)
+    d.external("pay", latency_ms=40, concurrency=8)
+    ep = d.service("api", workers=32).endpoint("GET /a")
+    ep.loop(4).call("db", service_ms=1)
+    ep.cache("c").call("db", service_ms=3)
+    ep.lock("l").call("pay")
+    ep.call("other GET /b", count=2)
+    d.service("other", workers=32).endpoint("GET /b", cpu_ms=5)
+    d.set_load("api GET /a", 100)
+    est = dk.estimate(d)
+    loop, cache, lock, call = sequence_view(d, "api GET /a", est).steps
+    pool, cpu = est.station("db pool api"), est.station("db cpu")
+    assert loop.body[0].time is not None and loop.time is not None
+    query = pool.wait_ms + cpu.wait_ms + 1.0  # outside a transaction: a connection first
+    assert loop.body[0].time.ms == pytest.approx(query)
+    assert loop.time.ms == pytest.approx(4 * query)
+    read = est.station("c servers").wait_ms + 0.5
+    miss = pool.wait_ms + cpu.wait_ms + 3.0
+    assert cache.time is not None and cache.time.own_ms == pytest.approx(read)
+    assert cache.time.ms == pytest.approx(read + 0.25 * miss)
+    acquire = est.station("l lock").wait_ms + 0.25
+    assert lock.time is not None and lock.time.own_ms == pytest.approx(acquire)
+    slot = est.station("pay concurrency").wait_ms
+    assert lock.body[0].time is not None
+    assert lock.body[0].time.ms == pytest.approx(40 + slot)  # no retries: one attempt
+    assert lock.time.ms == pytest.approx(acquire + 40 + slot)
+    assert call.time is not None
+    assert call.time.ms == pytest.approx(2 * est.endpoints["other GET /b"].mean_ms)
+    assert milliseconds(call.time.ms) == f"{number(call.time.ms)} ms"
