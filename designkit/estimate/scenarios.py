@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 from designkit.errors import DesignError, Problem
 from designkit.estimate.arguments import suggest
 from designkit.flow.build import design_steps
+from designkit.flow.times import scaled_time
 from designkit.model.components import Cache, Component, External, Lock, Queue
 from designkit.model.database import Database
 from designkit.model.design import Design
 from designkit.model.problems import format_path
 from designkit.model.service import Service
 from designkit.model.steps import CacheStep, CallStep
-from designkit.model.times import Time
 
 __all__ = ["Scenario"]
 
@@ -176,19 +176,12 @@ def _first_line(err: Exception) -> str:
     return str(err).splitlines()[0] if str(err) else type(err).__name__
 
 
-def _scaled(time: Time, factor: float) -> Time:
-    if time.mean is not None:
-        return Time(mean=time.mean * factor, scv=time.scv)
-    assert time.p50 is not None and time.p95 is not None
-    return Time(p50=time.p50 * factor, p95=time.p95 * factor)
-
-
 def _slow_down(design: Design, name: str, factor: float) -> None:
     component = design.components[name]
     if isinstance(component, External):
-        component.latency_ms = _scaled(component.latency_ms, factor)
+        component.latency_ms = scaled_time(component.latency_ms, factor)
     elif isinstance(component, Cache | Queue):
-        component.service_ms = _scaled(component.service_ms, factor)
+        component.service_ms = scaled_time(component.service_ms, factor)
     elif isinstance(component, Database):
         component.seek_ms *= factor
         component.scan_us_per_row *= factor
@@ -198,7 +191,7 @@ def _slow_down(design: Design, name: str, factor: float) -> None:
         component.acquire_ms *= factor
     elif isinstance(component, Service):
         for endpoint in component.endpoints.values():
-            endpoint.cpu_ms = _scaled(endpoint.cpu_ms, factor)
+            endpoint.cpu_ms = scaled_time(endpoint.cpu_ms, factor)
     for _, _, step in design_steps(design):
         if isinstance(step, CallStep) and step.call == name and step.service_ms is not None:
-            step.service_ms = _scaled(step.service_ms, factor)
+            step.service_ms = scaled_time(step.service_ms, factor)

@@ -14,9 +14,10 @@ What is simulated (mirrors :mod:`designkit.estimate.solve`):
 * An endpoint waits for a worker of its service; a *blocking* service keeps it during cpu
   and all steps, an *async* one only during cpu.
 * ``Visit``: ``count`` visits in a row (fractional: ⌊count⌋, plus one with the fraction's
-  probability), each a wait and a service time drawn from the spec: constant (scv 0), gamma
-  (0 < scv < 1), exponential (scv 1), balanced two-phase hyperexponential (scv > 1), or the
-  fitted lognormal.
+  probability), each a wait and a service time drawn by the time's own sampler
+  (:meth:`~designkit.flow.times.Spec.sampler`): constant (scv 0), gamma (0 < scv < 1),
+  exponential (scv 1), balanced two-phase hyperexponential (scv > 1), or the fitted
+  lognormal.
 * ``Hold``: a server of the held station (pool connection, lock, worker) is kept while the
   body runs, plus ``extra``.
 * ``Invoke``: the other endpoint runs synchronously (its worker wait included), ``count``
@@ -111,8 +112,8 @@ from designkit.flow.nodes import (
     Seq,
     Visit,
 )
-from designkit.flow.times import Spec
-from designkit.maths.distributions import Dist, Grid, balanced_h2
+from designkit.flow.times import Sampler, Spec, in_blocks
+from designkit.maths.distributions import Dist, Grid
 
 if TYPE_CHECKING:
     from simpy import Environment, Event
@@ -124,7 +125,6 @@ __all__ = ["simulate"]
 Gen = Generator["Event", Any, None]
 Factory = Callable[[], Gen]
 
-_BLOCK = 4096
 _AUTO_PROGRESS_EVENTS = 1e6
 _SATURATED_UTILIZATION = 0.99
 
@@ -225,46 +225,6 @@ def simulate(design: Design, duration_s: float = 60.0, seed: int = 0,
         utilization_max=design.policy.utilization_max,
         _source=design,
     )
-
-
-# -- random numbers ------------------------------------------------------------------------
-
-
-def _draws(fill: Callable[[int], list[float]]) -> Callable[[], float]:
-    """Draws from ``fill``, made in blocks and handed out one by one (fast, reproducible)."""
-
-    def stream() -> Iterator[float]:
-        while True:
-            yield from fill(_BLOCK)
-
-    return stream().__next__
-
-
-def _constant(value: float) -> Callable[[], float]:
-    return lambda: value
-
-
-def _sampler(spec: Spec, rng: np.random.Generator) -> Callable[[], float]:
-    """Draws of the time ``spec`` (ms)."""
-    mean, scv = spec.mean, spec.scv
-    if spec.shape == "lognormal":
-        m, s = spec.m, spec.s
-        return _draws(lambda n: rng.lognormal(m, s, n).tolist())
-    if mean <= 0 or scv <= 1e-9:
-        return _constant(max(mean, 0.0))
-    if abs(scv - 1.0) < 1e-9:
-        return _draws(lambda n: rng.exponential(mean, n).tolist())
-    if scv < 1.0:
-        shape, scale = 1.0 / scv, mean * scv
-        return _draws(lambda n: rng.gamma(shape, scale, n).tolist())
-    p, m1, m2 = balanced_h2(mean, scv)
-
-    def hyper(n: int) -> list[float]:
-        first = rng.random(n) < p
-        values: list[float] = (rng.exponential(1.0, n) * np.where(first, m1, m2)).tolist()
-        return values
-
-    return _draws(hyper)
 
 
 # -- stations ------------------------------------------------------------------------------
@@ -463,9 +423,9 @@ class _Simulation:
         self.warm = warm
         self.end = warm + span
         self.span = span
-        self.uniform = _draws(lambda n: rng.random(n).tolist())
-        self.unit_exp = _draws(lambda n: rng.exponential(1.0, n).tolist())
-        self.samplers: dict[Spec, Callable[[], float]] = {}
+        self.uniform = in_blocks(lambda n: rng.random(n).tolist())
+        self.unit_exp = in_blocks(lambda n: rng.exponential(1.0, n).tolist())
+        self.samplers: dict[Spec, Sampler] = {}
         async_workers = {ep.workers for ep in program.endpoints if not ep.blocking}
         self.stats = [_Stats(st.servers * st.copies, warm, self.end) for st in program.stations]
         self.plain: dict[int, _Plain] = {}
@@ -482,9 +442,10 @@ class _Simulation:
         self.factories: list[Factory] = []  # filled next; calls look them up when they run
         self.factories.extend(self.endpoint(i) for i in range(n))
 
-    def sampler(self, spec: Spec) -> Callable[[], float]:
+    def sampler(self, spec: Spec) -> Sampler:
+        """Draws of the time ``spec``: one sampler per time, made when first asked."""
         if spec not in self.samplers:
-            self.samplers[spec] = _sampler(spec, self.rng)
+            self.samplers[spec] = spec.sampler(self.rng)
         return self.samplers[spec]
 
     def times(self, count: float) -> Callable[[], int]:

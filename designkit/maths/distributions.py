@@ -20,13 +20,14 @@ import functools
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
 from designkit.maths.queueing import erlang_c, mmc_sojourn_cdf
 
-__all__ = ["Dist", "Grid", "balanced_h2"]
+__all__ = ["Dist", "Grid", "ServiceTime", "balanced_h2"]
 
 Array = NDArray[np.float64]
 
@@ -151,24 +152,17 @@ class Grid:
             return 0.5 * (1.0 + _erf(z))
         return self.from_cdf(cdf)
 
-    def with_moments(self, mean: float, scv: float) -> Dist:
-        """A time with this mean and squared coefficient of variation.
+    def hyperexponential(self, p: float, fast: float, slow: float) -> Dist:
+        """Two exponential phases: of mean ``fast`` with probability ``p``, of mean ``slow``
+        otherwise (its exact CDF).
 
-        scv 0 → constant; scv 1 → exponential; scv > 1 → two-phase hyperexponential with
-        balanced means; 0 < scv < 1 → gamma.
+        Example:
+            >>> g = Grid.covering(200.0)
+            >>> round(g.hyperexponential(*balanced_h2(4.0, 3.0)).mean(), 3)
+            4.0
         """
-        if mean <= 0:
-            return self.zero()
-        if scv <= 1e-9:
-            return self.point(mean)
-        if abs(scv - 1.0) < 1e-9:
-            return self.exponential(mean)
-        if scv > 1.0:
-            p, fast, slow = balanced_h2(mean, scv)
-            return self.from_cdf(lambda t: 1.0 - p * np.exp(-t / fast)
-                                 - (1.0 - p) * np.exp(-t / slow))
-        shape, scale = 1.0 / scv, mean * scv
-        return self.gamma(shape, scale)
+        return self.from_cdf(lambda t: 1.0 - p * np.exp(-t / fast)
+                             - (1.0 - p) * np.exp(-t / slow))
 
     def gamma(self, shape: float, scale: float) -> Dist:
         """Gamma with ``shape > 1``: each cell's mass by Simpson's rule on the density.
@@ -237,9 +231,21 @@ class Grid:
         spectrum += 1.0 - p_wait
         return Dist(self, spectrum=spectrum)
 
-    def station(self, lam: float, mean: float, scv: float, c: int,
-                ca2: float = 1.0) -> Dist:
-        """Sojourn at a c-server station: exact for M/M/c, Allen–Cunneen otherwise."""
+    def station(self, lam: float, service: ServiceTime, c: int, ca2: float = 1.0) -> Dist:
+        """Sojourn at a c-server station with this service time: exact for M/M/c,
+        Allen–Cunneen otherwise.
+
+        Example:
+            >>> from dataclasses import dataclass
+            >>> @dataclass
+            ... class Fixed:   # a constant service time
+            ...     mean: float
+            ...     scv: float = 0.0
+            ...     def dist(self, grid): return grid.point(self.mean)
+            >>> round(Grid.covering(200.0).station(0.8, Fixed(1.0), 1).mean(), 3)   # M/D/1
+            3.0
+        """
+        mean, scv = service.mean, service.scv
         if mean <= 0:
             return self.zero()
         mu = 1.0 / mean
@@ -249,7 +255,20 @@ class Grid:
             return self.mmc_sojourn(lam, mu, c)
         p_wait = float(erlang_c(c, lam * mean)) if lam > 0 else 0.0
         mean_wait = p_wait / (c * mu - lam) * (ca2 + scv) / 2.0
-        return self.waiting(p_wait, mean_wait) + self.with_moments(mean, scv)
+        return self.waiting(p_wait, mean_wait) + service.dist(self)
+
+
+class ServiceTime(Protocol):
+    """What :meth:`Grid.station` needs of a service time: its moments and its distribution
+    on a grid (a :class:`designkit.flow.times.Spec` has them)."""
+
+    @property
+    def mean(self) -> float: ...
+
+    @property
+    def scv(self) -> float: ...
+
+    def dist(self, grid: Grid) -> Dist: ...
 
 
 def balanced_h2(mean: float, scv: float) -> tuple[float, float, float]:

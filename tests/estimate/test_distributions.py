@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from designkit.flow.times import Constant, Exponential, shape_of
 from designkit.maths import queueing as q
 from designkit.maths.distributions import Dist, Grid
 from tests import oracles as o
@@ -43,7 +44,7 @@ def test_pdq_tandem_percentiles() -> None:
                                               (1.0, 1.0, 2)])
 def test_mmc_station_quantiles(lam: float, mu: float, c: int) -> None:
     grid = Grid.covering(40.0 / (c * mu - lam) + 10 / mu)
-    dist = grid.station(lam, 1 / mu, 1.0, c)
+    dist = grid.station(lam, Exponential(1 / mu), c)
     for p in (0.5, 0.95, 0.99):
         assert dist.quantile(p) == pytest.approx(o.mmc_sojourn_quantile(p, lam, mu, c), rel=REL)
     assert dist.mean() == pytest.approx(o.mmc_wait(lam, mu, c) + 1 / mu, rel=REL)
@@ -80,7 +81,7 @@ def test_lognormal_percentiles() -> None:
 @pytest.mark.parametrize("scv", [0.0, 0.25, 0.5, 1.0, 2.0, 4.0])
 def test_moments_are_kept(scv: float) -> None:
     grid = Grid.covering(500.0)
-    dist = grid.with_moments(5.0, scv)
+    dist = shape_of(5.0, scv).dist(grid)
     x = np.arange(grid.size) * grid.step
     mean = float(np.dot(x, dist.pmf))
     var = float(np.dot((x - mean) ** 2, dist.pmf))
@@ -99,7 +100,7 @@ def test_repeat_is_an_erlang() -> None:
 
 def test_saturated_station_is_infinite_not_nan() -> None:
     grid = Grid.covering(10.0)
-    dist = grid.station(2.0, 1.0, 1.0, 1)
+    dist = grid.station(2.0, Exponential(1.0), 1)
     assert dist.saturated
     assert dist.quantile(0.95) == math.inf and dist.mean() == math.inf
     chained = dist + grid.exponential(1.0)
@@ -109,7 +110,7 @@ def test_saturated_station_is_infinite_not_nan() -> None:
 
 def test_allen_cunneen_station_has_the_approximate_mean() -> None:
     grid = Grid.covering(200.0)
-    dist = grid.station(0.8, 1.0, 0.0, 1)     # M/D/1 at rho 0.8: W = 2, T = 3
+    dist = grid.station(0.8, Constant(1.0), 1)     # M/D/1 at rho 0.8: W = 2, T = 3
     assert dist.mean() == pytest.approx(3.0, rel=REL)
 
 

@@ -28,7 +28,7 @@ from designkit.estimate.external import (
 from designkit.estimate.program import compile_design
 from designkit.estimate.solve import solve
 from designkit.flow.nodes import ExternalCall
-from designkit.flow.times import Spec
+from designkit.flow.times import Lognormal, Spec
 from designkit.maths import queueing as q
 from designkit.maths import special
 from designkit.maths.distributions import Grid
@@ -362,7 +362,8 @@ def test_lognormal_tails_far_beyond_any_bound_stay_finite() -> None:
     m, s = q.lognormal_from_percentiles(0.001, 1e9)
     mean, scv = q.lognormal_moments(m, s)
     assert math.isfinite(mean) and math.isfinite(scv)
-    spec = Spec(mean, scv, "lognormal", m, s)
+    spec = Lognormal(m, s)
+    assert (spec.mean, spec.scv) == (mean, scv)
     dist = spec.dist(Grid.covering(1e12, 2048))
     assert not np.isnan(dist.pmf).any()
     assert dist.quantile(0.5) == pytest.approx(0.001, abs=dist.grid.step)
