@@ -3,6 +3,7 @@ an open circuit breaker."""
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from designkit.flow.nodes import ExternalCall
+from designkit.flow.times import Spec
 from designkit.maths.distributions import Dist, Grid
 
 __all__ = ["Attempts", "attempts", "backoff_ms", "backoff_total_ms", "call_dist",
@@ -112,31 +114,32 @@ def settings(call: ExternalCall) -> tuple[object, ...]:
 def attempts(call: ExternalCall, attempt: Dist | None = None) -> Attempts:
     """The retry arithmetic of ``call``; ``attempt`` gives P(timeout) when one is set (by
     default, the latency's own distribution function: computed once per settings)."""
+    retries = call.retries.max if call.retries else 0
     if attempt is None:
-        return _attempts(settings(call), call)
-    return _arithmetic(call, attempt)
+        return _attempts(call.latency, call.timeout_ms, call.failure_rate,
+                         call.breaker_threshold, retries)
+    return _arithmetic(call.latency, call.timeout_ms, call.failure_rate,
+                       call.breaker_threshold, retries, attempt)
 
 
-_ATTEMPTS: dict[tuple[object, ...], Attempts] = {}
+@functools.lru_cache(maxsize=4096)
+def _attempts(latency: Spec, timeout_ms: float | None, failure_rate: float,
+              breaker_threshold: float | None, retries: int) -> Attempts:
+    """:func:`_arithmetic` with the latency's own distribution, kept per settings (a
+    bounded cache of immutable results: calls of the same third party share it)."""
+    return _arithmetic(latency, timeout_ms, failure_rate, breaker_threshold, retries, None)
 
 
-def _attempts(key: tuple[object, ...], call: ExternalCall) -> Attempts:
-    found = _ATTEMPTS.get(key)
-    if found is None:
-        if len(_ATTEMPTS) > 4096:
-            _ATTEMPTS.clear()
-        found = _ATTEMPTS[key] = _arithmetic(call, None)
-    return found
-
-
-def _arithmetic(call: ExternalCall, attempt: Dist | None) -> Attempts:
+def _arithmetic(latency: Spec, timeout_ms: float | None, failure_rate: float,
+                breaker_threshold: float | None, retries: int,
+                attempt: Dist | None) -> Attempts:
     p_timeout = 0.0
-    if call.timeout_ms is not None:
-        p_timeout = (call.latency.cut(call.timeout_ms)[0] if attempt is None
-                     else 1.0 - attempt.cdf(call.timeout_ms))
-    failure = 1.0 - (1.0 - call.failure_rate) * (1.0 - p_timeout)
-    n = 1 + (call.retries.max if call.retries else 0)
-    if call.breaker_open(failure):
+    if timeout_ms is not None:
+        p_timeout = (latency.cut(timeout_ms)[0] if attempt is None
+                     else 1.0 - attempt.cdf(timeout_ms))
+    failure = 1.0 - (1.0 - failure_rate) * (1.0 - p_timeout)
+    n = 1 + retries
+    if breaker_threshold is not None and failure >= breaker_threshold:
         return Attempts(failure, n, 0.0, True, p_timeout)
     return Attempts(failure, n, geometric_sum(failure, n), False, p_timeout)
 

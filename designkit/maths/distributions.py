@@ -20,14 +20,13 @@ import functools
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
-from designkit.maths.queueing import erlang_c, mmc_sojourn_cdf
+from designkit.maths.queueing import mmc_sojourn_cdf
 
-__all__ = ["Dist", "Grid", "ServiceTime", "balanced_h2"]
+__all__ = ["Dist", "Grid", "balanced_h2"]
 
 Array = NDArray[np.float64]
 
@@ -231,45 +230,6 @@ class Grid:
         spectrum += 1.0 - p_wait
         return Dist(self, spectrum=spectrum)
 
-    def station(self, lam: float, service: ServiceTime, c: int, ca2: float = 1.0) -> Dist:
-        """Sojourn at a c-server station with this service time: exact for M/M/c,
-        Allen–Cunneen otherwise.
-
-        Example:
-            >>> from dataclasses import dataclass
-            >>> @dataclass
-            ... class Fixed:   # a constant service time
-            ...     mean: float
-            ...     scv: float = 0.0
-            ...     def dist(self, grid): return grid.point(self.mean)
-            >>> round(Grid.covering(200.0).station(0.8, Fixed(1.0), 1).mean(), 3)   # M/D/1
-            3.0
-        """
-        mean, scv = service.mean, service.scv
-        if mean <= 0:
-            return self.zero()
-        mu = 1.0 / mean
-        if lam >= c * mu:
-            return self.never()
-        if abs(scv - 1.0) < 1e-9 and abs(ca2 - 1.0) < 1e-9:
-            return self.mmc_sojourn(lam, mu, c)
-        p_wait = float(erlang_c(c, lam * mean)) if lam > 0 else 0.0
-        mean_wait = p_wait / (c * mu - lam) * (ca2 + scv) / 2.0
-        return self.waiting(p_wait, mean_wait) + service.dist(self)
-
-
-class ServiceTime(Protocol):
-    """What :meth:`Grid.station` needs of a service time: its moments and its distribution
-    on a grid (a :class:`designkit.flow.times.Spec` has them)."""
-
-    @property
-    def mean(self) -> float: ...
-
-    @property
-    def scv(self) -> float: ...
-
-    def dist(self, grid: Grid) -> Dist: ...
-
 
 def balanced_h2(mean: float, scv: float) -> tuple[float, float, float]:
     """The two-phase hyperexponential with balanced means of this mean and ``scv > 1``:
@@ -408,30 +368,6 @@ class Dist:
             return other
         return Dist(self.grid, spectrum=self.spectrum * other.spectrum)
 
-    def repeat(self, count: float) -> Dist:
-        """The sum of ``count`` independent copies; a fractional count mixes ⌊n⌋ and ⌈n⌉.
-
-        Example:
-            >>> g = Grid.covering(100.0)
-            >>> round(g.exponential(2.0).repeat(2.5).mean(), 3)
-            5.0
-        """
-        if count <= 0 or self.zero:
-            return self.grid.zero()
-        whole = math.floor(count)
-        frac = count - whole
-        base = self._power(whole)
-        if frac < 1e-12:
-            return base
-        return Dist.mixture([(1.0 - frac, base), (frac, base + self)])
-
-    def _power(self, k: int) -> Dist:
-        if k == 0:
-            return self.grid.zero()
-        if k == 1:
-            return self
-        return Dist(self.grid, spectrum=self.spectrum ** k)
-
     @staticmethod
     def maximum(dists: Iterable[Dist]) -> Dist:
         """The time until all of several independent times are over (parallel branches)."""
@@ -483,9 +419,13 @@ def _gamma_head(shape: float, x: float) -> float:
 
 @functools.lru_cache(maxsize=64)
 def _zero(grid: Grid) -> Dist:
+    """The zero time on ``grid``, shared: its arrays are read-only, so no caller can
+    change it for the others."""
     pmf = np.zeros(grid.size)
     pmf[0] = 1.0
-    dist = Dist(grid, pmf, np.ones(grid.size + 1, dtype=np.complex128))
+    spectrum = np.ones(grid.size + 1, dtype=np.complex128)
+    pmf.flags.writeable = spectrum.flags.writeable = False
+    dist = Dist(grid, pmf, spectrum)
     dist.zero = True
     return dist
 
@@ -495,6 +435,7 @@ def _phases(size: int) -> tuple[NDArray[np.complex128], NDArray[np.complex128]]:
     k = np.arange(size + 1)
     w: NDArray[np.complex128] = np.exp(-2j * np.pi * k / (2 * size))
     w_last: NDArray[np.complex128] = np.exp(-2j * np.pi * k * (size - 1) / (2 * size))
+    w.flags.writeable = w_last.flags.writeable = False  # shared by every grid of this size
     return w, w_last
 
 
