@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 
 from designkit.estimate.external import Attempts
 from designkit.estimate.program import Program
-from designkit.estimate.tape import Level, Tape, tape_of
+from designkit.estimate.tape import Level, Tape, Traffic, tape_of
 from designkit.flow.nodes import ExternalCall, Invoke
 from designkit.maths.queueing import erlang_c
 
@@ -91,6 +91,9 @@ class Flows:
     holder_rate: Floats
     external_rate: dict[str, float]
     retried: list[Retried]
+    bound: Floats  # per station: most requests ever inside it at once (inf: no bound)
+    overlapped: dict[int, tuple[int, ...]]  # held station -> the stations whose queue it is
+    groups: dict[int, tuple[int, ...]]  # held station -> the stations only it bounds
 
 
 def flows_of(program: Program, workload: dict[str, float]) -> Flows:
@@ -103,6 +106,7 @@ def flows_of(program: Program, workload: dict[str, float]) -> Flows:
     rate = [0.0] * len(program.endpoints)
     for name, rps in workload.items():
         rate[program.index[name]] += rps / 1000.0  # per ms
+    direct = list(rate)
     for source, target, mult in zip(traffic.call_from, traffic.call_to, traffic.call_mult,
                                     strict=True):
         if rate[source] > 0:
@@ -110,6 +114,8 @@ def flows_of(program: Program, workload: dict[str, float]) -> Flows:
     rates = np.array(rate, dtype=float)
     n = len(program.stations)
     visit_rate = rates[traffic.visit_endpoint] * traffic.visit_mult
+    bound, chosen = _bounds(program, traffic, direct, rate)
+    overlapped = _overlapped(program, traffic, rate, bound)
     external: dict[str, float] = {}
     calls = rates[traffic.external_endpoint] * traffic.external_mult
     for component, value in zip(traffic.external_component, calls.tolist(), strict=True):
@@ -124,9 +130,107 @@ def flows_of(program: Program, workload: dict[str, float]) -> Flows:
         external_rate=external,
         retried=[Retried(r.node, rate[r.endpoint] * r.mult, r.held, r.endpoint)
                  for r in traffic.retried if rate[r.endpoint] * r.mult > 0],
+        bound=bound,
+        overlapped=overlapped,
+        groups=_groups(program, bound, chosen, overlapped),
     )
     program.keep_traffic(key, flows)
     return flows
+
+
+def _bounds(program: Program, traffic: Traffic, direct: list[float],
+            rate: list[float]) -> tuple[Floats, list[set[int] | None]]:
+    """Per station, the most requests that can ever be inside it at once: ``inf`` unless
+    every visit to it (or hold of it) happens while some held station is kept — a blocking
+    worker, a connection, a lock — whose servers then bound it.
+
+    Each visit is bounded by the smallest held station around it, in its own endpoint or
+    kept by every caller for the whole call (a message's handler runs on its own: its
+    publisher keeps nothing for it); a station's bound is the sum of its visits' distinct
+    bounding stations. A station whose bound is at most its servers never queues.
+    """
+    servers = [s.servers * s.copies for s in program.stations]
+    entry: list[frozenset[int] | None] = [frozenset() if r > 0 else None for r in direct]
+    for caller, callee, held in zip(traffic.call_from, traffic.call_to, traffic.call_held,
+                                    strict=True):
+        around = entry[caller]
+        if around is None or rate[caller] <= 0:
+            continue
+        kept = frozenset() if held is None else around | frozenset(held)
+        entry[callee] = kept if entry[callee] is None else entry[callee] & kept  # type: ignore[operator]
+    by: list[set[int] | None] = [set() for _ in servers]  # None: some visit is unbounded
+
+    def bind(station: int, endpoint: int, held: tuple[int, ...]) -> None:
+        around = entry[endpoint]
+        chosen = by[station]
+        if around is None or chosen is None:
+            return
+        enclosing = around.union(held) - {station}
+        if not enclosing:
+            by[station] = None
+        else:
+            chosen.add(min(enclosing, key=lambda h: (servers[h], h)))
+
+    for station, endpoint, mult, held in zip(traffic.visit_station.tolist(),
+                                             traffic.visit_endpoint.tolist(),
+                                             traffic.visit_mult.tolist(), traffic.visit_held,
+                                             strict=True):
+        if mult > 0 and rate[endpoint] > 0:
+            bind(station, endpoint, held)
+    for station, endpoint, mult, held in zip(traffic.holder_station.tolist(),
+                                             traffic.holder_endpoint.tolist(),
+                                             traffic.holder_mult.tolist(), traffic.holder_held,
+                                             strict=True):
+        if mult > 0 and rate[endpoint] > 0:
+            bind(station, endpoint, held)
+    return np.array([math.inf if chosen is None or not chosen
+                     else float(sum(servers[h] for h in chosen)) for chosen in by]), by
+
+
+def _overlapped(program: Program, traffic: Traffic, rate: list[float],
+                bound: Floats) -> dict[int, tuple[int, ...]]:
+    """Per station: a held station whose every hold does nothing but visit stations that
+    can queue (a connection kept for one statement, or for statements in a row) — its
+    queue is theirs. Requests beyond its servers wait in its queue instead of theirs, so
+    the time through both is the time through the stations it wraps (exact for one
+    multi-server station: a pool of 10 in front of 4 cores is an M/M/4), and the open
+    estimate of those stations already holds that wait: the held station adds none."""
+    servers = [float(s.servers) for s in program.stations]
+    verdict: list[bool | None] = [None] * len(servers)
+    wrapped: dict[int, set[int]] = {}
+    for station, endpoint, mult, inner in zip(traffic.holder_station.tolist(),
+                                              traffic.holder_endpoint.tolist(),
+                                              traffic.holder_mult.tolist(),
+                                              traffic.holder_inner, strict=True):
+        if mult <= 0 or rate[endpoint] <= 0 or verdict[station] is False:
+            continue
+        verdict[station] = inner is not None and all(
+            servers[p] < bound[p] < math.inf for p in inner)
+        wrapped.setdefault(station, set()).update(inner or ())
+    return {s: tuple(sorted(wrapped[s])) for s, v in enumerate(verdict) if v}
+
+
+MAX_HELD_POPULATION = 2048
+"""A held station with more servers than this is not solved with what it bounds: its
+queue would form only in the last sliver of load before what it wraps saturates."""
+
+
+def _groups(program: Program, bound: Floats, chosen: list[set[int] | None],
+            overlapped: dict[int, tuple[int, ...]]) -> dict[int, tuple[int, ...]]:
+    """Held stations solved together with the stations they alone bound (and that can
+    queue): a blocking worker pool before a database, a connection pool kept across a
+    transaction with work between its statements (see :mod:`designkit.maths.closed`)."""
+    stations = program.stations
+    groups: dict[int, list[int]] = {}
+    for p, by in enumerate(chosen):
+        if by is None or len(by) != 1 or stations[p].held:
+            continue
+        (h,) = by
+        if h in overlapped or not stations[p].servers < bound[p] < math.inf:
+            continue
+        if stations[h].servers * stations[h].copies <= MAX_HELD_POPULATION:
+            groups.setdefault(h, []).append(p)
+    return {h: tuple(inner) for h, inner in groups.items()}
 
 
 def _per_station(stations: NDArray[np.int64], values: Floats, n: int) -> Floats:
@@ -186,6 +290,7 @@ class _Run:
         self.p_wait = np.zeros((n, k))
         self.wait = np.zeros((n, k))
         self.utilization = np.zeros((n, k))
+        self.fixed: dict[int, tuple[Floats, Floats]] = {}  # held station -> wait, P(wait)
 
     def run(self, max_rounds: int) -> Trials:
         tape, flows, sc = self.tape, self.flows, self.scales
@@ -207,9 +312,66 @@ class _Run:
         else:
             for level in tape.levels:
                 self.level(level)
+            if flows.groups and self.bounded():
+                for level in tape.levels:
+                    self.level(level)
         ends = tape.endpoint_slot
         return Trials(sc, self.arrival, self.service, self.scv, self.p_wait, self.wait,
                       self.utilization, self.mean[ends], self.var[ends], rounds)
+
+    def bounded(self) -> bool:
+        """Solve each held station with the stations it alone bounds (a flow-equivalent
+        server, :func:`~designkit.maths.closed.held_queue`), from the open estimate just
+        run: their waits replace the open ones, and the held station's wait is kept for
+        the second run of the levels. Whether anything changed."""
+        from designkit.maths.closed import held_queue
+
+        changed = False
+        tape = self.tape
+        for h, inner in self.flows.groups.items():
+            stations = list(inner)
+            waits = np.zeros(len(self.scales))
+            p_waits = np.zeros(len(self.scales))
+            for col in range(len(self.scales)):
+                lam = float(self.arrival[h, col])
+                holding = float(self.service[h, col])
+                if not (lam > 0 and math.isfinite(holding) and math.isfinite(lam)):
+                    waits[col], p_waits[col] = self.wait[h, col], self.p_wait[h, col]
+                    continue
+                visits = self.arrival[stations, col] / lam
+                service = self.service[stations, col]
+                open_wait = self.wait[stations, col]
+                think = max(0.0, holding - float(np.dot(visits, open_wait + service)))
+                demands = (visits * service).tolist()
+                servers = [int(tape.servers[p]) * int(tape.copies[p]) for p in stations]
+                population = int(tape.servers[h] * tape.copies[h])
+                held = held_queue(lam, population, think, demands, servers)
+                if held is None or not math.isfinite(float(np.dot(visits, open_wait))):
+                    waits[col], p_waits[col] = self.wait[h, col], self.p_wait[h, col]
+                    continue
+                changed = True
+                # the hold's own wait, for its holding time's variability (Allen–Cunneen)
+                waits[col] = held.wait * (1.0 + float(self.scv[h, col])) / 2.0
+                p_waits[col] = held.p_wait
+                for i, p in enumerate(stations):
+                    per_visit = max(0.0, (held.residence[i] - demands[i]) / visits[i]) \
+                        if visits[i] > 0 else 0.0
+                    self.set_wait(p, col, per_visit, float(self.p_wait[p, col]))
+            self.fixed[h] = (waits, p_waits)
+        return changed
+
+    def set_wait(self, station: int, col: int, wait: float, p_wait: float) -> None:
+        """Set one station's mean wait (and the moments of its wait slot) in one column."""
+        self.wait[station, col] = wait
+        self.p_wait[station, col] = p_wait
+        slot = self.tape.wait_slot[station]
+        if math.isinf(wait):
+            self.mean[slot, col] = self.var[slot, col] = INF
+        elif p_wait > 0 and wait > 0:
+            self.mean[slot, col] = wait
+            self.var[slot, col] = max(2.0 * wait * wait / p_wait - wait * wait, 0.0)
+        else:
+            self.mean[slot, col] = self.var[slot, col] = 0.0
 
     # -- one level -----------------------------------------------------------------------
 
@@ -267,6 +429,12 @@ class _Run:
         second_sum = np.where(infinite, INF, np.add.reduceat(second, starts, axis=0))
         self.queue(stations, _scaled(rate, self.scales), _per(first_sum, rate),
                    _per(second_sum, rate))
+        for station in stations.tolist():
+            if station in self.fixed:
+                waits, p_waits = self.fixed[station]
+                for col in range(len(self.scales)):
+                    if self.utilization[station, col] < 1.0:
+                        self.set_wait(station, col, float(waits[col]), float(p_waits[col]))
 
     def queue(self, stations: NDArray[np.int64], arrival: Floats, mean: Floats,
               second_moment: Floats) -> None:
@@ -293,7 +461,16 @@ class _Run:
             load = np.where(loaded, lam * mean, 0.0)
             utilization = np.where(infinite, INF, load / servers)
             over = loaded & ~infinite & ((utilization >= 1.0) | (servers / mean - lam <= 0))
-        queued = loaded & ~infinite & ~over
+        # a station that never holds more requests than servers never queues (exact)
+        overlapped = self.flows.overlapped
+        shared = np.array([s in overlapped for s in stations.tolist()], dtype=bool)[:, None]
+        never = (self.flows.bound[stations] <= tape.servers[stations])[:, None] | shared
+        if shared.any():  # busy no more than what it wraps; saturates only with it
+            for row in np.flatnonzero(shared[:, 0]).tolist():
+                inner = self.utilization[list(overlapped[int(stations[row])])].max(axis=0)
+                utilization[row] = np.minimum(utilization[row], inner)
+            over = over & ~shared
+        queued = loaded & ~infinite & ~over & ~never
         p_wait = np.zeros_like(load)
         wait = np.zeros_like(load)
         if queued.any():

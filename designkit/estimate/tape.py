@@ -72,6 +72,7 @@ class VisitRecord(NamedTuple):
     mult: float
     mean: float
     second: float
+    held: tuple[int, ...] = ()  # the held stations around the visit, in its endpoint
 
 
 class HoldRecord(NamedTuple):
@@ -82,14 +83,19 @@ class HoldRecord(NamedTuple):
     endpoint: int
     mult: float
     slot: int
+    held: tuple[int, ...] = ()  # the held stations around the hold, in its endpoint
+    inner: tuple[int, ...] | None = None  # the stations its body only visits, if only that
 
 
 class CallRecord(NamedTuple):
-    """``mult`` calls (or messages) of endpoint ``callee`` per execution of ``caller``."""
+    """``mult`` calls (or messages) of endpoint ``callee`` per execution of ``caller``;
+    a synchronous call keeps the ``held`` stations around it for the callee's whole run."""
 
     caller: int
     callee: int
     mult: float
+    held: tuple[int, ...] = ()
+    synchronous: bool = True
 
 
 class ExternalRecord(NamedTuple):
@@ -151,6 +157,10 @@ class Traffic:
     call_from: list[int]
     call_to: list[int]
     call_mult: list[float]
+    visit_held: list[tuple[int, ...]]
+    holder_held: list[tuple[int, ...]]
+    holder_inner: list[tuple[int, ...] | None]
+    call_held: list[tuple[int, ...] | None]  # None: a message (nothing held for the handler)
     external_component: list[str]
     external_endpoint: Ints
     external_mult: Floats
@@ -254,7 +264,7 @@ class _Builder:
             steps = self.node(ep.steps, i, 1.0, held)
             self.total([self.wait_slot[ep.workers], cpu, steps], out=self.endpoint_slot[i])
             holding = self.total([cpu, steps]) if ep.blocking else cpu
-            self.holders.append(HoldRecord(ep.workers, i, 1.0, holding))
+            self.holders.append(HoldRecord(ep.workers, i, 1.0, holding, ()))
         return self.finish()
 
     def node(self, node: Node, ep: int, mult: float, held: tuple[int, ...]) -> int:
@@ -266,23 +276,25 @@ class _Builder:
             case Delay():
                 return self.spec(node.time)
             case Visit():
-                return self.visit(node, ep, mult)
+                return self.visit(node, ep, mult, held)
             case Hold():
                 body = self.node(node.body, ep, mult, (*held, node.station))
                 holding = self.total([body, self.spec(node.extra)])
-                self.holders.append(HoldRecord(node.station, ep, mult, holding))
+                inner = _only_visits(node.body) if node.extra.mean == 0 else None
+                self.holders.append(HoldRecord(node.station, ep, mult, holding, held, inner))
                 return self.total([self.wait_slot[node.station], holding])
             case Invoke():
-                self.calls.append(CallRecord(ep, node.endpoint, mult * node.count))
+                self.calls.append(CallRecord(ep, node.endpoint, mult * node.count, held))
                 if node.retries is not None and node.retries.max > 0:
                     self.retried.append(RetryRecord(node, ep, mult * node.count, held))
                 return self.repeat(self.endpoint_slot[node.endpoint], node.count)
             case ExternalCall():
                 return self.external(node, ep, mult, held)
             case Publish():
-                visit = self.visit(node.visit, ep, mult * node.count)
+                visit = self.visit(node.visit, ep, mult * node.count, held)
                 if node.handler is not None:
-                    self.calls.append(CallRecord(ep, node.handler, mult * node.count))
+                    self.calls.append(CallRecord(ep, node.handler, mult * node.count, (),
+                                                 synchronous=False))
                 return self.repeat(visit, node.count)
             case Par():
                 branches = [self.node(b, ep, mult, held) for b in node.branches]
@@ -296,7 +308,7 @@ class _Builder:
                 return self.repeat(self.node(node.body, ep, mult * node.count, held),
                                    node.count)
             case CacheRead():
-                visit = self.visit(node.visit, ep, mult)
+                visit = self.visit(node.visit, ep, mult, held)
                 miss = self.node(node.miss, ep, mult * (1.0 - node.hit), held)
                 p = 1.0 - node.hit
                 mixed = self.zero if p <= 0 or miss == self.zero else (
@@ -305,10 +317,10 @@ class _Builder:
             case _:
                 assert_never(node)
 
-    def visit(self, node: Visit, ep: int, mult: float) -> int:
+    def visit(self, node: Visit, ep: int, mult: float, held: tuple[int, ...]) -> int:
         time = node.time
         self.visits.append(VisitRecord(node.station, ep, mult * node.count, time.mean,
-                                       time.var + time.mean ** 2))
+                                       time.var + time.mean ** 2, held))
         one = self.total([self.wait_slot[node.station], self.spec(time)])
         return self.repeat(one, node.count)
 
@@ -323,7 +335,7 @@ class _Builder:
         if node.station is not None:
             one = node.latency
             self.visits.append(VisitRecord(node.station, ep, calls, one.mean,
-                                           one.var + one.mean ** 2))
+                                           one.var + one.mean ** 2, held))
         base = self.const(mean, var)
         wait = self.wait_slot[node.station] if node.station is not None else self.zero
         applies = node.station is not None and not info.breaker_open
@@ -451,12 +463,38 @@ class _Builder:
             call_from=[c.caller for c in calls],
             call_to=[c.callee for c in calls],
             call_mult=[c.mult for c in calls],
+            visit_held=[v.held for v in visits],
+            holder_held=[h.held for h in holders],
+            holder_inner=[h.inner for h in holders],
+            call_held=[c.held if c.synchronous else None for c in calls],
             external_component=[e.component for e in self.externals],
             external_endpoint=np.array([e.endpoint for e in self.externals], dtype=np.int64),
             external_mult=np.array([e.mult for e in self.externals], dtype=float),
             retried=self.retried,
             attempts=self.attempts,
         )
+
+
+def _only_visits(node: Node) -> tuple[int, ...] | None:
+    """The stations ``node`` visits when it does nothing but queued visits (in sequence
+    or repeated), else ``None``: a hold around such a body queues where its visits do."""
+    match node:
+        case Visit():
+            return (node.station,)
+        case Seq():
+            found: list[int] = []
+            for item in node.items:
+                inner = _only_visits(item)
+                if inner is None:
+                    return None
+                found += inner
+            return tuple(found) if found else None
+        case Loop():
+            return _only_visits(node.body)
+        case Delay() | Hold() | Invoke() | ExternalCall() | Publish() | Par() | CacheRead():
+            return None
+        case _:
+            assert_never(node)
 
 
 def _layers(owner: Ints, needs: Ints, n: int) -> Ints | None:
