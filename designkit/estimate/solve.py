@@ -350,15 +350,30 @@ class _Run:
                     waits[col], p_waits[col] = self.wait[h, col], self.p_wait[h, col]
                     continue
                 changed = True
-                # the hold's own wait, for its holding time's variability (Allen–Cunneen)
-                waits[col] = held.wait * (1.0 + float(self.scv[h, col])) / 2.0
+                waits[col] = held.wait  # exact for exponential times (product form)
                 p_waits[col] = held.p_wait
                 for i, p in enumerate(stations):
-                    per_visit = max(0.0, (held.residence[i] - demands[i]) / visits[i]) \
-                        if visits[i] > 0 else 0.0
-                    self.set_wait(p, col, per_visit, float(self.p_wait[p, col]))
+                    if visits[i] <= 0:
+                        continue
+                    # the bounded wait of exponential times, kept in proportion to the
+                    # open one: the station's own variability (Allen–Cunneen) stays
+                    bounded = max(0.0, (held.residence[i] - demands[i]) / visits[i])
+                    exponential = self.exponential_wait(p, col)
+                    wait = (float(open_wait[i]) * bounded / exponential if exponential > 0
+                            else bounded)
+                    self.set_wait(p, col, wait, float(self.p_wait[p, col]))
             self.fixed[h] = (waits, p_waits)
         return changed
+
+    def exponential_wait(self, station: int, col: int) -> float:
+        """The open M/M/c wait of a station at its load (per copy), ms."""
+        servers = float(self.tape.servers[station])
+        load = float(self.arrival[station, col] / self.tape.copies[station]
+                     * self.service[station, col])
+        if load <= 0 or load >= servers:
+            return 0.0
+        return float(_erlang_c(np.array([servers]), np.array([load]))[0]
+                     * float(self.service[station, col]) / (servers - load))
 
     def set_wait(self, station: int, col: int, wait: float, p_wait: float) -> None:
         """Set one station's mean wait (and the moments of its wait slot) in one column."""

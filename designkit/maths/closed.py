@@ -72,9 +72,9 @@ def held_queue(lam: float, population: int, think: float, demands: list[float],
 
     Example:
         >>> h = held_queue(0.17, 10, 0.0, [20.0], [4])   # a pool of 10 before 4 cores: M/M/4
-        >>> round(h.wait + h.inside, 2)
+        >>> round(float(h.wait + h.inside), 2)
         42.98
-        >>> round(held_queue(0.02, 1, 37.0, [], []).inside, 3)   # one worker: nothing queues
+        >>> round(float(held_queue(0.02, 1, 37.0, [], []).inside), 3)  # nothing inside queues
         37.0
     """
     if lam <= 0:
@@ -106,8 +106,9 @@ def held_queue(lam: float, population: int, think: float, demands: list[float],
     weights = pi.copy()
     weights[population] += tail
     residence = tuple(float(np.dot(weights, length)) / lam for length in lengths)
-    return Held(wait=queued / lam, p_wait=float(pi[population] + tail),
-                inside=inside_count / lam, residence=residence, busy=inside_count)
+    return Held(wait=float(queued) / lam, p_wait=float(pi[population] + tail),
+                inside=float(inside_count) / lam, residence=residence,
+                busy=float(inside_count))
 
 
 def _throughputs(population: int, think: float, demands: list[float], servers: list[int],
