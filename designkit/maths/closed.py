@@ -56,15 +56,18 @@ class Held:
 
 
 def held_queue(lam: float, population: int, think: float, demands: list[float],
-               servers: list[int]) -> Held | None:
+               servers: list[int], copies: list[int] | None = None) -> Held | None:
     """The flow-equivalent solution of a held resource of ``population`` servers.
 
     Args:
         lam: Arrivals per ms.
         population: The resource's servers ``C`` (at most that many inside).
         think: Mean time inside spent in pure delays per request, ms.
-        demands: Per station inside, total service time per request (visits × service).
-        servers: Per station, its servers.
+        demands: Per station inside, total service time per request (visits × service),
+            all its copies together.
+        servers: Per station, the servers of one copy.
+        copies: Per station, its copies (each its own queue; the demand splits evenly
+            across them); 1 each by default.
 
     Returns:
         The solution, or ``None`` when the normalising constants leave the range of a
@@ -80,7 +83,8 @@ def held_queue(lam: float, population: int, think: float, demands: list[float],
     if lam <= 0:
         inside = think + sum(demands)
         return Held(0.0, 0.0, inside, tuple(demands), 0.0)
-    throughput, lengths = _throughputs(population, think, demands, servers)
+    throughput, lengths = _throughputs(population, think, demands, servers,
+                                       copies or [1] * len(demands))
     if throughput is None or lengths is None:
         return None
     top = throughput[population]
@@ -112,18 +116,19 @@ def held_queue(lam: float, population: int, think: float, demands: list[float],
 
 
 def _throughputs(population: int, think: float, demands: list[float], servers: list[int],
-                 ) -> tuple[Floats | None, list[Floats] | None]:
-    """``X(m)`` for m = 0 … C, and each station's mean queue length at each m, from the
-    normalising constants of the closed network (scaled so the bottleneck's terms stay
-    near 1)."""
+                 copies: list[int]) -> tuple[Floats | None, list[Floats] | None]:
+    """``X(m)`` for m = 0 … C, and each station's mean queue length (all its copies) at
+    each m, from the normalising constants of the closed network (scaled so that the
+    bottleneck's terms stay near 1)."""
     size = population + 1
+    per_copy = [d / k for d, k in zip(demands, copies, strict=True)]
     scale = max([think / max(population, 1)]
-                + [d / s for d, s in zip(demands, servers, strict=True) if d > 0]
+                + [d / s for d, s in zip(per_copy, servers, strict=True) if d > 0]
                 + [1e-300])
     n = np.arange(size, dtype=float)
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
         terms = []
-        for demand, count in zip(demands, servers, strict=True):
+        for demand, count in zip(per_copy, servers, strict=True):
             log_beta = np.concatenate([[0.0], np.cumsum(np.log(np.minimum(n[1:], count)))])
             x = demand / scale
             terms.append(np.exp(n * math.log(x) - log_beta) if x > 0
@@ -131,20 +136,36 @@ def _throughputs(population: int, think: float, demands: list[float], servers: l
         z = think / scale
         delay = (np.exp(n * math.log(z) - np.array([math.lgamma(k + 1) for k in range(size)]))
                  if z > 0 else np.where(n == 0, 1.0, 0.0))
-    parts = [delay, *terms]
-    if not all(np.isfinite(p).all() for p in parts):
+    if not all(np.isfinite(p).all() for p in [delay, *terms]):
         return None, None
-    whole = _convolve(parts, size)
+    # every copy of a station is one more factor of its term
+    stations = [_power(term, k, size) for term, k in zip(terms, copies, strict=True)]
+    whole = _convolve([delay, *stations], size)
     if not (np.isfinite(whole).all() and (whole[1:] > 0).all()):
         return None, None
     throughput = np.zeros(size)
     throughput[1:] = whole[:-1] / whole[1:] / scale
     lengths = []
-    for i, term in enumerate(terms):
-        rest = _convolve([p for j, p in enumerate(parts) if j != i + 1], size)
+    for i, (term, k) in enumerate(zip(terms, copies, strict=True)):
+        others = [p for j, p in enumerate(stations) if j != i]
+        rest = _convolve([delay, *others, _power(term, k - 1, size)], size)
         weighted = np.convolve(n * term, rest)[:size]
-        lengths.append(np.where(whole > 0, weighted / whole, 0.0))
+        lengths.append(np.where(whole > 0, k * weighted / whole, 0.0))
     return throughput, lengths
+
+
+def _power(term: Floats, k: int, size: int) -> Floats:
+    """``term`` convolved with itself ``k`` times (``k = 0``: the unit), by squaring."""
+    out = np.zeros(size)
+    out[0] = 1.0
+    base = term
+    while k > 0:
+        if k & 1:
+            out = np.convolve(out, base)[:size]
+        k >>= 1
+        if k:
+            base = np.convolve(base, base)[:size]
+    return out
 
 
 def _convolve(parts: list[Floats], size: int) -> Floats:
