@@ -122,3 +122,18 @@ def test_a_pool_adds_no_wait_to_a_non_exponential_query() -> None:
     for pool in (10, 5000):
         mean = dk.estimate(design(pool)).endpoints["api GET /x"].mean_ms
         assert mean == pytest.approx(expected, rel=1e-6), pool
+
+
+@pytest.mark.parametrize("rho", [0.1, 0.5, 0.9])
+@pytest.mark.parametrize("scv", [0.0, 0.1, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0, 1.5, 4.0])
+def test_every_time_shape_on_one_server_is_pollaczek_khinchine(scv: float, rho: float) -> None:
+    """One worker, cpu ``{mean: 10, scv}``: an M/G/1, whose mean is Pollaczek–Khinchine's
+    for every shape (constant, gamma, exponential, hyperexponential) and load — and never
+    saturated below ρ = 1."""
+    d = dk.Design(name="mg1")
+    d.service("api", workers=1).endpoint("GET /x", cpu_ms={"mean": 10, "scv": scv})
+    d.set_load("api GET /x", rho * 100)
+    e = dk.estimate(d).endpoints["api GET /x"]
+    assert not e.saturated
+    assert e.mean_ms == pytest.approx(10 + pollaczek_khinchine_wait(rho / 10, 10, scv),
+                                      rel=5e-3)
