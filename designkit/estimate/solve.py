@@ -360,6 +360,8 @@ class _Run:
                 changed = True
                 waits[col] = held.wait  # exact for exponential times (product form)
                 p_waits[col] = held.p_wait
+                if held.saturated:  # what it wraps stays as busy as its servers allow
+                    continue
                 for i, p in enumerate(stations):
                     if visits[i] <= 0:
                         continue
