@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from designkit.model.design import Design
 
 __all__ = ["ComponentEstimate", "EndpointEstimate", "Estimate", "LazyTable", "NotFoundError",
-           "StationEstimate"]
+           "Sampled", "StationEstimate"]
 
 V = TypeVar("V")
 
@@ -80,13 +80,49 @@ class EndpointEstimate:
     p99_ms: float
     saturated: bool
     dist: Dist | None = field(default=None, repr=False, compare=False)
+    sampled: Sampled | None = field(default=None, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: a saturated endpoint has ``null`` latencies."""
-        return {"rps": _finite(self.rps), "mean_ms": _finite(self.mean_ms),
-                "p50_ms": _finite(self.p50_ms),
-                "p95_ms": _finite(self.p95_ms), "p99_ms": _finite(self.p99_ms),
-                "saturated": self.saturated}
+        """JSON-ready: a saturated endpoint has ``null`` latencies; a simulated one also
+        its completions and 95 % confidence intervals."""
+        out: dict[str, Any] = {"rps": _finite(self.rps), "mean_ms": _finite(self.mean_ms),
+                               "p50_ms": _finite(self.p50_ms),
+                               "p95_ms": _finite(self.p95_ms), "p99_ms": _finite(self.p99_ms),
+                               "saturated": self.saturated}
+        if self.sampled is not None:
+            out.update(self.sampled.to_dict())
+        return out
+
+
+@dataclass(frozen=True)
+class Sampled:
+    """How far a simulated endpoint's numbers can be trusted: requests completed while
+    measuring, and 95 % confidence intervals of its mean and p95 (batch means: the
+    completions split in time order into 20 batches, Student's t with 19 degrees of
+    freedom; ``nan`` bounds with fewer than 20 completions).
+
+    Example:
+        >>> s = Sampled(40_000, (19.6, 20.4), (58.9, 61.1))
+        >>> s.p95_half_width(60.0) < 0.02, s.to_dict()["completions"]
+        (True, 40000)
+    """
+
+    completions: int
+    mean_ci: tuple[float, float]
+    p95_ci: tuple[float, float]
+
+    def p95_half_width(self, p95: float) -> float:
+        """Half the p95 interval, relative to ``p95`` (``inf`` when unknown)."""
+        low, high = self.p95_ci
+        if not (math.isfinite(low) and math.isfinite(high)) or p95 <= 0:
+            return math.inf
+        return (high - low) / 2.0 / p95
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (unknown bounds are ``null``)."""
+        return {"completions": self.completions,
+                "mean_ci_ms": [_finite(v) for v in self.mean_ci],
+                "p95_ci_ms": [_finite(v) for v in self.p95_ci]}
 
 
 class NotFoundError(DesignkitError, KeyError):

@@ -95,7 +95,13 @@ from designkit.estimate.capacity import max_scale as analytic_max_scale
 from designkit.estimate.capacity import retry_storms
 from designkit.estimate.external import attempts, backoff_ms
 from designkit.estimate.program import Program
-from designkit.estimate.result import ComponentEstimate, EndpointEstimate, Estimate, StationEstimate
+from designkit.estimate.result import (
+    ComponentEstimate,
+    EndpointEstimate,
+    Estimate,
+    Sampled,
+    StationEstimate,
+)
 from designkit.estimate.scenarios import Scenario
 from designkit.estimate.solve import solve
 from designkit.flow.nodes import (
@@ -207,6 +213,8 @@ def simulate(design: Design, duration_s: float = 60.0, seed: int = 0,
 
     cap, _ = analytic_max_scale(program, load)
     endpoints = _endpoints(sim, [r > 0 for r in analytic.endpoint_rate])
+    _warn_if_short(endpoints, {str(ep.ref): math.isinf(analytic.endpoint_moments[i].mean)
+                               for i, ep in enumerate(program.endpoints)}, duration_s)
     components = _components(source, sim)
     stations = [(sim.stats[i].utilization, i) for i in range(len(program.stations))
                 if sim.stats[i].arrivals > 0]
@@ -772,8 +780,56 @@ def _endpoints(sim: _Simulation, loaded: list[bool]) -> dict[str, EndpointEstima
         values = np.asarray(samples)
         p50, p95, p99 = (float(v) for v in np.percentile(values, [50.0, 95.0, 99.0]))
         out[str(ep.ref)] = EndpointEstimate(rps, float(values.mean()), p50, p95, p99, False,
-                                            _empirical(values))
+                                            _empirical(values), _sampled(values))
     return out
+
+
+BATCHES = 20
+T_19 = 2.093024054408263  # Student's t, 97.5 % quantile, 19 degrees of freedom
+ENOUGH = 2000  # completions below which a p95 is not worth quoting without a warning
+WIDE = 0.10  # a p95 interval wider than ± this fraction is reported as too short a run
+
+
+def _sampled(values: NDArray[np.float64]) -> Sampled:
+    """Completions and batch-means 95 % confidence intervals of the mean and the p95 (the
+    completions in time order, in :data:`BATCHES` batches: neighbouring requests share
+    queues, batches far apart hardly do)."""
+    n = len(values)
+    if n < BATCHES:
+        nan = math.nan
+        return Sampled(n, (nan, nan), (nan, nan))
+    batches = np.array_split(values, BATCHES)
+    intervals = []
+    for stat in (np.mean, lambda b: np.percentile(b, 95.0)):
+        per_batch = np.array([float(stat(b)) for b in batches])
+        centre = float(per_batch.mean())
+        half = T_19 * float(per_batch.std(ddof=1)) / math.sqrt(BATCHES)
+        intervals.append((centre - half, centre + half))
+    return Sampled(n, intervals[0], intervals[1])
+
+
+def _warn_if_short(endpoints: dict[str, EndpointEstimate], analytic: dict[str, bool],
+                   seconds: float) -> None:
+    """Say which simulated numbers a run too short cannot back: an endpoint the estimate
+    calls saturated that the run shows finite (its queue had no time to grow), a p95 from
+    few completions, a p95 whose confidence interval is wide."""
+    for ref, e in endpoints.items():
+        sampled = e.sampled
+        if analytic.get(ref) and not e.saturated:
+            warnings.warn(f"{ref}: the estimate says this load saturates it; the {seconds:g} s "
+                          "simulated show finite times only because its queue had no time "
+                          "to grow — simulate longer, or lower the load", RuntimeWarning,
+                          stacklevel=3)
+        elif sampled is not None and not e.saturated:
+            if sampled.completions < ENOUGH:
+                warnings.warn(f"{ref}: p95 from {sampled.completions:,} completions — "
+                              f"simulate longer for at least {ENOUGH:,}", RuntimeWarning,
+                              stacklevel=3)
+            elif sampled.p95_half_width(e.p95_ms) > WIDE:
+                width = sampled.p95_half_width(e.p95_ms)
+                warnings.warn(f"{ref}: p95 {e.p95_ms:.3g} ms ± {width:.0%} (95 % confidence) "
+                              "— simulate longer for a tighter number", RuntimeWarning,
+                              stacklevel=3)
 
 
 def _empirical(values: NDArray[np.float64]) -> Dist:
