@@ -20,6 +20,7 @@ from designkit.estimate.result import (
 )
 from designkit.estimate.scenarios import Scenario
 from designkit.estimate.solve import Solution, solve
+from designkit.flow.nodes import Flow
 from designkit.gcpause import gc_paused
 from designkit.model.problems import format_path, nearest
 from designkit.model.refs import EndpointRef
@@ -131,8 +132,11 @@ def prepare(design: Design, workload: dict[str, float] | None, scenario: Scenari
         raise ArgumentError(f"scale × the scenario's scale must be finite, got {scale!r} × "
                             f"{scenario.scale!r}")
     if validated:
+        from designkit.model.io import checked_flow
+
         source = scenario.apply(design)
-        program = compile_design(source, days)
+        flow = checked_flow(design) if source is design and days == 0 else None
+        program = Program(flow) if isinstance(flow, Flow) else compile_design(source, days)
     else:
         source, program = _compiled(design, scenario, days)
     load = _workload(design, workload)
@@ -186,7 +190,7 @@ PROGRAMS = Programs(4)
 def _compiled(design: Design, scenario: Scenario, days: float) -> tuple[Design, Program]:
     """The validated design under ``scenario`` and its program, from :data:`PROGRAMS`
     when the design's content was compiled before."""
-    from designkit.model.design import passed_digest
+    from designkit.model.design import kept, passed_digest
 
     design.validate()  # one dump when it passed unchanged before; the full check otherwise
     content = passed_digest(design)
@@ -194,7 +198,9 @@ def _compiled(design: Design, scenario: Scenario, days: float) -> tuple[Design, 
     found = PROGRAMS.get(key) if content is not None else None
     if found is None:
         source = scenario.apply(design)
-        found = (source, compile_design(source, days))
+        flow = kept(design) if source is design and days == 0 else None
+        found = (source, Program(flow) if isinstance(flow, Flow)
+                 else compile_design(source, days))
         if content is not None:
             PROGRAMS.keep(key, found)
     source, program = found

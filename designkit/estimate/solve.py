@@ -80,6 +80,28 @@ class Retried(NamedTuple):
     endpoint: int
 
 
+@dataclass(frozen=True)
+class Wrapping:
+    """Held stations whose queue is what they wrap (``shared``, per station), and what
+    each wraps: ``holders`` (sorted), ``inner`` stations grouped by holder from
+    ``starts``."""
+
+    shared: NDArray[np.bool_]
+    holders: NDArray[np.int64]
+    starts: NDArray[np.int64]
+    inner: NDArray[np.int64]
+
+    @classmethod
+    def of(cls, overlapped: dict[int, tuple[int, ...]], n: int) -> Wrapping:
+        shared = np.zeros(n, dtype=bool)
+        holders = np.array(sorted(overlapped), dtype=np.int64)
+        shared[holders] = True
+        lengths = [len(overlapped[h]) for h in holders.tolist()]
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        inner = np.array([p for h in holders.tolist() for p in overlapped[h]], dtype=np.int64)
+        return cls(shared, holders, starts, inner)
+
+
 @dataclass
 class Flows:
     """The traffic of a workload at scale 1 (per ms): every rate is this times the scale."""
@@ -93,6 +115,7 @@ class Flows:
     retried: list[Retried]
     bound: Floats  # per station: most requests ever inside it at once (inf: no bound)
     overlapped: dict[int, tuple[int, ...]]  # held station -> the stations whose queue it is
+    wrapping: Wrapping  # the same, as arrays
     groups: dict[int, tuple[int, ...]]  # held station -> the stations only it bounds
 
 
@@ -132,6 +155,7 @@ def flows_of(program: Program, workload: dict[str, float]) -> Flows:
                  for r in traffic.retried if rate[r.endpoint] * r.mult > 0],
         bound=bound,
         overlapped=overlapped,
+        wrapping=Wrapping.of(overlapped, n),
         groups=_groups(program, bound, chosen, overlapped),
     )
     program.keep_traffic(key, flows)
@@ -209,6 +233,10 @@ def _overlapped(program: Program, traffic: Traffic, rate: list[float],
         wrapped.setdefault(station, set()).update(inner or ())
     return {s: tuple(sorted(wrapped[s])) for s, v in enumerate(verdict) if v}
 
+
+RARELY_FULL = 1e-3
+"""A held station whose servers are all busy less often than this (Erlang C of the open
+estimate) bounds nothing in practice: the open estimate stays (and costs nothing more)."""
 
 MIXED_HOLDS = 0.25
 """Holds of one held station whose mean lengths vary more than this (squared coefficient
@@ -297,6 +325,8 @@ class _Run:
         self.wait = np.zeros((n, k))
         self.utilization = np.zeros((n, k))
         self.fixed: dict[int, tuple[Floats, Floats]] = {}  # held station -> wait, P(wait)
+        self._holder_rows: tuple[NDArray[np.int64], NDArray[np.int64]] | None = None
+
 
     def run(self, max_rounds: int) -> Trials:
         tape, flows, sc = self.tape, self.flows, self.scales
@@ -334,14 +364,18 @@ class _Run:
 
         changed = False
         tape = self.tape
-        for h, inner in self.flows.groups.items():
-            stations = list(inner)
+        groups = self.flows.groups
+        heads = np.fromiter(groups, dtype=np.int64, count=len(groups))
+        full = (self.p_wait[heads] >= RARELY_FULL).any(axis=1)  # else it bounds nothing
+        for h in heads[full].tolist():
+            stations = list(groups[h])
             waits = np.zeros(len(self.scales))
             p_waits = np.zeros(len(self.scales))
             for col in range(len(self.scales)):
                 lam = float(self.arrival[h, col])
                 holding = float(self.service[h, col])
                 if not (lam > 0 and math.isfinite(holding) and math.isfinite(lam)) or \
+                        self.p_wait[h, col] < RARELY_FULL or \
                         self.between(h, col) > MIXED_HOLDS:
                     waits[col], p_waits[col] = self.wait[h, col], self.p_wait[h, col]
                     continue
@@ -379,7 +413,7 @@ class _Run:
         """The squared coefficient of variation of a held station's mean holding times
         across the places that hold it (0 when every hold lasts as long on average)."""
         traffic = self.tape.traffic
-        rows = np.flatnonzero(traffic.holder_station == station)
+        rows = self.holder_rows(station)
         rates = self.flows.holder_rate[rows]
         means = self.mean[traffic.holder_slot[rows], col]
         total = float(rates.sum())
@@ -388,6 +422,16 @@ class _Run:
         first = float(np.dot(rates, means)) / total
         second = float(np.dot(rates, means * means)) / total
         return max(0.0, second / (first * first) - 1.0) if first > 0 else 0.0
+
+    def holder_rows(self, station: int) -> NDArray[np.int64]:
+        """The holder records of one held station (grouped once per run)."""
+        if self._holder_rows is None:
+            order = np.argsort(self.tape.traffic.holder_station, kind="stable")
+            keys = self.tape.traffic.holder_station[order]
+            bounds = np.searchsorted(keys, np.arange(len(self.tape.servers) + 1))
+            self._holder_rows = (order, bounds)
+        order, bounds = self._holder_rows
+        return order[bounds[station]:bounds[station + 1]]
 
     def exponential_wait(self, station: int, col: int) -> float:
         """The open M/M/c wait of a station at its load (per copy), ms."""
@@ -501,13 +545,15 @@ class _Run:
             utilization = np.where(infinite, INF, load / servers)
             over = loaded & ~infinite & ((utilization >= 1.0) | (servers / mean - lam <= 0))
         # a station that never holds more requests than servers never queues (exact)
-        overlapped = self.flows.overlapped
-        shared = np.array([s in overlapped for s in stations.tolist()], dtype=bool)[:, None]
+        wrapping = self.flows.wrapping
+        shared = wrapping.shared[stations][:, None]
         never = (self.flows.bound[stations] <= tape.servers[stations])[:, None] | shared
         if shared.any():  # busy no more than what it wraps; saturates only with it
-            for row in np.flatnonzero(shared[:, 0]).tolist():
-                inner = self.utilization[list(overlapped[int(stations[row])])].max(axis=0)
-                utilization[row] = np.minimum(utilization[row], inner)
+            rows = np.flatnonzero(shared[:, 0])
+            busiest = np.maximum.reduceat(self.utilization[wrapping.inner], wrapping.starts,
+                                          axis=0)
+            at = np.searchsorted(wrapping.holders, stations[rows])
+            utilization[rows] = np.minimum(utilization[rows], busiest[at])
             over = over & ~shared
         queued = loaded & ~infinite & ~over & ~never
         p_wait = np.zeros_like(load)

@@ -32,6 +32,7 @@ FORMAT_VERSION = 1
 # checks. Not a pydantic private attribute: those take part in ``==``, and a design that
 # was checked must still equal one that was not.
 _PASSED = "_designkit_passed"
+_KEPT = "_designkit_kept"  # work derived from the design, with the digest it was derived at
 
 
 class Design(Strict):
@@ -294,6 +295,32 @@ class Design(Strict):
         from designkit.model.summary import summary_html
 
         return summary_html(self)
+
+
+def keep(design: Design, work: object) -> None:
+    """Keep ``work`` derived from ``design`` as it is now (it has just passed): returned
+    by :func:`kept` while the design stays unchanged. The checks keep the flow they built
+    this way, so that estimating a design just loaded does not build it again.
+
+    Example:
+        >>> import designkit as dk
+        >>> d = dk.template("flash-sale").validate()
+        >>> keep(d, "work"); kept(d)
+        'work'
+    """
+    digest = passed_digest(design)
+    if digest is not None:
+        design.__dict__[_KEPT] = (digest, work)
+
+
+def kept(design: Design) -> object | None:
+    """What :func:`keep` kept for ``design``, if the design has not changed since (its
+    passed digest is the same); else ``None``."""
+    found = design.__dict__.get(_KEPT)
+    if isinstance(found, tuple) and found[0] == passed_digest(design):
+        work: object = found[1]
+        return work
+    return None
 
 
 def passed_digest(design: Design) -> bytes | None:

@@ -27,13 +27,13 @@ from designkit.errors import (
 )
 from designkit.gcpause import gc_paused
 from designkit.model.components import Component
-from designkit.model.design import FORMAT_VERSION, Design
+from designkit.model.design import FORMAT_VERSION, Design, keep
 from designkit.model.inputs import input_problems
 from designkit.model.parsing import EXPONENT_FLOAT, parse_text, yaml12_resolvers
 from designkit.model.problems import problems_from
 from designkit.model.saga import Saga
 
-__all__ = ["check_data", "dump", "load", "load_once", "parse_text", "save"]
+__all__ = ["check_data", "checked_flow", "dump", "load", "load_once", "parse_text", "save"]
 
 Format = Literal["yaml", "json"]
 
@@ -73,6 +73,9 @@ def load(source: str | os.PathLike[str] | dict[str, Any]) -> Design:
     design = load_once(source)
     with gc_paused():
         design._passed()
+        built = design.__dict__.pop(_BUILT, None)
+        if built is not None:
+            keep(design, built)  # the flow the checks built: the estimate starts from it
     return design
 
 
@@ -239,12 +242,24 @@ def check_data(data: Any) -> tuple[Design | None, list[Problem]]:
     return (None, problems) if problems else (design, [])
 
 
+_BUILT = "_designkit_built"
+
+
+def checked_flow(design: Design) -> object | None:
+    """The flow the checks built while :func:`load_once` read ``design`` (the command
+    line estimates a design it has just read, unchanged: it starts from that flow)."""
+    return design.__dict__.get(_BUILT)
+
+
 def _references(design: Design, known: Iterable[str] = ()) -> list[Problem]:
     """The design's broken references, found by building its flow (the one walk over its
     steps; an allowed upward import, see decision 32)."""
-    from designkit.flow.build import check_references
+    from designkit.flow.build import build
 
-    return check_references(design, known)
+    flow = build(design, known=known)
+    if not flow.problems and not known:
+        design.__dict__[_BUILT] = flow  # for load() to keep once the design has passed
+    return list(flow.problems)
 
 
 def _valid_parts(data: dict[str, Any]) -> tuple[Design, set[str]]:
