@@ -264,6 +264,9 @@ def _groups(program: Program, bound: Floats, chosen: list[set[int] | None],
             continue
         if stations[h].servers * stations[h].copies <= MAX_HELD_POPULATION:
             groups.setdefault(h, []).append(p)
+    # exact for one station inside (exponential phases); with several in series it
+    # overstates the wait (2 workers before two M/M/1 caches: 37.3 ms against 31.9 ms from
+    # the exact chain) — still far closer than the open estimate, which calls it saturated
     return {h: tuple(inner) for h, inner in groups.items()}
 
 
@@ -392,7 +395,14 @@ class _Run:
                     waits[col], p_waits[col] = self.wait[h, col], self.p_wait[h, col]
                     continue
                 changed = True
-                waits[col] = held.wait  # exact for exponential times (product form)
+                # exact when every phase of a hold is exponential (product form); holds
+                # made of steadier phases (a constant cpu time) wait less: the Allen–
+                # Cunneen factor of how far the hold's variability is below theirs
+                phases = [think, *demands, *(visits * open_wait).tolist()]
+                exponential = sum(x * x for x in phases) / max(sum(phases), 1e-300) ** 2
+                steadiness = min(1.0, float(self.scv[h, col]) / exponential) \
+                    if exponential > 0 else 1.0
+                waits[col] = held.wait * (1.0 + steadiness) / 2.0
                 p_waits[col] = held.p_wait
                 if held.saturated:  # what it wraps stays as busy as its servers allow
                     continue

@@ -12,6 +12,9 @@ import pytest
 import designkit as dk
 from tests.oracles import held_chain_response, mmc_wait, pollaczek_khinchine_wait
 
+# runs shorter than a full study: their "simulate longer" warnings are expected here
+pytestmark = pytest.mark.filterwarnings("ignore:.*simulate longer:RuntimeWarning")
+
 
 def blocking_worker(rps: float) -> dk.Design:
     """One blocking worker, 10 ms of cpu, then two 1-core databases (12 ms, 15 ms)."""

@@ -23,6 +23,9 @@ from designkit.estimate.solve import solve
 from designkit.maths.queueing import erlang_c
 from tests.oracles import mmc_sojourn_quantile
 
+# runs shorter than a full study: their "simulate longer" warnings are expected here
+pytestmark = pytest.mark.filterwarnings("ignore:.*simulate longer:RuntimeWarning")
+
 SEED = 20240601
 
 
