@@ -7,7 +7,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed-stamp
 
-.PHONY: all demo test lint lab docs bench fuzz dot mermaid chromium venv clean
+.PHONY: all demo test lint lab docs bench fuzz fidelity dot mermaid chromium venv clean
 
 all: test
 
@@ -78,6 +78,11 @@ bench: venv dot
 FUZZ_MINUTES ?= 10
 fuzz: venv dot mermaid
 	$(BIN)/python tests/fuzz/soak.py --minutes $(FUZZ_MINUTES)
+
+# The estimate against the simulation on generated designs of every step kind, holder and
+# time shape (a few minutes; the table is what docs/estimator.md quotes).
+fidelity: venv
+	$(BIN)/python benchmarks/fidelity_step_kinds.py
 
 docs: venv
 	$(BIN)/python docs/_gen_format.py
