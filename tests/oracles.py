@@ -189,3 +189,36 @@ def held_chain_response(lam: float, threads: int, think: float, service: float,
     b[0] = 1.0
     p = np.linalg.solve(a, b)
     return float(sum(n * p[i] for (n, _), i in index.items())) / lam
+
+
+def md1_wait_cdf(t: float, lam: float, service: float) -> float:
+    """P(W ≤ t) of the M/D/1 queue's wait (Crommelin 1932):
+    ``(1 − ρ) Σ_{k=0}^{⌊t/D⌋} (λ(kD − t))^k / k! · e^{−λ(kD − t)}``, an alternating sum
+    summed in 80-digit decimals (floats lose it beyond a few dozen terms).
+
+    Example:
+        >>> round(md1_wait_cdf(0.0, 0.05, 10.0), 12)   # P(no wait) = 1 − ρ
+        0.5
+    """
+    from decimal import Decimal, getcontext
+
+    getcontext().prec = 80
+    lam_d, d, t_d = Decimal(repr(lam)), Decimal(repr(service)), Decimal(repr(t))
+    total = Decimal(0)
+    factorial = Decimal(1)
+    for k in range(int(t // service) + 1):
+        if k:
+            factorial *= k
+        x = lam_d * (k * d - t_d)
+        power = x ** k if k else Decimal(1)  # (Decimal's 0 ** 0 is an error)
+        total += power / factorial * (-x).exp()
+    return float((1 - lam_d * d) * total)
+
+
+def md1_sojourn_quantile(p: float, lam: float, service: float) -> float:
+    """The p-quantile of the M/D/1 sojourn (its wait, then the service), by bisection."""
+    lo, hi = 0.0, service * 200
+    for _ in range(100):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if md1_wait_cdf(mid, lam, service) < p else (lo, mid)
+    return service + (lo + hi) / 2

@@ -174,6 +174,16 @@ class _Composer:
         self.grids: dict[Grid, _GridComposer] = {}
         self.p_wait: list[float] = solution.trial.p_wait[:, 0].tolist()
         self.wait: list[float] = solution.trial.wait[:, 0].tolist()
+        self._services: dict[int, list[tuple[float, object]]] | None = None
+
+    @property
+    def services(self) -> dict[int, list[tuple[float, object]]]:
+        """Per single-server station whose queue is its own (an M/G/1 per copy), what its
+        service is made of: (rate, a time) for each visit, (rate, a hold node) for each
+        hold, (rate, an endpoint index) for each worker held by an endpoint's run."""
+        if self._services is None:
+            self._services = _single_server_services(self.solution)
+        return self._services
 
     def on(self, grid: Grid) -> _GridComposer:
         if grid not in self.grids:
@@ -279,9 +289,60 @@ class _GridComposer:
 
     def wait(self, station: int) -> Spectrum | None:
         if station not in self.waits:
-            dist = self.grid.waiting(self.parent.p_wait[station], self.parent.wait[station])
+            self.waits[station] = None  # (a hold's own wait is never inside its holding)
+            exact = self.mg1_wait(station)
+            dist = exact if exact is not None else self.grid.waiting(
+                self.parent.p_wait[station], self.parent.wait[station])
             self.waits[station] = None if dist.zero else dist.spectrum
         return self.waits[station]
+
+    def mg1_wait(self, station: int) -> Dist | None:
+        """The exact wait of a single-server station with Poisson arrivals (Beneš:
+        ``W = (1 − ρ) Σ ρᵏ Rᵏ``, R the equilibrium time of the service), from its service
+        time composed on this grid; ``None`` when it does not apply or the grid is too
+        short for its tail (then the wait is exponential with the solved mean)."""
+        parts = self.parent.services.get(station)
+        rho = self.parent.p_wait[station]
+        if not parts or not 0.0 < rho < 1.0:
+            return None
+        total = sum(rate for rate, _ in parts)
+        pmf = np.zeros(self.grid.size)
+        for rate, part in parts:
+            spectrum = self.part(part)
+            dist = self.grid.zero() if spectrum is None else Dist(self.grid, spectrum=spectrum)
+            pmf += rate / total * dist.pmf
+        kept = float(pmf.sum())
+        if kept < 1.0 - 1e-4:
+            return None  # service beyond the grid: the equilibrium time would be cut
+        pmf /= kept
+        mean = float(np.dot(np.arange(self.grid.size) * self.grid.step, pmf))
+        if mean <= 0:
+            return None
+        # the equilibrium time's mass in each cell: the service's survival integrated over
+        # the cell (mass spread evenly over its cell; the first cell starts at 0)
+        survival = 1.0 - np.cumsum(pmf) + 0.5 * pmf
+        residual = np.maximum(survival, 0.0) * self.grid.step / mean
+        residual[0] *= 0.5
+        residual /= residual.sum()
+        spectrum = (1.0 - rho) / (1.0 - rho * Dist(self.grid, residual).spectrum)
+        wait = Dist(self.grid, spectrum=spectrum)
+        cells = wait.pmf
+        solved = self.parent.wait[station]
+        if (cells < -1e-9).any() or abs(float(cells.sum()) - 1.0) > 1e-4 or not (
+                abs(wait.mean() - solved) <= 0.01 * max(solved, self.grid.step)):
+            return None  # the tail wrapped around the grid, or the grid is too coarse
+        return wait
+
+    def part(self, part: object) -> Spectrum | None:
+        """The spectrum of one piece of a station's service (see ``services``)."""
+        if isinstance(part, int):
+            ep = self.solution.program.endpoints[part]
+            return _product([self.time(ep.cpu), self.spectrum(ep.steps)]) if ep.blocking \
+                else self.time(ep.cpu)
+        if isinstance(part, Hold):
+            return _product([self.spectrum(part.body), self.time(part.extra)])
+        assert isinstance(part, Spec)
+        return self.time(part)
 
     def wait_dist(self, station: int) -> Dist:
         found = self.wait(station)
@@ -380,3 +441,57 @@ def _power(spectrum: Spectrum | None, count: float) -> Spectrum | None:
     longer = _product([base, spectrum])
     assert longer is not None
     return (1.0 - frac) * (1.0 if base is None else base) + frac * longer
+
+
+def _single_server_services(solution: Solution) -> dict[int, list[tuple[float, object]]]:
+    """See :attr:`_Composer.services`: single-server stations (per copy) whose wait is
+    their own M/G/1 queue's — not bounded by a holder around them (they never queue, or
+    their wait comes from a flow-equivalent server) — and what their service is made of,
+    weighted by rate."""
+    program = solution.program
+    flows = solution.flows
+    skip = set(flows.groups) | {p for inner in flows.groups.values() for p in inner}
+    single = {i for i, s in enumerate(program.stations)
+              if s.servers == 1 and i not in skip and i not in flows.overlapped
+              and not flows.bound[i] <= s.servers}
+    out: dict[int, list[tuple[float, object]]] = {}
+    if not single:
+        return out
+    rates = solution.endpoint_rate
+
+    def add(station: int, rate: float, part: object) -> None:
+        if station in single and rate > 0:
+            out.setdefault(station, []).append((rate, part))
+
+    def visit(node: Node, ep: int, mult: float) -> None:
+        match node:
+            case Visit():
+                add(node.station, rates[ep] * mult * node.count, node.time)
+            case Hold():
+                add(node.station, rates[ep] * mult, node)
+                visit(node.body, ep, mult)
+            case ExternalCall():
+                if node.station is not None:
+                    single.discard(node.station)  # attempts cut by timeouts: keep the mean
+            case Publish():
+                visit(node.visit, ep, mult * node.count)
+            case Seq():
+                for item in node.items:
+                    visit(item, ep, mult)
+            case Par():
+                for branch in node.branches:
+                    visit(branch, ep, mult)
+            case Loop():
+                visit(node.body, ep, mult * node.count)
+            case CacheRead():
+                visit(node.visit, ep, mult)
+                visit(node.miss, ep, mult * (1.0 - node.hit))
+            case Delay() | Invoke():
+                pass
+            case _:
+                assert_never(node)
+
+    for i, ep in enumerate(program.endpoints):
+        add(ep.workers, rates[i], i)
+        visit(ep.steps, i, 1.0)
+    return {station: parts for station, parts in out.items() if station in single}
