@@ -32,7 +32,7 @@ from designkit.flow.nodes import (
     Visit,
     walk,
 )
-from designkit.flow.times import Spec
+from designkit.flow.times import Exponential, Spec
 from designkit.maths.distributions import Dist, Grid
 
 __all__ = ["Latency", "endpoint_latency"]
@@ -305,6 +305,9 @@ class _GridComposer:
         rho = self.parent.p_wait[station]
         if not parts or not 0.0 < rho < 1.0:
             return None
+        if all(isinstance(part, Exponential) for _, part in parts) and len(
+                {part.mean for _, part in parts if isinstance(part, Exponential)}) == 1:
+            return None  # an M/M/1: the exponential wait is exact, and finer than the grid
         total = sum(rate for rate, _ in parts)
         pmf = np.zeros(self.grid.size)
         for rate, part in parts:
