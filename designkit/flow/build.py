@@ -37,7 +37,7 @@ from designkit.flow.nodes import (
     Visit,
 )
 from designkit.flow.plan import plan_query
-from designkit.flow.times import Spec
+from designkit.flow.times import Constant, Spec
 from designkit.model.components import Cache, Component, External, Lock, Queue
 from designkit.model.database import DEFAULT_POOL_SIZE, Database, Table
 from designkit.model.design import Design
@@ -334,7 +334,7 @@ class _Builder:
                 lock = self.components.get(step.lock)
                 if not valid or not isinstance(lock, Lock):
                     return body
-                return Hold(self.lock(step.lock), body, Spec(lock.acquire_ms, 0.0), site)
+                return Hold(self.lock(step.lock), body, Constant(lock.acquire_ms), site)
             case CacheStep():
                 site = self.site(step, path, around, step.cache)
                 valid = self.target(path, "cache", step.cache, "cache", "a cache step")
@@ -406,7 +406,7 @@ class _Builder:
                                           (path, around.normal, "call"))
             return self.publish(text, step.count, site)
         if isinstance(component, Lock):
-            return Hold(self.lock(text), Seq(), override or Spec(component.acquire_ms, 0.0),
+            return Hold(self.lock(text), Seq(), override or Constant(component.acquire_ms),
                         site)
         if isinstance(component, External):
             bounded: int | None = None

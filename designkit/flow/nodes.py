@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from designkit.flow.times import Spec
+from designkit.flow.times import Constant, Spec
 from designkit.model.refs import EndpointRef
 
 if TYPE_CHECKING:
@@ -146,7 +146,7 @@ class Hold:
 
     station: int
     body: Node
-    extra: Spec = field(default_factory=lambda: Spec(0.0, 0.0))
+    extra: Spec = field(default_factory=lambda: Constant(0.0))
     site: Site | None = None
 
 

@@ -16,6 +16,7 @@ simulator use it: one frozen class per shape.
 from __future__ import annotations
 
 import math
+from abc import ABCMeta, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, final
@@ -39,9 +40,9 @@ _EXACT = 1e-9
 """An scv this close to 0 is a constant, this close to 1 an exponential."""
 
 
-class _Shaped(type):
+class _Shaped(ABCMeta):
     """Calling :class:`Spec` itself builds the shape of the moments given; calling a shape
-    builds that shape."""
+    builds that shape. (Abstract: a shape must give each abstract method of Spec.)"""
 
     def __call__(cls, *args: Any, **kwargs: Any) -> Any:
         if cls is Spec:
@@ -110,17 +111,17 @@ class Spec(metaclass=_Shaped):
         """Variance (ms²)."""
         return self.scv * self.mean * self.mean
 
+    @abstractmethod
     def scaled(self, factor: float) -> Spec:
         """The same shape, ``factor`` (> 0) times slower."""
-        raise NotImplementedError
 
+    @abstractmethod
     def dist(self, grid: Grid) -> Dist:
         """The time as a distribution on ``grid``."""
-        raise NotImplementedError
 
+    @abstractmethod
     def sampler(self, rng: np.random.Generator) -> Sampler:
         """Draws of the time from ``rng``, made in blocks (:func:`in_blocks`)."""
-        raise NotImplementedError
 
     def cut(self, limit: float | None) -> tuple[float, float, float]:
         """The time cut at ``limit`` (a timeout): ``P(time > limit)``, ``E[min(time,
@@ -140,9 +141,9 @@ class Spec(metaclass=_Shaped):
             return 0.0, mean, self.var + mean * mean
         return self._cut(max(limit, 0.0))
 
+    @abstractmethod
     def _cut(self, t: float) -> tuple[float, float, float]:
         """:meth:`cut` at a finite ``t ≥ 0`` of a time with a positive mean."""
-        raise NotImplementedError
 
 
 @final
