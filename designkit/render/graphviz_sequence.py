@@ -30,7 +30,6 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, assert_never
 
-from designkit.model.refs import EndpointRef
 from designkit.model.steps import (
     CacheStep,
     CallStep,
@@ -53,10 +52,11 @@ from designkit.render.graphviz_style import (
 from designkit.render.names import node_id
 from designkit.render.sequence_text import (
     call_label,
+    is_message,
     milliseconds,
+    publish_label,
     response_label,
     sequence_legend,
-    times_label,
     worker_note,
 )
 from designkit.render.view import (
@@ -182,14 +182,11 @@ def _script(design: Design, seq: SequenceView) -> list[_Item]:
             match step:
                 case CallStep():
                     target = view.site.target or step.call
-                    kind = getattr(design.components.get(target), "kind", None)
-                    to_queue = EndpointRef.parse(step.call) is None and kind == "queue"
                     out.append(_Message(column[target], call_label(step), own,
-                                        "async" if to_queue else "call"))
+                                        "async" if is_message(design, step) else "call"))
                 case PublishStep():
-                    label = ("publish" + (" via outbox" if step.outbox else "")
-                             + times_label(step.count))
-                    out.append(_Message(column[step.publish], label, own, "async"))
+                    out.append(_Message(column[step.publish], publish_label(step), own,
+                                        "async"))
                 case TransactionStep():
                     db = column[step.transaction]
                     out.append(_Frame("transaction", f"transaction on {step.transaction}",

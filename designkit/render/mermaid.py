@@ -33,7 +33,6 @@ from typing import TYPE_CHECKING, assert_never
 
 from designkit.model.components import KINDS, Cache, Lock, Queue
 from designkit.model.database import Column, Database, Table
-from designkit.model.refs import EndpointRef
 from designkit.model.service import Service
 from designkit.model.steps import (
     CacheStep,
@@ -47,10 +46,11 @@ from designkit.model.steps import (
 from designkit.render.names import mermaid_text, node_id
 from designkit.render.sequence_text import (
     call_label,
+    is_message,
     milliseconds,
+    publish_label,
     response_label,
     sequence_legend,
-    times_label,
     worker_note,
 )
 from designkit.render.view import (
@@ -559,13 +559,10 @@ def sequence(design: Design, endpoint_ref: str, estimate: Estimate | None = None
             match step:
                 case CallStep():
                     target = view.site.target or step.call
-                    kind = getattr(design.components.get(target), "kind", None)
-                    to_queue = EndpointRef.parse(step.call) is None and kind == "queue"
-                    message(depth, "-)" if to_queue else "->>", target, call_label(step), own)
+                    message(depth, "-)" if is_message(design, step) else "->>", target,
+                            call_label(step), own)
                 case PublishStep():
-                    label = ("publish" + (" via outbox" if step.outbox else "")
-                             + times_label(step.count))
-                    message(depth, "-)", step.publish, label, own)
+                    message(depth, "-)", step.publish, publish_label(step), own)
                 case TransactionStep():
                     block(depth, "critical", f"transaction on {step.transaction}", whole)
                     message(depth + 1, "->>", step.transaction, "BEGIN", own)

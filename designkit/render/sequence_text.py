@@ -20,13 +20,14 @@ from designkit.model.refs import EndpointRef
 from designkit.text import number
 
 if TYPE_CHECKING:
+    from designkit.model.design import Design
     from designkit.model.query import Query
-    from designkit.model.steps import CallStep
+    from designkit.model.steps import CallStep, PublishStep
     from designkit.render.step_times import EndpointTimes
     from designkit.render.view import SequenceView
 
-__all__ = ["call_label", "milliseconds", "response_label", "sequence_legend", "times_label",
-           "worker_note"]
+__all__ = ["call_label", "is_message", "milliseconds", "publish_label", "response_label",
+           "sequence_legend", "times_label", "worker_note"]
 
 
 def milliseconds(value: float) -> str:
@@ -118,6 +119,31 @@ def call_label(step: CallStep) -> str:
     else:
         label = "call"
     return label + times_label(step.count)
+
+
+def is_message(design: Design, step: CallStep) -> bool:
+    """Whether a call sends a message (it names a queue): an asynchronous arrow.
+
+    Example:
+        >>> import designkit as dk
+        >>> from designkit.model.steps import CallStep
+        >>> d = dk.template("flash-sale")
+        >>> is_message(d, CallStep(call="order-events")), is_message(d, CallStep(call="orders-db"))
+        (True, False)
+    """
+    target = design.components.get(step.call)
+    return EndpointRef.parse(step.call) is None and getattr(target, "kind", None) == "queue"
+
+
+def publish_label(step: PublishStep) -> str:
+    """What a publish says on its message.
+
+    Example:
+        >>> from designkit.model.steps import PublishStep
+        >>> publish_label(PublishStep(publish="q", outbox=True, count=2))
+        'publish via outbox ×2'
+    """
+    return "publish" + (" via outbox" if step.outbox else "") + times_label(step.count)
 
 
 def times_label(count: float) -> str:
