@@ -137,7 +137,7 @@ def flows_of(program: Program, workload: dict[str, float]) -> Flows:
     rates = np.array(rate, dtype=float)
     n = len(program.stations)
     visit_rate = rates[traffic.visit_endpoint] * traffic.visit_mult
-    bound, chosen = _bounds(program, traffic, direct, rate)
+    bound, chosen, depth = _bounds(program, traffic, direct, rate)
     overlapped = _overlapped(program, traffic, rate, bound)
     external: dict[str, float] = {}
     calls = rates[traffic.external_endpoint] * traffic.external_mult
@@ -156,14 +156,14 @@ def flows_of(program: Program, workload: dict[str, float]) -> Flows:
         bound=bound,
         overlapped=overlapped,
         wrapping=Wrapping.of(overlapped, n),
-        groups=_groups(program, bound, chosen, overlapped),
+        groups=_groups(program, bound, chosen, overlapped, depth),
     )
     program.keep_traffic(key, flows)
     return flows
 
 
 def _bounds(program: Program, traffic: Traffic, direct: list[float],
-            rate: list[float]) -> tuple[Floats, list[set[int] | None]]:
+            rate: list[float]) -> tuple[Floats, list[set[int] | None], list[int]]:
     """Per station, the most requests that can ever be inside it at once: ``inf`` unless
     every visit to it (or hold of it) happens while some held station is kept — a blocking
     worker, a connection, a lock — whose servers then bound it.
@@ -183,6 +183,18 @@ def _bounds(program: Program, traffic: Traffic, direct: list[float],
         kept = frozenset() if held is None else around | frozenset(held)
         entry[callee] = kept if entry[callee] is None else entry[callee] & kept  # type: ignore[operator]
     by: list[set[int] | None] = [set() for _ in servers]  # None: some visit is unbounded
+    # how many held stations are kept around every hold of a held station: of two that
+    # bound alike, the inner one (a connection taken inside a worker's hold) binds
+    depth = [0] * len(servers)
+    seen = [False] * len(servers)
+    for station, endpoint, held in zip(traffic.holder_station.tolist(),
+                                       traffic.holder_endpoint.tolist(), traffic.holder_held,
+                                       strict=True):
+        around = entry[endpoint]
+        if around is not None:
+            count = len(around.union(held) - {station})
+            depth[station] = count if not seen[station] else min(depth[station], count)
+            seen[station] = True
 
     def bind(station: int, endpoint: int, held: tuple[int, ...]) -> None:
         around = entry[endpoint]
@@ -193,7 +205,7 @@ def _bounds(program: Program, traffic: Traffic, direct: list[float],
         if not enclosing:
             by[station] = None
         else:
-            chosen.add(min(enclosing, key=lambda h: (servers[h], h)))
+            chosen.add(min(enclosing, key=lambda h: (servers[h], -depth[h], h)))
 
     for station, endpoint, mult, held in zip(traffic.visit_station.tolist(),
                                              traffic.visit_endpoint.tolist(),
@@ -208,7 +220,7 @@ def _bounds(program: Program, traffic: Traffic, direct: list[float],
         if mult > 0 and rate[endpoint] > 0:
             bind(station, endpoint, held)
     return np.array([math.inf if chosen is None or not chosen
-                     else float(sum(servers[h] for h in chosen)) for chosen in by]), by
+                     else float(sum(servers[h] for h in chosen)) for chosen in by]), by, depth
 
 
 def _overlapped(program: Program, traffic: Traffic, rate: list[float],
@@ -228,8 +240,12 @@ def _overlapped(program: Program, traffic: Traffic, rate: list[float],
                                               traffic.holder_inner, strict=True):
         if mult <= 0 or rate[endpoint] <= 0 or verdict[station] is False:
             continue
+        # each copy of the holder must keep as many requests inside as a copy of what it
+        # wraps can serve (three pools of one connection before two cores queue at the
+        # pool while a core is free)
         verdict[station] = inner is not None and all(
-            servers[p] < bound[p] < math.inf for p in inner)
+            servers[p] < bound[p] < math.inf and servers[station] >= servers[p]
+            for p in inner)
         wrapped.setdefault(station, set()).update(inner or ())
     return {s: tuple(sorted(wrapped[s])) for s, v in enumerate(verdict) if v}
 
@@ -250,14 +266,15 @@ queue would form only in the last sliver of load before what it wraps saturates.
 
 
 def _groups(program: Program, bound: Floats, chosen: list[set[int] | None],
-            overlapped: dict[int, tuple[int, ...]]) -> dict[int, tuple[int, ...]]:
+            overlapped: dict[int, tuple[int, ...]],
+            depth: list[int]) -> dict[int, tuple[int, ...]]:
     """Held stations solved together with the stations they alone bound (and that can
     queue): a blocking worker pool before a database, a connection pool kept across a
     transaction with work between its statements (see :mod:`designkit.maths.closed`)."""
     stations = program.stations
     groups: dict[int, list[int]] = {}
     for p, by in enumerate(chosen):
-        if by is None or len(by) != 1 or stations[p].held:
+        if by is None or len(by) != 1 or p in overlapped:
             continue
         (h,) = by
         if h in overlapped or not stations[p].servers < bound[p] < math.inf:
@@ -266,8 +283,11 @@ def _groups(program: Program, bound: Floats, chosen: list[set[int] | None],
             groups.setdefault(h, []).append(p)
     # exact for one station inside (exponential phases); with several in series it
     # overstates the wait (2 workers before two M/M/1 caches: 37.3 ms against 31.9 ms from
-    # the exact chain) — still far closer than the open estimate, which calls it saturated
-    return {h: tuple(inner) for h, inner in groups.items()}
+    # the exact chain) — still far closer than the open estimate, which calls it saturated.
+    # A held station inside another's group is one station there (its holding time is its
+    # service): inner groups are solved first, so the outer one sees their waits
+    inner_first = sorted(groups, key=lambda h: (-depth[h], h))
+    return {h: tuple(groups[h]) for h in inner_first}
 
 
 def _per_station(stations: NDArray[np.int64], values: Floats, n: int) -> Floats:
@@ -370,6 +390,9 @@ class _Run:
         groups = self.flows.groups
         heads = np.fromiter(groups, dtype=np.int64, count=len(groups))
         full = (self.p_wait[heads] >= RARELY_FULL).any(axis=1)  # else it bounds nothing
+        # a held station's time inside as its own group solved it (inner groups come
+        # first): its service where an outer group holds it
+        inside = {h: self.service[h].copy() for h in heads[full].tolist()}
         for h in heads[full].tolist():
             stations = list(groups[h])
             waits = np.zeros(len(self.scales))
@@ -386,11 +409,14 @@ class _Run:
                 service = self.service[stations, col]
                 open_wait = self.wait[stations, col]
                 think = max(0.0, holding - float(np.dot(visits, open_wait + service)))
-                demands = (visits * service).tolist()
+                solved = np.array([inside[p][col] if p in inside else service[i]
+                                   for i, p in enumerate(stations)])
+                demands = (visits * solved).tolist()
                 servers = [int(tape.servers[p]) for p in stations]
                 copies = [int(tape.copies[p]) for p in stations]
                 population = int(tape.servers[h] * tape.copies[h])
-                held = held_queue(lam, population, think, demands, servers, copies)
+                held = held_queue(lam, population, think, demands, servers, copies,
+                                  holder_copies=int(tape.copies[h]))
                 if held is None or not math.isfinite(float(np.dot(visits, open_wait))):
                     waits[col], p_waits[col] = self.wait[h, col], self.p_wait[h, col]
                     continue
@@ -406,6 +432,7 @@ class _Run:
                 p_waits[col] = held.p_wait
                 if held.saturated:  # what it wraps stays as busy as its servers allow
                     continue
+                inside[h][col] = held.inside
                 for i, p in enumerate(stations):
                     if visits[i] <= 0:
                         continue
@@ -416,6 +443,10 @@ class _Run:
                     wait = (float(open_wait[i]) * bounded / exponential if exponential > 0
                             else bounded)
                     self.set_wait(p, col, wait, float(self.p_wait[p, col]))
+                    if tape.held[p]:  # kept through the second run of the levels
+                        kept = self.fixed.setdefault(p, (self.wait[p].copy(),
+                                                         self.p_wait[p].copy()))
+                        kept[0][col], kept[1][col] = wait, self.p_wait[p, col]
             self.fixed[h] = (waits, p_waits)
         return changed
 

@@ -56,18 +56,26 @@ class Held:
 
 
 def held_queue(lam: float, population: int, think: float, demands: list[float],
-               servers: list[int], copies: list[int] | None = None) -> Held | None:
+               servers: list[int], copies: list[int] | None = None,
+               holder_copies: int = 1) -> Held | None:
     """The flow-equivalent solution of a held resource of ``population`` servers.
 
     Args:
         lam: Arrivals per ms.
-        population: The resource's servers ``C`` (at most that many inside).
+        population: The resource's servers ``C``, all its copies together (at most that
+            many inside).
         think: Mean time inside spent in pure delays per request, ms.
         demands: Per station inside, total service time per request (visits × service),
             all its copies together.
         servers: Per station, the servers of one copy.
         copies: Per station, its copies (each its own queue; the demand splits evenly
             across them); 1 each by default.
+        holder_copies: Copies ``k`` of the held resource itself (a pool per replica):
+            each is its own queue of ``C / k`` servers fed ``λ / k``. A copy with ``j``
+            inside releases at ``j`` times the per-request rate ``X(m) / m`` of the
+            shared inside at ``m = j +`` what the other copies hold, averaged over the
+            other copies' states (taken independent, solved to a fixed point). Exact
+            for one copy, and for any number when nothing inside queues.
 
     Returns:
         The solution, or ``None`` when the normalising constants leave the range of a
@@ -79,6 +87,9 @@ def held_queue(lam: float, population: int, think: float, demands: list[float],
         42.98
         >>> round(float(held_queue(0.02, 1, 37.0, [], []).inside), 3)  # nothing inside queues
         37.0
+        >>> per_replica = held_queue(0.006, 3, 0.0, [0.5], [8], holder_copies=3)
+        >>> round(per_replica.wait, 7)   # three pools of one: M/M/1 each, ρ/(1 − ρ)·s
+        0.0005005
     """
     if lam <= 0:
         inside = think + sum(demands)
@@ -87,32 +98,70 @@ def held_queue(lam: float, population: int, think: float, demands: list[float],
                                        copies or [1] * len(demands))
     if throughput is None or lengths is None:
         return None
-    top = throughput[population]
-    if lam >= top:
+    if lam >= throughput[population]:
         inf = math.inf
         return Held(inf, 1.0, inf, tuple(inf for _ in demands), float(population))
-    # birth–death: π(n) ∝ Π λ / X(min(k, C)); beyond C a geometric tail of ratio λ / X(C)
-    steps = lam / throughput[1:population + 1]
-    with np.errstate(over="ignore"):
-        log_pi = np.concatenate([[0.0], np.cumsum(np.log(steps))])
+    k = max(1, min(holder_copies, population))
+    per_copy = population // k
+    state = _copy_state(lam / k, per_copy, k, throughput)
+    # how many are inside all copies together: the copies' states convolved
+    weights = _power(state.inside, k, population + 1)
+    inside_count = k * float(np.dot(np.arange(per_copy + 1), state.inside))
+    residence = tuple(float(np.dot(weights, length)) / lam for length in lengths)
+    return Held(wait=state.queued / (lam / k), p_wait=state.p_wait,
+                inside=inside_count / lam, residence=residence, busy=inside_count)
+
+
+@dataclass(frozen=True)
+class _CopyState:
+    """One copy of a held resource: how often ``j`` are inside it (its queue's tail
+    folded into ``j = c``), its mean queue and the chance an arrival queues."""
+
+    inside: Floats
+    queued: float
+    p_wait: float
+
+
+def _copy_state(lam: float, servers: int, copies: int, throughput: Floats) -> _CopyState:
+    """The birth–death chain of one copy: arrivals ``lam``, ``servers`` servers, the others'
+    occupancy feeding back through the shared inside (a fixed point; one pass for one
+    copy)."""
+    size = len(throughput)
+    m = np.arange(size, dtype=float)
+    rate = np.divide(throughput, m, out=np.zeros(size), where=m > 0)  # X(m) / m
+    j = np.arange(1, servers + 1)
+    inside = np.zeros(servers + 1)
+    inside[0] = 1.0
+    state = _CopyState(inside, 0.0, 0.0)
+    for _ in range(200):
+        others = _power(state.inside, copies - 1, size)
+        # release rate with j inside: j · E[X(j + M) / (j + M)] over the others' M
+        release = np.array([jj * float(np.dot(others[:size - jj], rate[jj:])) for jj in j])
+        new = _birth_death(lam, release)
+        done = float(np.abs(new.inside - state.inside).max()) < 1e-12
+        state = new
+        if done or copies == 1:
+            break
+    return state
+
+
+def _birth_death(lam: float, release: Floats) -> _CopyState:
+    """A queue with ``len(release)`` servers releasing at ``release[j - 1]`` with ``j``
+    inside (and at the last rate beyond): occupancy of the servers, mean queue, P(wait)."""
+    servers = len(release)
+    with np.errstate(over="ignore", divide="ignore"):
+        log_pi = np.concatenate([[0.0], np.cumsum(np.log(lam / release))])
     log_pi -= log_pi.max()
     pi = np.exp(log_pi)
-    r = lam / top
-    tail = pi[population] * r / (1.0 - r)  # P(N > C), unnormalised
+    r = lam / release[-1]
+    tail = pi[servers] * r / (1.0 - r)  # P(N > c), unnormalised
     total = pi.sum() + tail
     pi /= total
     tail /= total
-    n = np.arange(population + 1)
-    queued = pi[population] * r / (1.0 - r) ** 2  # E[(N − C)⁺]
-    inside_count = float(np.dot(n, pi)) + population * tail  # E[min(N, C)]
-    # mean requests at each station: its mean in the closed network with m inside,
-    # weighted by how often m are inside
-    weights = pi.copy()
-    weights[population] += tail
-    residence = tuple(float(np.dot(weights, length)) / lam for length in lengths)
-    return Held(wait=float(queued) / lam, p_wait=float(pi[population] + tail),
-                inside=float(inside_count) / lam, residence=residence,
-                busy=float(inside_count))
+    queued = float(pi[servers] * r / (1.0 - r) ** 2)  # E[(N − c)⁺]
+    inside = pi.copy()
+    inside[servers] += tail
+    return _CopyState(inside, queued, float(pi[servers] + tail))
 
 
 def _throughputs(population: int, think: float, demands: list[float], servers: list[int],
