@@ -80,9 +80,11 @@ fuzz: venv dot mermaid
 	$(BIN)/python tests/fuzz/soak.py --minutes $(FUZZ_MINUTES)
 
 # The estimate against the simulation on generated designs of every step kind, holder and
-# time shape (a few minutes; the table is what docs/estimator.md quotes).
+# time shape, and held workers against exact Markov chains (a few minutes; the tables are
+# what docs/estimator.md quotes).
 fidelity: venv
 	$(BIN)/python benchmarks/fidelity_step_kinds.py
+	$(BIN)/python benchmarks/held_departures.py
 
 docs: venv
 	$(BIN)/python docs/_gen_format.py

@@ -13,6 +13,7 @@ Sources:
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 from typing import Any
@@ -222,3 +223,53 @@ def md1_sojourn_quantile(p: float, lam: float, service: float) -> float:
         mid = (lo + hi) / 2
         lo, hi = (mid, hi) if md1_wait_cdf(mid, lam, service) < p else (lo, mid)
     return service + (lo + hi) / 2
+
+
+def tandem_chain_response(lam: float, threads: int, think: float,
+                          stations: list[tuple[int, float]], most: int = 250) -> float:
+    """Mean response of an exact continuous-time Markov chain: Poisson arrivals ``lam``
+    take one of ``threads`` threads (FCFS), spend Exp(``think``) in a delay, then visit
+    ``stations`` in turn — each (servers, mean Exp service), FCFS — and leave. The states
+    are the requests waiting for a thread (up to ``most``) and where each of the threads'
+    requests is; solved with a dense linear system.
+
+    Example:
+        >>> round(tandem_chain_response(0.15, 8, 5.0, [(4, 20.0)], most=150), 2)
+        35.23
+    """
+    k = len(stations)
+    inside = [c for c in itertools.product(range(threads + 1), repeat=k + 1)
+              if sum(c) <= threads]
+    states = [(q, *c) for q in range(most + 1) for c in inside if q == 0 or sum(c) == threads]
+    index = {s: i for i, s in enumerate(states)}
+    rates = np.zeros((len(states), len(states)))
+
+    def move(state: tuple[int, ...], to: tuple[int, ...], rate: float) -> None:
+        rates[index[state], index[to]] += rate
+
+    for state in states:
+        q, where = state[0], list(state[1:])
+        if sum(where) < threads:
+            move(state, (q, where[0] + 1, *where[1:]), lam)
+        elif q < most:
+            move(state, (q + 1, *where), lam)
+        for j in range(k + 1):
+            n = where[j]
+            if n == 0:
+                continue
+            rate = n / think if j == 0 else min(n, stations[j - 1][0]) / stations[j - 1][1]
+            after = list(where)
+            after[j] -= 1
+            if j < k:
+                after[j + 1] += 1
+                move(state, (q, *after), rate)
+            elif q > 0:
+                after[0] += 1
+                move(state, (q - 1, *after), rate)
+            else:
+                move(state, (q, *after), rate)
+    rates -= np.diag(rates.sum(axis=1))
+    system = rates.T.copy()
+    system[0, :] = 1.0
+    p = np.linalg.solve(system, np.eye(len(states))[0])
+    return float(sum(p[i] * sum(s) for s, i in index.items())) / lam

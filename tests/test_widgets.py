@@ -91,7 +91,7 @@ def test_outputs_hold_the_numbers(ex: Explorer) -> None:
         ET.fromstring(svg[svg.index("<svg"):svg.rindex("</svg>") + 6])  # parses as XML
     diagram = html.unescape(ex.diagram.value)  # Graphviz writes "-" as "&#45;"
     assert "order-projector" in diagram and "service · 8 × 4 workers" in diagram
-    assert "saturates at 1.77× load" in diagram
+    assert "saturates at 1.79× load" in diagram
 
 
 def test_displays_as_the_widget_box_with_a_readable_repr(ex: Explorer) -> None:

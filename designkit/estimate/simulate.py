@@ -9,8 +9,11 @@ for a design; a disagreement says which number not to trust.
 What is simulated (mirrors :mod:`designkit.estimate.solve`):
 
 * Poisson arrivals per workload endpoint at ``rps × scale``.
-* A station is ``copies`` independent FCFS queues of ``servers`` servers each; every arrival
-  picks a copy uniformly at random (load balancing over replicas, sharding over servers).
+* A station is ``copies`` independent FCFS queues of ``servers`` servers each. An
+  execution of an endpoint runs on one replica of its service, picked uniformly at random
+  (load balancing), and uses that replica's copy of the service's own stations (its
+  workers, its connection pools); any other station's copy is picked uniformly at random
+  on every arrival (sharding over servers).
 * An endpoint waits for a worker of its service; a *blocking* service keeps it during cpu
   and all steps, an *async* one only during cpu.
 * ``Visit``: ``count`` visits in a row (fractional: ⌊count⌋, plus one with the fraction's
@@ -129,7 +132,8 @@ if TYPE_CHECKING:
 __all__ = ["simulate"]
 
 Gen = Generator["Event", Any, None]
-Factory = Callable[[], Gen]
+Factory = Callable[[], Gen]  # an endpoint's execution (it picks its replica)
+Step = Callable[[int], Gen]  # a compiled node, run on the given replica of its service
 
 _AUTO_PROGRESS_EVENTS = 1e6
 _SATURATED_UTILIZATION = 0.99
@@ -305,9 +309,11 @@ class _Plain:
         self.warm, self.end = stats.warm, stats.end
         self.uniform = uniform
 
-    def visit(self, now: float, service: float) -> float:
-        """Queue an arrival at ``now`` needing ``service`` ms; the time until it is done."""
-        k = int(self.uniform() * self.copies) if self.copies > 1 else 0
+    def visit(self, now: float, service: float, k: int = -1) -> float:
+        """Queue an arrival at ``now`` needing ``service`` ms at copy ``k`` (``-1``: one
+        picked at random); the time until it is done."""
+        if k < 0:
+            k = int(self.uniform() * self.copies) if self.copies > 1 else 0
         free = self.free
         if free is not None:
             f = free[k]
@@ -417,7 +423,7 @@ class _Held:
 # -- the simulation ------------------------------------------------------------------------
 
 
-def _nothing() -> Gen:
+def _nothing(r: int = 0) -> Gen:
     return
     yield  # pragma: no cover - makes this a generator
 
@@ -493,6 +499,8 @@ class _Simulation:
         warm = self.warm
         cpu = self.sampler(ep.cpu)
         steps = self.compile(ep.steps)
+        replicas = self.program.stations[ep.workers].copies
+        uniform = self.uniform
         if ep.workers in self.held:
             workers = self.held[ep.workers]
 
@@ -500,17 +508,17 @@ class _Simulation:
                 t0 = env.now
                 if t0 >= warm:
                     started[index] += 1
-                k = workers.pick()
-                event = workers.request(k, t0)
+                r = int(uniform() * replicas) if replicas > 1 else 0
+                event = workers.request(r, t0)
                 if event is not None:
                     yield event
                 granted = env.now
                 d = cpu()
                 if d > 0:
                     yield env.timeout(d)
-                yield from steps()
+                yield from steps(r)
                 now = env.now
-                workers.release(k, now, now - granted)
+                workers.release(r, now, now - granted)
                 if now >= warm:
                     samples.append(now - t0)
 
@@ -521,18 +529,20 @@ class _Simulation:
             t0 = env.now
             if t0 >= warm:
                 started[index] += 1
-            d = station.visit(t0, cpu())
+            r = int(uniform() * replicas) if replicas > 1 else 0
+            d = station.visit(t0, cpu(), r)
             if d > 0:
                 yield env.timeout(d)
-            yield from steps()
+            yield from steps(r)
             now = env.now
             if now >= warm:
                 samples.append(now - t0)
 
         return nonblocking
 
-    def compile(self, node: Node) -> Factory:
-        """A factory of generators that run ``node`` in the simulation."""
+    def compile(self, node: Node) -> Step:
+        """A factory of generators that run ``node`` in the simulation (on a replica of
+        its service: the copy of that replica's own stations)."""
         env = self.env
         match node:
             case Seq():
@@ -542,15 +552,15 @@ class _Simulation:
                 if len(parts) == 1:
                     return parts[0]
 
-                def seq() -> Gen:
+                def seq(r: int) -> Gen:
                     for part in parts:
-                        yield from part()
+                        yield from part(r)
 
                 return seq
             case Delay():
                 draw = self.sampler(node.time)
 
-                def delay() -> Gen:
+                def delay(r: int) -> Gen:
                     d = draw()
                     if d > 0:
                         yield env.timeout(d)
@@ -563,7 +573,7 @@ class _Simulation:
             case Invoke():
                 times, factories, j = self.times(node.count), self.factories, node.endpoint
 
-                def invoke() -> Gen:
+                def invoke(r: int) -> Gen:
                     for _ in range(times()):
                         yield from factories[j]()
 
@@ -577,61 +587,68 @@ class _Simulation:
                 if len(branches) == 1:
                     return branches[0]
 
-                def par() -> Gen:
-                    yield env.all_of([env.process(b()) for b in branches])
+                def par(r: int) -> Gen:
+                    yield env.all_of([env.process(b(r)) for b in branches])
 
                 return par
             case Loop():
                 times, body = self.times(node.count), self.compile(node.body)
 
-                def loop() -> Gen:
+                def loop(r: int) -> Gen:
                     for _ in range(times()):
-                        yield from body()
+                        yield from body(r)
 
                 return loop
             case CacheRead():
                 visit, miss = self.visit(node.visit), self.compile(node.miss)
                 hit, uniform = node.hit, self.uniform
 
-                def cache() -> Gen:
-                    yield from visit()
+                def cache(r: int) -> Gen:
+                    yield from visit(r)
                     if uniform() >= hit:
-                        yield from miss()
+                        yield from miss(r)
 
                 return cache
             case _:
                 assert_never(node)
 
-    def visit(self, node: Visit) -> Factory:
+    def copy_of(self, station: int) -> bool:
+        """Whether a request uses the copy of its own replica at ``station`` (the
+        service's workers and connection pools), rather than one picked at random."""
+        return self.program.stations[station].replicas_of is not None
+
+    def visit(self, node: Visit) -> Step:
         env, station, draw = self.env, self.plain[node.station], self.sampler(node.time)
+        own = self.copy_of(node.station)
         if node.count == 1.0:
-            def once() -> Gen:
-                d = station.visit(env.now, draw())
+            def once(r: int) -> Gen:
+                d = station.visit(env.now, draw(), r if own else -1)
                 if d > 0:
                     yield env.timeout(d)
 
             return once
         times = self.times(node.count)
 
-        def visits() -> Gen:
+        def visits(r: int) -> Gen:
             for _ in range(times()):
-                d = station.visit(env.now, draw())
+                d = station.visit(env.now, draw(), r if own else -1)
                 if d > 0:
                     yield env.timeout(d)
 
         return visits
 
-    def hold(self, node: Hold) -> Factory:
+    def hold(self, node: Hold) -> Step:
         env, station = self.env, self.held[node.station]
         body, extra = self.compile(node.body), self.sampler(node.extra)
+        own = self.copy_of(node.station)
 
-        def hold() -> Gen:
-            k = station.pick()
+        def hold(r: int) -> Gen:
+            k = r if own else station.pick()
             event = station.request(k, env.now)
             if event is not None:
                 yield event
             granted = env.now
-            yield from body()
+            yield from body(r)
             d = extra()
             if d > 0:
                 yield env.timeout(d)
@@ -640,19 +657,19 @@ class _Simulation:
 
         return hold
 
-    def publish(self, node: Publish) -> Factory:
+    def publish(self, node: Publish) -> Step:
         env, visit, times = self.env, self.visit(node.visit), self.times(node.count)
         factories, handler = self.factories, node.handler
 
-        def publish() -> Gen:
+        def publish(r: int) -> Gen:
             for _ in range(times()):
-                yield from visit()
+                yield from visit(r)
                 if handler is not None:
                     env.process(factories[handler]())
 
         return publish
 
-    def external(self, node: ExternalCall) -> Factory:
+    def external(self, node: ExternalCall) -> Step:
         info = attempts(node)
         if info.breaker_open:
             return _nothing
@@ -688,7 +705,7 @@ class _Simulation:
                 if not failed:
                     return
 
-        def calls() -> Gen:
+        def calls(r: int) -> Gen:
             for _ in range(times()):
                 yield from one()
 

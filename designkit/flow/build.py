@@ -227,7 +227,7 @@ class _Builder:
         for name, component in self.components.items():
             if isinstance(component, Service):
                 self.resource(f"{name} workers", name, "workers", component.workers,
-                              component.replicas, held=True)
+                              component.replicas, held=True, replicas_of=name)
         for name, component in self.components.items():
             where: Path = ("components", name)
             if not _NAME.match(name):
@@ -264,10 +264,11 @@ class _Builder:
         self.problems.append(Problem(format_path(path), message, tuple(suggestions)))
 
     def resource(self, rid: str, component: str, role: str, servers: int, copies: int = 1,
-                 held: bool = False) -> int:
+                 held: bool = False, replicas_of: str | None = None) -> int:
         if rid not in self.resource_ids:
             self.resource_ids[rid] = len(self.resources)
-            self.resources.append(Resource(rid, component, role, servers, copies, held))
+            self.resources.append(Resource(rid, component, role, servers, copies, held,
+                                           replicas_of))
         return self.resource_ids[rid]
 
     # -- services ------------------------------------------------------------------------
@@ -488,7 +489,8 @@ class _Builder:
         service = self.components[client]
         replicas = service.replicas if isinstance(service, Service) else 1
         return self.resource(f"{name} pool {client}", name, "pool",
-                             database.pool_size or DEFAULT_POOL_SIZE, replicas, held=True)
+                             database.pool_size or DEFAULT_POOL_SIZE, replicas, held=True,
+                             replicas_of=client if isinstance(service, Service) else None)
 
     def lock(self, name: str) -> int:
         return self.resource(f"{name} lock", name, "lock", 1, held=True)

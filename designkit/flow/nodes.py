@@ -113,7 +113,9 @@ class Site:
 @dataclass(frozen=True)
 class Resource:
     """Identical servers with one FCFS queue per copy; ``held`` when it wraps other work
-    (its service time is the time of what it wraps)."""
+    (its service time is the time of what it wraps). ``replicas_of``: the service whose
+    replicas its copies are (its workers, its connection pools) — a request uses the copy
+    of the replica it runs on; ``None``: a copy is picked at random (shards)."""
 
     id: str
     component: str
@@ -121,6 +123,7 @@ class Resource:
     servers: int
     copies: int = 1
     held: bool = False
+    replicas_of: str | None = None
 
 
 @dataclass(frozen=True, eq=False)

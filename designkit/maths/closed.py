@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["Held", "held_queue"]
+__all__ = ["Held", "bounded_classes_wait", "held_queue"]
 
 Floats = NDArray[np.float64]
 
@@ -42,6 +42,10 @@ class Held:
         residence: Per station, mean time spent there per request (all its visits,
             queueing and service), ms.
         busy: Mean servers of the resource in use.
+        queued_full: Per station inside, the chance that one of its copies has a queue
+            while every server of the resource is taken: near 1, what the hold waits for
+            is always queued and requests leave as that station serves them; near 0, as
+            regularly as the hold's own time allows.
     """
 
     wait: float
@@ -49,6 +53,7 @@ class Held:
     inside: float
     residence: tuple[float, ...]
     busy: float
+    queued_full: tuple[float, ...] = ()
 
     @property
     def saturated(self) -> bool:
@@ -72,10 +77,10 @@ def held_queue(lam: float, population: int, think: float, demands: list[float],
             across them); 1 each by default.
         holder_copies: Copies ``k`` of the held resource itself (a pool per replica):
             each is its own queue of ``C / k`` servers fed ``λ / k``. A copy with ``j``
-            inside releases at ``j`` times the per-request rate ``X(m) / m`` of the
-            shared inside at ``m = j +`` what the other copies hold, averaged over the
-            other copies' states (taken independent, solved to a fixed point). Exact
-            for one copy, and for any number when nothing inside queues.
+            inside keeps each for the mean time ``m / X(m)`` of the shared inside at
+            ``m = j +`` what the other copies hold, averaged over the other copies'
+            states (taken independent, solved to a fixed point). Exact for one copy,
+            and for any number when nothing inside queues.
 
     Returns:
         The solution, or ``None`` when the normalising constants leave the range of a
@@ -94,13 +99,14 @@ def held_queue(lam: float, population: int, think: float, demands: list[float],
     if lam <= 0:
         inside = think + sum(demands)
         return Held(0.0, 0.0, inside, tuple(demands), 0.0)
-    throughput, lengths = _throughputs(population, think, demands, servers,
-                                       copies or [1] * len(demands))
-    if throughput is None or lengths is None:
+    closed = _throughputs(population, think, demands, servers, copies or [1] * len(demands))
+    if closed is None:
         return None
+    throughput, lengths, queued_full = closed
     if lam >= throughput[population]:
         inf = math.inf
-        return Held(inf, 1.0, inf, tuple(inf for _ in demands), float(population))
+        return Held(inf, 1.0, inf, tuple(inf for _ in demands), float(population),
+                    queued_full)
     k = max(1, min(holder_copies, population))
     per_copy = population // k
     state = _copy_state(lam / k, per_copy, k, throughput)
@@ -109,7 +115,50 @@ def held_queue(lam: float, population: int, think: float, demands: list[float],
     inside_count = k * float(np.dot(np.arange(per_copy + 1), state.inside))
     residence = tuple(float(np.dot(weights, length)) / lam for length in lengths)
     return Held(wait=state.queued / (lam / k), p_wait=state.p_wait,
-                inside=inside_count / lam, residence=residence, busy=inside_count)
+                inside=inside_count / lam, residence=residence, busy=inside_count,
+                queued_full=queued_full)
+
+
+def bounded_classes_wait(lams: list[float], bounds: list[int], service: float,
+                         servers: int) -> float | None:
+    """The mean wait at a station whose requests come from classes that each never have
+    more than ``bounds[h]`` there at once (a cache reached only inside two locks: each
+    lock's one holder finds at most the other's request ahead).
+
+    Mean-value analysis with the arrival theorem: a request of class ``h`` finds the
+    station as the others keep it, and its own class with one fewer of ``bounds[h]``
+    (Schweitzer's estimate of ``(c − 1) / c`` of its class's mean). ``servers`` servers
+    are Seidmann's single server ``c`` times as fast plus a delay of the rest of the
+    service. With ``a = λ·S / c``, the queued requests of class ``h`` are
+    ``Q_h = a_h·(1 + T) / (1 + a_h / bounds[h])`` with ``T = A / (1 − A)``,
+    ``A = Σ a_h / (1 + a_h / bounds[h])``: a closed form. Unbounded classes give the
+    M/M/1 (``bounds`` → ∞).
+
+    Returns:
+        The wait averaged over the classes' arrivals, ms; ``None`` when the classes
+        would overload the station (the open estimate, saturated or not, stays).
+
+    Example:
+        >>> round(bounded_classes_wait([0.15, 0.15], [1, 1], 2.0, 1), 4)  # two locks
+        0.8571
+        >>> round(bounded_classes_wait([0.3], [10**9], 2.0, 1), 4)          # M/M/1: 3.0
+        3.0
+    """
+    total = sum(lams)
+    if total <= 0 or service <= 0:
+        return 0.0
+    a = [lam * service / servers for lam in lams]
+    b = [1.0 + x / bound for x, bound in zip(a, bounds, strict=True)]
+    big = sum(x / y for x, y in zip(a, b, strict=True))
+    if big >= 1.0:
+        return None
+    t = big / (1.0 - big)
+    wait = 0.0
+    for lam, x, y, bound in zip(lams, a, b, bounds, strict=True):
+        own = x * (1.0 + t) / y
+        seen = t - own / bound
+        wait += lam * (service / servers) * seen  # the delay part S·(c − 1)/c never waits
+    return max(0.0, wait / total)
 
 
 @dataclass(frozen=True)
@@ -128,15 +177,16 @@ def _copy_state(lam: float, servers: int, copies: int, throughput: Floats) -> _C
     copy)."""
     size = len(throughput)
     m = np.arange(size, dtype=float)
-    rate = np.divide(throughput, m, out=np.zeros(size), where=m > 0)  # X(m) / m
+    time = np.divide(m, throughput, out=np.zeros(size), where=m > 0)  # m / X(m)
     j = np.arange(1, servers + 1)
     inside = np.zeros(servers + 1)
     inside[0] = 1.0
     state = _CopyState(inside, 0.0, 0.0)
     for _ in range(200):
         others = _power(state.inside, copies - 1, size)
-        # release rate with j inside: j · E[X(j + M) / (j + M)] over the others' M
-        release = np.array([jj * float(np.dot(others[:size - jj], rate[jj:])) for jj in j])
+        # with j inside, each request spends E[(j + M) / X(j + M)] there, over the
+        # others' M (the time, not the rate, averaged: what a request sees on arrival)
+        release = np.array([jj / float(np.dot(others[:size - jj], time[jj:])) for jj in j])
         new = _birth_death(lam, release)
         done = float(np.abs(new.inside - state.inside).max()) < 1e-12
         state = new
@@ -165,10 +215,11 @@ def _birth_death(lam: float, release: Floats) -> _CopyState:
 
 
 def _throughputs(population: int, think: float, demands: list[float], servers: list[int],
-                 copies: list[int]) -> tuple[Floats | None, list[Floats] | None]:
-    """``X(m)`` for m = 0 … C, and each station's mean queue length (all its copies) at
-    each m, from the normalising constants of the closed network (scaled so that the
-    bottleneck's terms stay near 1)."""
+                 copies: list[int]) -> tuple[Floats, list[Floats], tuple[float, ...]] | None:
+    """``X(m)`` for m = 0 … C, each station's mean queue length (all its copies) at each
+    m, and per station the chance, at m = C, that one of its copies has more requests
+    than servers — from the normalising constants of the closed network (scaled so that
+    the bottleneck's terms stay near 1); ``None`` when they leave a double's range."""
     size = population + 1
     per_copy = [d / k for d, k in zip(demands, copies, strict=True)]
     scale = max([think / max(population, 1)]
@@ -186,21 +237,26 @@ def _throughputs(population: int, think: float, demands: list[float], servers: l
         delay = (np.exp(n * math.log(z) - np.array([math.lgamma(k + 1) for k in range(size)]))
                  if z > 0 else np.where(n == 0, 1.0, 0.0))
     if not all(np.isfinite(p).all() for p in [delay, *terms]):
-        return None, None
+        return None
     # every copy of a station is one more factor of its term
     stations = [_power(term, k, size) for term, k in zip(terms, copies, strict=True)]
     whole = _convolve([delay, *stations], size)
     if not (np.isfinite(whole).all() and (whole[1:] > 0).all()):
-        return None, None
+        return None
     throughput = np.zeros(size)
     throughput[1:] = whole[:-1] / whole[1:] / scale
     lengths = []
+    queued_full = []
     for i, (term, k) in enumerate(zip(terms, copies, strict=True)):
         others = [p for j, p in enumerate(stations) if j != i]
-        rest = _convolve([delay, *others, _power(term, k - 1, size)], size)
+        rest = _convolve([delay, *others, _power(term, k - 1, size)], size)  # but one copy
         weighted = np.convolve(n * term, rest)[:size]
         lengths.append(np.where(whole > 0, k * weighted / whole, 0.0))
-    return throughput, lengths
+        # P(one copy holds j | C inside) = term(j) · rest(C − j) / G(C)
+        beyond = term[servers[i] + 1:] * rest[population - servers[i] - 1::-1] \
+            if servers[i] < population else np.zeros(0)
+        queued_full.append(min(1.0, float(beyond.sum() / whole[population])))
+    return throughput, lengths, tuple(queued_full)
 
 
 def _power(term: Floats, k: int, size: int) -> Floats:

@@ -354,7 +354,7 @@ def load_curve(design: Design, scales: Sequence[float] | None = None,
         >>> fig = plots.load_curve(dk.template("dashboard-slow"))
         >>> [round(l.get_xdata()[0], 2) for l in fig.axes[0].get_lines()
         ...  if l.get_gid() == "max_scale"]
-        [1.15]
+        [1.16]
     """
     import numpy as np
 

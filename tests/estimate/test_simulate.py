@@ -236,9 +236,10 @@ SEED; each is a real modelling limit of the estimator, measured, not sampling no
 Close calls that pass at SEED (if a change that only reshuffles the random draws makes them
 fail, this is why; re-measure over several seeds before deciding):
 
-* payments-saga @ 0.8 max_scale, stock-svc POST /v1/reservations (+4.9 % here; seeds 1, 2,
-  11–14: +4.3…+6.7 %) and orders-svc GET /v1/orders/{id} (+3.8 %; +2.2…+7.0 %): touched by
-  the same orders-db bursts, or by the sequential visits of a transaction, less strongly.
+* payments-saga @ 0.8 max_scale, orders-svc GET /v1/orders/{id} (+3.8 %; seeds 1, 2,
+  11–14: +2.2…+7.0 %): touched by the same orders-db bursts, or by the sequential visits
+  of a transaction, less strongly. (stock-svc POST /v1/reservations, once here, is in
+  ``LOOSE``.)
 * payments-monolith @ 0.8 max_scale, every endpoint but pay: checked at 25 % (``LOOSE``,
   ``_POOL_TAIL``).
 """
@@ -259,6 +260,9 @@ LOOSE: dict[tuple[str, str, str], float] = {
     # 500 k requests: +4.0…+9.5 %) — on both sides of 5 %, so neither a pass nor a strict
     # xfail is stable; checked at 12 %.
     ("payments-saga", "0.8 max_scale", "orders-svc POST /v1/orders"): 0.12,
+    # the same, as mildly: p95 estimate 14.01 ms, simulated 14.94 ms at SEED (+6.6 %; seeds
+    # 0–5 at 100 s: +4.7…+6.6 %, the mean −1.2 %) — on both sides of 5 %; checked at 12 %.
+    ("payments-saga", "0.8 max_scale", "stock-svc POST /v1/reservations"): 0.12,
 }
 """(template, load, endpoint) → the tolerance for cases whose simulated p95 is too noisy for
 5 % in a test's time budget (``_POOL_TAIL``), or straddles 5 % (the comment says why)."""
