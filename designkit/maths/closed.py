@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["Held", "bounded_classes_wait", "held_queue"]
+__all__ = ["Held", "bounded_classes_wait", "bounded_classes_waits", "held_queue"]
 
 Floats = NDArray[np.float64]
 
@@ -132,7 +132,7 @@ def bounded_classes_wait(lams: list[float], bounds: list[int], service: float,
     service. With ``a = λ·S / c``, the queued requests of class ``h`` are
     ``Q_h = a_h·(1 + T) / (1 + a_h / bounds[h])`` with ``T = A / (1 − A)``,
     ``A = Σ a_h / (1 + a_h / bounds[h])``: a closed form. Unbounded classes give the
-    M/M/1 (``bounds`` → ∞).
+    M/M/1 (``bounds`` → ∞). :func:`bounded_classes_waits` is the same over arrays.
 
     Returns:
         The wait averaged over the classes' arrivals, ms; ``None`` when the classes
@@ -145,20 +145,30 @@ def bounded_classes_wait(lams: list[float], bounds: list[int], service: float,
         3.0
     """
     total = sum(lams)
-    if total <= 0 or service <= 0:
-        return 0.0
-    a = [lam * service / servers for lam in lams]
-    b = [1.0 + x / bound for x, bound in zip(a, bounds, strict=True)]
-    big = sum(x / y for x, y in zip(a, b, strict=True))
-    if big >= 1.0:
-        return None
-    t = big / (1.0 - big)
-    wait = 0.0
-    for lam, x, y, bound in zip(lams, a, b, bounds, strict=True):
-        own = x * (1.0 + t) / y
-        seen = t - own / bound
-        wait += lam * (service / servers) * seen  # the delay part S·(c − 1)/c never waits
-    return max(0.0, wait / total)
+    wait = bounded_classes_waits(np.array([[total]]), np.array([lams]) / max(total, 1e-300),
+                                 np.array([bounds], dtype=float), np.array([[service]]),
+                                 np.array([float(servers)]))[0, 0]
+    return None if math.isnan(wait) else float(wait)
+
+
+def bounded_classes_waits(lam: Floats, share: Floats, bounds: Floats, service: Floats,
+                          servers: Floats) -> Floats:
+    """:func:`bounded_classes_wait` for S stations at K loads at once: arrivals ``lam``
+    (S × K, per ms), the classes' shares of them and bounds (S × M; a class of share 0
+    is padding), service times (S × K, ms) and servers (S). NaN where the classes would
+    overload the station.
+    """
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        per = service / servers[:, None]  # Seidmann's fast single server
+        a = (lam * per)[:, None, :] * share[:, :, None]  # S × M × K
+        b = 1.0 + a / bounds[:, :, None]
+        big = (a / b).sum(axis=1)  # S × K
+        t = big / (1.0 - big)
+        own = a * (1.0 + t[:, None, :]) / b
+        seen = t[:, None, :] - own / bounds[:, :, None]
+        wait = per * (share[:, :, None] * seen).sum(axis=1)  # weighted by the arrivals
+    idle = (lam <= 0) | (service <= 0)
+    return np.where(idle, 0.0, np.where(big >= 1.0, np.nan, np.maximum(wait, 0.0)))
 
 
 @dataclass(frozen=True)

@@ -177,6 +177,14 @@ def erlang_b_array(c: ArrayLike, a: ArrayLike) -> Floats:
 
 
 def _recursion(servers: Floats, load: Floats) -> Floats:
+    if servers.size <= 16:  # a few stations: plain floats beat a masked step per server
+        out = []
+        for count, a in zip(servers.tolist(), load.tolist(), strict=True):
+            value = 1.0
+            for k in range(1, int(count) + 1):
+                value = a * value / (k + a * value)
+            out.append(value)
+        return np.array(out, dtype=float).reshape(servers.shape)
     b = np.ones_like(load)
     for k in range(1, int(servers.max(initial=0.0)) + 1):
         step = load * b / (k + load * b)
