@@ -27,8 +27,8 @@ cases whose disagreement
 is a modelling limit that ``docs/estimator.md`` does not state (``LIMITS``, ``KNOWN``:
 strict expected failures, so that a fix of the estimator shows as an unexpected pass).
 The sweep behind the choice — every family, seeds 1–4, ρ 0.3 and 0.8, 176 endpoint
-cases — is ``benchmarks/fidelity_step_kinds.py``: 138 agree, and each of the others is
-one of the two limits of ``KNOWN`` or a documented approximation below. At ρ 0.8 the
+cases — is ``benchmarks/fidelity_step_kinds.py``: 153 agree, and each of the others is
+a limit of ``KNOWN`` or a documented approximation below. At ρ 0.8 the
 high-load seeds left out are those limits, or cases whose simulated numbers do not settle
 within a test's time (a blocking service of four workers holding a third party of scv 2,
 ``cache-1`` and ``parallel-1``: ±13–25 % at these lengths).
