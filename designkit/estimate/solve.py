@@ -404,6 +404,11 @@ def _sources(program: Program, bounds: Bounds,
     return Sources(np.array(found, dtype=np.int64), servers, share)
 
 
+def _unfixed(columns: int) -> tuple[Floats, Floats]:
+    """No wait kept yet for a held station, in any column (NaN: the level's own)."""
+    return np.full(columns, np.nan), np.full(columns, np.nan)
+
+
 def _per_station(stations: NDArray[np.int64], values: Floats, n: int) -> Floats:
     return np.bincount(stations, values, minlength=n).astype(float)
 
@@ -508,6 +513,7 @@ class _Run:
         the second run of the levels. Whether anything changed."""
         from designkit.maths.closed import held_queue
 
+        self.fixed.clear()  # this round's solutions replace the last round's
         exponential_waits = self.exponential_waits()
         changed = self.finite_sources(exponential_waits)
         tape = self.tape
@@ -522,15 +528,14 @@ class _Run:
             if not full[row]:
                 continue
             stations = list(groups[h])
-            waits = np.zeros(len(self.scales))
-            p_waits = np.zeros(len(self.scales))
+            waits = np.full(len(self.scales), np.nan)  # NaN: this column keeps its own
+            p_waits = np.full(len(self.scales), np.nan)
             for col in range(len(self.scales)):
                 lam = float(self.arrival[h, col])
                 holding = float(self.service[h, col])
                 if not (lam > 0 and math.isfinite(holding) and math.isfinite(lam)) or \
                         not busy[row, col] or \
                         self.between(h, col) > MIXED_HOLDS:
-                    waits[col], p_waits[col] = self.wait[h, col], self.p_wait[h, col]
                     continue
                 visits = self.arrival[stations, col] / lam
                 service = self.service[stations, col]
@@ -551,7 +556,6 @@ class _Run:
                                       demands, servers, [int(tape.copies[p]) for p in stations],
                                       holder_copies=int(tape.copies[h]))
                 if held is None or not math.isfinite(float(np.dot(visits, open_wait))):
-                    waits[col], p_waits[col] = self.wait[h, col], self.p_wait[h, col]
                     continue
                 if self.flows.bound[h] <= tape.servers[h]:
                     # it never queues (what holds it bounds it): only what it bounds gains
@@ -578,8 +582,7 @@ class _Run:
                             else bounded)
                     self.set_wait(p, col, wait, float(self.p_wait[p, col]))
                     if tape.held[p]:  # kept through the second run of the levels
-                        kept = self.fixed.setdefault(p, (self.wait[p].copy(),
-                                                         self.p_wait[p].copy()))
+                        kept = self.fixed.setdefault(p, _unfixed(len(self.scales)))
                         kept[0][col], kept[1][col] = wait, self.p_wait[p, col]
             self.fixed[h] = (waits, p_waits)
         return changed
@@ -613,8 +616,7 @@ class _Run:
         for row, col in zip(rows.tolist(), cols.tolist(), strict=True):
             station = int(p[row])
             if tape.held[station]:
-                kept = self.fixed.setdefault(station, (self.wait[station].copy(),
-                                                       self.p_wait[station].copy()))
+                kept = self.fixed.setdefault(station, _unfixed(len(self.scales)))
                 kept[0][col], kept[1][col] = scaled[row, col], self.p_wait[station, col]
         return True
 
@@ -747,7 +749,7 @@ class _Run:
             if station in self.fixed:
                 waits, p_waits = self.fixed[station]
                 for col in range(len(self.scales)):
-                    if self.utilization[station, col] < 1.0:
+                    if self.utilization[station, col] < 1.0 and not math.isnan(waits[col]):
                         self.set_wait(station, col, float(waits[col]), float(p_waits[col]))
 
     def queue(self, stations: NDArray[np.int64], arrival: Floats, mean: Floats,
