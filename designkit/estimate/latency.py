@@ -65,6 +65,11 @@ HEAVY_TAIL = 1e-3
 make its cells too coarse for the median."""
 HEAVY_CELLS = 131072
 """Cells an endpoint's grid may have when its tail is that heavy."""
+SPREAD = 0.005
+"""How much wider than the solution's variance an endpoint's composed distribution may be
+before it is composed again on finer cells: a step shorter than half a cell cannot keep
+its variance on the cells (``Grid.exponential``), and a thousand such steps in a row
+(a long chain of short calls) would widen the tail by a percent or two."""
 ROUNDS = 16
 """Grids tried per endpoint at most (wider, finer or narrower); one is usual. A narrower
 grid is up to the grid's size (2,048) times narrower: a few reach from any span a double
@@ -173,6 +178,7 @@ class _Composer:
         self.dists: dict[int, Dist | None] = {}
         self.grids: dict[Grid, _GridComposer] = {}
         self.p_wait: list[float] = solution.trial.p_wait[:, 0].tolist()
+        self.parallel = _parallel(solution.program)  # endpoints with Clark's variances
         self.wait: list[float] = solution.trial.wait[:, 0].tolist()
         self._services: dict[int, list[tuple[float, object]]] | None = None
 
@@ -210,6 +216,10 @@ class _Composer:
                     continue
                 median = dist.quantile(0.5) / dist.grid.step  # in cells
                 if median >= MEDIAN_CELLS:
+                    if (size < MAX_CELLS and allowed <= 1e-4 and not self.parallel[index]
+                            and _spread(dist) > (1.0 + SPREAD) * moments.var):
+                        size *= 4  # steps shorter than a cell widened it: finer cells
+                        continue
                     break
                 # A long tail made the cells coarse. When finer cells cannot resolve the
                 # median, the time lies far below the grid's end but for a trace (a rare,
@@ -246,6 +256,17 @@ class _Composer:
             if whole >= 1 and abs(ratio - whole) < 1e-9 and whole & (whole - 1) == 0:
                 return own if whole == 1 else _rebin(own, grid, whole)
         return self.on(grid).endpoint(index)
+
+
+def _spread(dist: Dist) -> float:
+    """The variance of what a grid holds (its cells' masses at their centres)."""
+    t = np.arange(dist.grid.size) * dist.grid.step
+    mass = dist.pmf
+    total = float(mass.sum())
+    if total <= 0:
+        return 0.0
+    mean = float(mass @ t) / total
+    return float(mass @ (t - mean) ** 2) / total
 
 
 def _rebin(dist: Dist, grid: Grid, ratio: int) -> Dist:

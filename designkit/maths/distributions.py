@@ -98,37 +98,48 @@ class Grid:
     def exponential(self, mean: float) -> Dist:
         """Exponential with this mean, built directly as a spectrum.
 
-        The cells of an exponential are a geometric sequence: cell 0 holds ``1 − q^½`` and
-        cell i ≥ 1 holds ``q^{i−½}(1 − q)`` with ``q = e^{−r}``, so the transform is a
-        geometric sum in closed form (no FFT). With ``r = h / mean`` these are the exact
-        masses of the cells, whose mean (each cell's mass at its centre) is
-        ``h / (2 sinh(r / 2))`` — short of the mean by up to half of it when the mean is
-        below a cell, a shortfall that adds up over a sequence of short steps on a coarse
-        grid. So ``r = 2 asinh(h / (2 mean))``: the mean is kept exactly, and on a fine
-        grid ``r`` differs from ``h / mean`` by a relative (h / mean)² / 24.
+        Each cell holds its mass at its centre, so a time shorter than a few cells cannot
+        keep both moments with the exponential's exact cell masses: its mean falls short
+        (by up to half of it below a cell) or its spread grows — and either adds up over a
+        sequence of short steps on a coarse grid (1,000 of them: +2 % on the p95). So the
+        cells are a point mass and a geometric sequence chosen to keep the mean *and* the
+        variance: with ``μ = mean / h`` cells, cell 0 holds ``p₀ = 1 / (2μ + 1)`` and cell
+        i ≥ 1 holds ``(1 − p₀)(1 − q) q^{i−1}`` with ``q = (2μ − 1) / (2μ + 1)``; on a fine
+        grid these are the exponential's own cell masses to O(1 / μ²). Below half a cell
+        (μ < ½) no distribution on the cells has both: the mass is split between cells 0
+        and 1, keeping the mean. The transform is a geometric sum in closed form (no FFT).
 
         Example:
-            >>> g = Grid(step=4.0, size=2048)   # a coarse grid for a 1 ms step
-            >>> round(g.exponential(1.0).mean(), 6)
-            1.0
+            >>> g = Grid(step=1.0, size=2048)   # a coarse grid for a 2 ms step
+            >>> d = g.exponential(2.0)
+            >>> t = np.arange(g.size) * g.step  # the cells' centres
+            >>> round(float(d.pmf @ t), 6), round(float(d.pmf @ (t - 2.0) ** 2), 6)
+            (2.0, 4.0)
         """
         if mean <= 0:
             return self.zero()
-        rate = 2.0 * math.asinh(self.step / (2.0 * mean))
-        q = math.exp(-rate)
-        if q < 1e-300:
-            return self.zero()
-        first = -math.expm1(-rate / 2)
-        a = -math.expm1(-rate) * math.exp(rate / 2)  # (1 − q) / √q, also when q ≈ 1
+        cells = mean / self.step
+        if cells < 0.5:  # two cells, the mean kept
+            pmf = np.zeros(self.size)
+            pmf[0] = 1.0 - cells
+            if self.size > 1:
+                pmf[1] = cells
+            return Dist(self, pmf)
+        gap = 2.0 / (2.0 * cells + 1.0)  # 1 − q, kept apart: q rounds to 1 for a huge μ
+        q = 1.0 - gap
+        first = 1.0 / (2.0 * cells + 1.0)
         w, w_last = self.phases
+        if q <= 0.0:  # μ = ½: cells 0 and 1, half each
+            return Dist(self, spectrum=first + (1.0 - first) * w)
+        a = (1.0 - first) * gap / q  # cell i ≥ 1 holds a·q^i
         z = q * w
-        last = q ** (self.size - 1)
+        last = math.exp((self.size - 1) * math.log1p(-gap))
         if last > 1e-300:  # the sequence is cut at the grid's end
             with np.errstate(divide="ignore", invalid="ignore"):
                 geometric = z * (1.0 - last * w_last) / (1.0 - z)
-            # at frequency 0 the sum is q(1 − q^(n−1)) / (1 − q): a mean far beyond the
-            # grid makes q round to 1 there (0 / 0), so it is taken without cancellation
-            geometric[0] = -math.expm1(-rate * (self.size - 1)) * q / -math.expm1(-rate)
+            # at frequency 0 the sum is q(1 − q^(n−1)) / (1 − q), taken without the
+            # cancellation of q ≈ 1 (a mean far beyond the grid)
+            geometric[0] = q * -math.expm1((self.size - 1) * math.log1p(-gap)) / gap
             return Dist(self, spectrum=first + a * geometric)
         # first + a·z / (1 − z) = (first + (a − first)·z) / (1 − z), computed in place
         spectrum = z * (a - first)
