@@ -196,7 +196,9 @@ def _copy_state(lam: float, servers: int, copies: int, throughput: Floats) -> _C
         others = _power(state.inside, copies - 1, size)
         # with j inside, each request spends E[(j + M) / X(j + M)] there, over the
         # others' M (the time, not the rate, averaged: what a request sees on arrival)
-        release = np.array([jj / float(np.dot(others[:size - jj], time[jj:])) for jj in j])
+        # Σ_m others[m]·time[j + m] for every j at once: a correlation
+        seen = np.convolve(time, others[::-1])[size - 1 + j]
+        release = j / seen
         new = _birth_death(lam, release)
         done = float(np.abs(new.inside - state.inside).max()) < 1e-12
         state = new
