@@ -16,6 +16,8 @@ from tests.oracles import (
     held_chain_response,
     mmc_sojourn_quantile,
     mmc_wait,
+    mph1_sojourn_quantile,
+    phase_type,
     pollaczek_khinchine_wait,
     tandem_chain_response,
 )
@@ -195,6 +197,24 @@ def test_every_time_shape_on_one_server_is_pollaczek_khinchine(scv: float, rho: 
     assert not e.saturated
     assert e.mean_ms == pytest.approx(10 + pollaczek_khinchine_wait(rho / 10, 10, scv),
                                       rel=5e-3)
+
+
+@pytest.mark.parametrize("rho", [0.1, 0.5, 0.9])
+@pytest.mark.parametrize("scv", [0.1, 0.5, 1.0, 1.5, 4.0])
+def test_every_phase_type_shape_on_one_server_has_the_exact_percentiles(scv: float,
+                                                                        rho: float) -> None:
+    """The same M/G/1 where its service is phase-type (Erlang-10, Erlang-2, exponential,
+    balanced hyperexponentials): p50, p95 and p99 equal the exact M/PH/1 sojourn's
+    (Neuts' phase-type wait, independent of the grids) to 0.5 % (measured ≤ 0.11 %, the
+    M/M/1 at ρ 0.9). The constant (M/D/1) is Crommelin's, below."""
+    d = dk.Design(name="mg1")
+    d.service("api", workers=1).endpoint("GET /x", cpu_ms={"mean": 10, "scv": scv})
+    d.set_load("api GET /x", rho * 100)
+    e = dk.estimate(d).endpoints["api GET /x"]
+    start, generator = phase_type(10.0, scv)
+    for q, got in ((0.5, e.p50_ms), (0.95, e.p95_ms), (0.99, e.p99_ms)):
+        assert got == pytest.approx(mph1_sojourn_quantile(q, rho / 10, start, generator),
+                                    rel=5e-3)
 
 
 @pytest.mark.parametrize("rho", [0.5, 0.8])
