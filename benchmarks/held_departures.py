@@ -26,6 +26,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import designkit as dk
+from tests.estimate.test_holding import workers_before_stations as design
 from tests.oracles import tandem_chain_response
 
 solve = importlib.import_module("designkit.estimate.solve")
@@ -47,17 +48,6 @@ def configs() -> list[Config]:
         workers = rng.randint(max(s for s, _ in stations) + 1, 6 if m == 2 else 8)
         chosen.append((workers, round(rng.choice([0.2, 1, 5, 15]), 1), stations))
     return chosen
-
-
-def design(workers: int, cpu_ms: float, stations: list[tuple[int, float]],
-           rps: float) -> dk.Design:
-    d = dk.Design(name="held-departures")
-    ep = d.service("api", workers=workers, io="blocking").endpoint("GET /x", cpu_ms=cpu_ms)
-    for i, (cores, ms) in enumerate(stations):
-        d.database(f"db{i}", cores=cores)
-        ep.call(f"db{i}", service_ms=ms)
-    d.set_load("api GET /x", rps)
-    return d
 
 
 def exponent(k: float):  # type: ignore[no-untyped-def]

@@ -178,7 +178,7 @@ class _Composer:
         self.dists: dict[int, Dist | None] = {}
         self.grids: dict[Grid, _GridComposer] = {}
         self.p_wait: list[float] = solution.trial.p_wait[:, 0].tolist()
-        self.parallel = _parallel(solution.program)  # endpoints with Clark's variances
+        self.forked = _parallel(solution.program)  # endpoints with Clark's variances
         self.wait: list[float] = solution.trial.wait[:, 0].tolist()
         self._services: dict[int, list[tuple[float, object]]] | None = None
 
@@ -216,7 +216,7 @@ class _Composer:
                     continue
                 median = dist.quantile(0.5) / dist.grid.step  # in cells
                 if median >= MEDIAN_CELLS:
-                    if (size < MAX_CELLS and allowed <= 1e-4 and not self.parallel[index]
+                    if (size < MAX_CELLS and allowed <= 1e-4 and not self.forked[index]
                             and _spread(dist) > (1.0 + SPREAD) * moments.var):
                         size *= 4  # steps shorter than a cell widened it: finer cells
                         continue
