@@ -364,3 +364,14 @@ def test_each_replica_s_workers_and_pool_are_its_own_exact_chain(rps: float) -> 
     d.set_load("api GET /x", rps)
     exact = tandem_chain_response(rps / 3000.0, 4, 1.0, [(2, 5.0)], most=150)
     assert dk.estimate(d).endpoints["api GET /x"].mean_ms == pytest.approx(exact, rel=0.035)
+
+
+def test_copies_of_a_held_station_with_nothing_shared_are_each_an_mmc() -> None:
+    """Ten copies of 10 servers whose holds queue nowhere: the per-copy chains (the others'
+    occupancy through FFTs) are ten M/M/10 queues fed a tenth of the load — Erlang C."""
+    from designkit.maths.closed import held_queue
+
+    held = held_queue(0.5, 100, 15.0, [], [], holder_copies=10)
+    assert held is not None
+    assert held.wait == pytest.approx(mmc_wait(0.05, 1 / 15.0, 10), rel=1e-9)
+    assert held.busy == pytest.approx(0.5 * 15.0, rel=1e-9)
