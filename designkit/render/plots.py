@@ -12,10 +12,12 @@ would not even parse) and a control character is drawn as its escape (``\\x01``)
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import io
 import math
-from collections.abc import Iterable, Sequence
+import warnings
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -615,7 +617,8 @@ def to_svg(fig: Figure) -> str:
 
     # Element ids hash the axes' clip boxes, which the constrained layout only settles to
     # within rounding noise: settle it, round it, and save with the layout held still.
-    fig.draw_without_rendering()
+    with _quiet_drawing():
+        fig.draw_without_rendering()
     engine = fig.get_layout_engine()
     for ax in fig.axes:
         x, y, w, h = (round(float(v), 6) for v in ax.get_position().bounds)
@@ -623,11 +626,25 @@ def to_svg(fig: Figure) -> str:
     fig.set_layout_engine("none")
     buffer = io.StringIO()
     try:
-        with matplotlib.rc_context({"svg.hashsalt": SVG_SALT}):
+        with matplotlib.rc_context({"svg.hashsalt": SVG_SALT}), _quiet_drawing():
             fig.savefig(buffer, format="svg", metadata={"Date": None})
     finally:
         fig.set_layout_engine(engine)
     return buffer.getvalue()
+
+
+@contextlib.contextmanager
+def _quiet_drawing() -> Iterator[None]:
+    """Drawing without matplotlib's notes on what a user's names make of a figure: a
+    character no installed font has is drawn as a box (the name stays whole in the
+    report's text and tables), and labels too long for the figure leave the layout as
+    it is — neither is something the user can act on in a plot."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font",
+                                category=UserWarning)
+        warnings.filterwarnings("ignore", message="constrained_layout not applied",
+                                category=UserWarning)
+        yield
 
 
 def to_png(fig: Figure, path: str | Path, dpi: int = 150) -> Path:
@@ -643,5 +660,6 @@ def to_png(fig: Figure, path: str | Path, dpi: int = 150) -> Path:
         b'\\x89PNG'
     """
     out = Path(path)
-    fig.savefig(out, format="png", dpi=dpi, metadata={"Software": None})
+    with _quiet_drawing():
+        fig.savefig(out, format="png", dpi=dpi, metadata={"Software": None})
     return out

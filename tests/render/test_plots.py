@@ -279,3 +279,17 @@ def test_import_designkit_does_not_import_matplotlib() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.strip()
     assert out == "False"
+
+
+def test_a_name_no_font_has_or_too_long_for_the_figure_draws_without_a_warning() -> None:
+    """A component named with a private-use character (no installed font draws it) and a
+    title of 400 characters: the SVG is written (the glyph a box, the layout left as it
+    is) and nothing is printed — found by ``make fuzz`` on ``designkit report``."""
+    import warnings
+
+    fig = plots.utilization(dk.estimate(dk.template("dashboard-fixed")))
+    fig.axes[0].set_title("name \U0010befc " + "x" * 400)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        svg = plots.to_svg(fig)
+    assert svg.startswith("<?xml") and "</svg>" in svg
