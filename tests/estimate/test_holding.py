@@ -375,3 +375,21 @@ def test_copies_of_a_held_station_with_nothing_shared_are_each_an_mmc() -> None:
     assert held is not None
     assert held.wait == pytest.approx(mmc_wait(0.05, 1 / 15.0, 10), rel=1e-9)
     assert held.busy == pytest.approx(0.5 * 15.0, rel=1e-9)
+
+
+@pytest.mark.parametrize("scv", [0.5, 2.0])
+def test_several_servers_with_any_time_shape_agree_with_the_simulation(scv: float) -> None:
+    """A 4-core database, queries ``{mean: 10, scv}`` at ρ 0.8: Allen–Cunneen's mean and
+    the exponential shape of the wait give p95 within 5 % of `dk.simulate` (two runs,
+    200,000 queries; measured −0.1 % and −2.6 %; the constant time at ρ 0.5 is the
+    documented −5.8 %)."""
+    d = dk.Design(name="mgc")
+    d.service("api", workers=1000, io="async").endpoint("GET /x", cpu_ms=0).call(
+        "db", service_ms={"mean": 10, "scv": scv})
+    d.database("db", cores=4, pool_size=100)
+    d.set_load("api GET /x", 320.0)
+    runs = [dk.simulate(d, duration_s=312.5, seed=seed, progress=False)
+            .endpoints["api GET /x"] for seed in (0, 1)]
+    estimated = dk.estimate(d).endpoints["api GET /x"]
+    assert estimated.mean_ms == pytest.approx(sum(r.mean_ms for r in runs) / 2, rel=0.03)
+    assert estimated.p95_ms == pytest.approx(sum(r.p95_ms for r in runs) / 2, rel=0.05)
