@@ -404,11 +404,6 @@ def _sources(program: Program, bounds: Bounds,
     return Sources(np.array(found, dtype=np.int64), servers, share)
 
 
-def _unfixed(columns: int) -> tuple[Floats, Floats]:
-    """No wait kept yet for a held station, in any column (NaN: the level's own)."""
-    return np.full(columns, np.nan), np.full(columns, np.nan)
-
-
 def _per_station(stations: NDArray[np.int64], values: Floats, n: int) -> Floats:
     return np.bincount(stations, values, minlength=n).astype(float)
 
@@ -581,9 +576,8 @@ class _Run:
                     wait = (float(open_wait[i]) * bounded / exponential if exponential > 0
                             else bounded)
                     self.set_wait(p, col, wait, float(self.p_wait[p, col]))
-                    if tape.held[p]:  # kept through the second run of the levels
-                        kept = self.fixed.setdefault(p, _unfixed(len(self.scales)))
-                        kept[0][col], kept[1][col] = wait, self.p_wait[p, col]
+                    if tape.held[p]:
+                        self.keep(p, col, wait)
             self.fixed[h] = (waits, p_waits)
         return changed
 
@@ -614,11 +608,19 @@ class _Run:
         stations = p[rows]
         self.set_waits(stations, cols, scaled[rows, cols], self.p_wait[stations, cols])
         for row, col in zip(rows.tolist(), cols.tolist(), strict=True):
-            station = int(p[row])
-            if tape.held[station]:
-                kept = self.fixed.setdefault(station, _unfixed(len(self.scales)))
-                kept[0][col], kept[1][col] = scaled[row, col], self.p_wait[station, col]
+            if tape.held[p[row]]:
+                self.keep(int(p[row]), col, float(scaled[row, col]))
         return True
+
+    def keep(self, station: int, col: int, wait: float) -> None:
+        """A held station's bounded wait in one column, kept through the next run of the
+        levels (which would otherwise put its open wait back); NaN elsewhere: the
+        columns not given keep the level's own."""
+        kept = self.fixed.get(station)
+        if kept is None:
+            columns = len(self.scales)
+            kept = self.fixed[station] = (np.full(columns, np.nan), np.full(columns, np.nan))
+        kept[0][col], kept[1][col] = wait, self.p_wait[station, col]
 
     def between(self, station: int, col: int) -> float:
         """The squared coefficient of variation of a held station's mean holding times

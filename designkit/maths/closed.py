@@ -194,6 +194,8 @@ def _copy_state(lam: float, servers: int, copies: int, throughput: Floats) -> _C
     occupancy feeding back through the shared inside (a fixed point; one pass for one
     copy). The others' occupancy and what it costs are taken through FFTs: a power
     and a correlation of probability vectors (a thousand copies cost what ten do)."""
+    if copies == 1:  # with j inside, it releases at X(j)
+        return _birth_death(lam, throughput[1:servers + 1])
     size = len(throughput)
     m = np.arange(size, dtype=float)
     time = np.divide(m, throughput, out=np.zeros(size), where=m > 0)  # m / X(m)
@@ -204,13 +206,9 @@ def _copy_state(lam: float, servers: int, copies: int, throughput: Floats) -> _C
     inside[0] = 1.0
     state = _CopyState(inside, 0.0, 0.0)
     for _ in range(COPY_ROUNDS):
-        if copies == 1:
-            others = np.zeros(size)
-            others[0] = 1.0
-        else:
-            others = np.fft.irfft(np.fft.rfft(state.inside, n) ** (copies - 1), n)[:size]
-            others = np.maximum(others, 0.0)
-            others /= others.sum()
+        others = np.fft.irfft(np.fft.rfft(state.inside, n) ** (copies - 1), n)[:size]
+        others = np.maximum(others, 0.0)
+        others /= others.sum()
         # with j inside, each request spends E[(j + M) / X(j + M)] there, over the
         # others' M (the time, not the rate, averaged: what a request sees on arrival):
         # Σ_m others[m]·time[j + m], a correlation
@@ -218,7 +216,7 @@ def _copy_state(lam: float, servers: int, copies: int, throughput: Floats) -> _C
         new = _birth_death(lam, j / seen)
         change = float(np.abs(new.inside - state.inside).max())
         state = new
-        if change < 1e-10 or copies == 1:
+        if change < 1e-10:
             break
     return state
 
