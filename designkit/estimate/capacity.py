@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -40,56 +41,122 @@ def max_scale(program: Program, workload: dict[str, float], rel_tol: float = 1e-
 
 
 MAX_TRIALS = 200
-"""Most trials of one capacity search (a dozen is usual): the search stops there whatever
-the solutions say, so it can never run on."""
+"""Most trials of one capacity search (a handful are usual): the search stops there
+whatever the solutions say, so it can never run on."""
+
+
+NEAR_LINEAR = 1.2
+"""A saturated trial whose load is past 1 by more than this went past a jump (a held
+station's time growing without bound): a chord to it says nothing of where 1 is."""
+
+
+class _Probe(NamedTuple):
+    scale: float
+    saturated: bool
+    load: float  # the highest share of a capacity in use (Trials.load)
+    peak: float  # the highest utilization
 
 
 def _max_scale(program: Program, workload: dict[str, float], rel_tol: float,
                base: Trials | None) -> float:
+    """The search: from the load at scale 1, the first bound (exact when a plain station
+    gives first); then the scale where the load reaches 1, interpolated between the
+    highest unsaturated and lowest saturated trials (or extrapolated from the last two
+    unsaturated ones), each trial placed just short of the estimate so that the next one
+    closes the bracket — bisection whenever the estimate is not inside it."""
     if not any(v > 0 for v in workload.values()):
         return math.inf
 
-    def saturated(scale: float) -> tuple[bool, float]:
-        """Whether the design saturates at ``scale``, and its peak utilization there."""
+    def probe(scale: float) -> _Probe:
         found = trials(program, workload, [scale])
-        return bool(found.saturated[0]), float(found.peak[0])
+        return _Probe(scale, bool(found.saturated[0]), float(found.load[0]),
+                      float(found.peak[0]))
 
     base = base if base is not None else trials(program, workload, [1.0])
     if not (base.utilization > 0).any():
         return math.inf
+    below: list[_Probe] = []  # unsaturated trials, in the order tried
+    above: _Probe | None = None  # the lowest saturated trial
     if base.saturated[0]:
         lo, hi = 0.0, 1.0
+        above = _Probe(1.0, True, float(base.load[0]), float(base.peak[0]))
     else:
-        lo, hi = 1.0, 1.0 / float(base.peak[0])  # holding times only grow with load
+        lo = 1.0
+        below.append(_Probe(1.0, False, float(base.load[0]), float(base.peak[0])))
+        hi = 1.0 / below[0].load  # loads grow at least in proportion with the scale
         # The bound is exact when holding times do not grow with the load: try it first.
-        if not saturated(hi * (1 - 1e-9))[0]:
-            return hi * (1 - 1e-9)
-        ceiling = hi * 2.0 ** 40
-        while not saturated(hi)[0]:
-            lo, hi = hi, hi * 2.0
-            if hi > ceiling:
-                return math.inf
-    # Bisection, with an upper bound from every unsaturated trial: at a trial scale s, each
-    # station saturates at or before s / ρ(s). The midpoint is geometric while the bracket
-    # spans many orders of magnitude (what is held may grow without bound as load grows:
-    # then no positive scale a float can hold is unsaturated, and the answer is 0).
+        first = probe(hi * (1 - 1e-9))
+        if not first.saturated:
+            return first.scale
+        above = first
+    bounded = False  # hi is a bound from an unsaturated trial, not a saturated one
+    widths = [hi - lo]
+    last_saturated = above is not None
     for _ in range(MAX_TRIALS):
         if not hi - lo > rel_tol * hi:
             break
-        mid = _midpoint(lo, hi)
-        if mid <= 0.0 or mid >= hi:
+        # an estimate that does not halve the bracket in two trials is not trusted
+        halving = len(widths) >= 3 and widths[-1] > 0.5 * widths[-3]
+        mid = (_midpoint(lo, hi) if halving
+               else _next_trial(lo, hi, below, above, rel_tol, last_saturated))
+        if not lo < mid < hi:
             break
-        over, peak = saturated(mid)
-        if over:
-            hi = mid
+        found = probe(mid)
+        last_saturated = found.saturated
+        if found.saturated:
+            hi, above, bounded = mid, found, False
         else:
             lo = mid
-            if peak > 0:
-                hi = min(hi, mid / peak)
+            below.append(found)
+            if found.peak > 0 and mid / found.peak < hi:
+                hi, bounded = mid / found.peak, True
+        widths = [] if halving else widths
+        widths.append(hi - lo)
     if lo == 0.0:
         return 0.0
-    edge = hi * (1 - 1e-9)
-    return edge if not saturated(edge)[0] else lo
+    if bounded:
+        edge = hi * (1 - 1e-9)
+        return edge if not probe(edge).saturated else lo
+    return lo
+
+
+def _next_trial(lo: float, hi: float, below: list[_Probe], above: _Probe | None,
+                rel_tol: float, after_saturated: bool) -> float:
+    """The next scale to try in ``(lo, hi)``, from where the load is estimated to reach 1.
+
+    Loads grow with the scale at least in proportion, and faster as held times grow
+    (convex): the chord from the highest unsaturated trial to the lowest saturated one
+    reaches 1 short of the real point, and the line through the last two unsaturated
+    trials (or through the origin and the last) past it. The trial after a saturated
+    one tries the first, after an unsaturated one the second, so the bracket closes from
+    both sides; each moves it by at least half the tolerance. The bisection's point
+    when neither estimate falls inside."""
+    short, past = _estimates(lo, below, above)
+    order = (short, past) if after_saturated else (past, short)
+    margin = max(0.5 * rel_tol * hi, 0.1 * (hi - lo))  # a tenth of the bracket at least
+    for estimate in order:
+        if estimate is not None and lo < estimate < hi:
+            return min(max(estimate, lo + margin), hi - margin)
+    return _midpoint(lo, hi)
+
+
+def _estimates(lo: float, below: list[_Probe], above: _Probe | None
+               ) -> tuple[float | None, float | None]:
+    """Where the load reaches 1: short of it (the chord to the saturated trial, whose
+    load must be past 1 but not by more than :data:`NEAR_LINEAR`) and past it (the line through the last two
+    unsaturated trials, or through the origin and the last)."""
+    last = below[-1] if below else None
+    if last is None or last.scale != lo or not 0 < last.load < 1:
+        return None, None
+    short = past = None
+    if above is not None and 1.0 < above.load <= NEAR_LINEAR:
+        short = last.scale + (1.0 - last.load) * (above.scale - last.scale) / (
+            above.load - last.load)
+    before = below[-2] if len(below) >= 2 else _Probe(0.0, False, 0.0, 0.0)
+    rise = (last.load - before.load) / (last.scale - before.scale)
+    if rise > 0 and math.isfinite(rise):
+        past = last.scale + (1.0 - last.load) / rise
+    return short, past
 
 
 def _midpoint(lo: float, hi: float) -> float:

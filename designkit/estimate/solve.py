@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass, field, replace
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -25,6 +25,9 @@ from designkit.estimate.program import Program
 from designkit.estimate.tape import Level, Tape, Traffic, tape_of
 from designkit.flow.nodes import ExternalCall, Invoke
 from designkit.maths.queueing import erlang_c
+
+if TYPE_CHECKING:
+    from designkit.maths.closed import Held
 
 __all__ = ["Flows", "Moments", "Solution", "StationState", "Trials", "flows_of", "solve",
            "trials"]
@@ -141,6 +144,8 @@ class Flows:
     groups: dict[int, tuple[int, ...]]  # held station -> the stations only it bounds
     sources: Sources  # stations bounded by several held stations, and those
     own: frozenset[int] = frozenset()  # groups of one replica's own stations (per copy)
+    members: NDArray[np.int64] = field(  # the stations of every group and the sources
+        default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
 def flows_of(program: Program, workload: dict[str, float]) -> Flows:
@@ -186,6 +191,8 @@ def flows_of(program: Program, workload: dict[str, float]) -> Flows:
         own=own,
         sources=_sources(program, bounds, overlapped),
     )
+    flows.members = np.array(sorted({p for inner in groups.values() for p in inner}
+                                    | set(flows.sources.stations.tolist())), dtype=np.int64)
     program.keep_traffic(key, flows)
     return flows
 
@@ -316,6 +323,10 @@ SETTLED = 1e-4
 """The rounds stop when no wait moved by more than this share (10⁻⁴ of a wait is far
 below what any percentile shows)."""
 
+ROUNDING = 1e-12
+"""A time inside a bounded station within this share of its service is rounding: no
+wait."""
+
 MAX_HELD_POPULATION = 2048
 """A held station with more servers than this is not solved with what it bounds: its
 queue would form only in the last sliver of load before what it wraps saturates."""
@@ -422,6 +433,7 @@ class Trials:
     endpoint_mean: Floats
     endpoint_var: Floats
     rounds: int
+    held_load: Floats | None = None  # per held station solved with what it bounds: λ/X(C)
 
     @property
     def saturated(self) -> NDArray[np.bool_]:
@@ -432,6 +444,20 @@ class Trials:
     def peak(self) -> Floats:
         """Per scale: the highest utilization."""
         return np.asarray(self.utilization.max(axis=0, initial=0.0))
+
+    @property
+    def load(self) -> Floats:
+        """Per scale: the highest share of a capacity in use — a station's utilization,
+        or, for a held station solved with what it bounds, its arrivals over the most
+        it can pass (:attr:`~designkit.maths.closed.Held.load`); the finite ones only,
+        so that a saturated solution shows how far past its capacity the first station
+        to give is. The design saturates near where it reaches 1: the capacity search
+        interpolates it."""
+        both = (self.utilization if self.held_load is None
+                else np.maximum(self.utilization, self.held_load))
+        # a station held around a saturated one is infinitely busy: what saturates first
+        # has a finite load
+        return np.asarray(np.where(np.isfinite(both), both, 0.0).max(axis=0, initial=0.0))
 
 
 def trials(program: Program, workload: dict[str, float], scales: list[float] | Floats,
@@ -463,6 +489,9 @@ class _Run:
         self.open_wait = np.zeros((n, k))  # the open estimate's, before any bound
         self.utilization = np.zeros((n, k))
         self.fixed: dict[int, tuple[Floats, Floats]] = {}  # held station -> wait, P(wait)
+        self.held_load = np.zeros((n, k))  # λ / X(C) of held stations solved as groups
+        # per held station and column, the inputs of its last solution and the solution
+        self.solved: dict[tuple[int, int], tuple[Floats, Held]] = {}
         self._holder_rows: tuple[NDArray[np.int64], NDArray[np.int64]] | None = None
 
 
@@ -499,7 +528,8 @@ class _Run:
                     break
         ends = tape.endpoint_slot
         return Trials(sc, self.arrival, self.service, self.scv, self.p_wait, self.wait,
-                      self.utilization, self.mean[ends], self.var[ends], rounds)
+                      self.utilization, self.mean[ends], self.var[ends], rounds,
+                      self.held_load)
 
     def bounded(self) -> bool:
         """Solve each held station with the stations it alone bounds (a flow-equivalent
@@ -509,6 +539,7 @@ class _Run:
         from designkit.maths.closed import held_queue
 
         self.fixed.clear()  # this round's solutions replace the last round's
+        self.held_load[:] = 0.0
         exponential_waits = self.exponential_waits()
         changed = self.finite_sources(exponential_waits)
         tape = self.tape
@@ -519,6 +550,7 @@ class _Run:
         # a held station's time inside as its own group solved it (inner groups come
         # first): its service where an outer group holds it
         inside = {h: self.service[h].copy() for h in heads[full].tolist()}
+        bounded_at: list[tuple[int, int, float]] = []  # station, column, bounded wait
         for row, h in enumerate(heads.tolist()):
             if not full[row]:
                 continue
@@ -541,7 +573,11 @@ class _Run:
                                    for i, p in enumerate(stations)])
                 demands = (visits * solved).tolist()
                 servers = [int(tape.servers[p]) for p in stations]
-                if h in self.flows.own:  # each replica's holder and its own stations
+                inputs = np.array([lam, think, *demands])
+                cached = self.solved.get((h, col))
+                if cached is not None and not _moved(inputs, cached[0], SAME_INPUTS):
+                    held = cached[1]  # as the last round solved it
+                elif h in self.flows.own:  # each replica's holder and its own stations
                     k = int(tape.copies[h])
                     held = held_queue(lam / k, int(tape.servers[h]), think, demands,
                                       servers)
@@ -552,34 +588,85 @@ class _Run:
                                       holder_copies=int(tape.copies[h]))
                 if held is None or not math.isfinite(float(np.dot(visits, open_wait))):
                     continue
+                self.solved[(h, col)] = (inputs, held)
+                self.held_load[h, col] = held.load
+                if held.saturated:  # what it wraps stays as busy as its servers allow
+                    if self.flows.bound[h] > tape.servers[h]:
+                        waits[col], p_waits[col] = INF, 1.0
+                        changed = changed or not math.isinf(self.wait[h, col])
+                    continue
+                inside[h][col] = held.inside
+                after = self.bounded_waits(held, stations, col, visits, demands,
+                                           open_wait, exponential_waits)
+                changed = changed or _moved(after, now_wait)
+                for i, p in enumerate(stations):
+                    if visits[i] > 0:
+                        bounded_at.append((p, col, float(after[i])))
+                        if tape.held[p]:
+                            self.keep(p, col, float(after[i]))
                 if self.flows.bound[h] <= tape.servers[h]:
                     # it never queues (what holds it bounds it): only what it bounds gains
                     waits[col], p_waits[col] = 0.0, 0.0
-                    if held.saturated:
-                        continue
                 else:
+                    # how requests leave depends on how variable the hold is once what
+                    # it holds waits as bounded (not as the open estimate had it)
+                    scv = self.hold_scv(h, col, stations, visits, now_wait, after, service,
+                                        solved)
                     waits[col] = held.wait * departures(
-                        float(self.scv[h, col]), held.queued_full,
-                        [float(self.scv[p, col]) for p in stations], servers)
+                        scv, held.queued_full, [float(self.scv[p, col]) for p in stations],
+                        servers)
                     p_waits[col] = held.p_wait
-                changed = True
-                if held.saturated:  # what it wraps stays as busy as its servers allow
-                    continue
-                inside[h][col] = held.inside
-                for i, p in enumerate(stations):
-                    if visits[i] <= 0:
-                        continue
-                    # the bounded wait of exponential times, kept in proportion to the
-                    # open one: the station's own variability (Allen–Cunneen) stays
-                    bounded = max(0.0, (held.residence[i] - demands[i]) / visits[i])
-                    exponential = float(exponential_waits[p, col])
-                    wait = (float(open_wait[i]) * bounded / exponential if exponential > 0
-                            else bounded)
-                    self.set_wait(p, col, wait, float(self.p_wait[p, col]))
-                    if tape.held[p]:
-                        self.keep(p, col, wait)
+                changed = changed or _moved(np.array([waits[col]]), self.wait[h, col:col + 1])
             self.fixed[h] = (waits, p_waits)
+        if bounded_at:  # each station is in one group: set once, together
+            rows, cols, values = (np.array(v) for v in zip(*bounded_at, strict=True))
+            self.set_waits(rows, cols, values, self.p_wait[rows, cols])
         return changed
+
+    def bounded_waits(self, held: Held, stations: list[int], col: int, visits: Floats,
+                      demands: list[float], open_wait: Floats,
+                      exponential_waits: Floats) -> Floats:
+        """The waits at a group's stations as the bound leaves them (one column): the
+        bounded wait of exponential times, kept in proportion to the open one so that
+        each station's own variability (Allen–Cunneen) stays."""
+        out = np.zeros(len(stations))
+        for i, p in enumerate(stations):
+            if visits[i] <= 0:
+                continue
+            queued = held.residence[i] - demands[i]
+            # below rounding of the residence, nothing queues: a difference of 10⁻¹⁷ ms
+            # read as a wait, against an open one of 10⁻⁵⁰, would make the wait's spread
+            # (kept in proportion) astronomical
+            bounded = queued / visits[i] if queued > ROUNDING * held.residence[i] else 0.0
+            # never above the open wait (no more requests than the open estimate lets in
+            # are ever there): a bound that reads more is rounding in its convolution
+            exponential = float(exponential_waits[p, col])
+            out[i] = (float(open_wait[i]) * min(1.0, bounded / exponential)
+                      if exponential > 0 else bounded if math.isinf(open_wait[i]) else 0.0)
+        return out
+
+    def hold_scv(self, h: int, col: int, stations: list[int], visits: Floats,
+                 before: Floats, after: Floats, service: Floats, solved: Floats) -> float:
+        """The squared coefficient of variation of a held station's holding time with
+        its group's waits (and inner held stations' times) as bounded instead of as the
+        levels last composed them: each visit's moments (wait, exponential with the
+        station's chance of waiting, plus service) taken out and put back."""
+        mean = float(self.service[h, col])
+        var = float(self.scv[h, col]) * mean * mean
+        rows = np.array(stations, dtype=np.int64)
+        p_wait = self.p_wait[rows, col]
+        spread = np.where(p_wait > 0, 2.0 / np.where(p_wait > 0, p_wait, 1.0) - 1.0, 0.0)
+        service_var = self.scv[rows, col] * service * service
+        solved_var = self.scv[rows, col] * solved * solved
+        old_mean, old_var = _repeat(before + service, spread * before * before + service_var,
+                                    visits)
+        new_mean, new_var = _repeat(after + solved, spread * after * after + solved_var,
+                                    visits)
+        mean += float((new_mean - old_mean).sum())
+        var += float((new_var - old_var).sum())
+        if not (mean > 0 and math.isfinite(mean) and math.isfinite(var)):
+            return float(self.scv[h, col])
+        return max(var, 0.0) / (mean * mean)
 
     def finite_sources(self, exponential_waits: Floats) -> bool:
         """Stations a few held servers bound, kept by several held stations: their open
@@ -606,11 +693,13 @@ class _Run:
             scaled = open_wait * np.minimum(1.0, bounded / exponential)
         rows, cols = np.nonzero(use)
         stations = p[rows]
-        self.set_waits(stations, cols, scaled[rows, cols], self.p_wait[stations, cols])
+        values = scaled[rows, cols]
+        moved = _moved(values, self.wait[stations, cols])
+        self.set_waits(stations, cols, values, self.p_wait[stations, cols])
         for row, col in zip(rows.tolist(), cols.tolist(), strict=True):
             if tape.held[p[row]]:
                 self.keep(int(p[row]), col, float(scaled[row, col]))
-        return True
+        return moved
 
     def keep(self, station: int, col: int, wait: float) -> None:
         """A held station's bounded wait in one column, kept through the next run of the
@@ -660,21 +749,22 @@ class _Run:
 
     def exponential_waits(self) -> Floats:
         """Per station and scale, the open M/M/c wait at its load (per copy), ms (0 when
-        idle or overloaded)."""
-        servers = np.broadcast_to(self.tape.servers[:, None], self.service.shape)
+        idle or overloaded; computed for the stations a bound can change, 0 elsewhere)."""
+        rows = self.flows.members
+        out = np.zeros_like(self.service)
+        if not len(rows):
+            return out
+        servers = np.broadcast_to(self.tape.servers[rows, None], (len(rows), len(self.scales)))
+        service = self.service[rows]
         with np.errstate(invalid="ignore", over="ignore"):
-            load = self.arrival / self.tape.copies[:, None] * self.service
-        out = np.zeros_like(load)
+            load = self.arrival[rows] / self.tape.copies[rows, None] * service
+        part = np.zeros_like(load)
         under = np.isfinite(load) & (load > 0) & (load < servers)
         if under.any():
-            out[under] = (_erlang_c(servers[under], load[under]) * self.service[under]
-                          / (servers[under] - load[under]))
+            part[under] = (_erlang_c(servers[under], load[under]) * service[under]
+                           / (servers[under] - load[under]))
+        out[rows] = part
         return out
-
-    def set_wait(self, station: int, col: int, wait: float, p_wait: float) -> None:
-        """Set one station's mean wait (and the moments of its wait slot) in one column."""
-        self.set_waits(np.array([station]), np.array([col]), np.array([wait]),
-                       np.array([p_wait]))
 
     def set_waits(self, stations: NDArray[np.int64], cols: NDArray[np.int64],
                   waits: Floats, p_waits: Floats) -> None:
@@ -747,12 +837,15 @@ class _Run:
         second_sum = np.where(infinite, INF, np.add.reduceat(second, starts, axis=0))
         self.queue(stations, _scaled(rate, self.scales), _per(first_sum, rate),
                    _per(second_sum, rate))
-        for station in stations.tolist():
-            if station in self.fixed:
-                waits, p_waits = self.fixed[station]
-                for col in range(len(self.scales)):
-                    if self.utilization[station, col] < 1.0 and not math.isnan(waits[col]):
-                        self.set_wait(station, col, float(waits[col]), float(p_waits[col]))
+        fixed = [s for s in stations.tolist() if s in self.fixed]
+        if fixed:  # the waits solved with what they bound, where not saturated
+            waits = np.array([self.fixed[s][0] for s in fixed])
+            p_waits = np.array([self.fixed[s][1] for s in fixed])
+            rows = np.array(fixed, dtype=np.int64)
+            use = (self.utilization[rows] < 1.0) & ~np.isnan(waits)
+            at, cols = np.nonzero(use)
+            if len(at):
+                self.set_waits(rows[at], cols, waits[at, cols], p_waits[at, cols])
 
     def queue(self, stations: NDArray[np.int64], arrival: Floats, mean: Floats,
               second_moment: Floats) -> None:
@@ -876,6 +969,17 @@ def _clark(m1: Floats, v1: Floats, m2: Floats, v2: Floats) -> tuple[Floats, Floa
     var = np.where(tight, np.where(first_wins, v1, v2), var)
     infinite = np.isinf(m1) | np.isinf(m2)
     return np.where(infinite, INF, mean), np.where(infinite, INF, var)
+
+
+SAME_INPUTS = 1e-9
+"""Inputs of a held station's solution (arrivals, time inside, demands) that moved by no
+more than this share since the last round are the same: its solution is kept."""
+
+
+def _moved(new: Floats, old: Floats, rel: float = 1e-4) -> bool:
+    """Whether any of ``new`` differs from ``old`` by more than ``rel`` of it (:data:`SETTLED`
+    by default: a change no percentile shows is none)."""
+    return not _close(new, old, rel)
 
 
 def _close(a: Floats, b: Floats, rel: float = 1e-7) -> bool:

@@ -46,6 +46,8 @@ class Held:
             while every server of the resource is taken: near 1, what the hold waits for
             is always queued and requests leave as that station serves them; near 0, as
             regularly as the hold's own time allows.
+        load: The arrivals as a share of the most the resource can pass, ``λ / X(C)``
+            (of one copy, for copies solved one by one): saturated from 1.
     """
 
     wait: float
@@ -54,6 +56,7 @@ class Held:
     residence: tuple[float, ...]
     busy: float
     queued_full: tuple[float, ...] = ()
+    load: float = 0.0
 
     @property
     def saturated(self) -> bool:
@@ -103,10 +106,11 @@ def held_queue(lam: float, population: int, think: float, demands: list[float],
     if closed is None:
         return None
     throughput, lengths, queued_full = closed
-    if lam >= throughput[population]:
+    load = lam / float(throughput[population])
+    if load >= 1.0:
         inf = math.inf
         return Held(inf, 1.0, inf, tuple(inf for _ in demands), float(population),
-                    queued_full)
+                    queued_full, load)
     k = max(1, min(holder_copies, population))
     per_copy = population // k
     state = _copy_state(lam / k, per_copy, k, throughput)
@@ -124,7 +128,7 @@ def held_queue(lam: float, population: int, think: float, demands: list[float],
     residence = tuple(float(np.dot(weights, length)) / lam for length in lengths)
     return Held(wait=state.queued / (lam / k), p_wait=state.p_wait,
                 inside=inside_count / lam, residence=residence, busy=inside_count,
-                queued_full=queued_full)
+                queued_full=queued_full, load=load)
 
 
 def bounded_classes_wait(lams: list[float], bounds: list[int], service: float,

@@ -177,7 +177,12 @@ def erlang_b_array(c: ArrayLike, a: ArrayLike) -> Floats:
 
 
 def _recursion(servers: Floats, load: Floats) -> Floats:
-    if servers.size <= 16:  # a few stations: plain floats beat a masked step per server
+    if 4 < servers.size <= SUM_ROWS:
+        return _by_sum(servers, load)
+    total = float(servers.sum())
+    if total <= 40.0 * float(servers.max(initial=0.0)):
+        # few stations (or one far larger than the rest): plain floats beat a numpy step
+        # per server, each costing what some 40 float steps do
         out = []
         for count, a in zip(servers.tolist(), load.tolist(), strict=True):
             value = 1.0
@@ -185,11 +190,43 @@ def _recursion(servers: Floats, load: Floats) -> Floats:
                 value = a * value / (k + a * value)
             out.append(value)
         return np.array(out, dtype=float).reshape(servers.shape)
-    b = np.ones_like(load)
-    for k in range(1, int(servers.max(initial=0.0)) + 1):
-        step = load * b / (k + load * b)
-        b = np.where(k <= servers, step, b)
-    return b
+    # largest counts first: step k runs only over the counts that reach it (the work is
+    # the sum of the counts, not the largest count times their number)
+    order = np.argsort(-servers, kind="stable")
+    counts, a = servers[order], load[order]
+    b = np.ones_like(a)
+    reach = np.searchsorted(-counts, -np.arange(1, int(counts[0]) + 1 if counts.size else 1),
+                            side="right")  # how many counts are ≥ k, for each k
+    for k, n in enumerate(reach.tolist(), start=1):
+        head = b[:n]
+        head *= a[:n] / (k + a[:n] * head)
+    out = np.empty_like(b)
+    out[order] = b
+    return out
+
+
+SUM_ROWS = 256
+"""Stations up to which Erlang B is summed as a matrix (:func:`_by_sum`: a dozen array
+operations over stations × servers) rather than stepped per server (three array
+operations per server over the stations that have it): measured faster up to ~300."""
+
+
+def _by_sum(servers: Floats, load: Floats) -> Floats:
+    """Erlang B from ``1 / B = Σⱼ c(c − 1)…(c − j + 1) / aʲ`` (j = 0 … c), the terms'
+    logarithms as cumulative sums along one row per station and summed in log space:
+    no step per server, no overflow."""
+    top = int(servers.max(initial=0.0))
+    positive = load > 0
+    with np.errstate(divide="ignore"):
+        log_load = np.log(np.where(positive, load, 1.0))
+        factor = np.log(np.maximum(servers[:, None] - np.arange(top), 0.0))
+    logs = np.cumsum(factor - log_load[:, None], axis=1)  # -inf from the term past c on
+    terms = np.concatenate([np.zeros((servers.size, 1)), logs], axis=1)
+    peak = terms.max(axis=1)
+    with np.errstate(under="ignore"):
+        log_inverse = peak + np.log(np.exp(terms - peak[:, None]).sum(axis=1))
+        b = np.exp(-log_inverse)
+    return np.where(positive | (servers == 0), b, 0.0)
 
 
 def _closed_form(servers: Floats, load: Floats) -> Floats:

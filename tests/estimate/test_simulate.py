@@ -207,6 +207,9 @@ def test_missing_simpy_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -
 MIN_SAMPLES = 10_000
 """Completions needed to compare a p95 at 5 % (its standard error is then ≈ 1.5 %)."""
 
+ENOUGH = 2_000
+"""Completions from which batch means give a p95's interval (20 batches of 100)."""
+
 EVENT_BUDGET = 1.2e6
 """Expected station visits + endpoint executions per simulation (≲ 4 s of wall time each)."""
 
@@ -315,15 +318,28 @@ def test_p95_agrees_with_the_estimate(name: str, load: str, endpoint: str) -> No
         assert got.p95_ms == pytest.approx(want.p95_ms, rel=tolerance), (
             f"estimate p95 {want.p95_ms:.4g} ms, simulated {got.p95_ms:.4g} ms "
             f"({got.p95_ms / want.p95_ms - 1:+.1%}, {completed:,.0f} completions)")
-    else:
-        # Too few completions (a 1 rps endpoint) to pin the simulated p95 to 5 %: the
-        # estimate's p95 must then be a plausible p95 of the sample — the share of simulated
-        # times below it within 4 standard errors of 0.95.
+    elif completed < ENOUGH:
+        # Too few completions (a 1 rps endpoint) to pin the simulated p95: the estimate's
+        # p95 must then be a plausible p95 of the sample — the share of simulated times
+        # below it within 4 standard errors of 0.95 (requests this rare hardly share a
+        # queue: a binomial count).
         assert got.dist is not None
         share = got.dist.cdf(want.p95_ms)
         assert abs(share - 0.95) <= 4.0 * math.sqrt(0.95 * 0.05 / completed), (
             f"{share:.3f} of {completed:.0f} simulated times are below the estimate's p95 "
             f"{want.p95_ms:.4g} ms")
+    else:
+        # Thousands of completions, not enough to pin the simulated p95 to 5 %: the
+        # estimate's p95 must be within 5 % of a p95 the run cannot rule out — inside its
+        # batch-means 95 % interval (neighbouring requests share queues: the share of
+        # times below a value is not a binomial count; 9,914 completions once put the
+        # estimate's p95 at 0.939 of them where 93,000 put it at 0.951–0.954).
+        assert got.sampled is not None
+        low, high = got.sampled.p95_ci
+        tolerance = LOOSE.get((name, load, endpoint), 0.05)
+        assert low * (1 - tolerance) <= want.p95_ms <= high * (1 + tolerance), (
+            f"estimate p95 {want.p95_ms:.4g} ms, simulated {got.p95_ms:.4g} ms "
+            f"(95 % interval {low:.4g}…{high:.4g} ms, {completed:,.0f} completions)")
 
 
 def test_known_disagreements_name_real_cases() -> None:
