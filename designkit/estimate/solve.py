@@ -15,19 +15,23 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
 
 from designkit.estimate.external import Attempts
+from designkit.estimate.flows import Flows, Retried, flows_of
+from designkit.estimate.held import (
+    MIXED_HOLDS,
+    RARELY_FULL,
+    bounded_waits,
+    departures,
+    hold_scv,
+)
 from designkit.estimate.program import Program
-from designkit.estimate.tape import Level, Tape, Traffic, tape_of
-from designkit.flow.nodes import ExternalCall, Invoke
+from designkit.estimate.tape import Level, Tape, repeated, tape_of
+from designkit.flow.nodes import ExternalCall
 from designkit.maths.queueing import erlang_c
-
-if TYPE_CHECKING:
-    from designkit.maths.closed import Held
 
 __all__ = ["Flows", "Moments", "Solution", "StationState", "Trials", "flows_of", "solve",
            "trials"]
@@ -71,352 +75,6 @@ class StationState:
     @property
     def saturated(self) -> bool:
         return self.utilization >= 1.0 or math.isinf(self.wait)
-
-
-class Retried(NamedTuple):
-    """A retried call at one load: the node, its calls per ms, the held stations around it
-    and the calling endpoint."""
-
-    node: ExternalCall | Invoke
-    rate: float
-    held: tuple[int, ...]
-    endpoint: int
-
-
-class Bounds(NamedTuple):
-    """Per station: the most requests ever inside it (``inf``: no bound), the held
-    stations that bound it (``None``: some visit is unbounded), how many held stations
-    are around a held station's holds, and its visit rate (per ms at scale 1) by the
-    held station that bounds each visit."""
-
-    bound: Floats
-    chosen: list[set[int] | None]
-    depth: list[int]
-    share: list[dict[int, float]]
-
-
-class Sources(NamedTuple):
-    """Stations bounded by several held stations (``stations``), and per station (a row)
-    those held stations' servers (``bounds``) and the share of its visits each bounds
-    (``share``; rows padded with shares of 0)."""
-
-    stations: NDArray[np.int64]
-    bounds: Floats
-    share: Floats
-
-
-@dataclass(frozen=True)
-class Wrapping:
-    """Held stations whose queue is what they wrap (``shared``, per station), and what
-    each wraps: ``holders`` (sorted), ``inner`` stations grouped by holder from
-    ``starts``."""
-
-    shared: NDArray[np.bool_]
-    holders: NDArray[np.int64]
-    starts: NDArray[np.int64]
-    inner: NDArray[np.int64]
-
-    @classmethod
-    def of(cls, overlapped: dict[int, tuple[int, ...]], n: int) -> Wrapping:
-        shared = np.zeros(n, dtype=bool)
-        holders = np.array(sorted(overlapped), dtype=np.int64)
-        shared[holders] = True
-        lengths = [len(overlapped[h]) for h in holders.tolist()]
-        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-        inner = np.array([p for h in holders.tolist() for p in overlapped[h]], dtype=np.int64)
-        return cls(shared, holders, starts, inner)
-
-
-@dataclass
-class Flows:
-    """The traffic of a workload at scale 1 (per ms): every rate is this times the scale."""
-
-    endpoint_rate: Floats
-    arrival: Floats
-    first: Floats
-    second: Floats
-    holder_rate: Floats
-    external_rate: dict[str, float]
-    retried: list[Retried]
-    bound: Floats  # per station: most requests ever inside it at once (inf: no bound)
-    overlapped: dict[int, tuple[int, ...]]  # held station -> the stations whose queue it is
-    wrapping: Wrapping  # the same, as arrays
-    groups: dict[int, tuple[int, ...]]  # held station -> the stations only it bounds
-    sources: Sources  # stations bounded by several held stations, and those
-    own: frozenset[int] = frozenset()  # groups of one replica's own stations (per copy)
-    members: NDArray[np.int64] = field(  # the stations of every group and the sources
-        default_factory=lambda: np.zeros(0, dtype=np.int64))
-
-
-def flows_of(program: Program, workload: dict[str, float]) -> Flows:
-    """The unit traffic of ``workload`` (rps per endpoint reference), kept on the program."""
-    key = tuple(sorted(workload.items()))
-    found = program.traffic.get(key)
-    if found is not None:
-        return found
-    traffic = tape_of(program).traffic
-    rate = [0.0] * len(program.endpoints)
-    for name, rps in workload.items():
-        rate[program.index[name]] += rps / 1000.0  # per ms
-    direct = list(rate)
-    for source, target, mult in zip(traffic.call_from, traffic.call_to, traffic.call_mult,
-                                    strict=True):
-        if rate[source] > 0:
-            rate[target] += rate[source] * mult
-    rates = np.array(rate, dtype=float)
-    n = len(program.stations)
-    visit_rate = rates[traffic.visit_endpoint] * traffic.visit_mult
-    bounds = _bounds(program, traffic, direct, rate)
-    bound, chosen = bounds.bound, bounds.chosen
-    overlapped = _overlapped(program, traffic, rate, bound, chosen)
-    groups, own = _groups(program, bound, chosen, overlapped, bounds.depth)
-    external: dict[str, float] = {}
-    calls = rates[traffic.external_endpoint] * traffic.external_mult
-    for component, value in zip(traffic.external_component, calls.tolist(), strict=True):
-        if value > 0:
-            external[component] = external.get(component, 0.0) + value
-    flows = Flows(
-        endpoint_rate=rates,
-        arrival=_per_station(traffic.visit_station, visit_rate, n),
-        first=_per_station(traffic.visit_station, visit_rate * traffic.visit_mean, n),
-        second=_per_station(traffic.visit_station, visit_rate * traffic.visit_second, n),
-        holder_rate=rates[traffic.holder_endpoint] * traffic.holder_mult,
-        external_rate=external,
-        retried=[Retried(r.node, rate[r.endpoint] * r.mult, r.held, r.endpoint)
-                 for r in traffic.retried if rate[r.endpoint] * r.mult > 0],
-        bound=bound,
-        overlapped=overlapped,
-        wrapping=Wrapping.of(overlapped, n),
-        groups=groups,
-        own=own,
-        sources=_sources(program, bounds, overlapped),
-    )
-    flows.members = np.array(sorted({p for inner in groups.values() for p in inner}
-                                    | set(flows.sources.stations.tolist())), dtype=np.int64)
-    program.keep_traffic(key, flows)
-    return flows
-
-
-def _bounds(program: Program, traffic: Traffic, direct: list[float],
-            rate: list[float]) -> Bounds:
-    """Per station, the most requests that can ever be inside one copy of it at once:
-    ``inf`` unless every visit to it (or hold of it) happens while some held station is
-    kept — a blocking worker, a connection, a lock — whose servers then bound it.
-
-    Each visit is bounded by the smallest held station around it, in its own endpoint or
-    kept by every caller for the whole call (a message's handler runs on its own: its
-    publisher keeps nothing for it); a station's bound is the sum of its visits' distinct
-    bounding stations — of one replica's copies when the station and all of them are that
-    replica's own (a pool inside its service's workers), else of all their copies. A
-    station whose bound is at most its servers (per copy) never queues.
-    """
-    stations = program.stations
-    servers = [s.servers * s.copies for s in stations]
-    entry: list[frozenset[int] | None] = [frozenset() if r > 0 else None for r in direct]
-    for caller, callee, held in zip(traffic.call_from, traffic.call_to, traffic.call_held,
-                                    strict=True):
-        around = entry[caller]
-        if around is None or rate[caller] <= 0:
-            continue
-        kept = frozenset() if held is None else around | frozenset(held)
-        entry[callee] = kept if entry[callee] is None else entry[callee] & kept  # type: ignore[operator]
-    by: list[set[int] | None] = [set() for _ in servers]  # None: some visit is unbounded
-    # how many held stations are kept around every hold of a held station: of two that
-    # bound alike, the inner one (a connection taken inside a worker's hold) binds
-    depth = [0] * len(servers)
-    seen = [False] * len(servers)
-    for station, endpoint, held in zip(traffic.holder_station.tolist(),
-                                       traffic.holder_endpoint.tolist(), traffic.holder_held,
-                                       strict=True):
-        around = entry[endpoint]
-        if around is not None:
-            count = len(around.union(held) - {station})
-            depth[station] = count if not seen[station] else min(depth[station], count)
-            seen[station] = True
-
-    share: list[dict[int, float]] = [{} for _ in servers]  # bounding station -> rate
-
-    def bind(station: int, endpoint: int, held: tuple[int, ...], visits: float) -> None:
-        around = entry[endpoint]
-        chosen = by[station]
-        if around is None or chosen is None:
-            return
-        enclosing = around.union(held) - {station}
-        if not enclosing:
-            by[station] = None
-        else:
-            h = min(enclosing, key=lambda h: (servers[h], -depth[h], h))
-            chosen.add(h)
-            share[station][h] = share[station].get(h, 0.0) + visits
-
-    for station, endpoint, mult, held in zip(traffic.visit_station.tolist(),
-                                             traffic.visit_endpoint.tolist(),
-                                             traffic.visit_mult.tolist(), traffic.visit_held,
-                                             strict=True):
-        if mult > 0 and rate[endpoint] > 0:
-            bind(station, endpoint, held, rate[endpoint] * mult)
-    for station, endpoint, mult, held in zip(traffic.holder_station.tolist(),
-                                             traffic.holder_endpoint.tolist(),
-                                             traffic.holder_mult.tolist(), traffic.holder_held,
-                                             strict=True):
-        if mult > 0 and rate[endpoint] > 0:
-            bind(station, endpoint, held, rate[endpoint] * mult)
-    def most(p: int, chosen: set[int] | None) -> float:
-        if chosen is None or not chosen:
-            return math.inf
-        own = stations[p].replicas_of
-        if own is not None and all(stations[h].replicas_of == own for h in chosen):
-            # each replica's own copy, bounded by that replica's holders
-            return float(sum(stations[h].servers for h in chosen))
-        return float(sum(servers[h] for h in chosen))
-
-    bound = np.array([most(p, chosen) for p, chosen in enumerate(by)])
-    return Bounds(bound, by, depth, share)
-
-
-def _overlapped(program: Program, traffic: Traffic, rate: list[float],
-                bound: Floats, chosen: list[set[int] | None]) -> dict[int, tuple[int, ...]]:
-    """Per station: a held station whose every hold does nothing but visit stations that
-    can queue (a connection kept for one statement, or for statements in a row) — its
-    queue is theirs. Requests beyond its servers wait in its queue instead of theirs, so
-    the time through both is the time through the stations it wraps (exact for one
-    multi-server station: a pool of 10 in front of 4 cores is an M/M/4), and the open
-    estimate of those stations already holds that wait: the held station adds none."""
-    servers = [float(s.servers) for s in program.stations]
-    verdict: list[bool | None] = [None] * len(servers)
-    wrapped: dict[int, set[int]] = {}
-    for station, endpoint, mult, inner in zip(traffic.holder_station.tolist(),
-                                              traffic.holder_endpoint.tolist(),
-                                              traffic.holder_mult.tolist(),
-                                              traffic.holder_inner, strict=True):
-        if mult <= 0 or rate[endpoint] <= 0 or verdict[station] is False:
-            continue
-        # each copy of the holder must keep as many requests inside as a copy of what it
-        # wraps can serve (three pools of one connection before two cores queue at the
-        # pool while a core is free)
-        # ... and be bounded by one held station (a cache inside two locks queues the
-        # requests of both, whichever lock it waits under)
-        verdict[station] = inner is not None and all(
-            servers[p] < bound[p] < math.inf and servers[station] >= servers[p]
-            and len(chosen[p] or ()) == 1 for p in inner)
-        wrapped.setdefault(station, set()).update(inner or ())
-    return {s: tuple(sorted(wrapped[s])) for s, v in enumerate(verdict) if v}
-
-
-RARELY_FULL = 1e-3
-"""A held station whose servers are all busy less often than this (Erlang C of the open
-estimate) bounds nothing in practice: the open estimate stays (and costs nothing more)."""
-
-MIXED_HOLDS = 0.25
-"""Holds of one held station whose mean lengths vary more than this (squared coefficient
-of variation across the places that hold it: a 0.5 ms query and a 300 ms payment on one
-pool) are not solved as one flow-equivalent class: the open estimate, which prices their
-mix with Allen–Cunneen, stays."""
-
-BOUNDED_ROUNDS = 2
-"""Rounds of solving the held stations' bounds and the holds around them again: the second
-sees the holds the first shortened (an outer group's holds computed from its inner
-stations' bounded waits). More rounds moved no test's number by more than 0.1 % and cost
-a third more time."""
-
-SETTLED = 1e-4
-"""The rounds stop when no wait moved by more than this share (10⁻⁴ of a wait is far
-below what any percentile shows)."""
-
-ROUNDING = 1e-12
-"""A time inside a bounded station within this share of its service is rounding: no
-wait."""
-
-MAX_HELD_POPULATION = 2048
-"""A held station with more servers than this is not solved with what it bounds: its
-queue would form only in the last sliver of load before what it wraps saturates."""
-
-
-def _groups(program: Program, bound: Floats, chosen: list[set[int] | None],
-            overlapped: dict[int, tuple[int, ...]],
-            depth: list[int]) -> tuple[dict[int, tuple[int, ...]], frozenset[int]]:
-    """Held stations solved together with the stations they alone bound (and that can
-    queue): a blocking worker pool before a database, a connection pool kept across a
-    transaction with work between its statements (see :mod:`designkit.maths.closed`)."""
-    stations = program.stations
-    groups: dict[int, list[int]] = {}
-    for p, by in enumerate(chosen):
-        if by is None or len(by) != 1 or p in overlapped:
-            continue
-        (h,) = by
-        if h in overlapped or not stations[p].servers < bound[p] < math.inf:
-            continue
-        if stations[h].servers * stations[h].copies <= MAX_HELD_POPULATION:
-            groups.setdefault(h, []).append(p)
-    # a group whose stations are all its replica's own (a worker pool and its connection
-    # pools) is one queue per replica: solved per copy
-    own = frozenset(h for h, inner in groups.items()
-                    if stations[h].replicas_of is not None
-                    and all(stations[p].replicas_of == stations[h].replicas_of
-                            for p in inner))
-    # exact for one station inside (exponential phases); with several in series it
-    # overstates the wait (2 workers before two M/M/1 caches: 37.3 ms against 31.9 ms from
-    # the exact chain) — still far closer than the open estimate, which calls it saturated.
-    # A held station inside another's group is one station there (its holding time is its
-    # service): inner groups are solved first, so the outer one sees their waits
-    inner_first = sorted(groups, key=lambda h: (-depth[h], h))
-    return {h: tuple(groups[h]) for h in inner_first}, own
-
-
-def departures(hold_scv: float, queued_full: tuple[float, ...] | list[float],
-               station_scv: list[float], servers: list[int]) -> float:
-    """The factor on a flow-equivalent server's wait for how its requests leave.
-
-    The flow-equivalent server lets requests go as an exponential server would. With
-    every held server taken and what the hold waits for always queued, they leave as
-    that station serves them: exactly so for an exponential station (8 workers before 4
-    cores), with Whitt's departure variability ``1 + (scv − 1) / √c`` for any other. When
-    nothing inside queues, the held servers are an M/G/c queue of the hold's own time:
-    Allen–Cunneen's ``(1 + scv) / 2``. In between, the station most often queued at full
-    population, with chance ``q``, counts for ``q^1.5`` and the hold's variability for
-    the rest — fitted to the exact Markov chains of 23 worker pools before one or two
-    exponential stations at ρ 0.5, 0.8 and 0.95: the mean response within −3.2…+2.2 % at
-    ρ ≤ 0.8 and −5.7…+6.1 % at 0.95 (rms 2.0 %), where the bare flow-equivalent server
-    is up to +18 % and +29 % (rms 11.5 %) (``benchmarks/held_departures.py``; chains it
-    was not fitted to in ``tests/estimate/test_holding.py``).
-
-    Example:
-        >>> departures(0.5, [1.0], [1.0], [4]), departures(0.5, [0.0], [1.0], [4])
-        (1.0, 0.75)
-        >>> departures(0.5, [0.25], [1.0], [4])   # (1 + 0.5 + 0.5 · 0.25^1.5) / 2
-        0.78125
-    """
-    effective = hold_scv
-    if queued_full:
-        i = max(range(len(queued_full)), key=queued_full.__getitem__)
-        leaving = 1.0 + (station_scv[i] - 1.0) / math.sqrt(max(servers[i], 1))
-        effective += (leaving - hold_scv) * queued_full[i] ** 1.5
-    return (1.0 + effective) / 2.0
-
-
-def _sources(program: Program, bounds: Bounds,
-             overlapped: dict[int, tuple[int, ...]]) -> Sources:
-    """Stations that can queue but are reached only while one of several held stations
-    is kept (a cache inside two locks): no more of each one's requests than its servers
-    are ever there (:func:`~designkit.maths.closed.bounded_classes_wait`)."""
-    stations = program.stations
-    found = [p for p, by in enumerate(bounds.chosen)
-             if by is not None and len(by) > 1 and p not in overlapped
-             and stations[p].servers < bounds.bound[p] <= MAX_HELD_POPULATION]
-    width = max((len(bounds.chosen[p] or ()) for p in found), default=0)
-    servers = np.ones((len(found), width))
-    share = np.zeros((len(found), width))
-    for row, p in enumerate(found):
-        holders = sorted(bounds.chosen[p] or ())
-        rates = np.array([bounds.share[p].get(h, 0.0) for h in holders])
-        servers[row, :len(holders)] = [stations[h].servers * stations[h].copies
-                                       for h in holders]
-        share[row, :len(holders)] = rates / rates.sum()
-    return Sources(np.array(found, dtype=np.int64), servers, share)
-
-
-def _per_station(stations: NDArray[np.int64], values: Floats, n: int) -> Floats:
-    return np.bincount(stations, values, minlength=n).astype(float)
 
 
 @dataclass
@@ -488,12 +146,15 @@ class _Run:
         self.wait = np.zeros((n, k))
         self.open_wait = np.zeros((n, k))  # the open estimate's, before any bound
         self.utilization = np.zeros((n, k))
-        self.fixed: dict[int, tuple[Floats, Floats]] = {}  # held station -> wait, P(wait)
         self.held_load = np.zeros((n, k))  # λ / X(C) of held stations solved as groups
-        # per held station and column, the inputs of its last solution and the solution
-        self.solved: dict[tuple[int, int], tuple[Floats, Held]] = {}
+        # held station -> its time inside as its group solved it (per column)
+        self.inside: dict[int, Floats] = {}
+        # bounded waits of held stations (NaN: the column keeps its own), for a pass that
+        # composes everything again with them
+        self.fixed: dict[int, tuple[Floats, Floats]] = {}
+        self.solving = False  # the levels solve the groups as they reach them
+        self.stale = np.zeros(k, dtype=bool)  # per load: some group's holds not moved exactly
         self._holder_rows: tuple[NDArray[np.int64], NDArray[np.int64]] | None = None
-
 
     def run(self, max_rounds: int) -> Trials:
         tape, flows, sc = self.tape, self.flows, self.scales
@@ -513,198 +174,193 @@ class _Run:
                     break
                 previous = current
         else:
+            sources = flows.sources.stations
+            self.solving = bool(flows.groups) or bool(len(sources))
+            if len(sources):  # plain ones first: their bounds need nothing composed
+                self.bound_sources(np.flatnonzero(~tape.held[sources]))
             for level in tape.levels:
                 self.level(level)
-            # bounded stations lengthen or shorten the holds around them, which change
-            # the bounds' solutions: a few rounds until the waits settle
-            for _ in range(BOUNDED_ROUNDS if flows.groups or len(flows.sources.stations)
-                           else 0):
-                before = self.wait.copy()
-                if not self.bounded():
-                    break
+            if self.stale.any():  # compose those loads again with the bounded waits
+                kept = self.columns(~self.stale)
+                self.solving = False
+                rounds = 2
                 for level in tape.levels:
                     self.level(level)
-                if _close(self.wait, before, SETTLED):
-                    break
+                self.restore(kept)
         ends = tape.endpoint_slot
         return Trials(sc, self.arrival, self.service, self.scv, self.p_wait, self.wait,
                       self.utilization, self.mean[ends], self.var[ends], rounds,
                       self.held_load)
 
-    def bounded(self) -> bool:
-        """Solve each held station with the stations it alone bounds (a flow-equivalent
-        server, :func:`~designkit.maths.closed.held_queue`), from the open estimate just
-        run: their waits replace the open ones, and the held station's wait is kept for
-        the second run of the levels. Whether anything changed."""
-        from designkit.maths.closed import held_queue
+    STATE = ("mean", "var", "arrival", "service", "scv", "p_wait", "wait", "open_wait",
+             "utilization")
 
-        self.fixed.clear()  # this round's solutions replace the last round's
-        self.held_load[:] = 0.0
-        exponential_waits = self.exponential_waits()
-        changed = self.finite_sources(exponential_waits)
-        tape = self.tape
-        groups = self.flows.groups
-        heads = np.fromiter(groups, dtype=np.int64, count=len(groups))
+    def columns(self, which: NDArray[np.bool_]) -> tuple[NDArray[np.bool_], list[Floats]]:
+        """The solution in some loads' columns, to put back after a pass that only the
+        others need (a load is solved the same alone as beside others)."""
+        return which, [getattr(self, name)[:, which].copy() for name in self.STATE]
+
+    def restore(self, kept: tuple[NDArray[np.bool_], list[Floats]]) -> None:
+        which, arrays = kept
+        for name, values in zip(self.STATE, arrays, strict=True):
+            getattr(self, name)[:, which] = values
+
+    # -- held stations solved with what they bound ---------------------------------------
+
+    def solve_level(self, stations: NDArray[np.int64], starts: NDArray[np.int64],
+                    holders: NDArray[np.int64]) -> None:
+        """The groups whose held stations this level reached (their holding times
+        composed from the open waits inside), and the held sources among them: their
+        bounded waits set, the groups' holds moved to them, the held stations' own
+        queues solved again with the moved holds and given the flow-equivalent waits."""
+        flows = self.flows
+        heads = [h for h in stations.tolist() if h in flows.groups]
+        if heads:
+            waits = self.solve_groups(np.array(heads, dtype=np.int64))
+            if waits:
+                self.queue(*self.holding(stations, starts, holders))
+                rows = np.array(list(waits), dtype=np.int64)
+                wait = np.array([waits[h][0] for h in rows.tolist()])
+                p_wait = np.array([waits[h][1] for h in rows.tolist()])
+                at, cols = np.nonzero(~np.isnan(wait) & (self.utilization[rows] < 1.0))
+                if len(at):
+                    self.set_waits(rows[at], cols, wait[at, cols], p_wait[at, cols])
+        if len(flows.sources.stations):
+            found = np.flatnonzero(np.isin(flows.sources.stations, stations))
+            if len(found):
+                self.bound_sources(found)
+
+    def solve_groups(self, heads: NDArray[np.int64]) -> dict[int, tuple[Floats, Floats]]:
+        """Solve each group of ``heads`` (:func:`~designkit.maths.closed.held_queue`) where
+        its held station is full often enough to bound anything: the waits inside set,
+        the holds moved. Per held station solved, its flow-equivalent wait and chance of
+        waiting per column (NaN: the column keeps the open ones)."""
         busy: NDArray[np.bool_] = np.asarray(self.all_busy(heads) >= RARELY_FULL)
-        full: NDArray[np.bool_] = np.asarray(busy.any(axis=1))  # else it bounds nothing
-        # a held station's time inside as its own group solved it (inner groups come
-        # first): its service where an outer group holds it
-        inside = {h: self.service[h].copy() for h in heads[full].tolist()}
-        bounded_at: list[tuple[int, int, float]] = []  # station, column, bounded wait
+        out: dict[int, tuple[Floats, Floats]] = {}
+        columns = len(self.scales)
         for row, h in enumerate(heads.tolist()):
-            if not full[row]:
+            if not busy[row].any():
                 continue
-            stations = list(groups[h])
-            waits = np.full(len(self.scales), np.nan)  # NaN: this column keeps its own
-            p_waits = np.full(len(self.scales), np.nan)
-            for col in range(len(self.scales)):
-                lam = float(self.arrival[h, col])
-                holding = float(self.service[h, col])
-                if not (lam > 0 and math.isfinite(holding) and math.isfinite(lam)) or \
-                        not busy[row, col] or \
-                        self.between(h, col) > MIXED_HOLDS:
-                    continue
-                visits = self.arrival[stations, col] / lam
-                service = self.service[stations, col]
-                open_wait = self.open_wait[stations, col]
-                now_wait = self.wait[stations, col]  # what the holding time holds
-                think = max(0.0, holding - float(np.dot(visits, now_wait + service)))
-                solved = np.array([inside[p][col] if p in inside else service[i]
-                                   for i, p in enumerate(stations)])
-                demands = (visits * solved).tolist()
-                servers = [int(tape.servers[p]) for p in stations]
-                inputs = np.array([lam, think, *demands])
-                cached = self.solved.get((h, col))
-                if cached is not None and not _moved(inputs, cached[0], SAME_INPUTS):
-                    held = cached[1]  # as the last round solved it
-                elif h in self.flows.own:  # each replica's holder and its own stations
-                    k = int(tape.copies[h])
-                    held = held_queue(lam / k, int(tape.servers[h]), think, demands,
-                                      servers)
-                    held = held if held is None else replace(held, busy=held.busy * k)
-                else:
-                    held = held_queue(lam, int(tape.servers[h] * tape.copies[h]), think,
-                                      demands, servers, [int(tape.copies[p]) for p in stations],
-                                      holder_copies=int(tape.copies[h]))
-                if held is None or not math.isfinite(float(np.dot(visits, open_wait))):
-                    continue
-                self.solved[(h, col)] = (inputs, held)
-                self.held_load[h, col] = held.load
-                if held.saturated:  # what it wraps stays as busy as its servers allow
-                    if self.flows.bound[h] > tape.servers[h]:
-                        waits[col], p_waits[col] = INF, 1.0
-                        changed = changed or not math.isinf(self.wait[h, col])
-                    continue
-                inside[h][col] = held.inside
-                after = self.bounded_waits(held, stations, col, visits, demands,
-                                           open_wait, exponential_waits)
-                changed = changed or _moved(after, now_wait)
-                for i, p in enumerate(stations):
-                    if visits[i] > 0:
-                        bounded_at.append((p, col, float(after[i])))
-                        if tape.held[p]:
-                            self.keep(p, col, float(after[i]))
-                if self.flows.bound[h] <= tape.servers[h]:
-                    # it never queues (what holds it bounds it): only what it bounds gains
-                    waits[col], p_waits[col] = 0.0, 0.0
-                else:
-                    # how requests leave depends on how variable the hold is once what
-                    # it holds waits as bounded (not as the open estimate had it)
-                    scv = self.hold_scv(h, col, stations, visits, now_wait, after, service,
-                                        solved)
-                    waits[col] = held.wait * departures(
-                        scv, held.queued_full, [float(self.scv[p, col]) for p in stations],
-                        servers)
-                    p_waits[col] = held.p_wait
-                changed = changed or _moved(np.array([waits[col]]), self.wait[h, col:col + 1])
-            self.fixed[h] = (waits, p_waits)
-        if bounded_at:  # each station is in one group: set once, together
-            rows, cols, values = (np.array(v) for v in zip(*bounded_at, strict=True))
-            self.set_waits(rows, cols, values, self.p_wait[rows, cols])
-        return changed
-
-    def bounded_waits(self, held: Held, stations: list[int], col: int, visits: Floats,
-                      demands: list[float], open_wait: Floats,
-                      exponential_waits: Floats) -> Floats:
-        """The waits at a group's stations as the bound leaves them (one column): the
-        bounded wait of exponential times, kept in proportion to the open one so that
-        each station's own variability (Allen–Cunneen) stays."""
-        out = np.zeros(len(stations))
-        for i, p in enumerate(stations):
-            if visits[i] <= 0:
-                continue
-            queued = held.residence[i] - demands[i]
-            # below rounding of the residence, nothing queues: a difference of 10⁻¹⁷ ms
-            # read as a wait, against an open one of 10⁻⁵⁰, would make the wait's spread
-            # (kept in proportion) astronomical
-            bounded = queued / visits[i] if queued > ROUNDING * held.residence[i] else 0.0
-            # never above the open wait (no more requests than the open estimate lets in
-            # are ever there): a bound that reads more is rounding in its convolution
-            exponential = float(exponential_waits[p, col])
-            out[i] = (float(open_wait[i]) * min(1.0, bounded / exponential)
-                      if exponential > 0 else bounded if math.isinf(open_wait[i]) else 0.0)
+            waits = np.full(columns, np.nan)
+            p_waits = np.full(columns, np.nan)
+            for col in np.flatnonzero(busy[row]).tolist():
+                solved = self.solve_group(h, col)
+                if solved is not None:
+                    waits[col], p_waits[col] = solved
+            if not np.isnan(waits).all():
+                out[h] = (waits, p_waits)
+                self.fixed[h] = (waits, p_waits)
         return out
 
-    def hold_scv(self, h: int, col: int, stations: list[int], visits: Floats,
-                 before: Floats, after: Floats, service: Floats, solved: Floats) -> float:
-        """The squared coefficient of variation of a held station's holding time with
-        its group's waits (and inner held stations' times) as bounded instead of as the
-        levels last composed them: each visit's moments (wait, exponential with the
-        station's chance of waiting, plus service) taken out and put back."""
-        mean = float(self.service[h, col])
-        var = float(self.scv[h, col]) * mean * mean
+    def solve_group(self, h: int, col: int) -> tuple[float, float] | None:
+        """One group in one column: its stations' bounded waits set and its holds moved
+        to them; the held station's flow-equivalent wait and chance of waiting (``None``:
+        the open estimate stays)."""
+        from designkit.maths.closed import held_queue
+
+        tape, flows = self.tape, self.flows
+        lam = float(self.arrival[h, col])
+        holding = float(self.service[h, col])
+        if not (lam > 0 and math.isfinite(holding) and math.isfinite(lam)) or \
+                self.between(h, col) > MIXED_HOLDS:
+            return None
+        stations = list(flows.groups[h])
         rows = np.array(stations, dtype=np.int64)
+        visits = self.arrival[rows, col] / lam
+        service = self.service[rows, col]
+        open_wait = self.open_wait[rows, col]
+        now_wait = self.wait[rows, col]  # what the holding time holds
+        if not math.isfinite(float(np.dot(visits, open_wait))):
+            return None
+        think = max(0.0, holding - float(np.dot(visits, now_wait + service)))
+        solved = np.array([self.inside[p][col] if p in self.inside else service[i]
+                           for i, p in enumerate(stations)])
+        demands = (visits * solved).tolist()
+        servers = [int(tape.servers[p]) for p in stations]
+        if h in flows.own:  # each replica's holder and its own stations
+            k = int(tape.copies[h])
+            held = held_queue(lam / k, int(tape.servers[h]), think, demands, servers)
+            held = held if held is None else replace(held, busy=held.busy * k)
+        else:
+            held = held_queue(lam, int(tape.servers[h] * tape.copies[h]), think, demands,
+                              servers, [int(tape.copies[p]) for p in stations],
+                              holder_copies=int(tape.copies[h]))
+        if held is None:
+            return None
+        self.held_load[h, col] = held.load
+        never = flows.bound[h] <= tape.servers[h]  # what holds it bounds it
+        if held.saturated:  # what it wraps stays as busy as its servers allow
+            return None if never else (INF, 1.0)
+        self.inside.setdefault(h, self.service[h].copy())[col] = held.inside
+        after = bounded_waits(held, visits, demands, open_wait,
+                              self.exponential_waits(rows, col))
+        self.move_holds(h, col, now_wait, after)
+        visited = visits > 0
+        self.set_waits(rows[visited], np.full(int(visited.sum()), col), after[visited],
+                       self.p_wait[rows[visited], col])
+        for i in np.flatnonzero(visited & tape.held[rows]).tolist():
+            self.keep(stations[i], col, float(after[i]))
+        if never:  # it never queues: only what it bounds gains
+            return 0.0, 0.0
+        # how requests leave depends on how variable the hold is once what it holds
+        # waits as bounded (not as the open estimate had it)
+        scv = hold_scv(float(self.service[h, col]), float(self.scv[h, col]), visits,
+                       now_wait, after, service, solved, self.p_wait[rows, col],
+                       self.scv[rows, col])
+        return (held.wait * departures(scv, held.queued_full,
+                                       self.scv[rows, col].tolist(), servers),
+                held.p_wait)
+
+    def move_holds(self, h: int, col: int, before: Floats, after: Floats) -> None:
+        """Move the composed holds of ``h`` from the waits ``before`` to ``after`` (its
+        group's stations, in one column): their means by the waits' counts per hold,
+        their variances likewise; a pass that composes them again is needed when the
+        counts are not exact."""
+        assert self.flows.patches is not None
+        patch = self.flows.patches[h]
+        rows = patch.members
         p_wait = self.p_wait[rows, col]
         spread = np.where(p_wait > 0, 2.0 / np.where(p_wait > 0, p_wait, 1.0) - 1.0, 0.0)
-        service_var = self.scv[rows, col] * service * service
-        solved_var = self.scv[rows, col] * solved * solved
-        old_mean, old_var = _repeat(before + service, spread * before * before + service_var,
-                                    visits)
-        new_mean, new_var = _repeat(after + solved, spread * after * after + solved_var,
-                                    visits)
-        mean += float((new_mean - old_mean).sum())
-        var += float((new_var - old_var).sum())
-        if not (mean > 0 and math.isfinite(mean) and math.isfinite(var)):
-            return float(self.scv[h, col])
-        return max(var, 0.0) / (mean * mean)
+        with np.errstate(invalid="ignore", over="ignore"):
+            moved = patch.coef @ (after - before)
+            spread_moved = patch.coef @ (spread * (after * after - before * before))
+        slots = patch.slots
+        self.mean[slots, col] = np.maximum(self.mean[slots, col] + moved, 0.0)
+        self.var[slots, col] = np.maximum(self.var[slots, col] + spread_moved, 0.0)
+        self.stale[col] |= not patch.exact
 
-    def finite_sources(self, exponential_waits: Floats) -> bool:
-        """Stations a few held servers bound, kept by several held stations: their open
-        waits scaled to what those bounds allow (before the groups, whose holds they
-        lengthen). Whether anything changed."""
+    def bound_sources(self, found: NDArray[np.int64]) -> None:
+        """Stations a few held servers bound, kept by several held stations (rows
+        ``found`` of the flows' sources): their open waits scaled to what those bounds
+        allow."""
         from designkit.maths.closed import bounded_classes_waits
 
         sources = self.flows.sources
-        p = sources.stations
-        if not len(p):
-            return False
+        p = sources.stations[found]
         tape = self.tape
         open_wait = self.open_wait[p]
-        exponential = exponential_waits[p]
-        bounded = bounded_classes_waits(self.arrival[p] / tape.copies[p, None], sources.share,
-                                        sources.bounds, self.service[p],
-                                        tape.servers[p].astype(float))
+        exponential = self.exponential_waits(p)
+        bounded = bounded_classes_waits(self.arrival[p] / tape.copies[p, None],
+                                        sources.share[found], sources.bounds[found],
+                                        self.service[p], tape.servers[p].astype(float))
         # the station's own variability (Allen–Cunneen) kept, as for groups
         use = ((open_wait > 0) & np.isfinite(open_wait) & np.isfinite(self.service[p])
                & ~np.isnan(bounded) & (exponential > 0))
         if not use.any():
-            return False
+            return
         with np.errstate(divide="ignore", invalid="ignore"):
             scaled = open_wait * np.minimum(1.0, bounded / exponential)
         rows, cols = np.nonzero(use)
         stations = p[rows]
-        values = scaled[rows, cols]
-        moved = _moved(values, self.wait[stations, cols])
-        self.set_waits(stations, cols, values, self.p_wait[stations, cols])
+        self.set_waits(stations, cols, scaled[rows, cols], self.p_wait[stations, cols])
         for row, col in zip(rows.tolist(), cols.tolist(), strict=True):
             if tape.held[p[row]]:
                 self.keep(int(p[row]), col, float(scaled[row, col]))
-        return moved
 
     def keep(self, station: int, col: int, wait: float) -> None:
-        """A held station's bounded wait in one column, kept through the next run of the
-        levels (which would otherwise put its open wait back); NaN elsewhere: the
-        columns not given keep the level's own."""
+        """A held station's bounded wait in one column, kept through a pass that
+        composes everything again (which would otherwise put its open wait back); NaN
+        elsewhere: the columns not given keep the level's own."""
         kept = self.fixed.get(station)
         if kept is None:
             columns = len(self.scales)
@@ -747,23 +403,22 @@ class _Run:
             out[under] = _erlang_c(servers[under], load[under])
         return out
 
-    def exponential_waits(self) -> Floats:
-        """Per station and scale, the open M/M/c wait at its load (per copy), ms (0 when
-        idle or overloaded; computed for the stations a bound can change, 0 elsewhere)."""
-        rows = self.flows.members
-        out = np.zeros_like(self.service)
-        if not len(rows):
-            return out
-        servers = np.broadcast_to(self.tape.servers[rows, None], (len(rows), len(self.scales)))
-        service = self.service[rows]
+    def exponential_waits(self, rows: NDArray[np.int64], col: int | None = None) -> Floats:
+        """The open M/M/c wait (per copy) of stations ``rows`` at their loads, ms (0 when
+        idle or overloaded): every column, or one."""
+        pick = slice(None) if col is None else col
+        servers = np.broadcast_to(self.tape.servers[rows, None] if col is None
+                                  else self.tape.servers[rows],
+                                  self.service[rows, pick].shape)
+        service = self.service[rows, pick]
         with np.errstate(invalid="ignore", over="ignore"):
-            load = self.arrival[rows] / self.tape.copies[rows, None] * service
-        part = np.zeros_like(load)
+            load = (self.arrival[rows, pick] / (self.tape.copies[rows, None] if col is None
+                                                else self.tape.copies[rows])) * service
+        out = np.zeros_like(load)
         under = np.isfinite(load) & (load > 0) & (load < servers)
         if under.any():
-            part[under] = (_erlang_c(servers[under], load[under]) * service[under]
-                           / (servers[under] - load[under]))
-        out[rows] = part
+            out[under] = (_erlang_c(servers[under], load[under]) * service[under]
+                          / (servers[under] - load[under]))
         return out
 
     def set_waits(self, stations: NDArray[np.int64], cols: NDArray[np.int64],
@@ -793,7 +448,7 @@ class _Run:
             var[out] = np.add.reduceat(var[flat], starts, axis=0)
         if level.repeats is not None:
             out, source, count = level.repeats
-            mean[out], var[out] = _repeat(mean[source], var[source], count[:, None])
+            mean[out], var[out] = repeated(mean[source], var[source], count[:, None])
         if level.mixes is not None:
             out, source, p = level.mixes
             m, v = mean[source], var[source]
@@ -809,7 +464,7 @@ class _Run:
             mean[out], var[out] = _clark(mean[left], var[left], mean[right], var[right])
         if level.externals is not None:
             out, base, wait, expected, applies = level.externals
-            w_mean, w_var = _repeat(mean[wait], var[wait], expected[:, None])
+            w_mean, w_var = repeated(mean[wait], var[wait], expected[:, None])
             on = applies[:, None]
             blocked = np.isinf(mean[wait])
             mean[out] = np.where(blocked, INF, mean[base] + np.where(on, w_mean, 0.0))
@@ -817,7 +472,28 @@ class _Run:
 
     def hold(self, stations: NDArray[np.int64], starts: NDArray[np.int64],
              holders: NDArray[np.int64]) -> None:
-        """Held stations: holding time = the rate-weighted time of their holders.
+        """Held stations: holding time = the rate-weighted time of their holders; their
+        queues; then the groups among them solved (or, in a pass composing everything
+        again, the waits they were solved to put back)."""
+        self.queue(*self.holding(stations, starts, holders))
+        if self.solving:
+            self.solve_level(stations, starts, holders)
+            return
+        fixed = [s for s in stations.tolist() if s in self.fixed]
+        if fixed:  # the waits solved with what they bound, where not saturated
+            waits = np.array([self.fixed[s][0] for s in fixed])
+            p_waits = np.array([self.fixed[s][1] for s in fixed])
+            rows = np.array(fixed, dtype=np.int64)
+            use = (self.utilization[rows] < 1.0) & ~np.isnan(waits)
+            at, cols = np.nonzero(use)
+            if len(at):
+                self.set_waits(rows[at], cols, waits[at, cols], p_waits[at, cols])
+
+    def holding(self, stations: NDArray[np.int64], starts: NDArray[np.int64],
+                holders: NDArray[np.int64]
+                ) -> tuple[NDArray[np.int64], Floats, Floats, Floats]:
+        """Held stations' arrivals and the first two moments of their holding times: the
+        rate-weighted times of their holders.
 
         The weights are the holders' rates at scale 1 (the scale cancels out of a mean), so
         that a huge scale overflows the arrival rate only — to a saturated station — and
@@ -835,17 +511,8 @@ class _Run:
         rate = np.add.reduceat(r[:, 0], starts)[:, None]
         first_sum = np.where(infinite, INF, np.add.reduceat(first, starts, axis=0))
         second_sum = np.where(infinite, INF, np.add.reduceat(second, starts, axis=0))
-        self.queue(stations, _scaled(rate, self.scales), _per(first_sum, rate),
-                   _per(second_sum, rate))
-        fixed = [s for s in stations.tolist() if s in self.fixed]
-        if fixed:  # the waits solved with what they bound, where not saturated
-            waits = np.array([self.fixed[s][0] for s in fixed])
-            p_waits = np.array([self.fixed[s][1] for s in fixed])
-            rows = np.array(fixed, dtype=np.int64)
-            use = (self.utilization[rows] < 1.0) & ~np.isnan(waits)
-            at, cols = np.nonzero(use)
-            if len(at):
-                self.set_waits(rows[at], cols, waits[at, cols], p_waits[at, cols])
+        return (stations, _scaled(rate, self.scales), _per(first_sum, rate),
+                _per(second_sum, rate))
 
     def queue(self, stations: NDArray[np.int64], arrival: Floats, mean: Floats,
               second_moment: Floats) -> None:
@@ -932,22 +599,6 @@ def _erlang_c(servers: Floats, load: Floats) -> Floats:
     return np.asarray(erlang_c(servers, load), dtype=float)
 
 
-def _repeat(mean: Floats, var: Floats, count: Floats) -> tuple[Floats, Floats]:
-    """Moments of the sum of ``count`` independent copies (fractional: a mix of ⌊n⌋ and
-    ⌈n⌉); zero for ``count <= 0``, infinite for an infinite time."""
-    k = np.floor(count)
-    f = count - k
-    with np.errstate(invalid="ignore"):
-        second = ((1 - f) * (k * var + (k * mean) ** 2)
-                  + f * ((k + 1) * var + ((k + 1) * mean) ** 2))
-        new_mean = count * mean
-        new_var = np.maximum(second - new_mean * new_mean, 0.0)
-    infinite = np.isinf(mean)
-    none = count <= 0
-    return (np.where(none, 0.0, np.where(infinite, INF, new_mean)),
-            np.where(none, 0.0, np.where(infinite, INF, new_var)))
-
-
 _ERF = np.frompyfunc(math.erf, 1, 1)
 
 
@@ -969,17 +620,6 @@ def _clark(m1: Floats, v1: Floats, m2: Floats, v2: Floats) -> tuple[Floats, Floa
     var = np.where(tight, np.where(first_wins, v1, v2), var)
     infinite = np.isinf(m1) | np.isinf(m2)
     return np.where(infinite, INF, mean), np.where(infinite, INF, var)
-
-
-SAME_INPUTS = 1e-9
-"""Inputs of a held station's solution (arrivals, time inside, demands) that moved by no
-more than this share since the last round are the same: its solution is kept."""
-
-
-def _moved(new: Floats, old: Floats, rel: float = 1e-4) -> bool:
-    """Whether any of ``new`` differs from ``old`` by more than ``rel`` of it (:data:`SETTLED`
-    by default: a change no percentile shows is none)."""
-    return not _close(new, old, rel)
 
 
 def _close(a: Floats, b: Floats, rel: float = 1e-7) -> bool:

@@ -20,6 +20,7 @@ without those edges and the solver iterates to a fixed point instead.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import NamedTuple, assert_never
 
@@ -43,7 +44,8 @@ from designkit.flow.nodes import (
 )
 from designkit.flow.times import Spec
 
-__all__ = ["Level", "Tape", "Traffic", "tape_of"]
+__all__ = ["EXTERNAL", "MAX2", "MIXZERO", "REPEAT", "STATION", "SUM", "Level", "Op", "Tape",
+           "Traffic", "repeated", "tape_of"]
 
 Ints = NDArray[np.int64]
 Floats = NDArray[np.float64]
@@ -184,6 +186,8 @@ class Tape:
     levels: list[Level]
     traffic: Traffic
     cyclic: bool
+    ops: list[Op]  # every operation (its output slot: ``ops[producer[slot]].out``)
+    producer: Ints  # per slot, the operation that writes it (-1: a constant or a wait)
 
 
 def tape_of(program: Program) -> Tape:
@@ -262,10 +266,20 @@ class _Builder:
             cpu = self.spec(ep.cpu)
             held = (ep.workers,) if ep.blocking else ()
             steps = self.node(ep.steps, i, 1.0, held)
-            self.total([self.wait_slot[ep.workers], cpu, steps], out=self.endpoint_slot[i])
-            holding = self.total([cpu, steps]) if ep.blocking else cpu
+            if ep.blocking:  # the workers are held for the whole request
+                holding = self.holding([cpu, steps])
+                self.total([self.wait_slot[ep.workers], holding], out=self.endpoint_slot[i])
+            else:
+                holding = self.holding([cpu])
+                self.total([self.wait_slot[ep.workers], cpu, steps],
+                           out=self.endpoint_slot[i])
             self.holders.append(HoldRecord(ep.workers, i, 1.0, holding, ()))
         return self.finish()
+
+    def holding(self, parts: list[int]) -> int:
+        """A slot of its own for the time a station is held (never a constant or another
+        node's slot): the solver moves it when it bounds what the hold waits for."""
+        return self.op(SUM, tuple(i for i in parts if i != self.zero) or (self.zero,))
 
     def node(self, node: Node, ep: int, mult: float, held: tuple[int, ...]) -> int:
         """The slot of ``node``'s time; records its traffic at ``mult`` executions per
@@ -279,7 +293,7 @@ class _Builder:
                 return self.visit(node, ep, mult, held)
             case Hold():
                 body = self.node(node.body, ep, mult, (*held, node.station))
-                holding = self.total([body, self.spec(node.extra)])
+                holding = self.holding([body, self.spec(node.extra)])
                 inner = _only_visits(node.body) if node.extra.mean == 0 else None
                 self.holders.append(HoldRecord(node.station, ep, mult, holding, held, inner))
                 return self.total([self.wait_slot[node.station], holding])
@@ -364,7 +378,7 @@ class _Builder:
                 inputs = tuple(self.holders[h].slot for h in holders_by_station[s])
                 self.ops.append(Op(STATION, self.wait_slot[s], inputs, float(s)))
         self.holder_groups = holders_by_station
-        levels, cyclic = self.levelled()
+        levels, cyclic, producer = self.levelled()
         traffic = self.traffic()
         const_slots = np.fromiter(self.consts.values(), dtype=np.int64, count=len(self.consts))
         means = np.array([k[0] for k in self.consts], dtype=float)
@@ -382,9 +396,11 @@ class _Builder:
             levels=levels,
             traffic=traffic,
             cyclic=cyclic,
+            ops=self.ops,
+            producer=producer,
         )
 
-    def levelled(self) -> tuple[list[Level], bool]:
+    def levelled(self) -> tuple[list[Level], bool, Ints]:
         """Operations grouped by level (longest path from the constants and plain waits);
         a cycle through held stations is cut at the stations, which are then iterated."""
         ops = self.ops
@@ -405,7 +421,7 @@ class _Builder:
         grouped: dict[int, dict[int, list[int]]] = {}
         for k, lv in enumerate(level.tolist()):
             grouped.setdefault(lv, {}).setdefault(ops[k].kind, []).append(k)
-        return [self.level(grouped[lv]) for lv in sorted(grouped)], cyclic
+        return [self.level(grouped[lv]) for lv in sorted(grouped)], cyclic, producer
 
     def level(self, kinds: dict[int, list[int]]) -> Level:
         ops = self.ops
@@ -527,3 +543,25 @@ def _layers(owner: Ints, needs: Ints, n: int) -> Ints | None:
         depth += 1
     return None if (level < 0).any() else level
 
+
+def repeated(mean: Floats, var: Floats, count: Floats) -> tuple[Floats, Floats]:
+    """Moments of the sum of ``count`` independent copies of a time of moments ``mean``,
+    ``var`` (fractional: a mix of ⌊n⌋ and ⌈n⌉); zero for ``count <= 0``, infinite for an
+    infinite time — the tape's repeat.
+
+    Example:
+        >>> m, v = repeated(np.array([2.0]), np.array([1.0]), np.array([1.5]))
+        >>> float(m[0]), float(v[0])   # half 1, half 2 copies: E = 3, E[X²] = 10.5
+        (3.0, 1.5)
+    """
+    k = np.floor(count)
+    f = count - k
+    with np.errstate(invalid="ignore"):
+        second = ((1 - f) * (k * var + (k * mean) ** 2)
+                  + f * ((k + 1) * var + ((k + 1) * mean) ** 2))
+        new_mean = count * mean
+        new_var = np.maximum(second - new_mean * new_mean, 0.0)
+    infinite = np.isinf(mean)
+    none = count <= 0
+    return (np.where(none, 0.0, np.where(infinite, math.inf, new_mean)),
+            np.where(none, 0.0, np.where(infinite, math.inf, new_var)))

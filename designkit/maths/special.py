@@ -34,13 +34,13 @@ import math
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["RECURSION_MAX", "erfcx", "erlang_b_array", "log_gamma_star"]
+__all__ = ["RECURSION_MAX", "STEPPED_MAX", "erfcx", "erlang_b_array", "log_gamma_star"]
 
 Floats = NDArray[np.float64]
 
 RECURSION_MAX = 100
-"""Server counts up to this use the exact recursion (at most 100 steps); above, the
-closed form (constant time)."""
+"""Server counts up to this are computed exactly (the recursion, or the sum of its terms);
+above, the closed form (constant time)."""
 
 _TAYLOR = (  # cₖ(η) = Σⱼ dₖⱼ ηʲ near η = 0 [DM], exact rationals rounded to doubles
     (-0.3333333333333333, 0.08333333333333333, -0.014814814814814815, 0.0011574074074074073,
@@ -156,33 +156,42 @@ def _temme_sum(eta: Floats, u: Floats, s: Floats) -> Floats:
 def erlang_b_array(c: ArrayLike, a: ArrayLike) -> Floats:
     """Erlang B element-wise over arrays of server counts ``c`` and offered loads ``a``.
 
-    Counts up to :data:`RECURSION_MAX` use the recursion (one masked step per server up to
-    the largest such count); larger ones the closed form of the module's docstring, in
-    constant time. Exact to ~10⁻¹³ relative (where ``B`` does not underflow).
+    Counts up to :data:`STEPPED_MAX` use the recursion (one step per server); up to
+    :data:`RECURSION_MAX` the sum of its terms, as a matrix (a dozen array operations in
+    all); larger ones the closed form of the module's docstring, in constant time. Exact
+    to ~10⁻¹³ relative (where ``B`` does not underflow). Which way an element goes
+    depends on its own count only, so an element's value never depends on what else is
+    in the arrays (a load solved alone or beside others gives the same bits).
 
     Example:
-        >>> [round(float(b), 6) for b in erlang_b_array([10, 1000], [9.0, 950.0])]
-        [0.167963, 0.003649]
+        >>> [round(float(b), 6) for b in erlang_b_array([10, 64, 1000], [9.0, 50.0, 950.0])]
+        [0.167963, 0.008439, 0.003649]
     """
     servers = np.asarray(c, dtype=float)
     load = np.asarray(a, dtype=float)
     servers, load = np.broadcast_arrays(servers, load)
     out = np.empty(servers.shape, dtype=float)
-    small = servers <= RECURSION_MAX
+    small = servers <= STEPPED_MAX
     if small.any():
         out[small] = _recursion(servers[small], load[small])
-    if (~small).any():
-        out[~small] = _closed_form(servers[~small], load[~small])
+    middle = ~small & (servers <= RECURSION_MAX)
+    if middle.any():
+        out[middle] = _by_sum(servers[middle], load[middle])
+    large = servers > RECURSION_MAX
+    if large.any():
+        out[large] = _closed_form(servers[large], load[large])
     return out
 
 
+STEPPED_MAX = 16
+"""Server counts up to which Erlang B takes the recursion, a step per server."""
+
+
 def _recursion(servers: Floats, load: Floats) -> Floats:
-    if 4 < servers.size <= SUM_ROWS:
-        return _by_sum(servers, load)
-    total = float(servers.sum())
-    if total <= 40.0 * float(servers.max(initial=0.0)):
-        # few stations (or one far larger than the rest): plain floats beat a numpy step
-        # per server, each costing what some 40 float steps do
+    """``B(k) = a·B(k − 1) / (k + a·B(k − 1))`` from ``B(0) = 1``: in plain floats for a
+    few counts, else one array step per server over the counts that reach it (the same
+    operations in the same order: the same bits either way)."""
+    if servers.size <= 16:  # a few stations: plain floats beat a numpy step per server
         out = []
         for count, a in zip(servers.tolist(), load.tolist(), strict=True):
             value = 1.0
@@ -198,23 +207,18 @@ def _recursion(servers: Floats, load: Floats) -> Floats:
     reach = np.searchsorted(-counts, -np.arange(1, int(counts[0]) + 1 if counts.size else 1),
                             side="right")  # how many counts are ≥ k, for each k
     for k, n in enumerate(reach.tolist(), start=1):
-        head = b[:n]
-        head *= a[:n] / (k + a[:n] * head)
+        step = a[:n] * b[:n]
+        b[:n] = step / (k + step)
     out = np.empty_like(b)
     out[order] = b
     return out
 
 
-SUM_ROWS = 256
-"""Stations up to which Erlang B is summed as a matrix (:func:`_by_sum`: a dozen array
-operations over stations × servers) rather than stepped per server (three array
-operations per server over the stations that have it): measured faster up to ~300."""
-
-
 def _by_sum(servers: Floats, load: Floats) -> Floats:
-    """Erlang B from ``1 / B = Σⱼ c(c − 1)…(c − j + 1) / aʲ`` (j = 0 … c), the terms'
-    logarithms as cumulative sums along one row per station and summed in log space:
-    no step per server, no overflow."""
+    """Erlang B from ``1 / B = Σⱼ c(c − 1)…(c − j + 1) / aʲ`` (j = 0 … c): the terms'
+    logarithms as cumulative sums along one row per count, summed in log space — no step
+    per server, no overflow. Each row is summed in order up to its own count (whatever
+    the widest row), so its value is its own."""
     top = int(servers.max(initial=0.0))
     positive = load > 0
     with np.errstate(divide="ignore"):
@@ -224,8 +228,9 @@ def _by_sum(servers: Floats, load: Floats) -> Floats:
     terms = np.concatenate([np.zeros((servers.size, 1)), logs], axis=1)
     peak = terms.max(axis=1)
     with np.errstate(under="ignore"):
-        log_inverse = peak + np.log(np.exp(terms - peak[:, None]).sum(axis=1))
-        b = np.exp(-log_inverse)
+        sums = np.cumsum(np.exp(terms - peak[:, None]), axis=1)
+        total = sums[np.arange(servers.size), servers.astype(np.int64)]
+        b = np.exp(-(peak + np.log(total)))
     return np.where(positive | (servers == 0), b, 0.0)
 
 
