@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
+from numpy.typing import NDArray
 
 from designkit.estimate.external import backoff_total_ms
 from designkit.estimate.program import Program
@@ -55,6 +56,7 @@ class _Probe(NamedTuple):
     saturated: bool
     load: float  # the highest share of a capacity in use (Trials.load)
     peak: float  # the highest utilization
+    loads: NDArray[np.float64] | None = None  # per station (Trials.loads)
 
 
 def _max_scale(program: Program, workload: dict[str, float], rel_tol: float,
@@ -68,9 +70,7 @@ def _max_scale(program: Program, workload: dict[str, float], rel_tol: float,
         return math.inf
 
     def probe(scale: float) -> _Probe:
-        found = trials(program, workload, [scale])
-        return _Probe(scale, bool(found.saturated[0]), float(found.load[0]),
-                      float(found.peak[0]))
+        return _probe(trials(program, workload, [scale]))
 
     base = base if base is not None else trials(program, workload, [1.0])
     if not (base.utilization > 0).any():
@@ -79,10 +79,10 @@ def _max_scale(program: Program, workload: dict[str, float], rel_tol: float,
     above: _Probe | None = None  # the lowest saturated trial
     if base.saturated[0]:
         lo, hi = 0.0, 1.0
-        above = _Probe(1.0, True, float(base.load[0]), float(base.peak[0]))
+        above = _probe(base, 1.0)
     else:
         lo = 1.0
-        below.append(_Probe(1.0, False, float(base.load[0]), float(base.peak[0])))
+        below.append(_probe(base, 1.0))
         hi = 1.0 / below[0].load  # loads grow at least in proportion with the scale
         # The bound is exact when holding times do not grow with the load: try it first.
         first = probe(hi * (1 - 1e-9))
@@ -142,21 +142,36 @@ def _next_trial(lo: float, hi: float, below: list[_Probe], above: _Probe | None,
 
 def _estimates(lo: float, below: list[_Probe], above: _Probe | None
                ) -> tuple[float | None, float | None]:
-    """Where the load reaches 1: short of it (the chord to the saturated trial, whose
-    load must be past 1 but not by more than :data:`NEAR_LINEAR`) and past it (the line through the last two
-    unsaturated trials, or through the origin and the last)."""
+    """Where the first station's load reaches 1, station by station: short of it (the
+    chord to the saturated trial, for the stations past 1 there but not by more than
+    :data:`NEAR_LINEAR`) and past it (the line through the last two unsaturated trials,
+    or through the origin and the last) — the earliest over the stations."""
     last = below[-1] if below else None
-    if last is None or last.scale != lo or not 0 < last.load < 1:
+    if last is None or last.scale != lo or last.loads is None:
         return None, None
+    now = last.loads
     short = past = None
-    if above is not None and 1.0 < above.load <= NEAR_LINEAR:
-        short = last.scale + (1.0 - last.load) * (above.scale - last.scale) / (
-            above.load - last.load)
-    before = below[-2] if len(below) >= 2 else _Probe(0.0, False, 0.0, 0.0)
-    rise = (last.load - before.load) / (last.scale - before.scale)
-    if rise > 0 and math.isfinite(rise):
-        past = last.scale + (1.0 - last.load) / rise
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if above is not None and above.loads is not None:
+            then = above.loads
+            crossing = (last.scale + (1.0 - now) * (above.scale - last.scale) / (then - now))
+            use = (then >= 1.0) & (then <= NEAR_LINEAR) & (now < 1.0) & np.isfinite(crossing)
+            if use.any():
+                short = float(crossing[use].min())
+        before = below[-2] if len(below) >= 2 and below[-2].loads is not None else None
+        start, earlier = (0.0, 0.0) if before is None else (before.scale, before.loads)
+        rise = (now - earlier) / (last.scale - start)
+        crossing = last.scale + (1.0 - now) / rise
+        use = (rise > 0) & (now < 1.0) & np.isfinite(crossing)
+        if use.any():
+            past = float(crossing[use].min())
     return short, past
+
+
+def _probe(found: Trials, scale: float | None = None) -> _Probe:
+    return _Probe(float(found.scales[0]) if scale is None else scale,
+                  bool(found.saturated[0]), float(found.load[0]), float(found.peak[0]),
+                  found.loads[:, 0])
 
 
 def _midpoint(lo: float, hi: float) -> float:

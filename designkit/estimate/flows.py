@@ -124,8 +124,9 @@ def flows_of(program: Program, workload: dict[str, float]) -> Flows:
     visit_rate = rates[traffic.visit_endpoint] * traffic.visit_mult
     bounds = _bounds(program, traffic, direct, rate)
     bound, chosen = bounds.bound, bounds.chosen
-    overlapped = _overlapped(program, traffic, rate, bound, chosen)
-    groups, own = _groups(program, bound, chosen, overlapped, bounds.depth)
+    most = bound.tolist()  # plain floats: read per station below
+    overlapped = _overlapped(program, traffic, rate, most, chosen)
+    groups, own = _groups(program, most, chosen, overlapped, bounds.depth)
     external: dict[str, float] = {}
     calls = rates[traffic.external_endpoint] * traffic.external_mult
     for component, value in zip(traffic.external_component, calls.tolist(), strict=True):
@@ -145,7 +146,7 @@ def flows_of(program: Program, workload: dict[str, float]) -> Flows:
         wrapping=Wrapping.of(overlapped, n),
         groups=groups,
         own=own,
-        sources=_sources(program, bounds, overlapped),
+        sources=_sources(program, bounds, most, overlapped),
     )
     held_rate = _per_station(traffic.holder_station, flows.holder_rate, n)
     flows.patches = Patches(tape_of(program), groups, flows.holder_rate,
@@ -218,13 +219,16 @@ def _bounds(program: Program, traffic: Traffic, direct: list[float],
                                              strict=True):
         if mult > 0 and rate[endpoint] > 0:
             bind(station, endpoint, held, rate[endpoint] * mult)
+    replica = [s.replicas_of for s in stations]
+    per_copy = [s.servers for s in stations]
+
     def most(p: int, chosen: set[int] | None) -> float:
         if chosen is None or not chosen:
             return math.inf
-        own = stations[p].replicas_of
-        if own is not None and all(stations[h].replicas_of == own for h in chosen):
+        own = replica[p]
+        if own is not None and all(replica[h] == own for h in chosen):
             # each replica's own copy, bounded by that replica's holders
-            return float(sum(stations[h].servers for h in chosen))
+            return float(sum(per_copy[h] for h in chosen))
         return float(sum(servers[h] for h in chosen))
 
     bound = np.array([most(p, chosen) for p, chosen in enumerate(by)])
@@ -232,7 +236,8 @@ def _bounds(program: Program, traffic: Traffic, direct: list[float],
 
 
 def _overlapped(program: Program, traffic: Traffic, rate: list[float],
-                bound: Floats, chosen: list[set[int] | None]) -> dict[int, tuple[int, ...]]:
+                bound: list[float], chosen: list[set[int] | None]
+                ) -> dict[int, tuple[int, ...]]:
     """Per station: a held station whose every hold does nothing but visit stations that
     can queue (a connection kept for one statement, or for statements in a row) — its
     queue is theirs. Requests beyond its servers wait in its queue instead of theirs, so
@@ -265,7 +270,7 @@ MAX_HELD_POPULATION = 2048
 queue would form only in the last sliver of load before what it wraps saturates."""
 
 
-def _groups(program: Program, bound: Floats, chosen: list[set[int] | None],
+def _groups(program: Program, bound: list[float], chosen: list[set[int] | None],
             overlapped: dict[int, tuple[int, ...]],
             depth: list[int]) -> tuple[dict[int, tuple[int, ...]], frozenset[int]]:
     """Held stations solved together with the stations they alone bound (and that can
@@ -296,7 +301,7 @@ def _groups(program: Program, bound: Floats, chosen: list[set[int] | None],
     return {h: tuple(groups[h]) for h in inner_first}, own
 
 
-def _sources(program: Program, bounds: Bounds,
+def _sources(program: Program, bounds: Bounds, bound: list[float],
              overlapped: dict[int, tuple[int, ...]]) -> Sources:
     """Stations that can queue but are reached only while one of several held stations
     is kept (a cache inside two locks): no more of each one's requests than its servers
@@ -304,17 +309,21 @@ def _sources(program: Program, bounds: Bounds,
     stations = program.stations
     found = [p for p, by in enumerate(bounds.chosen)
              if by is not None and len(by) > 1 and p not in overlapped
-             and stations[p].servers < bounds.bound[p] <= MAX_HELD_POPULATION]
+             and stations[p].servers < bound[p] <= MAX_HELD_POPULATION]
     width = max((len(bounds.chosen[p] or ()) for p in found), default=0)
-    servers = np.ones((len(found), width))
-    share = np.zeros((len(found), width))
+    servers = [[1.0] * width for _ in found]
+    share = [[0.0] * width for _ in found]
     for row, p in enumerate(found):
         holders = sorted(bounds.chosen[p] or ())
-        rates = np.array([bounds.share[p].get(h, 0.0) for h in holders])
-        servers[row, :len(holders)] = [stations[h].servers * stations[h].copies
-                                       for h in holders]
-        share[row, :len(holders)] = rates / rates.sum()
-    return Sources(np.array(found, dtype=np.int64), servers, share)
+        rates = [bounds.share[p].get(h, 0.0) for h in holders]
+        total = sum(rates)
+        for i, h in enumerate(holders):
+            servers[row][i] = float(stations[h].servers * stations[h].copies)
+            share[row][i] = rates[i] / total
+    shape = (len(found), width)
+    return Sources(np.array(found, dtype=np.int64),
+                   np.array(servers, dtype=float).reshape(shape),
+                   np.array(share, dtype=float).reshape(shape))
 
 
 def _per_station(stations: NDArray[np.int64], values: Floats, n: int) -> Floats:

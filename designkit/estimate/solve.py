@@ -104,6 +104,14 @@ class Trials:
         return np.asarray(self.utilization.max(axis=0, initial=0.0))
 
     @property
+    def loads(self) -> Floats:
+        """Per station and scale, the share of its capacity in use (see :attr:`load`;
+        NaN where infinite)."""
+        both = (self.utilization if self.held_load is None
+                else np.maximum(self.utilization, self.held_load))
+        return np.where(np.isfinite(both), both, np.nan)
+
+    @property
     def load(self) -> Floats:
         """Per scale: the highest share of a capacity in use — a station's utilization,
         or, for a held station solved with what it bounds, its arrivals over the most
@@ -217,9 +225,12 @@ class _Run:
         heads = [h for h in stations.tolist() if h in flows.groups]
         if heads:
             waits = self.solve_groups(np.array(heads, dtype=np.int64))
-            if waits:
-                self.queue(*self.holding(stations, starts, holders))
+            if waits:  # their holds moved: their queues again, then their own waits
                 rows = np.array(list(waits), dtype=np.int64)
+                records = [self.holder_rows(h) for h in rows.tolist()]
+                lengths = np.array([len(r) for r in records], dtype=np.int64)
+                self.queue(*self.holding(rows, np.concatenate([[0], np.cumsum(lengths)[:-1]]),
+                                         np.concatenate(records)))
                 wait = np.array([waits[h][0] for h in rows.tolist()])
                 p_wait = np.array([waits[h][1] for h in rows.tolist()])
                 at, cols = np.nonzero(~np.isnan(wait) & (self.utilization[rows] < 1.0))
@@ -238,9 +249,8 @@ class _Run:
         busy: NDArray[np.bool_] = np.asarray(self.all_busy(heads) >= RARELY_FULL)
         out: dict[int, tuple[Floats, Floats]] = {}
         columns = len(self.scales)
-        for row, h in enumerate(heads.tolist()):
-            if not busy[row].any():
-                continue
+        for row in np.flatnonzero(busy.any(axis=1)).tolist():
+            h = int(heads[row])
             waits = np.full(columns, np.nan)
             p_waits = np.full(columns, np.nan)
             for col in np.flatnonzero(busy[row]).tolist():
@@ -393,12 +403,16 @@ class _Run:
 
     def all_busy(self, stations: NDArray[np.int64]) -> Floats:
         """Per station and scale, the chance every server of a copy is busy (Erlang C
-        of its load, whether or not a request can ever wait there; 1 when overloaded)."""
+        of its load, whether or not a request can ever wait there; 1 when overloaded):
+        the chance of waiting its queue already has where it can queue."""
         servers = np.broadcast_to(self.tape.servers[stations, None], (len(stations),
                                                                      len(self.scales)))
         load = self.utilization[stations] * servers
-        out = np.ones_like(load)
-        under = np.isfinite(load) & (load < servers)
+        out = self.p_wait[stations].copy()
+        queues = (self.flows.bound[stations] > self.tape.servers[stations]) \
+            & ~self.flows.wrapping.shared[stations]
+        under = ~queues[:, None] & np.isfinite(load) & (load < servers)
+        out[~queues[:, None] & ~under] = 1.0
         if under.any():
             out[under] = _erlang_c(servers[under], load[under])
         return out

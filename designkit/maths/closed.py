@@ -20,6 +20,7 @@ Sources:
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -232,8 +233,9 @@ before shared cores, full half the time, are; two replicas' pairs of workers, fu
 of the time, share a cache as one pool of four would (taking them apart there made the
 cache's wait 8 % short of the open queue's)."""
 
-COPY_ROUNDS = 100
-"""Most rounds of the copies' fixed point (a few dozen are usual)."""
+COPY_ROUNDS = 30
+"""Most rounds of the copies' fixed point (under ten are usual; only at the very edge of
+saturation, where the bound decides nothing, does it creep on)."""
 
 
 def _birth_death(lam: float, release: Floats) -> _CopyState:
@@ -268,29 +270,39 @@ def _throughputs(population: int, think: float, demands: list[float], servers: l
                 + [1e-300])
     n = np.arange(size, dtype=float)
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-        terms = []
+        terms: list[Floats] = []
         for demand, count in zip(per_copy, servers, strict=True):
             log_beta = np.concatenate([[0.0], np.cumsum(np.log(np.minimum(n[1:], count)))])
             x = demand / scale
             terms.append(np.exp(n * math.log(x) - log_beta) if x > 0
                          else np.where(n == 0, 1.0, 0.0))
         z = think / scale
-        delay = (np.exp(n * math.log(z) - np.array([math.lgamma(k + 1) for k in range(size)]))
+        delay = (np.exp(n * math.log(z) - _log_factorials(size))
                  if z > 0 else np.where(n == 0, 1.0, 0.0))
     if not all(np.isfinite(p).all() for p in [delay, *terms]):
         return None
     # every copy of a station is one more factor of its term
-    stations = [_power(term, k, size) for term, k in zip(terms, copies, strict=True)]
-    whole = _convolve([delay, *stations], size)
+    parts = [delay, *(_power(term, k, size) for term, k in zip(terms, copies, strict=True))]
+    # products of the parts before and after each one: all but one in two convolutions
+    before = [parts[0]]
+    for part in parts[1:]:
+        before.append(np.convolve(before[-1], part)[:size])
+    whole = before[-1]
     if not (np.isfinite(whole).all() and (whole[1:] > 0).all()):
         return None
+    after: list[Floats | None] = [None] * (len(parts) + 1)  # None: the unit
+    for j in range(len(parts) - 1, 1, -1):
+        later = after[j + 1]
+        after[j] = parts[j] if later is None else np.convolve(parts[j], later)[:size]
     throughput = np.zeros(size)
     throughput[1:] = whole[:-1] / whole[1:] / scale
     lengths = []
     queued_full = []
     for i, (term, k) in enumerate(zip(terms, copies, strict=True)):
-        others = [p for j, p in enumerate(stations) if j != i]
-        rest = _convolve([delay, *others, _power(term, k - 1, size)], size)  # but one copy
+        later = after[i + 2]
+        rest = before[i] if later is None else np.convolve(before[i], later)[:size]
+        if k > 1:  # but one copy
+            rest = np.convolve(rest, _power(term, k - 1, size))[:size]
         weighted = np.convolve(n * term, rest)[:size]
         lengths.append(np.where(whole > 0, k * weighted / whole, 0.0))
         # P(one copy holds j | C inside) = term(j) · rest(C − j) / G(C)
@@ -314,9 +326,9 @@ def _power(term: Floats, k: int, size: int) -> Floats:
     return out
 
 
-def _convolve(parts: list[Floats], size: int) -> Floats:
-    out = np.zeros(size)
-    out[0] = 1.0
-    for part in parts:
-        out = np.convolve(out, part)[:size]
+@functools.lru_cache(maxsize=64)
+def _log_factorials(size: int) -> Floats:
+    """``ln k!`` for k = 0 … size − 1 (kept: one array per population solved)."""
+    out = np.concatenate([[0.0], np.cumsum(np.log(np.arange(1, size, dtype=float)))])
+    out.flags.writeable = False
     return out

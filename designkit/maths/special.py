@@ -29,6 +29,7 @@ Sources:
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -176,7 +177,12 @@ def erlang_b_array(c: ArrayLike, a: ArrayLike) -> Floats:
         out[small] = _recursion(servers[small], load[small])
     middle = ~small & (servers <= RECURSION_MAX)
     if middle.any():
-        out[middle] = _by_sum(servers[middle], load[middle])
+        light = middle & _poisson_tail_negligible(servers, load)
+        if light.any():
+            out[light] = _light(servers[light], load[light])
+        middle &= ~light
+        if middle.any():
+            out[middle] = _by_sum(servers[middle], load[middle])
     large = servers > RECURSION_MAX
     if large.any():
         out[large] = _closed_form(servers[large], load[large])
@@ -211,6 +217,35 @@ def _recursion(servers: Floats, load: Floats) -> Floats:
         b[:n] = step / (k + step)
     out = np.empty_like(b)
     out[order] = b
+    return out
+
+
+LOG_NEGLIGIBLE = -40.0
+"""A Poisson tail below ``e⁻⁴⁰`` (4·10⁻¹⁸) is below a double's rounding of 1."""
+
+
+def _poisson_tail_negligible(servers: Floats, load: Floats) -> NDArray[np.bool_]:
+    """Whether ``P(N > c)`` for ``N ~ Poisson(a)`` is negligible next to 1, by
+    Chernoff's bound ``e⁻ᵃ (e·a / c)ᶜ`` (for ``a < c``)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bound = -load + servers * (1.0 + np.log(load / np.where(servers > 0, servers, 1.0)))
+    return (load > 0) & (load < servers) & (bound < LOG_NEGLIGIBLE)
+
+
+def _light(servers: Floats, load: Floats) -> Floats:
+    """Erlang B where Poisson(a) hardly ever exceeds c: ``B = (aᶜ / c!) / Σᵢ₌₀ᶜ aⁱ / i!``
+    with the sum ``eᵃ`` to a double's precision — one exponential."""
+    factorials = _log_factorials(int(RECURSION_MAX) + 1)
+    with np.errstate(under="ignore"):
+        return np.exp(servers * np.log(load) - factorials[servers.astype(np.int64)] - load)
+
+
+@functools.lru_cache(maxsize=1)
+def _log_factorials(size: int) -> Floats:
+    """``ln k!`` for k = 0 … size − 1, each from ``math.lgamma`` (correctly rounded to a
+    few ulps)."""
+    out = np.array([math.lgamma(k + 1.0) for k in range(size)])
+    out.flags.writeable = False
     return out
 
 
