@@ -551,8 +551,8 @@ def repeated(mean: Floats, var: Floats, count: Floats) -> tuple[Floats, Floats]:
 
     Example:
         >>> m, v = repeated(np.array([2.0]), np.array([1.0]), np.array([1.5]))
-        >>> float(m[0]), float(v[0])   # half 1, half 2 copies: E = 3, E[X²] = 10.5
-        (3.0, 1.5)
+        >>> float(m[0]), float(v[0])   # half 1 copy, half 2: E = 3, E[X²] = (5 + 18) / 2
+        (3.0, 2.5)
     """
     k = np.floor(count)
     f = count - k
