@@ -109,7 +109,7 @@ EXPECTED: dict[str, dict[str, str]] = {
         'DK-PERF-001': '2310c2c8055dc439',
         'DK-PERF-002': 'd457a8099993600c',
         'DK-PERF-003': '7520ba39eb01001d',
-        'DK-PERF-004': 'bcb9ec9e05ad6087',
+        'DK-PERF-004': 'e995fc4192a5db85',
         'DK-PERF-005': '04969a3a6a705096',
         'DK-PERF-006': '0c798c117096816b',
         'DK-PERF-007': '827ab4a6e5edeff3',
