@@ -158,8 +158,9 @@ def _estimates(lo: float, below: list[_Probe], above: _Probe | None
             use = (then >= 1.0) & (then <= NEAR_LINEAR) & (now < 1.0) & np.isfinite(crossing)
             if use.any():
                 short = float(crossing[use].min())
-        before = below[-2] if len(below) >= 2 and below[-2].loads is not None else None
-        start, earlier = (0.0, 0.0) if before is None else (before.scale, before.loads)
+        before = below[-2] if len(below) >= 2 else None
+        start, earlier = ((0.0, np.zeros_like(now)) if before is None or before.loads is None
+                          else (before.scale, before.loads))
         rise = (now - earlier) / (last.scale - start)
         crossing = last.scale + (1.0 - now) / rise
         use = (rise > 0) & (now < 1.0) & np.isfinite(crossing)

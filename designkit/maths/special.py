@@ -198,13 +198,13 @@ def _recursion(servers: Floats, load: Floats) -> Floats:
     few counts, else one array step per server over the counts that reach it (the same
     operations in the same order: the same bits either way)."""
     if servers.size <= 16:  # a few stations: plain floats beat a numpy step per server
-        out = []
-        for count, a in zip(servers.tolist(), load.tolist(), strict=True):
+        values = []
+        for count, x in zip(servers.tolist(), load.tolist(), strict=True):
             value = 1.0
             for k in range(1, int(count) + 1):
-                value = a * value / (k + a * value)
-            out.append(value)
-        return np.array(out, dtype=float).reshape(servers.shape)
+                value = x * value / (k + x * value)
+            values.append(value)
+        return np.array(values, dtype=float).reshape(servers.shape)
     # largest counts first: step k runs only over the counts that reach it (the work is
     # the sum of the counts, not the largest count times their number)
     order = np.argsort(-servers, kind="stable")
