@@ -281,8 +281,11 @@ def _throughputs(population: int, think: float, demands: list[float], servers: l
                  if z > 0 else np.where(n == 0, 1.0, 0.0))
     if not all(np.isfinite(p).all() for p in [delay, *terms]):
         return None
-    # every copy of a station is one more factor of its term
-    parts = [delay, *(_power(term, k, size) for term, k in zip(terms, copies, strict=True))]
+    # every copy of a station is one more factor of its term (all but one kept: a copy's
+    # view of the others)
+    but_one = [_power(term, k - 1, size) for term, k in zip(terms, copies, strict=True)]
+    parts = [delay, *(term if k == 1 else np.convolve(others, term)[:size]
+                      for term, others, k in zip(terms, but_one, copies, strict=True))]
     # products of the parts before and after each one: all but one in two convolutions
     before = [parts[0]]
     for part in parts[1:]:
@@ -302,7 +305,7 @@ def _throughputs(population: int, think: float, demands: list[float], servers: l
         later = after[i + 2]
         rest = before[i] if later is None else np.convolve(before[i], later)[:size]
         if k > 1:  # but one copy
-            rest = np.convolve(rest, _power(term, k - 1, size))[:size]
+            rest = np.convolve(rest, but_one[i])[:size]
         weighted = np.convolve(n * term, rest)[:size]
         lengths.append(np.where(whole > 0, k * weighted / whole, 0.0))
         # P(one copy holds j | C inside) = term(j) · rest(C − j) / G(C)
