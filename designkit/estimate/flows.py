@@ -207,18 +207,15 @@ def _bounds(program: Program, traffic: Traffic, direct: list[float],
             chosen.add(h)
             share[station][h] = share[station].get(h, 0.0) + visits
 
-    for station, endpoint, mult, held in zip(traffic.visit_station.tolist(),
-                                             traffic.visit_endpoint.tolist(),
-                                             traffic.visit_mult.tolist(), traffic.visit_held,
-                                             strict=True):
-        if mult > 0 and rate[endpoint] > 0:
-            bind(station, endpoint, held, rate[endpoint] * mult)
-    for station, endpoint, mult, held in zip(traffic.holder_station.tolist(),
-                                             traffic.holder_endpoint.tolist(),
-                                             traffic.holder_mult.tolist(), traffic.holder_held,
-                                             strict=True):
-        if mult > 0 and rate[endpoint] > 0:
-            bind(station, endpoint, held, rate[endpoint] * mult)
+    places = [(traffic.visit_station, traffic.visit_endpoint, traffic.visit_mult,
+               traffic.visit_held),  # visits to stations, and holds of held ones
+              (traffic.holder_station, traffic.holder_endpoint, traffic.holder_mult,
+               traffic.holder_held)]
+    for where, endpoints, mults, helds in places:
+        for station, endpoint, mult, held in zip(where.tolist(), endpoints.tolist(),
+                                                 mults.tolist(), helds, strict=True):
+            if mult > 0 and rate[endpoint] > 0:
+                bind(station, endpoint, held, rate[endpoint] * mult)
     replica = [s.replicas_of for s in stations]
     per_copy = [s.servers for s in stations]
 
