@@ -147,6 +147,22 @@ def new(file: str, name: str, force: bool) -> None:
                f"`designkit validate {file}`")
 
 
+def _pairs(ctx: click.Context, param: click.Parameter,
+           values: tuple[str, ...]) -> dict[str, float]:
+    """``NAME=NUMBER``, repeatable (``--failing payment-provider=0.3``)."""
+    out: dict[str, float] = {}
+    for value in values:
+        name, sep, number = value.partition("=")
+        try:
+            out[name.strip()] = float(number)
+        except ValueError:
+            sep = ""
+        if not sep or not name.strip():
+            raise click.BadParameter(f"expected NAME=NUMBER, got {value!r} (e.g. "
+                                     f"--{param.name} payment-provider=0.3)")
+    return out
+
+
 @cli.command(name="estimate")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--scale", type=float, default=1.0, callback=_finite_scale,
@@ -154,18 +170,31 @@ def new(file: str, name: str, force: bool) -> None:
 @click.option("--days", type=click.FloatRange(min=0, max=36_500), default=0.0,
               show_default=True,
               help="Days of table growth (query plans scan the grown tables; ≤ 100 years).")
+@click.option("--failing", multiple=True, callback=_pairs, metavar="NAME=RATIO",
+              help="An external API failing this share of attempts (repeatable).")
+@click.option("--slow", multiple=True, callback=_pairs, metavar="NAME=FACTOR",
+              help="A component this many times slower (repeatable).")
+@click.option("--down", multiple=True, metavar="NAME",
+              help="An external API down: every attempt fails (repeatable).")
+@click.option("--cold-caches", is_flag=True, help="Every cache empty: every read misses.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True, help="A text table, or the JSON contract.")
-def estimate_command(file: str, scale: float, days: float, fmt: str) -> None:
-    """Estimate latency (p50/p95/p99), utilization and capacity of design FILE.
+def estimate_command(file: str, scale: float, days: float, failing: dict[str, float],
+                     slow: dict[str, float], down: tuple[str, ...], cold_caches: bool,
+                     fmt: str) -> None:
+    """Estimate latency (p50/p95/p99), errors, utilization and capacity of design FILE.
 
     The JSON holds every endpoint that receives traffic; a saturated endpoint has
-    "saturated": true and null latencies (never NaN or Infinity).
+    "saturated": true and null latencies (never NaN or Infinity); "error_ratio" is the
+    share of its requests that fail and "errors" that share by cause.
     """
     from designkit.estimate.api import estimate_with
+    from designkit.estimate.scenarios import Scenario
     from designkit.model.io import load_once
 
-    result = estimate_with(load_once(Path(file)), scale=scale, days=days, validated=True)
+    scenario = Scenario(failing=failing, slow=slow, down=tuple(down), cold_caches=cold_caches)
+    result = estimate_with(load_once(Path(file)), scenario=scenario, scale=scale, days=days,
+                           validated=True)
     click.echo(result.to_json() if fmt == "json" else str(result))
 
 

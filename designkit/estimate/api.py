@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from designkit.errors import DesignError, Problem
 from designkit.estimate.arguments import ArgumentError, at_least_zero, positive
 from designkit.estimate.capacity import max_scale, retry_storms
+from designkit.estimate.errors import errors_of
 from designkit.estimate.latency import endpoint_latency
 from designkit.estimate.program import Program, compile_design
 from designkit.estimate.result import (
@@ -241,8 +242,10 @@ def _endpoints(solution: Solution) -> LazyTable[EndpointEstimate]:
     def make(key: str) -> EndpointEstimate:
         i = program.index[key]
         latency = endpoint_latency(solution, i)
+        errors = errors_of(program)[i]
         return EndpointEstimate(rates[i] * 1000.0, latency.mean, latency.p50, latency.p95,
-                                latency.p99, latency.saturated, latency.dist)
+                                latency.p99, latency.saturated, latency.dist,
+                                error_ratio=errors.ratio, errors=errors.to_dict())
 
     return LazyTable([str(ep.ref) for ep, rate in zip(program.endpoints, rates, strict=True)
                       if rate > 0], make, "endpoint")

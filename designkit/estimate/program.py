@@ -19,6 +19,7 @@ from designkit.flow.nodes import EndpointFlow, Flow, Resource
 from designkit.model.design import Design
 
 if TYPE_CHECKING:
+    from designkit.estimate.errors import Errors
     from designkit.estimate.solve import Flows
     from designkit.estimate.tape import Tape
 
@@ -38,12 +39,14 @@ class Program:
             parallel, once asked.
         by_component: Station indexes by component, once asked.
         traffic: The unit traffic of the last :data:`KEPT_WORKLOADS` workloads.
+        errors: Per endpoint, how often its requests fail and why, once asked.
     """
 
     flow: Flow
     tape: Tape | None = None
     forks: list[bool] | None = None
     by_component: dict[str, list[int]] | None = None
+    errors: list[Errors] | None = None
     traffic: OrderedDict[tuple[tuple[str, float], ...], Flows] = field(
         default_factory=OrderedDict)
 

@@ -53,6 +53,13 @@ def _ms(value: float) -> str:
     return f"{value:.3g}" if value >= 1 else f"{value:.3f}"
 
 
+def _error_share(ratio: float) -> str:
+    """An error ratio: ``2.7%``, ``0.015%``, ``100%``; ``-`` for none."""
+    if ratio <= 0:
+        return "-"
+    return f"{ratio * 100:.2g}%" if ratio < 0.1 else f"{ratio:.0%}"
+
+
 def _percent(ratio: float) -> str:
     """A utilization: ``86%``; ``∞`` when infinite; with an exponent when absurdly high."""
     if math.isinf(ratio):
@@ -64,13 +71,18 @@ def _percent(ratio: float) -> str:
 
 @dataclass(frozen=True)
 class EndpointEstimate:
-    """Rate and latency of one endpoint (ms); latencies are ``inf`` when saturated.
+    """Rate, latency (ms) and errors of one endpoint; latencies are ``inf`` when saturated.
+
+    ``error_ratio`` is the share of requests that fail (a third party's calls all failing,
+    timing out or cut off by an open breaker, on the synchronous path), ``errors`` that
+    share by cause — ``"timeout: NAME"``, ``"failure: NAME"``, ``"breaker: NAME"``
+    (:mod:`designkit.estimate.errors`).
 
     Example:
         >>> e = EndpointEstimate(rps=90, mean_ms=166.9, p50_ms=132.9, p95_ms=436.1,
         ...                      p99_ms=625.0, saturated=False)
-        >>> e.to_dict()["p95_ms"]
-        436.1
+        >>> e.to_dict()["p95_ms"], e.to_dict()["error_ratio"]
+        (436.1, 0.0)
     """
 
     rps: float
@@ -81,6 +93,8 @@ class EndpointEstimate:
     saturated: bool
     dist: Dist | None = field(default=None, repr=False, compare=False)
     sampled: Sampled | None = field(default=None, compare=False)
+    error_ratio: float = 0.0
+    errors: Mapping[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: a saturated endpoint has ``null`` latencies; a simulated one also
@@ -88,7 +102,8 @@ class EndpointEstimate:
         out: dict[str, Any] = {"rps": _finite(self.rps), "mean_ms": _finite(self.mean_ms),
                                "p50_ms": _finite(self.p50_ms),
                                "p95_ms": _finite(self.p95_ms), "p99_ms": _finite(self.p99_ms),
-                               "saturated": self.saturated}
+                               "saturated": self.saturated, "error_ratio": self.error_ratio,
+                               "errors": dict(self.errors)}
         if self.sampled is not None:
             out.update(self.sampled.to_dict())
         return out
@@ -434,9 +449,13 @@ class Estimate:
         if idle is not None:
             return idle
         endpoints, stations = self._rows()
+        header = ["endpoint", "rps", "mean ms", "p50 ms", "p95 ms", "p99 ms", ""]
+        if any(e.error_ratio > 0 for e in self.endpoints.values()):  # errors beside latency
+            header.insert(6, "errors")
+            for row, e in zip(endpoints, self.endpoints.values(), strict=True):
+                row.insert(6, _error_share(e.error_ratio))
         parts = [self._headline(), "",
-                 _table(["endpoint", "rps", "mean ms", "p50 ms", "p95 ms", "p99 ms", ""],
-                        endpoints), "",
+                 _table(header, endpoints), "",
                  _table(["station", "kind", "servers", "arrivals/s", "service ms", "busy",
                          "util", "wait ms", ""], stations)]
         risky = [r for r in self.retry_storms if r.at_risk]

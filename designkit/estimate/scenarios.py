@@ -34,6 +34,7 @@ class Scenario:
             drops to 0 (a flush, a restart, a failover).
         slow: Components made slower: ``{name: factor}`` (3 = three times slower).
         failing: External APIs failing: ``{name: failure rate}``.
+        down: External APIs down: every attempt fails (a failure rate of 1).
         lost_replicas: Replicas lost per service (or servers per cache): ``{name: n}``.
         name: A label for reports.
 
@@ -48,6 +49,7 @@ class Scenario:
     cold_caches: bool | tuple[str, ...] = False
     slow: Mapping[str, float] = field(default_factory=dict)
     failing: Mapping[str, float] = field(default_factory=dict)
+    down: tuple[str, ...] = ()
     lost_replicas: Mapping[str, int] = field(default_factory=dict)
     name: str = ""
 
@@ -62,6 +64,7 @@ class Scenario:
             parts.append(f"{', '.join(self.cold_caches)} cold")
         parts += [f"{n} {f:g}× slower" for n, f in self.slow.items()]
         parts += [f"{n} failing {r:.0%}" for n, r in self.failing.items()]
+        parts += [f"{n} down" for n in self.down]
         parts += [f"{n} −{k} replica{'s' if k != 1 else ''}" for n, k in self.lost_replicas.items()]
         text = ", ".join(parts) or "as designed"
         return f"{self.name}: {text}" if self.name else text
@@ -77,7 +80,7 @@ class Scenario:
         cold = self.cold_caches if isinstance(self.cold_caches, bool) else tuple(
             sorted(self.cold_caches))
         return (cold, tuple(sorted(self.slow.items())), tuple(sorted(self.failing.items())),
-                tuple(sorted(self.lost_replicas.items())))
+                tuple(sorted(self.down)), tuple(sorted(self.lost_replicas.items())))
 
     def apply(self, design: Design) -> Design:
         """A copy of ``design`` under this scenario (the load scale is not part of it);
@@ -111,15 +114,16 @@ class Scenario:
                 except ValueError as err:  # a time beyond its bound (one day)
                     wrong("slow", name, f"{factor:g}× slower takes a time of {name!r} out of "
                                         f"its range: {_first_line(err)}")
-        for name, rate in self.failing.items():
-            target = self._get(copy, name, "failing", problems)
+        failing = [("failing", n, r) for n, r in self.failing.items()]
+        for where, name, rate in [*failing, *(("down", n, 1.0) for n in self.down)]:
+            target = self._get(copy, name, where, problems)
             if target is None:
                 continue
             if not isinstance(target, External):
-                wrong("failing", name, f"only an external API can fail here; {name!r} is a "
-                                       f"{target.kind}")
+                wrong(where, name, f"only an external API can fail here; {name!r} is a "
+                                   f"{target.kind}")
             elif not (isinstance(rate, int | float) and 0 <= rate <= 1):
-                wrong("failing", name, f"failure rate must be in [0, 1], got {rate!r}")
+                wrong(where, name, f"failure rate must be in [0, 1], got {rate!r}")
             else:
                 target.failure_rate = rate
         for name, lost in self.lost_replicas.items():
@@ -156,7 +160,7 @@ class Scenario:
         return None
 
 
-_KINDS = {"cold_caches": ("cache",), "failing": ("external",),
+_KINDS = {"cold_caches": ("cache",), "failing": ("external",), "down": ("external",),
           "lost_replicas": ("service", "cache")}
 """The kinds of component each change applies to: suggestions for a misspelt name."""
 

@@ -31,7 +31,9 @@ What is simulated (mirrors :mod:`designkit.estimate.solve`):
   exponential from ``base_ms``, drawn uniform on [0, 2 × mean] = [0, full delay] with
   jitter ("full jitter"; its mean is :func:`~designkit.estimate.external.backoff_ms`). When
   the breaker is open in steady state (:func:`~designkit.estimate.external.attempts`), the
-  call takes no time and sends nothing. With a bounded ``concurrency``, every attempt
+  call takes no time, sends nothing and fails. A call whose attempts all fail fails the
+  request (the last attempt's cause: a timeout or the third party's error), which still
+  runs its remaining steps, as in the estimator. With a bounded ``concurrency``, every attempt
   queues for a slot and holds it for the attempt. Retry budgets are not modelled (nor are
   they by the estimator).
 * ``Publish``: a visit to the broker (``count`` times); the handler endpoint then starts
@@ -53,7 +55,8 @@ What is measured, over the window after the warm-up:
   executions *completed* in the window (every execution counts, whether it came from the
   workload, a synchronous call or a message); ``dist`` holds them as a histogram on a grid
   (a :class:`~designkit.maths.distributions.Dist`, as the estimate's), so plots and
-  ``cdf``/``quantile`` work on a simulation too;
+  ``cdf``/``quantile`` work on a simulation too; and the share of them that failed, by
+  the cause the request failed of first (``error_ratio``, ``errors``);
 * per station: arrivals per second, utilization = busy server-time / (servers × copies ×
   window), busy servers on average, mean wait and mean service (holding) time;
 * ``saturated``: a station is saturated when its measured utilization is ≥ 0.99 or its queue
@@ -131,7 +134,7 @@ if TYPE_CHECKING:
 
 __all__ = ["simulate"]
 
-Gen = Generator["Event", Any, None]
+Gen = Generator["Event", Any, "str | None"]  # returns what it failed of, if it failed
 Factory = Callable[[], Gen]  # an endpoint's execution (it picks its replica)
 Step = Callable[[int], Gen]  # a compiled node, run on the given replica of its service
 
@@ -424,8 +427,18 @@ class _Held:
 
 
 def _nothing(r: int = 0) -> Gen:
-    return
+    return None
     yield  # pragma: no cover - makes this a generator
+
+
+def _failing(cause: str) -> Step:
+    """A step that takes no time and fails (a call its open breaker cuts off)."""
+
+    def fail(r: int = 0) -> Gen:
+        return cause
+        yield  # pragma: no cover - makes this a generator
+
+    return fail
 
 
 class _Simulation:
@@ -451,6 +464,8 @@ class _Simulation:
                 self.plain[i] = _Plain(st.servers, st.copies, self.stats[i], self.uniform)
         n = len(program.endpoints)
         self.samples: list[list[float]] = [[] for _ in range(n)]
+        # per endpoint, the requests measured that failed, by cause (see errors.py)
+        self.failed: list[dict[str, int]] = [{} for _ in range(n)]
         self.started = [0] * n
         self.attempts: dict[str, int] = {}
         self.factories: list[Factory] = []  # filled next; calls look them up when they run
@@ -486,6 +501,7 @@ class _Simulation:
         for tick in range(1, 10):
             yield self.env.timeout(self.end * tick / 10.0 - self.env.now)
             report(tick / 10.0)
+        return None
 
     def finish(self) -> None:
         for held in self.held.values():
@@ -496,6 +512,7 @@ class _Simulation:
     def endpoint(self, index: int) -> Factory:
         ep: EndpointFlow = self.program.endpoints[index]
         env, samples, started = self.env, self.samples[index], self.started
+        failed = self.failed[index]
         warm = self.warm
         cpu = self.sampler(ep.cpu)
         steps = self.compile(ep.steps)
@@ -516,11 +533,14 @@ class _Simulation:
                 d = cpu()
                 if d > 0:
                     yield env.timeout(d)
-                yield from steps(r)
+                cause = yield from steps(r)
                 now = env.now
                 workers.release(r, now, now - granted)
                 if now >= warm:
                     samples.append(now - t0)
+                    if cause is not None:
+                        failed[cause] = failed.get(cause, 0) + 1
+                return cause
 
             return blocking
         station = self.plain[ep.workers]
@@ -533,10 +553,13 @@ class _Simulation:
             d = station.visit(t0, cpu(), r)
             if d > 0:
                 yield env.timeout(d)
-            yield from steps(r)
+            cause = yield from steps(r)
             now = env.now
             if now >= warm:
                 samples.append(now - t0)
+                if cause is not None:
+                    failed[cause] = failed.get(cause, 0) + 1
+            return cause
 
         return nonblocking
 
@@ -553,8 +576,11 @@ class _Simulation:
                     return parts[0]
 
                 def seq(r: int) -> Gen:
+                    first = None  # a request fails at the first step that fails
                     for part in parts:
-                        yield from part(r)
+                        cause = yield from part(r)
+                        first = first or cause
+                    return first
 
                 return seq
             case Delay():
@@ -564,6 +590,7 @@ class _Simulation:
                     d = draw()
                     if d > 0:
                         yield env.timeout(d)
+                    return None
 
                 return delay
             case Visit():
@@ -574,8 +601,11 @@ class _Simulation:
                 times, factories, j = self.times(node.count), self.factories, node.endpoint
 
                 def invoke(r: int) -> Gen:
+                    first = None
                     for _ in range(times()):
-                        yield from factories[j]()
+                        cause = yield from factories[j]()
+                        first = first or cause
+                    return first
 
                 return invoke
             case ExternalCall():
@@ -588,15 +618,20 @@ class _Simulation:
                     return branches[0]
 
                 def par(r: int) -> Gen:
-                    yield env.all_of([env.process(b(r)) for b in branches])
+                    runs = [env.process(b(r)) for b in branches]
+                    yield env.all_of(runs)
+                    return next((run.value for run in runs if run.value), None)
 
                 return par
             case Loop():
                 times, body = self.times(node.count), self.compile(node.body)
 
                 def loop(r: int) -> Gen:
+                    first = None
                     for _ in range(times()):
-                        yield from body(r)
+                        cause = yield from body(r)
+                        first = first or cause
+                    return first
 
                 return loop
             case CacheRead():
@@ -606,7 +641,8 @@ class _Simulation:
                 def cache(r: int) -> Gen:
                     yield from visit(r)
                     if uniform() >= hit:
-                        yield from miss(r)
+                        return (yield from miss(r))
+                    return None
 
                 return cache
             case _:
@@ -625,6 +661,7 @@ class _Simulation:
                 d = station.visit(env.now, draw(), r if own else -1)
                 if d > 0:
                     yield env.timeout(d)
+                return None
 
             return once
         times = self.times(node.count)
@@ -634,6 +671,7 @@ class _Simulation:
                 d = station.visit(env.now, draw(), r if own else -1)
                 if d > 0:
                     yield env.timeout(d)
+            return None
 
         return visits
 
@@ -648,12 +686,13 @@ class _Simulation:
             if event is not None:
                 yield event
             granted = env.now
-            yield from body(r)
+            cause = yield from body(r)
             d = extra()
             if d > 0:
                 yield env.timeout(d)
             now = env.now
             station.release(k, now, now - granted)
+            return cause
 
         return hold
 
@@ -661,22 +700,24 @@ class _Simulation:
         env, visit, times = self.env, self.visit(node.visit), self.times(node.count)
         factories, handler = self.factories, node.handler
 
-        def publish(r: int) -> Gen:
+        def publish(r: int) -> Gen:  # the handler's failures are its own
             for _ in range(times()):
                 yield from visit(r)
                 if handler is not None:
                     env.process(factories[handler]())
+            return None
 
         return publish
 
     def external(self, node: ExternalCall) -> Step:
         info = attempts(node)
-        if info.breaker_open:
-            return _nothing
+        if info.breaker_open:  # every call fails at once, none sent
+            return _failing(f"breaker: {node.component}")
         env, uniform, warm, counts = self.env, self.uniform, self.warm, self.attempts
         latency, timeout, failure_rate = self.sampler(node.latency), node.timeout_ms, \
             node.failure_rate
         name = node.component
+        timed_out, own_error = f"timeout: {name}", f"failure: {name}"
         counts.setdefault(name, 0)
         jitter = node.retries is not None and node.retries.jitter
         backoffs = [backoff_ms(node, k) for k in range(1, info.max_attempts)]
@@ -692,22 +733,28 @@ class _Simulation:
                     if pause > 0:
                         yield env.timeout(pause)
                 took = latency()
+                failed: str | None
                 if timeout is not None and took > timeout:
-                    took, failed = timeout, True
+                    took, failed = timeout, timed_out
                 else:
-                    failed = failure_rate > 0 and uniform() < failure_rate
+                    failed = own_error if failure_rate > 0 and uniform() < failure_rate \
+                        else None
                 now = env.now
                 if now >= warm:
                     counts[name] += 1
                 d = station.visit(now, took) if station is not None else took
                 if d > 0:
                     yield env.timeout(d)
-                if not failed:
-                    return
+                if failed is None:
+                    return None
+            return failed  # every attempt failed: the last one's cause
 
         def calls(r: int) -> Gen:
+            first = None
             for _ in range(times()):
-                yield from one()
+                cause = yield from one()
+                first = first or cause
+            return first
 
         return calls
 
@@ -796,8 +843,11 @@ def _endpoints(sim: _Simulation, loaded: list[bool]) -> dict[str, EndpointEstima
             continue
         values = np.asarray(samples)
         p50, p95, p99 = (float(v) for v in np.percentile(values, [50.0, 95.0, 99.0]))
-        out[str(ep.ref)] = EndpointEstimate(rps, float(values.mean()), p50, p95, p99, False,
-                                            _empirical(values), _sampled(values))
+        causes = {c: n / len(samples) for c, n in sim.failed[i].items()}
+        out[str(ep.ref)] = EndpointEstimate(
+            rps, float(values.mean()), p50, p95, p99, False, _empirical(values),
+            _sampled(values), error_ratio=sum(sim.failed[i].values()) / len(samples),
+            errors=dict(sorted(causes.items(), key=lambda item: (-item[1], item[0]))))
     return out
 
 

@@ -46,8 +46,11 @@ def test_json_contract() -> None:
     data = run_json(str(ROOT / "templates" / "flash-sale.yaml"))
     assert {"design", "scale", "endpoints", "components", "bottleneck", "max_scale"} <= set(data)
     for endpoint in data["endpoints"].values():
-        assert set(endpoint) == {"rps", "mean_ms", "p50_ms", "p95_ms", "p99_ms", "saturated"}
+        assert set(endpoint) == {"rps", "mean_ms", "p50_ms", "p95_ms", "p99_ms", "saturated",
+                                 "error_ratio", "errors"}
         assert endpoint["rps"] > 0
+        assert 0 <= endpoint["error_ratio"] <= 1
+        assert sum(endpoint["errors"].values()) == pytest.approx(endpoint["error_ratio"])
     for component in data["components"].values():
         assert {"kind", "arrival_rps", "utilization", "saturated", "stations"} <= set(component)
 

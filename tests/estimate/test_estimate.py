@@ -93,7 +93,7 @@ def test_saturation_is_reported_as_infinity_and_null() -> None:
     data = json.loads(e.to_json())
     assert data["endpoints"]["api GET /x"] == {
         "rps": 1.2, "mean_ms": None, "p50_ms": None, "p95_ms": None, "p99_ms": None,
-        "saturated": True}
+        "saturated": True, "error_ratio": 0.0, "errors": {}}
     assert data["max_scale"] == pytest.approx(1 / 1.2, rel=1e-4)
     assert "NaN" not in e.to_json() and "Infinity" not in e.to_json()
 
