@@ -198,6 +198,36 @@ def estimate_command(file: str, scale: float, days: float, failing: dict[str, fl
     click.echo(result.to_json() if fmt == "json" else str(result))
 
 
+@cli.command(name="failures")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--saga", default=None, help="Only this saga (default: every saga).")
+@click.option("--failing", multiple=True, callback=_pairs, metavar="NAME=RATIO",
+              help="An external API failing this share of attempts (repeatable).")
+@click.option("--down", multiple=True, metavar="NAME",
+              help="An external API down: every attempt fails (repeatable).")
+@click.option("--scale", type=float, default=1.0, callback=_finite_scale,
+              show_default=True, help="Factor on the design's workload.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]),
+              default="text", show_default=True, help="How to write the walk.")
+def failures_command(file: str, saga: str | None, failing: dict[str, float],
+                     down: tuple[str, ...], scale: float, fmt: str) -> None:
+    """What rolls back when each saga step of design FILE fails, in calls per second.
+
+    For every step: how often it fails (under --failing/--down), which completed steps
+    are compensated (last first) or whether it is retried past the pivot, and at the
+    workload the sagas completed and rolled back, the compensation calls and what is
+    left undone.
+    """
+    from designkit.estimate.failures import failure_walk
+    from designkit.estimate.scenarios import Scenario
+    from designkit.model.io import load
+
+    walk = failure_walk(load(Path(file)), saga,
+                        Scenario(scale=scale, failing=failing, down=tuple(down)))
+    click.echo({"text": lambda: str(walk), "json": walk.to_json,
+                "markdown": walk.to_markdown}[fmt]())
+
+
 @cli.command(name="assess")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--format", "fmt", default="table", show_default=True,
