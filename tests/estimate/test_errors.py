@@ -134,3 +134,23 @@ def test_the_command_line_takes_failing_slow_down_and_cold_caches(tmp_path: obje
     assert "expected NAME=NUMBER, got 'psp' (e.g. --failing payment-provider=0.3)" in bad.output
     typo = runner.invoke(cli, ["estimate", path, "--down", "pps"])
     assert typo.exit_code != 0 and "did you mean 'psp'" in typo.output
+
+
+@pytest.mark.parametrize("name", ["payments-monolith", "payments-saga"])
+def test_templates_under_a_failing_provider_fail_as_simulated(name: str) -> None:
+    # Every third party failing 30 % of attempts: each endpoint with 20,000 simulated
+    # completions fails as often as the estimate says, within 10 % or half a point.
+    design = dk.template(name)
+    externals = [n for n, c in design.components.items() if c.kind == "external"]
+    scenario = Scenario(failing={n: 0.3 for n in externals})
+    expected = dk.estimate(design, scenario=scenario)
+    simulated = dk.simulate(design, scenario=scenario, duration_s=200, seed=5, progress=False)
+    checked = 0
+    for key, want in expected.endpoints.items():
+        got = simulated.endpoints[key]
+        if want.error_ratio == 0 or got.sampled is None or got.sampled.completions < 20_000:
+            continue
+        checked += 1
+        assert abs(got.error_ratio - want.error_ratio) <= max(0.005, 0.1 * want.error_ratio), \
+            (key, got.error_ratio, want.error_ratio)
+    assert checked >= 1
