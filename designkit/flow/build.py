@@ -299,11 +299,12 @@ class _Builder:
         recorded and its references checked, in file order."""
         return Seq(tuple(self.step(step, (*path, i), around) for i, step in enumerate(steps)))
 
-    def site(self, step: Step, path: Path, around: _Around, target: str | None) -> Site:
+    def site(self, step: Step, path: Path, around: _Around, target: str | None,
+             fills: float = 0.0) -> Site:
         ref = around.ref
         site_path = path if path[3] == ref.key else (*path[:3], ref.key, *path[4:])
         site = Site(ref, around.endpoint, site_path, step, around.iterations, around.times,
-                    around.tx, around.holders, target)
+                    around.tx, around.holders, target, fills)
         self.sites.append(site)
         return site
 
@@ -337,19 +338,22 @@ class _Builder:
                     return body
                 return Hold(self.lock(step.lock), body, Constant(lock.acquire_ms), site)
             case CacheStep():
-                site = self.site(step, path, around, step.cache)
-                valid = self.target(path, "cache", step.cache, "cache", "a cache step")
                 cache = self.components.get(step.cache)
                 hit = step.hit_ratio if step.hit_ratio is not None else (
                     cache.hit_ratio if isinstance(cache, Cache) else 0.0)
+                site = self.site(step, path, around, step.cache,
+                                 1.0 - hit if isinstance(cache, Cache) else 0.0)
+                valid = self.target(path, "cache", step.cache, "cache", "a cache step")
                 inner = _Around(around.ref, around.endpoint, around.normal, around.iterations,
                                 around.times * (1.0 - hit), around.tx, around.holders,
                                 around.open_tx)
                 miss = self.steps(step.on_miss, (*path, "on_miss"), inner)
                 if not valid or not isinstance(cache, Cache):
                     return miss
+                # a miss reads on, then fills the cache: one more call of it
+                fill = self.cache_visit(step.cache, cache, None, 1.0, site)
                 return CacheRead(self.cache_visit(step.cache, cache, None, 1.0, site), hit,
-                                 miss, site)
+                                 _then(miss, fill), site)
             case PublishStep():
                 site = self.site(step, path, around, step.publish)
                 if not self.target(path, "publish", step.publish, "queue", "publish"):
@@ -710,3 +714,9 @@ def _has_cycle(edges: Iterable[tuple[str, str]]) -> bool:
 def _copy(retries: Retries | None) -> Retries | None:
     """The flow keeps its own copy: it may outlive changes to the design."""
     return None if retries is None else retries.model_copy()
+
+
+def _then(node: Node, after: Node) -> Seq:
+    """``node``, then ``after``, as one sequence (a sequence's items run on, unnested)."""
+    items = node.items if isinstance(node, Seq) else (node,)
+    return Seq((*items, after))

@@ -70,6 +70,8 @@ class Site:
             outermost first.
         target: The component it reaches (a call's component, the service of an endpoint
             it calls, the database of a transaction…), when that exists.
+        fills: For a cache read, the share of its executions that miss and then fill the
+            cache (one more call of it); 0 for any other step.
 
     Example:
         >>> import designkit as dk
@@ -91,6 +93,7 @@ class Site:
     tx: tuple[str, str] | None = None
     holders: tuple[str, ...] = ()
     target: str | None = None
+    fills: float = 0.0
 
     @cached_property
     def subject(self) -> str:

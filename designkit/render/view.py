@@ -202,7 +202,8 @@ def architecture_view(design: Design, estimate: Estimate | None = None,
         relation = _relation(site, flow.kinds)
         if relation is None or site.target is None or site.target not in flow.kinds:
             continue
-        per_request = site.times if relation in _SCOPES else site.rate
+        # a cache read is one call of the cache, and one more to fill it on a miss
+        per_request = site.times * (1.0 + site.fills) if relation in _SCOPES else site.rate
         key: tuple[str, str, Relation] = (site.ref.service, site.target, relation)
         rates[key] = rates.get(key, 0.0) + rps.get(str(site.ref), 0.0) * per_request
     published: dict[str, float] = {}

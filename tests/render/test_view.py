@@ -64,7 +64,7 @@ def test_edge_rates_of_a_small_design() -> None:
     expected = {
         ("api", "db", "call"): 100 * 3 * 2 + 100 * miss * 2,  # the loop, then the miss
         ("api", "db", "transaction"): 100 * miss,  # once per execution, not × count
-        ("api", "c", "cache"): 100.0,
+        ("api", "c", "cache"): 100.0 * (1 + miss),  # every read, and a fill per miss
         ("api", "jobs", "publish"): 100 * 1 + 100 * 2,  # the call to the queue publishes
         ("worker", "db", "call"): 300.0,
         ("jobs", "worker", "consume"): 300.0,
@@ -297,7 +297,7 @@ def test_step_times_of_each_kind() -> None:
     read = est.station("c servers").wait_ms + 0.5
     miss = pool.wait_ms + cpu.wait_ms + 3.0
     assert cache.time is not None and cache.time.own_ms == pytest.approx(read)
-    assert cache.time.ms == pytest.approx(read + 0.25 * miss)
+    assert cache.time.ms == pytest.approx(read + 0.25 * (miss + read))  # a miss fills it
     acquire = est.station("l lock").wait_ms + 0.25
     assert lock.time is not None and lock.time.own_ms == pytest.approx(acquire)
     slot = est.station("pay concurrency").wait_ms
