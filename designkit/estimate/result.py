@@ -15,6 +15,7 @@ from designkit.gcpause import gc_paused
 if TYPE_CHECKING:
     from designkit.estimate.capacity import RetryStorm
     from designkit.estimate.scenarios import Scenario
+    from designkit.estimate.slo import SloCheck
     from designkit.maths.distributions import Dist
     from designkit.model.design import Design
 
@@ -51,6 +52,21 @@ def _ms(value: float) -> str:
     if value >= 100:
         return f"{value:,.0f}"
     return f"{value:.3g}" if value >= 1 else f"{value:.3f}"
+
+
+def _missed(check: SloCheck) -> str:
+    """What an SLO check misses, in its numbers."""
+    slo, out = check.slo, []
+    if check.p95_met is False:
+        out.append(f"p95 {_ms(check.p95_ms)} ms > {_ms(slo.p95_ms or 0.0)} ms")
+    if check.p99_met is False:
+        out.append(f"p99 {_ms(check.p99_ms)} ms > {_ms(slo.p99_ms or 0.0)} ms")
+    if check.availability_met is False:
+        used = check.error_budget_used
+        budget = "spent" if used is None or math.isinf(used) else f"{used:.3g}× its budget"
+        out.append(f"availability {check.availability:.4%} < {slo.availability:.4%} "
+                   f"(errors {budget})")
+    return "; ".join(out)
 
 
 def _error_share(ratio: float) -> str:
@@ -363,8 +379,31 @@ class Estimate:
         known = [s for c in self.components.values() for s in c.stations]
         raise _not_found("station", station_id, known)
 
+    @property
+    def slos(self) -> dict[str, SloCheck]:
+        """Each endpoint with a service-level objective (its own, else the policy's
+        default) against its estimate (:mod:`designkit.estimate.slo`); empty when the
+        design states none."""
+        from designkit.estimate.slo import check_slo
+
+        source = self._source
+        if source is None:
+            return {}
+        default = source.policy.slo
+        out: dict[str, SloCheck] = {}
+        for ref, endpoint in source.endpoints():
+            slo = endpoint.slo or default
+            key = str(ref)
+            if slo is None or key not in self.endpoints:
+                continue
+            e = self.endpoints[key]
+            out[key] = check_slo(key, slo, e.p95_ms, e.p99_ms, e.error_ratio)
+        return out
+
     def to_dict(self) -> dict[str, Any]:
-        """The JSON contract of ``designkit estimate --format json`` (no NaN/Infinity)."""
+        """The JSON contract of ``designkit estimate --format json`` (no NaN/Infinity);
+        ``"slos"`` when the design states any."""
+        slos = self.slos
         return {
             "design": self.design,
             "scale": self.scale,
@@ -381,6 +420,7 @@ class Estimate:
                  "utilization_retrying": _finite(r.utilization_retrying),
                  "max_attempts": r.max_attempts, "at_risk": r.at_risk}
                 for r in self.retry_storms],
+            **({"slos": {k: c.to_dict() for k, c in slos.items()}} if slos else {}),
         }
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -458,6 +498,11 @@ class Estimate:
                  _table(header, endpoints), "",
                  _table(["station", "kind", "servers", "arrivals/s", "service ms", "busy",
                          "util", "wait ms", ""], stations)]
+        slos = self.slos
+        if slos:
+            missed = [c for c in slos.values() if not c.met]
+            parts += ["", f"SLOs: {len(slos) - len(missed)} of {len(slos)} met"]
+            parts += [f"  {c.endpoint}: {_missed(c)}" for c in missed]
         risky = [r for r in self.retry_storms if r.at_risk]
         if risky:
             parts += ["", "retry storms possible (every attempt used):"]

@@ -12,6 +12,7 @@ from designkit.model.refs import EndpointRef
 from designkit.model.resilience import CircuitBreaker, Retries
 from designkit.model.saga import Saga, SagaStep
 from designkit.model.service import Auth, Endpoint, IdempotencyKey, RateLimit, Resolver, Service
+from designkit.model.slo import Slo
 from designkit.model.steps import (
     CacheStep,
     CallStep,
@@ -31,7 +32,7 @@ __all__ = [
     "CircuitBreaker", "Column", "Component", "Cors", "Database", "Design", "Endpoint",
     "EndpointRef", "External", "IdempotencyKey", "Index", "Lock", "LockStep", "Loop",
     "LoopStep", "ParallelStep", "Partitioning", "Policy", "PublishStep", "Query", "Queue",
-    "RateLimit", "Resolver", "Retries", "Saga", "SagaStep", "Security", "Service", "Step",
+    "RateLimit", "Resolver", "Retries", "Saga", "SagaStep", "Security", "Service", "Slo", "Step",
     "Table", "Time", "TransactionStep", "Waiver", "check_data", "dump",
     "load", "save", "step_kind",
 ]

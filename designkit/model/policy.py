@@ -12,6 +12,7 @@ from pydantic import Field
 
 from designkit.model.base import Strict
 from designkit.model.bounds import PositiveMillis
+from designkit.model.slo import Slo
 
 __all__ = ["Attestation", "Cors", "Policy", "Security", "Waiver"]
 
@@ -37,6 +38,7 @@ class Policy(Strict):
         partition_rows: Rows (in one year) above which a table needs partitioning.
         compression_kb: Responses above this size need compression.
         severity: Per-rule severity overrides, e.g. ``{"DK-PERF-005": "high"}``.
+        slo: The service-level objective of every endpoint that states none.
 
     Example:
         >>> Policy().cached_read_p95_ms
@@ -60,6 +62,7 @@ class Policy(Strict):
     compression_kb: Annotated[float, Field(gt=0, le=10_000_000)] = 64.0
     severity: dict[str, Literal["critical", "high", "medium", "low", "info"]] = Field(
         default_factory=dict)
+    slo: Slo | None = None
 
 
 class Waiver(Strict):

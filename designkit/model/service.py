@@ -17,6 +17,7 @@ from designkit.model.bounds import (
     Units,
 )
 from designkit.model.refs import HTTP_METHODS, endpoint_key
+from designkit.model.slo import Slo
 from designkit.model.steps import Step, StepBuilder
 from designkit.model.times import Time
 
@@ -112,6 +113,8 @@ class Endpoint(Strict, StepBuilder):
         versioning: uri | header | media-type | none.
         timeout_ms: The server-side timeout of a request.
         response_kb: Typical response body size (KiB).
+        slo: Its service-level objective (p95, p99, availability); the policy's default
+            when left out.
         compression: Encodings the response is compressed with (gzip, br).
         resolvers: GraphQL field resolvers of this endpoint, by ``Type.field``.
         description: Free text.
@@ -136,6 +139,7 @@ class Endpoint(Strict, StepBuilder):
     pagination: Literal["none", "offset", "cursor"] | None = None
     versioning: Literal["uri", "header", "media-type", "none"] | None = None
     timeout_ms: PositiveMillis | None = None
+    slo: Slo | None = None
     response_kb: Bytes | None = None
     compression: list[Literal["gzip", "br", "deflate", "zstd"]] | None = None
     resolvers: dict[str, Resolver] | None = None
