@@ -497,7 +497,9 @@ class _Builder:
                              replicas_of=client if isinstance(service, Service) else None)
 
     def lock(self, name: str) -> int:
-        return self.resource(f"{name} lock", name, "lock", 1, held=True)
+        lock = self.components.get(name)
+        keys = lock.keys if isinstance(lock, Lock) else 1  # each key its own lock
+        return self.resource(f"{name} lock", name, "lock", 1, keys, held=True)
 
     # -- databases -----------------------------------------------------------------------
 

@@ -119,6 +119,10 @@ class Lock(Strict):
         kind: Always ``"lock"``.
         engine: row | advisory | redis | zookeeper | …
         acquire_ms: Time to take and release the lock, beyond the work it wraps.
+        keys: Distinct keys it locks (a row per seat, an advisory lock per SKU): the
+            acquisitions spread evenly over them, each key one holder at a time — 3,000
+            holds/s over 50,000 seats do not wait for one another. A hot key (one SKU
+            everybody buys) is a lock of its own with ``keys: 1``.
 
     Example:
         >>> Lock(kind="lock", engine="row").engine
@@ -129,6 +133,7 @@ class Lock(Strict):
     description: str | None = None
     engine: str = "row"
     acquire_ms: Millis = 0.0
+    keys: Servers = 1
     boundary: str | None = None
     zone: str | None = None
 
