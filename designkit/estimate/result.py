@@ -54,6 +54,12 @@ def _ms(value: float) -> str:
     return f"{value:.3g}" if value >= 1 else f"{value:.3f}"
 
 
+def _saturated(station: StationEstimate) -> str:
+    """``SATURATED``, and how fast its queue grows when that is known."""
+    growth = station.backlog_per_s
+    return f"SATURATED (+{_num(growth)}/s)" if 0 < growth < math.inf else "SATURATED"
+
+
 def _missed(check: SloCheck) -> str:
     """What an SLO check misses, in its numbers."""
     slo, out = check.slo, []
@@ -271,6 +277,7 @@ class StationEstimate:
         utilization: Busy fraction of the servers (≥ 1: saturated).
         busy: Servers busy on average (λ·S, Little's law): e.g. connections in use.
         wait_ms: Mean wait in queue.
+        backlog_per_s: (property) How fast its queue grows when saturated.
     """
 
     id: str
@@ -289,13 +296,32 @@ class StationEstimate:
         """Unused share of capacity: 1 − utilization (0 when saturated)."""
         return max(0.0, 1.0 - self.utilization)
 
+    @property
+    def backlog_per_s(self) -> float:
+        """How fast its queue grows, requests per second: arrivals beyond what its
+        servers can take at their service time (0 unless saturated; ``inf`` when its
+        service time is — a held station around a saturated one). A queue's consumers
+        that cannot keep up lag by this many more messages every second.
+
+        Example:
+            >>> StationEstimate("q consumers", "q", "consumers", 4, 250.0, 20.0, 1.25, 5.0,
+            ...                 float("inf"), True).backlog_per_s
+            50.0
+        """
+        if not self.saturated or self.arrival_rps <= 0:
+            return 0.0
+        if not math.isfinite(self.service_ms) or self.service_ms <= 0:
+            return math.inf
+        return max(0.0, self.arrival_rps - self.servers * 1000.0 / self.service_ms)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (no NaN or Infinity)."""
         return {"role": self.role, "servers": self.servers,
                 "arrival_rps": _finite(self.arrival_rps),
                 "service_ms": _finite(self.service_ms), "utilization": _finite(self.utilization),
                 "busy": _finite(self.busy), "wait_ms": _finite(self.wait_ms),
-                "headroom": self.headroom, "saturated": self.saturated}
+                "headroom": self.headroom, "saturated": self.saturated,
+                "backlog_per_s": _finite(self.backlog_per_s)}
 
 
 @dataclass(frozen=True)
@@ -456,7 +482,7 @@ class Estimate:
         stations = [[s.id, c.kind, f"{s.servers:,}", _num(s.arrival_rps),
                      _ms(s.service_ms), _num(s.busy),
                      _percent(s.utilization),
-                     _ms(s.wait_ms), "SATURATED" if s.saturated else ""]
+                     _ms(s.wait_ms), _saturated(s) if s.saturated else ""]
                     for c in self.components.values() for s in c.stations.values()
                     if s.arrival_rps > 0]
         return endpoints, stations
