@@ -158,8 +158,9 @@ def _pairs(ctx: click.Context, param: click.Parameter,
         except ValueError:
             sep = ""
         if not sep or not name.strip():
+            example = "3" if param.name == "slow" else "0.3"
             raise click.BadParameter(f"expected NAME=NUMBER, got {value!r} (e.g. "
-                                     f"--{param.name} payment-provider=0.3)")
+                                     f"--{param.name} payment-provider={example})")
     return out
 
 
