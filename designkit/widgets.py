@@ -351,6 +351,8 @@ class Explorer:
         rows = "".join(
             f"<tr><td>{esc(name)}</td><td style='text-align:right'><span class='dk-p95' "
             f"data-endpoint='{esc(name, quote=True)}'>{_ms(ep.p95_ms)}</span> ms</td>"
+            f"<td style='text-align:right'><span class='dk-errors'>"
+            f"{f'{ep.error_ratio:.2%}' if ep.error_ratio > 0 else '–'}</span></td>"
             f"<td>{'SATURATED' if ep.saturated else ''}</td></tr>"
             for name, ep in e.endpoints.items())
         cap = "∞" if math.isinf(e.max_scale) else f"{e.max_scale:.3g}×"
@@ -359,7 +361,8 @@ class Explorer:
                 f"<b>{e.scale:g}×</b> workload ({esc(e.scenario)}); sizing changes: "
                 f"{esc(changes)}. Bottleneck: {esc(str(e.bottleneck_station))}, saturates at "
                 f"{cap} this load.{self._externals_html()}</p>"
-                f"<table><tr><th>endpoint</th><th>p95</th><th></th></tr>{rows}</table>"
+                f"<table><tr><th>endpoint</th><th>p95</th><th>errors</th><th></th></tr>"
+                f"{rows}</table>"
                 f"<p class='dk-status' data-status="
                 f"'{'updating' if updating else 'error' if self.error else 'ready'}'>"
                 f"{status}</p></div>")

@@ -327,3 +327,14 @@ def test_diagram_is_skipped_without_dot(monkeypatch: pytest.MonkeyPatch,
     assert "architecture diagram skipped" in ex.diagram.value
     assert "apt install graphviz" in ex.diagram.value
     assert _shown(_p95(ex, CHECKOUT)) in ex.summary.value  # the rest still works
+
+
+def test_the_summary_shows_each_endpoints_error_ratio_beside_its_p95() -> None:
+    from designkit.widgets import Explorer
+
+    ex = Explorer(dk.template("payments-saga"))
+    ex.scenario = dk.Scenario(failing={"payment-provider": 0.3})
+    html_text = ex._summary_html()
+    assert "<th>errors</th>" in html_text
+    charges = ex.estimate.endpoints["payments-svc POST /v1/charges"].error_ratio
+    assert f"<span class='dk-errors'>{charges:.2%}</span>" in html_text

@@ -346,7 +346,8 @@ def load_curve(design: Design, scales: Sequence[float] | None = None,
         endpoints: Endpoints to draw; default: all with traffic.
 
     Returns:
-        A figure: one line per endpoint (labelled with its name), a dashed vertical line at
+        A figure: one line per endpoint (labelled with its name, and its error ratio when
+        requests fail — errors do not change with the load), a dashed vertical line at
         ``max_scale`` (gid ``"max_scale"``) labelled with the bottleneck, and a dotted one at
         the design's load.
 
@@ -371,7 +372,10 @@ def load_curve(design: Design, scales: Sequence[float] | None = None,
     values = [v for n in names for v in curve[n]]
     for name, colour in zip(names, colours, strict=True):
         ys = np.array([v if math.isfinite(v) else np.nan for v in curve[name]])
-        ax.plot(xs, ys, color=colour, linewidth=1.8, marker="o", markersize=3, label=_shown(name))
+        failing = base.endpoints[name].error_ratio  # the same at every load
+        label = f"{name} — {failing:.2%} errors" if failing > 0 else name
+        ax.plot(xs, ys, color=colour, linewidth=1.8, marker="o", markersize=3,
+                label=_shown(label))
     log = _spans_decades(values)
     if log:
         from matplotlib.ticker import FuncFormatter

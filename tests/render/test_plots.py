@@ -293,3 +293,16 @@ def test_a_name_no_font_has_or_too_long_for_the_figure_draws_without_a_warning()
         warnings.simplefilter("error")
         svg = plots.to_svg(fig)
     assert svg.startswith("<?xml") and "</svg>" in svg
+
+
+def test_load_curve_labels_endpoints_that_fail_with_their_error_ratio() -> None:
+    d = dk.Design(name="pay")
+    d.external("psp", latency_ms=50.0, failure_rate=0.3, retries={"max": 2})
+    api = d.service("api", io="async", workers=50)
+    api.endpoint("POST /pay").call("psp")
+    api.endpoint("GET /ping", cpu_ms=1.0)
+    d.set_load("api POST /pay", 100)
+    d.set_load("api GET /ping", 100)
+    fig = plots.load_curve(d, scales=[0.5, 1.0])
+    labels = [line.get_label() for line in fig.axes[0].get_lines() if line.get_gid() is None]
+    assert labels[:2] == ["api POST /pay — 2.70% errors", "api GET /ping"]
