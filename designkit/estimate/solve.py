@@ -303,7 +303,7 @@ class _Run:
             return None if never else (INF, 1.0)
         self.inside.setdefault(h, self.service[h].copy())[col] = held.inside
         after = bounded_waits(held, visits, demands, open_wait,
-                              self.exponential_waits(rows, col))
+                              self.exponential_waits(rows)[:, col])
         self.move_holds(h, col, now_wait, after)
         visited = visits > 0
         self.set_waits(rows[visited], np.full(int(visited.sum()), col), after[visited],
@@ -417,17 +417,13 @@ class _Run:
             out[under] = _erlang_c(servers[under], load[under])
         return out
 
-    def exponential_waits(self, rows: NDArray[np.int64], col: int | None = None) -> Floats:
-        """The open M/M/c wait (per copy) of stations ``rows`` at their loads, ms (0 when
-        idle or overloaded): every column, or one."""
-        pick = slice(None) if col is None else col
-        servers = np.broadcast_to(self.tape.servers[rows, None] if col is None
-                                  else self.tape.servers[rows],
-                                  self.service[rows, pick].shape)
-        service = self.service[rows, pick]
+    def exponential_waits(self, rows: NDArray[np.int64]) -> Floats:
+        """The open M/M/c wait (per copy) of stations ``rows`` at their loads, every
+        column, ms (0 when idle or overloaded)."""
+        servers = np.broadcast_to(self.tape.servers[rows, None], self.service[rows].shape)
+        service = self.service[rows]
         with np.errstate(invalid="ignore", over="ignore"):
-            load = (self.arrival[rows, pick] / (self.tape.copies[rows, None] if col is None
-                                                else self.tape.copies[rows])) * service
+            load = self.arrival[rows] / self.tape.copies[rows, None] * service
         out = np.zeros_like(load)
         under = np.isfinite(load) & (load > 0) & (load < servers)
         if under.any():

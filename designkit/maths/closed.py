@@ -20,12 +20,13 @@ Sources:
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
+
+from designkit.maths.special import log_factorials
 
 __all__ = ["Held", "bounded_classes_wait", "bounded_classes_waits", "held_queue"]
 
@@ -277,7 +278,7 @@ def _throughputs(population: int, think: float, demands: list[float], servers: l
             terms.append(np.exp(n * math.log(x) - log_beta) if x > 0
                          else np.where(n == 0, 1.0, 0.0))
         z = think / scale
-        delay = (np.exp(n * math.log(z) - _log_factorials(size))
+        delay = (np.exp(n * math.log(z) - log_factorials(size))
                  if z > 0 else np.where(n == 0, 1.0, 0.0))
     if not all(np.isfinite(p).all() for p in [delay, *terms]):
         return None
@@ -326,12 +327,4 @@ def _power(term: Floats, k: int, size: int) -> Floats:
         k >>= 1
         if k:
             base = np.convolve(base, base)[:size]
-    return out
-
-
-@functools.lru_cache(maxsize=64)
-def _log_factorials(size: int) -> Floats:
-    """``ln k!`` for k = 0 … size − 1 (kept: one array per population solved)."""
-    out = np.concatenate([[0.0], np.cumsum(np.log(np.arange(1, size, dtype=float)))])
-    out.flags.writeable = False
     return out

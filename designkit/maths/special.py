@@ -35,7 +35,8 @@ import math
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["RECURSION_MAX", "STEPPED_MAX", "erfcx", "erlang_b_array", "log_gamma_star"]
+__all__ = ["RECURSION_MAX", "STEPPED_MAX", "erfcx", "erlang_b_array", "log_factorials",
+           "log_gamma_star"]
 
 Floats = NDArray[np.float64]
 
@@ -235,15 +236,20 @@ def _poisson_tail_negligible(servers: Floats, load: Floats) -> NDArray[np.bool_]
 def _light(servers: Floats, load: Floats) -> Floats:
     """Erlang B where Poisson(a) hardly ever exceeds c: ``B = (aᶜ / c!) / Σᵢ₌₀ᶜ aⁱ / i!``
     with the sum ``eᵃ`` to a double's precision — one exponential."""
-    factorials = _log_factorials(int(RECURSION_MAX) + 1)
+    factorials = log_factorials(int(RECURSION_MAX) + 1)
     with np.errstate(under="ignore"):
         return np.exp(servers * np.log(load) - factorials[servers.astype(np.int64)] - load)
 
 
-@functools.lru_cache(maxsize=1)
-def _log_factorials(size: int) -> Floats:
-    """``ln k!`` for k = 0 … size − 1, each from ``math.lgamma`` (correctly rounded to a
-    few ulps)."""
+@functools.lru_cache(maxsize=64)
+def log_factorials(size: int) -> Floats:
+    """``ln k!`` for k = 0 … size − 1, each from ``math.lgamma`` (to a few ulps); kept per
+    size, read-only.
+
+    Example:
+        >>> [round(float(v), 6) for v in log_factorials(4)]
+        [0.0, 0.0, 0.693147, 1.791759]
+    """
     out = np.array([math.lgamma(k + 1.0) for k in range(size)])
     out.flags.writeable = False
     return out
