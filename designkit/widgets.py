@@ -360,12 +360,19 @@ class Explorer:
         return (f"<div class='designkit-explorer-summary'><p><b>{esc(e.design)}</b> at "
                 f"<b>{e.scale:g}×</b> workload ({esc(e.scenario)}); sizing changes: "
                 f"{esc(changes)}. Bottleneck: {esc(str(e.bottleneck_station))}, saturates at "
-                f"{cap} this load.{self._externals_html()}</p>"
+                f"{cap} this load.{self._background_html()}{self._externals_html()}</p>"
                 f"<table><tr><th>endpoint</th><th>p95</th><th>errors</th><th></th></tr>"
                 f"{rows}</table>"
                 f"<p class='dk-status' data-status="
                 f"'{'updating' if updating else 'error' if self.error else 'ready'}'>"
                 f"{status}</p></div>")
+
+    def _background_html(self) -> str:
+        back = self.estimate.background
+        if back is None or back.station is None:
+            return ""
+        cap = "∞" if math.isinf(back.max_scale) else f"{back.max_scale:.3g}×"
+        return f" Background (queues' handlers): {html.escape(back.station)} lags from {cap}."
 
     def _externals_html(self) -> str:
         parts = []

@@ -8,11 +8,13 @@ from typing import TYPE_CHECKING
 
 from designkit.errors import DesignError, Problem
 from designkit.estimate.arguments import ArgumentError, at_least_zero, positive
+from designkit.estimate.background import background_stations
 from designkit.estimate.capacity import max_scale, retry_storms
 from designkit.estimate.errors import errors_of
 from designkit.estimate.latency import endpoint_latency
 from designkit.estimate.program import Program, compile_design
 from designkit.estimate.result import (
+    Capacity,
     ComponentEstimate,
     EndpointEstimate,
     Estimate,
@@ -20,7 +22,7 @@ from designkit.estimate.result import (
     StationEstimate,
 )
 from designkit.estimate.scenarios import Scenario
-from designkit.estimate.solve import Solution, solve
+from designkit.estimate.solve import Solution, Trials, solve, trials
 from designkit.flow.nodes import Flow
 from designkit.gcpause import gc_paused
 from designkit.model.problems import format_path, nearest
@@ -96,8 +98,9 @@ def _estimate(design: Design, workload: dict[str, float] | None, scenario: Scena
     source, program, load, total_scale, scenario = prepare(design, workload, scenario, days,
                                                            scale, validated)
     solution = solve(program, load, total_scale)
-    cap, worst = (max_scale(program, load, base=solution.trial if total_scale == 1.0 else None)
-                  if capacity else (math.nan, None))
+    user, back = (capacities(program, load, total_scale,
+                             solution.trial if total_scale == 1.0 else None)
+                  if capacity else (Capacity(None, None, math.nan), None))
     return Estimate(
         design=design.name,
         scale=total_scale,
@@ -105,14 +108,37 @@ def _estimate(design: Design, workload: dict[str, float] | None, scenario: Scena
         scenario=scenario.describe(),
         endpoints=_endpoints(solution),
         components=_components(source, solution),
-        bottleneck=program.stations[worst].component if worst is not None else None,
-        bottleneck_station=program.stations[worst].id if worst is not None else None,
-        max_scale=cap / total_scale if math.isfinite(cap) and total_scale > 0 else cap,
+        bottleneck=user.component,
+        bottleneck_station=user.station,
+        max_scale=user.max_scale,
+        background=back,
         retry_storms=tuple(retry_storms(solution)),
         utilization_max=design.policy.utilization_max,
         _source=design,
         _scenario=scenario,
     )
+
+
+def capacities(program: Program, load: dict[str, float], total_scale: float,
+               base: Trials | None = None) -> tuple[Capacity, Capacity | None]:
+    """How far the user-facing load can grow and what gives first; the same for the
+    background work (queues' handlers) when the design has any loaded (else ``None``).
+    ``load``: the workload at scale 1; ``base``: its solution, when known."""
+    base = base if base is not None else trials(program, load, [1.0])
+    background = background_stations(program, load)
+    if not (background & (base.utilization[:, 0] > 0)).any():
+        return _capacity(program, *max_scale(program, load, base=base), total_scale), None
+    user = max_scale(program, load, base=base, stations=~background)
+    back = max_scale(program, load, base=base, stations=background)
+    return (_capacity(program, *user, total_scale),
+            _capacity(program, *back, total_scale))
+
+
+def _capacity(program: Program, cap: float, worst: int | None, total_scale: float
+              ) -> Capacity:
+    station = program.stations[worst] if worst is not None else None
+    return Capacity(station.component if station else None, station.id if station else None,
+                    cap / total_scale if math.isfinite(cap) and total_scale > 0 else cap)
 
 
 def prepare(design: Design, workload: dict[str, float] | None, scenario: Scenario | None,
@@ -243,9 +269,12 @@ def _endpoints(solution: Solution) -> LazyTable[EndpointEstimate]:
         i = program.index[key]
         latency = endpoint_latency(solution, i)
         errors = errors_of(program)[i]
+        consume = program.endpoints[i].consume
         return EndpointEstimate(rates[i] * 1000.0, latency.mean, latency.p50, latency.p95,
                                 latency.p99, latency.saturated, latency.dist,
-                                error_ratio=errors.ratio, errors=errors.to_dict())
+                                error_ratio=errors.ratio, errors=errors.to_dict(),
+                                lag_ms=None if consume is None
+                                else float(solution.trial.wait[consume, 0]))
 
     return LazyTable([str(ep.ref) for ep, rate in zip(program.endpoints, rates, strict=True)
                       if rate > 0], make, "endpoint")

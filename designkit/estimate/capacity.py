@@ -18,7 +18,8 @@ __all__ = ["RetryStorm", "max_scale", "retry_storms"]
 
 
 def max_scale(program: Program, workload: dict[str, float], rel_tol: float = 1e-3,
-              base: Trials | None = None) -> tuple[float, int | None]:
+              base: Trials | None = None, stations: NDArray[np.bool_] | None = None
+              ) -> tuple[float, int | None]:
     """The factor on the whole workload at which the first station saturates, and the
     bottleneck: the busiest station just below that load (its index); ``(inf, None)`` when
     no station carries load.
@@ -27,18 +28,23 @@ def max_scale(program: Program, workload: dict[str, float], rel_tol: float = 1e-
     sooner, because what they wrap slows down too — so the factor is exact when a plain
     station saturates first, and otherwise found by bisection on the full solution to
     ``rel_tol`` (the value returned is the highest load found not to saturate). ``base``:
-    the solution at the workload (scale 1), when already known.
+    the solution at the workload (scale 1), when already known. ``stations``: only these
+    stations count (a mask; default: all) — what saturates elsewhere is not looked at.
 
     The bottleneck is read at ``1 − rel_tol`` of the factor, the resolution of the search,
     so that how close a search happened to get to the edge does not decide it: threads
     blocked on a database reach 100 % in the last sliver of load before the database does
     (see docs/decisions.md, 16).
     """
-    cap = _max_scale(program, workload, rel_tol, base)
+    if stations is not None and not stations.any():
+        return math.inf, None
+    cap = _max_scale(program, workload, rel_tol, base, stations)
     if math.isinf(cap):
         return cap, None
     near = trials(program, workload, [(1 - rel_tol) * cap if cap > 0 else 1e-9])
-    return cap, int(np.argmax(near.utilization[:, 0]))
+    busy = near.utilization[:, 0] if stations is None else np.where(
+        stations, near.utilization[:, 0], -1.0)
+    return cap, int(np.argmax(busy))
 
 
 MAX_TRIALS = 200
@@ -60,7 +66,7 @@ class _Probe(NamedTuple):
 
 
 def _max_scale(program: Program, workload: dict[str, float], rel_tol: float,
-               base: Trials | None) -> float:
+               base: Trials | None, stations: NDArray[np.bool_] | None) -> float:
     """The search: from the load at scale 1, the first bound (exact when a plain station
     gives first); then the scale where the load reaches 1, interpolated between the
     highest unsaturated and lowest saturated trials (or extrapolated from the last two
@@ -69,10 +75,13 @@ def _max_scale(program: Program, workload: dict[str, float], rel_tol: float,
     if not any(v > 0 for v in workload.values()):
         return math.inf
 
-    def probe(scale: float) -> _Probe:
-        return _probe(trials(program, workload, [scale]))
+    def only(found: Trials) -> Trials:
+        return found if stations is None else found.only(stations)
 
-    base = base if base is not None else trials(program, workload, [1.0])
+    def probe(scale: float) -> _Probe:
+        return _probe(only(trials(program, workload, [scale])))
+
+    base = only(base if base is not None else trials(program, workload, [1.0]))
     if not (base.utilization > 0).any():
         return math.inf
     below: list[_Probe] = []  # unsaturated trials, in the order tried

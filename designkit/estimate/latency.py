@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import assert_never
+from typing import NamedTuple, assert_never
 
 import numpy as np
 from numpy.typing import NDArray
@@ -131,7 +131,9 @@ class _LowerMean:
     def endpoint(self, index: int) -> float:
         if index not in self.memo:
             ep = self.solution.program.endpoints[index]
-            self.memo[index] = self.wait[ep.workers] + ep.cpu.mean + self.node(ep.steps)
+            consumer = 0.0 if ep.consume is None else self.wait[ep.consume]
+            self.memo[index] = (consumer + self.wait[ep.workers] + ep.cpu.mean
+                                + self.node(ep.steps))
         return self.memo[index]
 
     def node(self, node: Node) -> float:
@@ -363,6 +365,8 @@ class _GridComposer:
             ep = self.solution.program.endpoints[part]
             return _product([self.time(ep.cpu), self.spectrum(ep.steps)]) if ep.blocking \
                 else self.time(ep.cpu)
+        if isinstance(part, _Run):
+            return self.run(part.endpoint)
         if isinstance(part, Hold):
             return _product([self.spectrum(part.body), self.time(part.extra)])
         assert isinstance(part, Spec)
@@ -381,11 +385,18 @@ class _GridComposer:
     def endpoint(self, index: int) -> Dist:
         if index not in self.memo:
             ep = self.solution.program.endpoints[index]
-            total = _product([self.wait(ep.workers), self.time(ep.cpu),
-                              self.spectrum(ep.steps)])
+            total = self.run(index)
+            if ep.consume is not None:
+                total = _product([self.wait(ep.consume), total])
             self.memo[index] = (self.grid.zero() if total is None
                                 else Dist(self.grid, spectrum=total))
         return self.memo[index]
+
+    def run(self, index: int) -> Spectrum | None:
+        """An endpoint's run once a consumer has taken its message: the wait for a
+        worker, its cpu and its steps."""
+        ep = self.solution.program.endpoints[index]
+        return _product([self.wait(ep.workers), self.time(ep.cpu), self.spectrum(ep.steps)])
 
     def call(self, node: ExternalCall) -> Spectrum | None:
         key = (settings(node), node.station)
@@ -467,6 +478,12 @@ def _power(spectrum: Spectrum | None, count: float) -> Spectrum | None:
     return (1.0 - frac) * (1.0 if base is None else base) + frac * longer
 
 
+class _Run(NamedTuple):
+    """A part of a queue's consumers' service: its handler's whole run."""
+
+    endpoint: int
+
+
 def _single_server_services(solution: Solution) -> dict[int, list[tuple[float, object]]]:
     """See :attr:`_Composer.services`: single-server stations (per copy) whose wait is
     their own M/G/1 queue's — not bounded by a holder around them (they never queue, or
@@ -517,5 +534,7 @@ def _single_server_services(solution: Solution) -> dict[int, list[tuple[float, o
 
     for i, ep in enumerate(program.endpoints):
         add(ep.workers, rates[i], i)
+        if ep.consume is not None:
+            add(ep.consume, rates[i], _Run(i))
         visit(ep.steps, i, 1.0)
     return {station: parts for station, parts in out.items() if station in single}

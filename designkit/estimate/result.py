@@ -7,7 +7,7 @@ import json
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from designkit.errors import DesignkitError
 from designkit.gcpause import gc_paused
@@ -19,8 +19,8 @@ if TYPE_CHECKING:
     from designkit.maths.distributions import Dist
     from designkit.model.design import Design
 
-__all__ = ["ComponentEstimate", "EndpointEstimate", "Estimate", "LazyTable", "NotFoundError",
-           "Sampled", "StationEstimate"]
+__all__ = ["Capacity", "ComponentEstimate", "EndpointEstimate", "Estimate", "LazyTable",
+           "NotFoundError", "Sampled", "StationEstimate"]
 
 V = TypeVar("V")
 
@@ -98,7 +98,9 @@ class EndpointEstimate:
     ``error_ratio`` is the share of requests that fail (a third party's calls all failing,
     timing out or cut off by an open breaker, on the synchronous path), ``errors`` that
     share by cause — ``"timeout: NAME"``, ``"failure: NAME"``, ``"breaker: NAME"``
-    (:mod:`designkit.estimate.errors`).
+    (:mod:`designkit.estimate.errors`). ``lag_ms``, for a queue's handler only: how long
+    its messages wait for a consumer, on average (``inf`` when the consumers cannot keep
+    up: the backlog grows by the consumers' station's ``backlog_per_s``).
 
     Example:
         >>> e = EndpointEstimate(rps=90, mean_ms=166.9, p50_ms=132.9, p95_ms=436.1,
@@ -117,15 +119,19 @@ class EndpointEstimate:
     sampled: Sampled | None = field(default=None, compare=False)
     error_ratio: float = 0.0
     errors: Mapping[str, float] = field(default_factory=dict)
+    lag_ms: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: a saturated endpoint has ``null`` latencies; a simulated one also
-        its completions and 95 % confidence intervals."""
+        its completions and 95 % confidence intervals; a queue's handler its
+        ``lag_ms``."""
         out: dict[str, Any] = {"rps": _finite(self.rps), "mean_ms": _finite(self.mean_ms),
                                "p50_ms": _finite(self.p50_ms),
                                "p95_ms": _finite(self.p95_ms), "p99_ms": _finite(self.p99_ms),
                                "saturated": self.saturated, "error_ratio": self.error_ratio,
                                "errors": dict(self.errors)}
+        if self.lag_ms is not None:
+            out["lag_ms"] = _finite(self.lag_ms)
         if self.sampled is not None:
             out.update(self.sampled.to_dict())
         return out
@@ -351,6 +357,27 @@ class ComponentEstimate:
                 "stations": {k: v.to_dict() for k, v in self.stations.items()}}
 
 
+class Capacity(NamedTuple):
+    """How far a part of the load can grow: the station that saturates first, its
+    component, and the factor on the workload where it does (``inf``: never).
+
+    Example:
+        >>> import designkit as dk
+        >>> e = dk.estimate(dk.template("flash-sale"))
+        >>> e.background.station, round(e.background.max_scale, 2)
+        ('order-events consumers', 1.73)
+    """
+
+    component: str | None
+    station: str | None
+    max_scale: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"bottleneck", "bottleneck_station", "max_scale"}`` as the JSON has them."""
+        return {"bottleneck": self.component, "bottleneck_station": self.station,
+                "max_scale": _finite(self.max_scale)}
+
+
 @dataclass(frozen=True)
 class Estimate:
     """What a design does under a workload: latency per endpoint, load per component.
@@ -362,9 +389,13 @@ class Estimate:
         scenario: The scenario, in words.
         endpoints: Endpoints receiving traffic, by ``"svc METHOD /path"``.
         components: Every component, by name.
-        bottleneck: The component that saturates first as the load grows.
+        bottleneck: The component that saturates first as the load grows, of those the
+            users' requests wait for (queues' handlers are background: see
+            ``background``).
         bottleneck_station: Its station.
         max_scale: The factor on the workload at which it saturates (``inf``: never).
+        background: The same for the stations only queues' handlers load (their lag
+            grows when one saturates, no request slows); ``None`` when there are none.
         retry_storms: Retried calls and the load their retries could cause.
 
     Example:
@@ -383,6 +414,7 @@ class Estimate:
     bottleneck: str | None
     bottleneck_station: str | None
     max_scale: float
+    background: Capacity | None = None
     retry_storms: tuple[RetryStorm, ...] = ()
     utilization_max: float = 0.7
     _source: Design | None = field(default=None, repr=False, compare=False)
@@ -440,6 +472,7 @@ class Estimate:
             "bottleneck": self.bottleneck,
             "bottleneck_station": self.bottleneck_station,
             "max_scale": _finite(self.max_scale),
+            **({"background": self.background.to_dict()} if self.background else {}),
             "retry_storms": [
                 {"caller": r.caller, "target": r.target, "station": r.station,
                  "utilization_now": _finite(r.utilization_now),
@@ -492,6 +525,10 @@ class Estimate:
         where = (f"{self.bottleneck_station} saturates first at {scale} this load"
                  if self.bottleneck_station else "no station is loaded")
         days = f", tables after {self.days:g} days" if self.days else ""
+        back = self.background
+        if back is not None and back.station is not None:
+            when = "∞" if math.isinf(back.max_scale) else f"{back.max_scale:.3g}×"
+            where += f"; background: {back.station} at {when}"
         return (f"estimate of {self.design!r} at {self.scale:g}× workload "
                 f"({self.scenario}{days}): {where}")
 

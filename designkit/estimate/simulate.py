@@ -96,8 +96,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from designkit.errors import MissingDependencyError
-from designkit.estimate.api import prepare
-from designkit.estimate.capacity import max_scale as analytic_max_scale
+from designkit.estimate.api import capacities, prepare
+from designkit.estimate.background import background_stations
 from designkit.estimate.capacity import retry_storms
 from designkit.estimate.external import attempts, backoff_ms
 from designkit.estimate.program import Program
@@ -218,13 +218,14 @@ def simulate(design: Design, duration_s: float = 60.0, seed: int = 0,
     if report is not None:
         report(1.0)
 
-    cap, _ = analytic_max_scale(program, load)
+    user, back = capacities(program, load, total_scale)
+    background = background_stations(program, load)
     endpoints = _endpoints(sim, [r > 0 for r in analytic.endpoint_rate])
     _warn_if_short(endpoints, {str(ep.ref): math.isinf(analytic.endpoint_moments[i].mean)
                                for i, ep in enumerate(program.endpoints)}, duration_s)
     components = _components(source, sim)
     stations = [(sim.stats[i].utilization, i) for i in range(len(program.stations))
-                if sim.stats[i].arrivals > 0]
+                if sim.stats[i].arrivals > 0 and not background[i]]
     worst = max(stations)[1] if stations else None
     return Estimate(
         design=design.name,
@@ -235,7 +236,8 @@ def simulate(design: Design, duration_s: float = 60.0, seed: int = 0,
         components=components,
         bottleneck=program.stations[worst].component if worst is not None else None,
         bottleneck_station=program.stations[worst].id if worst is not None else None,
-        max_scale=cap / total_scale if math.isfinite(cap) and total_scale > 0 else math.inf,
+        max_scale=user.max_scale,
+        background=back,
         retry_storms=tuple(retry_storms(analytic)),
         utilization_max=design.policy.utilization_max,
         _source=design,
@@ -511,6 +513,29 @@ class _Simulation:
 
     def endpoint(self, index: int) -> Factory:
         ep: EndpointFlow = self.program.endpoints[index]
+        run = self.run(index)
+        if ep.consume is None:
+            return run
+        env, consumers = self.env, self.held[ep.consume]
+
+        def consumed() -> Gen:  # a queue's handler: its message waits for a consumer
+            arrived = env.now
+            k = consumers.pick()
+            event = consumers.request(k, env.now)
+            if event is not None:
+                yield event
+            granted = env.now
+            cause = yield from run(arrived)
+            now = env.now
+            consumers.release(k, now, now - granted)
+            return cause
+
+        return consumed
+
+    def run(self, index: int) -> Callable[..., Gen]:
+        """Endpoint ``index``'s run: a worker, its cpu and its steps, measured from ``t0``
+        (a handler's message's arrival: see ``endpoint``), else from when it starts."""
+        ep: EndpointFlow = self.program.endpoints[index]
         env, samples, started = self.env, self.samples[index], self.started
         failed = self.failed[index]
         warm = self.warm
@@ -518,15 +543,23 @@ class _Simulation:
         steps = self.compile(ep.steps)
         replicas = self.program.stations[ep.workers].copies
         uniform = self.uniform
+
+        def measure(t0: float, cause: str | None) -> None:
+            now = env.now
+            if now >= warm:
+                samples.append(now - t0)
+                if cause is not None:
+                    failed[cause] = failed.get(cause, 0) + 1
+
         if ep.workers in self.held:
             workers = self.held[ep.workers]
 
-            def blocking() -> Gen:
-                t0 = env.now
+            def blocking(t0: float | None = None) -> Gen:
+                t0 = env.now if t0 is None else t0
                 if t0 >= warm:
                     started[index] += 1
                 r = int(uniform() * replicas) if replicas > 1 else 0
-                event = workers.request(r, t0)
+                event = workers.request(r, env.now)
                 if event is not None:
                     yield event
                 granted = env.now
@@ -536,29 +569,22 @@ class _Simulation:
                 cause = yield from steps(r)
                 now = env.now
                 workers.release(r, now, now - granted)
-                if now >= warm:
-                    samples.append(now - t0)
-                    if cause is not None:
-                        failed[cause] = failed.get(cause, 0) + 1
+                measure(t0, cause)
                 return cause
 
             return blocking
         station = self.plain[ep.workers]
 
-        def nonblocking() -> Gen:
-            t0 = env.now
+        def nonblocking(t0: float | None = None) -> Gen:
+            t0 = env.now if t0 is None else t0
             if t0 >= warm:
                 started[index] += 1
             r = int(uniform() * replicas) if replicas > 1 else 0
-            d = station.visit(t0, cpu(), r)
+            d = station.visit(env.now, cpu(), r)
             if d > 0:
                 yield env.timeout(d)
             cause = yield from steps(r)
-            now = env.now
-            if now >= warm:
-                samples.append(now - t0)
-                if cause is not None:
-                    failed[cause] = failed.get(cause, 0) + 1
+            measure(t0, cause)
             return cause
 
         return nonblocking
@@ -765,7 +791,8 @@ class _Simulation:
         if index not in memo:
             memo[index] = frozenset()  # no synchronous cycles: a guard only
             ep = self.program.endpoints[index]
-            memo[index] = frozenset({ep.workers} | set(self._reach(ep.steps, memo)))
+            own = {ep.workers} if ep.consume is None else {ep.workers, ep.consume}
+            memo[index] = frozenset(own | set(self._reach(ep.steps, memo)))
         return memo[index]
 
     def _reach(self, node: Node, memo: dict[int, frozenset[int]]) -> Iterator[int]:

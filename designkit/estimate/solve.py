@@ -93,6 +93,14 @@ class Trials:
     rounds: int
     held_load: Floats | None = None  # per held station solved with what it bounds: λ/X(C)
 
+    def only(self, stations: NDArray[np.bool_]) -> Trials:
+        """The same trials with only the stations of the mask ``stations``."""
+        return replace(self, arrival=self.arrival[stations], service=self.service[stations],
+                       scv=self.scv[stations], p_wait=self.p_wait[stations],
+                       wait=self.wait[stations], utilization=self.utilization[stations],
+                       held_load=None if self.held_load is None
+                       else self.held_load[stations])
+
     @property
     def saturated(self) -> NDArray[np.bool_]:
         """Per scale: some station is saturated."""

@@ -264,16 +264,21 @@ class _Builder:
         program = self.program
         for i, ep in enumerate(program.endpoints):
             cpu = self.spec(ep.cpu)
-            held = (ep.workers,) if ep.blocking else ()
+            outer = () if ep.consume is None else (ep.consume,)
+            held = (*outer, ep.workers) if ep.blocking else outer
             steps = self.node(ep.steps, i, 1.0, held)
+            run = self.endpoint_slot[i] if ep.consume is None else None
             if ep.blocking:  # the workers are held for the whole request
                 holding = self.holding([cpu, steps])
-                self.total([self.wait_slot[ep.workers], holding], out=self.endpoint_slot[i])
+                run = self.total([self.wait_slot[ep.workers], holding], out=run)
             else:
                 holding = self.holding([cpu])
-                self.total([self.wait_slot[ep.workers], cpu, steps],
-                           out=self.endpoint_slot[i])
-            self.holders.append(HoldRecord(ep.workers, i, 1.0, holding, ()))
+                run = self.total([self.wait_slot[ep.workers], cpu, steps], out=run)
+            self.holders.append(HoldRecord(ep.workers, i, 1.0, holding, outer))
+            if ep.consume is not None:  # a consumer is kept for the handler's whole run
+                consumed = self.holding([run])
+                self.total([self.wait_slot[ep.consume], consumed], out=self.endpoint_slot[i])
+                self.holders.append(HoldRecord(ep.consume, i, 1.0, consumed, ()))
         return self.finish()
 
     def holding(self, parts: list[int]) -> int:

@@ -228,6 +228,14 @@ class _Builder:
             if isinstance(component, Service):
                 self.resource(f"{name} workers", name, "workers", component.workers,
                               component.replicas, held=True, replicas_of=name)
+        self.consume: dict[str, int] = {}  # a handler's reference -> its consumers
+        for name, handler in self.handlers.items():
+            queue = self.components[name]
+            assert isinstance(queue, Queue)
+            if handler not in self.consume and handler in self.index:
+                slots, queues = queue.consumer_slots
+                self.consume[handler] = self.resource(f"{name} consumers", name, "consumers",
+                                                      slots, queues, held=True)
         for name, component in self.components.items():
             where: Path = ("components", name)
             if not _NAME.match(name):
@@ -292,7 +300,8 @@ class _Builder:
             steps = self.steps(endpoint.steps, (*where, "steps"), around)
             self.endpoints.append(EndpointFlow(
                 ref, self.resource_ids[f"{name} workers"], service.io == "blocking",
-                Spec.of(endpoint.cpu_ms), steps, endpoint.timeout_ms))
+                Spec.of(endpoint.cpu_ms), steps, endpoint.timeout_ms,
+                self.consume.get(str(ref))))
 
     def steps(self, steps: Sequence[Step], path: Path, around: _Around) -> Seq:
         """The nodes of ``steps`` (and of the steps nested in them), each step's site

@@ -23,6 +23,7 @@ Resources (the estimator's *stations*):
 | database | ``pool <client>`` (held) | ``pool_size`` per client replica |
 | cache | ``servers`` | 1 per server (keys are sharded), ``servers`` copies |
 | queue | ``partitions`` | 1 per partition, ``partitions`` copies |
+| queue | ``consumers`` (held, around its handler's run) | see ``Queue.consumer_slots`` |
 | lock | ``lock`` (held) | 1 |
 | external | ``concurrency`` | its ``concurrency`` (none when unbounded) |
 """
@@ -278,7 +279,9 @@ def walk(node: Node) -> Iterator[Node]:
 
 @dataclass(frozen=True, eq=False)
 class EndpointFlow:
-    """One endpoint: wait for a worker, then its cpu and its steps."""
+    """One endpoint: wait for a worker, then its cpu and its steps. A queue's handler
+    first waits for one of the queue's consumers (``consume``), which it keeps until its
+    run is done: the wait is the message's lag."""
 
     ref: EndpointRef
     workers: int
@@ -286,6 +289,7 @@ class EndpointFlow:
     cpu: Spec
     steps: Seq
     timeout_ms: float | None = None
+    consume: int | None = None
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,11 @@ class Cache(Strict):
     zone: str | None = None
 
 
+PARTITIONED_ENGINES = frozenset({"kafka", "redpanda", "kinesis", "event-hubs", "eventhubs",
+                                 "msk", "confluent"})
+"""Engines whose topics are partitions consumed in order, one consumer per partition."""
+
+
 class Queue(Strict):
     """A message broker topic or queue (Kafka, RabbitMQ, SQS…).
 
@@ -62,7 +67,13 @@ class Queue(Strict):
         partitions: Partitions (Kafka) or queues; the broker's parallelism.
         service_ms: Broker time to accept one message.
         handler: The endpoint that consumes each message, ``"svc METHOD /path"``.
-        consumers: Consumer instances processing messages in parallel (default: partitions).
+        consumers: Messages processed at once, in all (default: partitions). On a
+            partitioned engine (Kafka, Redpanda, Kinesis…) one partition's messages are
+            taken one at a time, so at most ``partitions`` of them work unless ``ordering``
+            is ``key``.
+        ordering: What a partitioned engine's consumers keep in order: ``partition`` (one
+            message of a partition at a time, the default) or ``key`` (parallel consumers
+            that only keep one key's messages in order, several per partition).
         ack: When a consumer acknowledges a message: after-commit | before-processing | auto.
 
     Example:
@@ -77,9 +88,37 @@ class Queue(Strict):
     service_ms: Time = Field(default_factory=lambda: Time(mean=1.0))
     handler: str | None = None
     consumers: Servers | None = None
+    ordering: Literal["partition", "key"] = "partition"
     ack: Literal["after-commit", "before-processing", "auto"] | None = None
     boundary: str | None = None
     zone: str | None = None
+
+    @property
+    def partitioned(self) -> bool:
+        """Whether the engine splits the topic into partitions, each consumed in order
+        by one consumer (Kafka and its kin), rather than one queue shared by competing
+        consumers (RabbitMQ, SQS…)."""
+        return self.engine.lower().replace("_", "-") in PARTITIONED_ENGINES
+
+    @property
+    def consumer_slots(self) -> tuple[int, int]:
+        """How its messages are consumed: ``(slots, queues)`` — ``queues`` queues of
+        messages (a partition's, or one shared queue), each taken ``slots`` at a time.
+
+        Example:
+            >>> Queue(kind="queue", partitions=12, consumers=4).consumer_slots
+            (1, 4)
+            >>> Queue(kind="queue", partitions=48, consumers=192, ordering="key").consumer_slots
+            (4, 48)
+            >>> Queue(kind="queue", engine="rabbitmq", consumers=8).consumer_slots
+            (8, 1)
+        """
+        slots = self.consumers or self.partitions
+        if not self.partitioned:
+            return slots, 1
+        if self.ordering == "key" and slots >= self.partitions:
+            return slots // self.partitions, self.partitions
+        return 1, min(slots, self.partitions)
 
 
 class External(Strict):

@@ -184,6 +184,10 @@ def _component_node(name: str, component: Any, load: Load | None, estimate: Esti
             if estimate.bottleneck == name and math.isfinite(estimate.max_scale):
                 rows.append(_small(f"<I>bottleneck: saturates at "
                                    f"{estimate.max_scale:.3g}× load</I>", "#000000"))
+            back = estimate.background
+            if back is not None and back.component == name and math.isfinite(back.max_scale):
+                rows.append(_small(f"<I>background bottleneck: lags from "
+                                   f"{back.max_scale:.3g}× load</I>", "#000000"))
             if load.saturated:
                 chips.append(f'<TD BGCOLOR="{_ALERT}" CELLPADDING="3"><FONT COLOR="white">'
                              "<B>SATURATED</B></FONT></TD>")

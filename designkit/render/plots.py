@@ -348,8 +348,10 @@ def load_curve(design: Design, scales: Sequence[float] | None = None,
     Returns:
         A figure: one line per endpoint (labelled with its name, and its error ratio when
         requests fail — errors do not change with the load), a dashed vertical line at
-        ``max_scale`` (gid ``"max_scale"``) labelled with the bottleneck, and a dotted one at
-        the design's load.
+        ``max_scale`` (gid ``"max_scale"``) labelled with the bottleneck, a dash-dotted one
+        where the background work (queues' handlers) saturates when that comes first
+        (gid ``"background"``: the handlers' lines end there) and a dotted one at the
+        design's load.
 
     Example:
         >>> import designkit as dk
@@ -365,7 +367,12 @@ def load_curve(design: Design, scales: Sequence[float] | None = None,
 
     base = run(design)
     names = _pick(list(base.endpoints), endpoints)
+    back = base.background
+    lags = back is not None and math.isfinite(back.max_scale) and (
+        not math.isfinite(base.max_scale) or back.max_scale < base.max_scale)
     xs = list(scales) if scales is not None else default_scales(base.max_scale)
+    if scales is None and back is not None and lags:  # the handlers' knee too
+        xs = sorted(set(xs) | {back.max_scale * f for f in (0.93, 0.95, 0.97, 0.98, 0.99)})
     curve = base.curve(xs)
     fig, (ax,) = _figure(11.0, 5.5)
     colours = _palette(len(names))
@@ -387,6 +394,10 @@ def load_curve(design: Design, scales: Sequence[float] | None = None,
         where = base.bottleneck_station or base.bottleneck or "a station"
         ax.axvline(top, color=SATURATED, linestyle="--", linewidth=1.4, gid="max_scale",
                    label=_shown(f"saturation at {top:.3g}× ({where})"))
+    if back is not None and lags:
+        ax.axvline(back.max_scale, color=SATURATED, linestyle="-.", linewidth=1.0,
+                   gid="background", label=_shown(
+                       f"background lags from {back.max_scale:.3g}× ({back.station})"))
     if min(xs, default=0.0) <= 1.0 <= max(xs, default=0.0):
         ax.axvline(1.0, color="#555555", linestyle=":", linewidth=1.2, gid="design_load",
                    label="design workload (1×)")

@@ -342,6 +342,13 @@ def _estimate(design: Design, stem: str, estimate: Estimate | None
                          _code("max_scale"), f" = {estimate.max_scale:.3g}× the workload."))
     else:
         blocks.append(_p(_b("Bottleneck: "), "none — no station saturates as the load grows."))
+    back = estimate.background
+    if back is not None and back.component is not None and math.isfinite(back.max_scale):
+        blocks.append(_p(_b("Background: "), _code(back.component), " (",
+                         _code(back.station or back.component), ") saturates first of what "
+                         "only queues' handlers load, at ", f"{back.max_scale:.3g}× the "
+                         "workload: past it the handlers' lag and backlog grow; no request "
+                         "waits for them."))
     loaded = [(name, c) for name, c in estimate.components.items()
               if c.arrival_rps > 0 or c.utilization > 0]
     if loaded:

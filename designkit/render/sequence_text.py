@@ -70,14 +70,18 @@ def sequence_legend(seq: SequenceView) -> tuple[str, ...]:
 
 
 def worker_note(times: EndpointTimes) -> str:
-    """The note after the request: the wait for a worker and the endpoint's own cpu.
+    """The note after the request: the wait for a worker and the endpoint's own cpu (and,
+    for a queue's handler, its message's wait for a consumer first).
 
     Example:
         >>> from designkit.render.step_times import EndpointTimes
         >>> worker_note(EndpointTimes(5.0, 0.25, 2.0, {}))
         'worker wait 0.25 ms · cpu 2 ms'
+        >>> worker_note(EndpointTimes(5.0, 0.25, 2.0, {}, lag_ms=1.5))
+        'lag 1.5 ms · worker wait 0.25 ms · cpu 2 ms'
     """
-    return f"worker wait {milliseconds(times.worker_wait_ms)} · cpu {milliseconds(times.cpu_ms)}"
+    note = f"worker wait {milliseconds(times.worker_wait_ms)} · cpu {milliseconds(times.cpu_ms)}"
+    return f"lag {milliseconds(times.lag_ms)} · {note}" if times.lag_ms > 0 else note
 
 
 def response_label(seq: SequenceView) -> str:

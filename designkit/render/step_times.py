@@ -17,7 +17,8 @@ gives each step's own service time. One execution of a step takes, on average:
 - a loop: ``count ×`` its body; parallel branches: the slowest branch's mean.
 
 These are the terms the estimator adds up for an endpoint's mean, so without parallel
-branches ``worker wait + cpu + Σ top-level steps`` is the endpoint's mean (a parallel step's
+branches ``lag + worker wait + cpu + Σ top-level steps`` is the endpoint's mean (the lag: a
+queue's handler's wait for a consumer) (a parallel step's
 mean is at least its slowest branch's). Service times come from the design passed in (with
 its tables grown by the estimate's ``days``); pass the design the estimate was made of (a
 scenario's, ``scenario.apply(design)``, for a what-if).
@@ -100,12 +101,15 @@ class EndpointTimes:
         steps: Each step's time, by its path (:attr:`Site.path
             <designkit.flow.nodes.Site.path>`); a step that builds to nothing (a broken
             reference) has none.
+        lag_ms: A queue's handler: how long its message waits for a consumer first
+            (0 for any other endpoint).
     """
 
     mean_ms: float
     worker_wait_ms: float
     cpu_ms: float
     steps: dict[Path, StepTime]
+    lag_ms: float = 0.0
 
 
 def endpoint_times(flow: Flow, endpoint_ref: str, estimate: Estimate) -> EndpointTimes:
@@ -127,7 +131,8 @@ def endpoint_times(flow: Flow, endpoint_ref: str, estimate: Estimate) -> Endpoin
     times.mean(endpoint.steps)
     found = estimate.endpoints.get(key)
     return EndpointTimes(found.mean_ms if found is not None else math.nan,
-                         times.wait(endpoint.workers), endpoint.cpu.mean, times.steps)
+                         times.wait(endpoint.workers), endpoint.cpu.mean, times.steps,
+                         0.0 if endpoint.consume is None else times.wait(endpoint.consume))
 
 
 def _times(count: float, value: float) -> float:

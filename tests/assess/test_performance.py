@@ -201,21 +201,52 @@ def slow_endpoint(latency_ms: float, publish: bool = False, rps: float | None = 
 def test_perf004_slow_synchronous_endpoint_fails() -> None:
     design = slow_endpoint(300)
     findings = run(design, performance.background_jobs)
-    assert [f.subject for f in findings] == ['components.api.endpoints."POST /reports"']
-    f = findings[0]
+    assert [f.subject for f in findings] == ["components.jobs",  # nothing published to it
+                                             'components.api.endpoints."POST /reports"']
+    assert findings[0].status is NEEDS and "no workload publishes to jobs" in findings[0].message
+    f = findings[1]
     p95 = dk.estimate(design).endpoints["api POST /reports"].p95_ms
     assert f.status is FAIL and "nothing is offloaded" in f.message
     assert number(r"p95 ([\d,.]+) ms > 200 ms at 50 rps", f.message) == pytest.approx(
         p95, rel=0.01)
 
 
+REPORTS = 'components.api.endpoints."POST /reports"'
+
+
 def test_perf004_fast_or_offloaded_passes_no_traffic_needs_data() -> None:
-    assert one(slow_endpoint(20), performance.background_jobs).status is PASS
-    f = one(slow_endpoint(300, publish=True), performance.background_jobs,
-            'components.api.endpoints."POST /reports"')
+    assert one(slow_endpoint(20), performance.background_jobs, REPORTS).status is PASS
+    f = one(slow_endpoint(300, publish=True), performance.background_jobs, REPORTS)
     assert f.status is PASS and "publishes to jobs" in f.message
-    f = one(slow_endpoint(300, rps=None), performance.background_jobs)
+    f = one(slow_endpoint(300, rps=None), performance.background_jobs, REPORTS)
     assert f.status is NEEDS
+
+
+def test_perf004_consumers_that_cannot_keep_up_fail_with_the_backlog() -> None:
+    # 50 jobs/s of 500 ms on one partition's single consumer: 2 jobs/s done, 48 pile up
+    d = slow_endpoint(300, publish=True)
+    d.service("worker", workers=64)
+    f = one(d, performance.background_jobs, "components.jobs")
+    assert f.status is FAIL
+    assert "jobs consumers (1 partitions × 1) at 2,500% with 50 msgs/s × 500 ms" in f.message
+    assert number(r"backlog grows by ([\d,.]+) msgs/s", f.message) == pytest.approx(48, rel=0.01)
+    assert f.evidence["backlog_per_s"] == pytest.approx(48, rel=0.01)
+
+
+def test_perf004_consumers_that_keep_up_pass_and_idle_ones_fail() -> None:
+    d = slow_endpoint(300, publish=True)
+    d.queue("jobs", partitions=64, consumers=64)
+    d.service("worker", workers=64)
+    f = one(d, performance.background_jobs, "components.jobs")
+    # 50/s × ~500 ms = 25 of 64 busy: 39 %
+    assert f.status is PASS and "jobs consumers (64 partitions × 1) at 39%" in f.message
+    assert f.evidence["idle_consumers"] == 0
+    d.queue("jobs", partitions=32, consumers=64)  # 32 of them get no partition
+    f = one(d, performance.background_jobs, "components.jobs")
+    assert f.status is FAIL and "32 of 64 consumers stay idle" in f.message
+    d.queue("jobs", ordering="key")  # parallel consumers: 2 per partition
+    f = one(d, performance.background_jobs, "components.jobs")
+    assert f.status is PASS and "(32 partitions × 2)" in f.message
 
 
 # -- DK-PERF-005 pagination --------------------------------------------------------------

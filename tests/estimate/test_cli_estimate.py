@@ -45,9 +45,13 @@ def test_exact_cases_through_the_cli(case: str) -> None:
 def test_json_contract() -> None:
     data = run_json(str(ROOT / "templates" / "flash-sale.yaml"))
     assert {"design", "scale", "endpoints", "components", "bottleneck", "max_scale"} <= set(data)
-    for endpoint in data["endpoints"].values():
+    assert data["background"] == {"bottleneck": "order-events",
+                                  "bottleneck_station": "order-events consumers",
+                                  "max_scale": pytest.approx(1.731, abs=0.002)}
+    for name, endpoint in data["endpoints"].items():
+        handler = name == "order-projector POST /v1/order-events"  # order-events' handler
         assert set(endpoint) == {"rps", "mean_ms", "p50_ms", "p95_ms", "p99_ms", "saturated",
-                                 "error_ratio", "errors"}
+                                 "error_ratio", "errors", *(["lag_ms"] if handler else [])}
         assert endpoint["rps"] > 0
         assert 0 <= endpoint["error_ratio"] <= 1
         assert sum(endpoint["errors"].values()) == pytest.approx(endpoint["error_ratio"])

@@ -50,6 +50,14 @@ loop's time counted once (the loop and lock cases).
   the estimate's Poisson wait at the handler's workers is low, as documented; mean and p95
   are checked one-sided (measured −6 % / −5 % at 0.3, −33 % / −39 % at 0.8). The
   publishers themselves, and ``publish-2`` (one message), are held to 5 % + h.
+* *Messages published after a lock* — ``mixed-1 @ 0.3`` and ``mixed-3 @ 0.85`` publish
+  once the request has released the lock 'mutex' (one server), so messages leave spaced
+  by its holds, smoother than Poisson: the broker's partitions wait 0.003 ms simulated
+  against 0.032 ms (mixed-1), and each partition's single consumer 0.34 ms against 0.44
+  (0.89 against 1.38 ms in mixed-3). The estimate's Poisson arrivals make the handler's
+  mean and p95 high — checked one-sided (measured +6 % / +7 % at 0.3, +27 % / +29 % at
+  0.85); the same handler with no lock upstream agrees within 2 % at 0.3 and 0.7
+  (``tests/estimate/test_consumers.py``).
 * *A transaction that queues at one station several times* — kept away from: where a
   transaction visits its database more than once, the cpu does not queue (the pool bounds
   it to its cores, or it is nearly idle;
@@ -100,11 +108,14 @@ STEADY = [Case("cache", 2, 0.3)]  # steady holds behind a flow-equivalent server
 CASES = {case.id: case for case in [*LOW, *HIGH, *STEADY, *LIMITS]}
 
 BELOW = "the estimate is documented to be low: checked one-sided"
+ABOVE = "the estimate is documented to be high: checked one-sided"
 DOCUMENTED: dict[tuple[str, str], dict[str, str]] = {
     ("loop-2 @ ρ 0.8", "api GET /x"): {"p95": BELOW},
     ("loop-2 @ ρ 0.8", "api GET /fan"): {"p95": BELOW},
     ("publish-1 @ ρ 0.3", "worker POST /h"): {"mean": BELOW, "p95": BELOW},
     ("publish-4 @ ρ 0.8", "worker POST /h"): {"mean": BELOW, "p95": BELOW},
+    ("mixed-1 @ ρ 0.3", "worker POST /h"): {"mean": ABOVE, "p95": ABOVE},
+    ("mixed-3 @ ρ 0.85", "worker POST /h"): {"mean": ABOVE, "p95": ABOVE},
 }
 """(case, endpoint) → metric → why it is checked one-sided (see the module's docstring)."""
 
@@ -189,12 +200,14 @@ def test_the_estimate_agrees_with_the_simulation(case_id: str, endpoint: str) ->
     problems = []
     for metric in ("mean", "p95"):
         error, allowed = row.error(metric), row.allowed(metric)
-        ok = error <= allowed if metric in one_sided else abs(error) <= allowed
+        side = one_sided.get(metric)
+        ok = (error <= allowed if side == BELOW else error >= -allowed if side == ABOVE
+              else abs(error) <= allowed)
         if not ok:
             problems.append(
                 f"{metric}: estimate {getattr(row, f'est_{metric}'):.4g} ms, simulated "
                 f"{getattr(row, f'sim_{metric}'):.4g} ms ({error:+.1%}; allowed "
-                f"{'+' if metric in one_sided else '±'}{allowed:.1%})")
+                f"{'+' if side == BELOW else '-' if side == ABOVE else '±'}{allowed:.1%})")
     assert not problems, f"{row.completions:,} completions; " + "; ".join(problems)
 
 

@@ -21,7 +21,7 @@ from designkit.assess.rules._refs import (
     OWASP_API4,
 )
 from designkit.flow.plan import plan_query, rows_after
-from designkit.model.components import Cache
+from designkit.model.components import Cache, Queue
 from designkit.model.database import Database, Index
 from designkit.model.problems import format_path
 from designkit.model.refs import EndpointRef
@@ -230,13 +230,20 @@ def pool_sizing(ctx: Context) -> Iterator[Finding]:
 
 @rule("DK-PERF-004", "Work > 200 ms goes to background jobs", "medium", "estimate",
       rationale="A request that takes longer than the threshold holds a worker, a "
-                "connection and the client; slow work belongs in a job fed by a queue.",
+                "connection and the client; slow work belongs in a job fed by a queue — "
+                "whose consumers must keep up, or the work waits ever longer.",
       remediation="Accept the request, publish the work to a queue (202 Accepted with a "
-                  "status resource), and do it in a consumer.",
+                  "status resource), and do it in a consumer; give the queue enough "
+                  "consumers (and partitions: a partition's messages are taken one at a "
+                  "time unless the consumers keep only per-key order) to stay below the "
+                  "policy's utilization.",
       references=[Reference(_ZALANDO, "253", "Support asynchronous request processing")])
 def background_jobs(ctx: Context) -> Iterator[Finding]:
     """Synchronous endpoints (not queue handlers): p95 vs ``policy.background_ms``; an
-    endpoint that publishes to a queue counts as offloaded."""
+    endpoint that publishes to a queue counts as offloaded. Each queue with a handler:
+    its consumers' utilization vs ``policy.utilization_max`` (saturated: the backlog
+    grows), and consumers a partitioned engine leaves idle."""
+    yield from _consumers_keep_up(ctx)
     threshold = ctx.policy.background_ms
     handlers = ctx.flow.handlers  # endpoints that consume a queue: already background work
     for ref, _endpoint in ctx.endpoints:
@@ -260,6 +267,41 @@ def background_jobs(ctx: Context) -> Iterator[Finding]:
                    "synchronously: nothing is offloaded to a queue")
         yield ctx.finding(subject, not slow or bool(queues), msg, p95_ms=est.p95_ms,
                           threshold_ms=threshold, rps=est.rps, offloaded_to=queues)
+
+
+def _consumers_keep_up(ctx: Context) -> Iterator[Finding]:
+    limit = ctx.design.policy.utilization_max
+    for name, queue in ctx.design.components.items():
+        if not isinstance(queue, Queue) or queue.handler is None:
+            continue
+        subject = format_path(("components", name))
+        station = ctx.station(ctx.estimate, f"{name} consumers")
+        if station is None or station.arrival_rps <= 0:
+            yield ctx.needs_data(subject, f"no workload publishes to {name}: set workload "
+                                          "rates for its publishers")
+            continue
+        slots, queues = queue.consumer_slots
+        wanted = queue.consumers or queue.partitions
+        idle = wanted - slots * queues
+        shape = (f"{queues} partitions × {slots}" if queue.partitioned
+                 else f"{slots} consumers")
+        where = (f"{name} consumers ({shape}) at {_pct(station.utilization)} with "
+                 f"{_n(station.arrival_rps)} msgs/s × {_n(station.service_ms)} ms")
+        if station.saturated:
+            msg = (f"{where}: they cannot keep up — the backlog grows by "
+                   f"{_n(station.backlog_per_s)} msgs/s and the lag without bound")
+        elif station.utilization > limit:
+            msg = f"{where}, above the {_pct(limit)} limit: lag {_n(station.wait_ms)} ms"
+        else:
+            msg = f"{where} ≤ {_pct(limit)}: lag {_n(station.wait_ms)} ms"
+        if idle > 0:
+            msg += (f"; {idle} of {wanted} consumers stay idle: {queue.engine} gives a "
+                    f"partition's messages to one consumer at a time ({queue.partitions} "
+                    "partitions; ordering: key lets several take one partition's keys)")
+        ok = not station.saturated and station.utilization <= limit and idle <= 0
+        yield ctx.finding(subject, ok, msg, utilization=station.utilization,
+                          lag_ms=station.wait_ms, backlog_per_s=station.backlog_per_s,
+                          idle_consumers=max(idle, 0))
 
 
 # -- DK-PERF-005 ---------------------------------------------------------------------------
