@@ -91,7 +91,7 @@ def test_outputs_hold_the_numbers(ex: Explorer) -> None:
         ET.fromstring(svg[svg.index("<svg"):svg.rindex("</svg>") + 6])  # parses as XML
     diagram = html.unescape(ex.diagram.value)  # Graphviz writes "-" as "&#45;"
     assert "order-projector" in diagram and "service · 8 × 4 workers" in diagram
-    assert "saturates at 1.82× load" in diagram  # order-read-db
+    assert "saturates at 1.83× load" in diagram  # order-read-db
     assert "background bottleneck: lags from 1.73× load" in diagram  # order-events
     assert "Background (queues' handlers): order-events consumers lags from 1.73×" in (
         html.unescape(ex.summary.value))

@@ -156,7 +156,7 @@ class _LowerMean:
                 queued = 0.0 if info.breaker_open else info.expected * wait
                 return node.count * (mean + queued)
             case Publish():
-                return node.count * self.node(node.visit)
+                return node.count * self.node(node.waited)
             case Loop():
                 return node.count * self.node(node.body)
             case Delay():
@@ -428,7 +428,7 @@ class _GridComposer:
             case ExternalCall():
                 return _power(self.call(node), node.count)
             case Publish():
-                return _power(self.spectrum(node.visit), node.count)
+                return _power(self.spectrum(node.waited), node.count)
             case Loop():
                 return _power(self.spectrum(node.body), node.count)
             case Delay():
@@ -516,6 +516,8 @@ def _single_server_services(solution: Solution) -> dict[int, list[tuple[float, o
                     single.discard(node.station)  # attempts cut by timeouts: keep the mean
             case Publish():
                 visit(node.visit, ep, mult * node.count)
+                if node.outbox is not None:
+                    visit(node.outbox, ep, mult * node.count)
             case Seq():
                 for item in node.items:
                     visit(item, ep, mult)

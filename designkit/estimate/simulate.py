@@ -726,14 +726,28 @@ class _Simulation:
         env, visit, times = self.env, self.visit(node.visit), self.times(node.count)
         factories, handler = self.factories, node.handler
 
-        def publish(r: int) -> Gen:  # the handler's failures are its own
-            for _ in range(times()):
-                yield from visit(r)
-                if handler is not None:
-                    env.process(factories[handler]())
+        def send(r: int) -> Gen:  # the handler's failures are its own
+            yield from visit(r)
+            if handler is not None:
+                env.process(factories[handler]())
             return None
 
-        return publish
+        if node.outbox is None:
+            def publish(r: int) -> Gen:
+                for _ in range(times()):
+                    yield from send(r)
+                return None
+
+            return publish
+        insert = self.visit(node.outbox)
+
+        def relayed(r: int) -> Gen:  # the row now; the relay publishes it later
+            for _ in range(times()):
+                yield from insert(r)
+                env.process(send(r))
+            return None
+
+        return relayed
 
     def external(self, node: ExternalCall) -> Step:
         info = attempts(node)
@@ -814,7 +828,7 @@ class _Simulation:
                 if node.station is not None and not attempts(node).breaker_open:
                     yield node.station
             case Publish():
-                yield node.visit.station
+                yield node.waited.station
             case Loop():
                 yield from self._reach(node.body, memo)
             case CacheRead():

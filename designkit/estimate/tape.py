@@ -310,7 +310,12 @@ class _Builder:
             case ExternalCall():
                 return self.external(node, ep, mult, held)
             case Publish():
-                visit = self.visit(node.visit, ep, mult * node.count, held)
+                # through an outbox the relay's publish is off the request's path and
+                # outside what it holds: only its load counts
+                relayed = node.outbox is not None
+                visit = self.visit(node.visit, ep, mult * node.count, () if relayed else held)
+                if node.outbox is not None:
+                    visit = self.visit(node.outbox, ep, mult * node.count, held)
                 if node.handler is not None:
                     self.calls.append(CallRecord(ep, node.handler, mult * node.count, (),
                                                  synchronous=False))
@@ -512,6 +517,8 @@ def _only_visits(node: Node) -> tuple[int, ...] | None:
             return tuple(found) if found else None
         case Loop():
             return _only_visits(node.body)
+        case Publish() if node.outbox is not None:  # its row's insert; the relay is later
+            return (node.outbox.station,)
         case Delay() | Hold() | Invoke() | ExternalCall() | Publish() | Par() | CacheRead():
             return None
         case _:

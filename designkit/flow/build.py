@@ -369,7 +369,8 @@ class _Builder:
                     return Seq()
                 self.first_publish.setdefault((str(around.ref), step.publish),
                                               (path, around.normal, "publish"))
-                return self.publish(step.publish, step.count, site)
+                outbox = self.outbox(around, site) if step.outbox else None
+                return self.publish(step.publish, step.count, site, outbox)
             case LoopStep():
                 site = self.site(step, path, around, None)
                 n = step.loop.count
@@ -489,14 +490,29 @@ class _Builder:
         station = self.resource(f"{name} servers", name, "servers", 1, cache.servers)
         return Visit(station, override or Spec.of(cache.service_ms), count, site)
 
-    def publish(self, name: str, count: float, site: Site | None) -> Node:
+    def publish(self, name: str, count: float, site: Site | None,
+                outbox: Visit | None = None) -> Node:
         queue = self.components[name]
         if not isinstance(queue, Queue):
             return Seq()
         station = self.resource(f"{name} partitions", name, "partitions", 1, queue.partitions)
         handler = self.index.get(self.handlers.get(name, ""))
         return Publish(Visit(station, Spec.of(queue.service_ms), 1.0, site), handler, count,
-                       site)
+                       site, outbox)
+
+    def outbox(self, around: _Around, site: Site) -> Visit | None:
+        """The insert of a message's outbox row into the database of the transaction around
+        the publish (one row written: ``write_ms``); ``None`` outside a transaction, where
+        there is nothing to write it with — the message is then sent directly (DK-RES-005
+        fails that, and an outbox table that does not exist)."""
+        if around.tx is None:
+            return None
+        name = around.tx[1]
+        database = self.components.get(name)
+        if not isinstance(database, Database):
+            return None  # the transaction's own reference is reported where it is
+        cpu = self.resource(f"{name} cpu", name, "cpu", database.cores)
+        return Visit(cpu, Spec.exponential(database.write_ms), 1.0, site)
 
     def pool(self, name: str, database: Database, client: str) -> int:
         service = self.components[client]

@@ -189,12 +189,21 @@ class ExternalCall:
 
 @dataclass(frozen=True, eq=False)
 class Publish:
-    """A message to a broker: a visit there; the handler runs asynchronously."""
+    """A message to a broker: a visit there; the handler runs asynchronously. Through a
+    transactional outbox (``outbox``: the insert of its row, inside the transaction) the
+    request only writes the row; a relay makes the broker visit later, off the request's
+    path and outside its transaction."""
 
     visit: Visit
     handler: int | None
     count: float = 1.0
     site: Site | None = None
+    outbox: Visit | None = None
+
+    @property
+    def waited(self) -> Visit:
+        """What the request waits for: the outbox row's insert, else the broker."""
+        return self.visit if self.outbox is None else self.outbox
 
 
 @dataclass(frozen=True, eq=False)
@@ -255,6 +264,8 @@ def children(node: Node) -> Iterator[Node]:
             yield node.visit
             yield node.miss
         case Publish():
+            if node.outbox is not None:
+                yield node.outbox
             yield node.visit
         case Delay() | Visit() | Invoke() | ExternalCall():
             pass

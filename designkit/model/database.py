@@ -175,3 +175,18 @@ class Database(Strict):
         from designkit.model.problems import placed_at, upsert
 
         return upsert(self.tables, name, Table, fields, *placed_at(self), "tables")
+
+    @property
+    def outbox_table(self) -> str | None:
+        """The table a transactional outbox writes to: ``outbox``, else the one table
+        whose name ends in ``outbox`` (``order_outbox``); ``None`` when there is none (or
+        several such and no ``outbox``).
+
+        Example:
+            >>> Database(kind="database", tables={"order_outbox": {}}).outbox_table
+            'order_outbox'
+        """
+        if "outbox" in self.tables:
+            return "outbox"
+        found = [name for name in self.tables if name.lower().endswith("outbox")]
+        return found[0] if len(found) == 1 else None

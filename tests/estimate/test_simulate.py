@@ -268,6 +268,12 @@ LOOSE: dict[tuple[str, str, str], float] = {
     # the same, as mildly: p95 estimate 14.01 ms, simulated 14.94 ms at SEED (+6.6 %; seeds
     # 0–5 at 100 s: +4.7…+6.6 %, the mean −1.2 %) — on both sides of 5 %; checked at 12 %.
     ("payments-saga", "0.8 max_scale", "stock-svc POST /v1/reservations"): 0.12,
+    # The projector behind 32 single consumers (each an M/G/1 of its run) at 0.8 of where
+    # they saturate: its upserts reach order-read-db's cpu (ρ 0.76) spaced by the consumers,
+    # not as Poisson arrivals, so they wait 0.015 ms simulated against 0.029 estimated, and
+    # the consumers' wait is 0.49 against 0.53 ms: the estimate's p95 is high by 5.5–6.6 %
+    # (seeds 2 and SEED), its mean by 3.4 %; checked at 8 %.
+    ("flash-sale", "0.8 max_scale", "order-projector POST /v1/order-events"): 0.08,
 }
 """(template, load, endpoint) → the tolerance for cases whose simulated p95 is too noisy for
 5 % in a test's time budget (``_POOL_TAIL``), or straddles 5 % (the comment says why)."""

@@ -334,8 +334,7 @@ def saga_compensations(ctx: Context) -> Iterator[Finding]:
         in_tx = item.tx is not None
         writes = any(is_write(o.step) for o in ctx.flow.sites_of(item.ref))
         if message.outbox:
-            yield ctx.finding(item.subject, True, f"{item.ref} publishes to {message.publish} "
-                                                  "through a transactional outbox")
+            yield _outbox(ctx, item, message)
         elif in_tx or writes:
             where = "inside the transaction" if in_tx else "beside its database writes"
             yield ctx.finding(item.subject, False,
@@ -346,6 +345,27 @@ def saga_compensations(ctx: Context) -> Iterator[Finding]:
             yield ctx.finding(item.subject, True, f"{item.ref} publishes to {message.publish} "
                                                   "and writes nothing it must stay consistent "
                                                   "with")
+
+
+def _outbox(ctx: Context, item: Site, message: PublishStep) -> Finding:
+    """An outbox publish: inside a transaction whose database has the outbox table."""
+    sent = f"{item.ref} publishes to {message.publish} through an outbox"
+    if item.tx is None:
+        return ctx.finding(item.subject, False,
+                           f"{sent} outside any transaction: the row must be written in "
+                           "the transaction whose change it announces, or the event and "
+                           "the change can disagree")
+    name = item.tx[1]
+    database = ctx.design.components.get(name)
+    table = database.outbox_table if isinstance(database, Database) else None
+    if table is None:
+        return ctx.finding(item.subject, False,
+                           f"{sent}, but {name} has no outbox table: add one (e.g. 'outbox': "
+                           "id, aggregate_id, event_type, payload, created_at) for the relay "
+                           "to read")
+    return ctx.finding(item.subject, True,
+                       f"{sent}: a row in {name}.{table}, written in the transaction and "
+                       "relayed after commit")
 
 
 # -- DK-RES-006 ------------------------------------------------------------------------
