@@ -85,6 +85,7 @@ fuzz: venv dot mermaid
 fidelity: venv
 	$(BIN)/python benchmarks/fidelity_step_kinds.py
 	$(BIN)/python benchmarks/held_departures.py
+	$(BIN)/python benchmarks/fidelity_transient.py
 
 docs: venv
 	$(BIN)/python docs/_gen_format.py

@@ -35,6 +35,7 @@ from designkit.errors import (
 )
 from designkit.estimate import (
     ArgumentError,
+    Capacity,
     ComponentEstimate,
     EndpointEstimate,
     Estimate,
@@ -46,11 +47,13 @@ from designkit.estimate import (
     Sizing,
     SizingError,
     StationEstimate,
+    Transient,
     estimate,
     failure_walk,
     growth,
     simulate,
     size,
+    transient,
 )
 from designkit.flow.subset import subset, too_large_to_draw
 from designkit.model import (
@@ -70,6 +73,7 @@ from designkit.model import (
     External,
     IdempotencyKey,
     Index,
+    LoadProfile,
     Lock,
     LockStep,
     Loop,
@@ -117,6 +121,7 @@ __all__ = [
     "Cache",
     "CacheStep",
     "CallStep",
+    "Capacity",
     "CircuitBreaker",
     "Column",
     "ComponentEstimate",
@@ -135,6 +140,7 @@ __all__ = [
     "Growth",
     "IdempotencyKey",
     "Index",
+    "LoadProfile",
     "Lock",
     "LockStep",
     "Loop",
@@ -169,6 +175,7 @@ __all__ = [
     "TemplateNotFoundError",
     "Time",
     "TransactionStep",
+    "Transient",
     "UnsafeYAMLError",
     "UnsupportedVersionError",
     "Waiver",
@@ -193,4 +200,5 @@ __all__ = [
     "template_text",
     "templates",
     "too_large_to_draw",
+    "transient",
 ]

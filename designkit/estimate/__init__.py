@@ -8,6 +8,7 @@ from designkit.estimate.capacity import RetryStorm
 from designkit.estimate.failures import FailureWalk, SagaWalk, StepOutcome, failure_walk
 from designkit.estimate.growth import Growth, growth
 from designkit.estimate.result import (
+    Capacity,
     ComponentEstimate,
     EndpointEstimate,
     Estimate,
@@ -17,8 +18,10 @@ from designkit.estimate.result import (
 from designkit.estimate.scenarios import Scenario
 from designkit.estimate.simulate import simulate
 from designkit.estimate.sizing import Sizing, SizingError, size
+from designkit.estimate.transient import StationSeries, Transient, transient
 
-__all__ = ["ArgumentError", "ComponentEstimate", "EndpointEstimate", "Estimate",
+__all__ = ["ArgumentError", "Capacity", "ComponentEstimate", "EndpointEstimate", "Estimate",
            "FailureWalk", "Growth", "NotFoundError", "RetryStorm", "SagaWalk", "Scenario",
-           "Sizing", "SizingError", "StationEstimate", "StepOutcome", "estimate",
-           "failure_walk", "growth", "simulate", "size"]
+           "Sizing", "SizingError", "StationEstimate", "StationSeries", "StepOutcome",
+           "Transient", "estimate", "failure_walk", "growth", "simulate", "size",
+           "transient"]

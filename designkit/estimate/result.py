@@ -397,6 +397,9 @@ class Estimate:
         background: The same for the stations only queues' handlers load (their lag
             grows when one saturates, no request slows); ``None`` when there are none.
         retry_storms: Retried calls and the load their retries could cause.
+        timeline: A simulation under a load profile: per endpoint, every measured
+            request's arrival (seconds from the profile's start) and latency (ms), as two
+            arrays; ``None`` otherwise.
 
     Example:
         >>> import designkit as dk
@@ -417,6 +420,8 @@ class Estimate:
     background: Capacity | None = None
     retry_storms: tuple[RetryStorm, ...] = ()
     utilization_max: float = 0.7
+    timeline: Mapping[str, tuple[Any, Any]] | None = field(default=None, repr=False,
+                                                            compare=False)
     _source: Design | None = field(default=None, repr=False, compare=False)
     _scenario: Scenario | None = field(default=None, repr=False, compare=False)
 

@@ -126,6 +126,7 @@ from designkit.flow.nodes import (
 )
 from designkit.flow.times import Sampler, Spec, in_blocks
 from designkit.maths.distributions import Dist, Grid
+from designkit.model.profile import LoadProfile
 
 if TYPE_CHECKING:
     from simpy import Environment, Event
@@ -145,7 +146,8 @@ _SATURATED_UTILIZATION = 0.99
 def simulate(design: Design, duration_s: float = 60.0, seed: int = 0,
              warmup_s: float | None = None, workload: dict[str, float] | None = None,
              scenario: Scenario | None = None, days: float = 0.0, scale: float = 1.0,
-             progress: bool | Callable[[float], object] | None = None) -> Estimate:
+             progress: bool | Callable[[float], object] | None = None,
+             profile: LoadProfile | None = None) -> Estimate:
     """Simulate ``design`` event by event and measure what :func:`dk.estimate` predicts.
 
     Args:
@@ -162,6 +164,10 @@ def simulate(design: Design, duration_s: float = 60.0, seed: int = 0,
         progress: ``True``: a text bar on stderr every 10 % of simulated time; a callable:
             called with the fraction done; ``False``: silent; ``None``: the bar only when
             more than ~10⁶ events are expected.
+        profile: The workload's factor over the measured time (its 0 s is the end of the
+            warm-up, which runs at its first factor), as :func:`dk.transient
+            <designkit.estimate.transient.transient>` takes it; the result's ``timeline``
+            then holds every measured request's arrival and latency.
 
     Returns:
         An :class:`~designkit.estimate.result.Estimate` of the same shape as
@@ -207,7 +213,7 @@ def simulate(design: Design, duration_s: float = 60.0, seed: int = 0,
     report = _reporter(progress, expected_events)
 
     sim = _Simulation(simpy.Environment(), program, np.random.default_rng(seed),
-                      warmup_s * 1000.0, duration_s * 1000.0)
+                      warmup_s * 1000.0, duration_s * 1000.0, profile)
     for key, rps in load.items():
         if rps * total_scale > 0:
             sim.env.process(sim.source(program.index[key], rps * total_scale / 1000.0))
@@ -240,6 +246,10 @@ def simulate(design: Design, duration_s: float = 60.0, seed: int = 0,
         background=back,
         retry_storms=tuple(retry_storms(analytic)),
         utilization_max=design.policy.utilization_max,
+        timeline=None if sim.arrived is None else {
+            str(program.endpoints[i].ref): (np.asarray(sim.arrived[i]) / 1000.0,
+                                           np.asarray(sim.samples[i]))
+            for i in range(len(program.endpoints)) if sim.samples[i]},
         _source=design,
     )
 
@@ -445,8 +455,9 @@ def _failing(cause: str) -> Step:
 
 class _Simulation:
     def __init__(self, env: Environment, program: Program, rng: np.random.Generator,
-                 warm: float, span: float) -> None:
+                 warm: float, span: float, profile: LoadProfile | None = None) -> None:
         self.env = env
+        self.profile = profile
         self.program = program
         self.rng = rng
         self.warm = warm
@@ -469,6 +480,8 @@ class _Simulation:
         # per endpoint, the requests measured that failed, by cause (see errors.py)
         self.failed: list[dict[str, int]] = [{} for _ in range(n)]
         self.started = [0] * n
+        # per endpoint, each measured request's arrival (ms after the warm-up), with a profile
+        self.arrived: list[list[float]] | None = [[] for _ in range(n)] if profile else None
         self.attempts: dict[str, int] = {}
         self.factories: list[Factory] = []  # filled next; calls look them up when they run
         self.factories.extend(self.endpoint(i) for i in range(n))
@@ -491,12 +504,26 @@ class _Simulation:
     # -- processes -----------------------------------------------------------------------
 
     def source(self, index: int, rate: float) -> Gen:
-        """Poisson arrivals at ``rate`` per ms to endpoint ``index``."""
+        """Poisson arrivals at ``rate`` per ms to endpoint ``index`` (× the profile's factor
+        at the time, by thinning, when there is one)."""
         env, unit_exp, run = self.env, self.unit_exp, self.factories[index]
-        mean = 1.0 / rate
+        profile = self.profile
+        if profile is None:
+            mean = 1.0 / rate
+            while True:
+                yield env.timeout(unit_exp() * mean)
+                env.process(run())
+        first = profile.points[0][1]
+        peak = max(profile.peak, first)
+        if peak <= 0:
+            return None
+        mean, warm, uniform = 1.0 / (rate * peak), self.warm, self.uniform
         while True:
             yield env.timeout(unit_exp() * mean)
-            env.process(run())
+            now = env.now
+            factor = first if now < warm else profile.at((now - warm) / 1000.0)
+            if uniform() * peak < factor:
+                env.process(run())
 
     def ticker(self, report: Callable[[float], None]) -> Gen:
         """Report 10 %, …, 90 % of the simulated time (100 % is reported by the caller)."""
@@ -544,10 +571,14 @@ class _Simulation:
         replicas = self.program.stations[ep.workers].copies
         uniform = self.uniform
 
+        arrived = None if self.arrived is None else self.arrived[index]
+
         def measure(t0: float, cause: str | None) -> None:
             now = env.now
             if now >= warm:
                 samples.append(now - t0)
+                if arrived is not None:
+                    arrived.append(t0 - warm)
                 if cause is not None:
                     failed[cause] = failed.get(cause, 0) + 1
 

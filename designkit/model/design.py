@@ -13,6 +13,7 @@ from designkit.model.bounds import Rate
 from designkit.model.components import Cache, Component, External, Lock, Queue
 from designkit.model.database import Database
 from designkit.model.policy import Attestation, Policy, Security, Waiver
+from designkit.model.profile import LoadProfile
 from designkit.model.refs import EndpointRef, is_endpoint_ref
 from designkit.model.saga import Saga
 from designkit.model.service import Endpoint, Service
@@ -52,6 +53,8 @@ class Design(Strict):
         components: Components by name; each has a ``kind``.
         sagas: Sagas by name.
         workload: Requests per second by endpoint, ``{"svc METHOD /path": rps}``.
+        profile: The workload's factor over time (an on-sale: 2× for a minute), for
+            ``dk.transient``.
         waivers: Accepted findings.
         attestations: Statements for rules the model cannot decide.
 
@@ -78,6 +81,7 @@ class Design(Strict):
     components: dict[str, Component] = Field(default_factory=dict)
     sagas: dict[str, Saga] = Field(default_factory=dict)
     workload: dict[str, Rate] = Field(default_factory=dict)
+    profile: LoadProfile | None = None
     waivers: list[Waiver] = Field(default_factory=list)
     attestations: list[Attestation] = Field(default_factory=list)
 

@@ -28,10 +28,11 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from designkit.estimate.result import Estimate, StationEstimate
+    from designkit.estimate.transient import Transient
     from designkit.model.design import Design
 
-__all__ = ["compare", "latency_cdf", "load_curve", "table_growth", "to_png", "to_svg",
-           "utilization"]
+__all__ = ["compare", "latency_cdf", "load_curve", "over_time", "table_growth", "to_png",
+           "to_svg", "utilization"]
 
 OK, WARNING, SATURATED = "#4c9f70", "#f0a830", "#d62728"
 """Bar colours: below the policy's threshold, above it, saturated."""
@@ -409,6 +410,84 @@ def load_curve(design: Design, scales: Sequence[float] | None = None,
     ax.set_title(_shown(f"p95 vs load — {base.design} {saturates}"), fontsize=FONT + 2)
     ax.grid(alpha=0.3)
     _legend(ax)
+    return fig
+
+
+# -- over time ---------------------------------------------------------------------------
+
+
+def over_time(result: Transient, endpoints: Sequence[str] | None = None,
+              stations: Sequence[str] | None = None) -> Figure:
+    """A load profile's minutes: each endpoint's mean latency (top) and the backlog of the
+    stations that back up (bottom), over time, with the profile's factor shaded behind.
+
+    Args:
+        result: What :func:`dk.transient <designkit.estimate.transient.transient>` found.
+        endpoints: Endpoints to draw; default: all.
+        stations: Stations to draw; default: the five whose backlog grows most.
+
+    Returns:
+        A figure of two axes sharing the time axis; the profile's factor is a grey area
+        (gid ``"profile"``) on a right-hand axis of the top one.
+
+    Example:
+        >>> import designkit as dk
+        >>> from designkit.render import plots
+        >>> d = dk.Design(name="x")
+        >>> _ = d.service("api", workers=1).endpoint("GET /x", cpu_ms=10)
+        >>> _ = d.set_load("api GET /x", 50)
+        >>> fig = plots.over_time(dk.transient(d, dk.LoadProfile.burst(3, for_s=10)))
+        >>> [line.get_label() for line in fig.axes[1].get_lines() if line.get_gid() is None]
+        ['api workers']
+    """
+    import numpy as np
+
+    names = _pick(list(result.endpoints), endpoints)
+    chosen = list(stations) if stations is not None else result.worst()
+    fig, (top, bottom) = _figure(11.0, 7.0, rows=2)
+    times = result.times_s
+    shade = top.twinx()
+    shade.fill_between(times, 0.0, result.scale, color="#d9d9d9", alpha=0.6, step=None,
+                       gid="profile", label="load (× the workload)")
+    shade.set_ylabel("load (× the workload)", fontsize=FONT, color="#777777")
+    shade.set_ylim(0.0, max(float(result.scale.max()) * 1.15, 1.0))
+    top.set_zorder(shade.get_zorder() + 1)
+    top.patch.set_visible(False)
+    colours = _palette(len(names) + len(chosen))
+    values = []
+    for name, colour in zip(names, colours, strict=False):
+        ys = np.asarray(result.endpoints[name], dtype=float)
+        values.extend(ys.tolist())
+        top.plot(times, ys, color=colour, linewidth=1.8, label=_shown(name))
+    if _spans_decades(values):
+        top.set_yscale("log")
+    top.set_ylabel("mean latency (ms)", fontsize=FONT + 1)
+    top.grid(alpha=0.3)
+    backlogs = []
+    for sid, colour in zip(chosen, colours[len(names):], strict=True):
+        backlogs.extend(result.stations[sid].backlog.tolist())
+        bottom.plot(times, result.stations[sid].backlog, color=colour, linewidth=1.6,
+                    linestyle="--", label=_shown(sid))
+    if _spans_decades([v for v in backlogs if v >= 1.0]):
+        bottom.set_yscale("symlog", linthresh=1.0)
+    if not chosen:
+        bottom.text(0.5, 0.5, "no station backs up", transform=bottom.transAxes,
+                    ha="center", va="center", fontsize=FONT + 1, color="#555555")
+    drain = result.drain_s
+    if drain is not None and math.isfinite(drain):
+        for ax in (top, bottom):
+            ax.axvline(drain, color="#555555", linestyle=":", linewidth=1.2, gid="drained")
+    bottom.set_ylabel("backlog (requests waiting)", fontsize=FONT + 1)
+    bottom.set_xlabel("time (s)", fontsize=FONT + 1)
+    bottom.grid(alpha=0.3)
+    bottom.set_xlim(top.get_xlim())
+    name = f" '{result.profile.name}'" if result.profile.name else ""
+    when = (f", drained by {drain:g} s" if drain is not None and math.isfinite(drain)
+            else ", not drained in the time shown" if drain is not None else "")
+    top.set_title(_shown(f"{result.design} under{name} (peak {result.profile.peak:g}×){when}"),
+                  fontsize=FONT + 2)
+    handles = [*top.get_legend_handles_labels()[0], *bottom.get_legend_handles_labels()[0]]
+    _legend(top, handles)
     return fig
 
 

@@ -136,10 +136,22 @@ def test_the_command_line_takes_failing_slow_down_and_cold_caches(tmp_path: obje
     assert typo.exit_code != 0 and "did you mean 'psp'" in typo.output
 
 
+POOL_TAIL = 0.25
+SLOW_TAILS = {("payments-monolith", f"shop-monolith {key}") for key in (
+    "GET /v1/products", "GET /v1/products/{id}", "POST /v1/orders", "GET /v1/orders/{id}")}
+"""The monolith's other endpoints wait for a pool whose connections the pay endpoint holds
+through the provider's call (1.2 s at p95 under the failures, retried): their p95 is that
+M/G/c wait's tail, which a simulation pins down only slowly (tests/estimate/
+test_simulate.py, ``_POOL_TAIL``: −15…+13 % over 13 long runs without failures; here
++11…+18 % at seed 5). Checked at 25 %."""
+
+
 @pytest.mark.parametrize("name", ["payments-monolith", "payments-saga"])
 def test_templates_under_a_failing_provider_fail_as_simulated(name: str) -> None:
-    # Every third party failing 30 % of attempts: each endpoint with 20,000 simulated
-    # completions fails as often as the estimate says, within 10 % or half a point.
+    # Every third party failing 30 % of attempts (the templates that call one; the others
+    # have no failing scenario): each endpoint with 20,000 simulated completions has the
+    # estimate's p95 within 5 % (but SLOW_TAILS), and fails as often as the estimate says,
+    # within 10 % or half a point.
     design = dk.template(name)
     externals = [n for n, c in design.components.items() if c.kind == "external"]
     scenario = Scenario(failing={n: 0.3 for n in externals})
@@ -149,7 +161,12 @@ def test_templates_under_a_failing_provider_fail_as_simulated(name: str) -> None
     checked = 0
     for key, want in expected.endpoints.items():
         got = simulated.endpoints[key]
-        if want.error_ratio == 0 or got.sampled is None or got.sampled.completions < 20_000:
+        if got.sampled is None or got.sampled.completions < 20_000:
+            continue
+        tolerance = POOL_TAIL if (name, key) in SLOW_TAILS else 0.05
+        assert got.p95_ms == pytest.approx(want.p95_ms, rel=tolerance), (key, got.p95_ms,
+                                                                         want.p95_ms)
+        if want.error_ratio == 0:
             continue
         checked += 1
         assert abs(got.error_ratio - want.error_ratio) <= max(0.005, 0.1 * want.error_ratio), \

@@ -322,3 +322,27 @@ def test_load_curve_labels_endpoints_that_fail_with_their_error_ratio() -> None:
     fig = plots.load_curve(d, scales=[0.5, 1.0])
     labels = [line.get_label() for line in fig.axes[0].get_lines() if line.get_gid() is None]
     assert labels[:2] == ["api POST /pay — 2.70% errors", "api GET /ping"]
+
+
+# -- over time ---------------------------------------------------------------------------
+
+
+def test_over_time_draws_latency_backlog_and_the_profile() -> None:
+    d = dk.Design(name="mm1")
+    d.service("api", workers=1).endpoint("GET /x", cpu_ms=10)
+    d.set_load("api GET /x", 50)
+    result = dk.transient(d, dk.LoadProfile.burst(3, for_s=10, name="burst"))
+    fig = plots.over_time(result)
+    top, shade, bottom = fig.axes[0], fig.axes[2], fig.axes[1]
+    (line,) = [ln for ln in top.get_lines() if ln.get_gid() is None]
+    assert line.get_label() == "api GET /x"
+    assert list(line.get_ydata()) == pytest.approx(list(result.endpoints["api GET /x"]))
+    assert top.get_yscale() == "log"  # 20 ms to 5 s
+    (backlog,) = [ln for ln in bottom.get_lines() if ln.get_gid() is None]
+    assert backlog.get_label() == "api workers" and max(backlog.get_ydata()) > 500
+    assert [a.get_gid() for a in shade.collections] == ["profile"]
+    (drained,) = by_gid(bottom, "drained")
+    assert drained.get_xdata()[0] == result.drain_s == 21.0
+    assert "mm1 under 'burst' (peak 3×), drained by 21 s" in top.get_title()
+    svg = plots.to_svg(fig)
+    ET.fromstring(svg)
