@@ -17,13 +17,15 @@ from designkit.errors import DesignkitError
 from designkit.estimate.api import estimate, estimate_with
 from designkit.estimate.arguments import ArgumentError, positive, ratio
 from designkit.estimate.result import Estimate
+from designkit.estimate.scenarios import Scenario
 from designkit.model.database import DEFAULT_POOL_SIZE, Database
+from designkit.model.refs import EndpointRef
 from designkit.model.service import Service
 
 if TYPE_CHECKING:
     from designkit.model.design import Design
 
-__all__ = ["Sizing", "SizingError", "size"]
+__all__ = ["Sizing", "SizingError", "Target", "size"]
 
 
 class SizingError(DesignkitError, ValueError):
@@ -51,6 +53,9 @@ class Sizing:
         estimate: Its estimate.
         changes: ``{"components.api.replicas": (old, new), …}``.
         limits: Stations above the utilization target that sizing cannot change.
+        targets: Each endpoint's latency targets, as sized to (queues' handlers have
+            none).
+        lose_replicas: Replicas of every service the targets hold without.
 
     Example:
         >>> import designkit as dk
@@ -63,9 +68,14 @@ class Sizing:
     estimate: Estimate
     changes: dict[str, tuple[int, int]]
     limits: list[str] = field(default_factory=list)
+    targets: dict[str, Target] = field(default_factory=dict)
+    lose_replicas: int = 0
 
     def __str__(self) -> str:
-        lines = [f"sizing of {self.design.name!r}:"]
+        lost = (f" (targets kept with {self.lose_replicas} replica"
+                f"{'s' if self.lose_replicas != 1 else ''} of every service lost)"
+                if self.lose_replicas else "")
+        lines = [f"sizing of {self.design.name!r}{lost}:"]
         lines += [f"  {path}: {old} → {new}" for path, (old, new) in self.changes.items()]
         if not self.changes:
             lines.append("  nothing to change")
@@ -82,19 +92,25 @@ class _Var:
 
 
 def size(design: Design, p95_ms: float | None = None, utilization_max: float = 0.7,
-         min_replicas: int = 2, max_steps: int = 400) -> Sizing:
+         min_replicas: int = 2, max_steps: int = 400, lose_replicas: int = 0) -> Sizing:
     """The smallest replicas, workers per replica and pool sizes that meet the targets.
 
     Starts from one of each, grows what the most loaded station needs until every
-    sizable station is at or below ``utilization_max`` and every endpoint's p95 is at or
-    below ``p95_ms``, then shrinks each value back as far as the targets allow. Workers
+    sizable station is at or below ``utilization_max`` and every endpoint meets its
+    latency targets, then shrinks each value back as far as the targets allow. Workers
     per replica never exceed the design's own (threads per process are a runtime fact).
+
+    Each endpoint's targets are its own ``slo`` (p95 and p99), else ``p95_ms``, else the
+    policy's ``slo``. A queue's handler has none: nobody waits on its requests, so it is
+    judged by its consumers keeping up (their utilization), not by its latency.
 
     Args:
         design: The design (not modified).
-        p95_ms: Target p95 for every endpoint with traffic, if any.
+        p95_ms: Target p95 for every endpoint with traffic that states no SLO of its own.
         utilization_max: Highest utilization allowed at any sized station.
         min_replicas: Fewest replicas of a service (2: one can fail or be redeployed).
+        lose_replicas: Keep every target with this many replicas of every service lost at
+            once (a zone down): sized against ``Scenario(lost_replicas=…)``.
 
     Returns:
         The sized copy, its estimate and the changes.
@@ -123,8 +139,15 @@ def size(design: Design, p95_ms: float | None = None, utilization_max: float = 0
     ratio("utilization_max", utilization_max)
     if isinstance(min_replicas, bool) or not isinstance(min_replicas, int) or min_replicas < 1:
         raise ArgumentError(f"min_replicas must be a whole number ≥ 1, got {min_replicas!r}")
+    if isinstance(lose_replicas, bool) or not isinstance(lose_replicas, int) or \
+            lose_replicas < 0:
+        raise ArgumentError(f"lose_replicas must be a whole number ≥ 0, got {lose_replicas!r}")
     design.validate()
     sized = design.model_copy(deep=True)
+    min_replicas = max(min_replicas, lose_replicas + 1)
+    targets = _targets(sized, p95_ms)
+    lost = Scenario(lost_replicas={name: lose_replicas for name, c in sized.components.items()
+                                   if isinstance(c, Service)}) if lose_replicas else None
     variables = _variables(sized)
     ceiling = {v.path: getattr(sized.components[v.component], v.attr) for v in variables
                if v.attr == "workers"}
@@ -137,8 +160,12 @@ def size(design: Design, p95_ms: float | None = None, utilization_max: float = 0
         setattr(sized.components[v.component], v.attr,
                 ceiling[v.path] if v.attr == "workers" else floor[v.path])
 
+    def missed(est: Estimate) -> list[str]:
+        return [key for key, e in est.endpoints.items()
+                if key in targets and not targets[key].met(e.p95_ms, e.p99_ms)]
+
     def check() -> tuple[bool, Estimate, list[_Var], list[str]]:
-        est = estimate_with(sized, capacity=False)
+        est = estimate_with(sized, scenario=lost, capacity=False)
         grow: list[_Var] = []
         limits: list[str] = []
         for component in est.components.values():
@@ -151,15 +178,12 @@ def size(design: Design, p95_ms: float | None = None, utilization_max: float = 0
                     limits.append(f"{station.id} at {station.utilization:.0%}")
                 elif owner not in grow:
                     grow.append(owner)
-        if p95_ms is not None:
-            for key, endpoint in est.endpoints.items():
-                if endpoint.p95_ms > p95_ms:
-                    owner = _busiest(est, variables, key.split(" ", 1)[0])
-                    if owner is not None and owner not in grow:
-                        grow.append(owner)
-        ok = not grow and (p95_ms is None or all(e.p95_ms <= p95_ms
-                                                 for e in est.endpoints.values()))
-        return ok, est, grow, limits
+        slow = missed(est)
+        for key in slow:
+            owner = _busiest(est, variables, key.split(" ", 1)[0])
+            if owner is not None and owner not in grow:
+                grow.append(owner)
+        return not grow and not slow, est, grow, limits
 
     ok, est, grow, limits = check()
     at_bound: dict[str, str] = {}
@@ -183,7 +207,7 @@ def size(design: Design, p95_ms: float | None = None, utilization_max: float = 0
         if steps > max_steps:
             break
     if not ok:
-        _explain(est, p95_ms, limits)
+        _explain(est, targets, missed(est), limits)
     for var in variables:  # shrink each back as far as the targets allow
         component = sized.components[var.component]
         lo, hi = floor[var.path], getattr(component, var.attr)
@@ -199,7 +223,8 @@ def size(design: Design, p95_ms: float | None = None, utilization_max: float = 0
     changes = {v.path: (original[v.path], getattr(sized.components[v.component], v.attr))
                for v in variables
                if getattr(sized.components[v.component], v.attr) != original[v.path]}
-    return Sizing(sized, estimate(sized), changes, limits + list(at_bound.values()))
+    return Sizing(sized, estimate(sized), changes, limits + list(at_bound.values()),
+                  targets, lose_replicas)
 
 
 def _upper_bound(model: type, attr: str) -> int:
@@ -248,11 +273,68 @@ def _busiest(est: Estimate, variables: list[_Var], service: str) -> _Var | None:
     return best[1] if best else None
 
 
-def _explain(est: Estimate, p95_ms: float | None, limits: list[str]) -> None:
-    if p95_ms is not None:
-        slow = [f"{k} (p95 {e.p95_ms:,.0f} ms)" for k, e in est.endpoints.items()
-                if e.p95_ms > p95_ms]
-        if slow:
-            raise SizingError(f"p95 ≤ {p95_ms:g} ms cannot be reached by sizing replicas, "
-                              f"workers and pools: {', '.join(slow)}"
-                              + (f"; limited by {', '.join(limits)}" if limits else ""))
+def _explain(est: Estimate, targets: dict[str, Target], slow: list[str],
+             limits: list[str]) -> None:
+    if slow:
+        wanted = {str(targets[k]) for k in slow}
+        what = wanted.pop() if len(wanted) == 1 else "each endpoint's target"
+        parts = [f"{k} (p95 {est.endpoints[k].p95_ms:,.0f} ms"
+                 + (f", p99 {est.endpoints[k].p99_ms:,.0f} ms" if targets[k].p99_ms else "")
+                 + (f"; its target {targets[k]}" if what == "each endpoint's target" else "")
+                 + ")" for k in slow]
+        raise SizingError(f"{what} cannot be reached by sizing replicas, workers and pools: "
+                          f"{', '.join(parts)}"
+                          + (f"; limited by {', '.join(limits)}" if limits else ""))
+
+
+@dataclass(frozen=True)
+class Target:
+    """An endpoint's latency targets (ms); ``None``: none on that percentile.
+
+    Example:
+        >>> str(Target(200.0, None)), Target(200.0, 500.0).met(150.0, 600.0)
+        ('p95 ≤ 200 ms', False)
+    """
+
+    p95_ms: float | None
+    p99_ms: float | None
+
+    def met(self, p95_ms: float, p99_ms: float) -> bool:
+        """Whether latencies ``p95_ms`` and ``p99_ms`` meet it."""
+        return ((self.p95_ms is None or p95_ms <= self.p95_ms)
+                and (self.p99_ms is None or p99_ms <= self.p99_ms))
+
+    def __str__(self) -> str:
+        parts = [f"{name} ≤ {value:g} ms" for name, value in
+                 (("p95", self.p95_ms), ("p99", self.p99_ms)) if value is not None]
+        return " and ".join(parts) or "none"
+
+
+def _targets(design: Design, p95_ms: float | None) -> dict[str, Target]:
+    """Each endpoint's targets (see :func:`size`); a queue's handler and an endpoint with
+    none are left out."""
+    handlers = {str(ref) for ref in _handlers(design)}
+    default = design.policy.slo
+    out: dict[str, Target] = {}
+    for ref, endpoint in design.endpoints():
+        if str(ref) in handlers:
+            continue
+        own = endpoint.slo
+        p95 = (own.p95_ms if own and own.p95_ms is not None else p95_ms if p95_ms is not None
+               else default.p95_ms if default else None)
+        p99 = own.p99_ms if own and own.p99_ms is not None else (
+            default.p99_ms if default else None)
+        if p95 is not None or p99 is not None:
+            out[str(ref)] = Target(p95, p99)
+    return out
+
+
+def _handlers(design: Design) -> list[EndpointRef]:
+    """The endpoints that consume a queue."""
+    found = []
+    for component in design.components.values():
+        handler = getattr(component, "handler", None)
+        ref = EndpointRef.parse(handler) if isinstance(handler, str) else None
+        if ref is not None:
+            found.append(ref)
+    return found

@@ -62,3 +62,69 @@ def test_growth_of_tables_and_queries() -> None:
     seeks = [q for q in g.queries if q.now.access == "seek"]
     assert seeks and all(q.then.ms == q.now.ms for q in seeks)
     assert "queries that get slower" in str(g)
+
+
+# -- sizing to each endpoint's own SLO ------------------------------------------------------
+
+
+def _two_services(a_slo: dict[str, float] | None) -> dk.Design:
+    d = dk.Design(name="slo")
+    d.service("a", replicas=10, workers=16).endpoint("GET /x", cpu_ms=10.0, slo=a_slo)
+    d.service("b", replicas=10, workers=16).endpoint("GET /x", cpu_ms=10.0)
+    d.set_load("a GET /x", 100)
+    d.set_load("b GET /x", 100)
+    return d
+
+
+def test_each_endpoint_is_sized_to_its_own_slo() -> None:
+    sized = dk.size(_two_services({"p95_ms": 40.0}), p95_ms=500.0)
+    assert {k: str(t) for k, t in sized.targets.items()} == {
+        "a GET /x": "p95 ≤ 40 ms", "b GET /x": "p95 ≤ 500 ms"}
+    a, b = (sized.estimate.endpoints[f"{s} GET /x"] for s in "ab")
+    assert a.p95_ms <= 40.0 and b.p95_ms <= 500.0
+    capacity = {s: sized.design.components[s].replicas * sized.design.components[s].workers
+                for s in "ab"}
+    assert capacity["a"] > capacity["b"]  # the tight SLO needs more servers
+    # 30 ms is exponential 10 ms's own p95 (10 ln 20): no sizing reaches below it
+    with pytest.raises(dk.SizingError, match=r"p95 ≤ 25 ms cannot be reached .*a GET /x"):
+        dk.size(_two_services({"p95_ms": 25.0}), p95_ms=500.0)
+
+
+def test_the_policy_slo_gives_p99_targets() -> None:
+    d = _two_services(None)
+    d.policy.slo = dk.Slo(p95_ms=80.0, p99_ms=60.0)
+    sized = dk.size(d)
+    assert str(sized.targets["b GET /x"]) == "p95 ≤ 80 ms and p99 ≤ 60 ms"
+    assert all(e.p99_ms <= 60.0 for e in sized.estimate.endpoints.values())
+
+
+def test_a_queue_handler_is_judged_by_its_consumers_not_its_latency() -> None:
+    d = dk.Design(name="jobs")
+    d.queue("jobs", engine="rabbitmq", consumers=64, handler="worker POST /jobs")
+    d.service("worker", replicas=4, workers=32).endpoint("POST /jobs", cpu_ms=300.0)
+    d.service("api", replicas=4, workers=32).endpoint("POST /reports", cpu_ms=5.0) \
+        .publish("jobs")
+    d.set_load("api POST /reports", 50)
+    sized = dk.size(d, p95_ms=50.0)  # the 300 ms job has no latency target
+    assert list(sized.targets) == ["api POST /reports"]
+    assert sized.estimate.endpoints["api POST /reports"].p95_ms <= 50.0
+    consumers = sized.estimate.station("jobs consumers")  # not sized, under the limit
+    assert consumers.servers == 64 and consumers.utilization <= 0.7
+    assert sized.limits == []
+    d.queue("jobs", consumers=16)  # 15 jobs of 300 ms in flight on 16: 94 %
+    assert dk.size(d, p95_ms=50.0).limits[0].startswith("jobs consumers at 9")
+
+
+def test_sizing_can_keep_its_targets_with_a_replica_lost() -> None:
+    d = dk.Design(name="zone")
+    d.service("api", replicas=12, workers=8).endpoint("GET /x", cpu_ms=10.0)
+    d.set_load("api GET /x", 3000)
+    plain = dk.size(d)
+    safe = dk.size(d, lose_replicas=1)
+    assert safe.lose_replicas == 1 and "1 replica of every service lost" in str(safe)
+    api = safe.design.components["api"]
+    assert api.replicas > plain.design.components["api"].replicas
+    lost = dk.estimate(safe.design, scenario=dk.Scenario(lost_replicas={"api": 1}))
+    assert lost.station("api workers").utilization <= 0.7
+    with pytest.raises(dk.ArgumentError, match="lose_replicas must be a whole number ≥ 0"):
+        dk.size(d, lose_replicas=-1)
