@@ -241,7 +241,7 @@ _AS_DESIGNED = Scenario().changes()
 
 def _workload(design: Design, workload: dict[str, float] | None) -> dict[str, float]:
     if workload is None:
-        return dict(design.workload)
+        return design.rates()
     known = {str(ref) for ref, _ in design.endpoints()}
     out: dict[str, float] = {}
     problems = []

@@ -1,10 +1,10 @@
-"""Which stations only background work loads: the handlers of queued messages.
+"""Which stations only background work loads: queues' handlers and scheduled jobs.
 
 A user waits for the endpoints the workload calls and for what they call synchronously;
-nobody waits on a request for a queue's handler — its lag grows instead. A station that
-only handlers (and what they call) load is *background*: when it saturates first, the
-backlog grows but no user request slows down, so the estimate reports its capacity
-apart from the user-facing one (see docs/decisions.md, 41).
+nobody waits on a request for a queue's handler or a scheduled job — a lag grows instead.
+A station that only those (and what they call) load is *background*: when it saturates
+first, the backlog grows but no user request slows down, so the estimate reports its
+capacity apart from the user-facing one (see docs/decisions.md, 41).
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ def background_stations(program: Program, workload: Mapping[str, float]
     """Per station: only the handlers of messages (and what they call) load it.
 
     The user-facing endpoints are the workload's (a handler named in the workload is a
-    message too) and every endpoint they call synchronously; the stations they visit or
+    message too; an endpoint only a schedule runs is a job) and every endpoint they call
+    synchronously; the stations they visit or
     hold (their workers, the brokers they publish to) are user-facing, every other
     station background.
 
@@ -43,8 +44,9 @@ def background_stations(program: Program, workload: Mapping[str, float]
     """
     traffic = tape_of(program).traffic
     handlers = {i for i, ep in enumerate(program.endpoints) if ep.consume is not None}
+    scheduled = {program.index[key] for key in program.flow.scheduled if key in program.index}
     users = {program.index[key] for key, rate in workload.items()
-             if rate > 0 and key in program.index} - handlers
+             if rate > 0 and key in program.index} - handlers - scheduled
     synchronous: dict[int, list[int]] = {}
     for caller, callee, held in zip(traffic.call_from, traffic.call_to, traffic.call_held,
                                     strict=True):

@@ -102,7 +102,8 @@ def size(design: Design, p95_ms: float | None = None, utilization_max: float = 0
 
     Each endpoint's targets are its own ``slo`` (p95 and p99), else ``p95_ms``, else the
     policy's ``slo``. A queue's handler has none: nobody waits on its requests, so it is
-    judged by its consumers keeping up (their utilization), not by its latency.
+    judged by its consumers keeping up (their utilization), not by its latency. A job only
+    a ``schedule`` runs must finish within its period (p95 ≤ ``every_s``).
 
     Args:
         design: The design (not modified).
@@ -320,6 +321,10 @@ def _targets(design: Design, p95_ms: float | None) -> dict[str, Target]:
         if str(ref) in handlers:
             continue
         own = endpoint.slo
+        job = design.schedule.get(str(ref)) if str(ref) not in design.workload else None
+        if job is not None and not (own and (own.p95_ms or own.p99_ms)):
+            out[str(ref)] = Target(job.every_s * 1000.0, None)  # done before the next run
+            continue
         p95 = (own.p95_ms if own and own.p95_ms is not None else p95_ms if p95_ms is not None
                else default.p95_ms if default else None)
         p99 = own.p99_ms if own and own.p99_ms is not None else (

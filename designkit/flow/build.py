@@ -248,12 +248,13 @@ class _Builder:
             elif isinstance(component, Queue) and component.handler is not None:
                 self.endpoint_ref((*where, "handler"), component.handler)
         self.sagas()
-        for key in self.design.workload:
-            if is_endpoint_ref(key):
-                self.endpoint_ref(("workload", key), key)
-            else:
-                self.report(("workload", key), f"{key!r} is not an endpoint reference 'svc "
-                            "METHOD /path'", nearest(key, self.index))
+        for field in ("workload", "schedule"):
+            for key in getattr(self.design, field):
+                if is_endpoint_ref(key):
+                    self.endpoint_ref((field, key), key)
+                else:
+                    self.report((field, key), f"{key!r} is not an endpoint reference 'svc "
+                                "METHOD /path'", nearest(key, self.index))
         self.cycles()
         order = self.order() if not self.problems else ()
         return Flow(
@@ -264,6 +265,8 @@ class _Builder:
             kinds={n: str(c.kind) for n, c in self.components.items()},
             sites=tuple(self.sites),
             handlers={ref: queue for queue, ref in self.handlers.items()},
+            scheduled=frozenset(key for key in self.design.schedule
+                                if key not in self.design.workload),
             foreign_keys=tuple(self.foreign_keys),
             problems=tuple(self.problems),
         )

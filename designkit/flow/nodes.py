@@ -331,6 +331,7 @@ class Flow:
         kinds: Each component's kind, by name.
         sites: Every step of every endpoint, depth first in file order.
         handlers: The queue each handler endpoint consumes, by the handler's reference.
+        scheduled: The endpoints only a schedule runs (none of the workload's).
         foreign_keys: Every foreign key whose text parses, in file order.
         problems: Broken references and loops; an empty tuple for a valid design.
     """
@@ -344,6 +345,7 @@ class Flow:
     handlers: Mapping[str, str]
     foreign_keys: tuple[ForeignKey, ...]
     problems: tuple[Problem, ...]
+    scheduled: frozenset[str] = frozenset()
 
     @property
     def stations(self) -> tuple[Resource, ...]:

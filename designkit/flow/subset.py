@@ -321,6 +321,8 @@ def _project(design: Design, keep: set[str], endpoints: set[str] | None, name: s
         policy=design.policy.model_copy(deep=True),
         security=design.security.model_copy(deep=True), components=components, sagas=sagas,
         workload={k: v for k, v in design.workload.items() if resolves(k)},
+        schedule={k: v for k, v in design.schedule.items() if resolves(k)},
+        profile=design.profile,
         waivers=[w.model_copy(deep=True) for w in design.waivers],
         attestations=[a.model_copy(deep=True) for a in design.attestations],
     ).validate()
@@ -382,7 +384,7 @@ def _component_example(design: Design, links: _Links) -> str:
 
 def _endpoint_example(design: Design, links: _Links) -> str | None:
     """An endpoint of the workload (else the first one), and what it reaches."""
-    loaded = [k for k, rps in design.workload.items() if rps > 0]
+    loaded = [k for k, rps in design.rates().items() if rps > 0]
     refs = [str(r) for k in loaded if (r := EndpointRef.parse(k)) and str(r) in links.reach]
     ref = refs[0] if refs else next(iter(links.reach), None)
     if ref is None:

@@ -16,6 +16,7 @@ from designkit.model.policy import Attestation, Policy, Security, Waiver
 from designkit.model.profile import LoadProfile
 from designkit.model.refs import EndpointRef, is_endpoint_ref
 from designkit.model.saga import Saga
+from designkit.model.schedule import Schedule
 from designkit.model.service import Endpoint, Service
 
 if TYPE_CHECKING:
@@ -55,6 +56,8 @@ class Design(Strict):
         workload: Requests per second by endpoint, ``{"svc METHOD /path": rps}``.
         profile: The workload's factor over time (an on-sale: 2× for a minute), for
             ``dk.transient``.
+        schedule: Jobs run on a timer, by endpoint: ``{"svc METHOD /path": {every_s: 3600}}``;
+            their rate adds to the workload, as background work.
         waivers: Accepted findings.
         attestations: Statements for rules the model cannot decide.
 
@@ -82,10 +85,11 @@ class Design(Strict):
     sagas: dict[str, Saga] = Field(default_factory=dict)
     workload: dict[str, Rate] = Field(default_factory=dict)
     profile: LoadProfile | None = None
+    schedule: dict[str, Schedule] = Field(default_factory=dict)
     waivers: list[Waiver] = Field(default_factory=list)
     attestations: list[Attestation] = Field(default_factory=list)
 
-    @field_validator("workload", mode="before")
+    @field_validator("workload", "schedule", mode="before")
     @classmethod
     def _normal_keys(cls, value: Any) -> Any:
         """Workload keys as every other reference is read: method in capitals, one space
@@ -154,6 +158,27 @@ class Design(Strict):
         ref = EndpointRef.parse(endpoint)
         self.workload[str(ref) if ref else endpoint] = float(rps)
         return self
+
+    def set_schedule(self, endpoint: str, every_s: float, runs: float = 1.0) -> Design:
+        """Run ``"svc METHOD /path"`` ``runs`` times every ``every_s`` seconds; returns the
+        design.
+
+        Example:
+            >>> import designkit as dk
+            >>> d = dk.Design(name="x").set_schedule("jobs post /nightly", every_s=86_400)
+            >>> d.schedule["jobs POST /nightly"].every_s, d.rates()["jobs POST /nightly"]
+            (86400.0, 1.1574074074074073e-05)
+        """
+        ref = EndpointRef.parse(endpoint)
+        self.schedule[str(ref) if ref else endpoint] = Schedule(every_s=every_s, runs=runs)
+        return self
+
+    def rates(self) -> dict[str, float]:
+        """Requests per second by endpoint: the workload's, plus the scheduled jobs'."""
+        out = dict(self.workload)
+        for key, job in self.schedule.items():
+            out[key] = out.get(key, 0.0) + job.rate
+        return out
 
     def _component(self, name: str, model: type[_C], kind: str, fields: dict[str, Any]) -> _C:
         from designkit.model.problems import upsert

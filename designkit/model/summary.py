@@ -47,8 +47,8 @@ def summary_line(design: Design) -> str:
         components += f" ({_kinds(design)})"
     endpoints = _plural(sum(1 for _ in design.endpoints()), "endpoint")
     tables = _plural(len(_tables(design)), "table")
-    total = sum(design.workload.values())
-    load = f"{_rps(total)} rps" if design.workload else "no workload"
+    rates = design.rates()
+    load = f"{_rps(sum(rates.values()))} rps" if rates else "no workload"
     return f"{design.name!r}: {components}, {endpoints}, {tables}, {load}"
 
 
@@ -93,6 +93,11 @@ def summary_text(design: Design) -> str:
         loads, more = _some([f"{k}: {_rps(v)} rps" for k, v in design.workload.items()])
         lines.append("  workload")
         lines += [f"    {row}" for row in loads] + ([f"    {more}"] if more else [])
+    if design.schedule:
+        jobs, more = _some([f"{k}: {job.runs:g} every {job.every_s:g} s"
+                            for k, job in design.schedule.items()])
+        lines.append("  schedule")
+        lines += [f"    {row}" for row in jobs] + ([f"    {more}"] if more else [])
     return "\n".join(lines)
 
 

@@ -239,7 +239,8 @@ def pool_sizing(ctx: Context) -> Iterator[Finding]:
                   "policy's utilization.",
       references=[Reference(_ZALANDO, "253", "Support asynchronous request processing")])
 def background_jobs(ctx: Context) -> Iterator[Finding]:
-    """Synchronous endpoints (not queue handlers): p95 vs ``policy.background_ms``; an
+    """Synchronous endpoints (not queue handlers nor scheduled jobs): p95 vs
+    ``policy.background_ms``; an
     endpoint that publishes to a queue counts as offloaded. Each queue with a handler:
     its consumers' utilization vs ``policy.utilization_max`` (saturated: the backlog
     grows), and consumers a partitioned engine leaves idle."""
@@ -247,7 +248,7 @@ def background_jobs(ctx: Context) -> Iterator[Finding]:
     threshold = ctx.policy.background_ms
     handlers = ctx.flow.handlers  # endpoints that consume a queue: already background work
     for ref, _endpoint in ctx.endpoints:
-        if str(ref) in handlers:
+        if str(ref) in handlers or str(ref) in ctx.flow.scheduled:  # so is a scheduled job
             continue
         subject = endpoint_path(ref)
         est = ctx.estimate.endpoints.get(str(ref))

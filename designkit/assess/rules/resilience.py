@@ -59,7 +59,7 @@ def _storms_by_call(ctx: Context) -> dict[tuple[str, str], list[RetryStorm]]:
     """The estimate's retry storms by (caller, target), in the estimate's order (none
     without a workload)."""
     out: dict[tuple[str, str], list[RetryStorm]] = {}
-    if any(v > 0 for v in ctx.design.workload.values()):
+    if any(v > 0 for v in ctx.design.rates().values()):
         for storm in ctx.estimate.retry_storms:
             out.setdefault((storm.caller, storm.target), []).append(storm)
     return out
@@ -151,7 +151,7 @@ def _change(warm: ComponentEstimate, station: StationEstimate) -> str:
                   "collapsing, stale-while-revalidate).",
       applies=_has_caches)
 def cache_loss(ctx: Context) -> Iterator[Finding]:
-    if not any(v > 0 for v in ctx.design.workload.values()):
+    if not any(v > 0 for v in ctx.design.rates().values()):
         yield ctx.needs_data("workload", "set the workload: the cold-cache load on the "
                                          "databases cannot be estimated without it")
         return
@@ -388,7 +388,7 @@ def _loaded(ctx: Context) -> dict[tuple[str, str], list[tuple[str, EndpointRef]]
     """The workload's loaded endpoints by (service, method): (workload key, endpoint), in
     the workload's order."""
     out: dict[tuple[str, str], list[tuple[str, EndpointRef]]] = {}
-    for key, rps in ctx.design.workload.items():
+    for key, rps in ctx.design.rates().items():
         other = EndpointRef.parse(key)
         if other is not None and rps > 0:
             out.setdefault((other.service, other.method), []).append((key, other))
@@ -449,7 +449,7 @@ def lock_contention(ctx: Context) -> Iterator[Finding]:
             continue
         # No load reaches the lock: move the traffic of the nearest loaded sibling onto
         # the endpoints that take it (the "locked variant" of an operation).
-        workload = dict(design.workload)
+        workload = design.rates()
         moved = []
         for ref in users:
             sibling = _sibling(ctx, ref)
