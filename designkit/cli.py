@@ -229,6 +229,58 @@ def failures_command(file: str, saga: str | None, failing: dict[str, float],
                 "markdown": walk.to_markdown}[fmt]())
 
 
+def _profile_points(ctx: click.Context, param: click.Parameter, value: str | None
+                    ) -> list[tuple[float, float]] | None:
+    """``--profile 0:1,0:2,60:2,180:1`` as ``[(0, 1), (0, 2), (60, 2), (180, 1)]``."""
+    if value is None:
+        return None
+    points = []
+    for part in value.split(","):
+        seconds, _, factor = part.strip().partition(":")
+        try:
+            points.append((float(seconds), float(factor)))
+        except ValueError:
+            raise click.BadParameter(
+                f"expected SECONDS:FACTOR pairs, got {part.strip()!r} (e.g. --profile "
+                "0:1,0:2,60:2,180:1 for twice the load during the first minute)") from None
+    return points
+
+
+@cli.command(name="transient")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--profile", "points", callback=_profile_points, metavar="S:F,S:F,…",
+              help="The workload's factor over time, SECONDS:FACTOR points (default: the "
+                   "design's profile).")
+@click.option("--step", type=float, default=1.0, show_default=True,
+              help="Seconds between the times reported.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="How to write the result.")
+def transient_command(file: str, points: list[tuple[float, float]] | None, step: float,
+                      fmt: str) -> None:
+    """Design FILE through a load profile: which queues fall behind, how far, when they
+    drain, and each endpoint's mean over time (a fluid approximation)."""
+    import json
+
+    from designkit.errors import DesignError, Problem
+    from designkit.estimate.transient import transient
+    from designkit.model.io import load
+    from designkit.model.profile import LoadProfile
+
+    design = load(Path(file))
+    profile = None
+    if points is not None:
+        from pydantic import ValidationError
+
+        try:
+            profile = LoadProfile(points=points)
+        except ValidationError as err:
+            problems = [Problem("--profile", str(e["msg"]).removeprefix("Value error, "))
+                        for e in err.errors()]
+            raise DesignError(problems, source="--profile") from None
+    result = transient(design, profile, step_s=step)
+    click.echo(json.dumps(result.to_dict(), indent=2) if fmt == "json" else str(result))
+
+
 @cli.command(name="assess")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--format", "fmt", default="table", show_default=True,

@@ -25,6 +25,7 @@ from designkit.errors import DesignkitError, MissingDependencyError
 if TYPE_CHECKING:
     from designkit.estimate.result import Estimate
     from designkit.estimate.scenarios import Scenario
+    from designkit.estimate.slo import SloCheck
     from designkit.model.design import Design
 
 __all__ = ["Explorer", "explore"]
@@ -49,6 +50,20 @@ def _ms(value: float) -> str:
     if not math.isfinite(value):
         return "∞"
     return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
+
+
+def _slo_cell(check: SloCheck | None) -> str:
+    """An endpoint's SLO in the summary: ``met``, what it misses, or nothing (none)."""
+    if check is None:
+        return ""
+    if check.met:
+        return "met"
+    missed = [part for part, ok in (("p95", check.p95_met), ("p99", check.p99_met),
+                                    ("availability", check.availability_met)) if ok is False]
+    budget = check.error_budget_used
+    spent = (f", {budget:.0%} of the error budget" if budget is not None
+             and math.isfinite(budget) and budget > 1 else "")
+    return f"missed: {', '.join(missed)}{spent}"
 
 
 def _inline(svg: str) -> str:
@@ -348,11 +363,13 @@ class Explorer:
         status = ("updating…" if updating else
                   f"<span style='color:#b00020'>{esc(self.error)}</span>" if self.error
                   else "up to date")
+        slos = e.slos
         rows = "".join(
             f"<tr><td>{esc(name)}</td><td style='text-align:right'><span class='dk-p95' "
             f"data-endpoint='{esc(name, quote=True)}'>{_ms(ep.p95_ms)}</span> ms</td>"
             f"<td style='text-align:right'><span class='dk-errors'>"
             f"{f'{ep.error_ratio:.2%}' if ep.error_ratio > 0 else '–'}</span></td>"
+            f"<td><span class='dk-slo'>{_slo_cell(slos.get(name))}</span></td>"
             f"<td>{'SATURATED' if ep.saturated else ''}</td></tr>"
             for name, ep in e.endpoints.items())
         cap = "∞" if math.isinf(e.max_scale) else f"{e.max_scale:.3g}×"
@@ -361,7 +378,8 @@ class Explorer:
                 f"<b>{e.scale:g}×</b> workload ({esc(e.scenario)}); sizing changes: "
                 f"{esc(changes)}. Bottleneck: {esc(str(e.bottleneck_station))}, saturates at "
                 f"{cap} this load.{self._background_html()}{self._externals_html()}</p>"
-                f"<table><tr><th>endpoint</th><th>p95</th><th>errors</th><th></th></tr>"
+                f"<table><tr><th>endpoint</th><th>p95</th><th>errors</th><th>SLO</th>"
+                f"<th></th></tr>"
                 f"{rows}</table>"
                 f"<p class='dk-status' data-status="
                 f"'{'updating' if updating else 'error' if self.error else 'ready'}'>"

@@ -4,6 +4,7 @@ derived state (the copy, the scenario, the estimate) and what the output widgets
 from __future__ import annotations
 
 import html
+import re
 import subprocess
 import sys
 import time
@@ -341,3 +342,16 @@ def test_the_summary_shows_each_endpoints_error_ratio_beside_its_p95() -> None:
     assert "<th>errors</th>" in html_text
     charges = ex.estimate.endpoints["payments-svc POST /v1/charges"].error_ratio
     assert f"<span class='dk-errors'>{charges:.2%}</span>" in html_text
+
+
+def test_the_summary_shows_each_endpoint_slo(flash: dk.Design) -> None:
+    d = flash.model_copy(deep=True)
+    d.policy.slo = dk.Slo(p95_ms=5.0)  # the checkout's p95 is 7.4 ms
+    ex = explore(d)
+    summary = html.unescape(ex.summary.value)
+    cells = re.findall(r"<td>([^<]+)</td>.*?<span class='dk-slo'>([^<]*)</span>", summary)
+    slo = dict(cells)
+    assert slo["checkout-api POST /v1/orders"] == "missed: p95"
+    assert slo["order-query-api GET /v1/orders/{id}"] == "met"
+    assert slo["order-projector POST /v1/order-events"] == ""  # a handler: no latency SLO
+

@@ -446,18 +446,23 @@ class Estimate:
     def slos(self) -> dict[str, SloCheck]:
         """Each endpoint with a service-level objective (its own, else the policy's
         default) against its estimate (:mod:`designkit.estimate.slo`); empty when the
-        design states none."""
+        design states none. The policy's latency targets do not apply to a queue's handler
+        or a scheduled job (nobody waits for them: their lag is judged instead), its
+        availability does."""
         from designkit.estimate.slo import check_slo
 
         source = self._source
         if source is None:
             return {}
         default = source.policy.slo
+        background = _background_endpoints(source)
         out: dict[str, SloCheck] = {}
         for ref, endpoint in source.endpoints():
-            slo = endpoint.slo or default
             key = str(ref)
-            if slo is None or key not in self.endpoints:
+            slo = endpoint.slo or (default if default is None or key not in background
+                                   else default.model_copy(update={"p95_ms": None,
+                                                                   "p99_ms": None}))
+            if slo is None or key not in self.endpoints or slo == type(slo)():
                 continue
             e = self.endpoints[key]
             out[key] = check_slo(key, slo, e.p95_ms, e.p99_ms, e.error_ratio)
@@ -638,6 +643,19 @@ class Estimate:
                 f"{st_rows}</table>{note}"
                 f"<p>utilization coloured above the policy's {self.utilization_max:.0%}; "
                 "red = saturated</p></div>")
+
+
+def _background_endpoints(design: Design) -> set[str]:
+    """Queues' handlers and the endpoints only a schedule runs."""
+    from designkit.model.refs import EndpointRef
+
+    out = {key for key in design.schedule if key not in design.workload}
+    for component in design.components.values():
+        handler = getattr(component, "handler", None)
+        ref = EndpointRef.parse(handler) if isinstance(handler, str) else None
+        if ref is not None:
+            out.add(str(ref))
+    return out
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:

@@ -203,8 +203,9 @@ def transient(design: Design, profile: LoadProfile | None = None, *, step_s: flo
     """
     profile = profile if profile is not None else design.profile
     if profile is None:
-        raise ArgumentError("no load profile: give one (dk.transient(design, "
-                            "dk.LoadProfile.burst(3, for_s=60))) or set design.profile")
+        raise ArgumentError("no load profile: give one — dk.transient(design, "
+                            "dk.LoadProfile.burst(2, for_s=60)), or designkit transient "
+                            "--profile 0:1,0:2,60:2,180:1 — or write `profile:` in the design")
     step_s = positive("step_s", step_s)
     base = estimate_with(design, workload, scenario, days, 1.0, capacity=False)
     _, program, load, total, _ = prepare(design, workload, scenario, days, 1.0)

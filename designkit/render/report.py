@@ -31,6 +31,7 @@ from designkit.text import html_text, markdown, markdown_code, number, percent
 if TYPE_CHECKING:
     from designkit.assess.assessment import Assessment
     from designkit.estimate.result import Estimate
+    from designkit.estimate.slo import SloCheck
     from designkit.model.design import Design
 
 __all__ = ["write_report"]
@@ -318,6 +319,30 @@ def _diagrams(design: Design, stem: str, estimate: Estimate | None,
     return blocks, files
 
 
+def _share(value: float) -> str:
+    """A share as a percentage with the digits it needs: ``99.9 %``, ``99.95 %``."""
+    return f"{value * 100:.4f}".rstrip("0").rstrip(".") + " %"
+
+
+def _slo_row(check: SloCheck) -> tuple[_Line, ...]:
+    """One endpoint's objective, what the estimate gives, the error budget it uses."""
+    slo = check.slo
+    wanted = [f"{name} ≤ {_ms(value)} ms" for name, value in
+              (("p95", slo.p95_ms), ("p99", slo.p99_ms)) if value is not None]
+    if slo.availability is not None:
+        wanted.append(f"{_share(slo.availability)} succeed")
+    got = [f"{name} {_ms(value)} ms" for name, value, target in
+           (("p95", check.p95_ms, slo.p95_ms), ("p99", check.p99_ms, slo.p99_ms))
+           if target is not None]
+    if slo.availability is not None:
+        got.append(f"{_share(check.availability)} succeed")
+    used = check.error_budget_used
+    budget = ("—" if used is None else "all of it, and more" if math.isinf(used)
+              else f"{used:.1%}")
+    return (_cell(_code(check.endpoint)), _cell(", ".join(wanted)), _cell(", ".join(got)),
+            _cell(budget), _cell("met") if check.met else _cell(_b("MISSED")))
+
+
 def _estimate(design: Design, stem: str, estimate: Estimate | None
               ) -> tuple[list[_Block], dict[str, str]]:
     blocks: list[_Block] = [_Heading(2, "Estimate")]
@@ -335,6 +360,14 @@ def _estimate(design: Design, stem: str, estimate: Estimate | None
                  for name, e in estimate.endpoints.items())
     blocks.append(_Table(("endpoint", "rps", "mean ms", "p50 ms", "p95 ms", "p99 ms",
                           "status"), rows, frozenset({1, 2, 3, 4, 5})))
+    slos = estimate.slos
+    if slos:
+        met = sum(check.met for check in slos.values())
+        blocks.append(_p(_b("Service-level objectives: "), f"{met} of {len(slos)} met."))
+        blocks.append(_Table(("endpoint", "objective", "estimate", "error budget used",
+                              "status"),
+                             tuple(_slo_row(check) for check in slos.values()),
+                             frozenset({3})))
     if estimate.bottleneck is not None and math.isfinite(estimate.max_scale):
         station = estimate.bottleneck_station or estimate.bottleneck
         blocks.append(_p(_b("Bottleneck: "), _code(estimate.bottleneck), " (",

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import json
 import math
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -164,3 +166,27 @@ def test_a_gate_holds_its_requests_through_the_waits_behind_it() -> None:
     mean = t.endpoints["worker POST /h"]
     for k in range(3, 11):
         assert 0.5 * (mean[k] + mean[k + 1]) == pytest.approx(simulated[k], rel=0.16), k
+
+
+def test_the_command_line(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from designkit.cli import cli
+
+    path = tmp_path / "mm1.yaml"
+    path.write_text(dk.dump(mm1()), encoding="utf-8")
+    runner = CliRunner()
+    result = runner.invoke(cli, ["transient", str(path), "--profile", "0:1,0:3,10:3,10:1"])
+    assert result.exit_code == 0, result.output
+    assert "api workers: backlog peaks at 509 requests at 10 s" in result.output
+    as_json = runner.invoke(cli, ["transient", str(path), "--profile", "0:1,0:3,10:3,10:1",
+                                  "--format", "json"])
+    data = json.loads(as_json.output)
+    assert data["drain_s"] == 21.0 and data["profile"][1] == [0.0, 3.0]
+    none = runner.invoke(cli, ["transient", str(path)])
+    assert none.exit_code == 2 and "--profile 0:1,0:2,60:2,180:1" in none.output
+    typo = runner.invoke(cli, ["transient", str(path), "--profile", "0:1,x:2"])
+    assert typo.exit_code == 2 and "expected SECONDS:FACTOR pairs, got 'x:2'" in typo.output
+    late = runner.invoke(cli, ["transient", str(path), "--profile", "5:1,10:2"])
+    assert late.exit_code == 2
+    assert "--profile: the first point is at 0 s, got 5 s" in late.output

@@ -231,3 +231,27 @@ def test_cli_report_bad_input_exits_2(tmp_path: Path) -> None:
     assert not (tmp_path / "o").exists()
     code, _, err = run("report", str(TEMPLATES / "flash-sale.yaml"))
     assert code == 2 and "-o" in err
+
+
+def test_the_report_shows_each_slo_met_or_missed(tmp_path: Path) -> None:
+    from designkit.render.report import write_report
+
+    d = dk.template("payments-saga")
+    d.policy.slo = dk.Slo(p95_ms=100, availability=0.999)
+    d.components["orders-svc"].endpoints["POST /v1/orders"].slo = dk.Slo(p95_ms=20,
+                                                                         p99_ms=40)
+    write_report(d, tmp_path)
+    text = (tmp_path / "payments-saga.md").read_text(encoding="utf-8")
+    e = dk.estimate(d)
+    assert "**Service-level objectives:** 9 of 11 met." in text
+    orders = e.endpoints["orders-svc POST /v1/orders"]
+    assert (f"| `orders-svc POST /v1/orders` | p95 ≤ 20 ms, p99 ≤ 40 ms | p95 "
+            f"{orders.p95_ms:.3g} ms, p99 {orders.p99_ms:.3g} ms | — | met |") in text
+    # the charge waits for the provider: its p95 misses the policy's 100 ms
+    assert "| `payments-svc POST /v1/charges` | p95 ≤ 100 ms, 99.9 % succeed | p95 821 ms" in text
+    assert "| **MISSED** |" in text
+    # a queue's handler is held to the availability only: nobody waits for its latency
+    assert "| `orders-svc POST /v1/order-sagas` | 99.9 % succeed | 99.9998 % succeed" in text
+    plain = tmp_path / "plain"
+    write_report(dk.template("payments-saga"), plain)
+    assert "Service-level objectives" not in (plain / "payments-saga.md").read_text("utf-8")
