@@ -393,7 +393,7 @@ def report_command(file: str, out_dir: str, audit: bool, only: str | None) -> No
     from designkit.render.report import write_report
 
     whole, design = _drawable(file, only, needs_layout=True)
-    result = estimate(whole) if whole.rates() else None
+    result = estimate(whole) if whole.loaded else None
     path = write_report(design, Path(out_dir), estimate=result,
                         assessment=assess(whole, estimate=result, audit=audit))
     click.echo(str(path))
@@ -432,7 +432,7 @@ def _draw(module: Any, view: str, whole: Design, design: Design, endpoint: str |
     if view == "saga":
         return module.saga(design, saga_name)
     found = None
-    if with_estimate and whole.rates():
+    if with_estimate and whole.loaded:
         from designkit.estimate.api import estimate
 
         found = estimate(whole)

@@ -549,7 +549,7 @@ class Estimate:
         source = self._source
         example = next((str(ref) for ref, _ in source.endpoints()), None) if source else None
         example = example or "api GET /items"
-        if source is not None and source.rates():
+        if source is not None and source.loaded:
             what = "its workload sends no requests (every rate is 0)"
         else:
             what = "it has no workload"

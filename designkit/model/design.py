@@ -173,6 +173,19 @@ class Design(Strict):
         self.schedule[str(ref) if ref else endpoint] = Schedule(every_s=every_s, runs=runs)
         return self
 
+    def rate(self, endpoint: str) -> float | None:
+        """Requests per second of one endpoint (workload plus schedule); ``None`` when
+        neither names it."""
+        load, job = self.workload.get(endpoint), self.schedule.get(endpoint)
+        if job is None:
+            return load
+        return (load or 0.0) + job.rate
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the workload or a schedule names any endpoint."""
+        return bool(self.workload or self.schedule)
+
     def rates(self) -> dict[str, float]:
         """Requests per second by endpoint: the workload's, plus the scheduled jobs'."""
         out = dict(self.workload)

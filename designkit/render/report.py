@@ -268,7 +268,7 @@ def _summary(design: Design) -> list[_Block]:
     if rows:
         blocks.append(_Table(("kind", "count", "components"), tuple(rows), frozenset({1})))
     endpoints = [(_cell(_code(str(ref))),
-                  _cell(number(design.rates().get(str(ref), 0.0))))
+                  _cell(number(design.rate(str(ref)) or 0.0)))
                  for ref, _ in design.endpoints()]
     if endpoints:
         blocks.append(_Table(("endpoint", "workload rps"), tuple(endpoints), frozenset({1})))
@@ -520,7 +520,7 @@ def write_report(design: Design, out_dir: Path, estimate: Estimate | None = None
         ...     sorted(p.name for p in md.parent.glob("*.svg"))[:2]
         ['flash-sale-architecture.svg', 'flash-sale-data.svg']
     """
-    if estimate is None and design.rates():
+    if estimate is None and design.loaded:
         from designkit.estimate.api import estimate as run_estimate
 
         estimate = run_estimate(design)

@@ -431,7 +431,7 @@ def _storms_by_call(ctx: Context) -> dict[tuple[str, str], list[RetryStorm]]:
     """The estimate's retry storms by (caller, target), in the estimate's order (none
     without a workload)."""
     out: dict[tuple[str, str], list[RetryStorm]] = {}
-    for storm in ctx.estimate.retry_storms if ctx.design.rates() else ():
+    for storm in ctx.estimate.retry_storms if ctx.design.loaded else ():
         out.setdefault((storm.caller, storm.target), []).append(storm)
     return out
 
@@ -490,7 +490,7 @@ def retry_backoff(ctx: Context) -> Iterator[Finding]:
                               "idempotency key, but the model cannot tell whether it is "
                               "forwarded to (and honoured by) the provider; attest it",
                               **evidence)
-        elif not ctx.design.rates():
+        elif not ctx.design.loaded:
             yield ctx.needs_data(path, f"{where} with exponential backoff and jitter; the "
                                  "retry amplification needs a workload: set workload")
         else:

@@ -67,7 +67,7 @@ def at_least(ctx: Context, finding: Finding, severity: Severity) -> Finding:
 
 
 def _rps(ctx: Context, ref: EndpointRef) -> str:
-    rps = ctx.design.rates().get(str(ref))
+    rps = ctx.design.rate(str(ref))
     return f" ({_n(rps)} rps in the workload)" if rps else ""
 
 
@@ -180,7 +180,7 @@ def _per_item(ctx: Context, ref: EndpointRef, site: Site) -> Finding | None:
             loop_count=loops, calls=n, per_call_ms=op_ms, total_ms=n * op_ms,
             batched_ms=op_ms)
     if callee is not None:
-        per = ctx.estimate.endpoints.get(str(callee)) if ctx.design.rates() else None
+        per = ctx.estimate.endpoints.get(str(callee)) if ctx.design.loaded else None
         cost = (f" ({_n(per.mean_ms)} ms each = {_n(n * per.mean_ms)} ms per request)"
                 if per is not None else "")
         return ctx.finding(
