@@ -455,7 +455,7 @@ class Estimate:
         if source is None:
             return {}
         default = source.policy.slo
-        background = _background_endpoints(source)
+        background = source.background_endpoints()
         out: dict[str, SloCheck] = {}
         for ref, endpoint in source.endpoints():
             key = str(ref)
@@ -643,19 +643,6 @@ class Estimate:
                 f"{st_rows}</table>{note}"
                 f"<p>utilization coloured above the policy's {self.utilization_max:.0%}; "
                 "red = saturated</p></div>")
-
-
-def _background_endpoints(design: Design) -> set[str]:
-    """Queues' handlers and the endpoints only a schedule runs."""
-    from designkit.model.refs import EndpointRef
-
-    out = {key for key in design.schedule if key not in design.workload}
-    for component in design.components.values():
-        handler = getattr(component, "handler", None)
-        ref = EndpointRef.parse(handler) if isinstance(handler, str) else None
-        if ref is not None:
-            out.add(str(ref))
-    return out
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:

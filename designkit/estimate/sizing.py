@@ -19,7 +19,6 @@ from designkit.estimate.arguments import ArgumentError, positive, ratio
 from designkit.estimate.result import Estimate
 from designkit.estimate.scenarios import Scenario
 from designkit.model.database import DEFAULT_POOL_SIZE, Database
-from designkit.model.refs import EndpointRef
 from designkit.model.service import Service
 
 if TYPE_CHECKING:
@@ -314,7 +313,7 @@ class Target:
 def _targets(design: Design, p95_ms: float | None) -> dict[str, Target]:
     """Each endpoint's targets (see :func:`size`); a queue's handler and an endpoint with
     none are left out."""
-    handlers = {str(ref) for ref in _handlers(design)}
+    handlers = design.background_endpoints() - set(design.schedule)
     default = design.policy.slo
     out: dict[str, Target] = {}
     for ref, endpoint in design.endpoints():
@@ -332,14 +331,3 @@ def _targets(design: Design, p95_ms: float | None) -> dict[str, Target]:
         if p95 is not None or p99 is not None:
             out[str(ref)] = Target(p95, p99)
     return out
-
-
-def _handlers(design: Design) -> list[EndpointRef]:
-    """The endpoints that consume a queue."""
-    found = []
-    for component in design.components.values():
-        handler = getattr(component, "handler", None)
-        ref = EndpointRef.parse(handler) if isinstance(handler, str) else None
-        if ref is not None:
-            found.append(ref)
-    return found

@@ -186,6 +186,22 @@ class Design(Strict):
         """Whether the workload or a schedule names any endpoint."""
         return bool(self.workload or self.schedule)
 
+    def background_endpoints(self) -> set[str]:
+        """Endpoints nobody waits for: queues' handlers, and those only a schedule runs.
+
+        Example:
+            >>> import designkit as dk
+            >>> sorted(dk.template("flash-sale").background_endpoints())
+            ['order-projector POST /v1/order-events']
+        """
+        out = {key for key in self.schedule if key not in self.workload}
+        for component in self.components.values():
+            handler = component.handler if isinstance(component, Queue) else None
+            ref = EndpointRef.parse(handler) if handler else None
+            if ref is not None:
+                out.add(str(ref))
+        return out
+
     def rates(self) -> dict[str, float]:
         """Requests per second by endpoint: the workload's, plus the scheduled jobs'."""
         out = dict(self.workload)
