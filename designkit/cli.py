@@ -187,7 +187,8 @@ def estimate_command(file: str, scale: float, days: float, failing: dict[str, fl
 
     The JSON holds every endpoint that receives traffic; a saturated endpoint has
     "saturated": true and null latencies (never NaN or Infinity); "error_ratio" is the
-    share of its requests that fail and "errors" that share by cause.
+    share of its requests that fail and "errors" that share by cause; an endpoint with
+    errors also has "success", the latency of its requests that succeed.
     """
     from designkit.estimate.api import estimate_with
     from designkit.estimate.scenarios import Scenario

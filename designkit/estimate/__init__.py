@@ -14,6 +14,7 @@ from designkit.estimate.result import (
     Estimate,
     NotFoundError,
     StationEstimate,
+    Successes,
 )
 from designkit.estimate.scenarios import Scenario
 from designkit.estimate.simulate import simulate
@@ -22,6 +23,6 @@ from designkit.estimate.transient import StationSeries, Transient, transient
 
 __all__ = ["ArgumentError", "Capacity", "ComponentEstimate", "EndpointEstimate", "Estimate",
            "FailureWalk", "Growth", "NotFoundError", "RetryStorm", "SagaWalk", "Scenario",
-           "Sizing", "SizingError", "StationEstimate", "StationSeries", "StepOutcome",
+           "Sizing", "SizingError", "StationEstimate", "StationSeries", "StepOutcome", "Successes",
            "Transient", "estimate", "failure_walk", "growth", "simulate", "size",
            "transient"]

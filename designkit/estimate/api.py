@@ -11,7 +11,7 @@ from designkit.estimate.arguments import ArgumentError, at_least_zero, positive
 from designkit.estimate.background import background_stations
 from designkit.estimate.capacity import max_scale, retry_storms
 from designkit.estimate.errors import errors_of
-from designkit.estimate.latency import endpoint_latency
+from designkit.estimate.latency import endpoint_latency, success_latency
 from designkit.estimate.program import Program, compile_design
 from designkit.estimate.result import (
     Capacity,
@@ -20,6 +20,7 @@ from designkit.estimate.result import (
     Estimate,
     LazyTable,
     StationEstimate,
+    Successes,
 )
 from designkit.estimate.scenarios import Scenario
 from designkit.estimate.solve import Solution, Trials, solve, trials
@@ -270,11 +271,14 @@ def _endpoints(solution: Solution) -> LazyTable[EndpointEstimate]:
         latency = endpoint_latency(solution, i)
         errors = errors_of(program)[i]
         consume = program.endpoints[i].consume
+        ok = success_latency(solution, i) if errors.ratio > 0 else None
         return EndpointEstimate(rates[i] * 1000.0, latency.mean, latency.p50, latency.p95,
                                 latency.p99, latency.saturated, latency.dist,
                                 error_ratio=errors.ratio, errors=errors.to_dict(),
                                 lag_ms=None if consume is None
-                                else float(solution.trial.wait[consume, 0]))
+                                else float(solution.trial.wait[consume, 0]),
+                                success=None if ok is None
+                                else Successes(ok.mean, ok.p50, ok.p95, ok.p99))
 
     return LazyTable([str(ep.ref) for ep, rate in zip(program.endpoints, rates, strict=True)
                       if rate > 0], make, "endpoint")

@@ -10,7 +10,10 @@ path fails (a message's handler runs on its own: its failures are its own endpoi
   does — survivals multiply — and a failure is put down to the first step that fails;
 * parallel branches: all must succeed (the branches counted in their order);
 * a cache read: the miss path runs on misses only;
-* a call of another endpoint: that endpoint's failures, cause by cause.
+* a call of another endpoint: that endpoint's failures, cause by cause, after the call's
+  own stated ``failure_rate`` (``"failure: SERVICE"``);
+* a call with a fallback: only when the fallback fails too (the call's failures are
+  taken over).
 
 Causes are named ``"timeout: NAME"``, ``"failure: NAME"`` (the third party's own errors)
 and ``"breaker: NAME"``; their shares add up to the endpoint's error ratio. A failed
@@ -43,6 +46,7 @@ from designkit.flow.nodes import (
     Delay,
     EndpointFlow,
     ExternalCall,
+    Fallback,
     Hold,
     Invoke,
     Loop,
@@ -56,7 +60,8 @@ from designkit.flow.nodes import (
 if TYPE_CHECKING:
     from designkit.estimate.program import Program
 
-__all__ = ["Errors", "call_errors", "endpoint_errors", "errors_of"]
+__all__ = ["Errors", "call_errors", "endpoint_errors", "errors_of", "failing_share",
+           "node_errors"]
 
 
 @dataclass(frozen=True)
@@ -167,37 +172,51 @@ def errors_of(program: Program) -> list[Errors]:
     return program.errors
 
 
+def failing_share(program: Program, node: Node) -> float:
+    """The chance a part of ``program``'s flow fails (a call with a fallback: how often the
+    fallback runs)."""
+    return node_errors(node, errors_of(program)).ratio
+
+
 def endpoint_errors(endpoints: Sequence[EndpointFlow], order: Sequence[int]) -> list[Errors]:
     """Each endpoint's errors (callees before callers: ``order`` lists callers first)."""
     found: list[Errors | None] = [None] * len(endpoints)
     for index in reversed(order):
-        found[index] = _node(endpoints[index].steps, found)
+        found[index] = node_errors(endpoints[index].steps, found)
     return [e if e is not None else NONE for e in found]
 
 
-def _node(node: Node, endpoints: list[Errors | None]) -> Errors:
+def node_errors(node: Node, endpoints: Sequence[Errors | None]) -> Errors:
+    """The errors of one part of a flow, its callees' (``endpoints``) known."""
     match node:
         case Seq():
             out = NONE
             for item in node.items:
-                out = out + _node(item, endpoints)
+                out = out + node_errors(item, endpoints)
             return out
         case Par():
             out = NONE
             for branch in node.branches:
-                out = out + _node(branch, endpoints)
+                out = out + node_errors(branch, endpoints)
             return out
         case Delay() | Visit() | Publish():
             return NONE
         case Hold():
-            return _node(node.body, endpoints)
+            return node_errors(node.body, endpoints)
         case Loop():
-            return _node(node.body, endpoints).repeated(node.count)
+            return node_errors(node.body, endpoints).repeated(node.count)
         case CacheRead():
-            return _node(node.miss, endpoints).scaled(1.0 - node.hit)
+            return node_errors(node.miss, endpoints).scaled(1.0 - node.hit)
         case Invoke():
             callee = endpoints[node.endpoint]
-            return (callee if callee is not None else NONE).repeated(node.count)
+            own = NONE
+            if node.failure_rate > 0:  # the call's own failures, then the callee's
+                target = node.site.target if node.site is not None else None
+                own = Errors({f"failure: {target or 'call'}": node.failure_rate})
+            return (own + (callee if callee is not None else NONE)).repeated(node.count)
+        case Fallback():  # a failed call is taken over by its fallback
+            failing = node_errors(node.body, endpoints).ratio
+            return node_errors(node.fallback, endpoints).scaled(failing)
         case ExternalCall():
             return call_errors(node).repeated(node.count)
         case _:

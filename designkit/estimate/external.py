@@ -205,32 +205,89 @@ def call_moments(call: ExternalCall) -> tuple[Attempts, float, float]:
     return info, mean, var if math.isfinite(var) else math.inf
 
 
-def call_dist(call: ExternalCall, grid: Grid, wait: Dist | None = None) -> Dist:
+def call_dist(call: ExternalCall, grid: Grid, wait: Dist | None = None, *,
+              ok: bool = False) -> Dist:
     """The time of one logical call on ``grid``: attempts (each waiting ``wait`` when the
     third party bounds its concurrency), cut at the timeout, with backoff between them.
 
-    Attempts are added while they are reached and the backoff waited so far still ends on
-    the grid; the chance of the later ones is left as mass beyond the grid (its tail), so
-    no sum wraps around the grid."""
+    A call that makes ``k`` attempts made ``k − 1`` that failed — each a timeout, exactly
+    at ``timeout_ms``, or the third party's error within time — and a last one that
+    answered within time (or, the ``n``-th, ended either way): the attempts are taken as
+    what they ended in, so a retried call is longer by a typical *failed* attempt, not a
+    typical attempt. Attempts are added while they are reached and the backoff waited so far
+    still ends on the grid; the chance of the later ones is left as mass beyond the grid
+    (its tail), so no sum wraps around the grid.
+
+    ``ok``: the time of the calls that succeed — the ``k``-th attempt answers within time,
+    with probability ``fᵏ⁻¹(1 − f) / (1 − fⁿ)``.
+    """
     info = attempts(call)
     if info.breaker_open:
         return grid.zero()
-    one = call.latency.dist(grid)
-    if call.timeout_ms is not None:
-        one = one.truncate(call.timeout_ms)
+    f, n = info.failure, info.max_attempts
+    if ok and f >= 1.0:
+        return grid.never()  # no call succeeds
+    within, failed, either = _outcomes(call, info, call.latency.dist(grid), grid)
     if wait is not None:
-        one = wait + one
+        within, failed, either = wait + within, wait + failed, wait + either
+    if ok:
+        scale = -math.expm1(n * math.log(f)) if f > 0 else 1.0  # 1 − fⁿ
+        parts = ((w * (1.0 - f) / scale, within) for w in _reached(f, n))
+    else:
+        parts = ((w, within if k < n else either)
+                 for k, w in enumerate(info.weights(), start=1))
+    return _attempts_dist(call, grid, failed, parts)
+
+
+def _reached(f: float, n: int) -> Iterator[float]:
+    """P(an attempt ``k`` is made) = ``fᵏ⁻¹``, for k = 1 … n, while any is left."""
+    reach = 1.0
+    for _ in range(n):
+        yield reach
+        reach *= f
+        if reach < 1e-300:
+            return
+
+
+def _outcomes(call: ExternalCall, info: Attempts, one: Dist,
+              grid: Grid) -> tuple[Dist, Dist, Dist]:
+    """One attempt's time, by how it ended: within time (``X | X < timeout``), failed
+    (a timeout at ``timeout_ms`` or an error within time, in their shares), and either (the
+    attempt cut at the timeout)."""
+    if call.timeout_ms is None:
+        return one, one, one
+    either = one.truncate(call.timeout_ms)
+    within = one
+    cut = math.floor(max(call.timeout_ms, 0.0) / grid.step + 0.5)
+    if cut < grid.size:
+        kept = one.pmf.copy()
+        kept[cut:] = 0.0
+        mass = float(kept.sum())
+        within = Dist(grid, kept / mass) if mass > 0 else grid.point(call.timeout_ms)
+    timed_out = info.p_timeout / info.failure if info.failure > 0 else 0.0
+    failed = within
+    if timed_out > 0:
+        failed = Dist.mixture([(timed_out, grid.point(call.timeout_ms)),
+                               (1.0 - timed_out, within)])
+    return within, failed, either
+
+
+def _attempts_dist(call: ExternalCall, grid: Grid, failed: Dist,
+                   parts: Iterator[tuple[float, Dist]]) -> Dist:
+    """The mixture over ``k`` of ``k − 1`` ``failed`` attempts, the backoffs between them,
+    and a last one (``parts``: P(k attempts) and the last one's time, k = 1, 2, …)."""
     end = grid.size * grid.step
-    parts = []
-    total = one
+    mixed = []
+    before: Dist | None = None  # the failed attempts and backoffs so far
     left = 1.0
-    for k, weight in enumerate(info.weights(), start=1):
+    for k, (weight, last) in enumerate(parts, start=1):
         if k > 1:
             if backoff_total_ms(call, k - 1) >= end:
                 break
-            total = total + grid.point(backoff_ms(call, k - 1)) + one
-        parts.append((weight, total))
+            step = failed + grid.point(backoff_ms(call, k - 1))
+            before = step if before is None else before + step
+        mixed.append((weight, last if before is None else before + last))
         left -= weight
     if left > 1e-15:
-        parts.append((left, grid.never()))
-    return Dist.mixture(parts)
+        mixed.append((left, grid.never()))
+    return Dist.mixture(mixed)

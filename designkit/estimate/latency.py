@@ -15,6 +15,7 @@ from typing import NamedTuple, assert_never
 import numpy as np
 from numpy.typing import NDArray
 
+from designkit.estimate.errors import errors_of, failing_share, node_errors
 from designkit.estimate.external import call_dist, call_moments, settings
 from designkit.estimate.program import Program
 from designkit.estimate.solve import Solution
@@ -22,6 +23,7 @@ from designkit.flow.nodes import (
     CacheRead,
     Delay,
     ExternalCall,
+    Fallback,
     Hold,
     Invoke,
     Loop,
@@ -35,7 +37,7 @@ from designkit.flow.nodes import (
 from designkit.flow.times import Exponential, Spec
 from designkit.maths.distributions import Dist, Grid
 
-__all__ = ["Latency", "endpoint_latency"]
+__all__ = ["Latency", "endpoint_latency", "success_latency"]
 
 
 @dataclass(frozen=True)
@@ -93,10 +95,7 @@ def endpoint_latency(solution: Solution, index: int, size: int = 2048) -> Latenc
     below the mean with each parallel step taken as its slowest branch's mean (the grid
     leaves out what lies beyond its end).
     """
-    composer = solution.composers.get(size)
-    if not isinstance(composer, _Composer):
-        composer = solution.composers[size] = _Composer(solution, size)
-    dist = composer.own(index)
+    dist = _composer(solution, size).own(index)
     if dist is None:
         return SATURATED
     if _parallel(solution.program)[index]:
@@ -104,6 +103,36 @@ def endpoint_latency(solution: Solution, index: int, size: int = 2048) -> Latenc
     else:
         mean = solution.endpoint_moments[index].mean
     return Latency(mean, dist.quantile(0.5), dist.quantile(0.95), dist.quantile(0.99), dist)
+
+
+def success_latency(solution: Solution, index: int, size: int = 2048) -> Latency | None:
+    """The latency of endpoint ``index``'s requests that succeed; ``None`` when none does.
+
+    Each call of a third party is conditioned on succeeding
+    (:func:`~designkit.estimate.external.call_dist` with ``ok``) and a cache's misses are
+    weighted by how often their path succeeds; the waits are every request's (failed
+    requests load the stations as much). Its mean is the grid's.
+    """
+    composer = _composer(solution, size, ok=True)
+    if composer.survival[index] <= 0.0:
+        return None
+    dist = composer.own(index)
+    if dist is None:
+        return SATURATED
+    return Latency(dist.mean(), dist.quantile(0.5), dist.quantile(0.95), dist.quantile(0.99),
+                   dist)
+
+
+def _composer(solution: Solution, size: int, *, ok: bool = False) -> _Composer:
+    """The solution's composer on grids of ``size`` cells (every request's, or with
+    ``ok`` the successes'), made once."""
+    key = -size if ok else size
+    found = solution.composers.get(key)
+    if isinstance(found, _Composer):
+        return found
+    made = _Composer(solution, size, _composer(solution, size) if ok else None)
+    solution.composers[key] = made
+    return made
 
 
 def _parallel(program: Program) -> list[bool]:
@@ -161,6 +190,9 @@ class _LowerMean:
                 return node.count * self.node(node.body)
             case Delay():
                 return node.time.mean
+            case Fallback():
+                failing = failing_share(self.solution.program, node.body)
+                return self.node(node.body) + failing * self.node(node.fallback)
             case _:
                 assert_never(node)
 
@@ -174,9 +206,13 @@ class _Composer:
     composed again.
     """
 
-    def __init__(self, solution: Solution, size: int) -> None:
+    def __init__(self, solution: Solution, size: int, base: _Composer | None = None) -> None:
         self.solution = solution
         self.size = size
+        self.base = base
+        """In the successes' composer (``ok``): every request's, whose waits it reads."""
+        self.survival: list[float] = ([e.survival for e in errors_of(solution.program)]
+                                      if base is not None else [])
         self.dists: dict[int, Dist | None] = {}
         self.grids: dict[Grid, _GridComposer] = {}
         self.p_wait: list[float] = solution.trial.p_wait[:, 0].tolist()
@@ -192,6 +228,15 @@ class _Composer:
         if self._services is None:
             self._services = _single_server_services(self.solution)
         return self._services
+
+    def successes(self) -> _Composer:
+        """The successes' composer on this one's grids (itself when it is that one)."""
+        return self if self.base is not None else _composer(self.solution, self.size, ok=True)
+
+    def through(self, node: Node) -> float:
+        """The chance a part of a flow succeeds."""
+        callees = errors_of(self.solution.program)
+        return node_errors(node, callees).survival
 
     def on(self, grid: Grid) -> _GridComposer:
         if grid not in self.grids:
@@ -219,6 +264,7 @@ class _Composer:
                 median = dist.quantile(0.5) / dist.grid.step  # in cells
                 if median >= MEDIAN_CELLS:
                     if (size < MAX_CELLS and allowed <= 1e-4 and not self.forked[index]
+                            and self.base is None
                             and _spread(dist) > (1.0 + SPREAD) * moments.var):
                         size *= 4  # steps shorter than a cell widened it: finer cells
                         continue
@@ -311,6 +357,8 @@ class _GridComposer:
         self.calls: dict[tuple[object, ...], Spectrum | None] = {}
 
     def wait(self, station: int) -> Spectrum | None:
+        if self.parent.base is not None:  # successes wait as every request does
+            return self.parent.base.on(self.grid).wait(station)
         if station not in self.waits:
             self.waits[station] = None  # (a hold's own wait is never inside its holding)
             exact = self.mg1_wait(station)
@@ -402,7 +450,7 @@ class _GridComposer:
         key = (settings(node), node.station)
         if key not in self.calls:
             wait = self.wait_dist(node.station) if node.station is not None else None
-            dist = call_dist(node, self.grid, wait)
+            dist = call_dist(node, self.grid, wait, ok=self.parent.base is not None)
             self.calls[key] = None if dist.zero else dist.spectrum
         return self.calls[key]
 
@@ -422,8 +470,11 @@ class _GridComposer:
             case CacheRead():
                 miss = self.spectrum(node.miss)
                 p = 1.0 - node.hit
+                if self.parent.base is not None:  # of the reads that succeed, the misses
+                    through = p * self.parent.through(node.miss)
+                    p = through / (node.hit + through) if through > 0 else 0.0
                 mixed = (None if miss is None or p <= 0 else miss if p >= 1
-                         else p * miss + node.hit)
+                         else p * miss + (1.0 - p))
                 return _product([self.spectrum(node.visit), mixed])
             case ExternalCall():
                 return _power(self.call(node), node.count)
@@ -439,8 +490,37 @@ class _GridComposer:
                 dist = Dist.maximum([grid.zero() if b is None else Dist(grid, spectrum=b)
                                      for b in branches])
                 return dist.spectrum
+            case Fallback():
+                return self.fallback(node)
             case _:
                 assert_never(node)
+
+    def fallback(self, node: Fallback) -> Spectrum | None:
+        """A call, then its fallback when it failed: ``(1 − p)·ok + p·failed × fallback``,
+        the failed calls' time being every call's less the successes' (a timed-out call
+        is long, an open breaker's instant); of the successes, the fallback's own."""
+        parent = self.parent
+        failing = failing_share(self.solution.program, node.body)
+        if failing <= 0:
+            return self.spectrum(node.body)
+        ones = self.grid.zero().spectrum
+        if parent.base is None:  # every request's
+            every, ok = self.spectrum(node.body), parent.successes().on(self.grid)
+            succeeded = ok.spectrum(node.body)
+            after, through = self.spectrum(node.fallback), 1.0
+        else:  # the successes': the call's, or the fallback's after a failed call
+            every = parent.base.on(self.grid).spectrum(node.body)
+            succeeded = self.spectrum(node.body)
+            after, through = self.spectrum(node.fallback), parent.through(node.fallback)
+        every_s = ones if every is None else every
+        ok_s = ones if succeeded is None else succeeded
+        after_s = ones if after is None else after
+        keep = (1.0 - failing) * ok_s if failing < 1.0 else 0.0 * ones
+        failed = every_s - keep  # p × the failed calls' spectrum
+        total = (1.0 - failing) + failing * through
+        if total <= 0:
+            return None
+        return (keep + through * failed * after_s) / total
 
 
 def _product(parts: list[Spectrum | None]) -> Spectrum | None:
@@ -529,6 +609,10 @@ def _single_server_services(solution: Solution) -> dict[int, list[tuple[float, o
             case CacheRead():
                 visit(node.visit, ep, mult)
                 visit(node.miss, ep, mult * (1.0 - node.hit))
+            case Fallback():
+                visit(node.body, ep, mult)
+                visit(node.fallback, ep,
+                      mult * failing_share(solution.program, node.body))
             case Delay() | Invoke():
                 pass
             case _:

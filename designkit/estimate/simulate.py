@@ -107,6 +107,7 @@ from designkit.estimate.result import (
     Estimate,
     Sampled,
     StationEstimate,
+    Successes,
 )
 from designkit.estimate.scenarios import Scenario
 from designkit.estimate.solve import solve
@@ -115,6 +116,7 @@ from designkit.flow.nodes import (
     Delay,
     EndpointFlow,
     ExternalCall,
+    Fallback,
     Hold,
     Invoke,
     Loop,
@@ -477,6 +479,8 @@ class _Simulation:
                 self.plain[i] = _Plain(st.servers, st.copies, self.stats[i], self.uniform)
         n = len(program.endpoints)
         self.samples: list[list[float]] = [[] for _ in range(n)]
+        # per endpoint, the measured times of the requests that succeeded
+        self.succeeded: list[list[float]] = [[] for _ in range(n)]
         # per endpoint, the requests measured that failed, by cause (see errors.py)
         self.failed: list[dict[str, int]] = [{} for _ in range(n)]
         self.started = [0] * n
@@ -564,7 +568,7 @@ class _Simulation:
         (a handler's message's arrival: see ``endpoint``), else from when it starts."""
         ep: EndpointFlow = self.program.endpoints[index]
         env, samples, started = self.env, self.samples[index], self.started
-        failed = self.failed[index]
+        failed, succeeded = self.failed[index], self.succeeded[index]
         warm = self.warm
         cpu = self.sampler(ep.cpu)
         steps = self.compile(ep.steps)
@@ -581,6 +585,8 @@ class _Simulation:
                     arrived.append(t0 - warm)
                 if cause is not None:
                     failed[cause] = failed.get(cause, 0) + 1
+                else:
+                    succeeded.append(now - t0)
 
         if ep.workers in self.held:
             workers = self.held[ep.workers]
@@ -656,15 +662,29 @@ class _Simulation:
                 return self.hold(node)
             case Invoke():
                 times, factories, j = self.times(node.count), self.factories, node.endpoint
+                failure_rate, uniform = node.failure_rate, self.uniform
+                own = f"failure: {node.site.target if node.site is not None else 'call'}"
 
                 def invoke(r: int) -> Gen:
                     first = None
                     for _ in range(times()):
+                        failed = own if failure_rate > 0 and uniform() < failure_rate \
+                            else None  # the call's own failures, then the callee's
                         cause = yield from factories[j]()
-                        first = first or cause
+                        first = first or failed or cause
                     return first
 
                 return invoke
+            case Fallback():
+                body, fallback = self.compile(node.body), self.compile(node.fallback)
+
+                def fall_back(r: int) -> Gen:
+                    cause = yield from body(r)
+                    if cause is None:
+                        return None
+                    return (yield from fallback(r))
+
+                return fall_back
             case ExternalCall():
                 return self.external(node)
             case Publish():
@@ -865,6 +885,9 @@ class _Simulation:
             case CacheRead():
                 yield node.visit.station
                 yield from self._reach(node.miss, memo)
+            case Fallback():
+                yield from self._reach(node.body, memo)
+                yield from self._reach(node.fallback, memo)
             case Delay():
                 pass
             case _:
@@ -916,10 +939,13 @@ def _endpoints(sim: _Simulation, loaded: list[bool]) -> dict[str, EndpointEstima
         values = np.asarray(samples)
         p50, p95, p99 = (float(v) for v in np.percentile(values, [50.0, 95.0, 99.0]))
         causes = {c: n / len(samples) for c, n in sim.failed[i].items()}
+        ok = np.asarray(sim.succeeded[i])
         out[str(ep.ref)] = EndpointEstimate(
             rps, float(values.mean()), p50, p95, p99, False, _empirical(values),
             _sampled(values), error_ratio=sum(sim.failed[i].values()) / len(samples),
-            errors=dict(sorted(causes.items(), key=lambda item: (-item[1], item[0]))))
+            errors=dict(sorted(causes.items(), key=lambda item: (-item[1], item[0]))),
+            success=None if not causes or not len(ok) else Successes(
+                float(ok.mean()), *(float(v) for v in np.percentile(ok, [50.0, 95.0, 99.0]))))
     return out
 
 

@@ -27,12 +27,14 @@ from typing import NamedTuple, assert_never
 import numpy as np
 from numpy.typing import NDArray
 
+from designkit.estimate.errors import failing_share
 from designkit.estimate.external import Attempts, call_moments, settings
 from designkit.estimate.program import Program
 from designkit.flow.nodes import (
     CacheRead,
     Delay,
     ExternalCall,
+    Fallback,
     Hold,
     Invoke,
     Loop,
@@ -334,12 +336,20 @@ class _Builder:
             case CacheRead():
                 visit = self.visit(node.visit, ep, mult, held)
                 miss = self.node(node.miss, ep, mult * (1.0 - node.hit), held)
-                p = 1.0 - node.hit
-                mixed = self.zero if p <= 0 or miss == self.zero else (
-                    miss if p >= 1.0 else self.op(MIXZERO, (miss,), p))
-                return self.total([visit, mixed])
+                return self.total([visit, self.sometimes(miss, 1.0 - node.hit)])
+            case Fallback():  # the fallback runs when the call fails
+                body = self.node(node.body, ep, mult, held)
+                failing = failing_share(self.program, node.body)
+                fallback = self.node(node.fallback, ep, mult * failing, held)
+                return self.total([body, self.sometimes(fallback, failing)])
             case _:
                 assert_never(node)
+
+    def sometimes(self, slot: int, p: float) -> int:
+        """The time of ``slot`` taken with probability ``p`` (else none)."""
+        if p <= 0 or slot == self.zero:
+            return self.zero
+        return slot if p >= 1.0 else self.op(MIXZERO, (slot,), p)
 
     def visit(self, node: Visit, ep: int, mult: float, held: tuple[int, ...]) -> int:
         time = node.time
@@ -519,7 +529,8 @@ def _only_visits(node: Node) -> tuple[int, ...] | None:
             return _only_visits(node.body)
         case Publish() if node.outbox is not None:  # its row's insert; the relay is later
             return (node.outbox.station,)
-        case Delay() | Hold() | Invoke() | ExternalCall() | Publish() | Par() | CacheRead():
+        case (Delay() | Hold() | Invoke() | ExternalCall() | Publish() | Par() | CacheRead()
+              | Fallback()):
             return None
         case _:
             assert_never(node)

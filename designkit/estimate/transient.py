@@ -31,6 +31,7 @@ from numpy.typing import NDArray
 
 from designkit.estimate.api import estimate_with, prepare
 from designkit.estimate.arguments import ArgumentError, positive
+from designkit.estimate.errors import failing_share
 from designkit.estimate.external import attempts
 from designkit.estimate.program import Program
 from designkit.estimate.scenarios import Scenario
@@ -40,6 +41,7 @@ from designkit.flow.nodes import (
     CacheRead,
     Delay,
     ExternalCall,
+    Fallback,
     Hold,
     Invoke,
     Loop,
@@ -447,6 +449,9 @@ class _Longer:
                 return node.count * self.node(node.body)
             case CacheRead():
                 return self.node(node.visit) + (1.0 - node.hit) * self.node(node.miss)
+            case Fallback():
+                failing = failing_share(self.program, node.body)
+                return self.node(node.body) + failing * self.node(node.fallback)
             case Delay():
                 return zero
             case _:

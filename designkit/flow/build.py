@@ -22,6 +22,7 @@ from designkit.flow.nodes import (
     CacheRead,
     EndpointFlow,
     ExternalCall,
+    Fallback,
     Flow,
     ForeignKey,
     Hold,
@@ -123,7 +124,10 @@ def walk_steps(steps: Sequence[Step], path: Path) -> Iterator[tuple[Path, Step]]
             case ParallelStep():
                 for b, branch in enumerate(step.parallel):
                     yield from walk_steps(branch, (*here, "parallel", b))
-            case CallStep() | PublishStep():
+            case CallStep():
+                if step.fallback is not None:
+                    yield from walk_steps(step.fallback, (*here, "fallback"))
+            case PublishStep():
                 pass
             case _:
                 assert_never(step)
@@ -390,6 +394,14 @@ class _Builder:
                 assert_never(step)
 
     def call(self, step: CallStep, path: Path, around: _Around) -> Node:
+        start = len(self.sites)
+        node = self.target_call(step, path, around)
+        if step.fallback is None:
+            return node
+        site = self.sites[start]  # the call's own (what it reaches comes after)
+        return Fallback(node, self.steps(step.fallback, (*path, "fallback"), around), site)
+
+    def target_call(self, step: CallStep, path: Path, around: _Around) -> Node:
         text = step.call
         ref, callee, one_word = self.refs.get(text) or self.parse(text)
         site = self.site(step, path, around, ref.service if ref is not None else text)
@@ -398,7 +410,12 @@ class _Builder:
                 self.endpoint_ref((*path, "call"), text)
                 return Seq()
             self.first_call.setdefault((str(around.ref), callee), (path, around.normal))
-            return Invoke(self.index[callee], step.count, _copy(step.retries), site)
+            return Invoke(self.index[callee], step.count, _copy(step.retries), site,
+                          step.failure_rate or 0.0)
+        if step.failure_rate is not None:
+            self.report((*path, "failure_rate"), "only a call of another service's endpoint "
+                        "takes a failure_rate; a third party's is on its component "
+                        f"({text}: failure_rate: …)")
         if not one_word:
             self.report((*path, "call"), f"call target {text!r} is neither a component "
                         "name nor 'svc METHOD /path'")

@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from designkit.model.steps import Step
 
 __all__ = [
-    "CacheRead", "Delay", "EndpointFlow", "ExternalCall", "Flow", "ForeignKey", "Hold",
+    "CacheRead", "Delay", "EndpointFlow", "ExternalCall", "Fallback", "Flow", "ForeignKey", "Hold",
     "Invoke", "Loop", "Node", "Par", "Path", "Publish", "Resource", "Seq", "Site", "Visit",
     "children", "walk",
 ]
@@ -160,12 +160,14 @@ class Hold:
 @dataclass(frozen=True, eq=False)
 class Invoke:
     """A synchronous call of another endpoint, ``count`` in a row (``retries`` are noted
-    for the retry-storm check; an internal call is assumed to succeed)."""
+    for the retry-storm check). It fails when the callee's request does, or at the
+    ``failure_rate`` the call states (beyond the callee's model; after the retries)."""
 
     endpoint: int
     count: float = 1.0
     retries: Retries | None = None
     site: Site | None = None
+    failure_rate: float = 0.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -240,7 +242,18 @@ class CacheRead:
     site: Site | None = None
 
 
-Node = Delay | Visit | Hold | Invoke | ExternalCall | Publish | Seq | Par | Loop | CacheRead
+@dataclass(frozen=True, eq=False)
+class Fallback:
+    """``body`` (a call); when it fails, ``fallback`` instead of failing: the request goes
+    on, and fails only when the fallback does."""
+
+    body: Node
+    fallback: Node
+    site: Site | None = None
+
+
+Node = (Delay | Visit | Hold | Invoke | ExternalCall | Publish | Seq | Par | Loop | CacheRead
+        | Fallback)
 
 
 def children(node: Node) -> Iterator[Node]:
@@ -263,6 +276,9 @@ def children(node: Node) -> Iterator[Node]:
         case CacheRead():
             yield node.visit
             yield node.miss
+        case Fallback():
+            yield node.body
+            yield node.fallback
         case Publish():
             if node.outbox is not None:
                 yield node.outbox

@@ -341,7 +341,8 @@ def _trim(steps: Sequence[Step], resolves: Callable[[str], bool]) -> list[Step]:
     for step in steps:
         if isinstance(step, CallStep):
             if resolves(step.call):
-                out.append(step)
+                out.append(step if step.fallback is None else step.model_copy(
+                    update={"fallback": _trim(step.fallback, resolves)}))
         elif isinstance(step, PublishStep):
             if resolves(step.publish):
                 out.append(step)

@@ -94,11 +94,16 @@ class _AddsCalls(_Steps):
         count: float = 1,
         timeout_ms: float | None = None,
         retries: Retries | dict[str, Any] | None = None,
+        failure_rate: float | None = None,
+        fallback: list[Any] | None = None,
     ) -> Any:
-        """Append a call to a component (or ``"svc METHOD /path"``); returns this container."""
+        """Append a call to a component (or ``"svc METHOD /path"``); returns this container.
+        ``fallback``: the steps run instead of failing when the call fails (mappings or
+        step models)."""
         data: dict[str, Any] = {"call": target, "count": count}
         for key, value in (("op", op), ("query", query), ("service_ms", service_ms),
-                           ("timeout_ms", timeout_ms), ("retries", retries)):
+                           ("timeout_ms", timeout_ms), ("retries", retries),
+                           ("failure_rate", failure_rate), ("fallback", fallback)):
             if value is not None:
                 data[key] = value
         self._add(CallStep, data)
@@ -170,10 +175,19 @@ class CallStep(Strict):
         count: Calls per execution of this step (may be fractional: 0.2 = one in five).
         timeout_ms: The caller's timeout on this call.
         retries: The caller's retry policy for this call (overrides the target's).
+        failure_rate: For a call of another service's endpoint: the share of these calls
+            that fail beyond what the callee's own model says (it is down, it drops the
+            connection), after the caller's retries; adds no load.
+        fallback: What the caller does when this call fails (after its retries, timeouts
+            or an open breaker): these steps instead of failing — a stale copy from a
+            cache, a default answer (an empty list: degrade, with no extra work). The
+            request fails only when the fallback fails.
 
     Example:
         >>> CallStep(call="stock-cache", op="DECR stock", service_ms=0.1).service_ms
         Time(mean=0.1)
+        >>> CallStep(call="recs-api", fallback=[{"call": "recs-cache"}]).fallback[0].call
+        'recs-cache'
     """
 
     call: str
@@ -183,6 +197,8 @@ class CallStep(Strict):
     count: Count = 1.0
     timeout_ms: PositiveMillis | None = None
     retries: Retries | None = None
+    failure_rate: Ratio | None = None
+    fallback: list[Step] | None = None
 
 
 class PublishStep(Strict):
@@ -341,5 +357,5 @@ Step = Annotated[
     ),
 ]
 
-for _model in (TransactionStep, LockStep, Loop, CacheStep, ParallelStep):
+for _model in (CallStep, TransactionStep, LockStep, Loop, CacheStep, ParallelStep):
     _model.model_rebuild()

@@ -62,6 +62,7 @@ from designkit.render.sequence_text import (
 from designkit.render.view import (
     SequenceView,
     StepView,
+    fallback_label,
     list_ms,
     ratio,
     sequence_view,
@@ -184,6 +185,11 @@ def _script(design: Design, seq: SequenceView) -> list[_Item]:
                     target = view.site.target or step.call
                     out.append(_Message(column[target], call_label(step), own,
                                         "async" if is_message(design, step) else "call"))
+                    if step.fallback is not None:
+                        out.append(_Frame("alt", "alt", None, [(
+                            fallback_label(view),
+                            list_ms(view.body) if time is not None else None,
+                            steps(view.body) or [_Note("degrade: answer without it")])]))
                 case PublishStep():
                     out.append(_Message(column[step.publish], publish_label(step), own,
                                         "async"))

@@ -61,6 +61,7 @@ from designkit.render.view import (
     StepView,
     architecture_view,
     data_view,
+    fallback_label,
     list_ms,
     ratio,
     sequence_view,
@@ -561,6 +562,14 @@ def sequence(design: Design, endpoint_ref: str, estimate: Estimate | None = None
                     target = view.site.target or step.call
                     message(depth, "-)" if is_message(design, step) else "->>", target,
                             call_label(step), own)
+                    if step.fallback is not None:
+                        block(depth, "alt", fallback_label(view),
+                              list_ms(view.body) if time is not None else None)
+                        if not view.body:
+                            body.append(f"{_INDENT * (depth + 1)}Note right of {service}: "
+                                        f"{_seq('degrade: answer without it')}")
+                        steps(view.body, depth + 1)
+                        body.append(f"{_INDENT * depth}end")
                 case PublishStep():
                     message(depth, "-)", step.publish, publish_label(step), own)
                 case TransactionStep():

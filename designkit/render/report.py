@@ -350,16 +350,26 @@ def _estimate(design: Design, stem: str, estimate: Estimate | None
         blocks.append(_p("No endpoint receives traffic: the design has no workload to "
                          "estimate."))
         return blocks, {}
+    from designkit.estimate.result import error_share, success_p95
     from designkit.render import plots
 
     days = f", {estimate.days:g} days of table growth" if estimate.days else ""
     blocks.append(_p(f"At {estimate.scale:g}× the workload ({estimate.scenario}{days})."))
+    failing = any(e.error_ratio > 0 for e in estimate.endpoints.values())
     rows = tuple((_cell(_code(name)), _cell(number(e.rps)), _cell(_ms(e.mean_ms)),
                   _cell(_ms(e.p50_ms)), _cell(_ms(e.p95_ms)), _cell(_ms(e.p99_ms)),
+                  *((_cell(error_share(e.error_ratio)), _cell(success_p95(e))) if failing
+                    else ()),
                   _cell(_b("SATURATED")) if e.saturated else _cell("ok"))
                  for name, e in estimate.endpoints.items())
+    errors = ("errors", "successes' p95 ms") if failing else ()
     blocks.append(_Table(("endpoint", "rps", "mean ms", "p50 ms", "p95 ms", "p99 ms",
-                          "status"), rows, frozenset({1, 2, 3, 4, 5})))
+                          *errors, "status"), rows,
+                         frozenset({1, 2, 3, 4, 5, *((6, 7) if failing else ())})))
+    if failing:
+        blocks.append(_p("Latencies are every request's, the failed ones included (they "
+                         "run their remaining steps); the successes' p95 is what a user who "
+                         "got an answer waited."))
     slos = estimate.slos
     if slos:
         met = sum(check.met for check in slos.values())

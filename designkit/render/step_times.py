@@ -43,15 +43,18 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, assert_never
 
+from designkit.estimate.errors import Errors, endpoint_errors, node_errors
 from designkit.estimate.external import call_moments
 from designkit.flow.nodes import (
     CacheRead,
     Delay,
     ExternalCall,
+    Fallback,
     Hold,
     Invoke,
     Loop,
@@ -68,7 +71,7 @@ if TYPE_CHECKING:
     from designkit.estimate.result import Estimate
     from designkit.flow.nodes import Flow, Path, Site
 
-__all__ = ["EndpointTimes", "StepTime", "endpoint_times"]
+__all__ = ["EndpointTimes", "StepTime", "endpoint_times", "errors_by_endpoint"]
 
 
 @dataclass(frozen=True)
@@ -207,6 +210,34 @@ class _Times:
                 ms = max((self.mean(branch) for branch in node.branches), default=0.0)
                 self.record(node.site, ms, math.nan)
                 return ms
+            case Fallback():  # the call, then its fallback as often as the call fails
+                call = self.mean(node.body)
+                failing = node_errors(node.body, self.callee_errors).ratio
+                ms = call + _times(failing, self.mean(node.fallback))
+                self.record(node.site, ms, call)
+                return ms
             case _:
                 assert_never(node)
+
+    @functools.cached_property
+    def callee_errors(self) -> list[Errors | None]:
+        """Each endpoint's errors, as the estimate gives them."""
+        return errors_by_endpoint(self.flow, self.estimate)
+
+
+def errors_by_endpoint(flow: Flow, estimate: Estimate | None) -> list[Errors | None]:
+    """Each of ``flow``'s endpoints' errors: the estimate's (under its scenario), else the
+    design's as written.
+
+    Example:
+        >>> import designkit as dk
+        >>> from designkit.flow.build import build
+        >>> d = dk.template("payments-saga")
+        >>> [e for e in errors_by_endpoint(build(d), None) if e and e.causes][0].ratio
+        1.569565593493196e-06
+    """
+    if estimate is None:
+        return list(endpoint_errors(flow.endpoints, flow.order))
+    found = (estimate.endpoints.get(str(ep.ref)) for ep in flow.endpoints)
+    return [None if e is None else Errors(e.errors) for e in found]
 

@@ -40,8 +40,9 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Literal, assert_never
 
+from designkit.estimate.errors import Errors, node_errors
 from designkit.flow.build import build
-from designkit.flow.nodes import CacheRead, Par, walk
+from designkit.flow.nodes import CacheRead, Fallback, Par, walk
 from designkit.model.components import Queue
 from designkit.model.database import Database
 from designkit.model.refs import EndpointRef
@@ -54,7 +55,12 @@ from designkit.model.steps import (
     PublishStep,
     TransactionStep,
 )
-from designkit.render.step_times import EndpointTimes, StepTime, endpoint_times
+from designkit.render.step_times import (
+    EndpointTimes,
+    StepTime,
+    endpoint_times,
+    errors_by_endpoint,
+)
 
 if TYPE_CHECKING:
     from designkit.estimate.result import ComponentEstimate, Estimate
@@ -380,6 +386,8 @@ class StepView:
             publish.
         hit: A cache read's hit ratio as the flow resolved it (the step's, else its
             cache's); ``None`` when neither is known.
+        failing: A call with a fallback: how often the call fails and the fallback (its
+            one nested list) runs; ``None`` for any other step.
         time: Its mean time under the estimate (:mod:`~designkit.render.step_times`);
             ``None`` without an estimate, or when the estimate does not know a station or
             an endpoint on its way.
@@ -389,10 +397,12 @@ class StepView:
     lists: tuple[tuple[StepView, ...], ...] = ()
     hit: float | None = None
     time: StepTime | None = None
+    failing: float | None = None
 
     @property
     def body(self) -> tuple[StepView, ...]:
-        """The one nested list of a transaction, lock, loop or cache read (``()``: none)."""
+        """The one nested list of a transaction, lock, loop, cache read or a call's
+        fallback (``()``: none)."""
         return self.lists[0] if self.lists else ()
 
 
@@ -463,15 +473,20 @@ def sequence_view(design: Design, endpoint_ref: str, estimate: Estimate | None =
         lists.setdefault(site.path[:-1], []).append(site)
     branches: dict[Path, int] = {}
     hits: dict[Path, float] = {}
+    failing: dict[Path, float] = {}
+    callees: list[Errors | None] = []
     for flow_endpoint in flow.endpoints:
         if flow_endpoint.ref != ref:
             continue
         for node in walk(flow_endpoint.steps):
-            if not isinstance(node, Par | CacheRead) or node.site is None \
+            if not isinstance(node, Par | CacheRead | Fallback) or node.site is None \
                     or node.site.endpoint is not endpoint:
                 continue
             if isinstance(node, Par):
                 branches[node.site.path] = len(node.branches)
+            elif isinstance(node, Fallback):
+                callees = callees or errors_by_endpoint(flow, estimate)
+                failing[node.site.path] = node_errors(node.body, callees).ratio
             else:
                 hits[node.site.path] = node.hit
     participants = [ref.service]
@@ -488,7 +503,9 @@ def sequence_view(design: Design, endpoint_ref: str, estimate: Estimate | None =
                 nested = [(*here, "on_miss")]
             case ParallelStep():
                 nested = [(*here, "parallel", b) for b in range(branches.get(here, 0))]
-            case CallStep() | PublishStep():
+            case CallStep():
+                nested = [(*here, "fallback")] if step.fallback is not None else []
+            case PublishStep():
                 nested = []
             case _:
                 assert_never(step)
@@ -499,7 +516,7 @@ def sequence_view(design: Design, endpoint_ref: str, estimate: Estimate | None =
         if time is not None and math.isnan(time.ms):
             time = None
         return StepView(site, tuple(tuple(view(s) for s in lists.get(key, ()))
-                                    for key in nested), hit, time)
+                                    for key in nested), hit, time, failing.get(here))
 
     steps = tuple(view(site) for site in lists[sites[0].path[:-1]])
     return SequenceView(ref, steps, tuple(participants), times,
@@ -520,6 +537,22 @@ def list_ms(steps: Sequence[StepView]) -> float | None:
             return None
         total += step.time.ms
     return total
+
+
+def fallback_label(view: StepView) -> str:
+    """The section of a call's fallback: ``psp fails (2.7%)`` — how often it runs.
+
+    Example:
+        >>> import designkit as dk
+        >>> d = dk.Design(name="x")
+        >>> _ = d.external("psp", latency_ms=10, failure_rate=0.027)
+        >>> _ = d.service("api").endpoint("POST /pay").call("psp", fallback=[])
+        >>> fallback_label(sequence_view(d, "api POST /pay").steps[0])
+        'psp fails (2.7%)'
+    """
+    who = view.site.target or "the call"
+    return f"{who} fails" if view.failing is None else \
+        f"{who} fails ({ratio(view.failing)})"
 
 
 def ratio(value: float) -> str:

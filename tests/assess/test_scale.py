@@ -236,7 +236,7 @@ EXPECTED: dict[str, dict[str, str]] = {
         'DK-API-004': 'e42340863e8672be',
         'DK-API-005': '86d0ef5c36eb8518',
         'DK-API-006': '06f91ef580c20841',
-        'DK-API-007': '8269043c7d249639',
+        'DK-API-007': '0a9922addda9e4c9',
         'DK-API-008': '7b720dd05c8e5847',
         'DK-BE-001': 'dbef5311d7722e59',
         'DK-BE-002': 'a0041e1a6bf924dd',

@@ -4,8 +4,9 @@ Each *family* below builds, from a seeded ``random.Random``, a small design whos
 use one step kind in its usual settings (and the others around it): ``call`` (a database
 by ``service_ms`` or by query, a cache, a third party, another service's endpoint),
 ``transaction`` (statements, and a call of another endpoint inside), ``lock`` (nested, in
-one order), ``loop``, ``cache`` (cache-aside with ``on_miss``), ``parallel`` and
-``publish`` (a queue with a handler). Holders are blocking and async services with few
+one order), ``loop``, ``cache`` (cache-aside with ``on_miss``), ``parallel``,
+``publish`` (a queue with a handler) and calls that fail (timeouts, retries, a
+``fallback``, an internal call's ``failure_rate``). Holders are blocking and async services with few
 workers, connection pools and locks; every time is drawn from the three shapes a design
 may state: a number (exponential), ``{mean, scv}`` with scv 0, 0.5, 1 or 2 (constant,
 gamma, exponential, hyperexponential) and ``{p50, p95}`` (a lognormal).
@@ -293,8 +294,35 @@ def mixed(rng: random.Random) -> dk.Design:
     return d
 
 
+def failing(rng: random.Random) -> dk.Design:
+    """Calls that fail: a third party failing 10–40 % of attempts within time, cut by a
+    timeout at 1.5–3× its mean and retried 0–2 times after a constant backoff, with a
+    ``fallback`` that reads a cache or runs a statement; another service's endpoint that
+    fails 2–10 % on its own (``failure_rate``) and degrades with an empty fallback."""
+    d = dk.Design(name="failing")
+    _db(d, rng)
+    d.cache("cache", service_ms=time_shape(rng, _ms(rng, 0.2, 1.5)))
+    mean = _ms(rng, 5.0, 30.0)
+    d.external("ext", latency_ms=time_shape(rng, mean),
+               timeout_ms=round(mean * rng.uniform(1.5, 3.0), 3),
+               failure_rate=round(rng.uniform(0.1, 0.4), 3),
+               retries={"max": rng.randint(0, 2), "backoff": "constant",
+                        "base_ms": _ms(rng, 1.0, 5.0)})
+    backend = _backend(d, rng)
+    ep = _api(d, rng)
+    if rng.random() < 0.5:
+        ep.call("ext", fallback=[{"call": "cache"}])
+    else:
+        ep.call("ext", fallback=[{"call": "db", "service_ms": time_shape(rng, _ms(rng, 0.5,
+                                                                                 4.0))}])
+    ep.call(backend, failure_rate=round(rng.uniform(0.02, 0.1), 3), fallback=[])
+    d.set_load("api GET /x", 1.0)
+    return d
+
+
 FAMILIES: dict[str, Callable[[random.Random], dk.Design]] = {
-    f.__name__: f for f in (calls, transaction, lock, loop, cache, parallel, publish, mixed)}
+    f.__name__: f for f in (calls, transaction, lock, loop, cache, parallel, publish, mixed,
+                            failing)}
 """Family name → builder of a design from a seeded generator."""
 
 
@@ -397,8 +425,14 @@ def features(design: dk.Design) -> set[str]:
                               "call:database(query)" if step.query else "call:database(time)"}
                 elif isinstance(target, dk.External):
                     found.add("call:external" + ("(concurrency)" if target.concurrency else ""))
+                    if target.failure_rate > 0 and target.timeout_ms is not None:
+                        found.add("call:external(failing)")
                 else:
                     found.add(f"call:{target.kind}")
+                if step.fallback is not None:
+                    found.add("call:fallback" + ("" if step.fallback else "(degrade)"))
+                if step.failure_rate:
+                    found.add("call:failure_rate")
             case TransactionStep():
                 found.add("pool")
                 calls = [s for s in step.steps if isinstance(s, CallStep)]

@@ -36,6 +36,30 @@ def test_a_timeout_at_the_p90_of_an_exponential() -> None:
     assert e.mean_ms == pytest.approx(90.0, rel=1e-3)
 
 
+def test_the_requests_that_succeed_are_the_attempts_within_time() -> None:
+    # Timeout at the p90 of an exponential of mean 100 ms, no retry: a success is an
+    # attempt below t = 100·ln 10, so its mean is (μ − (t + μ)e^(−t/μ)) / (1 − e^(−t/μ))
+    # and its p95 solves (1 − e^(−x/μ)) / 0.9 = 0.95.
+    t = 100.0 * math.log(10.0)
+    e = dk.estimate(_one_call(timeout_ms=t)).endpoints["api POST /pay"]
+    assert e.success is not None
+    assert e.success.mean_ms == pytest.approx((100.0 - (t + 100.0) * 0.1) / 0.9, rel=1e-3)
+    assert e.success.p95_ms == pytest.approx(-100.0 * math.log(1.0 - 0.95 * 0.9), rel=1e-3)
+    assert e.mean_ms == pytest.approx(90.0, rel=1e-3)  # every request's: E[min(X, t)]
+
+
+def test_a_success_after_retries_includes_the_failed_attempts() -> None:
+    # 30 % of attempts fail (at any time), two retries: a call that succeeds took k
+    # attempts with probability 0.3^(k−1)·0.7 / (1 − 0.3³), each 100 ms on average.
+    e = dk.estimate(_one_call(failure_rate=0.3, retries={"max": 2})).endpoints["api POST /pay"]
+    tries = sum(k * 0.3 ** (k - 1) * 0.7 for k in (1, 2, 3)) / (1.0 - 0.027)
+    assert e.success is not None
+    assert e.success.mean_ms == pytest.approx(100.0 * tries, rel=1e-3)
+    assert e.to_dict()["success"]["mean_ms"] == pytest.approx(100.0 * tries, rel=1e-3)
+    no_errors = dk.estimate(_one_call()).endpoints["api POST /pay"]
+    assert no_errors.success is None and "success" not in no_errors.to_dict()
+
+
 def test_availability_in_sequence_is_the_product_and_the_first_failure_is_the_cause() -> None:
     d = dk.Design(name="two")
     d.external("a", latency_ms=10.0, failure_rate=0.1)
@@ -104,6 +128,19 @@ def test_the_simulation_counts_the_same_errors() -> None:
         assert set(got.errors) == set(causes), key
         for cause, share in causes.items():
             assert abs(got.errors[cause] - share) <= max(0.005, 0.1 * share), (key, cause)
+    # and the requests that succeed take as long as the estimate says: mean and p95
+    # within 5 % (a cache's successful misses, a loop's, the branches', a callee's)
+    estimated = dk.estimate(design)
+    compared = 0
+    for key in EXPECTED:
+        want, got = estimated.endpoints[key].success, simulated.endpoints[key].success
+        assert (want is None) == (got is None), key
+        if want is None or got is None:
+            continue
+        compared += 1
+        assert got.mean_ms == pytest.approx(want.mean_ms, rel=0.05), key
+        assert got.p95_ms == pytest.approx(want.p95_ms, rel=0.05), key
+    assert compared == 4
 
 
 def test_a_third_party_down_fails_every_request_fast() -> None:
@@ -171,4 +208,6 @@ def test_templates_under_a_failing_provider_fail_as_simulated(name: str) -> None
         checked += 1
         assert abs(got.error_ratio - want.error_ratio) <= max(0.005, 0.1 * want.error_ratio), \
             (key, got.error_ratio, want.error_ratio)
+        assert want.success is not None and got.success is not None
+        assert got.success.p95_ms == pytest.approx(want.success.p95_ms, rel=tolerance), key
     assert checked >= 1

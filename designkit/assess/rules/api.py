@@ -398,9 +398,11 @@ def circuit_breaker(ctx: Context) -> Iterator[Finding]:
         attempts = 1 + (retries.max if retries else 0)
         timeout = step.timeout_ms or target.timeout_ms
         if breaker is not None and breaker.enabled:
+            meanwhile = ("falls back while it is open" if step.fallback is not None
+                         else "fails its requests while it is open (no fallback)")
             yield ctx.finding(path, True, f"{ref}: call to {step.call} is behind a breaker "
                               f"(opens at {_pct(breaker.failure_threshold)} failures for "
-                              f"{_n(breaker.open_ms / 1000)} s)")
+                              f"{_n(breaker.open_ms / 1000)} s) and {meanwhile}")
             continue
         if timeout is not None:
             held = (f"each request waits up to {_n(timeout)} ms × {attempts} attempt(s) = "
