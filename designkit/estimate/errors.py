@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, assert_never
 from designkit.estimate.external import attempts
 from designkit.flow.nodes import (
     CacheRead,
+    Choice,
     Delay,
     EndpointFlow,
     ExternalCall,
@@ -214,6 +215,11 @@ def node_errors(node: Node, endpoints: Sequence[Errors | None]) -> Errors:
                 target = node.site.target if node.site is not None else None
                 own = Errors({f"failure: {target or 'call'}": node.failure_rate})
             return (own + (callee if callee is not None else NONE)).repeated(node.count)
+        case Choice():
+            first = node_errors(node.first, endpoints).scaled(node.p)
+            second = node_errors(node.second, endpoints).scaled(1.0 - node.p)
+            return Errors({c: first.causes.get(c, 0.0) + second.causes.get(c, 0.0)
+                           for c in {**first.causes, **second.causes}})
         case Fallback():  # a failed call is taken over by its fallback
             failing = node_errors(node.body, endpoints).ratio
             return node_errors(node.fallback, endpoints).scaled(failing)

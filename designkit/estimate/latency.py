@@ -21,6 +21,7 @@ from designkit.estimate.program import Program
 from designkit.estimate.solve import Solution
 from designkit.flow.nodes import (
     CacheRead,
+    Choice,
     Delay,
     ExternalCall,
     Fallback,
@@ -193,6 +194,8 @@ class _LowerMean:
             case Fallback():
                 failing = failing_share(self.solution.program, node.body)
                 return self.node(node.body) + failing * self.node(node.fallback)
+            case Choice():
+                return node.p * self.node(node.first) + (1.0 - node.p) * self.node(node.second)
             case _:
                 assert_never(node)
 
@@ -492,8 +495,23 @@ class _GridComposer:
                 return dist.spectrum
             case Fallback():
                 return self.fallback(node)
+            case Choice():
+                return self.choice(node)
             case _:
                 assert_never(node)
+
+    def choice(self, node: Choice) -> Spectrum | None:
+        """One of two, with probability ``p`` the first (of the successes: weighted by how
+        often each succeeds)."""
+        p = node.p
+        if self.parent.base is not None:
+            first = p * self.parent.through(node.first)
+            second = (1.0 - p) * self.parent.through(node.second)
+            p = first / (first + second) if first + second > 0 else p
+        ones = self.grid.zero().spectrum
+        first_s, second_s = self.spectrum(node.first), self.spectrum(node.second)
+        return (p * (ones if first_s is None else first_s)
+                + (1.0 - p) * (ones if second_s is None else second_s))
 
     def fallback(self, node: Fallback) -> Spectrum | None:
         """A call, then its fallback when it failed: ``(1 − p)·ok + p·failed × fallback``,
@@ -609,6 +627,9 @@ def _single_server_services(solution: Solution) -> dict[int, list[tuple[float, o
             case CacheRead():
                 visit(node.visit, ep, mult)
                 visit(node.miss, ep, mult * (1.0 - node.hit))
+            case Choice():
+                visit(node.first, ep, mult * node.p)
+                visit(node.second, ep, mult * (1.0 - node.p))
             case Fallback():
                 visit(node.body, ep, mult)
                 visit(node.fallback, ep,

@@ -113,6 +113,7 @@ from designkit.estimate.scenarios import Scenario
 from designkit.estimate.solve import solve
 from designkit.flow.nodes import (
     CacheRead,
+    Choice,
     Delay,
     EndpointFlow,
     ExternalCall,
@@ -675,6 +676,14 @@ class _Simulation:
                     return first
 
                 return invoke
+            case Choice():
+                first, second = self.compile(node.first), self.compile(node.second)
+                p, uniform = node.p, self.uniform
+
+                def choice(r: int) -> Gen:
+                    return (yield from (first if uniform() < p else second)(r))
+
+                return choice
             case Fallback():
                 body, fallback = self.compile(node.body), self.compile(node.fallback)
 
@@ -885,6 +894,9 @@ class _Simulation:
             case CacheRead():
                 yield node.visit.station
                 yield from self._reach(node.miss, memo)
+            case Choice():
+                yield from self._reach(node.first, memo)
+                yield from self._reach(node.second, memo)
             case Fallback():
                 yield from self._reach(node.body, memo)
                 yield from self._reach(node.fallback, memo)

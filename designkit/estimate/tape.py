@@ -32,6 +32,7 @@ from designkit.estimate.external import Attempts, call_moments, settings
 from designkit.estimate.program import Program
 from designkit.flow.nodes import (
     CacheRead,
+    Choice,
     Delay,
     ExternalCall,
     Fallback,
@@ -337,6 +338,11 @@ class _Builder:
                 visit = self.visit(node.visit, ep, mult, held)
                 miss = self.node(node.miss, ep, mult * (1.0 - node.hit), held)
                 return self.total([visit, self.sometimes(miss, 1.0 - node.hit)])
+            case Choice():  # the mean is exact; the variance as if the two were independent
+                first = self.node(node.first, ep, mult * node.p, held)
+                second = self.node(node.second, ep, mult * (1.0 - node.p), held)
+                return self.total([self.sometimes(first, node.p),
+                                   self.sometimes(second, 1.0 - node.p)])
             case Fallback():  # the fallback runs when the call fails
                 body = self.node(node.body, ep, mult, held)
                 failing = failing_share(self.program, node.body)
@@ -530,7 +536,7 @@ def _only_visits(node: Node) -> tuple[int, ...] | None:
         case Publish() if node.outbox is not None:  # its row's insert; the relay is later
             return (node.outbox.station,)
         case (Delay() | Hold() | Invoke() | ExternalCall() | Publish() | Par() | CacheRead()
-              | Fallback()):
+              | Fallback() | Choice()):
             return None
         case _:
             assert_never(node)

@@ -39,6 +39,7 @@ from designkit.estimate.solve import solve
 from designkit.estimate.tape import tape_of
 from designkit.flow.nodes import (
     CacheRead,
+    Choice,
     Delay,
     ExternalCall,
     Fallback,
@@ -449,6 +450,8 @@ class _Longer:
                 return node.count * self.node(node.body)
             case CacheRead():
                 return self.node(node.visit) + (1.0 - node.hit) * self.node(node.miss)
+            case Choice():
+                return node.p * self.node(node.first) + (1.0 - node.p) * self.node(node.second)
             case Fallback():
                 failing = failing_share(self.program, node.body)
                 return self.node(node.body) + failing * self.node(node.fallback)

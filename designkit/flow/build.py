@@ -20,6 +20,7 @@ from typing import assert_never
 from designkit.errors import DesignError, Problem
 from designkit.flow.nodes import (
     CacheRead,
+    Choice,
     EndpointFlow,
     ExternalCall,
     Fallback,
@@ -352,7 +353,7 @@ class _Builder:
                 lock = self.components.get(step.lock)
                 if not valid or not isinstance(lock, Lock):
                     return body
-                return Hold(self.lock(step.lock), body, Constant(lock.acquire_ms), site)
+                return self.locked(step.lock, lock, body, Constant(lock.acquire_ms), site)
             case CacheStep():
                 cache = self.components.get(step.cache)
                 hit = step.hit_ratio if step.hit_ratio is not None else (
@@ -441,8 +442,8 @@ class _Builder:
                                           (path, around.normal, "call"))
             return self.publish(text, step.count, site)
         if isinstance(component, Lock):
-            return Hold(self.lock(text), Seq(), override or Constant(component.acquire_ms),
-                        site)
+            return self.locked(text, component, Seq(),
+                               override or Constant(component.acquire_ms), site)
         if isinstance(component, External):
             bounded: int | None = None
             if component.concurrency is not None:
@@ -541,10 +542,25 @@ class _Builder:
                              database.pool_size or DEFAULT_POOL_SIZE, replicas, held=True,
                              replicas_of=client if isinstance(service, Service) else None)
 
-    def lock(self, name: str) -> int:
-        lock = self.components.get(name)
-        keys = lock.keys if isinstance(lock, Lock) else 1  # each key its own lock
-        return self.resource(f"{name} lock", name, "lock", 1, keys, held=True)
+    def locked(self, name: str, lock: Lock, body: Node, extra: Spec, site: Site) -> Node:
+        """``body`` under lock ``name``: a hold of one of its keys — of the hottest key with
+        probability ``hot_key_share`` (a station of its own), else of one of the others."""
+        share = lock.hot_key_share
+        if share is None:
+            return Hold(self.resource(f"{name} lock", name, "lock", 1, lock.keys, held=True),
+                        body, extra, site)
+        if lock.keys < 2 or share < 1.0 / lock.keys:
+            self.report(("components", name, "hot_key_share"),
+                        f"the hottest of {lock.keys:,} key(s) takes at least 1/{lock.keys:,} "
+                        f"of the acquisitions, not {share:g}: "
+                        + ("give keys (how many distinct keys it locks)" if lock.keys < 2
+                           else f"set hot_key_share ≥ {1.0 / lock.keys:.3g} or leave it out"))
+            return body
+        hot = self.resource(f"{name} lock (hot key)", name, "lock (hot key)", 1, 1, held=True)
+        if share >= 1.0:
+            return Hold(hot, body, extra, site)
+        rest = self.resource(f"{name} lock", name, "lock", 1, lock.keys - 1, held=True)
+        return Choice(share, Hold(hot, body, extra, site), Hold(rest, body, extra, site), site)
 
     # -- databases -----------------------------------------------------------------------
 

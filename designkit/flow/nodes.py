@@ -24,7 +24,8 @@ Resources (the estimator's *stations*):
 | cache | ``servers`` | 1 per server (keys are sharded), ``servers`` copies |
 | queue | ``partitions`` | 1 per partition, ``partitions`` copies |
 | queue | ``consumers`` (held, around its handler's run) | see ``Queue.consumer_slots`` |
-| lock | ``lock`` (held) | 1 |
+| lock | ``lock`` (held) | 1 per key, ``keys`` copies |
+| lock | ``lock (hot key)`` (held) | 1: its hottest key (``lock``: the ``keys − 1`` others) |
 | external | ``concurrency`` | its ``concurrency`` (none when unbounded) |
 """
 
@@ -45,9 +46,9 @@ if TYPE_CHECKING:
     from designkit.model.steps import Step
 
 __all__ = [
-    "CacheRead", "Delay", "EndpointFlow", "ExternalCall", "Fallback", "Flow", "ForeignKey", "Hold",
-    "Invoke", "Loop", "Node", "Par", "Path", "Publish", "Resource", "Seq", "Site", "Visit",
-    "children", "walk",
+    "CacheRead", "Choice", "Delay", "EndpointFlow", "ExternalCall", "Fallback", "Flow",
+    "ForeignKey", "Hold", "Invoke", "Loop", "Node", "Par", "Path", "Publish", "Resource", "Seq",
+    "Site", "Visit", "children", "walk",
 ]
 
 Path = tuple[str | int, ...]
@@ -252,8 +253,18 @@ class Fallback:
     site: Site | None = None
 
 
+@dataclass(frozen=True, eq=False)
+class Choice:
+    """With probability ``p``, ``first``; else ``second`` (a lock's hot key, or the rest)."""
+
+    p: float
+    first: Node
+    second: Node
+    site: Site | None = None
+
+
 Node = (Delay | Visit | Hold | Invoke | ExternalCall | Publish | Seq | Par | Loop | CacheRead
-        | Fallback)
+        | Fallback | Choice)
 
 
 def children(node: Node) -> Iterator[Node]:
@@ -279,6 +290,9 @@ def children(node: Node) -> Iterator[Node]:
         case Fallback():
             yield node.body
             yield node.fallback
+        case Choice():
+            yield node.first
+            yield node.second
         case Publish():
             if node.outbox is not None:
                 yield node.outbox

@@ -161,11 +161,16 @@ class Lock(Strict):
         keys: Distinct keys it locks (a row per seat, an advisory lock per SKU): the
             acquisitions spread evenly over them, each key one holder at a time — 3,000
             holds/s over 50,000 seats do not wait for one another. A hot key (one SKU
-            everybody buys) is a lock of its own with ``keys: 1``.
+            everybody buys) is a lock of its own with ``keys: 1``, or ``hot_key_share``.
+        hot_key_share: The share of acquisitions on the hottest key (at least
+            ``1 / keys``); the others spread evenly over the other keys. 0.3 of 3,000
+            holds/s on one SKU is 900 holds/s through one holder at a time.
 
     Example:
         >>> Lock(kind="lock", engine="row").engine
         'row'
+        >>> Lock(kind="lock", keys=1000, hot_key_share=0.3).hot_key_share
+        0.3
     """
 
     kind: Literal["lock"]
@@ -173,6 +178,7 @@ class Lock(Strict):
     engine: str = "row"
     acquire_ms: Millis = 0.0
     keys: Servers = 1
+    hot_key_share: Ratio | None = None
     boundary: str | None = None
     zone: str | None = None
 

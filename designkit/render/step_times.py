@@ -52,6 +52,7 @@ from designkit.estimate.errors import Errors, endpoint_errors, node_errors
 from designkit.estimate.external import call_moments
 from designkit.flow.nodes import (
     CacheRead,
+    Choice,
     Delay,
     ExternalCall,
     Fallback,
@@ -163,6 +164,11 @@ class _Times:
         if site is not None:
             self.steps[site.path] = StepTime(ms, own_ms)
 
+    def own(self, site: Site | None) -> float:
+        """The own time last recorded at ``site``."""
+        found = self.steps.get(site.path) if site is not None else None
+        return found.own_ms if found is not None else math.nan
+
     def mean(self, node: Node) -> float:
         match node:
             case Seq():
@@ -209,6 +215,14 @@ class _Times:
             case Par():
                 ms = max((self.mean(branch) for branch in node.branches), default=0.0)
                 self.record(node.site, ms, math.nan)
+                return ms
+            case Choice():  # one step two ways (a lock's hot key, or another): the mix
+                first = self.mean(node.first)
+                first_own = self.own(node.site)
+                second = self.mean(node.second)
+                own = node.p * first_own + (1.0 - node.p) * self.own(node.site)
+                ms = node.p * first + (1.0 - node.p) * second
+                self.record(node.site, ms, own)
                 return ms
             case Fallback():  # the call, then its fallback as often as the call fails
                 call = self.mean(node.body)
