@@ -21,6 +21,7 @@ from designkit.errors import DesignError, Problem
 from designkit.flow.nodes import (
     CacheRead,
     Choice,
+    Delay,
     EndpointFlow,
     ExternalCall,
     Fallback,
@@ -39,10 +40,11 @@ from designkit.flow.nodes import (
     Visit,
 )
 from designkit.flow.plan import plan_query
-from designkit.flow.times import Constant, Spec
+from designkit.flow.times import Constant, Spec, TwoPoint
 from designkit.model.components import Cache, Component, External, Lock, Queue
 from designkit.model.database import DEFAULT_POOL_SIZE, Database, Table
 from designkit.model.design import Design
+from designkit.model.network import Network, placement_of, round_trip
 from designkit.model.problems import format_path, nearest
 from designkit.model.refs import EndpointRef, is_endpoint_key, is_endpoint_ref
 from designkit.model.resilience import Retries
@@ -220,6 +222,8 @@ class _Builder:
         # queue) -> the first one's path, the publisher's normalised key and the field.
         self.first_publish: dict[tuple[str, str], tuple[Path, str, str]] = {}
         self.handlers: dict[str, str] = {}  # queue name -> its handler's reference
+        placed = any(placement_of(c) != (None, ()) for c in self.components.values())
+        self.network = design.network or (Network() if placed else None)
         for name, component in self.components.items():
             if isinstance(component, Queue) and component.handler is not None:
                 handler = EndpointRef.parse(component.handler)
@@ -341,6 +345,9 @@ class _Builder:
                 database = self.components.get(step.transaction)
                 if not valid or not isinstance(database, Database):
                     return body
+                begin = self.hop(around, step.transaction, None)  # BEGIN, then COMMIT
+                if begin is not None:
+                    body = Seq((begin, body, begin))
                 return Hold(self.pool(step.transaction, database, around.ref.service), body,
                             site=site)
             case LockStep():
@@ -368,9 +375,11 @@ class _Builder:
                 if not valid or not isinstance(cache, Cache):
                     return miss
                 # a miss reads on, then fills the cache: one more call of it
-                fill = self.cache_visit(step.cache, cache, None, 1.0, site)
-                return CacheRead(self.cache_visit(step.cache, cache, None, 1.0, site), hit,
-                                 _then(miss, fill), site)
+                fill = self.hopped(around, step.cache,
+                                   self.cache_visit(step.cache, cache, None, 1.0, site), site)
+                return self.hopped(around, step.cache, CacheRead(
+                    self.cache_visit(step.cache, cache, None, 1.0, site), hit,
+                    _then(miss, fill), site), site)
             case PublishStep():
                 site = self.site(step, path, around, step.publish)
                 if not self.target(path, "publish", step.publish, "queue", "publish"):
@@ -378,7 +387,10 @@ class _Builder:
                 self.first_publish.setdefault((str(around.ref), step.publish),
                                               (path, around.normal, "publish"))
                 outbox = self.outbox(around, site) if step.outbox else None
-                return self.publish(step.publish, step.count, site, outbox)
+                reached = around.tx[1] if outbox is not None and around.tx else step.publish
+                return self.hopped(around, reached,
+                                   self.publish(step.publish, step.count, site, outbox), site,
+                                   step.count)
             case LoopStep():
                 site = self.site(step, path, around, None)
                 n = step.loop.count
@@ -397,10 +409,40 @@ class _Builder:
     def call(self, step: CallStep, path: Path, around: _Around) -> Node:
         start = len(self.sites)
         node = self.target_call(step, path, around)
+        site = self.sites[start]  # the call's own (what it reaches comes after)
+        if site.target is not None and not isinstance(node, ExternalCall):
+            node = self.hopped(around, site.target, node, site, step.count)
         if step.fallback is None:
             return node
-        site = self.sites[start]  # the call's own (what it reaches comes after)
         return Fallback(node, self.steps(step.fallback, (*path, "fallback"), around), site)
+
+    # -- network -------------------------------------------------------------------------
+
+    def hop(self, around: _Around, target: str, site: Site | None,
+            count: float = 1.0) -> Delay | None:
+        """The round trips (``count``) from the caller's replica to ``target``; ``None`` in
+        a design that places nothing (a third party's latency already holds its own)."""
+        if self.network is None or count <= 0:
+            return None
+        low, high, p = round_trip(self.network,
+                                  placement_of(self.components.get(around.ref.service)),
+                                  placement_of(self.components.get(target)))
+        time: Spec = (Constant(low) if p <= 0 else Constant(high) if p >= 1
+                      else TwoPoint(low, high, p))
+        if time.mean <= 0:
+            return None
+        return Delay(time.scaled(count) if count != 1.0 else time, site)
+
+    def hopped(self, around: _Around, target: str, node: Node, site: Site | None,
+               count: float = 1.0) -> Node:
+        """``node`` after its round trips to ``target`` (a database statement's inside the
+        connection it holds)."""
+        hop = self.hop(around, target, site, count)
+        if hop is None:
+            return node
+        if isinstance(node, Hold) and isinstance(self.components.get(target), Database):
+            return Hold(node.station, _then(hop, node.body), node.extra, node.site)
+        return _then(hop, node)
 
     def target_call(self, step: CallStep, path: Path, around: _Around) -> Node:
         text = step.call

@@ -133,9 +133,11 @@ class Resource:
 
 @dataclass(frozen=True, eq=False)
 class Delay:
-    """Time spent without queueing (a service's own cpu)."""
+    """Time spent without queueing (a service's own cpu; with a ``site``, the network round
+    trip of that step's hop)."""
 
     time: Spec
+    site: Site | None = None
 
 
 @dataclass(frozen=True, eq=False)

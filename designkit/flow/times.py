@@ -28,7 +28,7 @@ from designkit.maths.queueing import lognormal_from_percentiles, lognormal_momen
 from designkit.model.times import Time
 
 __all__ = ["BLOCK", "Constant", "Exponential", "Gamma", "HyperExponential", "Lognormal",
-           "Sampler", "Shape", "Spec", "in_blocks", "scaled_time", "shape_of"]
+           "Sampler", "Shape", "Spec", "TwoPoint", "in_blocks", "scaled_time", "shape_of"]
 
 Sampler = Callable[[], float]
 """One draw after another of a time (ms), for the simulation."""
@@ -338,7 +338,54 @@ class Lognormal(Spec):
         return _lognormal_cut(self.m, self.s, t)
 
 
-Shape = Constant | Exponential | Gamma | HyperExponential | Lognormal
+@final
+@dataclass(frozen=True, slots=True)
+class TwoPoint(Spec):
+    """``low`` ms, or ``high`` ms with probability ``p``: a network round trip that crosses
+    zones for some of a service's replicas and not for others.
+
+    Example:
+        >>> t = TwoPoint(0.1, 1.0, 0.5)
+        >>> round(t.mean, 6), round(t.var, 6), t.cut(0.5)
+        (0.55, 0.2025, (0.5, 0.3, 0.13))
+    """
+
+    low: float
+    high: float
+    p: float
+
+    @property
+    def mean(self) -> float:  # type: ignore[override]
+        return self.low + self.p * (self.high - self.low)
+
+    @property
+    def scv(self) -> float:  # type: ignore[override]
+        mean = self.mean
+        spread = self.p * (1.0 - self.p) * (self.high - self.low) ** 2
+        return spread / (mean * mean) if mean > 0 else 0.0
+
+    def scaled(self, factor: float) -> TwoPoint:
+        return TwoPoint(self.low * factor, self.high * factor, self.p)
+
+    def dist(self, grid: Grid) -> Dist:
+        if self.p <= 0 or self.p >= 1:
+            return Constant(self.high if self.p >= 1 else self.low).dist(grid)
+        return Dist.mixture([(1.0 - self.p, grid.point(self.low)),
+                             (self.p, grid.point(self.high))])
+
+    def sampler(self, rng: np.random.Generator) -> Sampler:
+        low, high, p = self.low, self.high, self.p
+        return in_blocks(lambda n: np.where(rng.random(n) < p, high, low).tolist())
+
+    def _cut(self, t: float) -> tuple[float, float, float]:
+        parts = ((1.0 - self.p, self.low), (self.p, self.high))
+        beyond = sum(w for w, v in parts if v > t)
+        first = sum(w * min(v, t) for w, v in parts)
+        second = sum(w * min(v, t) ** 2 for w, v in parts)
+        return beyond, first, second
+
+
+Shape = Constant | Exponential | Gamma | HyperExponential | Lognormal | TwoPoint
 """Every shape a time can have: ``match`` on it and end with ``assert_never``."""
 
 

@@ -32,6 +32,13 @@ class Cache(Strict):
         invalidation: How entries are invalidated on writes (ttl, event, write-through…).
         max_memory_mb: Memory limit.
         eviction: Eviction policy (allkeys-lru, volatile-ttl…).
+        boundary: Bounded context / deployable unit it belongs to (diagram groups).
+        zone: Network trust zone (public, dmz, private…), for diagrams and review.
+        region: The region it runs in (a hop to another region costs
+            ``network.cross_region_ms``).
+        az: Its availability zone, or the zones its replicas spread over evenly (a hop
+            between zones costs ``network.cross_zone_ms``, within one
+            ``network.same_zone_ms``).
 
     Example:
         >>> Cache(kind="cache", hit_ratio=0.95).servers
@@ -51,6 +58,8 @@ class Cache(Strict):
     eviction: str | None = None
     boundary: str | None = None
     zone: str | None = None
+    region: str | None = None
+    az: str | list[str] | None = None
 
 
 PARTITIONED_ENGINES = frozenset({"kafka", "redpanda", "kinesis", "event-hubs", "eventhubs",
@@ -75,6 +84,13 @@ class Queue(Strict):
             message of a partition at a time, the default) or ``key`` (parallel consumers
             that only keep one key's messages in order, several per partition).
         ack: When a consumer acknowledges a message: after-commit | before-processing | auto.
+        boundary: Bounded context / deployable unit it belongs to (diagram groups).
+        zone: Network trust zone (public, dmz, private…), for diagrams and review.
+        region: The region it runs in (a hop to another region costs
+            ``network.cross_region_ms``).
+        az: Its availability zone, or the zones its replicas spread over evenly (a hop
+            between zones costs ``network.cross_zone_ms``, within one
+            ``network.same_zone_ms``).
 
     Example:
         >>> Queue(kind="queue", engine="kafka", partitions=12).partitions
@@ -92,6 +108,8 @@ class Queue(Strict):
     ack: Literal["after-commit", "before-processing", "auto"] | None = None
     boundary: str | None = None
     zone: str | None = None
+    region: str | None = None
+    az: str | list[str] | None = None
 
     @property
     def partitioned(self) -> bool:
@@ -165,6 +183,13 @@ class Lock(Strict):
         hot_key_share: The share of acquisitions on the hottest key (at least
             ``1 / keys``); the others spread evenly over the other keys. 0.3 of 3,000
             holds/s on one SKU is 900 holds/s through one holder at a time.
+        boundary: Bounded context / deployable unit it belongs to (diagram groups).
+        zone: Network trust zone (public, dmz, private…), for diagrams and review.
+        region: The region it runs in (a hop to another region costs
+            ``network.cross_region_ms``).
+        az: Its availability zone, or the zones its replicas spread over evenly (a hop
+            between zones costs ``network.cross_zone_ms``, within one
+            ``network.same_zone_ms``).
 
     Example:
         >>> Lock(kind="lock", engine="row").engine
@@ -181,6 +206,8 @@ class Lock(Strict):
     hot_key_share: Ratio | None = None
     boundary: str | None = None
     zone: str | None = None
+    region: str | None = None
+    az: str | list[str] | None = None
 
 
 Component = Annotated[

@@ -144,6 +144,13 @@ class Database(Strict):
         write_ms: Time of one single-row insert/update/delete (ms), index upkeep included.
         read_replicas: Read-only replicas beside the primary.
         tables: Tables by name.
+        boundary: Bounded context / deployable unit it belongs to (diagram groups).
+        zone: Network trust zone (public, dmz, private…), for diagrams and review.
+        region: The region it runs in (a hop to another region costs
+            ``network.cross_region_ms``).
+        az: Its availability zone, or the zones its replicas spread over evenly (a hop
+            between zones costs ``network.cross_zone_ms``, within one
+            ``network.same_zone_ms``).
 
     Example:
         >>> db = Database(kind="database", cores=8, max_connections=200)
@@ -165,6 +172,8 @@ class Database(Strict):
     read_replicas: ReadReplicas = 0
     boundary: str | None = None
     zone: str | None = None
+    region: str | None = None
+    az: str | list[str] | None = None
     tables: dict[str, Table] = Field(default_factory=dict)
 
     def table(self, name: str, **fields: Any) -> Table:

@@ -12,6 +12,7 @@ from designkit.model.base import Strict
 from designkit.model.bounds import Rate
 from designkit.model.components import Cache, Component, External, Lock, Queue
 from designkit.model.database import Database
+from designkit.model.network import Network
 from designkit.model.policy import Attestation, Policy, Security, Waiver
 from designkit.model.profile import LoadProfile
 from designkit.model.refs import EndpointRef, is_endpoint_ref
@@ -58,6 +59,8 @@ class Design(Strict):
             ``dk.transient``.
         schedule: Jobs run on a timer, by endpoint: ``{"svc METHOD /path": {every_s: 3600}}``;
             their rate adds to the workload, as background work.
+        network: Round trips between placed components (``region``, ``az``): stating it,
+            or placing any component, gives every hop a network time.
         waivers: Accepted findings.
         attestations: Statements for rules the model cannot decide.
 
@@ -86,6 +89,7 @@ class Design(Strict):
     workload: dict[str, Rate] = Field(default_factory=dict)
     profile: LoadProfile | None = None
     schedule: dict[str, Schedule] = Field(default_factory=dict)
+    network: Network | None = None
     waivers: list[Waiver] = Field(default_factory=list)
     attestations: list[Attestation] = Field(default_factory=list)
 

@@ -164,11 +164,16 @@ class Service(Strict):
         workers: Concurrent requests one replica serves.
         io: blocking (a worker is held during downstream calls) | async (only during cpu).
         boundary: Bounded context / deployable unit the service belongs to (diagram groups).
-        zone: Network zone (public, dmz, private…).
+        zone: Network trust zone (public, dmz, private…), for diagrams and review.
         redact: Fields removed from its logs and traces (``password``, ``card_number``…).
         tracing: It propagates trace context (W3C ``traceparent``) on every call and message.
         drain_timeout_ms: How long it keeps serving in-flight requests when told to stop.
         endpoints: Endpoints keyed by ``"METHOD /path"``.
+        region: The region it runs in (a hop to another region costs
+            ``network.cross_region_ms``).
+        az: Its availability zone, or the zones its replicas spread over evenly (a hop
+            between zones costs ``network.cross_zone_ms``, within one
+            ``network.same_zone_ms``).
 
     Example:
         >>> svc = Service(kind="service", replicas=6, workers=32)
@@ -184,6 +189,8 @@ class Service(Strict):
     io: Literal["blocking", "async"] = "blocking"
     boundary: str | None = None
     zone: str | None = None
+    region: str | None = None
+    az: str | list[str] | None = None
     redact: list[str] | None = None
     tracing: bool | None = None
     drain_timeout_ms: PositiveMillis | None = None

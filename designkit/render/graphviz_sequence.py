@@ -54,6 +54,7 @@ from designkit.render.sequence_text import (
     call_label,
     is_message,
     milliseconds,
+    network_note,
     publish_label,
     response_label,
     sequence_legend,
@@ -183,7 +184,7 @@ def _script(design: Design, seq: SequenceView) -> list[_Item]:
             match step:
                 case CallStep():
                     target = view.site.target or step.call
-                    out.append(_Message(column[target], call_label(step), own,
+                    out.append(_Message(column[target], call_label(step) + network_note(view), own,
                                         "async" if is_message(design, step) else "call"))
                     if step.fallback is not None:
                         out.append(_Frame("alt", "alt", None, [(
@@ -191,7 +192,8 @@ def _script(design: Design, seq: SequenceView) -> list[_Item]:
                             list_ms(view.body) if time is not None else None,
                             steps(view.body) or [_Note("degrade: answer without it")])]))
                 case PublishStep():
-                    out.append(_Message(column[step.publish], publish_label(step), own,
+                    out.append(_Message(column[step.publish],
+                                        publish_label(step) + network_note(view), own,
                                         "async"))
                 case TransactionStep():
                     db = column[step.transaction]
@@ -211,7 +213,7 @@ def _script(design: Design, seq: SequenceView) -> list[_Item]:
                 case CacheStep():
                     cache = column[step.cache]
                     hit = view.hit
-                    out.append(_Message(cache, step.op or "GET", own))
+                    out.append(_Message(cache, (step.op or "GET") + network_note(view), own))
                     miss_ms = list_ms(view.body) if time is not None else None
                     out.append(_Frame("alt", "alt", None, [
                         ("hit" if hit is None else f"hit ({ratio(hit)})", None,

@@ -48,6 +48,7 @@ from designkit.render.sequence_text import (
     call_label,
     is_message,
     milliseconds,
+    network_note,
     publish_label,
     response_label,
     sequence_legend,
@@ -561,7 +562,7 @@ def sequence(design: Design, endpoint_ref: str, estimate: Estimate | None = None
                 case CallStep():
                     target = view.site.target or step.call
                     message(depth, "-)" if is_message(design, step) else "->>", target,
-                            call_label(step), own)
+                            call_label(step) + network_note(view), own)
                     if step.fallback is not None:
                         block(depth, "alt", fallback_label(view),
                               list_ms(view.body) if time is not None else None)
@@ -571,7 +572,8 @@ def sequence(design: Design, endpoint_ref: str, estimate: Estimate | None = None
                         steps(view.body, depth + 1)
                         body.append(f"{_INDENT * depth}end")
                 case PublishStep():
-                    message(depth, "-)", step.publish, publish_label(step), own)
+                    message(depth, "-)", step.publish,
+                            publish_label(step) + network_note(view), own)
                 case TransactionStep():
                     block(depth, "critical", f"transaction on {step.transaction}", whole)
                     message(depth + 1, "->>", step.transaction, "BEGIN", own)
@@ -590,7 +592,7 @@ def sequence(design: Design, endpoint_ref: str, estimate: Estimate | None = None
                     body.append(f"{_INDENT * depth}end")
                 case CacheStep():
                     hit = view.hit
-                    message(depth, "->>", step.cache, step.op or "GET", own)
+                    message(depth, "->>", step.cache, (step.op or "GET") + network_note(view), own)
                     block(depth, "alt", "hit" if hit is None else f"hit ({ratio(hit)})")
                     body.append(f"{_INDENT * (depth + 1)}Note right of {service}: "
                                 f"{_seq('served from ' + step.cache)}")

@@ -24,10 +24,10 @@ if TYPE_CHECKING:
     from designkit.model.query import Query
     from designkit.model.steps import CallStep, PublishStep
     from designkit.render.step_times import EndpointTimes
-    from designkit.render.view import SequenceView
+    from designkit.render.view import SequenceView, StepView
 
-__all__ = ["call_label", "is_message", "milliseconds", "publish_label", "response_label",
-           "sequence_legend", "times_label", "worker_note"]
+__all__ = ["call_label", "is_message", "milliseconds", "network_note", "publish_label",
+           "response_label", "sequence_legend", "times_label", "worker_note"]
 
 
 def milliseconds(value: float) -> str:
@@ -171,3 +171,19 @@ def _query_label(query: Query) -> str:
     if query.limit is not None:
         words.append(f"LIMIT {query.limit}")
     return " ".join(words)
+
+
+def network_note(view: StepView) -> str:
+    """What a step's message adds for its round trip, when the design places its
+    components: `` (network 0.7 ms)``; ``""`` otherwise.
+
+    Example:
+        >>> from designkit.render.step_times import StepTime
+        >>> from designkit.render.view import StepView
+        >>> network_note(StepView(None, time=StepTime(1.7, 1.7, 0.7)))  # type: ignore[arg-type]
+        ' (network 0.7 ms)'
+    """
+    time = view.time
+    if time is None or not time.network_ms > 0:
+        return ""
+    return f" (network {milliseconds(time.network_ms)})"

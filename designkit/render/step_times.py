@@ -84,6 +84,8 @@ class StepTime:
         own_ms: The step's own message: the call or publish (× its count), a cache read's
             read, a transaction's wait for a connection, a lock's wait and acquire; ``nan``
             for a loop or a parallel step, which send none.
+        network_ms: The round trips of the step's own message (in both: a design that
+            places its components, ``region``/``az``); 0 otherwise.
 
     ``inf`` when a station on the way is saturated; ``nan`` when the estimate does not
     know a station or an endpoint on the way.
@@ -91,6 +93,7 @@ class StepTime:
 
     ms: float
     own_ms: float
+    network_ms: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -153,6 +156,7 @@ class _Times:
         self.flow = flow
         self.estimate = estimate
         self.steps: dict[Path, StepTime] = {}
+        self.network: dict[Path, float] = {}  # a step's round trip, until it is recorded
 
     def wait(self, station: int) -> float:
         try:
@@ -161,8 +165,19 @@ class _Times:
             return math.nan
 
     def record(self, site: Site | None, ms: float, own_ms: float) -> None:
-        if site is not None:
-            self.steps[site.path] = StepTime(ms, own_ms)
+        if site is None:
+            return
+        network = self.network.pop(site.path, None)  # the round trip just before it
+        if network is None:  # (already in what it wraps, when it was recorded inside)
+            before = self.steps.get(site.path)
+            self.steps[site.path] = StepTime(ms, own_ms, before.network_ms if before else 0.0)
+        else:
+            self.steps[site.path] = StepTime(ms + network, own_ms + network, network)
+
+    def network_of(self, site: Site | None) -> float:
+        """The round trip recorded at ``site`` (0: none)."""
+        found = self.steps.get(site.path) if site is not None else None
+        return found.network_ms if found is not None else 0.0
 
     def own(self, site: Site | None) -> float:
         """The own time last recorded at ``site``."""
@@ -173,7 +188,9 @@ class _Times:
         match node:
             case Seq():
                 return sum((self.mean(item) for item in node.items), 0.0)
-            case Delay():
+            case Delay():  # a step's round trip: counted when the step is recorded
+                if node.site is not None:
+                    self.network[node.site.path] = node.time.mean
                 return node.time.mean
             case Visit():
                 ms = _times(node.count, self.wait(node.station) + node.time.mean)
@@ -205,6 +222,7 @@ class _Times:
                 return ms
             case CacheRead():
                 read = self.mean(node.visit)
+                read += self.network_of(node.site)  # its round trip came before it
                 ms = read + _times(1.0 - node.hit, self.mean(node.miss))
                 self.record(node.site, ms, read)
                 return ms
