@@ -35,6 +35,7 @@ from designkit.errors import (
 )
 from designkit.estimate import (
     ArgumentError,
+    Assumption,
     Capacity,
     ComponentEstimate,
     EndpointEstimate,
@@ -117,6 +118,7 @@ __all__ = [
     "FORMAT_VERSION",
     "ArgumentError",
     "Assessment",
+    "Assumption",
     "Attestation",
     "Auth",
     "Cache",

@@ -45,3 +45,13 @@ def test_the_flow_guide_example_prints_what_it_says() -> None:
             exec(code, scope)
             continue
         assert repr(eval(code.strip(), scope)) == re.sub(r"\s+$", "", comment.strip()), line
+
+
+def test_every_engine_default_is_documented_with_its_source() -> None:
+    from designkit.model.engines import ENGINE_DEFAULTS
+
+    text = (DOCS / "estimator.md").read_text(encoding="utf-8")
+    for (kind, engine), fields in ENGINE_DEFAULTS.items():
+        for name, default in fields.items():
+            row = f"| {kind} | {engine} | `{name}` | {default.value:g} | {default.source} |"
+            assert row in text, row

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from designkit.estimate.api import estimate
 from designkit.estimate.arguments import ArgumentError
+from designkit.estimate.assumptions import Assumption
 from designkit.estimate.capacity import RetryStorm
 from designkit.estimate.failures import FailureWalk, SagaWalk, StepOutcome, failure_walk
 from designkit.estimate.growth import Growth, growth
@@ -21,8 +22,8 @@ from designkit.estimate.simulate import simulate
 from designkit.estimate.sizing import Sizing, SizingError, size
 from designkit.estimate.transient import StationSeries, Transient, transient
 
-__all__ = ["ArgumentError", "Capacity", "ComponentEstimate", "EndpointEstimate", "Estimate",
-           "FailureWalk", "Growth", "NotFoundError", "RetryStorm", "SagaWalk", "Scenario",
-           "Sizing", "SizingError", "StationEstimate", "StationSeries", "StepOutcome", "Successes",
-           "Transient", "estimate", "failure_walk", "growth", "simulate", "size",
+__all__ = ["ArgumentError", "Assumption", "Capacity", "ComponentEstimate", "EndpointEstimate",
+           "Estimate", "FailureWalk", "Growth", "NotFoundError", "RetryStorm", "SagaWalk",
+           "Scenario", "Sizing", "SizingError", "StationEstimate", "StationSeries", "StepOutcome",
+           "Successes", "Transient", "estimate", "failure_walk", "growth", "simulate", "size",
            "transient"]

@@ -93,6 +93,8 @@ def _max_scale(program: Program, workload: dict[str, float], rel_tol: float,
         lo = 1.0
         below.append(_probe(base, 1.0))
         hi = 1.0 / below[0].load  # loads grow at least in proportion with the scale
+        if not math.isfinite(hi):  # a load too small for its inverse to fit a double
+            return math.inf
         # The bound is exact when holding times do not grow with the load: try it first.
         first = probe(hi * (1 - 1e-9))
         if not first.saturated:

@@ -13,6 +13,7 @@ from designkit.errors import DesignkitError
 from designkit.gcpause import gc_paused
 
 if TYPE_CHECKING:
+    from designkit.estimate.assumptions import Assumption
     from designkit.estimate.capacity import RetryStorm
     from designkit.estimate.scenarios import Scenario
     from designkit.estimate.slo import SloCheck
@@ -81,6 +82,10 @@ def error_share(ratio: float) -> str:
     if ratio <= 0:
         return "-"
     return f"{ratio * 100:.2g}%" if ratio < 0.1 else f"{ratio:.0%}"
+
+
+ASSUMED_SHOWN = 6
+"""Defaults a text estimate names (the JSON lists them all, with their sources)."""
 
 
 def success_p95(e: EndpointEstimate) -> str:
@@ -508,9 +513,25 @@ class Estimate:
             out[key] = check_slo(key, slo, e.p95_ms, e.p99_ms, e.error_ratio)
         return out
 
+    @property
+    def assumptions(self) -> list[Assumption]:
+        """The defaults this estimate relies on: every setting that moves it which the
+        design leaves out, with the value used and its source
+        (:mod:`designkit.estimate.assumptions`); empty when the design states them all.
+
+        Example:
+            >>> import designkit as dk
+            >>> [a.subject for a in dk.estimate(dk.template("flash-sale")).assumptions]
+            ['components.order-read-db.row_ms']
+        """
+        from designkit.estimate.assumptions import assumptions
+
+        return [] if self._source is None else assumptions(self._source, self.days)
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON contract of ``designkit estimate --format json`` (no NaN/Infinity);
-        ``"slos"`` when the design states any."""
+        ``"slos"`` when the design states any; ``"assumptions"``: the defaults it relies
+        on."""
         slos = self.slos
         return {
             "design": self.design,
@@ -530,6 +551,7 @@ class Estimate:
                  "max_attempts": r.max_attempts, "at_risk": r.at_risk}
                 for r in self.retry_storms],
             **({"slos": {k: c.to_dict() for k, c in slos.items()}} if slos else {}),
+            "assumptions": [a.to_dict() for a in self.assumptions],
         }
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -616,6 +638,14 @@ class Estimate:
             missed = [c for c in slos.values() if not c.met]
             parts += ["", f"SLOs: {len(slos) - len(missed)} of {len(slos)} met"]
             parts += [f"  {c.endpoint}: {_missed(c)}" for c in missed]
+        assumed = self.assumptions
+        if assumed:
+            shown = ", ".join(f"{a.subject.removeprefix('components.')} {a.value}"
+                              for a in assumed[:ASSUMED_SHOWN])
+            more = f" and {len(assumed) - ASSUMED_SHOWN:,} more" \
+                if len(assumed) > ASSUMED_SHOWN else ""
+            parts += ["", f"relies on {len(assumed):,} default(s): {shown}{more} — state them, "
+                          "or see their sources in --format json (\"assumptions\")"]
         risky = [r for r in self.retry_storms if r.at_risk]
         if risky:
             parts += ["", "retry storms possible (every attempt used):"]

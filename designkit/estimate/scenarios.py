@@ -17,6 +17,7 @@ from designkit.flow.times import scaled_time
 from designkit.model.components import Cache, Component, External, Lock, Queue
 from designkit.model.database import Database
 from designkit.model.design import Design
+from designkit.model.engines import setting
 from designkit.model.problems import format_path
 from designkit.model.service import Service
 from designkit.model.steps import CacheStep, CallStep
@@ -184,13 +185,11 @@ def _slow_down(design: Design, name: str, factor: float) -> None:
     component = design.components[name]
     if isinstance(component, External):
         component.latency_ms = scaled_time(component.latency_ms, factor)
-    elif isinstance(component, Cache | Queue):
-        component.service_ms = scaled_time(component.service_ms, factor)
+    elif isinstance(component, Cache | Queue):  # (its engine's default, when unstated)
+        component.service_ms = scaled_time(setting(component, "service_ms"), factor)
     elif isinstance(component, Database):
-        component.seek_ms *= factor
-        component.scan_us_per_row *= factor
-        component.write_ms *= factor
-        component.row_ms *= factor
+        for cost in ("seek_ms", "scan_us_per_row", "write_ms", "row_ms", "write_row_ms"):
+            setattr(component, cost, setting(component, cost) * factor)
     elif isinstance(component, Lock):
         component.acquire_ms *= factor
     elif isinstance(component, Service):

@@ -606,9 +606,10 @@ def _per(total: Floats, rate: Floats) -> Floats:
 
 def _scaled(rate: Floats, scales: Floats) -> Floats:
     """Rates at each scale (one column per scale); a product that overflows is ``inf``: a
-    load beyond any capacity."""
-    with np.errstate(over="ignore"):
-        return np.asarray(rate * scales, dtype=float)
+    load beyond any capacity; no traffic stays none at an infinite scale (not ``0 × ∞``)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = np.asarray(rate * scales, dtype=float)
+    return np.where(np.isnan(out), 0.0, out)
 
 
 def _erlang_c(servers: Floats, load: Floats) -> Floats:

@@ -44,6 +44,7 @@ from designkit.flow.times import Constant, Spec, TwoPoint
 from designkit.model.components import Cache, Component, External, Lock, Queue
 from designkit.model.database import DEFAULT_POOL_SIZE, Database, Table
 from designkit.model.design import Design
+from designkit.model.engines import setting
 from designkit.model.network import Network, placement_of, round_trip
 from designkit.model.problems import format_path, nearest
 from designkit.model.refs import EndpointRef, is_endpoint_key, is_endpoint_ref
@@ -551,7 +552,7 @@ class _Builder:
     def cache_visit(self, name: str, cache: Cache, override: Spec | None, count: float,
                     site: Site | None) -> Visit:
         station = self.resource(f"{name} servers", name, "servers", 1, cache.servers)
-        return Visit(station, override or Spec.of(cache.service_ms), count, site)
+        return Visit(station, override or Spec.of(setting(cache, "service_ms")), count, site)
 
     def publish(self, name: str, count: float, site: Site | None,
                 outbox: Visit | None = None) -> Node:
@@ -560,7 +561,8 @@ class _Builder:
             return Seq()
         station = self.resource(f"{name} partitions", name, "partitions", 1, queue.partitions)
         handler = self.index.get(self.handlers.get(name, ""))
-        return Publish(Visit(station, Spec.of(queue.service_ms), 1.0, site), handler, count,
+        return Publish(Visit(station, Spec.of(setting(queue, "service_ms")), 1.0, site),
+                       handler, count,
                        site, outbox)
 
     def outbox(self, around: _Around, site: Site) -> Visit | None:
@@ -575,7 +577,7 @@ class _Builder:
         if not isinstance(database, Database):
             return None  # the transaction's own reference is reported where it is
         cpu = self.resource(f"{name} cpu", name, "cpu", database.cores)
-        return Visit(cpu, Spec.exponential(database.write_ms), 1.0, site)
+        return Visit(cpu, Spec.exponential(setting(database, "write_ms")), 1.0, site)
 
     def pool(self, name: str, database: Database, client: str) -> int:
         service = self.components[client]

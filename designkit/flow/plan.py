@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from designkit.model.database import Database, Table
+from designkit.model.engines import setting
 from designkit.model.query import Query
 
 __all__ = ["Plan", "plan_query", "rows_after"]
@@ -81,17 +82,21 @@ def plan_query(database: Database, query: Query, days: float = 0.0) -> Plan:
         raise KeyError(f"database has no table {query.table!r}")
     rows = rows_after(table, days)
     batch = query.batch
+    costs = {name: float(setting(database, name)) for name in (
+        "seek_ms", "row_ms", "scan_us_per_row", "write_ms", "write_row_ms")}
+    # a write of `batch` rows: the statement once, each further row at its own cost
+    write = costs["write_ms"] + (batch - 1) * costs["write_row_ms"]
     if query.kind == "insert" or (query.kind == "upsert" and not query.where):
-        return Plan("insert", batch, database.write_ms * batch)
+        return Plan("insert", batch, write)
     index = _seek_index(table, query.where)
     if index is not None:
         returned = max(batch, query.limit or 1) if query.kind == "select" else batch
-        ms = database.seek_ms + (returned - 1) * database.row_ms
+        ms = costs["seek_ms"] + (returned - 1) * costs["row_ms"]
         access: Literal["seek", "scan", "insert"] = "seek"
         visited = float(returned)
     else:
-        ms = rows * database.scan_us_per_row / 1000.0
+        ms = rows * costs["scan_us_per_row"] / 1000.0
         access, visited = "scan", rows
     if query.kind in ("update", "delete", "upsert"):
-        ms += database.write_ms * batch
+        ms += write
     return Plan(access, visited, ms, index or ())

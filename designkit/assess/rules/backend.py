@@ -30,6 +30,7 @@ from designkit.flow.times import Spec
 from designkit.model.components import Cache, Queue
 from designkit.model.database import Database
 from designkit.model.design import Design
+from designkit.model.engines import setting
 from designkit.model.problems import format_path
 from designkit.model.refs import EndpointRef
 from designkit.model.service import Service
@@ -138,7 +139,7 @@ def _per_item(ctx: Context, ref: EndpointRef, site: Site) -> Finding | None:
     where = f"{ref.key}: loop of {_n(loops)}"
     if isinstance(step, CacheStep):
         cache = design.components.get(step.cache)
-        op_ms = Spec.of(cache.service_ms).mean if isinstance(cache, Cache) else 0.0
+        op_ms = Spec.of(setting(cache, "service_ms")).mean if isinstance(cache, Cache) else 0.0
         n = site.times
         return ctx.finding(
             site.subject, False,
