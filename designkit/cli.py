@@ -172,11 +172,13 @@ def _pairs(ctx: click.Context, param: click.Parameter,
               show_default=True,
               help="Days of table growth (query plans scan the grown tables; ≤ 100 years).")
 @click.option("--failing", multiple=True, callback=_pairs, metavar="NAME=RATIO",
-              help="An external API failing this share of attempts (repeatable).")
+              help="An external API failing this share of attempts, or a service this "
+                   "share of the calls of it (repeatable).")
 @click.option("--slow", multiple=True, callback=_pairs, metavar="NAME=FACTOR",
               help="A component this many times slower (repeatable).")
 @click.option("--down", multiple=True, metavar="NAME",
-              help="An external API down: every attempt fails (repeatable).")
+              help="An external API or a service down: every call of it fails "
+                   "(repeatable).")
 @click.option("--cold-caches", is_flag=True, help="Every cache empty: every read misses.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True, help="A text table, or the JSON contract.")
@@ -204,9 +206,11 @@ def estimate_command(file: str, scale: float, days: float, failing: dict[str, fl
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--saga", default=None, help="Only this saga (default: every saga).")
 @click.option("--failing", multiple=True, callback=_pairs, metavar="NAME=RATIO",
-              help="An external API failing this share of attempts (repeatable).")
+              help="An external API failing this share of attempts, or a service this "
+                   "share of the calls of it (repeatable).")
 @click.option("--down", multiple=True, metavar="NAME",
-              help="An external API down: every attempt fails (repeatable).")
+              help="An external API or a service down: every call of it fails "
+                   "(repeatable).")
 @click.option("--scale", type=float, default=1.0, callback=_finite_scale,
               show_default=True, help="Factor on the design's workload.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]),

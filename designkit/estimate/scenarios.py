@@ -34,8 +34,10 @@ class Scenario:
         cold_caches: ``True`` for every cache, or the names of the caches whose hit ratio
             drops to 0 (a flush, a restart, a failover).
         slow: Components made slower: ``{name: factor}`` (3 = three times slower).
-        failing: External APIs failing: ``{name: failure rate}``.
-        down: External APIs down: every attempt fails (a failure rate of 1).
+        failing: External APIs failing: ``{name: failure rate}``; a service: every call of
+            its endpoints fails that much more often.
+        down: External APIs (every attempt fails) or services (every call of them fails)
+            down.
         lost_replicas: Replicas lost per service (or servers per cache): ``{name: n}``.
         name: A label for reports.
 
@@ -120,13 +122,17 @@ class Scenario:
             target = self._get(copy, name, where, problems)
             if target is None:
                 continue
-            if not isinstance(target, External):
-                wrong(where, name, f"only an external API can fail here; {name!r} is a "
-                                   f"{target.kind}")
+            if not isinstance(target, External | Service):
+                wrong(where, name, f"only an external API or a service can fail here; "
+                                   f"{name!r} is a {target.kind}")
             elif not (isinstance(rate, int | float) and 0 <= rate <= 1):
                 wrong(where, name, f"failure rate must be in [0, 1], got {rate!r}")
-            else:
+            elif isinstance(target, External):
                 target.failure_rate = rate
+            elif not _fail_calls(copy, name, rate):
+                wrong(where, name, f"nothing calls the endpoints of {name!r}: a failing "
+                                   "service is seen by its callers (its own requests' errors "
+                                   "come from what it calls)")
         for name, lost in self.lost_replicas.items():
             target = self._get(copy, name, "lost_replicas", problems)
             if not isinstance(lost, int) or isinstance(lost, bool) or lost < 0:
@@ -161,7 +167,20 @@ class Scenario:
         return None
 
 
-_KINDS = {"cold_caches": ("cache",), "failing": ("external",), "down": ("external",),
+def _fail_calls(design: Design, service: str, rate: float) -> bool:
+    """Every call of ``service``'s endpoints fails at ``rate`` more (after its retries,
+    with whatever the call states); whether there is any."""
+    found = False
+    for _, _, step in design_steps(design):
+        if isinstance(step, CallStep) and step.call.split(" ", 1)[0] == service \
+                and " " in step.call.strip():
+            found = True
+            step.failure_rate = 1.0 - (1.0 - (step.failure_rate or 0.0)) * (1.0 - rate)
+    return found
+
+
+_KINDS = {"cold_caches": ("cache",), "failing": ("external", "service"),
+          "down": ("external", "service"),
           "lost_replicas": ("service", "cache")}
 """The kinds of component each change applies to: suggestions for a misspelt name."""
 

@@ -59,9 +59,9 @@ def test_a_scenario_name_not_in_the_design_suggests_the_nearest() -> None:
     problem = caught.value.problems[0]
     assert problem.path == "scenario.slow.paymnt" and "payment-provider" in problem.suggestions
     assert "did you mean" in str(caught.value)
-    with pytest.raises(dk.DesignError) as caught:  # only an external can fail: only those
+    with pytest.raises(dk.DesignError) as caught:  # externals and services can fail
         dk.estimate(design, scenario=dk.Scenario(failing={"paymnt": 0.5}))
-    assert caught.value.problems[0].suggestions == ("payment-provider",)
+    assert caught.value.problems[0].suggestions == ("payment-provider", "payments-svc")
 
 
 @pytest.mark.parametrize(("scenario", "message"), [

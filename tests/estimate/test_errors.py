@@ -148,7 +148,8 @@ def test_a_third_party_down_fails_every_request_fast() -> None:
                     scenario=Scenario(down=("psp",)))
     assert e.endpoints["api POST /pay"].errors == {"breaker: psp": 1.0}
     assert e.components["psp"].arrival_rps == 0.0
-    with pytest.raises(dk.DesignError, match=r"scenario\.down\.api: only an external API"):
+    with pytest.raises(dk.DesignError, match=r"scenario\.down\.api: nothing calls the "
+                                             r"endpoints of 'api': a failing service is seen"):
         dk.estimate(_one_call(), scenario=Scenario(down=("api",)))
 
 

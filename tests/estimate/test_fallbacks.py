@@ -114,3 +114,20 @@ def test_a_failure_rate_belongs_on_a_call_of_an_endpoint() -> None:
     with pytest.raises(DesignError, match=r"steps\[0\]\.failure_rate: only a call of another "
                                           r"service's endpoint takes a failure_rate"):
         dk.estimate(d)
+
+
+def test_a_service_down_fails_its_callers_calls_and_their_fallbacks_take_over() -> None:
+    from designkit.estimate.scenarios import Scenario
+
+    design = _design()
+    # users down: every call of it fails, and the chain's fallback (psp, 25 % after its
+    # retry) decides; failing 50 %: its calls fail 1 − 0.95 · 0.5, then users' own psp
+    down = dk.estimate(design, scenario=Scenario(down=("users",)))
+    assert down.endpoints["api GET /chain"].errors == pytest.approx({"failure: psp": 0.25})
+    half = dk.estimate(design, scenario=Scenario(failing={"users": 0.5}))
+    users = 1.0 - 0.95 * 0.5 * 0.75
+    assert half.endpoints["api GET /chain"].error_ratio == pytest.approx(users * 0.25)
+    with pytest.raises(DesignError, match=r"scenario\.down\.stale: only an external API or a "
+                                          r"service can fail here; 'stale' is a cache"):
+        dk.estimate(design, scenario=Scenario(down=("stale",)))
+
