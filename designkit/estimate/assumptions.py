@@ -10,6 +10,7 @@ a write, ``write_row_ms`` for a write of several rows — and a statement timed 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -22,6 +23,7 @@ from designkit.model.problems import format_path
 from designkit.model.steps import CallStep
 
 if TYPE_CHECKING:
+    from designkit.flow.nodes import Flow
     from designkit.model.design import Design
 
 __all__ = ["Assumption", "assumptions"]
@@ -48,8 +50,10 @@ class Assumption:
         return {"subject": self.subject, "value": self.value, "source": self.source}
 
 
-def assumptions(design: Design, days: float = 0.0) -> list[Assumption]:
-    """Every default ``design`` relies on, with the value used and where it comes from.
+def assumptions(design: Design, days: float = 0.0, flow: Flow | None = None
+                ) -> list[Assumption]:
+    """Every default ``design`` relies on, with the value used and where it comes from
+    (``flow``: the design's, when already built — its steps say which costs are used).
 
     Example:
         >>> import designkit as dk
@@ -58,14 +62,16 @@ def assumptions(design: Design, days: float = 0.0) -> list[Assumption]:
         >>> [(a.subject, a.value) for a in assumptions(d)]
         [('components.c.hit_ratio', '0.9')]
     """
-    used = _costs_used(design, days)
+    used = _costs_used(design, days, flow)
     return list(_assumed(design, used))
 
 
 def _assumed(design: Design, used: dict[str, set[str]]) -> Iterator[Assumption]:
     for name, component in design.components.items():
-        for field in RELIED_ON.get(component.kind, ()):
-            if field in component.model_fields_set or field not in type(component).model_fields:
+        stated = component.model_fields_set
+        prefix: str | None = None
+        for field in _fields(type(component)):
+            if field in stated:
                 continue
             if field in _COSTS and field not in used.get(name, set()):
                 continue
@@ -76,28 +82,41 @@ def _assumed(design: Design, used: dict[str, set[str]]) -> Iterator[Assumption]:
                 value, source = DEFAULT_POOL_SIZE, POOL
             if value is None:
                 continue
-            yield Assumption(format_path(("components", name, field)), _shown(field, value),
-                             source)
+            prefix = prefix or format_path(("components", name))  # (formatted once)
+            yield Assumption(f"{prefix}.{field}", _shown(field, value), source)
 
 
-def _costs_used(design: Design, days: float) -> dict[str, set[str]]:
+@functools.cache
+def _fields(kind: type) -> tuple[str, ...]:
+    """The settings of :data:`RELIED_ON` a component class has."""
+    fields = kind.model_fields  # type: ignore[attr-defined]
+    named = kind.model_fields["kind"].annotation.__args__[0]  # type: ignore[attr-defined]
+    return tuple(f for f in RELIED_ON.get(named, ()) if f in fields)
+
+
+def _costs_used(design: Design, days: float, flow: Flow | None) -> dict[str, set[str]]:
     """Per database, the costs its queries use (those without their own ``service_ms``)."""
     out: dict[str, set[str]] = {}
-    for site in build(design).sites:
+    planned: dict[tuple[str, str], tuple[str, float]] = {}
+    for site in (flow if flow is not None else build(design, days)).sites:
         step = site.step
         if not isinstance(step, CallStep) or step.query is None or step.service_ms is not None:
             continue
         database = design.components.get(step.call)
         if not isinstance(database, Database) or step.query.table not in database.tables:
             continue
-        plan = plan_query(database, step.query, days)
         query, costs = step.query, out.setdefault(step.call, set())
+        key = (step.call, query.model_dump_json())  # the same statement, planned once
+        if key not in planned:
+            plan = plan_query(database, query, days)
+            planned[key] = (plan.access, plan.rows_visited)
+        access, rows = planned[key]
         writes = query.kind in ("insert", "update", "delete", "upsert")
-        if plan.access == "seek":
+        if access == "seek":
             costs.add("seek_ms")
-            if plan.rows_visited > 1:
+            if rows > 1:
                 costs.add("row_ms")
-        elif plan.access == "scan":
+        elif access == "scan":
             costs.add("scan_us_per_row")
         if writes:
             costs.add("write_ms")

@@ -216,6 +216,7 @@ class _Composer:
         """In the successes' composer (``ok``): every request's, whose waits it reads."""
         self.survival: list[float] = ([e.survival for e in errors_of(solution.program)]
                                       if base is not None else [])
+        self.survivals: dict[Node, float] = {}
         self.dists: dict[int, Dist | None] = {}
         self.grids: dict[Grid, _GridComposer] = {}
         self.p_wait: list[float] = solution.trial.p_wait[:, 0].tolist()
@@ -237,9 +238,12 @@ class _Composer:
         return self if self.base is not None else _composer(self.solution, self.size, ok=True)
 
     def through(self, node: Node) -> float:
-        """The chance a part of a flow succeeds."""
-        callees = errors_of(self.solution.program)
-        return node_errors(node, callees).survival
+        """The chance a part of a flow succeeds (kept per node)."""
+        found = self.survivals.get(node)
+        if found is None:
+            callees = errors_of(self.solution.program)
+            found = self.survivals[node] = node_errors(node, callees).survival
+        return found
 
     def on(self, grid: Grid) -> _GridComposer:
         if grid not in self.grids:
@@ -458,6 +462,10 @@ class _GridComposer:
         return self.calls[key]
 
     def spectrum(self, node: Node) -> Spectrum | None:
+        parent = self.parent
+        if parent.base is not None and isinstance(node, Invoke | Seq) \
+                and parent.through(node) >= 1.0:  # nothing in it fails: every request's
+            return parent.base.on(self.grid).spectrum(node)
         match node:
             case Seq():
                 return _product([self.spectrum(item) for item in node.items])

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from designkit.estimate.capacity import RetryStorm
     from designkit.estimate.scenarios import Scenario
     from designkit.estimate.slo import SloCheck
+    from designkit.flow.nodes import Flow
     from designkit.maths.distributions import Dist
     from designkit.model.design import Design
 
@@ -82,6 +83,17 @@ def error_share(ratio: float) -> str:
     if ratio <= 0:
         return "-"
     return f"{ratio * 100:.2g}%" if ratio < 0.1 else f"{ratio:.0%}"
+
+
+def _grouped(assumed: Sequence[Assumption]) -> list[dict[str, Any]]:
+    """The assumptions for JSON: one entry per setting, value and source, with the subjects
+    that rely on it (a large design repeats the same few defaults thousands of times)."""
+    groups: dict[tuple[str, str, str], list[str]] = {}
+    for a in assumed:
+        setting = a.subject.rsplit(".", 1)[-1]
+        groups.setdefault((setting, a.value, a.source), []).append(a.subject)
+    return [{"setting": setting, "value": value, "source": source, "subjects": subjects}
+            for (setting, value, source), subjects in groups.items()]
 
 
 ASSUMED_SHOWN = 6
@@ -469,6 +481,7 @@ class Estimate:
                                                             compare=False)
     _source: Design | None = field(default=None, repr=False, compare=False)
     _scenario: Scenario | None = field(default=None, repr=False, compare=False)
+    _flow: Flow | None = field(default=None, repr=False, compare=False)
 
     @property
     def saturated(self) -> bool:
@@ -526,12 +539,13 @@ class Estimate:
         """
         from designkit.estimate.assumptions import assumptions
 
-        return [] if self._source is None else assumptions(self._source, self.days)
+        return [] if self._source is None else assumptions(self._source, self.days,
+                                                           self._flow)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON contract of ``designkit estimate --format json`` (no NaN/Infinity);
         ``"slos"`` when the design states any; ``"assumptions"``: the defaults it relies
-        on."""
+        on, one entry per setting, value and source with the ``"subjects"`` that use it."""
         slos = self.slos
         return {
             "design": self.design,
@@ -551,7 +565,7 @@ class Estimate:
                  "max_attempts": r.max_attempts, "at_risk": r.at_risk}
                 for r in self.retry_storms],
             **({"slos": {k: c.to_dict() for k, c in slos.items()}} if slos else {}),
-            "assumptions": [a.to_dict() for a in self.assumptions],
+            "assumptions": _grouped(self.assumptions),
         }
 
     def to_json(self, indent: int | None = 2) -> str:

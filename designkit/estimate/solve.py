@@ -366,8 +366,9 @@ class _Run:
                & ~np.isnan(bounded) & (exponential > 0))
         if not use.any():
             return
-        with np.errstate(divide="ignore", invalid="ignore"):
-            scaled = open_wait * np.minimum(1.0, bounded / exponential)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            scaled = open_wait * np.minimum(1.0, bounded / exponential)  # (a ratio past a
+            # double's range is capped at 1 all the same)
         rows, cols = np.nonzero(use)
         stations = p[rows]
         self.set_waits(stations, cols, scaled[rows, cols], self.p_wait[stations, cols])

@@ -56,6 +56,7 @@ from designkit.maths import fluid
 from designkit.model.profile import LoadProfile
 
 if TYPE_CHECKING:
+    from designkit.estimate.result import Estimate
     from designkit.model.design import Design
 
 __all__ = ["StationSeries", "Transient", "transient"]
@@ -103,6 +104,10 @@ class Transient:
             ``inf`` when that is not within ``times_s``, ``None`` when no station ever
             falls behind.
         timeouts: Per endpoint with a ``timeout_ms``, the seconds its mean is above it.
+        errors: Per endpoint with traffic, its error ratio at each time: its third parties'
+            failures (the estimate's, the same at every load) and, with a ``timeout_ms``,
+            the share of its requests beyond it — the estimate's distribution shifted by
+            how much longer its waits are then.
 
     Example:
         >>> import designkit as dk
@@ -124,6 +129,7 @@ class Transient:
     endpoints: Mapping[str, Floats]
     drain_s: float | None
     timeouts: Mapping[str, float] = field(default_factory=dict)
+    errors: Mapping[str, Floats] = field(default_factory=dict)
 
     def at(self, t: float) -> int:
         """The index of the reported time nearest ``t`` seconds."""
@@ -153,6 +159,7 @@ class Transient:
             "drain_s": None if self.drain_s is None or math.isinf(self.drain_s)
             else self.drain_s,
             "timeouts": dict(self.timeouts),
+            "error_ratio": {k: floats(v) for k, v in self.errors.items()},
         }
 
     def __str__(self) -> str:
@@ -174,6 +181,11 @@ class Transient:
         for key, seconds in self.timeouts.items():
             if seconds > 0:
                 lines.append(f"  {key}: mean above its timeout for {seconds:g} s")
+        for key, ratio in self.errors.items():
+            k = int(np.argmax(ratio))
+            if ratio[k] > ratio[0] + 0.001:
+                lines.append(f"  {key}: errors peak at {ratio[k]:.1%} at {self.times_s[k]:g} s "
+                             f"(from {ratio[0]:.1%})")
         lines.append("nothing is rejected: designkit models no queue limits")
         return "\n".join(lines)
 
@@ -286,7 +298,26 @@ def transient(design: Design, profile: LoadProfile | None = None, *, step_s: flo
     drained = (None if unsettled is None else math.inf if behind
                else unsettled + step_s)
     return Transient(design.name, profile, np.array(times), np.array(scales), series, means,
-                     drained, timeouts)
+                     drained, timeouts, _errors_over_time(program, base, means))
+
+
+def _errors_over_time(program: Program, base: Estimate,
+                      means: Mapping[str, Floats]) -> dict[str, Floats]:
+    """Each endpoint's error ratio over time: its failures (the same at any load), then,
+    with a ``timeout_ms``, the share beyond it of its distribution shifted by how much
+    longer its mean is (``1 − F(timeout − extra)``)."""
+    out: dict[str, Floats] = {}
+    for key, mean in means.items():
+        e = base.endpoints[key]
+        ratio = np.full(len(mean), e.error_ratio)
+        timeout = program.endpoints[program.index[key]].timeout_ms
+        if timeout is not None and e.dist is not None:
+            extra = np.nan_to_num(mean - e.mean_ms, nan=np.inf, posinf=np.inf)
+            within = np.array([e.dist.cdf(timeout - x) if math.isfinite(x) and x < timeout
+                               else 0.0 for x in extra])
+            ratio = 1.0 - (1.0 - ratio) * within
+        out[key] = ratio
+    return out
 
 
 class _Gates:

@@ -10,8 +10,11 @@ are measured and which are guesses.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
+
+from designkit.model.times import Time
 
 __all__ = ["ENGINE_DEFAULTS", "GENERIC", "POOL", "RELIED_ON", "Default", "engine_default",
            "setting"]
@@ -104,12 +107,20 @@ def setting(component: Any, name: str) -> Any:
     found = engine_default(component, name)
     if found is None:
         return value
-    from designkit.model.times import Time
+    return _as(isinstance(value, Time), found.value)
 
-    return Time(mean=found.value) if isinstance(value, Time) else type(value)(found.value)
+
+@functools.lru_cache(maxsize=256)
+def _as(time: bool, value: float) -> Any:
+    """An engine's default in the field's own type (a time, or a number), made once."""
+    return Time(mean=value) if time else float(value)
 
 
 def engine_default(component: Any, name: str) -> Default | None:
     """``component``'s engine's default for ``name``, if the table has one."""
-    engine = str(getattr(component, "engine", "") or "").lower()
-    return ENGINE_DEFAULTS.get((component.kind, engine), {}).get(name)
+    engine = getattr(component, "engine", None)
+    if not isinstance(engine, str):
+        return None
+    table = ENGINE_DEFAULTS.get((component.kind, engine)) or ENGINE_DEFAULTS.get(
+        (component.kind, engine.lower()))
+    return None if table is None else table.get(name)

@@ -74,6 +74,9 @@ def test_the_command_line_json_carries_the_assumptions(tmp_path: object) -> None
         out.write(dk.dump(_shop()))
     result = CliRunner().invoke(cli, ["estimate", path, "--format", "json"])
     assert result.exit_code == 0, result.output
-    listed = json.loads(result.output)["assumptions"]
-    assert {"subject": "components.events.service_ms", "value": "20 ms"}.items() <= \
-        next(a for a in listed if a["subject"] == "components.events.service_ms").items()
+    listed = json.loads(result.output)["assumptions"]  # one entry per setting and value
+    queue = next(a for a in listed if a["setting"] == "service_ms")
+    assert queue["value"] == "20 ms" and queue["subjects"] == ["components.events.service_ms"]
+    assert "SendMessage" in queue["source"]
+    assert sorted(a["setting"] for a in listed) == ["hit_ratio", "replicas", "seek_ms",
+                                                     "service_ms", "write_ms", "write_row_ms"]

@@ -567,3 +567,16 @@ def test_an_unloaded_endpoint_beside_a_vanishing_load_warns_nothing() -> None:
         e = dk.estimate(d)
     assert e.station("api workers").utilization == pytest.approx(2.9e-312, rel=0.01)
     assert math.isinf(e.max_scale) or e.max_scale > 1e300
+
+
+def test_bounded_waits_at_a_vanishing_load_warn_nothing() -> None:
+    # found by the fuzzer: at 1e-7 requests/s a lock inside 650 async workers has bounded
+    # classes whose wait over an exponential's overflowed a double (a RuntimeWarning)
+    from pathlib import Path
+
+    design = dk.load(Path(__file__).with_name("cases") / "vanishing-held-waits.yaml")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        e = dk.estimate(design, scale=5.2887e-10)
+    assert not e.endpoints["api GET /x"].saturated
+    assert math.isfinite(e.endpoints["api GET /x"].p99_ms)

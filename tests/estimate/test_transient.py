@@ -190,3 +190,20 @@ def test_the_command_line(tmp_path: Path) -> None:
     late = runner.invoke(cli, ["transient", str(path), "--profile", "5:1,10:2"])
     assert late.exit_code == 2
     assert "--profile: the first point is at 0 s, got 5 s" in late.output
+
+
+def test_the_error_ratio_over_time_counts_the_requests_past_their_timeout() -> None:
+    # An M/M/1 of 10 ms at 50/s: T is exponential of mean 20 ms, so e^(−100/20) of the
+    # requests take longer than the 100 ms timeout; during a 3× burst the wait grows to
+    # seconds and every request times out; once drained, the share is back.
+    d = dk.Design(name="timeouts")
+    d.service("api", workers=1).endpoint("GET /x", cpu_ms=10, timeout_ms=100)
+    d.set_load("api GET /x", 50)
+    t = dk.transient(d, dk.LoadProfile.burst(3, for_s=10))
+    errors = t.errors["api GET /x"]
+    assert errors[0] == pytest.approx(math.exp(-5.0), rel=0.02)
+    assert errors[t.at(10.0)] == pytest.approx(1.0)
+    assert errors[-1] == pytest.approx(math.exp(-5.0), rel=0.02)
+    assert "api GET /x: errors peak at 100.0%" in str(t)
+    assert t.to_dict()["error_ratio"]["api GET /x"][0] == pytest.approx(math.exp(-5.0),
+                                                                         rel=0.02)
