@@ -128,7 +128,7 @@ class Scenario:
             elif not (isinstance(rate, int | float) and 0 <= rate <= 1):
                 wrong(where, name, f"failure rate must be in [0, 1], got {rate!r}")
             elif isinstance(target, External):
-                target.failure_rate = rate
+                target.failure_rate, target.availability = rate, None
             elif not _fail_calls(copy, name, rate):
                 wrong(where, name, f"nothing calls the endpoints of {name!r}: a failing "
                                    "service is seen by its callers (its own requests' errors "

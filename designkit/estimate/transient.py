@@ -289,7 +289,7 @@ def transient(design: Design, profile: LoadProfile | None = None, *, step_s: flo
         backlog=waiting[:, j] * copies[j], wait_ms=wait[:, j],
         utilization=rho_arr[:, j]) for j in range(len(stations))}
     extra = wait - np.where(np.isfinite(base_wait), base_wait, 0.0)
-    means = _endpoint_means(program, base, loaded, extra)
+    means, lag = _endpoint_means(program, base, loaded, extra)
     timeouts = {}
     for key in means:
         ep = program.endpoints[program.index[key]]
@@ -298,21 +298,25 @@ def transient(design: Design, profile: LoadProfile | None = None, *, step_s: flo
     drained = (None if unsettled is None else math.inf if behind
                else unsettled + step_s)
     return Transient(design.name, profile, np.array(times), np.array(scales), series, means,
-                     drained, timeouts, _errors_over_time(program, base, means))
+                     drained, timeouts, _errors_over_time(program, base, means, lag))
 
 
-def _errors_over_time(program: Program, base: Estimate,
-                      means: Mapping[str, Floats]) -> dict[str, Floats]:
+def _errors_over_time(program: Program, base: Estimate, means: Mapping[str, Floats],
+                      lag: Mapping[str, Floats]) -> dict[str, Floats]:
     """Each endpoint's error ratio over time: its failures (the same at any load), then,
     with a ``timeout_ms``, the share beyond it of its distribution shifted by how much
-    longer its mean is (``1 − F(timeout − extra)``)."""
+    longer its run is (``1 − F(timeout − extra)``; a handler's timeout runs from when a
+    consumer takes its message: its lag is not part of it)."""
     out: dict[str, Floats] = {}
     for key, mean in means.items():
         e = base.endpoints[key]
         ratio = np.full(len(mean), e.error_ratio)
         timeout = program.endpoints[program.index[key]].timeout_ms
         if timeout is not None and e.dist is not None:
-            extra = np.nan_to_num(mean - e.mean_ms, nan=np.inf, posinf=np.inf)
+            # a handler's timeout runs from when a consumer takes its message: how much
+            # longer its messages wait for one (its lag growing) is left out
+            extra = np.nan_to_num(mean - e.mean_ms - lag.get(key, 0.0), nan=np.inf,
+                                  posinf=np.inf)
             within = np.array([e.dist.cdf(timeout - x) if math.isfinite(x) and x < timeout
                                else 0.0 for x in extra])
             ratio = 1.0 - (1.0 - ratio) * within
@@ -431,14 +435,20 @@ def _wait_ms(waiting: Floats, arrival: Floats) -> Floats:
 
 
 def _endpoint_means(program: Program, base: Any, loaded: NDArray[np.int64],
-                    extra: Floats) -> dict[str, Floats]:
+                    extra: Floats) -> tuple[dict[str, Floats], dict[str, Floats]]:
     """Each endpoint's mean over time: the estimate's, plus how much longer (``extra``,
-    time × loaded station) each wait on its way is, as many times as it waits there."""
+    time × loaded station) each wait on its way is, as many times as it waits there; and,
+    for a queue's handler, how much longer its messages wait for a consumer (its lag)."""
     longer = np.zeros((extra.shape[0], len(program.stations)))
     longer[:, loaded] = extra
     walker = _Longer(program, longer)
-    return {key: e.mean_ms + walker.endpoint(program.index[key])
-            for key, e in base.endpoints.items()}
+    means, lag = {}, {}
+    for key, e in base.endpoints.items():
+        ep = program.endpoints[program.index[key]]
+        means[key] = e.mean_ms + walker.endpoint(program.index[key])
+        if ep.consume is not None:
+            lag[key] = longer[:, ep.consume]
+    return means, lag
 
 
 class _Longer:

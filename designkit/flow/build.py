@@ -257,6 +257,13 @@ class _Builder:
                 self.database(name, component)
             elif isinstance(component, Queue) and component.handler is not None:
                 self.endpoint_ref((*where, "handler"), component.handler)
+            elif isinstance(component, External) and component.availability is not None \
+                    and component.failure_rate > 0 \
+                    and abs(component.failure_rate - (1.0 - component.availability)) > 1e-12:
+                self.report((*where, "availability"), "give availability or failure_rate, "
+                            f"not both (availability {component.availability:g} is "
+                            f"failure_rate {1.0 - component.availability:.6g}, not "
+                            f"{component.failure_rate:g})")
         self.sagas()
         for field in ("workload", "schedule"):
             for key in getattr(self.design, field):
@@ -454,8 +461,11 @@ class _Builder:
                 self.endpoint_ref((*path, "call"), text)
                 return Seq()
             self.first_call.setdefault((str(around.ref), callee), (path, around.normal))
+            target = self.components.get(ref.service)
+            down = (1.0 - target.availability if isinstance(target, Service)
+                    and target.availability is not None else 0.0)
             return Invoke(self.index[callee], step.count, _copy(step.retries), site,
-                          step.failure_rate or 0.0)
+                          1.0 - (1.0 - (step.failure_rate or 0.0)) * (1.0 - down))
         if step.failure_rate is not None:
             self.report((*path, "failure_rate"), "only a call of another service's endpoint "
                         "takes a failure_rate; a third party's is on its component "
@@ -498,7 +508,8 @@ class _Builder:
                 latency=override or Spec.of(component.latency_ms),
                 timeout_ms=step.timeout_ms or component.timeout_ms,
                 retries=_copy(step.retries or component.retries),
-                failure_rate=component.failure_rate,
+                failure_rate=(component.failure_rate if component.availability is None
+                              else 1.0 - component.availability),
                 breaker_threshold=(breaker.failure_threshold
                                    if breaker and breaker.enabled else None),
                 station=bounded,

@@ -149,6 +149,8 @@ class External(Strict):
         retries: Retry policy of callers.
         circuit_breaker: A breaker in front of it (``true`` for the defaults).
         failure_rate: Share of calls that fail, 0–1.
+        availability: Share of calls that succeed (0.999: three nines) — the same fact as
+            ``failure_rate`` (1 − availability), as an SLA states it; give one of the two.
         concurrency: Concurrent calls it accepts from us (``None`` = unbounded).
 
     Example:
@@ -164,6 +166,7 @@ class External(Strict):
     retries: Retries | None = None
     circuit_breaker: CircuitBreaker | None = None
     failure_rate: Ratio = 0.0
+    availability: Ratio | None = None
     concurrency: Servers | None = None
     boundary: str | None = None
     zone: str | None = None

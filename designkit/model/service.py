@@ -12,6 +12,7 @@ from designkit.model.bounds import (
     Hours,
     PositiveMillis,
     PositiveRate,
+    Ratio,
     Replicas,
     Servers,
     Units,
@@ -168,6 +169,9 @@ class Service(Strict):
         redact: Fields removed from its logs and traces (``password``, ``card_number``…).
         tracing: It propagates trace context (W3C ``traceparent``) on every call and message.
         drain_timeout_ms: How long it keeps serving in-flight requests when told to stop.
+        availability: Share of the calls of its endpoints that succeed as far as the
+            service itself goes (0.999: it is down or drops the connection one call in a
+            thousand, beyond what its own steps fail); its callers see it.
         endpoints: Endpoints keyed by ``"METHOD /path"``.
         region: The region it runs in (a hop to another region costs
             ``network.cross_region_ms``).
@@ -194,6 +198,7 @@ class Service(Strict):
     redact: list[str] | None = None
     tracing: bool | None = None
     drain_timeout_ms: PositiveMillis | None = None
+    availability: Ratio | None = None
     endpoints: dict[str, Endpoint] = Field(default_factory=dict)
 
     def endpoint(self, key: str, **fields: Any) -> Endpoint:

@@ -215,3 +215,23 @@ def test_templates_under_a_failing_provider_fail_as_simulated(name: str) -> None
         assert want.success is not None and got.success is not None
         assert got.success.p95_ms == pytest.approx(want.success.p95_ms, rel=tolerance), key
     assert checked >= 1
+
+
+def test_availability_is_the_complement_of_the_failure_rate() -> None:
+    # an SLA's 99.9 % on a third party is a 0.1 % failure rate; a service's 99 % fails
+    # one call of it in a hundred, before what its own steps fail
+    e = dk.estimate(_one_call(availability=0.999)).endpoints["api POST /pay"]
+    assert e.errors == pytest.approx({"failure: psp": 0.001}, rel=1e-9)
+    d = dk.Design(name="avail")
+    d.external("psp", latency_ms=10.0, failure_rate=0.1)
+    d.service("users", io="async", availability=0.99).endpoint("GET /u").call("psp")
+    d.service("api", io="async").endpoint("GET /x").call("users GET /u")
+    d.set_load("api GET /x", 1)
+    got = dk.estimate(d).endpoints["api GET /x"]
+    assert got.errors == pytest.approx({"failure: users": 0.01, "failure: psp": 0.99 * 0.1})
+    failing = dk.estimate(_one_call(availability=0.999), scenario=Scenario(failing={"psp": 0.2}))
+    assert failing.endpoints["api POST /pay"].error_ratio == pytest.approx(0.2)
+    with pytest.raises(dk.DesignError, match=r"components\.psp\.availability: give "
+                                             r"availability or failure_rate, not both"):
+        dk.estimate(_one_call(availability=0.999, failure_rate=0.01))
+
