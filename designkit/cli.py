@@ -293,13 +293,17 @@ def transient_command(file: str, points: list[tuple[float, float]] | None, step:
               help="How to write the findings.")
 @click.option("--fail-on", type=click.Choice(["critical", "high", "medium", "low"]),
               default=None, help="Exit 1 when a finding at or above this severity fails.")
+@click.option("--require-complete", is_flag=True,
+              help="With --fail-on: also exit 1 when a finding at or above it still needs "
+                   "data or an attestation (an undecided check is not a pass).")
 @click.option("--audit", is_flag=True, help="Ignore every waiver.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
               help="Write the report to this file.")
 @click.option("-f", "--force", is_flag=True, help="Overwrite the output file if it exists.")
-def assess_command(file: str, fmt: str, fail_on: str | None, audit: bool,
-                   output: str | None, force: bool) -> None:
-    """Review design FILE against the checklist; exit 1 on failures at --fail-on or above."""
+def assess_command(file: str, fmt: str, fail_on: str | None, require_complete: bool,
+                   audit: bool, output: str | None, force: bool) -> None:
+    """Review design FILE against the checklist; exit 1 on failures at --fail-on or above
+    (and, with --require-complete, on checks at or above it still undecided)."""
     from designkit.assess.engine import assess
     from designkit.assess.report import to_sarif
     from designkit.model.io import load
@@ -310,7 +314,11 @@ def assess_command(file: str, fmt: str, fail_on: str | None, audit: bool,
             "sarif": lambda: to_sarif(result, artifact=file),
             "junit": result.to_junit}[fmt]()
     _emit(text, output, force)
-    if fail_on and result.failed(at_least=fail_on):
+    if require_complete and not fail_on:
+        raise click.UsageError("--require-complete needs --fail-on SEVERITY (the severity "
+                               "from which an undecided check fails the gate)")
+    if fail_on and (result.failed(at_least=fail_on)
+                    or (require_complete and result.incomplete(at_least=fail_on))):
         sys.exit(EXIT_FINDINGS)
 
 

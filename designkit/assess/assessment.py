@@ -69,12 +69,24 @@ class Assessment:
         }
 
     def ordered(self) -> list[Finding]:
-        """Findings for display: by area, failures first, worst first."""
+        """Findings for display: failures first, then what needs data or a person, then
+        waived and passed ones — each worst severity first, then by area and rule (a
+        critical failure is the first line, whatever its area)."""
         rank = {Status.FAIL: 0, Status.NEEDS_DATA: 1, Status.NEEDS_ATTESTATION: 2,
                 Status.WAIVED: 3, Status.PASS: 4, Status.NOT_APPLICABLE: 5}
         return sorted(self.findings, key=lambda f: (
+            rank[f.status], -f.severity.rank,
             list(AREAS).index(f.rule.split("-")[1]) if f.rule.split("-")[1] in AREAS else 99,
-            rank[f.status], -f.severity.rank, f.rule, f.subject))
+            f.rule, f.subject))
+
+    def incomplete(self, at_least: str | Severity = Severity.INFO) -> list[Finding]:
+        """Findings at or above a severity that are not decided yet — needing data or an
+        attestation — worst first (what ``--require-complete`` gates on)."""
+        floor = Severity(at_least).rank
+        out = [f for f in self.findings if f.status in (Status.NEEDS_DATA,
+                                                         Status.NEEDS_ATTESTATION)
+               and f.severity.rank >= floor]
+        return sorted(out, key=lambda f: (-f.severity.rank, f.rule, f.subject))
 
     # -- reports -------------------------------------------------------------------------
 

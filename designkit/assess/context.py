@@ -58,6 +58,7 @@ class Context:
         self.design = design
         self.policy = policy
         self.today = today or dt.date.today()
+        self.audit = False  # waivers ignored (set by the engine for an audit)
         self.rule: Rule | None = None
         self._results: dict[str, tuple[Rule, list[Finding]]] = {}
         self._kinds: dict[str, dict[str, Component]] = {}

@@ -61,6 +61,7 @@ def _assess(design: Design, estimate: Estimate | None, policy: Policy | None, au
     design.validate()
     today = today or dt.date.today()
     context = Context(design, policy or design.policy, estimate, today)
+    context.audit = audit
     chosen = list(rules) if rules is not None else catalogue()
     chosen += list(extra_rules)
     findings: list[Finding] = []
@@ -148,6 +149,13 @@ class _Patterns:
                     best = i
                     break
         return best
+
+
+def waived(findings: list[Finding], design: Design, today: dt.date) -> list[Finding]:
+    """``findings`` with the design's waivers applied (a roll-up's view of the rules it
+    re-runs: a waived failure is waived there too)."""
+    patterns = _Patterns([w.finding for w in design.waivers])
+    return [_waived(f, design.waivers, patterns, today, set()) for f in findings]
 
 
 def _waived(finding: Finding, waivers: list[Waiver], patterns: _Patterns, today: dt.date,

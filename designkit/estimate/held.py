@@ -246,4 +246,4 @@ def hold_scv(mean: float, scv: float, visits: Floats, before: Floats, after: Flo
     var = scv * mean * mean + float((new_var - old_var).sum())
     if not (total > 0 and math.isfinite(total) and math.isfinite(var)):
         return scv
-    return max(var, 0.0) / (total * total)
+    return max(var, 0.0) / total / total  # (divided twice: a tiny mean squares to 0)

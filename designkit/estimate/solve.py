@@ -398,7 +398,8 @@ class _Run:
             return 0.0
         first = float(np.dot(rates, means)) / total
         second = float(np.dot(rates, means * means)) / total
-        return max(0.0, second / (first * first) - 1.0) if first > 0 else 0.0
+        # (divided twice: a mean of 1e-167 ms squares to nothing)
+        return max(0.0, second / first / first - 1.0) if first > 0 else 0.0
 
     def holder_rows(self, station: int) -> NDArray[np.int64]:
         """The holder records of one held station (grouped once per run)."""

@@ -88,13 +88,19 @@ def test_cli_json_of_a_template_with_an_unbounded_ratio_is_strict(name: str) -> 
 
 
 def test_json_of_a_saturated_database_keeps_a_readable_infinity() -> None:
-    a = dk.assess(tiny_database())
-    data = strict(a.to_json())
-    [p95] = [f for f in data["findings"] if f["rule"] == "DK-PERF-004"]
-    assert p95["status"] == "fail"
-    assert p95["evidence"]["p95_ms"] is None
-    assert p95["nonfinite_evidence"] == {"/p95_ms": "∞"}
-    assert "∞" in p95["message"]
+    d = tiny_database()
+    d.components["db"].pool_size = 10  # type: ignore[union-attr]
+    d.components["db"].max_connections = 100  # type: ignore[union-attr]
+    data = strict(dk.assess(d).to_json())
+    [pool] = [f for f in data["findings"] if f["rule"] == "DK-PERF-003"]
+    assert pool["status"] == "fail"
+    assert pool["evidence"]["pools"]["api"]["demand"] is None
+    assert pool["nonfinite_evidence"]["/pools/api/demand"] == "∞"
+    assert "pool demand ∞ connections" in pool["message"]
+    # the saturation itself, once and critical, with its finite numbers
+    [fits] = [f for f in data["findings"] if f["rule"] == "DK-PERF-008"]
+    assert fits["status"] == "fail" and fits["severity"] == "critical"
+    assert fits["evidence"]["max_scale"] == pytest.approx(0.099, abs=0.001)
     json.dumps(data, allow_nan=False)  # and it stays strict when written again
 
 

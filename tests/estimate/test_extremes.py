@@ -580,3 +580,14 @@ def test_bounded_waits_at_a_vanishing_load_warn_nothing() -> None:
         e = dk.estimate(design, scale=5.2887e-10)
     assert not e.endpoints["api GET /x"].saturated
     assert math.isfinite(e.endpoints["api GET /x"].p99_ms)
+
+
+def test_holds_too_short_to_square_are_estimated() -> None:
+    # found by the fuzzer: a blocking service's hold of 1e-167 ms (its statements take no
+    # time) squared to zero in the spread of the holds behind a pool (a ZeroDivisionError)
+    from pathlib import Path
+
+    design = dk.load(Path(__file__).with_name("cases") / "vanishing-hold-times.yaml")
+    e = dk.estimate(design)
+    assert e.endpoints["api GET /x"].mean_ms == pytest.approx(0.0, abs=1e-9)
+    assert not e.endpoints["api GET /x"].saturated

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
-from designkit.flow.nodes import Path, Site
+from designkit.flow.nodes import Flow, Invoke, Path, Site, walk
 from designkit.model.problems import format_path
 from designkit.model.refs import EndpointRef
 from designkit.model.steps import CallStep, Step
 
-__all__ = ["WRITES", "endpoint_path", "envelope_standard", "inside", "is_write", "nested"]
+__all__ = ["WRITES", "background", "endpoint_path", "envelope_standard", "inside", "is_write",
+           "nested", "reached_from", "user_facing"]
 
 WRITES = ("insert", "update", "delete", "upsert")
 
@@ -77,3 +78,39 @@ def nested(sites: Sequence[Site], at: int) -> Iterator[Site]:
 def is_write(step: Step) -> bool:
     """A database call that changes rows."""
     return isinstance(step, CallStep) and step.query is not None and step.query.kind in WRITES
+
+
+def user_facing(flow: Flow, workload: Iterable[str]) -> set[str]:
+    """The endpoints someone waits for: those with a workload of their own and every
+    endpoint they call synchronously, at any depth — not a queue's handler, a scheduled
+    job or what only those call (their slowness is lag, judged as such).
+
+    Example:
+        >>> import designkit as dk
+        >>> from designkit.flow.build import build
+        >>> d = dk.template("payments-saga")
+        >>> "payments-svc POST /v1/charges" in user_facing(build(d), d.rates())
+        False
+    """
+    return reached_from(flow, [key for key in workload if key not in flow.handlers
+                               and key not in flow.scheduled])
+
+
+def background(flow: Flow) -> set[str]:
+    """The endpoints background work runs: queues' handlers, scheduled jobs, and every
+    endpoint they call synchronously, at any depth."""
+    return reached_from(flow, [*flow.handlers, *flow.scheduled])
+
+
+def reached_from(flow: Flow, roots: Iterable[str]) -> set[str]:
+    """``roots`` and every endpoint they call synchronously, at any depth."""
+    reached: set[int] = set()
+    todo = [flow.index[key] for key in roots if key in flow.index]
+    while todo:
+        index = todo.pop()
+        if index in reached:
+            continue
+        reached.add(index)
+        todo += [node.endpoint for node in walk(flow.endpoints[index].steps)
+                 if isinstance(node, Invoke)]
+    return {str(flow.endpoints[i].ref) for i in reached}

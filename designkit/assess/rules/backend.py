@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
@@ -520,9 +521,28 @@ def rate_limiting(ctx: Context) -> Iterator[Finding]:
                               "limit: one client can take all its capacity")
         else:
             burst = f", burst {limit.burst}" if limit.burst else ""
-            yield ctx.finding(subject, True, f"public {ref.key} is limited to "
-                              f"{_n(limit.rps)} rps per {limit.per}{burst}",
-                              rps=limit.rps, per=limit.per)
+            carries = _carries(ctx, ref)
+            above = limit.per == "global" and carries is not None and limit.rps > carries
+            text = (f"public {ref.key} is limited to {_n(limit.rps)} rps per "
+                    f"{limit.per}{burst}")
+            if carries is not None:
+                text += (f"{' >' if above else ';'} the design carries about {_n(carries)} "
+                         "rps of it" + (": the limit lets through more than the design "
+                                        "carries — it saturates first" if above else
+                                        " (its workload's share when the first station "
+                                        "saturates)"))
+            yield ctx.finding(subject, not above, text, rps=limit.rps, per=limit.per,
+                              carries_rps=carries)
+
+
+def _carries(ctx: Context, ref: EndpointRef) -> float | None:
+    """The endpoint's rate when the first station saturates (the whole workload grown in
+    proportion); ``None`` when it has no workload or nothing saturates."""
+    found = ctx.estimate.endpoints.get(str(ref))
+    scale = ctx.estimate.max_scale
+    if found is None or found.rps <= 0 or not math.isfinite(scale):
+        return None
+    return found.rps * scale
 
 
 # -- DK-BE-008 ---------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """Rules of the performance area: latency targets, query plans, pools, background work,
-pagination, caching and compression (DK-PERF-001 … DK-PERF-007).
+pagination, caching, compression and capacity (DK-PERF-001 … DK-PERF-009).
 
 Every finding quotes the numbers it was decided by: the estimate's p95 and rates, the
 query plan's rows and cost, Little's law for the pools.
@@ -14,13 +14,14 @@ from dataclasses import replace
 from designkit.assess.context import Context
 from designkit.assess.finding import Finding
 from designkit.assess.rule import Reference, Rule, Severity, rule
-from designkit.assess.rules._facts import endpoint_path
+from designkit.assess.rules._facts import background, endpoint_path, user_facing
 from designkit.assess.rules._refs import (
     AWS_QUERY_PERFORMANCE,
     CWE_SEQUENTIAL_SEARCH,
     OWASP_API4,
 )
 from designkit.flow.plan import plan_query, rows_after
+from designkit.flow.times import Spec
 from designkit.model.components import Cache, Queue
 from designkit.model.database import Database, Index
 from designkit.model.problems import format_path
@@ -30,8 +31,8 @@ from designkit.model.steps import CacheStep, CallStep, PublishStep, Step, Transa
 from designkit.text import number as _n
 from designkit.text import percent as _pct
 
-__all__ = ["RULES", "background_jobs", "cached_read_p95", "caching_strategy", "compression",
-           "cursor_pagination", "pool_sizing", "simple_seeks"]
+__all__ = ["RULES", "background_jobs", "cached_read_p95", "caching_strategy", "capacity",
+           "compression", "cursor_pagination", "headroom", "pool_sizing", "simple_seeks"]
 
 _PG = "https://www.postgresql.org/docs/current/"
 _ZALANDO = "Zalando RESTful API Guidelines"
@@ -67,6 +68,8 @@ def cached_read_p95(ctx: Context) -> Iterator[Finding]:
             yield ctx.needs_data(subject, f"{ref} has no traffic: set its rate in the "
                                           "workload to estimate its p95")
             continue
+        if est.saturated:
+            continue  # no finite time to judge: DK-PERF-008 reports the saturation, once
         hits = []
         for step in caches:
             cache = ctx.design.components.get(step.cache)
@@ -93,8 +96,10 @@ def cached_read_p95(ctx: Context) -> Iterator[Finding]:
                   AWS_QUERY_PERFORMANCE,
                   Reference("PostgreSQL docs", "Indexes", "Indexes", _PG + "indexes.html")])
 def simple_seeks(ctx: Context) -> Iterator[Finding]:
-    """Every database call with a ``where``: its plan's cost now and after 365 days vs
-    ``policy.seek_p95_ms`` (the plan's service time, before any queueing)."""
+    """Every database call with a ``where``: its time now and after 365 days vs
+    ``policy.seek_p95_ms`` — the estimate's time: its plan's cost (or the ``service_ms``
+    the step states, which the estimate uses) plus the wait for the database's cpu at the
+    workload. A call whose database is saturated is DK-PERF-008's."""
     target = ctx.policy.seek_p95_ms
     for item in ctx.steps:
         step = item.step
@@ -111,14 +116,31 @@ def simple_seeks(ctx: Context) -> Iterator[Finding]:
         query = step.query
         if not query.where:
             continue  # not a lookup: inserts and unfiltered reads are judged elsewhere
+        cpu = ctx.station(ctx.estimate, f"{step.call} cpu")
+        if cpu is not None and cpu.saturated:
+            continue  # no finite wait to add: DK-PERF-008 reports the saturation, once
+        wait = cpu.wait_ms if cpu is not None and math.isfinite(cpu.wait_ms) else 0.0
+        queued = f" + {_n(wait)} ms waiting for {step.call} cpu" if wait >= 0.0005 else ""
         table = db.tables[query.table]
         now, year = plan_query(db, query, 0.0), plan_query(db, query, 365.0)
         where = ", ".join(query.where)
-        ok = now.ms <= target and year.ms <= target
         what = f"{query.kind} on {step.call}.{query.table} where ({where})"
+        if step.service_ms is not None:  # the design states its time: the estimate's
+            stated = Spec.of(step.service_ms).mean
+            ok = stated + wait <= target
+            plan = (f"seek on ({', '.join(year.index)})" if year.access == "seek"
+                    else f"a scan of {_n(year.rows_visited)} rows in 1 year")
+            msg = (f"{what}: its stated service_ms {_n(stated)} ms{queued} "
+                   f"{'≤' if ok else '>'} {_n(target)} ms (the plan: {plan})")
+            yield ctx.finding(path, ok, msg, access=year.access, ms_now=stated + wait,
+                              ms_year=stated + wait, wait_ms=wait, stated_ms=stated,
+                              rows_now=now.rows_visited, rows_year=year.rows_visited,
+                              target_ms=target)
+            continue
+        ok = now.ms + wait <= target and year.ms + wait <= target
         if year.access == "seek":
             msg = (f"{what}: seek on ({', '.join(year.index)}) visiting {_n(year.rows_visited)} "
-                   f"row(s) costs {_n(now.ms)} ms now, {_n(year.ms)} ms in 1 year "
+                   f"row(s) costs {_n(now.ms)} ms now, {_n(year.ms)} ms in 1 year{queued} "
                    f"{'≤' if ok else '>'} {_n(target)} ms")
         else:
             indexed = db.model_copy(update={"tables": {
@@ -126,12 +148,12 @@ def simple_seeks(ctx: Context) -> Iterator[Finding]:
                     "indexes": [*table.indexes, Index(columns=list(query.where))]})}})
             seek = plan_query(indexed, query, 365.0)
             msg = (f"{what}: scan of {_n(now.rows_visited)} rows costs {_n(now.ms)} ms now, "
-                   f"{_n(year.ms)} ms in 1 year ({_n(rows_after(table, 365.0))} rows) "
+                   f"{_n(year.ms)} ms in 1 year ({_n(rows_after(table, 365.0))} rows){queued} "
                    f"{'≤' if ok else '>'} {_n(target)} ms; a seek on an index over ({where}) "
                    f"would cost {_n(seek.ms)} ms")
-        yield ctx.finding(path, ok, msg, access=year.access, ms_now=now.ms, ms_year=year.ms,
-                          rows_now=now.rows_visited, rows_year=year.rows_visited,
-                          target_ms=target)
+        yield ctx.finding(path, ok, msg, access=year.access, ms_now=now.ms + wait,
+                          ms_year=year.ms + wait, wait_ms=wait, rows_now=now.rows_visited,
+                          rows_year=year.rows_visited, target_ms=target)
 
 
 # -- DK-PERF-003 ---------------------------------------------------------------------------
@@ -246,9 +268,11 @@ def background_jobs(ctx: Context) -> Iterator[Finding]:
     grows), and consumers a partitioned engine leaves idle."""
     yield from _consumers_keep_up(ctx)
     threshold = ctx.policy.background_ms
-    handlers = ctx.flow.handlers  # endpoints that consume a queue: already background work
+    # what users wait for: not a queue's handler, a scheduled job, nor what only they call
+    facing = user_facing(ctx.flow, ctx.design.rates())
+    behind = background(ctx.flow)
     for ref, _endpoint in ctx.endpoints:
-        if str(ref) in handlers or str(ref) in ctx.flow.scheduled:  # so is a scheduled job
+        if str(ref) in behind and str(ref) not in facing:
             continue
         subject = endpoint_path(ref)
         est = ctx.estimate.endpoints.get(str(ref))
@@ -256,17 +280,20 @@ def background_jobs(ctx: Context) -> Iterator[Finding]:
             yield ctx.needs_data(subject, f"{ref} has no traffic: set its rate in the "
                                           "workload to estimate its p95")
             continue
+        if est.saturated:
+            continue  # no finite time to judge: DK-PERF-008 reports the saturation, once
         queues = sorted({s.publish for s in _all_steps(ctx, ref) if isinstance(s, PublishStep)})
         slow = est.p95_ms > threshold
         if not slow:
             msg = f"p95 {_n(est.p95_ms)} ms ≤ {_n(threshold)} ms at {_n(est.rps)} rps"
-        elif queues:
-            msg = (f"p95 {_n(est.p95_ms)} ms > {_n(threshold)} ms at {_n(est.rps)} rps, but it "
-                   f"publishes to {', '.join(queues)} (counted as offloaded)")
+        elif queues:  # what it publishes is off its path; what makes it slow is not
+            msg = (f"p95 {_n(est.p95_ms)} ms > {_n(threshold)} ms at {_n(est.rps)} rps on the "
+                   f"request's own path (what it publishes to {', '.join(queues)} is not "
+                   "what makes it slow): move the slow part behind the queue")
         else:
             msg = (f"p95 {_n(est.p95_ms)} ms > {_n(threshold)} ms at {_n(est.rps)} rps, "
                    "synchronously: nothing is offloaded to a queue")
-        yield ctx.finding(subject, not slow or bool(queues), msg, p95_ms=est.p95_ms,
+        yield ctx.finding(subject, not slow, msg, p95_ms=est.p95_ms,
                           threshold_ms=threshold, rps=est.rps, offloaded_to=queues)
 
 
@@ -288,9 +315,10 @@ def _consumers_keep_up(ctx: Context) -> Iterator[Finding]:
                  else f"{slots} consumers")
         where = (f"{name} consumers ({shape}) at {_pct(station.utilization)} with "
                  f"{_n(station.arrival_rps)} msgs/s × {_n(station.service_ms)} ms")
-        if station.saturated:
+        if station.saturated:  # DK-PERF-008 fails it (critical), with the backlog's growth
             msg = (f"{where}: they cannot keep up — the backlog grows by "
-                   f"{_n(station.backlog_per_s)} msgs/s and the lag without bound")
+                   f"{_n(station.backlog_per_s)} msgs/s and the lag without bound "
+                   "(DK-PERF-008)")
         elif station.utilization > limit:
             msg = f"{where}, above the {_pct(limit)} limit: lag {_n(station.wait_ms)} ms"
         else:
@@ -421,6 +449,100 @@ def compression(ctx: Context) -> Iterator[Finding]:
                           threshold_kb=threshold, compression=encodings)
 
 
+# -- DK-PERF-008 / DK-PERF-009: capacity ------------------------------------------------
+
+_SRE_OVERLOAD = Reference("Google SRE Book", "21", "Handling Overload",
+                          "https://sre.google/sre-book/handling-overload/")
+
+
+def _saturated_endpoints(ctx: Context) -> list[str]:
+    return [k for k, e in ctx.estimate.endpoints.items() if e.saturated]
+
+
+@rule("DK-PERF-008", "The workload fits: nothing saturates", "critical", "estimate",
+      rationale="A station asked for more work than its servers can do queues without "
+                "bound: requests wait ever longer until clients time out, or a queue's "
+                "backlog grows until messages are days old. No other number of such a "
+                "design means anything until it fits.",
+      remediation="Add capacity at the station that saturates (replicas, workers, cores, "
+                  "partitions and consumers), or take work off it (a cache, an index, a "
+                  "batched query, a shorter hold), until the workload fits with the "
+                  "policy's headroom (DK-PERF-009).",
+      references=[_SRE_OVERLOAD])
+def capacity(ctx: Context) -> Iterator[Finding]:
+    """The estimate's ``max_scale`` (what users wait for) and its background capacity
+    (what only queues' handlers load): below 1× the workload, the station that saturates
+    first, by how much, and the endpoints left with no finite latency — once, here (the
+    rules that judge those endpoints' times leave saturated ones to this one)."""
+    e = ctx.estimate
+    if not any(x.rps > 0 for x in e.endpoints.values()):
+        yield ctx.needs_data("", "no endpoint has a workload rate: set the workload to judge "
+                                 "whether it fits")
+        return
+    yield from _fits(ctx, e.bottleneck, e.bottleneck_station, e.max_scale, background=False)
+    back = e.background
+    if back is not None and back.station is not None:
+        yield from _fits(ctx, back.component, back.station, back.max_scale, background=True)
+
+
+def _fits(ctx: Context, component: str | None, station_id: str | None, scale: float,
+          background: bool) -> Iterator[Finding]:
+    if component is None or station_id is None:
+        return
+    subject = format_path(("components", component))
+    station = ctx.station(ctx.estimate, station_id)
+    busy = (f" ({_pct(station.utilization)} busy)" if station is not None
+            and math.isfinite(station.utilization) else "")
+    kind = "background work" if background else "the requests users wait for"
+    if scale >= 1.0:
+        yield ctx.finding(subject, True, f"the workload fits: of {kind}, {station_id} "
+                          f"saturates first, at {_n(scale)}× the workload{busy}",
+                          station=station_id, max_scale=scale, background=background)
+        return
+    what = "saturated at the workload" if scale <= 0 else f"saturates at {_n(scale)}× the " \
+        "workload"
+    if background:
+        grows = station.backlog_per_s if station is not None else math.nan
+        msg = (f"{station_id} {what}: queues' handlers cannot keep up — the backlog grows by "
+               f"{_n(grows)}/s and their lag without bound")
+    else:
+        stuck = [k for k in _saturated_endpoints(ctx)
+                 if k not in ctx.flow.handlers and k not in ctx.flow.scheduled]
+        shown = ", ".join(stuck[:3]) + (f" and {len(stuck) - 3} more" if len(stuck) > 3 else "")
+        msg = (f"{station_id} {what}{busy}: it needs {_n(1.0 / scale) if scale > 0 else '∞'}× "
+               f"its capacity; {len(stuck)} endpoint(s) wait without bound ({shown})")
+    yield ctx.finding(subject, False, msg, station=station_id, max_scale=scale,
+                      background=background)
+
+
+@rule("DK-PERF-009", "Headroom: the workload at the policy's utilization", "high",
+      "estimate",
+      rationale="Waits grow steeply as a station fills (at 90 % an M/M/1 waits 9 service "
+                "times, at 70 % 2.3); a design at its limit has no room for a burst, a "
+                "lost replica or next month's growth.",
+      remediation="Add capacity at the first station to saturate until it saturates at "
+                  "1 / utilization_max × the workload (1.43× for the default 70 %), or take "
+                  "work off it; dk.size finds the smallest change.",
+      references=[_SRE_OVERLOAD])
+def headroom(ctx: Context) -> Iterator[Finding]:
+    """``max_scale`` vs ``1 / policy.utilization_max``; a design that does not fit at all
+    is DK-PERF-008's."""
+    e = ctx.estimate
+    if e.bottleneck is None or e.bottleneck_station is None or not e.max_scale >= 1.0:
+        return
+    needed = 1.0 / ctx.policy.utilization_max
+    subject = format_path(("components", e.bottleneck))
+    station = ctx.station(e, e.bottleneck_station)
+    busy = f" ({_pct(station.utilization)} busy now)" if station is not None else ""
+    ok = e.max_scale >= needed * (1 - 1e-9)
+    yield ctx.finding(
+        subject, ok,
+        f"{e.bottleneck_station} saturates at {_n(e.max_scale)}× the workload{busy} "
+        f"{'≥' if ok else '<'} {_n(needed)}× the policy keeps (utilization ≤ "
+        f"{_pct(ctx.policy.utilization_max)})",
+        station=e.bottleneck_station, max_scale=e.max_scale, needed=needed)
+
+
 RULES: list[Rule] = [cached_read_p95, simple_seeks, pool_sizing, background_jobs,
-                     cursor_pagination, caching_strategy, compression]
+                     cursor_pagination, caching_strategy, compression, capacity, headroom]
 

@@ -214,7 +214,7 @@ def strict_cors(ctx: Context) -> Iterator[Finding]:
         yield ctx.needs_data(subject, "set security.cors (origins, credentials) — an empty "
                                       "origins list allows no cross-origin reads")
         return
-    loose = [o for o in cors.origins if o.strip() in ("*", "null")]
+    loose = [o for o in cors.origins if _loose_origin(o, cors.credentials)]
     if not loose:
         yield ctx.finding(subject, True,
                           f"{len(cors.origins)} exact origin(s) allowed"
@@ -222,17 +222,36 @@ def strict_cors(ctx: Context) -> Iterator[Finding]:
                           + f", credentials {'on' if cors.credentials else 'off'}",
                           origins=list(cors.origins), credentials=cors.credentials)
         return
+    why = _loose_origin(loose[0], cors.credentials)
     if cors.credentials:
         found = ctx.finding(subject, False,
-                            f"origin {loose[0]!r} with credentials: true — any site can read "
+                            f"origin {loose[0]!r} with credentials: true — {why} can read "
                             "responses as the signed-in user (critical)",
-                            origins=list(cors.origins), credentials=True)
+                            origins=list(cors.origins), credentials=True, loose=loose)
         yield _with_severity(ctx, found, Severity.CRITICAL)
     else:
         yield ctx.finding(subject, False,
-                          f"origin {loose[0]!r} allowed: any site can read the API's "
+                          f"origin {loose[0]!r} allowed: {why} can read the API's "
                           "responses from a browser", origins=list(cors.origins),
-                          credentials=False)
+                          credentials=False, loose=loose)
+
+
+_LOCAL = re.compile(r"^https?://(localhost|127\.0\.0\.1|\[::1\]|0\.0\.0\.0)(:\d+)?/?$",
+                    re.IGNORECASE)
+
+
+def _loose_origin(origin: str, credentials: bool) -> str:
+    """Who else an allowed origin lets in (``""``: nobody — an exact https origin)."""
+    text = origin.strip()
+    if text in ("*", "null"):
+        return "any site"
+    if "*" in text:
+        return "any site under the pattern (a taken-over subdomain included)"
+    if credentials and _LOCAL.match(text):
+        return "any program serving on the user's own machine"
+    if credentials and text.lower().startswith("http://"):
+        return "a network attacker injecting script into that plain-http origin"
+    return ""
 
 
 # -- DK-SEC-006 ------------------------------------------------------------------------
@@ -380,10 +399,12 @@ def _run_mapped(ctx: Context, mapped: Rule) -> list[Finding]:
       references=[Reference(TOP10, "Top 10", "OWASP Top 10 2021")])
 def owasp_top10(ctx: Context) -> Iterator[Finding]:
     from designkit.assess.catalogue import builtin_rules
+    from designkit.assess.engine import waived
 
     catalogue = {r.id: r for r in builtin_rules() if r.id != "DK-SEC-009"}
     cache: dict[str, list[Finding]] = {}
-    order = [Status.FAIL, Status.NEEDS_DATA, Status.NEEDS_ATTESTATION, Status.PASS]
+    order = [Status.FAIL, Status.NEEDS_DATA, Status.NEEDS_ATTESTATION, Status.WAIVED,
+             Status.PASS]
     for category, (title, rule_ids) in OWASP_TOP10.items():
         subject = f"owasp.{category}"
         present = [catalogue[i] for i in rule_ids if i in catalogue]
@@ -394,8 +415,10 @@ def owasp_top10(ctx: Context) -> Iterator[Finding]:
             continue
         counts: dict[str, Counter[str]] = {}
         for mapped in present:
-            if mapped.id not in cache:
-                cache[mapped.id] = _run_mapped(ctx, mapped)
+            if mapped.id not in cache:  # waived as the review waives them (not in an audit)
+                found = _run_mapped(ctx, mapped)
+                cache[mapped.id] = found if ctx.audit else waived(found, ctx.design,
+                                                                  ctx.today)
             counts[mapped.id] = Counter(f.status.value for f in cache[mapped.id])
         statuses = {Status(s) for c in counts.values() for s in c}
         status = next((s for s in order if s in statuses), Status.NOT_APPLICABLE)

@@ -1,0 +1,86 @@
+"""Honest gates: worst first, undecided checks can fail a gate, waivers count in roll-ups,
+CORS patterns and rate limits judged against what the design carries."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+import designkit as dk
+from designkit.cli import cli
+from tests.assess.test_capacity import _fewer_workers
+
+
+def test_the_worst_failure_is_the_first_line() -> None:
+    text = str(dk.assess(_fewer_workers())).splitlines()
+    assert text[1].startswith("  fail              critical DK-PERF-008 components.checkout-api: "
+                              "checkout-api workers saturates at 0.749×")
+
+
+def test_require_complete_fails_a_gate_on_undecided_checks(tmp_path: Path) -> None:
+    # the flash sale fails nothing critical, but leaves critical checks undecided: its
+    # password hashing, and the attestations a person must give
+    d = dk.template("flash-sale")
+    path = tmp_path / "d.yaml"
+    path.write_text(dk.dump(d))
+    assert not dk.assess(d).failed(at_least="critical")
+    undecided = sorted({f.rule for f in dk.assess(d).incomplete(at_least="critical")})
+    assert undecided == ["DK-BE-006", "DK-SEC-001", "DK-SEC-002"]
+    runner = CliRunner()
+    assert runner.invoke(cli, ["assess", str(path), "--fail-on", "critical"]).exit_code == 0
+    gated = runner.invoke(cli, ["assess", str(path), "--fail-on", "critical",
+                                "--require-complete"])
+    assert gated.exit_code == 1
+    alone = runner.invoke(cli, ["assess", str(path), "--require-complete"])
+    assert alone.exit_code == 2 and "--require-complete needs --fail-on" in alone.output
+
+
+def test_a_waived_failure_is_waived_in_the_owasp_roll_up() -> None:
+    d = dk.template("flash-sale")
+    d.security.jwt_algorithm = "HS256"  # DK-SEC-003 fails: A02 fails with it
+    a02 = [f for f in dk.assess(d).rule("DK-SEC-009") if f.subject == "owasp.A02"]
+    assert a02[0].status is dk.Status.FAIL
+    d.waivers.append(dk.Waiver(finding="DK-SEC-003@security.jwt_algorithm",
+                               reason="legacy clients until the key rotation", owner="sec"))
+    a02 = [f for f in dk.assess(d).rule("DK-SEC-009") if f.subject == "owasp.A02"]
+    assert a02[0].status is not dk.Status.FAIL and "waived ×1" in a02[0].message
+    audit = [f for f in dk.assess(d, audit=True).rule("DK-SEC-009") if f.subject == "owasp.A02"]
+    assert audit[0].status is dk.Status.FAIL
+
+
+def _cors(*origins: str, credentials: bool) -> dk.Finding:
+    d = dk.template("flash-sale")
+    d.security.cors = dk.Cors(origins=list(origins), credentials=credentials)
+    [found] = dk.assess(d).rule("DK-SEC-005")
+    return found
+
+
+def test_cors_patterns_and_local_origins_with_credentials_fail() -> None:
+    pattern = _cors("https://*.example.com", credentials=False)
+    assert pattern.status is dk.Status.FAIL and pattern.severity.value == "high"
+    assert "a taken-over subdomain included" in pattern.message
+    local = _cors("http://localhost:3000", credentials=True)
+    assert local.status is dk.Status.FAIL and local.severity.value == "critical"
+    assert "any program serving on the user's own machine" in local.message
+    plain = _cors("http://shop.example.com", credentials=True)
+    assert plain.status is dk.Status.FAIL and "plain-http origin" in plain.message
+    assert _cors("https://shop.example.com", credentials=True).status is dk.Status.PASS
+    assert _cors("http://localhost:3000", credentials=False).status is dk.Status.PASS
+
+
+def test_a_global_rate_limit_above_what_the_design_carries_fails() -> None:
+    d = dk.template("flash-sale")
+    ep = d.components["checkout-api"].endpoints["POST /v1/orders"]  # type: ignore[union-attr]
+    e = dk.estimate(d)
+    carries = e.endpoints["checkout-api POST /v1/orders"].rps * e.max_scale
+    ep.public = True
+    ep.rate_limit = dk.RateLimit(rps=1_000_000, per="global")
+    [high] = [f for f in dk.assess(d).rule("DK-BE-007") if "POST /v1/orders\"" in f.subject]
+    assert high.status is dk.Status.FAIL
+    assert "rps per global > the design carries about" in high.message
+    assert "it saturates first" in high.message
+    assert high.evidence["carries_rps"] == carries
+    ep.rate_limit = dk.RateLimit(rps=15_000, per="global")
+    [fits] = [f for f in dk.assess(d).rule("DK-BE-007") if "POST /v1/orders\"" in f.subject]
+    assert fits.status is dk.Status.PASS
