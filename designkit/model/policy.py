@@ -6,9 +6,9 @@ These are data here; the assessment gives them their meaning.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import AliasChoices, Field, model_validator
 
 from designkit.model.base import Strict
 from designkit.model.bounds import PositiveMillis
@@ -93,22 +93,42 @@ class Attestation(Strict):
         rule: The rule id (``DK-SEC-001``).
         subject: The part it covers (path or glob); empty means the whole design.
         by: Who attests.
-        on: When.
+        date: When (``on:`` is read too — but a YAML 1.1 reader takes an unquoted ``on``
+            for the boolean ``true``, so files are written with ``date:``).
         evidence: Where to check it (link, test name, review id).
         expires: When it must be renewed.
 
     Example:
-        >>> Attestation(rule="DK-SEC-001", by="ana", on="2026-11-01",
+        >>> Attestation(rule="DK-SEC-001", by="ana", date="2026-11-01",
         ...             evidence="sqlc generates every query").on.year
         2026
+        >>> try:
+        ...     Attestation.model_validate({"rule": "DK-SEC-001", "by": "ana",
+        ...                                 True: "2026-11-01", "evidence": "x"})
+        ... except ValueError as err:
+        ...     print(str(err).splitlines()[1].split(": write ")[1].split(" [")[0])
+        date: 2026-11-01
     """
 
     rule: str = Field(pattern=r"^DK-[A-Z]+-\d{3}$")
     subject: str = "*"
     by: str = Field(min_length=1)
-    on: dt.date
+    date: dt.date = Field(validation_alias=AliasChoices("date", "on"))
     evidence: str = Field(min_length=1)
     expires: dt.date | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _on_read_as_true(cls, data: Any) -> Any:
+        if isinstance(data, dict) and True in data and not {"date", "on"} & set(data):
+            raise ValueError("the key `on` arrived as the boolean true (a YAML 1.1 reader's "
+                             f"reading of an unquoted on): write date: {data[True]}")
+        return data
+
+    @property
+    def on(self) -> dt.date:
+        """When (the former name of :attr:`date`)."""
+        return self.date
 
 
 class Cors(Strict):

@@ -84,3 +84,22 @@ def test_a_global_rate_limit_above_what_the_design_carries_fails() -> None:
     ep.rate_limit = dk.RateLimit(rps=15_000, per="global")
     [fits] = [f for f in dk.assess(d).rule("DK-BE-007") if "POST /v1/orders\"" in f.subject]
     assert fits.status is dk.Status.PASS
+
+
+def test_an_attestation_is_dated_with_a_key_every_yaml_reader_reads() -> None:
+    text = ("designkit: 1\nname: x\nattestations:\n- rule: DK-SEC-001\n  by: ana\n"
+            "  on: 2026-11-01\n  evidence: sqlc generates every query\n")
+    d = dk.load(text)  # designkit reads YAML 1.2: `on` is a word
+    assert d.attestations[0].date.isoformat() == "2026-11-01"
+    assert "  date: '2026-11-01'" in dk.dump(d) and "  on:" not in dk.dump(d)
+    import yaml
+
+    old = yaml.safe_load(text)  # a YAML 1.1 reader: the key is the boolean true
+    assert True in old["attestations"][0]
+    try:
+        dk.Design.model_validate(old)
+    except ValueError as err:
+        assert "the key `on` arrived as the boolean true" in str(err)
+        assert "write date: 2026-11-01" in str(err)
+    else:
+        raise AssertionError("a date key read as true was accepted")
