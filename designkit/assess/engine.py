@@ -18,7 +18,7 @@ from designkit.gcpause import gc_paused
 if TYPE_CHECKING:
     from designkit.estimate.result import Estimate
     from designkit.model.design import Design
-    from designkit.model.policy import Attestation, Policy, Waiver
+    from designkit.model.policy import Attestation, NotApplicable, Policy, Waiver
 
 __all__ = ["assess"]
 
@@ -69,10 +69,13 @@ def _assess(design: Design, estimate: Estimate | None, policy: Policy | None, au
         findings += _run(rule, context)
     findings = attested(findings, design, today)
     used: set[int] = set()
+    moot: set[int] = set()
     if not audit:
-        patterns = _Patterns([w.finding for w in design.waivers])
-        findings = [_waived(f, design.waivers, patterns, today, used) for f in findings]
-    unused = [] if audit else [w for i, w in enumerate(design.waivers) if i not in used]
+        findings = _apply(findings, design.not_applicable, today, moot, Status.NOT_APPLICABLE)
+        findings = _apply(findings, design.waivers, today, used, Status.WAIVED)
+    unused = [] if audit else [
+        *(w for i, w in enumerate(design.not_applicable) if i not in moot),
+        *(w for i, w in enumerate(design.waivers) if i not in used)]
     return Assessment(design.name, tuple(chosen), tuple(findings), tuple(unused), audit)
 
 
@@ -152,14 +155,24 @@ class _Patterns:
 
 
 def waived(findings: list[Finding], design: Design, today: dt.date) -> list[Finding]:
-    """``findings`` with the design's waivers applied (a roll-up's view of the rules it
-    re-runs: a waived failure is waived there too)."""
-    patterns = _Patterns([w.finding for w in design.waivers])
-    return [_waived(f, design.waivers, patterns, today, set()) for f in findings]
+    """``findings`` with the design's not-applicable entries and waivers applied (a
+    roll-up's view of the rules it re-runs: a waived failure is waived there too)."""
+    findings = _apply(findings, design.not_applicable, today, set(), Status.NOT_APPLICABLE)
+    return _apply(findings, design.waivers, today, set(), Status.WAIVED)
+
+
+def _apply(findings: list[Finding], entries: list[Waiver] | list[NotApplicable],
+           today: dt.date, used: set[int], status: Status) -> list[Finding]:
+    """``findings`` with ``entries`` (waivers, or not-applicable entries) applied;
+    ``used``: the entries that matched."""
+    if not entries:
+        return findings
+    patterns = _Patterns([w.finding for w in entries])
+    return [_waived(f, list(entries), patterns, today, used, status) for f in findings]
 
 
 def _waived(finding: Finding, waivers: list[Waiver], patterns: _Patterns, today: dt.date,
-            used: set[int]) -> Finding:
+            used: set[int], status: Status = Status.WAIVED) -> Finding:
     if finding.status not in (Status.FAIL, Status.NEEDS_DATA, Status.NEEDS_ATTESTATION):
         return finding
     i = patterns.first(finding.fingerprint)  # the first waiver, in file order, that matches
@@ -167,8 +180,10 @@ def _waived(finding: Finding, waivers: list[Waiver], patterns: _Patterns, today:
         return finding
     waiver = waivers[i]
     used.add(i)
+    what = "waiver" if status is Status.WAIVED else "not-applicable entry"
     if waiver.expires is not None and waiver.expires < today:
-        return replace(finding, message=f"{finding.message} (waiver by "
+        return replace(finding, message=f"{finding.message} ({what} by "
                                         f"{waiver.owner} expired {waiver.expires})")
-    return finding.with_status(Status.WAIVED, f"{waiver.reason} — {waiver.owner}"
+    prefix = "" if status is Status.WAIVED else "not applicable: "
+    return finding.with_status(status, f"{prefix}{waiver.reason} — {waiver.owner}"
                                + (f", until {waiver.expires}" if waiver.expires else ""))

@@ -16,6 +16,7 @@ from xml.etree import ElementTree as ET
 
 from designkit.assess.finding import Finding, Status
 from designkit.assess.rule import AREAS, Severity
+from designkit.model.policy import NotApplicable
 from designkit.text import html_text, json_data, markdown, markdown_code, one_line, visible
 
 if TYPE_CHECKING:
@@ -86,14 +87,16 @@ def to_text(assessment: Assessment) -> str:
              f"{s['needs-data']} need data, {s['needs-attestation']} need an attestation, "
              f"{s['waived']} waived" + (" (audit: waivers ignored)" if assessment.audit else "")]
     for f in assessment.ordered():
-        if f.status in (Status.PASS, Status.NOT_APPLICABLE):
-            continue
+        if f.status is Status.PASS or (f.status is Status.NOT_APPLICABLE and not f.waiver):
+            continue  # (a check the design declared not applicable stays in view)
         where = f" {one_line(f.subject)}" if f.subject else ""
         lines.append(f"  {f.status.value:<17} {f.severity.value:<8} {one_line(f.rule)}{where}: "
                      f"{one_line(f.message)}"
-                     + (f" [waived: {one_line(f.waiver)}]" if f.waiver else ""))
+                     + (f" [{'waived: ' if f.status is Status.WAIVED else ''}"
+                        f"{one_line(f.waiver)}]" if f.waiver else ""))
     for w in assessment.unused_waivers:
-        lines.append(f"  unused waiver     {one_line(w.finding)} ({one_line(w.owner)}): "
+        kind = "not-applicable" if isinstance(w, NotApplicable) else "waiver"
+        lines.append(f"  unused {kind:<10} {one_line(w.finding)} ({one_line(w.owner)}): "
                      "matches no finding")
     return "\n".join(lines)
 
@@ -123,8 +126,10 @@ def to_markdown(assessment: Assessment) -> str:
                       f"{esc(f.remediation)} |" for f in failed]
     for status, title in ((Status.NEEDS_DATA, "Needs data"),
                           (Status.NEEDS_ATTESTATION, "Needs an attestation"),
-                          (Status.WAIVED, "Waived")):
-        items = [f for f in assessment.ordered() if f.status is status]
+                          (Status.WAIVED, "Waived"),
+                          (Status.NOT_APPLICABLE, "Declared not applicable")):
+        items = [f for f in assessment.ordered() if f.status is status
+                 and (status is not Status.NOT_APPLICABLE or f.waiver)]
         if items:
             lines += ["", f"## {title}", "", "| rule | subject | note |", "|---|---|---|"]
             lines += [f"| {esc(f.rule)} | {_md_subject(f.subject)} | "

@@ -6,7 +6,7 @@ from designkit.model.components import KINDS, Cache, Component, External, Lock, 
 from designkit.model.database import Column, Database, Index, Partitioning, Table
 from designkit.model.design import FORMAT_VERSION, Design
 from designkit.model.io import check_data, dump, load, save
-from designkit.model.policy import Attestation, Cors, Policy, Security, Waiver
+from designkit.model.policy import Attestation, Cors, NotApplicable, Policy, Security, Waiver
 from designkit.model.profile import LoadProfile
 from designkit.model.query import Query
 from designkit.model.refs import EndpointRef
@@ -31,9 +31,9 @@ from designkit.model.times import Time
 __all__ = [
     "FORMAT_VERSION", "KINDS", "Attestation", "Auth", "Cache", "CacheStep", "CallStep",
     "CircuitBreaker", "Column", "Component", "Cors", "Database", "Design", "Endpoint",
-    "EndpointRef", "External", "IdempotencyKey", "Index", "LoadProfile", "Lock", "LockStep", "Loop",
-    "LoopStep", "ParallelStep", "Partitioning", "Policy", "PublishStep", "Query", "Queue",
-    "RateLimit", "Resolver", "Retries", "Saga", "SagaStep", "Security", "Service", "Slo", "Step",
-    "Table", "Time", "TransactionStep", "Waiver", "check_data", "dump",
-    "load", "save", "step_kind",
+    "EndpointRef", "External", "IdempotencyKey", "Index", "LoadProfile", "Lock", "LockStep",
+    "Loop", "LoopStep", "NotApplicable", "ParallelStep", "Partitioning", "Policy",
+    "PublishStep", "Query", "Queue", "RateLimit", "Resolver", "Retries", "Saga", "SagaStep",
+    "Security", "Service", "Slo", "Step", "Table", "Time", "TransactionStep", "Waiver",
+    "check_data", "dump", "load", "save", "step_kind",
 ]

@@ -13,7 +13,7 @@ from designkit.model.bounds import Rate
 from designkit.model.components import Cache, Component, External, Lock, Queue
 from designkit.model.database import Database
 from designkit.model.network import Network
-from designkit.model.policy import Attestation, Policy, Security, Waiver
+from designkit.model.policy import Attestation, NotApplicable, Policy, Security, Waiver
 from designkit.model.profile import LoadProfile
 from designkit.model.refs import EndpointRef, is_endpoint_ref
 from designkit.model.saga import Saga
@@ -62,6 +62,8 @@ class Design(Strict):
         network: Round trips between placed components (``region``, ``az``): stating it,
             or placing any component, gives every hop a network time.
         waivers: Accepted findings.
+        not_applicable: Checks that do not apply to this design, with the reason (shown as
+            not applicable, reviewed like waivers).
         attestations: Statements for rules the model cannot decide.
 
     Example:
@@ -91,6 +93,7 @@ class Design(Strict):
     schedule: dict[str, Schedule] = Field(default_factory=dict)
     network: Network | None = None
     waivers: list[Waiver] = Field(default_factory=list)
+    not_applicable: list[NotApplicable] = Field(default_factory=list)
     attestations: list[Attestation] = Field(default_factory=list)
 
     @field_validator("workload", "schedule", mode="before")

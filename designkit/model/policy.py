@@ -14,7 +14,7 @@ from designkit.model.base import Strict
 from designkit.model.bounds import PositiveMillis
 from designkit.model.slo import Slo
 
-__all__ = ["Attestation", "Cors", "Policy", "Security", "Waiver"]
+__all__ = ["Attestation", "Cors", "NotApplicable", "Policy", "Security", "Waiver"]
 
 _IDEMPOTENT: tuple[Literal["POST", "PUT", "PATCH", "DELETE"], ...] = ("POST", "PUT", "PATCH")
 
@@ -84,6 +84,20 @@ class Waiver(Strict):
     reason: str = Field(min_length=1)
     owner: str = Field(min_length=1)
     expires: dt.date | None = None
+
+
+class NotApplicable(Waiver):
+    """A check that does not apply to this design, with why and who says so (a service
+    with no passwords has nothing to hash). The finding shows as not applicable, with the
+    reason, and is reviewed like a waiver: listed in every report, reopened after
+    ``expires``, reported when it matches nothing.
+
+    Example:
+        >>> NotApplicable(finding="DK-SEC-002@security.password_hashing",
+        ...               reason="sign-in is delegated to the identity provider",
+        ...               owner="sec").reason
+        'sign-in is delegated to the identity provider'
+    """
 
 
 class Attestation(Strict):

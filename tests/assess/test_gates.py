@@ -103,3 +103,27 @@ def test_an_attestation_is_dated_with_a_key_every_yaml_reader_reads() -> None:
         assert "write date: 2026-11-01" in str(err)
     else:
         raise AssertionError("a date key read as true was accepted")
+
+
+def test_a_check_declared_not_applicable_is_shown_with_its_reason() -> None:
+    d = dk.template("flash-sale")
+    d.not_applicable.append(dk.NotApplicable(
+        finding="DK-SEC-002@security.password_hashing",
+        reason="sign-in is delegated to the identity provider", owner="sec"))
+    d.not_applicable.append(dk.NotApplicable(finding="DK-XX-001@*", reason="stale",
+                                             owner="sec"))
+    a = dk.assess(d)
+    [hashing] = a.rule("DK-SEC-002")
+    assert hashing.status is dk.Status.NOT_APPLICABLE
+    assert hashing.waiver == "not applicable: sign-in is delegated to the identity provider — sec"
+    assert "DK-SEC-002" not in {f.rule for f in a.incomplete(at_least="critical")}
+    text = str(a)
+    assert ("not-applicable    critical DK-SEC-002 security.password_hashing: "
+            in text) and "[not applicable: sign-in is delegated" in text
+    assert "  unused not-applicable DK-XX-001@* (sec): matches no finding" in text
+    assert dk.load(dk.dump(d)).not_applicable[0].reason.startswith("sign-in")
+    audit = dk.assess(d, audit=True).rule("DK-SEC-002")
+    assert audit[0].status is dk.Status.NEEDS_DATA
+    markdown = a.to_markdown()
+    assert "## Declared not applicable" in markdown
+    assert "not applicable: sign-in is delegated to the identity provider — sec" in markdown

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -35,7 +35,7 @@ from designkit.model.engines import setting
 from designkit.model.problems import format_path
 from designkit.model.refs import EndpointRef
 from designkit.model.service import Service
-from designkit.model.steps import CacheStep, CallStep, LoopStep, Step
+from designkit.model.steps import CacheStep, CallStep, LoopStep, ParallelStep, Step
 from designkit.text import number as _n
 
 __all__ = ["RULES", "verdict"]
@@ -132,16 +132,28 @@ def _has_steps(ctx: Context) -> bool:
     return bool(ctx.steps)
 
 
-def _per_item(ctx: Context, ref: EndpointRef, site: Site) -> Finding | None:
-    """The N+1 finding of one step inside a loop, or None when it is not a per-item call."""
+REPEATED = 3
+"""Calls of one step per request from which a repeated single-item call is an N+1 whatever
+its spelling (a loop, ``count``, parallel branches): a few are a pattern, two may be a
+design (a read and a re-read)."""
+
+
+def _per_item(ctx: Context, ref: EndpointRef, site: Site,
+              shape: str | None = None, calls: float | None = None) -> Finding | None:
+    """The N+1 finding of one step repeated per item — inside a loop, by its own
+    ``count``, or (``shape``) as one of parallel branches — or None when it is not a
+    per-item call."""
     step = site.step
     loops = site.iterations
     design = ctx.design
-    where = f"{ref.key}: loop of {_n(loops)}"
+    count = float(getattr(step, "count", 1.0))
+    where = (f"{ref.key}: {shape}" if shape is not None
+             else f"{ref.key}: loop of {_n(loops)}" if site.looped
+             else f"{ref.key}: count {_n(count)}")
     if isinstance(step, CacheStep):
         cache = design.components.get(step.cache)
         op_ms = Spec.of(setting(cache, "service_ms")).mean if isinstance(cache, Cache) else 0.0
-        n = site.times
+        n = calls if calls is not None else site.times
         return ctx.finding(
             site.subject, False,
             f"{where} × {step.cache} read ({_n(op_ms)} ms) = {_n(n * op_ms)} ms and "
@@ -151,7 +163,7 @@ def _per_item(ctx: Context, ref: EndpointRef, site: Site) -> Finding | None:
             batched_ms=op_ms)
     if not isinstance(step, CallStep):
         return None
-    n = site.rate
+    n = calls if calls is not None else site.rate
     target = design.components.get(step.call)
     callee = EndpointRef.parse(step.call)
     if isinstance(target, Database):
@@ -202,12 +214,18 @@ def _per_item(ctx: Context, ref: EndpointRef, site: Site) -> Finding | None:
                   "to the service; set query.batch to the number of keys.",
       applies=_has_steps)
 def n_plus_one(ctx: Context) -> Iterator[Finding]:
+    """Per endpoint: a per-item database, cache or service call repeated per request — in
+    a loop, by ``count`` (``REPEATED`` or more), or as ``REPEATED`` or more parallel
+    branches making the same call."""
     for ref, _endpoint in ctx.endpoints:
         sites = ctx.flow.sites_of(ref)
         if not sites:
             continue
-        found = [f for site in sites if site.looped
-                 for f in [_per_item(ctx, ref, site)] if f is not None]
+        repeated = [site for site in sites if site.looped or (
+            isinstance(site.step, CallStep | CacheStep)
+            and float(getattr(site.step, "count", 1.0)) >= REPEATED)]
+        found = [f for site in repeated for f in [_per_item(ctx, ref, site)] if f is not None]
+        found += list(_fan_outs(ctx, ref, sites))
         yield from found
         if not found:
             loops = sum(isinstance(site.step, LoopStep) for site in sites)
@@ -215,6 +233,35 @@ def n_plus_one(ctx: Context) -> Iterator[Finding]:
                               f"{ref.key}: no per-item database, cache or service call "
                               "inside a loop" + (f" ({loops} loop(s) checked)"
                                                  if loops else ""))
+
+
+def _fan_outs(ctx: Context, ref: EndpointRef, sites: Sequence[Site]) -> Iterator[Finding]:
+    """A parallel step whose branches (``REPEATED`` or more) each make the same one call —
+    one per item, at once: still N queries or round trips, only not in a row. (Read from
+    the sites' paths: ``…parallel[b][0]`` is branch ``b``'s first step.)"""
+    for site in sites:
+        if not isinstance(site.step, ParallelStep):
+            continue
+        base, depth = site.path, len(site.path)
+        branches: dict[object, list[Site]] = {}
+        for inner in sites:
+            path = inner.path
+            if len(path) == depth + 3 and path[:depth] == base and path[depth] == "parallel":
+                branches.setdefault(path[depth + 1], []).append(inner)
+        if len(branches) < REPEATED or any(len(b) != 1 for b in branches.values()):
+            continue
+        firsts = [b[0] for b in branches.values()]
+        keys = {(type(f.step).__name__, getattr(f.step, "call", getattr(f.step, "cache", None)),
+                 f.step.query.model_dump_json() if isinstance(f.step, CallStep)
+                 and f.step.query else None) for f in firsts}
+        if len(keys) != 1:
+            continue
+        found = _per_item(ctx, ref, firsts[0], shape=f"{len(firsts)} parallel branches",
+                          calls=len(firsts) * firsts[0].rate)
+        if found is not None:
+            yield replace(found, subject=site.subject,
+                          message=found.message.replace(" per request", " per request, at once",
+                                                        1))
 
 
 # -- DK-BE-003 ---------------------------------------------------------------------------------
