@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from designkit.model.base import Strict
+from designkit.model.resilience import Retries
 
 __all__ = ["Saga", "SagaStep"]
 
@@ -19,6 +20,8 @@ class SagaStep(Strict):
         action: The endpoint that performs it, ``"svc METHOD /path"``.
         compensation: The endpoint that undoes it, if any.
         pivot: The point of no return: steps after it must not fail (they are retried).
+        retries: How the orchestrator retries the step when its action fails — what a step
+            after the pivot relies on to end up done.
 
     Example:
         >>> SagaStep(name="charge", action="payments-svc POST /charges", pivot=True).pivot
@@ -29,6 +32,7 @@ class SagaStep(Strict):
     action: str
     compensation: str | None = None
     pivot: bool = False
+    retries: Retries | None = None
 
 
 class Saga(Strict):
@@ -48,9 +52,11 @@ class Saga(Strict):
     steps: list[SagaStep] = Field(default_factory=list)
 
     def step(self, name: str, action: str, *, compensation: str | None = None,
-             pivot: bool = False) -> Saga:
+             pivot: bool = False, retries: Retries | dict[str, object] | None = None) -> Saga:
         """Declare step ``name`` (replacing one of that name in place); returns the saga."""
-        new = SagaStep(name=name, action=action, compensation=compensation, pivot=pivot)
+        new = SagaStep.model_validate({"name": name, "action": action,
+                                       "compensation": compensation, "pivot": pivot,
+                                       **({"retries": retries} if retries is not None else {})})
         for i, old in enumerate(self.steps):
             if old.name == name:
                 self.steps[i] = new

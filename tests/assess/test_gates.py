@@ -127,3 +127,40 @@ def test_a_check_declared_not_applicable_is_shown_with_its_reason() -> None:
     markdown = a.to_markdown()
     assert "## Declared not applicable" in markdown
     assert "not applicable: sign-in is delegated to the identity provider — sec" in markdown
+
+
+def test_a_step_after_the_pivot_that_can_fail_for_good_fails() -> None:
+    # confirm (after the charge, the pivot) now calls a carrier's API failing 1 % of
+    # attempts: with nothing retrying the step, 1 % of 100 sagas/s stay half-done —
+    # 86,400 a day; retried three times, 10⁻⁸ of them (0.086 a day)
+    d = dk.template("payments-saga")
+    d.external("carrier", latency_ms=20.0, failure_rate=0.01)
+    confirm = d.components["orders-svc"].endpoints["POST /v1/orders/{id}/confirm"]  # type: ignore[union-attr]
+    confirm.call("carrier")
+    [step] = [f for f in dk.assess(d).rule("DK-RES-005") if f.subject == "sagas.place-order.steps[2]"]
+    assert step.status is dk.Status.FAIL
+    assert ("it fails 1% of runs and nothing retries it (set the step's retries): 86,400 "
+            "saga(s) a day stay half-done after the pivot") in step.message
+    d.sagas["place-order"].steps[2].retries = dk.Retries(max=3, backoff="exponential")
+    [step] = [f for f in dk.assess(d).rule("DK-RES-005") if f.subject == "sagas.place-order.steps[2]"]
+    assert step.status is dk.Status.PASS and "0.0864 saga(s) a day" in step.message
+
+
+def test_a_document_store_is_not_told_to_add_gin_indexes() -> None:
+    def shop(engine: str, kind: str) -> dk.Design:
+        d = dk.Design(name="docs")
+        db = d.database("db", engine=engine)
+        db.table("products", rows=10_000).column("id", "uuid", primary_key=True) \
+            .column("tags", "text[]").index("tags", kind=kind)
+        d.service("api", io="async").endpoint("GET /products").call(
+            "db", query={"table": "products", "where": ["tags"]})
+        d.set_load("api GET /products", 10)
+        return d
+
+    [pg] = dk.assess(shop("postgres", "btree")).rule("DK-DB-002")
+    assert pg.status is dk.Status.FAIL and "needs GIN" in pg.message
+    [mongo] = dk.assess(shop("mongodb", "btree")).rule("DK-DB-002")
+    assert mongo.status is dk.Status.PASS and "GIN" not in mongo.message
+    [gin] = dk.assess(shop("mongodb", "gin")).rule("DK-DB-002")
+    assert gin.status is dk.Status.FAIL
+    assert "mongodb has no GIN; a regular index on an array field is multikey" in gin.message

@@ -274,7 +274,7 @@ EXPECTED: dict[str, dict[str, str]] = {
         'DK-RES-002': '188894c002b163e9',
         'DK-RES-003': 'dc4c476c5fac0488',
         'DK-RES-004': '2585b55770749013',
-        'DK-RES-005': '21385944df0d7588',
+        'DK-RES-005': '3b71e80f300d817c',
         'DK-RES-006': '51000abd56b0bec1',
         'DK-RES-007': '21cb172367d82092',
         'DK-RES-008': '76e9f202085a9114',

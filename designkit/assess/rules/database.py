@@ -174,6 +174,11 @@ def third_normal_form(ctx: Context) -> Iterator[Finding]:
 
 # -- DK-DB-002 -----------------------------------------------------------------------------
 
+DOCUMENT_ENGINES = frozenset({"mongodb", "mongo", "documentdb", "cosmosdb", "couchbase"})
+"""Engines that index arrays and nested documents with their regular indexes (multikey):
+GIN and GiST are PostgreSQL's, and advice about them does not apply."""
+
+
 @rule("DK-DB-002", "Index type fits the predicate", "medium", "auto",
       rationale="A B-tree serves equality, ranges and ordering; a hash index only equality "
                 "on one column; JSON, arrays and text search need GIN or GiST. A declared "
@@ -198,9 +203,16 @@ def index_types(ctx: Context) -> Iterator[Finding]:
         if not table.indexes and not any(s.query and s.query.where for _, s in mine):
             continue
         problems: list[str] = []
+        documents_native = str(db.engine).lower() in DOCUMENT_ENGINES
         for index in table.indexes:
             cols = ", ".join(index.columns)
             typed = [table.columns.get(c) for c in index.columns]
+            if documents_native:  # a document store indexes arrays and documents itself
+                if index.kind in ("gin", "gist"):
+                    problems.append(f"{index.kind} index on ({cols}): {db.engine} has no "
+                                    f"{index.kind.upper()}; a regular index on an array field "
+                                    "is multikey, and text search takes a text index")
+                continue
             if index.kind == "hash":
                 if len(index.columns) > 1:
                     problems.append(f"hash index on ({cols}): hash indexes take one column")
@@ -232,7 +244,8 @@ def index_types(ctx: Context) -> Iterator[Finding]:
             if not query.where:
                 continue
             documents = [c for c in query.where if (col := table.columns.get(c)) is not None
-                         and _is_document(col) and c not in gin_columns]
+                         and _is_document(col) and c not in gin_columns
+                         and not documents_native]
             if documents:
                 problems.append(f"{step_path} filters on {', '.join(documents)} "
                                 "(JSON/array/text-search) with no GIN/GiST index")

@@ -27,6 +27,7 @@ from designkit.model.design import Design
 from designkit.model.problems import format_path
 from designkit.model.refs import EndpointRef
 from designkit.model.resilience import Retries
+from designkit.model.saga import SagaStep
 from designkit.model.steps import (
     CacheStep,
     CallStep,
@@ -324,9 +325,10 @@ def saga_compensations(ctx: Context) -> Iterator[Finding]:
                                   "undone")
             else:
                 ok, why = _idempotent(ctx, step.action)
-                yield ctx.finding(subject, ok,
-                                  f"{saga_name}.{step.name} comes after {how} and is retried "
-                                  f"until it succeeds: {step.action} ({why})")
+                stuck, text = _after_pivot(ctx, step)
+                yield ctx.finding(subject, ok and not stuck,
+                                  f"{saga_name}.{step.name} comes after {how}: {step.action} "
+                                  f"({why}){text}")
     for item in ctx.steps:
         message = item.step
         if not isinstance(message, PublishStep):
@@ -345,6 +347,32 @@ def saga_compensations(ctx: Context) -> Iterator[Finding]:
             yield ctx.finding(item.subject, True, f"{item.ref} publishes to {message.publish} "
                                                   "and writes nothing it must stay consistent "
                                                   "with")
+
+
+STUCK_PER_DAY = 1.0
+"""Sagas a day left half-done after their pivot from which a post-pivot step fails the rule:
+each is money taken and goods not sent, or the like, for a person to finish by hand."""
+
+
+def _after_pivot(ctx: Context, step: SagaStep) -> tuple[bool, str]:
+    """Whether a step after the pivot can fail for good — its action fails (the estimate's
+    error ratio) and the orchestrator's retries do not outlast it — and what to say."""
+    ref = EndpointRef.parse(step.action)
+    found = ctx.estimate.endpoints.get(str(ref)) if ref is not None and ctx.design.loaded \
+        else None
+    if found is None or found.error_ratio <= 0:
+        return False, "; it does not fail in the model" if found is not None else ""
+    attempts = 1 + (step.retries.max if step.retries is not None else 0)
+    left = found.error_ratio ** attempts
+    per_day = left * found.rps * 86_400.0
+    tries = ("nothing retries it (set the step's retries)" if step.retries is None
+             else f"{attempts} attempts leave {_pct(left)} failed")
+    if per_day < STUCK_PER_DAY:
+        return False, (f"; it fails {_pct(found.error_ratio)} of runs and {tries}: "
+                       f"{_n(per_day)} saga(s) a day stay half-done")
+    return True, (f"; it fails {_pct(found.error_ratio)} of runs and {tries}: "
+                  f"{_n(per_day)} saga(s) a day stay half-done after the pivot — retry it "
+                  "until it succeeds (with backoff), or park it where someone finishes it")
 
 
 def _outbox(ctx: Context, item: Site, message: PublishStep) -> Finding:
