@@ -119,3 +119,35 @@ def test_a_seek_is_judged_by_the_time_the_estimate_uses() -> None:
     assert queued.evidence["ms_now"] == pytest.approx(8.0 + wait)
     assert f"+ {dk.estimate(d).station('db cpu').wait_ms:.3g} ms waiting for db cpu" in \
         queued.message
+
+
+def _orders() -> tuple[dk.Design, dk.Endpoint]:
+    d = dk.Design(name="orders")
+    db = d.database("db", cores=8, pool_size=50, max_connections=100)
+    db.table("orders", rows=1_000_000).column("id", "uuid", primary_key=True) \
+        .column("user_id", "uuid").index("user_id")
+    ep = d.service("api", io="async", workers=100).endpoint("GET /orders", collection=True)
+    d.set_load("api GET /orders", 10)
+    return d, ep
+
+
+def test_a_batch_update_and_a_top_n_are_not_simple_seeks_that_fail() -> None:
+    d, ep = _orders()
+    ep.call("db", query={"table": "orders", "kind": "update", "where": ["id"], "batch": 500})
+    ep.call("db", query={"table": "orders", "where": ["user_id"], "limit": 100})
+    batch, top = _of(d, "DK-PERF-002")
+    # the 500-row update costs 0.5 + 499 × 0.02 + 1 + 499 × 0.05 = 36.4 ms, by design: its
+    # seek (0.5 ms) is what is judged
+    assert batch.status.value == "pass" and "for 500 rows (a batch): the seek 0.5 ms" in \
+        batch.message and "with its rows 36.4 ms now" in batch.message
+    assert top.status.value == "pass" and "(a top-N)" in top.message
+    [listed] = _of(d, "DK-PERF-005")
+    assert listed.status.value == "pass"
+    assert "is a top-N: its queries return at most 100 rows" in listed.message
+
+
+def test_an_unbounded_list_still_needs_pagination() -> None:
+    d, ep = _orders()
+    ep.call("db", query={"table": "orders", "where": ["user_id"]})
+    [listed] = _of(d, "DK-PERF-005")
+    assert listed.status.value == "fail" and "returns every item" in listed.message
