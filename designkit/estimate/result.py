@@ -7,6 +7,7 @@ import json
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from designkit.errors import DesignkitError
@@ -526,11 +527,12 @@ class Estimate:
             out[key] = check_slo(key, slo, e.p95_ms, e.p99_ms, e.error_ratio)
         return out
 
-    @property
+    @cached_property
     def assumptions(self) -> list[Assumption]:
         """The defaults this estimate relies on: every setting that moves it which the
         design leaves out, with the value used and its source
         (:mod:`designkit.estimate.assumptions`); empty when the design states them all.
+        Found once per estimate (the table, the JSON and the report all read it).
 
         Example:
             >>> import designkit as dk

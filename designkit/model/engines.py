@@ -10,7 +10,6 @@ are measured and which are guesses.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -107,13 +106,8 @@ def setting(component: Any, name: str) -> Any:
     found = engine_default(component, name)
     if found is None:
         return value
-    return _as(isinstance(value, Time), found.value)
-
-
-@functools.lru_cache(maxsize=256)
-def _as(time: bool, value: float) -> Any:
-    """An engine's default in the field's own type (a time, or a number), made once."""
-    return Time(mean=value) if time else float(value)
+    # a time is made afresh: model parts are mutable, and a shared one could be edited
+    return Time(mean=found.value) if isinstance(value, Time) else float(found.value)
 
 
 def engine_default(component: Any, name: str) -> Default | None:
