@@ -57,6 +57,7 @@ from designkit.estimate import (
     size,
     transient,
 )
+from designkit.flow.plans import QueryPlan, QueryPlans, query_plans
 from designkit.flow.subset import subset, too_large_to_draw
 from designkit.model import (
     FORMAT_VERSION,
@@ -75,6 +76,7 @@ from designkit.model import (
     External,
     IdempotencyKey,
     Index,
+    Invariant,
     LoadProfile,
     Lock,
     LockStep,
@@ -144,6 +146,7 @@ __all__ = [
     "Growth",
     "IdempotencyKey",
     "Index",
+    "Invariant",
     "LoadProfile",
     "Lock",
     "LockStep",
@@ -158,6 +161,8 @@ __all__ = [
     "Problem",
     "PublishStep",
     "Query",
+    "QueryPlan",
+    "QueryPlans",
     "Queue",
     "RateLimit",
     "Reference",
@@ -195,6 +200,7 @@ __all__ = [
     "growth",
     "json_schema",
     "load",
+    "query_plans",
     "rule",
     "save",
     "simulate",

@@ -1,4 +1,5 @@
-"""The ``designkit`` command: validate designs, print the schema, start from a template.
+"""The ``designkit`` command: validate designs, print the schema, start from a template,
+estimate, plan queries, review and draw.
 
 Exit codes: 0 success; 1 only from ``assess --fail-on`` (findings at or above it); 2 bad
 input (a design with problems, a missing file, a bad option, a file that could not be
@@ -200,6 +201,22 @@ def estimate_command(file: str, scale: float, days: float, failing: dict[str, fl
     result = estimate_with(load_once(Path(file)), scenario=scenario, scale=scale, days=days,
                            validated=True)
     click.echo(result.to_json() if fmt == "json" else str(result))
+
+
+@cli.command(name="plan")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--days", type=click.FloatRange(min=0, max=36_500), default=365.0,
+              show_default=True, help="Days of table growth for the second time (≤ 100 years).")
+@click.option("--json", "as_json", is_flag=True, help="Write JSON instead of a text table.")
+def plan_command(file: str, days: float, as_json: bool) -> None:
+    """Print the plan of every database query of design FILE: endpoint, step, table, shape,
+    access path (the index used, or a scan and why), rows read, and its time now and after
+    --days of table growth."""
+    from designkit.flow.plans import query_plans
+    from designkit.model.io import load
+
+    plans = query_plans(load(Path(file)), days=days)
+    click.echo(plans.to_json() if as_json else visible(str(plans)))
 
 
 @cli.command(name="failures")

@@ -5,7 +5,9 @@ engine's default or designkit's generic one (:func:`~designkit.model.engines.set
 database's costs are listed only where its queries use them — ``seek_ms`` for a seek,
 ``row_ms`` when one returns several rows, ``scan_us_per_row`` for a scan, ``write_ms`` for
 a write, ``write_row_ms`` for a write of several rows — and a statement timed by its own
-``service_ms`` uses none.
+``service_ms`` uses none. A query whose matched rows are designkit's default — a lookup
+that no unique index serves, a range, a limited read, without ``rows`` or ``selectivity``
+(:attr:`~designkit.flow.plan.Plan.rows_assumed`) — is listed with the rows assumed.
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from designkit.flow.build import build
-from designkit.flow.plan import plan_query
+from designkit.flow.plan import Plan, plan_query
 from designkit.model.database import DEFAULT_POOL_SIZE, Database
 from designkit.model.engines import GENERIC, POOL, RELIED_ON, engine_default, setting
 from designkit.model.problems import format_path
+from designkit.model.query import Query
 from designkit.model.steps import CallStep
 
 if TYPE_CHECKING:
@@ -62,8 +65,8 @@ def assumptions(design: Design, days: float = 0.0, flow: Flow | None = None
         >>> [(a.subject, a.value) for a in assumptions(d)]
         [('components.c.hit_ratio', '0.9')]
     """
-    used = _costs_used(design, days, flow)
-    return list(_assumed(design, used))
+    planned = list(_planned(design, days, flow if flow is not None else build(design, days)))
+    return [*_assumed(design, _costs_used(planned)), *_rows_assumed(planned)]
 
 
 def _assumed(design: Design, used: dict[str, set[str]]) -> Iterator[Assumption]:
@@ -94,33 +97,51 @@ def _fields(kind: type) -> tuple[str, ...]:
     return tuple(f for f in RELIED_ON.get(named, ()) if f in fields)
 
 
-def _costs_used(design: Design, days: float, flow: Flow | None) -> dict[str, set[str]]:
-    """Per database, the costs its queries use (those without their own ``service_ms``)."""
-    out: dict[str, set[str]] = {}
-    planned: dict[tuple[str, str], tuple[str, float]] = {}
-    for site in (flow if flow is not None else build(design, days)).sites:
+_ROWS = ("not stated: a lookup no unique index serves (or a range) is assumed to match one "
+         "row per key, or its limit; state the query's rows or selectivity")
+
+_Planned = tuple[str, str, Query, Plan]
+"""(database, the step's subject, its query, the query's plan)."""
+
+
+def _planned(design: Design, days: float, flow: Flow) -> Iterator[_Planned]:
+    """Every query timed by its plan (no ``service_ms`` of its own), planned once per
+    statement."""
+    plans: dict[tuple[str, str], Plan] = {}
+    for site in flow.sites:
         step = site.step
         if not isinstance(step, CallStep) or step.query is None or step.service_ms is not None:
             continue
         database = design.components.get(step.call)
         if not isinstance(database, Database) or step.query.table not in database.tables:
             continue
-        query, costs = step.query, out.setdefault(step.call, set())
-        key = (step.call, query.model_dump_json())  # the same statement, planned once
-        if key not in planned:
-            plan = plan_query(database, query, days)
-            planned[key] = (plan.access, plan.rows_visited)
-        access, rows = planned[key]
-        writes = query.kind in ("insert", "update", "delete", "upsert")
-        if access == "seek":
+        key = (step.call, step.query.model_dump_json())  # the same statement, planned once
+        if key not in plans:
+            plans[key] = plan_query(database, step.query, days)
+        yield step.call, site.subject, step.query, plans[key]
+
+
+def _rows_assumed(planned: list[_Planned]) -> Iterator[Assumption]:
+    """The queries whose matched rows are the planner's default."""
+    for _, subject, _, plan in planned:
+        if plan.rows_assumed:
+            yield Assumption(f"{subject}.query.rows", f"{plan.rows_matched:g}", _ROWS)
+
+
+def _costs_used(planned: list[_Planned]) -> dict[str, set[str]]:
+    """Per database, the costs its queries use."""
+    out: dict[str, set[str]] = {}
+    for name, _, query, plan in planned:
+        costs = out.setdefault(name, set())
+        if plan.access == "seek":
             costs.add("seek_ms")
-            if rows > 1:
+            if plan.rows_visited > 1:
                 costs.add("row_ms")
-        elif access == "scan":
+        if plan.access == "scan" or plan.index_kind == "brin":  # BRIN scans block ranges
             costs.add("scan_us_per_row")
-        if writes:
+        if query.kind in ("insert", "update", "delete", "upsert"):
             costs.add("write_ms")
-            if query.batch > 1:
+            if query.batch > 1 or plan.rows_matched > 1:
                 costs.add("write_row_ms")
     return out
 

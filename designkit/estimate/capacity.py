@@ -230,8 +230,9 @@ class RetryStorm:
 
 
 def retry_storms(solution: Solution) -> list[RetryStorm]:
-    """For every retried call: arrival × max attempts × service time / servers at its
-    target (or, for an unbounded third party, at the stations held around the call)."""
+    """For every retried call: its station's utilization now plus this caller's attempts
+    it does not make now (arrival × (max − expected attempts) × service time / servers) —
+    at its target, or, for an unbounded third party, at the stations held around the call."""
     program = solution.program
     out: list[RetryStorm] = []
     for node, rate, held, index in solution.retried:
@@ -253,9 +254,10 @@ def retry_storms(solution: Solution) -> list[RetryStorm]:
         if node.station is not None:
             state = solution.stations[node.station]
             station = program.stations[node.station]
-            load = rate * n * attempt / (station.servers * station.copies)
+            # the attempts this caller does not make now, on top of every caller's load
+            extra = rate * (n - info.expected) * attempt / (station.servers * station.copies)
             out.append(RetryStorm(caller, node.component, station.id, state.utilization,
-                                  load, n))
+                                  state.utilization + extra, n))
             continue
         extra_per_call = (n - info.expected) * attempt + backoff_total_ms(node, n - 1)
         for index in held:

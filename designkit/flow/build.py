@@ -45,6 +45,7 @@ from designkit.model.components import Cache, Component, External, Lock, Queue
 from designkit.model.database import DEFAULT_POOL_SIZE, Database, Table
 from designkit.model.design import Design
 from designkit.model.engines import setting
+from designkit.model.invariants import Store, parse_store
 from designkit.model.network import Network, placement_of, round_trip
 from designkit.model.problems import format_path, nearest
 from designkit.model.refs import EndpointRef, is_endpoint_key, is_endpoint_ref
@@ -265,6 +266,7 @@ class _Builder:
                             f"failure_rate {1.0 - component.availability:.6g}, not "
                             f"{component.failure_rate:g})")
         self.sagas()
+        self.invariants()
         for field in ("workload", "schedule"):
             for key in getattr(self.design, field):
                 if is_endpoint_ref(key):
@@ -551,9 +553,8 @@ class _Builder:
             return
         if not table.columns:
             return  # columns not stated: any column goes
-        for field, names in (("where", query.where), ("order_by", query.order_by)):
-            for i, column in enumerate(names):
-                self.column((*path, "query", field, i), step.call, query.table, table, column)
+        for place, column in query.columns():
+            self.column((*path, "query", *place), step.call, query.table, table, column)
 
     def column(self, path: Path, db: str, name: str, table: Table, column: str) -> None:
         if table.columns and column not in table.columns:
@@ -661,6 +662,51 @@ class _Builder:
         elif table.columns and to_column not in table.columns:
             self.report(path, f"foreign key to a missing column: table {to_db}.{to_table} "
                         f"has no column {to_column!r}", nearest(to_column, table.columns))
+
+    # -- invariants ----------------------------------------------------------------------
+
+    def invariants(self) -> None:
+        for name, invariant in self.design.invariants.items():
+            here: Path = ("invariants", name)
+            if invariant.charged_by is not None:
+                if is_endpoint_ref(invariant.charged_by):
+                    self.endpoint_ref((*here, "charged_by"), invariant.charged_by)
+                else:
+                    self.component(here, "charged_by", invariant.charged_by)
+                continue
+            texts = [("authority", invariant.authority)] + \
+                [(("copies", i), text) for i, text in enumerate(invariant.copies)]
+            for field, text in texts:
+                assert text is not None
+                self.store(here, field, parse_store(text))
+
+    def store(self, path: Path, field: str | tuple[str, int], store: Store) -> None:
+        """Check that an invariant's store exists: a cache or a database, and its table
+        and column when named."""
+        where = (*path, *(field if isinstance(field, tuple) else (field,)))
+        component = self.components.get(store.component)
+        if component is None:
+            if store.component not in self.known:
+                self.report(where, f"unknown component {store.component!r}",
+                            nearest(store.component, self.components))
+            return
+        if not isinstance(component, Cache | Database):
+            self.report(where, f"a value lives in a cache or a database; {store.component!r} "
+                        f"is a {component.kind}")
+            return
+        if store.table is None:
+            return
+        if not isinstance(component, Database):
+            self.report(where, f"{store.component!r} is a cache: name it alone, and its "
+                        "keys with key: (stock:{sku})")
+            return
+        table = component.tables.get(store.table)
+        if table is None:
+            self.report(where, f"database {store.component!r} has no table {store.table!r}",
+                        nearest(store.table, component.tables))
+        elif store.column is not None and table.columns and store.column not in table.columns:
+            self.report(where, f"table {store.component}.{store.table} has no column "
+                        f"{store.column!r}", nearest(store.column, table.columns))
 
     # -- sagas ---------------------------------------------------------------------------
 

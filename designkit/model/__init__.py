@@ -5,6 +5,7 @@ from __future__ import annotations
 from designkit.model.components import KINDS, Cache, Component, External, Lock, Queue
 from designkit.model.database import Column, Database, Index, Partitioning, Table
 from designkit.model.design import FORMAT_VERSION, Design
+from designkit.model.invariants import Invariant
 from designkit.model.io import check_data, dump, load, save
 from designkit.model.policy import Attestation, Cors, NotApplicable, Policy, Security, Waiver
 from designkit.model.profile import LoadProfile
@@ -31,7 +32,8 @@ from designkit.model.times import Time
 __all__ = [
     "FORMAT_VERSION", "KINDS", "Attestation", "Auth", "Cache", "CacheStep", "CallStep",
     "CircuitBreaker", "Column", "Component", "Cors", "Database", "Design", "Endpoint",
-    "EndpointRef", "External", "IdempotencyKey", "Index", "LoadProfile", "Lock", "LockStep",
+    "EndpointRef", "External", "IdempotencyKey", "Index", "Invariant", "LoadProfile", "Lock",
+    "LockStep",
     "Loop", "LoopStep", "NotApplicable", "ParallelStep", "Partitioning", "Policy",
     "PublishStep", "Query", "Queue", "RateLimit", "Resolver", "Retries", "Saga", "SagaStep",
     "Security", "Service", "Slo", "Step", "Table", "Time", "TransactionStep", "Waiver",

@@ -31,7 +31,11 @@ class Cache(Strict):
         ttl_s: Time to live of an entry (s).
         invalidation: How entries are invalidated on writes (ttl, event, write-through…).
         max_memory_mb: Memory limit.
-        eviction: Eviction policy (allkeys-lru, volatile-ttl…).
+        eviction: Eviction policy (allkeys-lru, volatile-ttl…; Redis's default is
+            noeviction).
+        persistence: What survives a restart: none | snapshot (RDB: the last snapshot) |
+            aof (append-only file, fsync every second: up to a second of writes lost) |
+            aof-always (fsync on every write).
         boundary: Bounded context / deployable unit it belongs to (diagram groups).
         zone: Network trust zone (public, dmz, private…), for diagrams and review.
         region: The region it runs in (a hop to another region costs
@@ -56,6 +60,7 @@ class Cache(Strict):
     invalidation: str | None = None
     max_memory_mb: Megabytes | None = None
     eviction: str | None = None
+    persistence: Literal["none", "snapshot", "aof", "aof-always"] | None = None
     boundary: str | None = None
     zone: str | None = None
     region: str | None = None

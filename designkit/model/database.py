@@ -18,15 +18,71 @@ from designkit.model.bounds import (
     Servers,
 )
 
-__all__ = ["DEFAULT_MAX_CONNECTIONS", "DEFAULT_POOL_SIZE", "Column", "Database", "Index",
-           "IndexKind", "Partitioning", "Table"]
+__all__ = ["DEFAULT_MAX_CONNECTIONS", "DEFAULT_POOL_SIZE", "DOCUMENT_ENGINES", "INDEX_SERVES",
+           "Column", "Database", "Index", "IndexKind", "Partitioning", "Predicate", "Table",
+           "index_serves"]
 
 DEFAULT_POOL_SIZE = 10
 """Connections per client replica the estimate assumes when a database does not say."""
 DEFAULT_MAX_CONNECTIONS = 100
 """Server connections the estimate assumes when a database does not say (PostgreSQL's)."""
 
-IndexKind = Literal["btree", "hash", "gin", "gist", "brin"]
+_DOCUMENT_TYPES = ("json", "jsonb", "hstore", "xml", "tsvector", "tsquery")
+
+IndexKind = Literal["btree", "hash", "gin", "gist", "brin", "fulltext"]
+"""btree, hash, gin, gist, brin (PostgreSQL's), fulltext (MySQL's FULLTEXT, MongoDB's text
+index); MongoDB's single-field/compound indexes are ``btree``, its hashed ones ``hash``."""
+
+Predicate = Literal["equality", "range", "order", "contains", "nearest"]
+"""What an index can serve: equality (``=``, ``IN``), a range (``<``, ``>``, ``BETWEEN``),
+the order of a result, containment or text search (``@>``, ``&&``, ``@@``), nearest
+neighbours (``ORDER BY col <-> $1``)."""
+
+INDEX_SERVES: dict[str, frozenset[Predicate]] = {
+    "btree": frozenset({"equality", "range", "order"}),
+    "hash": frozenset({"equality"}),
+    "gin": frozenset({"contains"}),
+    "gist": frozenset({"contains", "range", "nearest"}),
+    "brin": frozenset({"range"}),
+    "fulltext": frozenset({"contains"}),
+}
+"""What each index kind can serve (PostgreSQL docs, "Index Types"): a B-tree equality on its
+leading columns, then one range, then the order of the columns after them; a hash index
+equality on its one column only; GIN containment; GiST containment, ranges and nearest
+neighbours; BRIN a range on a column the rows are stored in the order of (coarse: it reads
+whole block ranges); a full-text index text search."""
+
+DOCUMENT_ENGINES = frozenset({"mongodb", "mongo", "documentdb", "cosmosdb", "couchbase"})
+"""Engines that index arrays and nested documents with their regular indexes (multikey):
+GIN and GiST are PostgreSQL's, and advice about them does not apply."""
+
+_NONE: frozenset[Predicate] = frozenset()
+
+
+def index_serves(engine: str, kind: str) -> frozenset[Predicate]:
+    """What an index of ``kind`` serves on ``engine``: :data:`INDEX_SERVES` on PostgreSQL;
+    on MySQL (InnoDB) a B-tree or a FULLTEXT index (``USING HASH`` builds a B-tree; GIN,
+    GiST and BRIN do not exist); on a document store (:data:`DOCUMENT_ENGINES`) a regular
+    index — multikey on an array — also serves containment, a hashed one equality, a text
+    index text search, and GIN, GiST and BRIN do not exist.
+
+    Example:
+        >>> sorted(index_serves("mongodb", "btree"))
+        ['contains', 'equality', 'order', 'range']
+        >>> sorted(index_serves("mysql", "hash")), sorted(index_serves("mysql", "gin"))
+        (['equality', 'order', 'range'], [])
+    """
+    name = engine.strip().lower()
+    if name in DOCUMENT_ENGINES:
+        if kind == "btree":
+            return INDEX_SERVES["btree"] | {"contains"}
+        return INDEX_SERVES[kind] if kind in ("hash", "fulltext") else _NONE
+    if name in ("mysql", "mariadb"):
+        if kind in ("btree", "hash"):
+            return INDEX_SERVES["btree"]
+        return INDEX_SERVES[kind] if kind == "fulltext" else _NONE
+    return INDEX_SERVES[kind] if kind != "fulltext" or name not in ("postgres", "postgresql") \
+        else _NONE
 
 
 class Column(Strict):
@@ -54,6 +110,19 @@ class Column(Strict):
     sensitive: bool = False
     denormalized: bool = False
 
+    @property
+    def document(self) -> bool:
+        """Whether its type is JSON, an array or text search (``jsonb``, ``text[]``,
+        ``tsvector``): a predicate on it is a containment test, a GIN/GiST index's business.
+
+        Example:
+            >>> (Column(type="jsonb").document, Column(type="uuid").document)
+            (True, False)
+        """
+        kind = self.type.strip().lower().split("(")[0].strip()
+        return (kind in _DOCUMENT_TYPES or self.type.strip().endswith("[]")
+                or kind.startswith("array"))
+
 
 class Index(Strict):
     """An index on one or more columns, leading column first.
@@ -67,6 +136,16 @@ class Index(Strict):
     kind: IndexKind = "btree"
     unique: bool = False
     name: str | None = None
+
+    @property
+    def serves(self) -> frozenset[Predicate]:
+        """What this index's kind can serve (:data:`INDEX_SERVES`).
+
+        Example:
+            >>> sorted(Index(columns=["email"], kind="hash").serves)
+            ['equality']
+        """
+        return INDEX_SERVES[self.kind]
 
 
 class Partitioning(Strict):

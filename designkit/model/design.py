@@ -12,6 +12,7 @@ from designkit.model.base import Strict
 from designkit.model.bounds import Rate
 from designkit.model.components import Cache, Component, External, Lock, Queue
 from designkit.model.database import Database
+from designkit.model.invariants import Invariant
 from designkit.model.network import Network
 from designkit.model.policy import Attestation, NotApplicable, Policy, Security, Waiver
 from designkit.model.profile import LoadProfile
@@ -59,6 +60,10 @@ class Design(Strict):
             ``dk.transient``.
         schedule: Jobs run on a timer, by endpoint: ``{"svc METHOD /path": {every_s: 3600}}``;
             their rate adds to the workload, as background work.
+        invariants: What the business must keep, by name: a value's authority (stock
+            in ``stock-cache``, never below zero) or an effect that happens once (a
+            charge by ``psp``); the review checks every change of the value and every
+            call of the effect against it.
         network: Round trips between placed components (``region``, ``az``): stating it,
             or placing any component, gives every hop a network time.
         waivers: Accepted findings.
@@ -92,6 +97,7 @@ class Design(Strict):
     profile: LoadProfile | None = None
     schedule: dict[str, Schedule] = Field(default_factory=dict)
     network: Network | None = None
+    invariants: dict[str, Invariant] = Field(default_factory=dict)
     waivers: list[Waiver] = Field(default_factory=list)
     not_applicable: list[NotApplicable] = Field(default_factory=list)
     attestations: list[Attestation] = Field(default_factory=list)

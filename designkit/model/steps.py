@@ -14,6 +14,7 @@ from pydantic import BaseModel, Discriminator, Field, Tag
 
 from designkit.model.base import Strict
 from designkit.model.bounds import Count, PositiveMillis, Ratio
+from designkit.model.effects import Effect
 from designkit.model.query import Query
 from designkit.model.resilience import Retries
 from designkit.model.times import Time
@@ -169,7 +170,15 @@ class CallStep(Strict):
 
     Args:
         call: A component name, or ``"svc METHOD /path"`` for a service endpoint.
-        op: What the call does at the target (``DECR stock``, ``GET``), for humans.
+        op: What the call does at the target (``DECR stock:{sku}``, ``GET``). A cache
+            call starting with a Redis/Memcached command is read for its effect and key
+            (:mod:`designkit.model.effects`): ``GET`` then ``SET`` of one key is a
+            read-modify-write, ``DECR`` is atomic.
+        does: Its effect when ``op`` does not say it in a command the model knows:
+            read | locking-read | watch | write | atomic | claim | versioned-write | create.
+        idempotency_key: The call forwards the caller's idempotency key to the target
+            (the provider's ``Idempotency-Key`` header): a repeated call has no second
+            effect.
         query: The statement, when the target is a database.
         service_ms: Time the target spends on this call; overrides the derived time.
         count: Calls per execution of this step (may be fractional: 0.2 = one in five).
@@ -192,6 +201,8 @@ class CallStep(Strict):
 
     call: str
     op: str | None = None
+    does: Effect | None = None
+    idempotency_key: bool | None = None
     query: Query | None = None
     service_ms: Time | None = None
     count: Count = 1.0

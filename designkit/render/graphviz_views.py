@@ -137,7 +137,7 @@ def architecture(design: Design, estimate: Estimate | None = None,
     nodes: dict[str, tuple[str, dict[str, str]]] = {}
     for node in view.nodes:
         nodes[node.name] = _component_node(node.name, design.components[node.name], node.load,
-                                           estimate, assessment)
+                                           estimate, assessment, node.keeps)
 
     _clustered(graph, design, nodes)
 
@@ -161,9 +161,12 @@ def _rate_label(relation: str, rate: float) -> str:
 
 
 def _component_node(name: str, component: Any, load: Load | None, estimate: Estimate | None,
-                    assessment: Assessment | None) -> tuple[str, dict[str, str]]:
+                    assessment: Assessment | None, keeps: tuple[str, ...] = ()
+                    ) -> tuple[str, dict[str, str]]:
     style = KIND_STYLES.get(component.kind, _UNKNOWN)
     rows = [f"<B>{_h(name)}</B>", _small(_h(_detail(component)))]
+    if keeps:
+        rows.append(_small(f"<I>authority: {_h(', '.join(keeps))}</I>", "#000000"))
     chips: list[str] = []
     fill = style.tint
     if estimate is not None:

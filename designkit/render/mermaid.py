@@ -195,6 +195,7 @@ def architecture(design: Design, estimate: Estimate | None = None) -> str:
     ids = {name: node_id(name) for name in design.components}
     view = architecture_view(design, estimate)
     loads = {node.name: node.load for node in view.nodes if node.load is not None}
+    keeps = {node.name: node.keeps for node in view.nodes if node.keeps}
     util = _utilization(view)
     states = [state for state in (*_UTIL_STYLE, *_EXTRA_STYLE)
               if state in _UTIL_STYLE or any(s == state for _, s in util.values())]
@@ -202,6 +203,8 @@ def architecture(design: Design, estimate: Estimate | None = None) -> str:
     def node(name: str, component: Component) -> str:
         left, right = _SHAPES[component.kind]
         parts = [name, _detail(component)]
+        if name in keeps:
+            parts.append("authority: " + ", ".join(keeps[name]))
         if name in loads:
             parts.append(_load_text(loads[name], component))
         return f'{ids[name]}{left}"{_lines(*parts)}"{right}'

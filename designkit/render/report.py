@@ -1,4 +1,5 @@
-"""A design report in Markdown and HTML: summary, diagrams, estimate, plots, findings.
+"""A design report in Markdown and HTML: summary, diagrams, estimate, plots, query plans,
+findings.
 
 :func:`write_report` builds the report once, as a list of blocks (headings, paragraphs,
 tables, figures, a Mermaid block), and writes it twice from those blocks: Markdown with the
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
     from designkit.estimate.slo import SloCheck
     from designkit.model.design import Design
 
-__all__ = ["write_report"]
+__all__ = ["PLAN_DAYS", "write_report"]
 
 
 # -- blocks ------------------------------------------------------------------------------
@@ -429,6 +430,33 @@ def _estimate(design: Design, stem: str, estimate: Estimate | None
     return blocks, files
 
 
+PLAN_DAYS = 365.0
+"""Days of table growth behind the report's second query-plan time."""
+
+
+def _plans(design: Design) -> list[_Block]:
+    """The "Query plans" section: every query's plan (:func:`~designkit.flow.plans.
+    query_plans`), the same rows ``designkit plan`` prints."""
+    from designkit.flow.plans import query_plans
+
+    plans = query_plans(design, days=PLAN_DAYS)
+    blocks: list[_Block] = [_Heading(2, "Query plans")]
+    if not plans.plans:
+        blocks.append(_p("No endpoint calls a database with a query."))
+        return blocks
+    blocks.append(_p(f"Every query of every endpoint: its shape, the index that serves it or "
+                     f"the scan and why, the rows it reads now, and its time now and after "
+                     f"{PLAN_DAYS:g} days of table growth (the database's own time, without "
+                     "queueing)."))
+    rows = tuple((_cell(_code(endpoint)), _cell(_code(place)), _cell(_code(table)),
+                  _cell(shape), _cell(access), _cell(read), _cell(now), _cell(then),
+                  _cell(why))
+                 for endpoint, place, table, shape, access, read, now, then, why
+                 in plans.rows())
+    blocks.append(_Table(plans.header(), rows, frozenset({5, 6, 7})))
+    return blocks
+
+
 def _finding_rows(findings: list[Finding], note: str) -> tuple[tuple[_Line, ...], ...]:
     return tuple((_cell(f.rule), _cell(_code(f.subject) if f.subject else _t("(design)")),
                   _cell(f.waiver if note == "waiver" else f.message),
@@ -515,7 +543,8 @@ def write_report(design: Design, out_dir: Path, estimate: Estimate | None = None
     ``<name>-architecture.svg`` (coloured by the estimate, badged by the assessment),
     ``<name>-data.svg``, ``<name>-saga-<saga>.svg`` per saga, and — when an endpoint
     receives traffic — ``<name>-p95-vs-load.svg`` and ``<name>-utilization.svg``, where
-    ``<name>`` is the design's name made safe for a file name. Existing files are
+    ``<name>`` is the design's name made safe for a file name. A "Query plans" table lists
+    every query's plan now and after :data:`PLAN_DAYS` days. Existing files are
     overwritten; nothing depends on the clock.
 
     Args:
@@ -554,7 +583,7 @@ def write_report(design: Design, out_dir: Path, estimate: Estimate | None = None
     blocks += _summary(design)
     diagrams, files = _diagrams(design, stem, estimate, assessment)
     numbers, plot_files = _estimate(design, stem, estimate)
-    blocks += diagrams + numbers + _assessment(design, assessment)
+    blocks += diagrams + numbers + _plans(design) + _assessment(design, assessment)
     files.update(plot_files)
 
     out = Path(out_dir)

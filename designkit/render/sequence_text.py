@@ -20,10 +20,10 @@ from designkit.model.refs import EndpointRef
 from designkit.text import number
 
 if TYPE_CHECKING:
+    from designkit.estimate.step_times import EndpointTimes
     from designkit.model.design import Design
     from designkit.model.query import Query
     from designkit.model.steps import CallStep, PublishStep
-    from designkit.render.step_times import EndpointTimes
     from designkit.render.view import SequenceView, StepView
 
 __all__ = ["call_label", "is_message", "milliseconds", "network_note", "publish_label",
@@ -74,7 +74,7 @@ def worker_note(times: EndpointTimes) -> str:
     for a queue's handler, its message's wait for a consumer first).
 
     Example:
-        >>> from designkit.render.step_times import EndpointTimes
+        >>> from designkit.estimate.step_times import EndpointTimes
         >>> worker_note(EndpointTimes(5.0, 0.25, 2.0, {}))
         'worker wait 0.25 ms · cpu 2 ms'
         >>> worker_note(EndpointTimes(5.0, 0.25, 2.0, {}, lag_ms=1.5))
@@ -178,7 +178,7 @@ def network_note(view: StepView) -> str:
     components: `` (network 0.7 ms)``; ``""`` otherwise.
 
     Example:
-        >>> from designkit.render.step_times import StepTime
+        >>> from designkit.estimate.step_times import StepTime
         >>> from designkit.render.view import StepView
         >>> network_note(StepView(None, time=StepTime(1.7, 1.7, 0.7)))  # type: ignore[arg-type]
         ' (network 0.7 ms)'

@@ -6,7 +6,7 @@ components and edges ``(caller, target, relation) → calls/s``; :func:`data_vie
 flow's parsed foreign keys into tables and relationships whose cardinality is decided here;
 :func:`sequence_view` nests one endpoint's sites as its steps are nested in the file, with
 the hit ratios the flow resolved, the participants in the order first reached and — under
-an estimate — each step's mean time (:mod:`~designkit.render.step_times`). Graphviz
+an estimate — each step's mean time (:mod:`~designkit.estimate.step_times`). Graphviz
 (:mod:`~designkit.render.graphviz_views`) and Mermaid (:mod:`~designkit.render.mermaid`)
 format these objects and compute nothing of their own, so they cannot disagree about a
 rate, an edge, a cardinality, a hit ratio or a step's time; neither walks the design's
@@ -41,10 +41,17 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Literal, assert_never
 
 from designkit.estimate.errors import Errors, node_errors
+from designkit.estimate.step_times import (
+    EndpointTimes,
+    StepTime,
+    endpoint_times,
+    errors_by_endpoint,
+)
 from designkit.flow.build import build
 from designkit.flow.nodes import CacheRead, Fallback, Par, walk
 from designkit.model.components import Queue
 from designkit.model.database import Database
+from designkit.model.invariants import parse_store
 from designkit.model.refs import EndpointRef
 from designkit.model.steps import (
     CacheStep,
@@ -54,12 +61,6 @@ from designkit.model.steps import (
     ParallelStep,
     PublishStep,
     TransactionStep,
-)
-from designkit.render.step_times import (
-    EndpointTimes,
-    StepTime,
-    endpoint_times,
-    errors_by_endpoint,
 )
 
 if TYPE_CHECKING:
@@ -111,13 +112,15 @@ class Load:
 
 @dataclass(frozen=True)
 class ComponentNode:
-    """One component of the architecture view, where it is drawn and how loaded it is."""
+    """One component of the architecture view, where it is drawn and how loaded it is;
+    ``keeps``: the invariants whose value it is the authority for (``no-oversell``)."""
 
     name: str
     kind: str
     zone: str | None = None
     boundary: str | None = None
     load: Load | None = None
+    keeps: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -234,12 +237,18 @@ def architecture_view(design: Design, estimate: Estimate | None = None,
 
     limit = (estimate.utilization_max if estimate is not None
              else design.policy.utilization_max)
+    keeps: dict[str, list[str]] = {}
+    for invariant_name, invariant in design.invariants.items():
+        if invariant.authority is not None:
+            keeps.setdefault(parse_store(invariant.authority).component, []).append(
+                invariant_name)
     nodes = []
     for name, component in design.components.items():
         known = estimate.components.get(name) if estimate is not None else None
         nodes.append(ComponentNode(name, str(component.kind), component.zone,
                                    component.boundary,
-                                   _load(known, limit) if known is not None else None))
+                                   _load(known, limit) if known is not None else None,
+                                   tuple(keeps.get(name, ()))))
     return ArchitectureView(design.name, tuple(nodes), edges, estimate is not None, limit)
 
 
@@ -388,7 +397,7 @@ class StepView:
             cache's); ``None`` when neither is known.
         failing: A call with a fallback: how often the call fails and the fallback (its
             one nested list) runs; ``None`` for any other step.
-        time: Its mean time under the estimate (:mod:`~designkit.render.step_times`);
+        time: Its mean time under the estimate (:mod:`~designkit.estimate.step_times`);
             ``None`` without an estimate, or when the estimate does not know a station or
             an endpoint on its way.
     """
@@ -441,7 +450,7 @@ def sequence_view(design: Design, endpoint_ref: str, estimate: Estimate | None =
         design: The design.
         endpoint_ref: The endpoint, ``"svc METHOD /path"``.
         estimate: The estimate whose waits and endpoint means time the steps (see
-            :mod:`~designkit.render.step_times`); it may be a larger design's.
+            :mod:`~designkit.estimate.step_times`); it may be a larger design's.
         flow: The design's flow, when the caller has built it (else built here).
 
     Raises:

@@ -287,4 +287,14 @@ def test_api008_payments_templates() -> None:
     assert "retried 3×" in monolith[0].message and "no idempotency key" in monolith[0].message
     saga = run(dk.template("payments-saga"), api.retry_backoff)
     assert not [f for f in saga if f.failed]
-    assert {f.status for f in saga} == {Status.PASS, Status.NEEDS_ATTESTATION}
+    # the provider calls say they forward the key (idempotency_key: true): nothing to attest
+    assert {f.status for f in saga} == {Status.PASS}
+    d = dk.template("payments-saga")
+    charge = d.endpoint("payments-svc POST /v1/charges").steps[1]
+    charge.idempotency_key = None  # type: ignore[union-attr]
+    attest = [f for f in run(d, api.retry_backoff) if f.status is Status.NEEDS_ATTESTATION]
+    assert [f.subject for f in attest] == [
+        'components.payments-svc.endpoints."POST /v1/charges".steps[1]']
+    charge.idempotency_key = False  # type: ignore[union-attr]
+    [failed] = [f for f in run(d, api.retry_backoff) if f.failed]
+    assert "forwards no idempotency key" in failed.message

@@ -20,20 +20,21 @@ def _of(design: dk.Design, rule: str) -> list[dk.Finding]:
 
 def _fewer_workers() -> dk.Design:
     d = dk.template("flash-sale")
-    d.components["checkout-api"].replicas = 1  # type: ignore[union-attr]
-    d.components["checkout-api"].workers = 26  # type: ignore[union-attr]
+    d.components["checkout-api"].replicas = 2  # type: ignore[union-attr]
+    d.components["checkout-api"].workers = 14  # type: ignore[union-attr]
     return d
 
 
 def test_a_saturated_design_fails_critical_once_naming_the_station() -> None:
     d = _fewer_workers()
     e = dk.estimate(d)
-    assert e.max_scale == pytest.approx(0.749, abs=0.002)
+    assert e.max_scale == pytest.approx(0.758, abs=0.002)
     [finding] = _failed(d, "DK-PERF-008")
     assert finding.severity.value == "critical"
     assert finding.subject == "components.checkout-api"
     assert finding.message.startswith(
-        f"checkout-api workers saturates at {e.max_scale:.3g}× the workload: it needs "
+        f"checkout-api workers saturates at {e.max_scale:.3g}× the workload (139% busy): it "
+        f"needs "
         f"{1 / e.max_scale:.3g}× its capacity; 1 endpoint(s) wait without bound "
         "(checkout-api POST /v1/orders)")
     # not again as a latency finding of the saturated endpoint
@@ -44,10 +45,10 @@ def test_a_saturated_design_fails_critical_once_naming_the_station() -> None:
 
 def test_a_database_at_133_percent_fails_and_its_seeks_are_not_passed() -> None:
     d = dk.template("flash-sale")
-    d.components["orders-db"].cores = 9  # type: ignore[union-attr]
+    d.components["orders-db"].cores = 12  # type: ignore[union-attr]
     [finding] = _failed(d, "DK-PERF-008")
     assert finding.subject == "components.orders-db"
-    assert "orders-db cpu saturates at 0.749× the workload (133% busy)" in finding.message
+    assert "orders-db cpu saturates at 0.75× the workload (133% busy)" in finding.message
     assert not [f for f in _of(d, "DK-PERF-002") if "on orders-db." in f.message]
     assert [f for f in _of(dk.template("flash-sale"), "DK-PERF-002")
             if "on orders-db." in f.message]  # (judged when it fits)

@@ -26,7 +26,7 @@ def table_path(name: str, db: str = "db") -> str:
 
 def test_catalogue_metadata() -> None:
     ids = [r.id for r in database.RULES]
-    assert ids == [f"DK-DB-00{i}" for i in range(1, 8)]
+    assert ids == [f"DK-DB-00{i}" for i in range(1, 9)]
     modes = {r.id: r.mode.value for r in database.RULES}
     assert modes["DK-DB-005"] == "attestation" and modes["DK-DB-004"] == "estimate"
     assert all(r.references and r.rationale and r.remediation for r in database.RULES)

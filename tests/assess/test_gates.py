@@ -15,7 +15,7 @@ from tests.assess.test_capacity import _fewer_workers
 def test_the_worst_failure_is_the_first_line() -> None:
     text = str(dk.assess(_fewer_workers())).splitlines()
     assert text[1].startswith("  fail              critical DK-PERF-008 components.checkout-api: "
-                              "checkout-api workers saturates at 0.749×")
+                              "checkout-api workers saturates at 0.758×")
 
 
 def test_require_complete_fails_a_gate_on_undecided_checks(tmp_path: Path) -> None:

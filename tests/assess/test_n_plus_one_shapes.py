@@ -53,3 +53,25 @@ def test_a_batch_a_pair_and_distinct_branches_pass() -> None:
     fan.branch(1).call("cache")
     fan.branch(2).call("db", query={"table": "items", "kind": "insert"})
     assert [f.status for f in _findings(d)] == [dk.Status.PASS]
+
+
+def test_a_loop_of_service_calls_counts_the_queries_one_level_down() -> None:
+    # api loops 20 × items GET /v1/items/{id}; each makes one seek of catalog-db and
+    # calls prices GET, which makes two: 20 + 20 × 2 = 60 statements per cart, hidden
+    # behind 20 service calls
+    d = dk.Design(name="nested")
+    db = d.database("catalog-db")
+    _ = db.table("items", rows=1000).column("id", "uuid", primary_key=True)
+    _ = db.table("prices", rows=1000).column("item_id", "uuid", primary_key=True)
+    d.service("prices").endpoint("GET /v1/prices/{id}").call(
+        "catalog-db", query={"table": "prices", "where": ["item_id"]}, count=2)
+    d.service("items").endpoint("GET /v1/items/{id}").call(
+        "catalog-db", query={"table": "items", "where": ["id"]}).call(
+        "prices GET /v1/prices/{id}")
+    d.service("api").endpoint("GET /v1/carts/{id}").loop(20).call("items GET /v1/items/{id}")
+    d.set_load("api GET /v1/carts/{id}", 1)
+    [found] = [f for f in dk.assess(d).findings if f.rule == "DK-BE-002"
+               and f.subject.startswith('components.api.')]
+    assert found.status.value == "fail"
+    assert "; each makes 3 queries of catalog-db: 60 per request;" in found.message
+    assert found.evidence["queries_per_request"] == {"catalog-db": 60.0}

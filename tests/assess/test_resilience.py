@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 import designkit as dk
-from designkit.assess.rules import resilience
+from designkit.assess.rules import invariants, resilience
 
 
 def run(design: dk.Design, check: dk.Rule, rule_id: str) -> list[dk.Finding]:
@@ -270,7 +270,7 @@ def test_res006_flash_sale_locked_variant_saturates() -> None:
         in f.message
     assert "sku-lock held" in f.message and "saturated" in f.message
     assert f.evidence["max_rps"] == pytest.approx(1000 / f.evidence["hold_ms"])
-    assert f.evidence["max_rps"] == pytest.approx(312.5, rel=1e-3)  # 1 / 3.2 ms (template)
+    assert f.evidence["max_rps"] == pytest.approx(277.78, rel=1e-3)  # 1 / 3.6 ms (template)
 
 
 # -- DK-RES-007 oversell / lost update ----------------------------------------------------
@@ -290,25 +290,26 @@ def rmw(atomic: bool | None, under_lock: bool = False) -> dk.Design:
 
 
 def test_res007_fails_on_read_modify_write() -> None:
-    [f] = run(rmw(False), resilience.lost_update, "DK-RES-007")
+    [f] = run(rmw(False), invariants.lost_update, "DK-RES-007")
     assert f.status is dk.Status.FAIL and f.severity is dk.Severity.CRITICAL
-    assert "db.stock update" in f.message and "oversell" in f.message
+    assert "update of db.stock" in f.message and "oversell" in f.message
 
 
 def test_res007_passes_atomic_or_locked() -> None:
-    [f] = run(rmw(True), resilience.lost_update, "DK-RES-007")
+    [f] = run(rmw(True), invariants.lost_update, "DK-RES-007")
     assert f.status is dk.Status.PASS and "atomic" in f.message
-    [f] = run(rmw(False, under_lock=True), resilience.lost_update, "DK-RES-007")
+    [f] = run(rmw(False, under_lock=True), invariants.lost_update, "DK-RES-007")
     assert f.status is dk.Status.PASS and "sku-lock" in f.message
 
 
-def test_res007_needs_data_when_atomic_unstated() -> None:
-    [f] = run(rmw(None), resilience.lost_update, "DK-RES-007")
-    assert f.status is dk.Status.NEEDS_DATA and "query.atomic" in f.message
+def test_res007_fails_when_atomic_is_unstated() -> None:
+    # unknown is not safe for a critical correctness rule: it fails, saying how to state it
+    [f] = run(rmw(None), invariants.lost_update, "DK-RES-007")
+    assert f.status is dk.Status.FAIL and "say query.atomic: true" in f.message
 
 
 def test_res007_flash_sale_locked_variant_is_safe() -> None:
-    findings = run(dk.template("flash-sale"), resilience.lost_update, "DK-RES-007")
+    findings = run(dk.template("flash-sale"), invariants.lost_update, "DK-RES-007")
     assert statuses(findings) == {"pass"}
 
 
@@ -352,4 +353,5 @@ def test_res008_payments_saga_passes() -> None:
 
 
 def test_rules_list() -> None:
-    assert [r.id for r in resilience.RULES] == [f"DK-RES-{i:03d}" for i in range(1, 9)]
+    assert [r.id for r in resilience.RULES] == [f"DK-RES-{i:03d}" for i in (1, 2, 3, 4, 5, 6, 8)]
+    assert [r.id for r in invariants.RULES] == ["DK-RES-007", "DK-RES-009", "DK-BE-009"]

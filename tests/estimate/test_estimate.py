@@ -212,6 +212,20 @@ def test_retry_storm_is_flagged_where_the_average_looks_fine() -> None:
     assert storm.at_risk
 
 
+def test_a_retry_storm_adds_to_every_callers_load() -> None:
+    # two callers share the provider's 10 slots (50 ms calls): (150 + 49)/s = 99.5 %
+    # busy now; only the first retries (2×): + 150 × 2 × 0.05 / 10 = + 1.5
+    design = dk.Design(name="shared")
+    design.external("provider", latency_ms=50.0, concurrency=10)
+    api = design.service("api", io="async", workers=1000)
+    api.endpoint("POST /x").call("provider", retries={"max": 2})
+    api.endpoint("POST /y").call("provider")
+    design.set_load("api POST /x", 150).set_load("api POST /y", 49)
+    [storm] = dk.estimate(design).retry_storms
+    assert storm.utilization_now == pytest.approx(0.995)
+    assert storm.utilization_retrying == pytest.approx(0.995 + 1.5)
+
+
 def test_slow_dependency_scenario() -> None:
     design = dk.Design(name="slow")
     design.external("provider", latency_ms=100.0)

@@ -38,6 +38,8 @@ from typing import Any
 import yaml
 from hypothesis import strategies as st
 
+from designkit.model.effects import EFFECTS
+
 __all__ = [
     "EXTREME_NUMBERS",
     "HOSTILE_TEXT",
@@ -291,7 +293,9 @@ def caches() -> st.SearchStrategy[dict[str, Any]]:
         "strategy": st.sampled_from(("cache-aside", "read-through", "write-through",
                                      "write-behind")),
         "ttl_s": nums(0.1, 86_400), "invalidation": free_text(),
-        "max_memory_mb": nums(1, 10_000), "eviction": st.sampled_from(("allkeys-lru", "x|y")),
+        "max_memory_mb": nums(1, 10_000),
+        "eviction": st.sampled_from(("allkeys-lru", "noeviction", "x|y")),
+        "persistence": st.sampled_from(("none", "snapshot", "aof", "aof-always")),
         "description": free_text(), "boundary": free_text(), **PLACEMENT})
 
 
@@ -346,7 +350,13 @@ def query(draw: st.DrawFn, tables: dict[str, list[str]]) -> dict[str, Any]:
     _optional(draw, q, "limit", ints(1, 1000), 0.2)
     _optional(draw, q, "batch", ints(1, 100), 0.2)
     _optional(draw, q, "atomic", st.booleans(), 0.2)
+    _optional(draw, q, "for_update", st.booleans(), 0.1)
     return q
+
+
+CACHE_OPS = st.sampled_from(("GET stock:{sku}", "SET stock:{sku} 1", "SET k NX", "DECR stock:1",
+                             "WATCH stock:{sku}", "EVAL s 1 k", "cas stock:{sku} 0", "GET"))
+"""Cache commands whose effect and key the review reads (and a key-less one)."""
 
 
 @st.composite
@@ -367,7 +377,9 @@ def call_step(draw: st.DrawFn, ctx: _Context) -> dict[str, Any] | None:
             step["service_ms"] = draw(times(0, 20))
     else:
         _optional(draw, step, "service_ms", times(0, 20), 0.15)
-    _optional(draw, step, "op", free_text(), 0.3)
+    _optional(draw, step, "op", st.one_of(free_text(), CACHE_OPS), 0.3)
+    _optional(draw, step, "does", st.sampled_from(EFFECTS), 0.1)
+    _optional(draw, step, "idempotency_key", st.booleans(), 0.1)
     _optional(draw, step, "count", nums(0.01, 5), 0.3)
     _optional(draw, step, "timeout_ms", nums(1, 5000), 0.2)
     _optional(draw, step, "retries", retries(), 0.15)
@@ -577,6 +589,20 @@ def valid_designs(draw: st.DrawFn) -> dict[str, Any]:
         data["network"] = draw(st.fixed_dictionaries({}, optional={
             "same_zone_ms": nums(0, 2), "cross_zone_ms": nums(0, 10),
             "cross_region_ms": nums(0, 300)}))
+    stores = [*ctx.caches, *ctx.databases,
+              *(f"{db}.{t}" for db, tables in ctx.databases.items() for t in tables)]
+    if stores and draw(st.integers(0, 3)) == 0:  # invariants: a value, or a once-only effect
+        invariants: dict[str, Any] = {}
+        for inv_name in draw(st.lists(names(), min_size=1, max_size=2, unique=True)):
+            if ctx.externals and draw(st.booleans()):
+                invariants[inv_name] = {"charged_by": draw(st.sampled_from(ctx.externals))}
+                continue
+            inv: dict[str, Any] = {"authority": draw(st.sampled_from(stores))}
+            _optional(draw, inv, "key", st.sampled_from(("stock:{sku}", "k", "{x}")), 0.5)
+            _optional(draw, inv, "copies", st.lists(st.sampled_from(stores), max_size=2), 0.3)
+            _optional(draw, inv, "says", free_text(), 0.3)
+            invariants[inv_name] = inv
+        data["invariants"] = invariants
     if draw(st.integers(0, 2)) == 0:
         sagas = {}
         for saga_name in draw(st.lists(any_names(), min_size=1, max_size=2, unique=True)):

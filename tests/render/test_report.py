@@ -248,7 +248,10 @@ def test_the_report_shows_each_slo_met_or_missed(tmp_path: Path) -> None:
     assert (f"| `orders-svc POST /v1/orders` | p95 ≤ 20 ms, p99 ≤ 40 ms | p95 "
             f"{orders.p95_ms:.3g} ms, p99 {orders.p99_ms:.3g} ms | — | met |") in text
     # the charge waits for the provider: its p95 misses the policy's 100 ms
-    assert "| `payments-svc POST /v1/charges` | p95 ≤ 100 ms, 99.9 % succeed | p95 819 ms" in text
+    charges = e.endpoints["payments-svc POST /v1/charges"].p95_ms
+    assert 800 < charges < 840
+    assert ("| `payments-svc POST /v1/charges` | p95 ≤ 100 ms, 99.9 % succeed | p95 "
+            f"{charges:.3g} ms") in text
     assert "| **MISSED** |" in text
     # a queue's handler is held to the availability only: nobody waits for its latency
     assert "| `orders-svc POST /v1/order-sagas` | 99.9 % succeed | 99.9998 % succeed" in text

@@ -486,11 +486,12 @@ def retry_backoff(ctx: Context) -> Iterator[Finding]:
             text = f"{where}: " + "; ".join(problems) + (f"; {amplified}" if amplified else "")
             finding = ctx.finding(path, False, text, **evidence)
             yield at_least(ctx, finding, Severity.HIGH) if unsafe else finding
-        elif _external_write(ctx, step):
+        elif _external_write(ctx, step) and not step.idempotency_key:
             yield ctx.finding(path, Status.NEEDS_ATTESTATION,
                               f"{where} ({step.op}) to a third party: {ref} has an "
                               "idempotency key, but the model cannot tell whether it is "
-                              "forwarded to (and honoured by) the provider; attest it",
+                              "forwarded to (and honoured by) the provider: say so on the "
+                              "call (idempotency_key: true) or attest it",
                               **evidence)
         elif not ctx.design.loaded:
             yield ctx.needs_data(path, f"{where} with exponential backoff and jitter; the "
@@ -522,7 +523,10 @@ def _non_idempotent(ctx: Context, ref: EndpointRef, step: CallStep) -> str:
         return ""
     if _external_write(ctx, step):
         caller = ctx.endpoint_map[ref]
-        if caller.idempotency_key is None:
+        if step.idempotency_key is False:
+            return (f"{step.op} on {step.call} is retried and forwards no idempotency key "
+                    "(idempotency_key: false): a retry after a timeout can repeat it")
+        if caller.idempotency_key is None and not step.idempotency_key:
             return (f"{step.op} on {step.call} is retried but {ref} has no idempotency key "
                     "to forward: a retry after a timeout can repeat it (non-idempotent retry)")
     return ""

@@ -197,13 +197,36 @@ def _per_item(ctx: Context, ref: EndpointRef, site: Site,
         per = ctx.estimate.endpoints.get(str(callee)) if ctx.design.loaded else None
         cost = (f" ({_n(per.mean_ms)} ms each = {_n(n * per.mean_ms)} ms per request)"
                 if per is not None else "")
+        queries = _queries_per_call(ctx, str(callee))
+        below = "".join(f"; each makes {_n(q)} queries of {db}: {_n(n * q)} per request"
+                        for db, q in sorted(queries.items()))
         return ctx.finding(
             site.subject, False,
-            f"{where} × {callee}{cost}: {_n(n)} sequential service calls per request; "
-            "offer a batch endpoint and call it once",
+            f"{where} × {callee}{cost}: {_n(n)} sequential service calls per request"
+            f"{below}; offer a batch endpoint and call it once",
             loop_count=loops, calls=n,
-            per_call_ms=per.mean_ms if per is not None else None)
+            per_call_ms=per.mean_ms if per is not None else None,
+            queries_per_request={db: n * q for db, q in queries.items()})
     return None
+
+
+def _queries_per_call(ctx: Context, ref: str, seen: frozenset[str] = frozenset()
+                      ) -> dict[str, float]:
+    """Database statements one call of endpoint ``ref`` makes, by database, through the
+    endpoints it calls in turn (the N+1 a loop of service calls hides one level down)."""
+    out: dict[str, float] = {}
+    for site in ctx.flow.sites_of(ref):
+        step = site.step
+        if not isinstance(step, CallStep):
+            continue
+        if isinstance(ctx.design.components.get(step.call), Database):
+            out[step.call] = out.get(step.call, 0.0) + site.rate
+            continue
+        callee = EndpointRef.parse(step.call)
+        if callee is not None and str(callee) not in seen | {ref}:
+            for db, q in _queries_per_call(ctx, str(callee), seen | {ref}).items():
+                out[db] = out.get(db, 0.0) + site.rate * q
+    return out
 
 
 @rule("DK-BE-002", "No N+1 query loops", "high", "auto",

@@ -115,7 +115,7 @@ def simple_seeks(ctx: Context) -> Iterator[Finding]:
                                        "its query {table, kind, where} to plan it")
             continue
         query = step.query
-        if not query.where:
+        if not query.filtered:
             continue  # not a lookup: inserts and unfiltered reads are judged elsewhere
         cpu = ctx.station(ctx.estimate, f"{step.call} cpu")
         if cpu is not None and cpu.saturated:
@@ -124,7 +124,7 @@ def simple_seeks(ctx: Context) -> Iterator[Finding]:
         queued = f" + {_n(wait)} ms waiting for {step.call} cpu" if wait >= 0.0005 else ""
         table = db.tables[query.table]
         now, year = plan_query(db, query, 0.0), plan_query(db, query, 365.0)
-        where = ", ".join(query.where)
+        where = ", ".join(query.filter_columns)
         what = f"{query.kind} on {step.call}.{query.table} where ({where})"
         if step.service_ms is not None:  # the design states its time: the estimate's
             stated = Spec.of(step.service_ms).mean
@@ -156,7 +156,10 @@ def simple_seeks(ctx: Context) -> Iterator[Finding]:
         else:
             indexed = db.model_copy(update={"tables": {
                 **db.tables, query.table: table.model_copy(update={
-                    "indexes": [*table.indexes, Index(columns=list(query.where))]})}})
+                    "indexes": [*table.indexes, Index(
+                        columns=[*query.where, *([query.range] if query.range else [])]
+                        or list(query.contains),
+                        kind="btree" if query.where or query.range else "gin")]})}})
             seek = plan_query(indexed, query, 365.0)
             msg = (f"{what}: scan of {_n(now.rows_visited)} rows costs {_n(now.ms)} ms now, "
                    f"{_n(year.ms)} ms in 1 year ({_n(rows_after(table, 365.0))} rows){queued} "

@@ -1,10 +1,10 @@
-"""Rules of the resilience area: DK-RES-001 … DK-RES-008.
+"""Rules of the resilience area: DK-RES-001 … DK-RES-008 (but RES-007).
 
 Most are decided by numbers: tables after a year of growth and what their scans cost then
 (RES-001), the estimate with every cache cold (RES-002), pool demand of a transaction held
 across a remote call (RES-003), lock utilization (RES-006) and retry storms (RES-008). The
-others read the model: timeouts (RES-004), sagas and outboxes (RES-005), read-modify-write
-races (RES-007).
+others read the model: timeouts (RES-004), sagas and outboxes (RES-005). Read-modify-write
+races (RES-007) and a value's authority (RES-009) are in :mod:`~designkit.assess.rules.invariants`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from designkit.assess.context import Context
 from designkit.assess.finding import Finding
 from designkit.assess.rule import Reference, Rule, rule
-from designkit.assess.rules._facts import inside, is_write, nested
+from designkit.assess.rules._facts import is_write, nested
 from designkit.estimate.capacity import RetryStorm
 from designkit.estimate.result import ComponentEstimate, StationEstimate
 from designkit.flow.nodes import Site
@@ -113,8 +113,8 @@ def data_size_one_year(ctx: Context) -> Iterator[Finding]:
                 assert isinstance(step, CallStep) and step.query is not None
                 plan = plan_query(db, step.query, days=365)
                 if plan.access == "scan":
-                    what = "COUNT(*)/full read" if not step.query.where else \
-                        f"WHERE {', '.join(step.query.where)}"
+                    what = "COUNT(*)/full read" if not step.query.filtered else \
+                        f"WHERE {', '.join(step.query.filter_columns)}"
                     scans.append((plan.ms, f"{item.ref} ({what}) scans {plan.rows_visited:,.0f} "
                                            f"rows: {_n(plan.ms)} ms"))
             slow = [text for ms, text in sorted(scans, reverse=True) if ms > budget]
@@ -502,65 +502,6 @@ def lock_contention(ctx: Context) -> Iterator[Finding]:
                           max_rps=_max_rps(what_if.service_ms), assumed_workload=workload)
 
 
-# -- DK-RES-007 ------------------------------------------------------------------------
-
-@rule("DK-RES-007", "Oversell / lost-update race", "critical", "auto",
-      rationale="Two requests that read a value and write back what they computed from it "
-                "both succeed on the same stale read: one update is lost (stock oversold). "
-                "A transaction at read committed does not prevent it.",
-      remediation="Change the value in place with one atomic conditional statement "
-                  "(UPDATE … SET n = n - 1 WHERE n >= 1) and set query.atomic: true, or hold "
-                  "a lock around the read and the write, or check a version column.",
-      references=[Reference("CWE", "CWE-362", "Race Condition")])
-def lost_update(ctx: Context) -> Iterator[Finding]:
-    design = ctx.design
-    for ref, _endpoint in ctx.endpoints:
-        steps = ctx.flow.sites_of(ref)
-        locks = [site for site in steps if isinstance(site.step, LockStep)]
-        for i, site in enumerate(steps):
-            step = site.step
-            if not (isinstance(step, CallStep) and step.query is not None
-                    and step.query.kind in ("update", "upsert")):
-                continue
-            query = step.query
-            subject = site.subject
-            where = f"{ref}: {step.call}.{query.table} {query.kind}"
-            reads = [o.path for o in steps[:i] if isinstance(o.step, CallStep)
-                     and o.step.call == step.call and o.step.query is not None
-                     and o.step.query.kind == "select" and o.step.query.table == query.table]
-            if not reads:
-                yield ctx.finding(subject, True, f"{where} does not read the row first "
-                                                 "(no read-modify-write)")
-                continue
-            if query.atomic:
-                yield ctx.finding(subject, True, f"{where} after a select: atomic in place "
-                                                 "(query.atomic)")
-                continue
-            guard = next((lk for lk in locks if inside(site.path, lk.path)
-                          and any(inside(r, lk.path) for r in reads)), None)
-            if guard is not None:
-                assert isinstance(guard.step, LockStep)
-                yield ctx.finding(subject, True, f"{where} after a select, both under lock "
-                                                 f"{guard.step.lock}")
-                continue
-            db = design.components.get(step.call)
-            table = db.tables.get(query.table) if isinstance(db, Database) else None
-            if table is not None and table.version_column is not None:
-                yield ctx.finding(subject, True,
-                                  f"{where} after a select, conditional on version column "
-                                  f"{table.version_column}")
-                continue
-            if query.atomic is None:
-                yield ctx.needs_data(subject, f"{where} follows a select of the same table "
-                                              "with no lock around both: set query.atomic "
-                                              "(true if it changes the value in place)")
-                continue
-            yield ctx.finding(subject, False,
-                              f"{where} writes back a value read by an earlier select of "
-                              f"{query.table} (atomic: false, no lock, no version column): "
-                              "concurrent requests lose updates — oversell")
-
-
 # -- DK-RES-008 ------------------------------------------------------------------------
 
 @rule("DK-RES-008", "No retry storms (metastable overload)", "high", "estimate",
@@ -623,5 +564,5 @@ def retry_storms(ctx: Context) -> Iterator[Finding]:
 
 RULES: list[Rule] = [
     data_size_one_year, cache_loss, transaction_remote_call, remote_call_timeouts,
-    saga_compensations, lock_contention, lost_update, retry_storms,
+    saga_compensations, lock_contention, retry_storms,
 ]
