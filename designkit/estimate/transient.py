@@ -214,7 +214,7 @@ def transient(design: Design, profile: LoadProfile | None = None, *, step_s: flo
         >>> drop = dk.LoadProfile(points=[(0, 1), (0, 2), (60, 2), (180, 1)])
         >>> minutes = dk.transient(dk.template("flash-sale"), drop)
         >>> minutes.worst(1), minutes.drain_s  # the projector's consumers fall behind
-        (['order-events consumers'], 126.0)
+        (['order-events consumers'], 125.0)
     """
     profile = profile if profile is not None else design.profile
     if profile is None:
