@@ -109,7 +109,7 @@ def test_a_seek_is_judged_by_the_time_the_estimate_uses() -> None:
     assert "its stated service_ms 2 ms" in stated.message and "would cost" not in stated.message
     # the plan's scan, without a stated time: 50 ms now, fails with the index's cost
     [scan] = _of(_lookup(), "DK-PERF-002")
-    assert scan.status.value == "fail" and "a seek on an index over (email)" in scan.message
+    assert scan.status.value == "fail" and "a seek on a B-tree over (email)" in scan.message
     # the wait for the database's cpu counts: 8 ms stated at 400/s on 4 cores
     d = _lookup(service_ms=8.0)
     d.set_load("api GET /users", 400)

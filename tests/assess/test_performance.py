@@ -87,7 +87,7 @@ def test_perf002_scan_fails_with_rows_and_cost_now_and_in_a_year() -> None:
     assert f.status is FAIL
     assert "scan of 3,000,000 rows costs 150 ms now" in f.message
     assert "515 ms in 1 year (10,300,000 rows) > 10 ms" in f.message
-    assert "a seek on an index over (user_id) would cost 0.5 ms" in f.message
+    assert "a seek on a B-tree over (user_id) would cost 0.5 ms" in f.message
     assert f.evidence["rows_year"] == 10_300_000
 
 

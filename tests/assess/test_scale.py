@@ -114,7 +114,7 @@ EXPECTED: dict[str, dict[str, str]] = {
         'DK-DB-007': 'b202760bf9622cf6',
         'DK-DB-008': '50826c15d30f7032',
         'DK-PERF-001': '2310c2c8055dc439',
-        'DK-PERF-002': '2cc84bee39dd779e',
+        'DK-PERF-002': '5dc691e159803cf8',
         'DK-PERF-003': '7520ba39eb01001d',
         'DK-PERF-004': '4bd2c5e3a1a41c89',
         'DK-PERF-005': '04969a3a6a705096',

@@ -154,17 +154,20 @@ def simple_seeks(ctx: Context) -> Iterator[Finding]:
                    f"row(s) costs {_n(now.ms)} ms now, {_n(year.ms)} ms in 1 year{queued} "
                    f"{'≤' if ok else '>'} {_n(target)} ms")
         else:
+            kind = "btree" if query.where or query.range else "gin"
             indexed = db.model_copy(update={"tables": {
                 **db.tables, query.table: table.model_copy(update={
                     "indexes": [*table.indexes, Index(
                         columns=[*query.where, *([query.range] if query.range else [])]
-                        or list(query.contains),
-                        kind="btree" if query.where or query.range else "gin")]})}})
+                        or list(query.contains), kind=kind)]})}})
             seek = plan_query(indexed, query, 365.0)
+            # an index on the columns whose kind cannot serve the predicate: say why
+            unfit = f" ({now.reason.split(': ', 1)[1]})" if ": " in now.reason else ""
             msg = (f"{what}: scan of {_n(now.rows_visited)} rows costs {_n(now.ms)} ms now, "
                    f"{_n(year.ms)} ms in 1 year ({_n(rows_after(table, 365.0))} rows){queued} "
-                   f"{'≤' if ok else '>'} {_n(target)} ms; a seek on an index over ({where}) "
-                   f"would cost {_n(seek.ms)} ms")
+                   f"{'≤' if ok else '>'} {_n(target)} ms{unfit}; a seek on a "
+                   f"{'B-tree' if kind == 'btree' else 'GIN index'} over ({where}) would cost "
+                   f"{_n(seek.ms)} ms")
         yield ctx.finding(path, ok, msg, access=year.access, ms_now=now.ms + wait,
                           ms_year=year.ms + wait, wait_ms=wait, rows_now=now.rows_visited,
                           rows_year=year.rows_visited, target_ms=target)
