@@ -1,6 +1,6 @@
-"""Rules of the database area: normal form, index types, denormalization, partitioning,
-migrations, optimistic locking, Redis structures and unique keys of partitioned tables
-(DK-DB-001 … DK-DB-008).
+"""Rules of the database area: normal form, denormalization, partitioning, migrations,
+optimistic locking and Redis structures (DK-DB-001 … DK-DB-008; the rules about indexes and
+keys, DK-DB-002 and DK-DB-008, are in :mod:`~designkit.assess.rules.indexes`).
 
 Subjects are tables (``components.<db>.tables.<t>``), databases (``components.<db>``) or
 endpoints; messages quote the rows, rates and plans they were decided by.
@@ -17,15 +17,21 @@ from designkit.assess.context import Context
 from designkit.assess.finding import Finding, Status
 from designkit.assess.rule import Reference, Rule, rule
 from designkit.assess.rules._facts import WRITES, endpoint_path
-from designkit.assess.rules._refs import AWS_QUERY_PERFORMANCE, CWE_SEQUENTIAL_SEARCH
+from designkit.assess.rules._refs import AWS_QUERY_PERFORMANCE
+from designkit.assess.rules._schema import (
+    PG_DOCS,
+    TEXT_SEARCH,
+    base_type,
+    every_table,
+    is_document,
+    table_path,
+)
+from designkit.assess.rules.indexes import index_types, partition_unique_keys
 from designkit.flow.nodes import ForeignKey, Site
-from designkit.flow.plan import plan_query, rows_after
+from designkit.flow.plan import rows_after
 from designkit.model.components import Cache
-from designkit.model.database import DOCUMENT_ENGINES, Column, Database, Table, index_serves
-from designkit.model.design import Design
+from designkit.model.database import DOCUMENT_ENGINES, Database, Table
 from designkit.model.problems import format_path
-from designkit.model.query import Query
-from designkit.model.refs import EndpointRef
 from designkit.model.steps import CacheStep, CallStep
 from designkit.text import number as _n
 
@@ -35,48 +41,6 @@ __all__ = ["DOCUMENT_ENGINES", "READ_WRITE_MIN", "RULES", "index_types", "migrat
 
 READ_WRITE_MIN = 10.0
 """DK-DB-003: reads per write below which a denormalized copy costs more than it saves."""
-
-_PG = "https://www.postgresql.org/docs/current/"
-_JSONISH = ("json", "jsonb", "hstore", "xml")
-_TEXT_SEARCH = ("tsvector", "tsquery")
-_SCALAR = ("uuid", "int", "integer", "bigint", "smallint", "serial", "bigserial", "numeric",
-           "decimal", "bool", "boolean", "date", "timestamp", "timestamptz", "real",
-           "double precision", "float")
-_TEMPORAL = ("date", "timestamp", "timestamptz", "time", "timetz")
-
-
-def _base_type(column: Column) -> str:
-    return column.type.strip().lower().split("(")[0].strip()
-
-
-def _is_document(column: Column) -> bool:
-    """JSON, array or full-text column: a GIN/GiST index's business, and a repeating group."""
-    kind = _base_type(column)
-    return (kind in _JSONISH or kind in _TEXT_SEARCH or column.type.strip().endswith("[]")
-            or kind.startswith("array"))
-
-
-def _tables(design: Design) -> Iterator[tuple[str, Database, str, Table, str]]:
-    """(database name, database, table name, table, path) of every table."""
-    for db_name, db in design.components.items():
-        if isinstance(db, Database):
-            for name, table in db.tables.items():
-                yield db_name, db, name, table, _table_path(db_name, name)
-
-
-def _table_path(db_name: str, name: str) -> str:
-    """A table's subject: ``components.<db>.tables.<table>``, names quoted as needed."""
-    return format_path(("components", db_name, "tables", name))
-
-
-def _queries(ctx: Context) -> Iterator[tuple[EndpointRef, str, CallStep]]:
-    """Every database call with a query: (endpoint, step path, step), in file order."""
-    for item in ctx.steps:
-        step = item.step
-        if (isinstance(step, CallStep) and step.query is not None
-                and isinstance(ctx.design.components.get(step.call), Database)):
-            yield item.ref, item.subject, step
-
 
 def _rates(ctx: Context) -> dict[tuple[str, str], tuple[float, float]]:
     """Statements per second on each (database, table): (reads, writes), from every
@@ -143,20 +107,20 @@ def _duplicates(db: Database, table: Table, keys: list[ForeignKey]) -> list[str]
                   "table and drop copied columns — or tag a deliberate copy "
                   "``denormalized: true`` and say how it is kept in step.",
       references=[Reference("PostgreSQL docs", "Constraints", "Foreign keys",
-                            _PG + "ddl-constraints.html#DDL-CONSTRAINTS-FK")])
+                            PG_DOCS + "ddl-constraints.html#DDL-CONSTRAINTS-FK")])
 def third_normal_form(ctx: Context) -> Iterator[Finding]:
     """Every table: JSON/array columns and numbered column groups (repeating groups), and
     non-key columns that duplicate a column reachable through a foreign key of the same
     database, unless tagged ``denormalized``. A table without columns needs data."""
     keys = ctx.memo(_foreign_keys)
-    for db_name, db, name, table, path in _tables(ctx.design):
+    for db_name, db, name, table, path in every_table(ctx.design):
         if not table.columns:
             yield ctx.needs_data(path, f"declare the columns of {name} to judge its normal form")
             continue
         problems = [f"{c} ({col.type}: a repeating group in one column)"
                     for c, col in table.columns.items()
-                    if _is_document(col) and not col.denormalized
-                    and _base_type(col) not in _TEXT_SEARCH]
+                    if is_document(col) and not col.denormalized
+                    and base_type(col) not in TEXT_SEARCH]
         groups: dict[str, list[str]] = defaultdict(list)
         for c, col in table.columns.items():
             match = _NUMBERED.match(c)
@@ -174,179 +138,6 @@ def third_normal_form(ctx: Context) -> Iterator[Finding]:
         yield ctx.finding(path, not problems, msg, problems=problems, denormalized=tagged)
 
 
-# -- DK-DB-002 -----------------------------------------------------------------------------
-
-_MYSQL = ("mysql", "mariadb")
-_SERIAL = ("serial", "bigserial", "smallserial")
-
-
-def _engine(db: Database) -> str:
-    """The database's engine family: ``postgres``, ``mysql``, ``document`` or its name."""
-    name = str(db.engine).strip().lower()
-    if name in DOCUMENT_ENGINES:
-        return "document"
-    if name in _MYSQL:
-        return "mysql"
-    return "postgres" if name in ("postgres", "postgresql") else name
-
-
-def _missing_kind(db: Database, kind: str, cols: str) -> str:
-    """The advice for an index kind ``db``'s engine does not have."""
-    engine = _engine(db)
-    if engine == "document":
-        return (f"{kind} index on ({cols}): {db.engine} has no {kind.upper()}; a regular index "
-                "on an array field is multikey, and text search takes a text index")
-    if engine == "mysql":
-        return (f"{kind} index on ({cols}): MySQL (InnoDB) has no {kind.upper()}; it has "
-                "B-tree indexes (multi-valued ones for JSON arrays) and FULLTEXT for text "
-                "search")
-    return (f"{kind} index on ({cols}): {db.engine} has no {kind} index; index a tsvector "
-            "column with GIN for text search")
-
-
-def _index_problems(db: Database, table: Table, mine: list[tuple[str, CallStep]]
-                    ) -> Iterator[str]:
-    """What is wrong with ``table``'s declared indexes on ``db``'s engine."""
-    engine = _engine(db)
-    for index in table.indexes:
-        cols = ", ".join(index.columns)
-        typed = [table.columns.get(c) for c in index.columns]
-        if not index_serves(str(db.engine), index.kind):
-            yield _missing_kind(db, index.kind, cols)
-            continue
-        if engine == "document":  # a document store indexes arrays and documents itself
-            continue
-        if index.kind == "hash" and engine == "mysql":
-            yield (f"hash index on ({cols}): InnoDB builds a B-tree for USING HASH (its "
-                   "adaptive hash index is internal, not declared): declare it btree")
-            continue
-        if index.kind == "hash":
-            if len(index.columns) > 1:
-                yield f"hash index on ({cols}): hash indexes take one column"
-            temporal = [c for c, col in zip(index.columns, typed, strict=True)
-                        if col is not None and _base_type(col) in _TEMPORAL]
-            if temporal:
-                yield (f"hash index on ({cols}): {', '.join(temporal)} is temporal, its range "
-                       "predicates need a B-tree")
-            ordered = sorted({c for _, s in mine if s.query
-                              for c in s.query.order_by if c in index.columns})
-            if ordered:
-                yield (f"hash index on ({cols}) under ORDER BY {', '.join(ordered)}: a hash "
-                       "index cannot order; use a B-tree")
-        if index.kind == "brin":
-            first = table.columns.get(index.columns[0])
-            if first is not None and _base_type(first) not in _TEMPORAL + _SERIAL:
-                yield (f"brin index on ({cols}): BRIN serves ranges only on a column the rows "
-                       f"are stored in the order of (an insert timestamp, a serial id); "
-                       f"{index.columns[0]} is {first.type}")
-        documents = [c for c, col in zip(index.columns, typed, strict=True)
-                     if col is not None and _is_document(col)]
-        if index.kind in ("btree", "hash") and documents:
-            need = ("a multi-valued index (JSON arrays) or FULLTEXT (text)" if engine == "mysql"
-                    else "GIN (or GiST)")
-            yield (f"{index.kind} index on ({cols}): {', '.join(documents)} is "
-                   f"JSON/array/text-search and needs {need}")
-        if index.kind in ("gin", "gist") and typed and all(
-                col is not None and _base_type(col) in _SCALAR for col in typed):
-            yield (f"{index.kind} index on ({cols}) of plain scalars: a B-tree serves "
-                   "equality and ranges (GIN needs btree_gin)")
-
-
-def _predicate_text(query: Query) -> str:
-    """``where (a, b) range c contains (d)``: a query's predicate as the file states it."""
-    parts = [f"where ({', '.join(query.where)})"] if query.where else []
-    if query.range:
-        parts.append(f"range {query.range}")
-    if query.contains:
-        parts.append(f"contains ({', '.join(query.contains)})")
-    return " ".join(parts)
-
-
-def _fix(db: Database, table: Table, query: Query) -> str:
-    """The index that would serve ``query`` on ``db``'s engine, in its words."""
-    engine = _engine(db)
-    contains = list(query.contains) + [c for c in query.where if (col := table.columns.get(c))
-                                       is not None and _is_document(col)]
-    keys = [c for c in query.where if c not in contains] + (
-        [query.range] if query.range else [])
-    if engine == "document":
-        both = [*query.where, *([query.range] if query.range else [])]
-        both += [c for c in query.contains if c not in both]
-        return (f"a compound index on ({', '.join(both)}) (equality fields first, the range "
-                "last; multikey on an array field, a text index for text search)")
-    if contains and engine == "mysql":
-        return (f"a FULLTEXT index on ({', '.join(contains)}) for text, a multi-valued index "
-                "for a JSON array")
-    if contains:
-        return f"a GIN index on ({', '.join(contains)})"
-    return f"a B-tree on ({', '.join(keys)})"
-
-
-@rule("DK-DB-002", "Index type fits the predicate", "medium", "auto",
-      rationale="A B-tree serves equality, ranges and ordering; a hash index only equality "
-                "on one column; JSON, arrays and text search need GIN or GiST (PostgreSQL), "
-                "a multi-valued or FULLTEXT index (MySQL), a multikey or text index "
-                "(MongoDB). A declared query that no index serves scans the table.",
-      remediation="Use B-tree for equality/range/order, hash only for single-column "
-                  "equality, GIN/GiST for JSON, arrays and full-text (on MySQL a FULLTEXT or "
-                  "multi-valued index, on MongoDB a multikey or text index); add the index a "
-                  "query's predicate needs (leading columns = the where columns, then the "
-                  "range column).",
-      references=[Reference("PostgreSQL docs", "Index Types", "Index Types",
-                            _PG + "indexes-types.html"),
-                  Reference("MySQL docs", "Comparison of B-Tree and Hash Indexes",
-                            "Comparison of B-Tree and Hash Indexes",
-                            "https://dev.mysql.com/doc/refman/8.0/en/index-btree-hash.html"),
-                  Reference("MongoDB docs", "Indexes", "Index Types",
-                            "https://www.mongodb.com/docs/manual/core/indexes/index-types/"),
-                  CWE_SEQUENTIAL_SEARCH])
-def index_types(ctx: Context) -> Iterator[Finding]:
-    """Tables with indexes or filtered queries: index kinds the engine lacks (GIN on
-    MongoDB or MySQL, a hash on InnoDB); hash indexes on several columns, on temporal columns
-    or under an ``order_by``; BRIN on a column rows are not stored in the order of;
-    B-tree/hash on JSON/array/text-search columns; GIN/GiST on plain scalars; a query's
-    predicate on a document column without GIN/GiST; a query whose predicate no index
-    serves (its plan is a scan for want of an index: its rows are quoted, with the index
-    its engine needs). A scan the planner prefers to a usable index passes."""
-    queries: dict[tuple[str, str], list[tuple[str, CallStep]]] = defaultdict(list)
-    for _ref, path, step in _queries(ctx):
-        assert step.query is not None
-        queries[(step.call, step.query.table)].append((path, step))
-    for db_name, db, name, table, path in _tables(ctx.design):
-        mine = queries.get((db_name, name), [])
-        if not table.indexes and not any(s.query and s.query.filtered for _, s in mine):
-            continue
-        problems = list(_index_problems(db, table, mine))
-        documents_native = _engine(db) == "document"
-        gin_columns = {c for i in table.indexes if i.kind in ("gin", "gist") for c in i.columns}
-        seeks = 0
-        for step_path, step in mine:
-            query = step.query
-            assert query is not None
-            if not query.filtered:
-                continue
-            documents = [c for c in [*query.where, *query.contains]
-                         if (col := table.columns.get(c)) is not None
-                         and _is_document(col) and c not in gin_columns
-                         and not documents_native and _engine(db) != "mysql"]
-            if documents:
-                problems.append(f"{step_path} filters on {', '.join(documents)} "
-                                "(JSON/array/text-search) with no GIN/GiST index")
-            plan = plan_query(db, query)
-            if plan.access == "scan" and plan.reason.startswith("no index"):
-                why = plan.reason.partition(": ")[2]
-                problems.append(f"{step_path}: {query.kind} {_predicate_text(query)} has no "
-                                "index" + (f" that serves it ({why})" if why else "")
-                                + f" — a scan of {_n(plan.rows_visited)} rows "
-                                f"({_n(plan.ms)} ms); fix: {_fix(db, table, query)}")
-            else:
-                seeks += 1
-        msg = (f"{name}: " + "; ".join(problems) if problems else
-               f"{name}: {len(table.indexes)} secondary index(es), each fits its columns' "
-               f"types; {seeks} filtered quer(ies), each served by an index")
-        yield ctx.finding(path, not problems, msg, problems=problems)
-
-
 # -- DK-DB-003 -----------------------------------------------------------------------------
 
 @rule("DK-DB-003", "Denormalize only read-heavy hotspots", "low", "estimate",
@@ -359,7 +150,7 @@ def read_heavy_denormalization(ctx: Context) -> Iterator[Finding]:
     """Tables with ``denormalized`` columns: reads/s vs writes/s from the endpoints' steps at
     the estimate's rates; the copy must be read ≥ ``READ_WRITE_MIN`` (10) times per write."""
     rates = ctx.memo(_rates)
-    for db_name, _db, name, table, path in _tables(ctx.design):
+    for db_name, _db, name, table, path in every_table(ctx.design):
         copies = [c for c, col in table.columns.items() if col.denormalized]
         if not copies:
             continue
@@ -392,14 +183,14 @@ def read_heavy_denormalization(ctx: Context) -> Iterator[Finding]:
       remediation="Partition by range of time (or hash of the tenant/key), or shard; state "
                   "the key in the design's partitioning.",
       references=[Reference("PostgreSQL docs", "Table Partitioning", "Table Partitioning",
-                            _PG + "ddl-partitioning.html"),
+                            PG_DOCS + "ddl-partitioning.html"),
                   AWS_QUERY_PERFORMANCE])
 def partitioning(ctx: Context) -> Iterator[Finding]:
     """Every table: rows in one year (rows + growth_per_day × 365) vs
     ``policy.partition_rows``, unless partitioned. ``rows`` unset → needs-data;
     ``growth_per_day`` unset on a table still below the threshold → needs-data."""
     threshold = ctx.policy.partition_rows
-    for _db_name, _db, name, table, path in _tables(ctx.design):
+    for _db_name, _db, name, table, path in every_table(ctx.design):
         if table.rows is None:
             yield ctx.needs_data(path, f"set rows (and growth_per_day) of {name}")
             continue
@@ -433,7 +224,7 @@ def partitioning(ctx: Context) -> Iterator[Finding]:
                   "the code and check in CI that the schema equals the migrations' result; "
                   "record an attestation with where they live.",
       references=[Reference("PostgreSQL docs", "Modifying Tables", "Modifying Tables",
-                            _PG + "ddl-alter.html")])
+                            PG_DOCS + "ddl-alter.html")])
 def migrations(ctx: Context) -> Iterator[Finding]:
     """Every database with tables asks for an attestation: the model holds one version of
     the design and no migrations, so no diff can be checked."""
@@ -489,7 +280,7 @@ def optimistic_locking(ctx: Context) -> Iterator[Finding]:
                     bucket[key].append(str(ref))
                 if not safe and key in read and str(ref) not in rmw[key]:
                     rmw[key].append(str(ref))
-    for db_name, _db, name, table, path in _tables(ctx.design):
+    for db_name, _db, name, table, path in every_table(ctx.design):
         key = (db_name, name)
         if key not in writers and key not in atomic:
             continue
@@ -531,7 +322,7 @@ _REDIS_OPS = re.compile(r"\b(Z(ADD|INCRBY|RANGE|REVRANGE|RANGEBYSCORE|REMRANGEBY
 
 def _suggests(ctx: Context) -> bool:
     """A table name or endpoint path names a leaderboard or a rate limit."""
-    return (any(_PATTERN.search(name) for _, _, name, _, _ in _tables(ctx.design))
+    return (any(_PATTERN.search(name) for _, _, name, _, _ in every_table(ctx.design))
             or any(_PATTERN.search(ref.path) for ref, _ in ctx.endpoints))
 
 
@@ -558,7 +349,7 @@ def redis_structures(ctx: Context) -> Iterator[Finding]:
     such endpoint (or endpoint querying such a table): Redis op naming a sorted-set or
     counter command → pass; Redis without such an op → needs-attestation; no Redis → fail.
     A matching table no endpoint touches → needs-data."""
-    tables = {(db, t) for db, _, t, _, _ in _tables(ctx.design) if _PATTERN.search(t)}
+    tables = {(db, t) for db, _, t, _, _ in every_table(ctx.design) if _PATTERN.search(t)}
     touched: set[tuple[str, str]] = set()
     rates = ctx.memo(_rates)
     for ref, _endpoint in ctx.endpoints:
@@ -593,91 +384,9 @@ def redis_structures(ctx: Context) -> Iterator[Finding]:
                               "pattern facts); no Redis sorted set or counter serves it"
                               + (f" — {where}" if where else ""))
     for db_name, name in sorted(tables - touched):
-        yield ctx.needs_data(_table_path(db_name, name),
+        yield ctx.needs_data(table_path(db_name, name),
                              f"{name} looks like a leaderboard/rate limit by its name, but no "
                              "endpoint reads or writes it: model its access to judge it")
-
-
-# -- DK-DB-008 -----------------------------------------------------------------------------
-
-def _unique_keys(table: Table) -> Iterator[tuple[str, tuple[str, ...]]]:
-    """(what, columns) of every unique key: the primary key, unique columns, unique indexes."""
-    primary = tuple(c for c, col in table.columns.items() if col.primary_key)
-    if primary:
-        yield "primary key", primary
-    for c, col in table.columns.items():
-        if col.unique:
-            yield "unique column", (c,)
-    for index in table.indexes:
-        if index.unique:
-            yield "unique index", tuple(index.columns)
-
-
-def _key_problem(engine: str, what: str, columns: tuple[str, ...],
-                 key: list[str]) -> str | None:
-    """Why a unique key cannot exist on a table partitioned (sharded) by ``key``; ``None``
-    when it can."""
-    cols = ", ".join(columns)
-    if engine == "document":
-        if what == "primary key":
-            return None  # _id: unique per shard, which MongoDB does not refuse
-        if list(columns[:len(key)]) == key:
-            return None
-        return (f"{what} ({cols}) is not prefixed by the shard key ({', '.join(key)}): "
-                "MongoDB cannot keep it unique across shards and refuses to build it")
-    missing = [c for c in key if c not in columns]
-    if not missing:
-        return None
-    who = "MySQL refuses it (every unique key must include all columns of the partitioning " \
-          "expression)" if engine == "mysql" else ("PostgreSQL refuses it: \"unique "
-                                                    "constraint on partitioned table must "
-                                                    "include all partitioning columns\"")
-    return f"{what} ({cols}) lacks the partition key column(s) {', '.join(missing)}: {who}"
-
-
-@rule("DK-DB-008", "Unique keys include the partition key", "high", "auto",
-      rationale="A partitioned table checks uniqueness inside each partition only: PostgreSQL "
-                "and MySQL refuse a primary key or unique index that does not include every "
-                "partition key column, and MongoDB a unique index on a sharded collection "
-                "that is not prefixed by the shard key. A design that relies on such a key "
-                "(an idempotency key, one order per cart) cannot be built as drawn.",
-      remediation="Add the partition key to the primary key and to each unique index "
-                  "(PRIMARY KEY (id, created_at)); or partition by a column the unique keys "
-                  "share (hash of user_id); or keep the unique keys in a small unpartitioned "
-                  "table written in the same transaction.",
-      references=[Reference("PostgreSQL docs", "5.12.2.3", "Table Partitioning: "
-                            "Limitations", _PG + "ddl-partitioning.html"
-                            "#DDL-PARTITIONING-DECLARATIVE-LIMITATIONS"),
-                  Reference("MySQL docs", "26.6.1", "Partitioning Keys, Primary Keys, and "
-                            "Unique Keys", "https://dev.mysql.com/doc/refman/8.0/en/"
-                            "partitioning-limitations-partitioning-keys-unique-keys.html"),
-                  Reference("MongoDB docs", "Unique Indexes in Sharded Collections",
-                            "Shard keys", "https://www.mongodb.com/docs/manual/core/"
-                            "sharding-shard-key/")])
-def partition_unique_keys(ctx: Context) -> Iterator[Finding]:
-    """Partitioned (or sharded) tables: the primary key, each unique column and each unique
-    index must include every partition key column (PostgreSQL, MySQL, and any other
-    engine); on a document store each unique index must start with the shard key (its
-    ``_id`` primary key is not judged)."""
-    for _db_name, db, name, table, path in _tables(ctx.design):
-        part = table.partitioning
-        if part is None:
-            continue
-        engine = _engine(db)
-        keys = list(_unique_keys(table))
-        how = f"{name}: partitioned by {part.kind} of ({', '.join(part.key)})"
-        problems = [p for what, cols in keys
-                    if (p := _key_problem(engine, what, cols, part.key)) is not None]
-        if problems:
-            yield ctx.finding(path, False, f"{how}; " + "; ".join(problems),
-                              problems=problems, partition_key=part.key)
-        elif keys:
-            shown = "; ".join(f"{what} ({', '.join(cols)})" for what, cols in keys)
-            yield ctx.finding(path, True, f"{how}; every unique key includes it: {shown}",
-                              partition_key=part.key)
-        else:
-            yield ctx.finding(path, True, f"{how}; no primary key or unique index to check",
-                              partition_key=part.key)
 
 
 RULES: list[Rule] = [third_normal_form, index_types, read_heavy_denormalization, partitioning,
