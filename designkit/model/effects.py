@@ -48,6 +48,11 @@ _ATOMIC = {"INCR", "DECR", "INCRBY", "DECRBY", "INCRBYFLOAT", "HINCRBY", "HINCRB
 _CLAIMS = {"SETNX", "HSETNX", "ADD", "MSETNX"}
 _VERSIONED = {"CAS"}
 _WATCH = {"WATCH"}
+_EFFECT_OF: dict[str, Effect] = {
+    **dict.fromkeys(_READS, "read"), **dict.fromkeys(_WRITES, "write"),
+    **dict.fromkeys(_ATOMIC, "atomic"), **dict.fromkeys(_CLAIMS, "claim"),
+    **dict.fromkeys(_VERSIONED, "versioned-write"), **dict.fromkeys(_WATCH, "watch")}
+"""Each command the model knows, by its effect."""
 
 
 class Access(NamedTuple):
@@ -83,25 +88,9 @@ def cache_access(op: str | None, does: Effect | None = None) -> Access:
         key = None  # a script's keys follow its body and their count
     if does is not None:
         return Access(does, key, command)
-    flags = {w.upper() for w in words[2:]}
-    effect: Effect | None
-    if command == "SET" and "NX" in flags:
-        effect = "claim"
-    elif command in _READS:
-        effect = "read"
-    elif command in _WRITES:
-        effect = "write"
-    elif command in _ATOMIC:
-        effect = "atomic"
-    elif command in _CLAIMS:
-        effect = "claim"
-    elif command in _VERSIONED:
-        effect = "versioned-write"
-    elif command in _WATCH:
-        effect = "watch"
-    else:
-        effect = None
-    return Access(effect, key, command)
+    if command == "SET" and "NX" in {w.upper() for w in words[2:]}:
+        return Access("claim", key, command)
+    return Access(_EFFECT_OF.get(command or ""), key, command)
 
 
 def query_effect(query: Query, database: Database | None) -> Effect:
