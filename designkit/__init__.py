@@ -24,6 +24,7 @@ from designkit.assess import (
     assess,
     rule,
 )
+from designkit.diff import DesignDiff, diff
 from designkit.errors import (
     DesignError,
     DesignkitError,
@@ -134,6 +135,7 @@ __all__ = [
     "Cors",
     "Database",
     "Design",
+    "DesignDiff",
     "DesignError",
     "DesignkitError",
     "Endpoint",
@@ -193,6 +195,7 @@ __all__ = [
     "WriteError",
     "__version__",
     "assess",
+    "diff",
     "dump",
     "estimate",
     "explore",

@@ -219,6 +219,26 @@ def plan_command(file: str, days: float, as_json: bool) -> None:
     click.echo(plans.to_json() if as_json else visible(str(plans)))
 
 
+@cli.command(name="diff")
+@click.argument("old", type=click.Path(dir_okay=False))
+@click.argument("new", type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]),
+              default="text", show_default=True, help="How to write the comparison.")
+def diff_command(old: str, new: str, fmt: str) -> None:
+    """Compare design OLD with NEW: the parts added, removed and changed, each endpoint's
+    p95 and each station's utilization before and after, and the failing findings opened
+    and closed."""
+    import json
+
+    from designkit.diff import diff
+    from designkit.model.io import load
+
+    result = diff(load(Path(old)), load(Path(new)))
+    text = (json.dumps(result.to_dict(), indent=2) if fmt == "json"
+            else result.to_markdown() if fmt == "markdown" else str(result))
+    click.echo(visible(text) if fmt == "text" else text)
+
+
 @cli.command(name="failures")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--saga", default=None, help="Only this saga (default: every saga).")
