@@ -239,6 +239,35 @@ def diff_command(old: str, new: str, fmt: str) -> None:
     click.echo(visible(text) if fmt == "text" else text)
 
 
+@cli.command(name="migrate")
+@click.argument("old", type=click.Path(dir_okay=False))
+@click.argument("new", type=click.Path(dir_okay=False))
+@click.option("--dialect", type=click.Choice(["postgres", "mysql", "sqlite"]),
+              default="postgres", show_default=True, help="The SQL dialect to write.")
+@click.option("--database", default=None, help="Only this database of the design.")
+@click.option("--json", "as_json", is_flag=True, help="Write JSON instead of SQL.")
+def migrate_command(old: str, new: str, dialect: str, database: str | None,
+                    as_json: bool) -> None:
+    """Write the DDL that takes the schema of design OLD to design NEW, each statement that
+    can hurt a live system marked '-- DANGER:' with its cost from the table's rows (a
+    rewrite, a blocking index build, a NOT NULL without a default, a dropped table or a
+    dropped column a query still reads)."""
+    import json
+
+    from designkit.migration import migration
+    from designkit.model.io import load
+
+    if database is not None:
+        known = load(Path(new)).of_kind("database")
+        if database not in known:
+            raise click.BadParameter(f"design {new} has no database {database!r} "
+                                     f"(it has {', '.join(known) or 'none'})",
+                                     param_hint="--database")
+    result = migration(load(Path(old)), load(Path(new)), dialect,  # type: ignore[arg-type]
+                       database)
+    click.echo(json.dumps(result.to_dict(), indent=2) if as_json else str(result), nl=False)
+
+
 @cli.command(name="failures")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--saga", default=None, help="Only this saga (default: every saga).")
