@@ -97,7 +97,19 @@ def _sqlglot() -> Any:
     return sqlglot
 
 
-_RESERVED = frozenset(["all", "analyse", "analyze", "and", "any", "array", "as", "asc", "asymmetric", "both", "case", "cast", "check", "collate", "column", "constraint", "create", "current_catalog", "current_date", "current_role", "current_time", "current_timestamp", "current_user", "default", "deferrable", "desc", "distinct", "do", "else", "end", "except", "false", "fetch", "for", "foreign", "from", "grant", "group", "having", "in", "initially", "intersect", "into", "lateral", "leading", "limit", "localtime", "localtimestamp", "not", "null", "offset", "on", "only", "or", "order", "placing", "primary", "references", "returning", "select", "session_user", "some", "symmetric", "system_user", "table", "then", "to", "trailing", "true", "union", "unique", "user", "using", "variadic", "when", "where", "window", "with", "key", "index", "range", "interval", "like", "match", "read", "write", "database", "schema", "condition", "rank"])
+_RESERVED = frozenset((
+    "all", "analyse", "analyze", "and", "any", "array", "as", "asc", "asymmetric", "both",
+    "case", "cast", "check", "collate", "column", "constraint", "create", "current_catalog",
+    "current_date", "current_role", "current_time", "current_timestamp", "current_user",
+    "default", "deferrable", "desc", "distinct", "do", "else", "end", "except", "false",
+    "fetch", "for", "foreign", "from", "grant", "group", "having", "in", "initially",
+    "intersect", "into", "lateral", "leading", "limit", "localtime", "localtimestamp", "not",
+    "null", "offset", "on", "only", "or", "order", "placing", "primary", "references",
+    "returning", "select", "session_user", "some", "symmetric", "system_user", "table", "then",
+    "to", "trailing", "true", "union", "unique", "user", "using", "variadic", "when", "where",
+    "window", "with", "key", "index", "range", "interval", "like", "match", "read", "write",
+    "database", "schema", "condition", "rank",
+))
 """PostgreSQL's reserved key words (its manual, appendix C) and MySQL's that designs are
 likely to use as names: quoted wherever they name a table or a column."""
 _PLAIN = re.compile(r"[a-z_][a-z0-9_]*")
