@@ -27,7 +27,7 @@ from designkit.text import number
 if TYPE_CHECKING:
     from designkit.model.design import Design
 
-__all__ = ["DIALECTS", "Migration", "Statement", "migration"]
+__all__ = ["DIALECTS", "Migration", "Statement", "index_names", "migration", "script_targets"]
 
 Dialect = Literal["postgres", "mysql", "sqlite"]
 DIALECTS: tuple[Dialect, ...] = ("postgres", "mysql", "sqlite")
@@ -41,11 +41,14 @@ class Statement:
         database: The database it runs on.
         sql: The statement (no trailing semicolon).
         danger: What it does to a live system, with its cost; ``None`` when it is safe.
+        target: What it changes: ``("table", t)``, ``("column", t, c)`` or
+            ``("index", t, c1, c2…)`` — what a migration script must touch to cover it.
     """
 
     database: str
     sql: str
     danger: str | None = None
+    target: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -236,8 +239,8 @@ def _table_changes(db_name: str, db: Database, name: str, old: Table, new: Table
     costs = _Costs(db, new)
     t = _name(name, dialect)
 
-    def add(sql: str, danger: str | None = None) -> None:
-        out.append(Statement(db_name, sql, danger))
+    def add(sql: str, danger: str | None = None, *target: str) -> None:
+        out.append(Statement(db_name, sql, danger, target or ("table", name)))
 
     if (old.partitioning is None) != (new.partitioning is None) or (
             old.partitioning and new.partitioning and old.partitioning != new.partitioning):
@@ -254,7 +257,8 @@ def _table_changes(db_name: str, db: Database, name: str, old: Table, new: Table
                           "then SET NOT NULL")
             if dialect == "sqlite" and not col.nullable:
                 danger = danger or f"{name}.{c}: SQLite adds a NOT NULL column only with a default"
-            add(f"ALTER TABLE {t} ADD COLUMN {_column_sql(c, col, dialect)}", danger)
+            add(f"ALTER TABLE {t} ADD COLUMN {_column_sql(c, col, dialect)}", danger,
+                "column", name, c)
             continue
         if before.type.strip().lower() != col.type.strip().lower():
             sql = {"postgres": f"ALTER TABLE {t} ALTER COLUMN {_name(c, dialect)} TYPE "
@@ -262,40 +266,43 @@ def _table_changes(db_name: str, db: Database, name: str, old: Table, new: Table
                    "mysql": f"ALTER TABLE {t} MODIFY COLUMN {_column_sql(c, col, dialect)}",
                    "sqlite": f"-- {name}.{c}: SQLite cannot change a column's type: "
                              "rebuild the table"}[dialect]
-            add(sql, f"{name}.{c} {before.type} → {col.type}: " + costs.rewrite())
+            add(sql, f"{name}.{c} {before.type} → {col.type}: " + costs.rewrite(),
+                "column", name, c)
         if before.nullable and not col.nullable and dialect != "sqlite":
             sql = (f"ALTER TABLE {t} ALTER COLUMN {_name(c, dialect)} SET NOT NULL"
                    if dialect == "postgres"
                    else f"ALTER TABLE {t} MODIFY COLUMN {_column_sql(c, col, dialect)}")
             add(sql, f"{name}.{c} SET NOT NULL locks the table while it " + costs.scan()
-                if costs.live else None)
+                if costs.live else None, "column", name, c)
         elif not before.nullable and col.nullable and dialect == "postgres":
-            add(f"ALTER TABLE {t} ALTER COLUMN {_name(c, dialect)} DROP NOT NULL")
+            add(f"ALTER TABLE {t} ALTER COLUMN {_name(c, dialect)} DROP NOT NULL", None,
+                "column", name, c)
         elif not before.nullable and col.nullable and dialect == "mysql" \
                 and before.type.strip().lower() == col.type.strip().lower():
-            add(f"ALTER TABLE {t} MODIFY COLUMN {_column_sql(c, col, dialect)}")
+            add(f"ALTER TABLE {t} MODIFY COLUMN {_column_sql(c, col, dialect)}", None,
+                "column", name, c)
     for c in old.columns:
         if c not in new.columns:
             readers = (db_name, name, c) in read
             danger = (f"{name}.{c} is still read by a query of the new design: the query "
                       "fails" if readers else
                       f"{name}.{c}: its data ({number(costs.rows)} rows) is lost")
-            add(f"ALTER TABLE {t} DROP COLUMN {_name(c, dialect)}", danger)
+            add(f"ALTER TABLE {t} DROP COLUMN {_name(c, dialect)}", danger, "column", name, c)
     old_ix = {tuple(i.columns): i for i in old.indexes}
     new_ix = {tuple(i.columns): i for i in new.indexes}
     for key, index in new_ix.items():
         if key in old_ix and old_ix[key] == index:
             continue
         if key in old_ix:
-            add(_drop_index(name, old_ix[key], dialect))
+            add(_drop_index(name, old_ix[key], dialect), None, "index", name, *key)
         danger = None
         if dialect == "sqlite" and costs.live:  # no concurrent or online index build
             danger = (f"CREATE INDEX on {name} ({', '.join(key)}) blocks writes while it "
                       + costs.scan().removeprefix("reads all ").join(("reads all ", "")))
-        add(_create_index(name, index, dialect), danger)
+        add(_create_index(name, index, dialect), danger, "index", name, *key)
     for key, index in old_ix.items():
         if key not in new_ix:
-            add(_drop_index(name, index, dialect))
+            add(_drop_index(name, index, dialect), None, "index", name, *key)
     return out
 
 
@@ -322,8 +329,10 @@ def migration(old: Design, new: Design, dialect: Dialect = "postgres",
             continue  # a database removed from the design: nothing to run on it
         for name, table in after.tables.items():
             if name not in old_tables:
-                statements.append(Statement(db_name, _create_table(name, table, dialect)))
-                statements += [Statement(db_name, _create_index(name, i, dialect))
+                statements.append(Statement(db_name, _create_table(name, table, dialect),
+                                            target=("table", name)))
+                statements += [Statement(db_name, _create_index(name, i, dialect),
+                                         target=("index", name, *i.columns))
                                for i in table.indexes]
             else:
                 statements += _table_changes(db_name, after, name, old_tables[name], table,
@@ -333,5 +342,59 @@ def migration(old: Design, new: Design, dialect: Dialect = "postgres",
                 costs = _Costs(before, table) if isinstance(before, Database) else None
                 lost = f" ({number(costs.rows)} rows)" if costs and costs.live else ""
                 statements.append(Statement(db_name, f"DROP TABLE {_name(name, dialect)}",
-                                            f"{name}: the table and its data{lost} are lost"))
+                                            f"{name}: the table and its data{lost} are lost",
+                                            ("table", name)))
     return Migration(dialect, statements)
+
+
+def script_targets(sql: str, dialect: Dialect, index_names: dict[str, tuple[str, ...]]
+                   ) -> set[tuple[str, ...]]:
+    """What a migration script changes, as :attr:`Statement.target` says it: the tables it
+    creates or drops, the columns it adds, alters or drops, the indexes it creates or drops
+    (``index_names``: an index's name → its ``("index", table, columns…)``, for a ``DROP
+    INDEX`` by name).
+
+    Raises:
+        sqlglot.errors.ParseError: The script is not SQL of ``dialect``.
+
+    Example:
+        >>> sorted(script_targets("CREATE INDEX ix ON payments (order_id); "
+        ...                       "ALTER TABLE orders ADD COLUMN note text", "postgres", {}))
+        [('column', 'orders', 'note'), ('index', 'payments', 'order_id')]
+    """
+    exp = _sqlglot().exp
+    out: set[tuple[str, ...]] = set()
+    for statement in _sqlglot().parse(sql, read=dialect):
+        if statement is None:
+            continue
+        kind = str(statement.args.get("kind") or "").upper()
+        if isinstance(statement, exp.Create) and kind == "TABLE":
+            out.add(("table", statement.this.find(exp.Table).name))
+        elif isinstance(statement, exp.Create) and kind == "INDEX":
+            index = statement.this
+            columns = [c.name for c in index.find_all(exp.Column)]
+            out.add(("index", index.args["table"].name, *columns))
+        elif isinstance(statement, exp.Drop) and kind == "TABLE":
+            out.add(("table", statement.this.name))
+        elif isinstance(statement, exp.Drop) and kind == "INDEX":
+            found = index_names.get(statement.this.name)
+            if found is not None:
+                out.add(found)
+        elif isinstance(statement, exp.Alter):
+            table = statement.this.name
+            for action in statement.args.get("actions") or []:
+                name = action.this.name if action.this is not None else ""
+                out.add(("column", table, name))
+    return out
+
+
+def index_names(database: Database) -> dict[str, tuple[str, ...]]:
+    """Each index's name (its own, or the one :func:`migration` gives it) → its target.
+
+    Example:
+        >>> import designkit as dk
+        >>> index_names(dk.template("dashboard-fixed").components["app-db"])["payments_order"]
+        ('index', 'payments', 'order_id')
+    """
+    return {_index_name(t, i): ("index", t, *i.columns)
+            for t, table in database.tables.items() for i in table.indexes}

@@ -225,6 +225,9 @@ class Database(Strict):
             statement, its round trip and the commit's flush are ``write_ms``, once.
         read_replicas: Read-only replicas beside the primary.
         tables: Tables by name.
+        migrations: Its migration scripts, relative to the design file: a folder of
+            ``.sql`` files (run in name order) or a list of files. With the design's
+            ``previous``, DK-DB-005 checks that they cover every schema change since.
         boundary: Bounded context / deployable unit it belongs to (diagram groups).
         zone: Network trust zone (public, dmz, private…), for diagrams and review.
         region: The region it runs in (a hop to another region costs
@@ -257,6 +260,7 @@ class Database(Strict):
     region: str | None = None
     az: str | list[str] | None = None
     tables: dict[str, Table] = Field(default_factory=dict)
+    migrations: str | list[str] | None = None
 
     def table(self, name: str, **fields: Any) -> Table:
         """Declare table ``name``, or update the fields given of an existing one.

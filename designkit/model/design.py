@@ -64,6 +64,9 @@ class Design(Strict):
             in ``stock-cache``, never below zero) or an effect that happens once (a
             charge by ``psp``); the review checks every change of the value and every
             call of the effect against it.
+        previous: The design file of the version running now, relative to this file: the
+            schema changes since then must each have a migration script (a database's
+            ``migrations``; DK-DB-005 checks it).
         network: Round trips between placed components (``region``, ``az``): stating it,
             or placing any component, gives every hop a network time.
         waivers: Accepted findings.
@@ -98,6 +101,7 @@ class Design(Strict):
     schedule: dict[str, Schedule] = Field(default_factory=dict)
     network: Network | None = None
     invariants: dict[str, Invariant] = Field(default_factory=dict)
+    previous: str | None = None
     waivers: list[Waiver] = Field(default_factory=list)
     not_applicable: list[NotApplicable] = Field(default_factory=list)
     attestations: list[Attestation] = Field(default_factory=list)

@@ -33,7 +33,8 @@ from designkit.model.parsing import EXPONENT_FLOAT, parse_text, yaml12_resolvers
 from designkit.model.problems import problems_from
 from designkit.model.saga import Saga
 
-__all__ = ["check_data", "checked_flow", "dump", "load", "load_once", "parse_text", "save"]
+__all__ = ["check_data", "checked_flow", "dump", "load", "load_once", "parse_text", "save",
+           "source_dir"]
 
 Format = Literal["yaml", "json"]
 
@@ -93,7 +94,24 @@ def load_once(source: str | os.PathLike[str] | dict[str, Any]) -> Design:
         kind = UnsupportedVersionError if any(p.path == "designkit" and "format" in p.message
                                               for p in problems) else DesignError
         raise kind(problems, source=label)
+    if label is not None:
+        design.__dict__[_SOURCE] = Path(label)
     return design
+
+
+_SOURCE = "_designkit_source"  # the file a design was loaded from (not a field: see _PASSED)
+
+
+def source_dir(design: Design) -> Path:
+    """The folder the design's file is in (paths in the design are relative to it); the
+    working folder for a design built in code or loaded from text.
+
+    Example:
+        >>> source_dir(load_once({"designkit": 1, "name": "x"})) == Path(".")
+        True
+    """
+    found = design.__dict__.get(_SOURCE)
+    return found.parent if isinstance(found, Path) else Path(".")
 
 
 def _load(source: str | os.PathLike[str] | dict[str, Any],

@@ -214,7 +214,7 @@ def test_db005_needs_attestation_until_attested() -> None:
     found = run(d, database.migrations)
     assert list(found) == ["components.db"]
     assert found["components.db"].status is ATTEST
-    assert "no migrations" in found["components.db"].message
+    assert "names no previous version" in found["components.db"].message
     d.attestations.append(dk.Attestation(rule="DK-DB-005", subject="components.db", by="ana",
                                          on=dt.date(2026, 1, 5),
                                          evidence="alembic; CI diffs the schema"))

@@ -12,6 +12,7 @@ import math
 import re
 from collections import defaultdict
 from collections.abc import Iterator
+from pathlib import Path
 
 from designkit.assess.context import Context
 from designkit.assess.finding import Finding, Status
@@ -31,6 +32,7 @@ from designkit.flow.nodes import ForeignKey, Site
 from designkit.flow.plan import rows_after
 from designkit.model.components import Cache
 from designkit.model.database import DOCUMENT_ENGINES, Database, Table
+from designkit.model.design import Design
 from designkit.model.problems import format_path
 from designkit.model.steps import CacheStep, CallStep
 from designkit.text import number as _n
@@ -217,24 +219,115 @@ def partitioning(ctx: Context) -> Iterator[Finding]:
 
 # -- DK-DB-005 -----------------------------------------------------------------------------
 
+_DIALECT_OF = {"postgres": "postgres", "postgresql": "postgres", "mysql": "mysql",
+               "mariadb": "mysql", "sqlite": "sqlite"}
+
+
+def _previous(ctx: Context) -> Design | str:
+    """The design's previous version, loaded; or why it cannot be."""
+    from designkit.errors import DesignkitError
+    from designkit.model.io import load, source_dir
+
+    assert ctx.design.previous is not None
+    path = source_dir(ctx.design) / ctx.design.previous
+    try:
+        return load(path)
+    except (DesignkitError, OSError) as err:
+        return f"previous: {path}: {err}"
+
+
+def _scripts(ctx: Context, db: Database) -> list[Path]:
+    """The migration files of ``db``: a folder's ``.sql`` files in name order, or a list."""
+    from designkit.model.io import source_dir
+
+    stated = db.migrations
+    base = source_dir(ctx.design)
+    if isinstance(stated, str):
+        folder = base / stated
+        return sorted(folder.glob("*.sql")) if folder.is_dir() else [folder]
+    return [base / p for p in stated or []]
+
+
+def _covered(db: Database, scripts: list[Path], old: Database | None
+             ) -> tuple[set[tuple[str, ...]], list[str]]:
+    """What ``scripts`` change, and the ones that cannot be read (with why)."""
+    import sqlglot
+
+    from designkit.migration import index_names, script_targets
+
+    dialect = _DIALECT_OF.get(db.engine.strip().lower(), "postgres")
+    names = {**(index_names(old) if old is not None else {}), **index_names(db)}
+    out: set[tuple[str, ...]] = set()
+    unread: list[str] = []
+    for path in scripts:
+        try:
+            text = path.read_text(encoding="utf-8")
+            out |= script_targets(text, dialect, names)  # type: ignore[arg-type]
+        except OSError as err:
+            unread.append(f"{path}: {err.strerror or err}")
+        except sqlglot.errors.ParseError as err:
+            unread.append(f"{path}: not {dialect} SQL ({str(err).splitlines()[0]})")
+    return out, unread
+
+
 @rule("DK-DB-005", "Migration for every schema change", "medium", "attestation",
       rationale="A schema change without a migration is applied by hand, differently in "
                 "every environment, and cannot be reviewed or rolled back.",
       remediation="Keep versioned migrations (Flyway, Liquibase, Alembic, sqitch…) next to "
-                  "the code and check in CI that the schema equals the migrations' result; "
-                  "record an attestation with where they live.",
+                  "the code and name them in the design (a database's migrations: folder, "
+                  "and the design's previous: version) so the review checks that they cover "
+                  "every change; `designkit migrate OLD NEW` writes the DDL to start from. "
+                  "Without a previous version, attest where the migrations live.",
       references=[Reference("PostgreSQL docs", "Modifying Tables", "Modifying Tables",
                             PG_DOCS + "ddl-alter.html")])
 def migrations(ctx: Context) -> Iterator[Finding]:
-    """Every database with tables asks for an attestation: the model holds one version of
-    the design and no migrations, so no diff can be checked."""
+    """With ``previous`` (the design's version running now): the schema changes since
+    (:func:`~designkit.migration.migration`) must each be touched by a script of the
+    database's ``migrations`` (parsed with sqlglot); a dangerous statement is named with its
+    cost. Without it, every database with tables asks for an attestation."""
+    from designkit.migration import migration
+
+    previous = ctx.memo(_previous) if ctx.design.previous is not None else None
     for name, db in ctx.design.components.items():
-        if isinstance(db, Database) and db.tables:
+        if not isinstance(db, Database) or not db.tables:
+            continue
+        subject = format_path(("components", name))
+        if previous is None:
             yield ctx.finding(
-                format_path(("components", name)), Status.NEEDS_ATTESTATION,
-                f"{name} ({len(db.tables)} tables): the design holds one version of the "
-                "schema and no migrations, so designkit cannot diff it — attest where the "
-                "migrations live and that CI checks them", tables=sorted(db.tables))
+                subject, Status.NEEDS_ATTESTATION,
+                f"{name} ({len(db.tables)} tables): the design names no previous version, "
+                "so designkit cannot tell what changed — set previous: (the design running "
+                "now) and migrations:, or attest where the migrations live and that CI "
+                "checks them", tables=sorted(db.tables))
+            continue
+        if isinstance(previous, str):
+            yield ctx.needs_data(subject, previous)
+            continue
+        changes = migration(previous, ctx.design, database=name).statements
+        if not changes:
+            yield ctx.finding(subject, True, f"{name}: no schema change since "
+                                             f"{ctx.design.previous}")
+            continue
+        old = previous.components.get(name)
+        done, unread = _covered(db, _scripts(ctx, db), old if isinstance(old, Database)
+                                else None)
+        missing = [s for s in changes if s.target not in done]
+        dangers = [s.danger for s in changes if s.danger is not None]
+        evidence = {"changes": [s.sql for s in changes], "missing": [s.sql for s in missing],
+                    "dangers": dangers}
+        what = f"{name}: {len(changes)} schema change(s) since {ctx.design.previous}"
+        if db.migrations is None or missing or unread:
+            problems = unread + [f"no script does {s.sql}" for s in missing]
+            if db.migrations is None:
+                problems = ["no migrations: stated"]
+            yield ctx.finding(subject, False, f"{what}; " + "; ".join(problems[:5])
+                              + (f" (+{len(problems) - 5} more)" if len(problems) > 5 else "")
+                              + (f"; dangerous: {'; '.join(dangers[:2])}" if dangers else ""),
+                              **evidence)
+        else:
+            yield ctx.finding(subject, True, f"{what}, each made by a migration script"
+                              + (f"; mind: {'; '.join(dangers[:2])}" if dangers else ""),
+                              **evidence)
 
 
 # -- DK-DB-006 -----------------------------------------------------------------------------
