@@ -268,6 +268,24 @@ def migrate_command(old: str, new: str, dialect: str, database: str | None,
     click.echo(json.dumps(result.to_dict(), indent=2) if as_json else str(result), nl=False)
 
 
+@cli.group(name="import")
+def import_group() -> None:
+    """Read what exists into a design: a database schema (a SQLite file or a DDL script)
+    or an OpenAPI document."""
+
+
+def _register_imports() -> None:
+    """The importers' commands (light modules: their libraries load when they run)."""
+    from designkit.cli_import_openapi import openapi_command
+    from designkit.cli_import_schema import schema_command
+
+    import_group.add_command(schema_command)
+    import_group.add_command(openapi_command)
+
+
+_register_imports()
+
+
 @cli.command(name="failures")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--saga", default=None, help="Only this saga (default: every saga).")
