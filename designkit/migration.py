@@ -223,11 +223,12 @@ def _duration(seconds: float) -> str:
 
 def _read_columns(design: Design) -> set[tuple[str, str, str]]:
     """(database, table, column) of every column a query of ``design`` reads."""
-    from designkit.flow.build import design_steps
+    from designkit.flow.build import build
     from designkit.model.steps import CallStep
 
     out = set()
-    for _ref, _path, step in design_steps(design):
+    for site in build(design).sites:
+        step = site.step
         if isinstance(step, CallStep) and step.query is not None:
             out |= {(step.call, step.query.table, c) for _place, c in step.query.columns()}
     return out
