@@ -286,6 +286,47 @@ def _register_imports() -> None:
 _register_imports()
 
 
+@cli.command(name="verify")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--database", "targets", multiple=True, required=True, metavar="NAME=SQLITE_FILE",
+              help="A database of the design and the real one to ask (repeatable).")
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]),
+              default="text", show_default=True, help="How to write the comparison.")
+@click.option("--fail-on-mismatch", is_flag=True,
+              help="Exit 1 when a query's access path differs (for CI).")
+def verify_command(file: str, targets: tuple[str, ...], fmt: str,
+                   fail_on_mismatch: bool) -> None:
+    """Hold the query plans of design FILE against a real database's: every query written
+    as SQL and planned by the database (SQLite: EXPLAIN QUERY PLAN), its access path (a seek
+    on which index, or a scan) beside the design's."""
+    from urllib.parse import urlsplit
+
+    from designkit.model.io import load
+    from designkit.verify import verify_sqlite
+
+    design = load(Path(file))
+    mismatched = 0
+    for target in targets:
+        name, sep, where = target.partition("=")
+        if not sep or not name or not where:
+            raise click.BadParameter(f"{target!r}: write NAME=SQLITE_FILE", param_hint="--database")
+        if "://" in where and not where.startswith("sqlite:"):
+            url = urlsplit(where)
+            host = f"{url.hostname or ''}{f':{url.port}' if url.port else ''}"
+            raise click.BadParameter(f"{url.scheme}://{host}: only SQLite files are verified "
+                                     "yet; for PostgreSQL, import a pg_dump --schema-only "
+                                     "file into a SQLite one or wait for EXPLAIN support",
+                                     param_hint="--database")
+        path = where.removeprefix("sqlite:///").removeprefix("sqlite://")
+        result = verify_sqlite(design, name, path)
+        mismatched += len(result.mismatches)
+        text = (result.to_json() if fmt == "json" else result.to_markdown()
+                if fmt == "markdown" else visible(str(result)))
+        click.echo(text, nl=fmt == "json")
+    if fail_on_mismatch and mismatched:
+        raise SystemExit(1)
+
+
 @cli.command(name="failures")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--saga", default=None, help="Only this saga (default: every saga).")

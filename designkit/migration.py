@@ -27,7 +27,8 @@ from designkit.text import number
 if TYPE_CHECKING:
     from designkit.model.design import Design
 
-__all__ = ["DIALECTS", "Migration", "Statement", "index_names", "migration", "script_targets"]
+__all__ = ["DIALECTS", "Migration", "Statement", "identifier", "index_names", "migration",
+           "script_targets"]
 
 Dialect = Literal["postgres", "mysql", "sqlite"]
 DIALECTS: tuple[Dialect, ...] = ("postgres", "mysql", "sqlite")
@@ -118,9 +119,14 @@ likely to use as names: quoted wherever they name a table or a column."""
 _PLAIN = re.compile(r"[a-z_][a-z0-9_]*")
 
 
-def _name(text: str, dialect: Dialect) -> str:
+def identifier(text: str, dialect: Dialect) -> str:
     """An identifier as ``dialect`` writes it: quoted when it is not a plain lower-case
-    name or is a reserved word."""
+    name or is a reserved word.
+
+    Example:
+        >>> identifier("order", "mysql"), identifier("orders", "postgres")
+        ('`order`', 'orders')
+    """
     exp = _sqlglot().exp
     quote = not _PLAIN.fullmatch(text) or text in _RESERVED
     return str(exp.to_identifier(text, quoted=quote).sql(dialect=dialect))
@@ -137,7 +143,7 @@ def _type(text: str, dialect: Dialect) -> str:
 
 
 def _column_sql(name: str, column: Column, dialect: Dialect) -> str:
-    out = f"{_name(name, dialect)} {_type(column.type, dialect)}"
+    out = f"{identifier(name, dialect)} {_type(column.type, dialect)}"
     if not column.nullable:
         out += " NOT NULL"
     if column.unique and not column.primary_key:
@@ -149,16 +155,16 @@ def _create_table(name: str, table: Table, dialect: Dialect) -> str:
     parts = [_column_sql(c, col, dialect) for c, col in table.columns.items()]
     key = [c for c, col in table.columns.items() if col.primary_key]
     if key:
-        parts.append(f"PRIMARY KEY ({', '.join(_name(c, dialect) for c in key)})")
+        parts.append(f"PRIMARY KEY ({', '.join(identifier(c, dialect) for c in key)})")
     for c, col in table.columns.items():
         target = (col.references or "").split(".")
         if len(target) == 2:  # table.column in this database
-            parts.append(f"FOREIGN KEY ({_name(c, dialect)}) REFERENCES "
-                         f"{_name(target[0], dialect)} ({_name(target[1], dialect)})")
-    sql = f"CREATE TABLE {_name(name, dialect)} ({', '.join(parts)})"
+            parts.append(f"FOREIGN KEY ({identifier(c, dialect)}) REFERENCES "
+                         f"{identifier(target[0], dialect)} ({identifier(target[1], dialect)})")
+    sql = f"CREATE TABLE {identifier(name, dialect)} ({', '.join(parts)})"
     part = table.partitioning
     if part is not None and dialect == "postgres":
-        keys = ", ".join(_name(c, dialect) for c in part.key)
+        keys = ", ".join(identifier(c, dialect) for c in part.key)
         sql += f" PARTITION BY {part.kind.upper()} ({keys})"
     return sql
 
@@ -169,8 +175,8 @@ def _index_name(table: str, index: Index) -> str:
 
 def _create_index(table: str, index: Index, dialect: Dialect) -> str:
     unique = "UNIQUE " if index.unique else ""
-    columns = ", ".join(_name(c, dialect) for c in index.columns)
-    name, on = _name(_index_name(table, index), dialect), _name(table, dialect)
+    columns = ", ".join(identifier(c, dialect) for c in index.columns)
+    name, on = identifier(_index_name(table, index), dialect), identifier(table, dialect)
     if dialect == "postgres":
         using = f" USING {index.kind}" if index.kind != "btree" else ""
         return f"CREATE {unique}INDEX CONCURRENTLY {name} ON {on}{using} ({columns})"
@@ -182,11 +188,11 @@ def _create_index(table: str, index: Index, dialect: Dialect) -> str:
 
 
 def _drop_index(table: str, index: Index, dialect: Dialect) -> str:
-    name = _name(_index_name(table, index), dialect)
+    name = identifier(_index_name(table, index), dialect)
     if dialect == "postgres":
         return f"DROP INDEX CONCURRENTLY {name}"
     if dialect == "mysql":
-        return f"DROP INDEX {name} ON {_name(table, dialect)}"
+        return f"DROP INDEX {name} ON {identifier(table, dialect)}"
     return f"DROP INDEX {name}"
 
 
@@ -238,7 +244,7 @@ def _table_changes(db_name: str, db: Database, name: str, old: Table, new: Table
                    dialect: Dialect, read: set[tuple[str, str, str]]) -> list[Statement]:
     out: list[Statement] = []
     costs = _Costs(db, new)
-    t = _name(name, dialect)
+    t = identifier(name, dialect)
 
     def add(sql: str, danger: str | None = None, *target: str) -> None:
         out.append(Statement(db_name, sql, danger, target or ("table", name)))
@@ -262,7 +268,7 @@ def _table_changes(db_name: str, db: Database, name: str, old: Table, new: Table
                 "column", name, c)
             continue
         if before.type.strip().lower() != col.type.strip().lower():
-            sql = {"postgres": f"ALTER TABLE {t} ALTER COLUMN {_name(c, dialect)} TYPE "
+            sql = {"postgres": f"ALTER TABLE {t} ALTER COLUMN {identifier(c, dialect)} TYPE "
                                f"{_type(col.type, dialect)}",
                    "mysql": f"ALTER TABLE {t} MODIFY COLUMN {_column_sql(c, col, dialect)}",
                    "sqlite": f"-- {name}.{c}: SQLite cannot change a column's type: "
@@ -270,13 +276,13 @@ def _table_changes(db_name: str, db: Database, name: str, old: Table, new: Table
             add(sql, f"{name}.{c} {before.type} → {col.type}: " + costs.rewrite(),
                 "column", name, c)
         if before.nullable and not col.nullable and dialect != "sqlite":
-            sql = (f"ALTER TABLE {t} ALTER COLUMN {_name(c, dialect)} SET NOT NULL"
+            sql = (f"ALTER TABLE {t} ALTER COLUMN {identifier(c, dialect)} SET NOT NULL"
                    if dialect == "postgres"
                    else f"ALTER TABLE {t} MODIFY COLUMN {_column_sql(c, col, dialect)}")
             add(sql, f"{name}.{c} SET NOT NULL locks the table while it " + costs.scan()
                 if costs.live else None, "column", name, c)
         elif not before.nullable and col.nullable and dialect == "postgres":
-            add(f"ALTER TABLE {t} ALTER COLUMN {_name(c, dialect)} DROP NOT NULL", None,
+            add(f"ALTER TABLE {t} ALTER COLUMN {identifier(c, dialect)} DROP NOT NULL", None,
                 "column", name, c)
         elif not before.nullable and col.nullable and dialect == "mysql" \
                 and before.type.strip().lower() == col.type.strip().lower():
@@ -288,7 +294,7 @@ def _table_changes(db_name: str, db: Database, name: str, old: Table, new: Table
             danger = (f"{name}.{c} is still read by a query of the new design: the query "
                       "fails" if readers else
                       f"{name}.{c}: its data ({number(costs.rows)} rows) is lost")
-            add(f"ALTER TABLE {t} DROP COLUMN {_name(c, dialect)}", danger, "column", name, c)
+            add(f"ALTER TABLE {t} DROP COLUMN {identifier(c, dialect)}", danger, "column", name, c)
     old_ix = {tuple(i.columns): i for i in old.indexes}
     new_ix = {tuple(i.columns): i for i in new.indexes}
     for key, index in new_ix.items():
@@ -342,7 +348,7 @@ def migration(old: Design, new: Design, dialect: Dialect = "postgres",
             if name not in after.tables:
                 costs = _Costs(before, table) if isinstance(before, Database) else None
                 lost = f" ({number(costs.rows)} rows)" if costs and costs.live else ""
-                statements.append(Statement(db_name, f"DROP TABLE {_name(name, dialect)}",
+                statements.append(Statement(db_name, f"DROP TABLE {identifier(name, dialect)}",
                                             f"{name}: the table and its data{lost} are lost",
                                             ("table", name)))
     return Migration(dialect, statements)

@@ -21,7 +21,7 @@ def test_import_is_light() -> None:
 def test_all_lists_exactly_the_public_names() -> None:
     public = {n for n in vars(dk) if not n.startswith("_")} - {
         "annotations", "errors", "gcpause", "model", "schema", "templates", "cli", "render",
-        "widgets", "safe_write", "text", "flow", "maths", "imports", "migration",
+        "widgets", "safe_write", "text", "flow", "maths", "imports", "migration", "verify",
         "cli_import_openapi", "cli_import_schema"}
     public |= {"__version__", "templates"}
     assert set(dk.__all__) == public
