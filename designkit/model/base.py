@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 
 class Strict(BaseModel):
-    """A model part that refuses unknown keys (a typo is an error, never ignored)."""
+    """A model part that refuses unknown keys (a typo is an error, never ignored), and a
+    wrong value where it is set (``endpoint.cpu_ms = 3`` is read as 3 ms; ``replicas = 0``
+    is a :class:`~designkit.errors.DesignError` naming the part).
+
+    Example:
+        >>> import designkit as dk
+        >>> d = dk.Design(name="x")
+        >>> api = d.service("api")
+        >>> try:
+        ...     api.replicas = 0
+        ... except dk.DesignError as err:
+        ...     print(err.problems[0])
+        components.api.replicas: must be ≥ 1, got 0
+    """
 
     model_config = ConfigDict(
         extra="forbid",
@@ -15,4 +30,15 @@ class Strict(BaseModel):
         use_enum_values=True,
         str_strip_whitespace=True,
         allow_inf_nan=False,
+        validate_assignment=True,
     )
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        try:
+            super().__setattr__(name, value)
+        except ValidationError as err:
+            from designkit.errors import DesignError
+            from designkit.model.problems import placed_at, problems_from
+
+            where = placed_at(self) or (type(self).__name__,)
+            raise DesignError(problems_from(err, {name: value}, type(self), where)) from None
