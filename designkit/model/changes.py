@@ -73,6 +73,8 @@ def _what(value: Any) -> str:
                 return f"{key} {shown if not isinstance(shown, list | dict) else _short(shown)}"
         return f"{len(value)} field(s)"
     if isinstance(value, list):
+        if value and all(isinstance(v, dict) and "columns" in v for v in value):
+            return "; ".join(f"index ({', '.join(map(str, v['columns']))})" for v in value)
         if all(isinstance(v, str | int | float) for v in value):
             text = ", ".join(str(v) for v in value)
             return f"[{text}]" if len(text) <= 60 else f"{len(value)} item(s)"
