@@ -97,9 +97,12 @@ def test_an_unchanged_design_reuses_its_program_and_a_changed_one_does_not() -> 
     station = "order-projector workers"
     assert after.station(station).utilization == pytest.approx(
         before.station(station).utilization / 2, rel=1e-6)
-    # A change that makes the design invalid is reported, not estimated from the old program.
-    design.components["order-projector"].replicas = 0  # type: ignore[union-attr]
+    # A change that makes the design invalid is reported, not estimated from the old program
+    # (a wrong value is refused where it is set; a dangling name is found by the check).
     with pytest.raises(dk.DesignError, match="replicas"):
+        design.components["order-projector"].replicas = 0  # type: ignore[union-attr]
+    design.endpoint("order-projector POST /v1/order-events").steps[0].call = "nowhere"  # type: ignore[union-attr]
+    with pytest.raises(dk.DesignError, match="unknown component 'nowhere'"):
         dk.estimate(design)
 
 

@@ -232,6 +232,9 @@ def databases(draw: st.DrawFn, name: str, earlier: dict[str, dict[str, list[str]
     _optional(draw, data, "read_replicas", ints(0, 3), 0.2)
     _optional(draw, data, "boundary", free_text(), 0.2)
     _optional(draw, data, "zone", st.sampled_from(("private", "public", "dmz", "<z>")), 0.2)
+    _optional(draw, data, "migrations", st.one_of(
+        st.sampled_from(("migrations/", "no/such/folder")),
+        st.lists(st.sampled_from(("0001.sql", "../x.sql")), max_size=2)), 0.1)
     schema: dict[str, list[str]] = {}
     tables: dict[str, Any] = {}
     for table in draw(st.lists(names(), max_size=3, unique=True)):
@@ -585,6 +588,7 @@ def valid_designs(draw: st.DrawFn) -> dict[str, Any]:
                                     max_size=2),
                 "credentials": st.booleans()})}))
     data["components"] = components
+    _optional(draw, data, "previous", st.sampled_from(("v1.yaml", "no-such.yaml", "")), 0.05)
     if draw(st.integers(0, 6)) == 0:
         data["network"] = draw(st.fixed_dictionaries({}, optional={
             "same_zone_ms": nums(0, 2), "cross_zone_ms": nums(0, 10),
