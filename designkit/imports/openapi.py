@@ -19,6 +19,7 @@ from urllib.parse import urlparse
 
 from designkit.errors import Problem
 from designkit.imports.openapi_document import (
+    METHODS,
     OpenApiError,
     SpecDocument,
     SpecNotFoundError,
@@ -37,7 +38,6 @@ SPEC_FIELDS = ("description", "public", "auth", "idempotency_key", "request_sche
                "responses", "envelope", "collection", "pagination", "versioning")
 """The endpoint fields an import sets; a merge updates these and keeps every other."""
 
-_METHODS = ("get", "put", "post", "delete", "options", "head", "patch")
 _IDEMPOTENCY_HEADERS = {"idempotency-key", "x-idempotency-key"}
 _CURSOR = {"cursor", "after", "before", "page_token", "pagetoken", "next_token",
            "starting_after", "ending_before", "continuation_token", "page[cursor]",
@@ -47,9 +47,6 @@ _LIMIT = {"limit", "per_page", "page_size", "pagesize", "size", "page[size]", "p
 _VERSION_HEADERS = {"api-version", "accept-version", "x-api-version"}
 _LIST_PROPERTIES = ("data", "items", "results")
 _VERSION_SEGMENT = re.compile(r"/v\d+(?:\.\d+)?(?:/|$)")
-_VALUE_KEYS = {"example", "default", "enum", "const", "value"}  # data, not references
-_SCHEMA_MAPS = {"properties", "patternProperties", "$defs", "definitions",
-                "dependentSchemas"}  # every child is a schema, whatever its name
 
 @dataclass(frozen=True)
 class OpenApiImport:
@@ -151,7 +148,7 @@ def _endpoints(document: SpecDocument) -> tuple[dict[str, Any], list[str]]:
         if any(c.isspace() for c in path):
             notes.append(f"{path!r}: a path holding a space is not an endpoint key; skipped")
             continue
-        for method in _METHODS:
+        for method in METHODS:
             if method in item:
                 base = _base_path(document, item, item[method])
                 bases.add(base)
@@ -159,7 +156,7 @@ def _endpoints(document: SpecDocument) -> tuple[dict[str, Any], list[str]]:
                 endpoints[key], found = _endpoint(document, key, item, item[method])
                 notes += found
         notes += [f"{path}: {m.upper()} operations are not imported (designkit keys "
-                  f"{', '.join(m.upper() for m in _METHODS)})"
+                  f"{', '.join(m.upper() for m in METHODS)})"
                   for m in ("trace", "query") if m in item]
     notes += [f"endpoint keys start with {b}, the path of the server URL (OpenAPI paths "
               "are relative to it)" for b in sorted(bases - {""})]

@@ -16,23 +16,11 @@ from designkit.errors import DesignError, DesignkitError, MissingDependencyError
 if TYPE_CHECKING:
     pass
 
-__all__ = ["OpenApiError", "SpecDocument", "SpecNotFoundError", "parse_spec", "read_spec",
+__all__ = ["METHODS", "OpenApiError", "SpecDocument", "SpecNotFoundError", "parse_spec", "read_spec",
            "validate_spec"]
 
-SPEC_FIELDS = ("description", "public", "auth", "idempotency_key", "request_schema",
-               "responses", "envelope", "collection", "pagination", "versioning")
-"""The endpoint fields an import sets; a merge updates these and keeps every other."""
-
-_METHODS = ("get", "put", "post", "delete", "options", "head", "patch")
-_IDEMPOTENCY_HEADERS = {"idempotency-key", "x-idempotency-key"}
-_CURSOR = {"cursor", "after", "before", "page_token", "pagetoken", "next_token",
-           "starting_after", "ending_before", "continuation_token", "page[cursor]",
-           "page[after]"}
-_OFFSET = {"offset", "page", "skip", "page[offset]", "page[number]"}
-_LIMIT = {"limit", "per_page", "page_size", "pagesize", "size", "page[size]", "page[limit]"}
-_VERSION_HEADERS = {"api-version", "accept-version", "x-api-version"}
-_LIST_PROPERTIES = ("data", "items", "results")
-_VERSION_SEGMENT = re.compile(r"/v\d+(?:\.\d+)?(?:/|$)")
+METHODS = ("get", "put", "post", "delete", "options", "head", "patch")
+"""The HTTP methods an OpenAPI path item holds operations under, that designkit imports."""
 _VALUE_KEYS = {"example", "default", "enum", "const", "value"}  # data, not references
 _SCHEMA_MAPS = {"properties", "patternProperties", "$defs", "definitions",
                 "dependentSchemas"}  # every child is a schema, whatever its name
@@ -159,7 +147,7 @@ def _security_problems(spec: dict[str, Any]) -> Iterator[Problem]:
     places: list[tuple[tuple[str, ...], Any]] = [(("security",), spec.get("security") or [])]
     places += [(("paths", path, method, "security"), op.get("security") or [])
                for path, item in spec.get("paths", {}).items() for method, op in item.items()
-               if method in _METHODS and isinstance(op, dict)]
+               if method in METHODS and isinstance(op, dict)]
     for at, requirements in places:
         for i, requirement in enumerate(requirements):
             for name in requirement:
