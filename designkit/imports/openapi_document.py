@@ -9,15 +9,12 @@ import re
 from collections.abc import Iterable, Iterator
 from itertools import islice
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from designkit.errors import DesignError, DesignkitError, MissingDependencyError, Problem
 
-if TYPE_CHECKING:
-    pass
-
-__all__ = ["METHODS", "OpenApiError", "SpecDocument", "SpecNotFoundError", "parse_spec", "read_spec",
-           "validate_spec"]
+__all__ = ["METHODS", "OpenApiError", "SpecDocument", "SpecNotFoundError", "parse_spec",
+           "read_spec", "validate_spec"]
 
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch")
 """The HTTP methods an OpenAPI path item holds operations under, that designkit imports."""
