@@ -81,6 +81,11 @@ def _unique_key_without_the_partition_key(d: dk.Design) -> None:
         "user_id", "idempotency_key", unique=True)
 
 
+def _foreign_key_to_part_of_a_key(d: dk.Design) -> None:
+    items = d.components["orders-db"].tables["order_items"]  # type: ignore[union-attr]
+    items.columns["order_id"].references = "orders.id"  # orders' key is (id, created_at)
+
+
 def _charge_without_a_key(d: dk.Design) -> None:
     d.endpoint("payments-svc POST /v1/charges").steps[1].idempotency_key = None  # type: ignore
 
@@ -105,6 +110,8 @@ VARIANTS: list[tuple[str, str, Variant, str, str]] = [
      r"scan of 2,280,000 rows costs 150 ms .*\(hash \(merchant_id, created_at\) serves only"),
     ("flash-sale", "unique key on a partitioned table", _unique_key_without_the_partition_key,
      "DK-DB-008", r"unique index \(user_id, idempotency_key\) lacks .* created_at"),
+    ("flash-sale", "foreign key to part of a partitioned key", _foreign_key_to_part_of_a_key,
+     "DK-DB-008", r"order_items\.order_id → orders\.id has no unique key to point at"),
     ("payments-saga", "charge without a key", _charge_without_a_key, "DK-BE-009",
      r"[\d.]+ of [\d,]+ calls/s are sent again"),
 ]

@@ -238,12 +238,29 @@ def _key_problem(engine: str, what: str, columns: tuple[str, ...],
     return f"{what} ({cols}) lacks the partition key column(s) {', '.join(missing)}: {who}"
 
 
+def _references_into(ctx: Context, db_name: str, name: str,
+                     keys: list[tuple[str, tuple[str, ...]]]) -> list[str]:
+    """Foreign keys into partitioned table ``name`` whose column is not a unique key by
+    itself: the database refuses them (a foreign key needs a unique target, and on a
+    partitioned table the unique keys hold the partition key too)."""
+    alone = {cols[0] for _what, cols in keys if len(cols) == 1}
+    out = []
+    for fk in ctx.flow.foreign_keys:
+        if (fk.to_database, fk.to_table) == (db_name, name) and fk.to_column not in alone:
+            out.append(f"the foreign key {fk.table}.{fk.column} → {name}.{fk.to_column} has "
+                       f"no unique key to point at ({name}.{fk.to_column} is not unique by "
+                       "itself): reference the whole key, or drop the constraint and keep "
+                       "it in the application")
+    return out
+
+
 @rule("DK-DB-008", "Unique keys include the partition key", "high", "auto",
       rationale="A partitioned table checks uniqueness inside each partition only: PostgreSQL "
                 "and MySQL refuse a primary key or unique index that does not include every "
                 "partition key column, and MongoDB a unique index on a sharded collection "
                 "that is not prefixed by the shard key. A design that relies on such a key "
-                "(an idempotency key, one order per cart) cannot be built as drawn.",
+                "(an idempotency key, one order per cart) cannot be built as drawn — nor "
+                "can a foreign key into the table that names only part of its key.",
       remediation="Add the partition key to the primary key and to each unique index "
                   "(PRIMARY KEY (id, created_at)); or partition by a column the unique keys "
                   "share (hash of user_id); or keep the unique keys in a small unpartitioned "
@@ -261,7 +278,8 @@ def partition_unique_keys(ctx: Context) -> Iterator[Finding]:
     """Partitioned (or sharded) tables: the primary key, each unique column and each unique
     index must include every partition key column (PostgreSQL, MySQL, and any other
     engine); on a document store each unique index must start with the shard key (its
-    ``_id`` primary key is not judged)."""
+    ``_id`` primary key is not judged). A foreign key into the table must name a column
+    that is a unique key by itself."""
     for _db_name, db, name, table, path in every_table(ctx.design):
         part = table.partitioning
         if part is None:
@@ -271,6 +289,7 @@ def partition_unique_keys(ctx: Context) -> Iterator[Finding]:
         how = f"{name}: partitioned by {part.kind} of ({', '.join(part.key)})"
         problems = [p for what, cols in keys
                     if (p := _key_problem(engine, what, cols, part.key)) is not None]
+        problems += _references_into(ctx, _db_name, name, keys)
         if problems:
             yield ctx.finding(path, False, f"{how}; " + "; ".join(problems),
                               problems=problems, partition_key=part.key)
