@@ -7,7 +7,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed-stamp
 
-.PHONY: all demo test lint lab docs bench fuzz fidelity dot mermaid chromium venv clean
+.PHONY: postgres all demo test lint lab docs bench fuzz fidelity dot mermaid chromium venv clean
 
 all: test
 
@@ -58,7 +58,16 @@ chromium:
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "/usr/bin/chromium not found: the explorer's browser test will skip (sudo apt-get install chromium)"; fi; }
 
-test: venv dot lint mermaid chromium
+# PostgreSQL for `designkit verify` against a real planner: tests start a throwaway cluster.
+postgres:
+	@{ command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; } || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing PostgreSQL with apt-get (for the verify tests)"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	  else echo "PostgreSQL not found: its verify tests will skip (sudo apt-get install postgresql)"; fi; }
+
+test: venv dot lint mermaid chromium postgres
 	$(BIN)/python -m pytest
 	$(BIN)/python -m pytest --nbval --nbval-current-env \
 	  --nbval-sanitize-with notebooks/nbval-sanitize.cfg notebooks/

@@ -288,8 +288,9 @@ _register_imports()
 
 @cli.command(name="verify")
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--database", "targets", multiple=True, required=True, metavar="NAME=SQLITE_FILE",
-              help="A database of the design and the real one to ask (repeatable).")
+@click.option("--database", "targets", multiple=True, required=True, metavar="NAME=WHERE",
+              help="A database of the design and the real one to ask: a SQLite file or a "
+                   "postgresql:// URL (repeatable).")
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]),
               default="text", show_default=True, help="How to write the comparison.")
 @click.option("--fail-on-mismatch", is_flag=True,
@@ -297,28 +298,27 @@ _register_imports()
 def verify_command(file: str, targets: tuple[str, ...], fmt: str,
                    fail_on_mismatch: bool) -> None:
     """Hold the query plans of design FILE against a real database's: every query written
-    as SQL and planned by the database (SQLite: EXPLAIN QUERY PLAN), its access path (a seek
-    on which index, or a scan) beside the design's."""
-    from urllib.parse import urlsplit
-
+    as SQL and planned by the database (SQLite: EXPLAIN QUERY PLAN; PostgreSQL: EXPLAIN of
+    a prepared generic plan), its access path (a seek on which index, or a scan) beside the
+    design's. Nothing is written to the database."""
     from designkit.model.io import load
-    from designkit.verify import verify_sqlite
+    from designkit.verify import safe_url, verify_postgres, verify_sqlite
 
     design = load(Path(file))
     mismatched = 0
     for target in targets:
         name, sep, where = target.partition("=")
         if not sep or not name or not where:
-            raise click.BadParameter(f"{target!r}: write NAME=SQLITE_FILE", param_hint="--database")
-        if "://" in where and not where.startswith("sqlite:"):
-            url = urlsplit(where)
-            host = f"{url.hostname or ''}{f':{url.port}' if url.port else ''}"
-            raise click.BadParameter(f"{url.scheme}://{host}: only SQLite files are verified "
-                                     "yet; for PostgreSQL, import a pg_dump --schema-only "
-                                     "file into a SQLite one or wait for EXPLAIN support",
-                                     param_hint="--database")
-        path = where.removeprefix("sqlite:///").removeprefix("sqlite://")
-        result = verify_sqlite(design, name, path)
+            raise click.BadParameter(f"{target!r}: write NAME=SQLITE_FILE or "
+                                     "NAME=postgresql://…", param_hint="--database")
+        if where.startswith(("postgresql://", "postgres://")):
+            result = verify_postgres(design, name, where)
+        elif "://" in where and not where.startswith("sqlite:"):
+            raise click.BadParameter(f"{safe_url(where)}: a SQLite file or a postgresql:// "
+                                     "URL", param_hint="--database")
+        else:
+            result = verify_sqlite(design, name,
+                                   where.removeprefix("sqlite:///").removeprefix("sqlite://"))
         mismatched += len(result.mismatches)
         text = (result.to_json() if fmt == "json" else result.to_markdown()
                 if fmt == "markdown" else visible(str(result)))

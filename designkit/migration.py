@@ -173,13 +173,18 @@ def _index_name(table: str, index: Index) -> str:
     return index.name or f"{table}_{'_'.join(index.columns)}_idx"
 
 
-def _create_index(table: str, index: Index, dialect: Dialect) -> str:
+def _create_index(table: str, index: Index, dialect: Dialect, how: str = "live") -> str:
+    """``how``: ``live`` (a table in use: built without blocking writes where the dialect
+    can), ``new`` (a table just created: nothing to wait for), ``partitioned`` (PostgreSQL
+    builds an index of a partitioned table only on the parent, ``ON ONLY``)."""
     unique = "UNIQUE " if index.unique else ""
     columns = ", ".join(identifier(c, dialect) for c in index.columns)
     name, on = identifier(_index_name(table, index), dialect), identifier(table, dialect)
     if dialect == "postgres":
         using = f" USING {index.kind}" if index.kind != "btree" else ""
-        return f"CREATE {unique}INDEX CONCURRENTLY {name} ON {on}{using} ({columns})"
+        mode = {"live": "CONCURRENTLY ", "new": "", "partitioned": ""}[how]
+        only = "ONLY " if how == "partitioned" else ""
+        return f"CREATE {unique}INDEX {mode}{name} ON {only}{on}{using} ({columns})"
     if dialect == "mysql":
         kind = "FULLTEXT " if index.kind in ("gin", "fulltext") else unique
         return (f"CREATE {kind}INDEX {name} ON {on} ({columns}) ALGORITHM=INPLACE "
@@ -303,10 +308,17 @@ def _table_changes(db_name: str, db: Database, name: str, old: Table, new: Table
         if key in old_ix:
             add(_drop_index(name, old_ix[key], dialect), None, "index", name, *key)
         danger = None
+        how = "live"
         if dialect == "sqlite" and costs.live:  # no concurrent or online index build
             danger = (f"CREATE INDEX on {name} ({', '.join(key)}) blocks writes while it "
                       + costs.scan().removeprefix("reads all ").join(("reads all ", "")))
-        add(_create_index(name, index, dialect), danger, "index", name, *key)
+        if dialect == "postgres" and new.partitioning is not None:
+            how = "partitioned"  # PostgreSQL cannot index a partitioned table CONCURRENTLY
+            danger = (f"{name} is partitioned: PostgreSQL cannot build its index "
+                      "CONCURRENTLY; this creates it on the parent only (invalid until "
+                      "complete) — build it on each partition CONCURRENTLY, then ALTER INDEX "
+                      f"{_index_name(name, index)} ATTACH PARTITION each")
+        add(_create_index(name, index, dialect, how), danger, "index", name, *key)
     for key, index in old_ix.items():
         if key not in new_ix:
             add(_drop_index(name, index, dialect), None, "index", name, *key)
@@ -338,7 +350,7 @@ def migration(old: Design, new: Design, dialect: Dialect = "postgres",
             if name not in old_tables:
                 statements.append(Statement(db_name, _create_table(name, table, dialect),
                                             target=("table", name)))
-                statements += [Statement(db_name, _create_index(name, i, dialect),
+                statements += [Statement(db_name, _create_index(name, i, dialect, "new"),
                                          target=("index", name, *i.columns))
                                for i in table.indexes]
             else:

@@ -1,6 +1,7 @@
 """The design's query plans held against a real database's: each query the design makes is
 written as the SQL it stands for and given to the database's planner (SQLite: ``EXPLAIN
-QUERY PLAN``), and the two access paths are set side by side.
+QUERY PLAN``; PostgreSQL: ``EXPLAIN (FORMAT JSON)`` of a prepared generic plan), and the two
+access paths are set side by side.
 
 A query agrees when both seek (on an index) or both scan; "designed as a seek on
 (order_id); SQLite scans payments: no index it can use" is a mismatch, and so is the other
@@ -14,9 +15,11 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlsplit
 
 from designkit.errors import DesignkitError
 from designkit.flow.plans import QueryPlan, query_plans
@@ -26,7 +29,8 @@ from designkit.model.query import Query
 if TYPE_CHECKING:
     from designkit.model.design import Design
 
-__all__ = ["Check", "Verification", "VerifyError", "query_sql", "verify_sqlite"]
+__all__ = ["Check", "Verification", "VerifyError", "query_sql", "safe_url", "verify_postgres",
+           "verify_sqlite"]
 
 _SEARCH = re.compile(r"^SEARCH (\S+) USING (?:COVERING )?(INDEX (\S+)|INTEGER PRIMARY KEY|"
                      r"PRIMARY KEY)")
@@ -205,6 +209,50 @@ def _message(plan: QueryPlan, access: str, index: tuple[str, ...], engine: str) 
             "numbers are too pessimistic, or its index is missing from the design")
 
 
+Planner = Callable[[Query, str, int], "tuple[Literal['seek', 'scan'], tuple[str, ...], str]"]
+
+
+def _verify(design: Design, database: str, engine: str, present: set[str],
+            plan_of: Planner, tables: list[str] | None,
+            refusals: tuple[type[BaseException], ...]) -> Verification:
+    """Each query of ``database`` planned by ``plan_of`` (the real database's planner)."""
+    wanted = set(tables) if tables is not None else present
+    queries = _queries(design)
+    checks = []
+    for plan in query_plans(design).plans:
+        if plan.database != database or plan.table not in wanted:
+            continue
+        step_query = queries.get(plan.subject)
+        if plan.now.access == "insert" or step_query is None:
+            continue
+        sql, values = query_sql(step_query)
+        if plan.table not in present:
+            checks.append(Check(plan, sql, None, (), "", None,
+                                f"the database has no table {plan.table}"))
+            continue
+        if step_query.contains and engine == "SQLite":
+            checks.append(Check(plan, sql, None, (), "", None,
+                                "containment has no SQLite form: not checked"))
+            continue
+        try:
+            access, index, detail = plan_of(step_query, sql, values)
+        except refusals as err:  # the database's own refusal, reported
+            checks.append(Check(plan, sql, None, (), str(err).splitlines()[0], None,
+                                f"{engine} cannot plan it: {str(err).splitlines()[0]}"))
+            continue
+        checks.append(Check(plan, sql, access, index, detail, plan.now.access == access,
+                            _message(plan, access, index, engine)))
+    return Verification(database, engine, tuple(checks))
+
+
+def _component(design: Design, database: str) -> Database:
+    component = design.components.get(database)
+    if not isinstance(component, Database):
+        known = ", ".join(design.of_kind("database")) or "none"
+        raise VerifyError(f"the design has no database {database!r} (it has {known})")
+    return component
+
+
 def verify_sqlite(design: Design, database: str, path: str | Path,
                   tables: list[str] | None = None) -> Verification:
     """Check every query ``design`` makes against ``database`` on the SQLite file ``path``
@@ -219,10 +267,7 @@ def verify_sqlite(design: Design, database: str, path: str | Path,
     Raises:
         VerifyError: The file cannot be opened, or the design has no such database.
     """
-    component = design.components.get(database)
-    if not isinstance(component, Database):
-        known = ", ".join(design.of_kind("database")) or "none"
-        raise VerifyError(f"the design has no database {database!r} (it has {known})")
+    _component(design, database)
     file = Path(path)
     if not file.is_file():
         raise VerifyError(f"{file}: no such SQLite file")
@@ -232,36 +277,95 @@ def verify_sqlite(design: Design, database: str, path: str | Path,
             "SELECT name FROM sqlite_master WHERE type = 'table'")}
     except sqlite3.Error as err:
         raise VerifyError(f"{file}: cannot read it as a SQLite database: {err}") from None
-    wanted = set(tables) if tables is not None else present
-    checks = []
-    queries = _queries(design)
     try:
-        for plan in query_plans(design).plans:
-            if plan.database != database or plan.table not in wanted:
-                continue
-            step_query = queries.get(plan.subject)
-            if plan.now.access == "insert" or step_query is None:
-                continue
-            sql, values = query_sql(step_query)
-            if plan.table not in present:
-                checks.append(Check(plan, sql, None, (), "", None,
-                                    f"{file.name} has no table {plan.table}"))
-                continue
-            if step_query.contains:
-                checks.append(Check(plan, sql, None, (), "", None,
-                                    "containment has no SQLite form: not checked"))
-                continue
-            try:
-                access, index, detail = _sqlite_plan(db, step_query, sql, values)
-            except sqlite3.Error as err:
-                checks.append(Check(plan, sql, None, (), str(err), None,
-                                    f"SQLite cannot plan it: {err}"))
-                continue
-            checks.append(Check(plan, sql, access, index, detail, plan.now.access == access,
-                                _message(plan, access, index, "SQLite")))
+        return _verify(design, database, "SQLite", present,
+                       lambda q, sql, n: _sqlite_plan(db, q, sql, n), tables, (sqlite3.Error,))
     finally:
         db.close()
-    return Verification(database, "SQLite", tuple(checks))
+
+
+def safe_url(url: str) -> str:
+    """A database URL without its user and password: ``postgresql://host:port/db``.
+
+    Example:
+        >>> safe_url("postgresql://ana:s3cret@db.internal:5433/shop")
+        'postgresql://db.internal:5433/shop'
+    """
+    parts = urlsplit(url)
+    host = f"{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}"
+    return f"{parts.scheme}://{host}{parts.path}"
+
+
+def verify_postgres(design: Design, database: str, url: str,
+                    tables: list[str] | None = None) -> Verification:
+    """Check every query ``design`` makes against ``database`` on the PostgreSQL at ``url``:
+    each is prepared and its generic plan explained (``EXPLAIN (FORMAT JSON)``, with
+    ``enable_seqscan`` off, so that the question is whether an index *can* serve it, as for
+    SQLite; nothing is written — updates are explained, not run).
+
+    Raises:
+        VerifyError: The database cannot be reached (named without the password), or the
+            design has no such database.
+    """
+    _component(design, database)
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - the import extra installs it
+        raise VerifyError("verifying PostgreSQL needs psycopg: pip install "
+                          "'designkit[import]'") from None
+    try:
+        conn = psycopg.connect(url, autocommit=True, connect_timeout=5)
+    except psycopg.Error as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise VerifyError(f"{safe_url(url)}: cannot connect: "
+                          f"{first.replace(url, safe_url(url))}") from None
+    try:
+        present = {r[0] for r in conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")}
+        conn.execute("SET plan_cache_mode = force_generic_plan")
+        conn.execute("SET enable_seqscan = off")
+        return _verify(design, database, "PostgreSQL", present,
+                       lambda q, sql, n: _postgres_plan(conn, q, sql, n), tables,
+                       (psycopg.Error,))
+    finally:
+        conn.close()
+
+
+def _postgres_plan(conn: Any, query: Query, sql: str, values: int
+                   ) -> tuple[Literal["seek", "scan"], tuple[str, ...], str]:
+    if query.kind == "update":
+        first = conn.execute("SELECT column_name FROM information_schema.columns WHERE "
+                             "table_name = %s ORDER BY ordinal_position LIMIT 1",
+                             (query.table,)).fetchone()
+        sql = sql.replace("_designkit_", _q(first[0]) if first else "ctid")
+    numbered = iter(range(1, values + 1))
+    sql = re.sub(r"\?", lambda _m: f"${next(numbered)}", sql)
+    conn.execute(f"PREPARE designkit_q AS {sql}")
+    try:
+        explained = conn.execute("EXPLAIN (FORMAT JSON) EXECUTE designkit_q("
+                                 + ", ".join(["NULL"] * values) + ")").fetchone()[0]
+    finally:
+        conn.execute("DEALLOCATE designkit_q")
+    nodes = list(_nodes(explained[0]["Plan"]))
+    detail = " → ".join(n["Node Type"] + (f" on {n['Index Name']}" if "Index Name" in n else
+                                            f" on {n['Relation Name']}" if "Relation Name" in n
+                                            else "") for n in nodes)
+    for node in nodes:
+        index = node.get("Index Name")
+        if index is not None:
+            rows = conn.execute(
+                "SELECT a.attname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
+                "WHERE c.relname = %s ORDER BY array_position(i.indkey, a.attnum)",
+                (index,)).fetchall()
+            return "seek", tuple(r[0] for r in rows), detail
+    return "scan", (), detail
+
+
+def _nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield node
+    for child in node.get("Plans", []):
+        yield from _nodes(child)
 
 
 def _queries(design: Design) -> dict[str, Query]:

@@ -101,9 +101,14 @@ def test_bad_targets_are_one_clear_error_without_the_password(tmp_path: Path) ->
     design.write_text(dk.template_text("dashboard-fixed"), encoding="utf-8")
     runner = CliRunner()
     pg = runner.invoke(cli, ["verify", str(design), "--database",
-                             "app-db=postgresql://ana:s3cret@db.internal:5433/shop"])
-    assert pg.exit_code == 2 and "postgresql://db.internal:5433" in pg.output
+                             "app-db=postgresql://ana:s3cret@127.0.0.1:1/shop"])
+    assert pg.exit_code == 2
+    assert "postgresql://127.0.0.1:1/shop: cannot connect" in pg.output
     assert "s3cret" not in pg.output and "Traceback" not in pg.output
+    other = runner.invoke(cli, ["verify", str(design), "--database",
+                                "app-db=mysql://ana:s3cret@db:3306/shop"])
+    assert other.exit_code == 2 and "mysql://db:3306/shop: a SQLite file or a postgresql" \
+        in other.output and "s3cret" not in other.output
     missing = runner.invoke(cli, ["verify", str(design), "--database",
                                   f"app-db={tmp_path / 'nope.db'}"])
     assert missing.exit_code != 0 and "nope.db: no such SQLite file" in missing.output
