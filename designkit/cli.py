@@ -302,7 +302,8 @@ def verify_command(file: str, targets: tuple[str, ...], fmt: str,
     a prepared generic plan), its access path (a seek on which index, or a scan) beside the
     design's. Nothing is written to the database."""
     from designkit.model.io import load
-    from designkit.verify import safe_url, verify_postgres, verify_sqlite
+    from designkit.text import safe_url
+    from designkit.verify import verify_postgres, verify_sqlite
 
     design = load(Path(file))
     mismatched = 0

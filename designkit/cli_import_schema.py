@@ -41,7 +41,8 @@ _URL_SCHEMES = ("postgresql", "postgres")
 @click.pass_context
 def schema_command(ctx: click.Context, source: str, database: str | None, dialect: str,
                    output: str | None, into: str | None, force: bool) -> None:
-    """Import a database schema from SOURCE: a SQLite file, or a DDL file (.sql, .ddl).
+    """Import a database schema from SOURCE: a SQLite file, a DDL file (.sql, .ddl), or a
+    live PostgreSQL (postgresql://…, its catalogs read in a read-only transaction).
 
     Reads tables, columns (type, NOT NULL, primary key, unique, foreign key), indexes
     (columns, kind, unique; partial ones kept and noted), partitioning, and row counts
@@ -102,6 +103,10 @@ def _read(source: str, database: str | None, dialect: str) -> SchemaImport:
         schema_from_sqlite,
     )
 
+    if source.split("://", 1)[0].lower() in _URL_SCHEMES and "://" in source:
+        from designkit.imports.postgres_schema import schema_from_postgres
+
+        return schema_from_postgres(source, database=database)
     if "://" in source:
         raise SchemaImportError(_url_refusal(source))
     if source.lower().endswith(_DDL_SUFFIXES):
@@ -116,8 +121,8 @@ def _url_refusal(url: str) -> str:
     """Why a database URL is refused, naming it without its password.
 
     Example:
-        >>> _url_refusal("postgresql://app:secret@db:5432/shop").split(")")[0]
-        'reading a PostgreSQL database (postgresql://app@db:5432/shop'
+        >>> _url_refusal("mysql://app:secret@db:3306/shop").split(":")[:3]
+        ['mysql', '//app@db', '3306/shop']
     """
     scheme = url.split("://", 1)[0]
     try:
@@ -127,8 +132,5 @@ def _url_refusal(url: str) -> str:
         shown = f"{scheme}://{user}{parts.hostname or ''}{port}{parts.path}"
     except ValueError:  # not a URL urllib can split: named by its scheme only
         shown = f"a {scheme}:// URL"
-    if scheme.lower() in _URL_SCHEMES:
-        return (f"reading a PostgreSQL database ({shown}) is not yet supported; dump its "
-                "schema with `pg_dump --schema-only` and import the .sql file")
-    return (f"{shown}: database URLs are not supported; import a SQLite file or a DDL file "
-            "(.sql)")
+    return (f"{shown}: database URLs other than postgresql:// are not supported; import a "
+            "SQLite file or a DDL file (.sql)")

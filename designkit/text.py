@@ -29,9 +29,19 @@ from collections.abc import Mapping
 from enum import Enum
 from numbers import Integral, Real
 from typing import Any
+from urllib.parse import urlsplit
 
-__all__ = ["html_text", "json_data", "markdown", "markdown_code", "number", "one_line",
-           "percent", "visible"]
+__all__ = [
+    "html_text",
+    "json_data",
+    "markdown",
+    "markdown_code",
+    "number",
+    "one_line",
+    "percent",
+    "safe_url",
+    "visible",
+]
 
 
 # -- numbers -----------------------------------------------------------------------------
@@ -217,3 +227,15 @@ def json_data(value: Any) -> tuple[Any, dict[str, str]]:
     """
     texts: dict[str, str] = {}
     return _walk(value, "", texts), texts
+
+
+def safe_url(url: str) -> str:
+    """A database URL without its user and password: ``postgresql://host:port/db``.
+
+    Example:
+        >>> safe_url("postgresql://ana:s3cret@db.internal:5433/shop")
+        'postgresql://db.internal:5433/shop'
+    """
+    parts = urlsplit(url)
+    host = f"{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}"
+    return f"{parts.scheme}://{host}{parts.path}"

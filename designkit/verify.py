@@ -19,17 +19,17 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import urlsplit
 
 from designkit.errors import DesignkitError
 from designkit.flow.plans import QueryPlan, query_plans
 from designkit.model.database import Database
 from designkit.model.query import Query
+from designkit.text import safe_url
 
 if TYPE_CHECKING:
     from designkit.model.design import Design
 
-__all__ = ["Check", "Verification", "VerifyError", "query_sql", "safe_url", "verify_postgres",
+__all__ = ["Check", "Verification", "VerifyError", "query_sql", "verify_postgres",
            "verify_sqlite"]
 
 _SEARCH = re.compile(r"^SEARCH (\S+) USING (?:COVERING )?(INDEX (\S+)|INTEGER PRIMARY KEY|"
@@ -282,18 +282,6 @@ def verify_sqlite(design: Design, database: str, path: str | Path,
                        lambda q, sql, n: _sqlite_plan(db, q, sql, n), tables, (sqlite3.Error,))
     finally:
         db.close()
-
-
-def safe_url(url: str) -> str:
-    """A database URL without its user and password: ``postgresql://host:port/db``.
-
-    Example:
-        >>> safe_url("postgresql://ana:s3cret@db.internal:5433/shop")
-        'postgresql://db.internal:5433/shop'
-    """
-    parts = urlsplit(url)
-    host = f"{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}"
-    return f"{parts.scheme}://{host}{parts.path}"
 
 
 def verify_postgres(design: Design, database: str, url: str,

@@ -88,3 +88,66 @@ def test_the_command_reads_a_postgresql_url(postgres: str, tmp_path: object) -> 
                                       f"app-db={postgres}", "--fail-on-mismatch"])
     assert result.exit_code == 1
     assert result.output.startswith("app-db against PostgreSQL: 5 queries, 2 mismatch(es)\n")
+
+
+def test_import_a_live_schema_then_verify_it(postgres: str) -> None:
+    from designkit.imports.postgres_schema import schema_from_postgres
+    from designkit.imports.sql_schema import merge_schema
+
+    with psycopg.connect(postgres, autocommit=True) as conn:
+        conn.execute("DROP SCHEMA IF EXISTS public CASCADE")
+        conn.execute("CREATE SCHEMA public")
+        conn.execute("""
+            CREATE TABLE owners (id bigint PRIMARY KEY, email text UNIQUE NOT NULL);
+            CREATE TABLE pets (id bigint PRIMARY KEY, tag varchar(20),
+                               owner_id bigint NOT NULL REFERENCES owners (id),
+                               attrs jsonb, born timestamptz);
+            CREATE INDEX pets_owner ON pets (owner_id);
+            CREATE INDEX pets_attrs ON pets USING gin (attrs);
+            CREATE INDEX pets_live ON pets (tag) WHERE born IS NOT NULL;
+            CREATE TABLE visits (id bigint, at timestamptz, PRIMARY KEY (id, at))
+                PARTITION BY RANGE (at);
+            INSERT INTO owners SELECT g, 'o' || g || '@example.com' FROM generate_series(1, 50) g;
+            ANALYZE owners;
+        """)
+    result = schema_from_postgres(postgres, database="pets-db")
+    tables = result.data["tables"]
+    assert tables["owners"] == {"rows": 50, "columns": {
+        "id": {"type": "bigint", "primary_key": True, "nullable": False},
+        "email": {"type": "text", "nullable": False, "unique": True}}}
+    assert tables["pets"]["columns"]["owner_id"] == {"type": "bigint",
+                                                     "references": "owners.id",
+                                                     "nullable": False}
+    assert tables["pets"]["columns"]["tag"]["type"] == "varchar(20)"
+    assert [(i["columns"], i.get("kind", "btree")) for i in tables["pets"]["indexes"]] == [
+        (["owner_id"], "btree"), (["attrs"], "gin"), (["tag"], "btree")]
+    assert tables["visits"]["partitioning"] == {"key": ["at"], "kind": "range"}
+    assert "pets: index pets_live (tag) is partial (WHERE (born IS NOT NULL)): imported as a " \
+        "full index (the model has no predicate)" in result.notes
+    # the imported schema, queried by a design: verify agrees on the same database
+    design = dk.Design(name="pets")
+    ep = design.service("api").endpoint("GET /owners/{id}/pets")
+    ep.call("pets-db", query={"table": "pets", "where": ["owner_id"]})
+    ep.call("pets-db", query={"table": "owners", "where": ["email"]})
+    design, _ = merge_schema(design, result)
+    checked = verify_postgres(design, "pets-db", postgres)
+    assert [(c.database_access, c.agrees) for c in checked.checks] == [("seek", True),
+                                                                        ("seek", True)]
+
+
+def test_the_import_command_reads_a_postgresql_url(postgres: str, tmp_path: object) -> None:
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from designkit.cli import cli
+
+    _schema(postgres, "dashboard-fixed")
+    out = Path(str(tmp_path)) / "imported.yaml"
+    result = CliRunner().invoke(cli, ["import", "schema", postgres, "--database", "app-db",
+                                      "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    imported = dk.load(out)
+    payments = imported.components["app-db"].tables["payments"]  # type: ignore[union-attr]
+    assert [i.columns for i in payments.indexes] == [["order_id"], ["merchant_id",
+                                                                    "created_at"]]
