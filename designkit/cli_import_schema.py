@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 import click
 
 from designkit.errors import DesignkitError
-from designkit.text import visible
+from designkit.text import safe_url, visible
 
 if TYPE_CHECKING:
     from designkit.imports.sql_schema import SchemaImport
@@ -118,19 +117,12 @@ def _read(source: str, database: str | None, dialect: str) -> SchemaImport:
 
 
 def _url_refusal(url: str) -> str:
-    """Why a database URL is refused, naming it without its password.
+    """Why a database URL other than PostgreSQL's is refused, naming it without its
+    user and password.
 
     Example:
         >>> _url_refusal("mysql://app:secret@db:3306/shop").split(":")[:3]
-        ['mysql', '//app@db', '3306/shop']
+        ['mysql', '//db', '3306/shop']
     """
-    scheme = url.split("://", 1)[0]
-    try:
-        parts = urlsplit(url)
-        user = f"{parts.username}@" if parts.username else ""
-        port = f":{parts.port}" if parts.port else ""
-        shown = f"{scheme}://{user}{parts.hostname or ''}{port}{parts.path}"
-    except ValueError:  # not a URL urllib can split: named by its scheme only
-        shown = f"a {scheme}:// URL"
-    return (f"{shown}: database URLs other than postgresql:// are not supported; import a "
-            "SQLite file or a DDL file (.sql)")
+    return (f"{safe_url(url)}: database URLs other than postgresql:// are not supported; "
+            "import a SQLite file or a DDL file (.sql)")

@@ -235,7 +235,12 @@ def safe_url(url: str) -> str:
     Example:
         >>> safe_url("postgresql://ana:s3cret@db.internal:5433/shop")
         'postgresql://db.internal:5433/shop'
+        >>> safe_url("mysql://ana:s3cret@[::1:3306/x")  # not a URL urllib can split
+        'a mysql:// URL'
     """
-    parts = urlsplit(url)
-    host = f"{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}"
+    try:
+        parts = urlsplit(url)
+        host = f"{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}"
+    except ValueError:
+        return f"a {url.split('://', 1)[0]}:// URL"
     return f"{parts.scheme}://{host}{parts.path}"

@@ -24,7 +24,6 @@ from designkit.errors import DesignkitError
 from designkit.flow.plans import QueryPlan, query_plans
 from designkit.model.database import Database
 from designkit.model.query import Query
-from designkit.text import safe_url
 
 if TYPE_CHECKING:
     from designkit.model.design import Design
@@ -209,7 +208,7 @@ def _message(plan: QueryPlan, access: str, index: tuple[str, ...], engine: str) 
             "numbers are too pessimistic, or its index is missing from the design")
 
 
-Planner = Callable[[Query, str, int], "tuple[Literal['seek', 'scan'], tuple[str, ...], str]"]
+Planner = Callable[[Query, str, int], tuple[Literal["seek", "scan"], tuple[str, ...], str]]
 
 
 def _verify(design: Design, database: str, engine: str, present: set[str],
@@ -217,12 +216,11 @@ def _verify(design: Design, database: str, engine: str, present: set[str],
             refusals: tuple[type[BaseException], ...]) -> Verification:
     """Each query of ``database`` planned by ``plan_of`` (the real database's planner)."""
     wanted = set(tables) if tables is not None else present
-    queries = _queries(design)
     checks = []
     for plan in query_plans(design).plans:
         if plan.database != database or plan.table not in wanted:
             continue
-        step_query = queries.get(plan.subject)
+        step_query = plan.query
         if plan.now.access == "insert" or step_query is None:
             continue
         sql, values = query_sql(step_query)
@@ -295,18 +293,14 @@ def verify_postgres(design: Design, database: str, url: str,
         VerifyError: The database cannot be reached (named without the password), or the
             design has no such database.
     """
+    from designkit.imports.postgres_schema import connect
+
     _component(design, database)
     try:
-        import psycopg
-    except ImportError:  # pragma: no cover - the import extra installs it
-        raise VerifyError("verifying PostgreSQL needs psycopg: pip install "
-                          "'designkit[import]'") from None
-    try:
-        conn = psycopg.connect(url, autocommit=True, connect_timeout=5)
-    except psycopg.Error as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise VerifyError(f"{safe_url(url)}: cannot connect: "
-                          f"{first.replace(url, safe_url(url))}") from None
+        conn = connect(url, autocommit=True)
+    except ConnectionError as err:
+        raise VerifyError(str(err)) from None
+    import psycopg  # (connect has imported it)
     try:
         present = {r[0] for r in conn.execute(
             "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")}
@@ -354,11 +348,3 @@ def _nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
     yield node
     for child in node.get("Plans", []):
         yield from _nodes(child)
-
-
-def _queries(design: Design) -> dict[str, Query]:
-    """Each query of the design by its step's subject (the plans' key)."""
-    from designkit.flow.build import build
-
-    return {site.subject: query for site in build(design).sites
-            if (query := getattr(site.step, "query", None)) is not None}

@@ -17,6 +17,7 @@ from designkit.flow.build import build
 from designkit.flow.plan import Plan, plan_query
 from designkit.model.database import Database
 from designkit.model.problems import format_path
+from designkit.model.query import Query
 from designkit.model.steps import CallStep
 from designkit.text import number
 
@@ -41,6 +42,7 @@ class QueryPlan:
         then: The plan after the days of growth.
         stated_ms: The step's own ``service_ms`` (mean), which the estimate uses instead of
             the plan's time; ``None`` when the plan times it.
+        query: The statement planned (what ``designkit verify`` writes as SQL).
 
     Example:
         >>> import designkit as dk
@@ -58,6 +60,7 @@ class QueryPlan:
     now: Plan
     then: Plan
     stated_ms: float | None = None
+    query: Query | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: the plan's access path, reason and numbers now and then."""
@@ -163,5 +166,5 @@ def query_plans(design: Design, days: float = 365.0) -> QueryPlans:
         found.append(QueryPlan(
             str(site.ref), format_path(site.path[4:]), site.subject, step.call,
             step.query.table, step.query.kind, plan_query(database, step.query, 0.0),
-            plan_query(database, step.query, days), stated))
+            plan_query(database, step.query, days), stated, step.query))
     return QueryPlans(float(days), tuple(found))

@@ -19,9 +19,34 @@ from designkit.imports._schema_drafts import (
 )
 from designkit.text import safe_url
 
-__all__ = ["schema_from_postgres"]
+__all__ = ["connect", "schema_from_postgres"]
 
 _STRATEGY = {"r": "range", "h": "hash", "l": "list"}
+
+
+def connect(url: str, autocommit: bool = False) -> Any:
+    """A psycopg connection to ``url``; a :class:`ConnectionError` naming the database
+    without its password (``postgresql://host:port/db: cannot connect: …``) when it cannot
+    be reached, or psycopg is not installed.
+
+    Example:
+        >>> try:
+        ...     connect("postgresql://ana:s3cret@127.0.0.1:1/shop")
+        ... except ConnectionError as err:
+        ...     print(str(err).split(": cannot")[0])
+        postgresql://127.0.0.1:1/shop
+    """
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - the import extra installs it
+        raise ConnectionError("PostgreSQL needs psycopg: pip install 'designkit[import]'"
+                              ) from None
+    try:
+        return psycopg.connect(url, autocommit=autocommit, connect_timeout=5)
+    except psycopg.Error as err:
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise ConnectionError(f"{safe_url(url)}: cannot connect: "
+                              f"{first.replace(url, safe_url(url))}") from None
 
 
 def schema_from_postgres(url: str, database: str | None = None) -> SchemaImport:
@@ -31,15 +56,9 @@ def schema_from_postgres(url: str, database: str | None = None) -> SchemaImport:
         SchemaImportError: The database cannot be reached (named without the password).
     """
     try:
-        import psycopg
-    except ImportError:  # pragma: no cover - the import extra installs it
-        raise SchemaImportError("reading PostgreSQL needs psycopg: pip install "
-                                "'designkit[import]'") from None
-    try:
-        conn = psycopg.connect(url, connect_timeout=5)
-    except psycopg.Error as err:
-        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        raise SchemaImportError(f"cannot connect: {first}", source=safe_url(url)) from None
+        conn = connect(url)
+    except ConnectionError as err:
+        raise SchemaImportError(str(err)) from None
     notes: list[str] = []
     try:
         conn.read_only = True

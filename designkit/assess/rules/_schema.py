@@ -6,14 +6,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from designkit.assess.context import Context
-from designkit.model.database import Column, Database, Table
+from designkit.model.database import DOCUMENT_ENGINES, Column, Database, Table
 from designkit.model.design import Design
 from designkit.model.problems import format_path
 from designkit.model.refs import EndpointRef
 from designkit.model.steps import CallStep
 
 __all__ = ["JSONISH", "PG_DOCS", "SCALAR", "TEMPORAL", "TEXT_SEARCH", "base_type",
-           "database_calls", "every_table", "is_document", "table_path"]
+           "database_calls", "engine_family", "every_table", "is_document", "table_path"]
 
 PG_DOCS = "https://www.postgresql.org/docs/current/"
 JSONISH = ("json", "jsonb", "hstore", "xml")
@@ -56,3 +56,19 @@ def database_calls(ctx: Context) -> Iterator[tuple[EndpointRef, str, CallStep]]:
         if (isinstance(step, CallStep) and step.query is not None
                 and isinstance(ctx.design.components.get(step.call), Database)):
             yield item.ref, item.subject, step
+
+
+def engine_family(db: Database) -> str:
+    """The database's engine family: ``postgres``, ``mysql``, ``document`` or its name
+    (``sqlite``…), lower-cased.
+
+    Example:
+        >>> engine_family(Database(kind="database", engine="MariaDB"))
+        'mysql'
+    """
+    name = str(db.engine).strip().lower()
+    if name in DOCUMENT_ENGINES:
+        return "document"
+    if name in ("mysql", "mariadb"):
+        return "mysql"
+    return "postgres" if name in ("postgres", "postgresql") else name

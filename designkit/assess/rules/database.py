@@ -23,6 +23,7 @@ from designkit.assess.rules._schema import (
     PG_DOCS,
     TEXT_SEARCH,
     base_type,
+    engine_family,
     every_table,
     is_document,
     table_path,
@@ -219,10 +220,6 @@ def partitioning(ctx: Context) -> Iterator[Finding]:
 
 # -- DK-DB-005 -----------------------------------------------------------------------------
 
-_DIALECT_OF = {"postgres": "postgres", "postgresql": "postgres", "mysql": "mysql",
-               "mariadb": "mysql", "sqlite": "sqlite"}
-
-
 def _previous(ctx: Context) -> Design | str:
     """The design's previous version, loaded; or why it cannot be."""
     from designkit.errors import DesignkitError
@@ -255,7 +252,8 @@ def _covered(db: Database, scripts: list[Path], old: Database | None
 
     from designkit.migration import index_names, script_targets
 
-    dialect = _DIALECT_OF.get(db.engine.strip().lower(), "postgres")
+    family = engine_family(db)
+    dialect = family if family in ("mysql", "sqlite") else "postgres"
     names = {**(index_names(old) if old is not None else {}), **index_names(db)}
     out: set[tuple[str, ...]] = set()
     unread: list[str] = []

@@ -16,11 +16,12 @@ from designkit.assess.rules._schema import (
     TEMPORAL,
     base_type,
     database_calls,
+    engine_family,
     every_table,
     is_document,
 )
 from designkit.flow.plan import plan_query
-from designkit.model.database import DOCUMENT_ENGINES, Database, Table, index_serves
+from designkit.model.database import Database, Table, index_serves
 from designkit.model.query import Query
 from designkit.model.steps import CallStep
 from designkit.text import number as _n
@@ -30,23 +31,12 @@ __all__ = ["index_types", "partition_unique_keys"]
 
 # -- DK-DB-002 -----------------------------------------------------------------------------
 
-_MYSQL = ("mysql", "mariadb")
 _SERIAL = ("serial", "bigserial", "smallserial")
-
-
-def _engine(db: Database) -> str:
-    """The database's engine family: ``postgres``, ``mysql``, ``document`` or its name."""
-    name = str(db.engine).strip().lower()
-    if name in DOCUMENT_ENGINES:
-        return "document"
-    if name in _MYSQL:
-        return "mysql"
-    return "postgres" if name in ("postgres", "postgresql") else name
 
 
 def _missing_kind(db: Database, kind: str, cols: str) -> str:
     """The advice for an index kind ``db``'s engine does not have."""
-    engine = _engine(db)
+    engine = engine_family(db)
     if engine == "document":
         return (f"{kind} index on ({cols}): {db.engine} has no {kind.upper()}; a regular index "
                 "on an array field is multikey, and text search takes a text index")
@@ -61,7 +51,7 @@ def _missing_kind(db: Database, kind: str, cols: str) -> str:
 def _index_problems(db: Database, table: Table, mine: list[tuple[str, CallStep]]
                     ) -> Iterator[str]:
     """What is wrong with ``table``'s declared indexes on ``db``'s engine."""
-    engine = _engine(db)
+    engine = engine_family(db)
     for index in table.indexes:
         cols = ", ".join(index.columns)
         typed = [table.columns.get(c) for c in index.columns]
@@ -118,7 +108,7 @@ def _predicate_text(query: Query) -> str:
 
 def _fix(db: Database, table: Table, query: Query) -> str:
     """The index that would serve ``query`` on ``db``'s engine, in its words."""
-    engine = _engine(db)
+    engine = engine_family(db)
     contains = list(query.contains) + [c for c in query.where if (col := table.columns.get(c))
                                        is not None and is_document(col)]
     keys = [c for c in query.where if c not in contains] + (
@@ -171,7 +161,7 @@ def index_types(ctx: Context) -> Iterator[Finding]:
         if not table.indexes and not any(s.query and s.query.filtered for _, s in mine):
             continue
         problems = list(_index_problems(db, table, mine))
-        documents_native = _engine(db) == "document"
+        documents_native = engine_family(db) == "document"
         gin_columns = {c for i in table.indexes if i.kind in ("gin", "gist") for c in i.columns}
         seeks = 0
         for step_path, step in mine:
@@ -182,7 +172,7 @@ def index_types(ctx: Context) -> Iterator[Finding]:
             documents = [c for c in [*query.where, *query.contains]
                          if (col := table.columns.get(c)) is not None
                          and is_document(col) and c not in gin_columns
-                         and not documents_native and _engine(db) != "mysql"]
+                         and not documents_native and engine_family(db) != "mysql"]
             if documents:
                 problems.append(f"{step_path} filters on {', '.join(documents)} "
                                 "(JSON/array/text-search) with no GIN/GiST index")
@@ -284,7 +274,7 @@ def partition_unique_keys(ctx: Context) -> Iterator[Finding]:
         part = table.partitioning
         if part is None:
             continue
-        engine = _engine(db)
+        engine = engine_family(db)
         keys = list(_unique_keys(table))
         how = f"{name}: partitioned by {part.kind} of ({', '.join(part.key)})"
         problems = [p for what, cols in keys
