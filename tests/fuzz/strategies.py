@@ -265,7 +265,7 @@ def databases(draw: st.DrawFn, name: str, earlier: dict[str, dict[str, list[str]
                 {"columns": draw(st.lists(st.sampled_from(pool), min_size=1, max_size=3,
                                           unique=True)),
                  **draw(st.fixed_dictionaries({}, optional={
-                     "kind": st.sampled_from(("btree", "hash", "gin", "gist", "brin")),
+                     "kind": st.sampled_from(("btree", "hash", "gin", "gist", "brin", "fulltext")),
                      "unique": st.booleans(), "name": names()}))}
                 for _ in range(draw(st.integers(1, 2)))]
         if columns and draw(st.integers(0, 4)) == 0:
@@ -354,6 +354,14 @@ def query(draw: st.DrawFn, tables: dict[str, list[str]]) -> dict[str, Any]:
     _optional(draw, q, "batch", ints(1, 100), 0.2)
     _optional(draw, q, "atomic", st.booleans(), 0.2)
     _optional(draw, q, "for_update", st.booleans(), 0.1)
+    rest = [c for c in columns if c not in q.get("where", [])]
+    if rest:
+        _optional(draw, q, "range", st.sampled_from(rest), 0.15)
+    _optional(draw, q, "contains", st.lists(pick, max_size=1, unique=True), 0.05)
+    _optional(draw, q, "aggregate", st.booleans(), 0.1)
+    if draw(st.integers(0, 4)) == 0:  # rows matched: a count, or a share of the table
+        q.update(draw(st.one_of(st.fixed_dictionaries({"rows": ints(0, 5_000_000)}),
+                                st.fixed_dictionaries({"selectivity": nums(0, 1)}))))
     return q
 
 
