@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	@$(PY) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "designkit needs Python >= 3.11; install one and run: make PY=python3.11 ...")'
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV) || { echo "could not create $(VENV): install the venv module (Debian/Ubuntu: apt-get install python3-venv)"; exit 1; }
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[notebook,dev,import]'
+	$(BIN)/python -m pip install --quiet -e '.[notebook,dev,import,calibrate]'
 	@touch $(STAMP)
 
 dot:
@@ -90,11 +90,14 @@ fuzz: venv dot mermaid
 
 # The estimate against the simulation on generated designs of every step kind, holder and
 # time shape, and held workers against exact Markov chains (a few minutes; the tables are
-# what docs/estimator.md quotes).
-fidelity: venv
+# what docs/estimator.md quotes); then against a real PostgreSQL under open-loop Poisson
+# load through a real pool (about 9 minutes; writes docs/fidelity.md).
+fidelity: venv postgres
 	$(BIN)/python benchmarks/fidelity_step_kinds.py
 	$(BIN)/python benchmarks/held_departures.py
 	$(BIN)/python benchmarks/fidelity_transient.py
+	$(BIN)/python -m pip install --quiet -e '.[fidelity]'
+	$(BIN)/python benchmarks/fidelity_postgres.py --write-docs
 
 docs: venv
 	$(BIN)/python docs/_gen_format.py

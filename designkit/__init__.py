@@ -24,6 +24,7 @@ from designkit.assess import (
     assess,
     rule,
 )
+from designkit.calibration import CalibrationError, CalibrationFit, calibrate
 from designkit.diff import DesignDiff, diff
 from designkit.errors import (
     DesignError,
@@ -60,12 +61,14 @@ from designkit.estimate import (
 )
 from designkit.flow.plans import QueryPlan, QueryPlans, query_plans
 from designkit.flow.subset import subset, too_large_to_draw
+from designkit.measure import MeasurementError, Measurements, Observation, measurements
 from designkit.model import (
     FORMAT_VERSION,
     Attestation,
     Auth,
     Cache,
     CacheStep,
+    Calibration,
     CallStep,
     CircuitBreaker,
     Column,
@@ -127,6 +130,9 @@ __all__ = [
     "Auth",
     "Cache",
     "CacheStep",
+    "Calibration",
+    "CalibrationError",
+    "CalibrationFit",
     "CallStep",
     "Capacity",
     "CircuitBreaker",
@@ -154,9 +160,12 @@ __all__ = [
     "LockStep",
     "Loop",
     "LoopStep",
+    "MeasurementError",
+    "Measurements",
     "MissingDependencyError",
     "NotApplicable",
     "NotFoundError",
+    "Observation",
     "ParallelStep",
     "Partitioning",
     "Policy",
@@ -195,6 +204,7 @@ __all__ = [
     "WriteError",
     "__version__",
     "assess",
+    "calibrate",
     "diff",
     "dump",
     "estimate",
@@ -203,6 +213,7 @@ __all__ = [
     "growth",
     "json_schema",
     "load",
+    "measurements",
     "query_plans",
     "rule",
     "save",

@@ -286,6 +286,16 @@ def _register_imports() -> None:
 _register_imports()
 
 
+def _register_calibrate() -> None:
+    """``calibrate`` (a light module: SciPy and the readers load when it runs)."""
+    from designkit.cli_calibrate import calibrate_command
+
+    cli.add_command(calibrate_command)
+
+
+_register_calibrate()
+
+
 @cli.command(name="verify")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--database", "targets", multiple=True, required=True, metavar="NAME=WHERE",

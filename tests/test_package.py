@@ -22,7 +22,7 @@ def test_all_lists_exactly_the_public_names() -> None:
     public = {n for n in vars(dk) if not n.startswith("_")} - {
         "annotations", "errors", "gcpause", "model", "schema", "templates", "cli", "render",
         "widgets", "safe_write", "text", "flow", "maths", "imports", "migration", "verify",
-        "cli_import_openapi", "cli_import_schema"}
+        "cli_import_openapi", "cli_import_schema", "calibration", "cli_calibrate", "measure"}
     public |= {"__version__", "templates"}
     assert set(dk.__all__) == public
 

@@ -23,6 +23,7 @@ from designkit.estimate.result import (
     Successes,
 )
 from designkit.estimate.scenarios import Scenario
+from designkit.estimate.slowdown import slowed
 from designkit.estimate.solve import Solution, Trials, solve, trials
 from designkit.flow.nodes import Flow
 from designkit.gcpause import gc_paused
@@ -30,6 +31,7 @@ from designkit.model.problems import format_path, nearest
 from designkit.model.refs import EndpointRef
 
 if TYPE_CHECKING:
+    from designkit.estimate.slowdown import Slowdown
     from designkit.model.design import Design
 
 __all__ = ["estimate", "estimate_with"]
@@ -126,6 +128,8 @@ def capacities(program: Program, load: dict[str, float], total_scale: float,
     """How far the user-facing load can grow and what gives first; the same for the
     background work (queues' handlers) when the design has any loaded (else ``None``).
     ``load``: the workload at scale 1; ``base``: its solution, when known."""
+    if program.slowdown is not None:
+        return slowed_capacity(program.slowdown, load, total_scale), None
     base = base if base is not None else trials(program, load, [1.0])
     background = background_stations(program, load)
     if not (background & (base.utilization[:, 0] > 0)).any():
@@ -134,6 +138,32 @@ def capacities(program: Program, load: dict[str, float], total_scale: float,
     back = max_scale(program, load, base=base, stations=background)
     return (_capacity(program, *user, total_scale),
             _capacity(program, *back, total_scale))
+
+
+def slowed_capacity(slowdown: Slowdown, load: dict[str, float], total_scale: float,
+                    tolerance: float = 1e-5) -> Capacity:
+    """How far the load can grow when components slow down as they fill: the scale at
+    which the design, stretched for that scale, first saturates (bisection: the stretch
+    grows with the load, so the capacity of one stretched program overstates it)."""
+    def solved(scale: float) -> tuple[Program, Solution]:
+        program = slowdown.program(load, scale)
+        return program, solve(program, load, scale)
+
+    unstretched = compile_design(slowdown.source, slowdown.days)
+    high, _ = max_scale(unstretched, load)  # slowing down only lowers it
+    if not math.isfinite(high) or high <= 0:
+        return _capacity(unstretched, high, None, total_scale)
+    low = 0.0
+    while high - low > tolerance * high:
+        middle = (low + high) / 2
+        if solved(middle)[1].saturated():
+            high = middle
+        else:
+            low = middle
+    program, solution = solved(low)
+    busiest = max(range(len(program.stations)),
+                  key=lambda i: solution.stations[i].utilization, default=None)
+    return _capacity(program, low, busiest, total_scale)
 
 
 def _capacity(program: Program, cap: float, worst: int | None, total_scale: float
@@ -169,6 +199,7 @@ def prepare(design: Design, workload: dict[str, float] | None, scenario: Scenari
     else:
         source, program = _compiled(design, scenario, days)
     load = _workload(design, workload)
+    program = slowed(source, program, load, total, days)
     return source, program, load, total, scenario
 
 

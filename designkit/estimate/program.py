@@ -20,6 +20,7 @@ from designkit.model.design import Design
 
 if TYPE_CHECKING:
     from designkit.estimate.errors import Errors
+    from designkit.estimate.slowdown import Slowdown
     from designkit.estimate.solve import Flows
     from designkit.estimate.tape import Tape
 
@@ -40,6 +41,9 @@ class Program:
         by_component: Station indexes by component, once asked.
         traffic: The unit traffic of the last :data:`KEPT_WORKLOADS` workloads.
         errors: Per endpoint, how often its requests fail and why, once asked.
+        slowdown: The design's calibrated slowdowns, when this program is the design
+            stretched for one load (:mod:`designkit.estimate.slowdown`): a capacity search
+            solves them again at each load it tries.
     """
 
     flow: Flow
@@ -49,6 +53,7 @@ class Program:
     errors: list[Errors] | None = None
     traffic: OrderedDict[tuple[tuple[str, float], ...], Flows] = field(
         default_factory=OrderedDict)
+    slowdown: Slowdown | None = None
 
     @property
     def stations(self) -> tuple[Resource, ...]:
@@ -82,8 +87,10 @@ class Program:
             self.traffic.popitem(last=False)
 
 
-def compile_design(design: Design, days: float = 0.0) -> Program:
-    """The program of a (valid) design, with tables grown by ``days``.
+def compile_design(design: Design, days: float = 0.0,
+                   stretch: Mapping[str, float] | None = None) -> Program:
+    """The program of a (valid) design, with tables grown by ``days`` (and components'
+    times stretched by ``stretch``: a calibrated slowdown at one load).
 
     Raises:
         DesignError: The design's references are broken (see ``design.problems()``).
@@ -94,4 +101,4 @@ def compile_design(design: Design, days: float = 0.0) -> Program:
         >>> program.stations[0].id
         'checkout-api workers'
     """
-    return Program(flow_program(design, days))
+    return Program(flow_program(design, days, stretch))

@@ -544,11 +544,37 @@ class Estimate:
         return [] if self._source is None else assumptions(self._source, self.days,
                                                            self._flow)
 
+    @property
+    def beyond_measured(self) -> dict[str, tuple[float, float]]:
+        """Endpoints loaded past the highest load their calibration measured: ``{endpoint:
+        (factor, measured rps)}`` — their numbers extrapolate the measurements.
+
+        Example:
+            >>> import designkit as dk
+            >>> d = dk.Design(name="x")
+            >>> _ = d.service("api", workers=4).endpoint("GET /x", cpu_ms=10)
+            >>> _ = d.set_load("api GET /x", 300)
+            >>> d.calibration = {"measured": {"api GET /x": 200}}
+            >>> dk.estimate(d).beyond_measured
+            {'api GET /x': (1.5, 200.0)}
+        """
+        calibration = self._source.calibration if self._source is not None else None
+        if calibration is None:
+            return {}
+        out = {}
+        for key, measured in calibration.measured.items():
+            e = self.endpoints.get(key)
+            if e is not None and e.rps > measured * (1 + 1e-3):  # (written to 4 digits)
+                out[key] = (e.rps / measured if measured > 0 else math.inf, measured)
+        return out
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON contract of ``designkit estimate --format json`` (no NaN/Infinity);
         ``"slos"`` when the design states any; ``"assumptions"``: the defaults it relies
-        on, one entry per setting, value and source with the ``"subjects"`` that use it."""
+        on, one entry per setting, value and source with the ``"subjects"`` that use it;
+        ``"beyond_measured"`` when a calibrated endpoint is loaded past its measurements."""
         slos = self.slos
+        beyond = self.beyond_measured
         return {
             "design": self.design,
             "scale": self.scale,
@@ -568,6 +594,8 @@ class Estimate:
                 for r in self.retry_storms],
             **({"slos": {k: c.to_dict() for k, c in slos.items()}} if slos else {}),
             "assumptions": _grouped(self.assumptions),
+            **({"beyond_measured": {k: {"factor": _finite(f), "measured_rps": m}
+                                    for k, (f, m) in beyond.items()}} if beyond else {}),
         }
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -662,6 +690,7 @@ class Estimate:
                 if len(assumed) > ASSUMED_SHOWN else ""
             parts += ["", f"relies on {len(assumed):,} default(s): {shown}{more} — state them, "
                           "or see their sources in --format json (\"assumptions\")"]
+        parts += [f"\n{line}" for line in self._extrapolated()]
         risky = [r for r in self.retry_storms if r.at_risk]
         if risky:
             parts += ["", "retry storms possible (every attempt used):"]
@@ -669,6 +698,15 @@ class Estimate:
                       f"{_percent(r.utilization_retrying)} (now {_percent(r.utilization_now)}, "
                       f"{r.max_attempts} attempts)" for r in risky]
         return "\n".join(parts)
+
+    def _extrapolated(self) -> list[str]:
+        """What to say of endpoints loaded past their measurements (one line)."""
+        beyond = self.beyond_measured
+        if not beyond:
+            return []
+        said = ", ".join(f"{k} at {f:.3g}× the {m:,.4g} rps measured"
+                         for k, (f, m) in beyond.items())
+        return [f"beyond the measurements: {said} — the calibrated times are extrapolated"]
 
     def __repr__(self) -> str:
         scale = "inf" if math.isinf(self.max_scale) else f"{self.max_scale:.3g}"
@@ -727,6 +765,8 @@ class Estimate:
                 "<table><tr><th>station</th><th>servers</th><th>arrivals/s</th>"
                 "<th>service ms</th><th>utilization</th><th>wait ms</th></tr>"
                 f"{st_rows}</table>{note}"
+                + "".join(f"<p><strong>{esc(line)}</strong></p>"
+                          for line in self._extrapolated()) +
                 f"<p>utilization coloured above the policy's {self.utilization_max:.0%}; "
                 "red = saturated</p></div>")
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import heapq
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import assert_never
 
@@ -40,7 +40,7 @@ from designkit.flow.nodes import (
     Visit,
 )
 from designkit.flow.plan import plan_query
-from designkit.flow.times import Constant, Spec, TwoPoint
+from designkit.flow.times import Constant, Spec, TwoPoint, shape_of
 from designkit.model.components import Cache, Component, External, Lock, Queue
 from designkit.model.database import DEFAULT_POOL_SIZE, Database, Table
 from designkit.model.design import Design
@@ -68,7 +68,8 @@ __all__ = ["build", "check_references", "design_steps", "parse_foreign_key", "pr
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
-def build(design: Design, days: float = 0.0, known: Iterable[str] = ()) -> Flow:
+def build(design: Design, days: float = 0.0, known: Iterable[str] = (),
+          stretch: Mapping[str, float] | None = None) -> Flow:
     """The flow of ``design``, with tables grown by ``days`` for its query times.
 
     Args:
@@ -76,6 +77,8 @@ def build(design: Design, days: float = 0.0, known: Iterable[str] = ()) -> Flow:
         days: Days of table growth behind each derived query time.
         known: Further component names that exist but failed validation; references to
             them are not reported.
+        stretch: Factors on the times of components, beyond their calibration (a
+            calibrated slowdown at one load: :mod:`designkit.estimate.slowdown`).
 
     Example:
         >>> import designkit as dk
@@ -83,7 +86,7 @@ def build(design: Design, days: float = 0.0, known: Iterable[str] = ()) -> Flow:
         >>> flow.resources[0].id, flow.problems
         ('checkout-api workers', ())
     """
-    return _Builder(design, days, set(known)).run()
+    return _Builder(design, days, set(known), stretch or {}).run()
 
 
 def check_references(design: Design, known: Iterable[str] = ()) -> list[Problem]:
@@ -154,7 +157,8 @@ def design_steps(design: Design) -> Iterator[tuple[EndpointRef, Path, Step]]:
             yield ref, path, step
 
 
-def program(design: Design, days: float = 0.0) -> Flow:
+def program(design: Design, days: float = 0.0,
+            stretch: Mapping[str, float] | None = None) -> Flow:
     """The flow of a design to estimate: :func:`build`, refused when it has problems.
 
     Raises:
@@ -165,7 +169,7 @@ def program(design: Design, days: float = 0.0) -> Flow:
         >>> program(dk.template("flash-sale")).stations[0].id
         'checkout-api workers'
     """
-    flow = build(design, days)
+    flow = build(design, days, stretch=stretch)
     if flow.problems:
         raise DesignError(list(flow.problems), source=f"design {design.name!r}")
     return flow
@@ -202,8 +206,10 @@ class _Around:
 
 
 class _Builder:
-    def __init__(self, design: Design, days: float, known: set[str]) -> None:
+    def __init__(self, design: Design, days: float, known: set[str],
+                 stretch: Mapping[str, float]) -> None:
         self.design = design
+        self.stretch = stretch
         self.components = design.components
         self.days = days
         self.known = known
@@ -267,6 +273,7 @@ class _Builder:
                             f"{component.failure_rate:g})")
         self.sagas()
         self.invariants()
+        self.calibration()
         for field in ("workload", "schedule"):
             for key in getattr(self.design, field):
                 if is_endpoint_ref(key):
@@ -322,7 +329,7 @@ class _Builder:
             steps = self.steps(endpoint.steps, (*where, "steps"), around)
             self.endpoints.append(EndpointFlow(
                 ref, self.resource_ids[f"{name} workers"], service.io == "blocking",
-                Spec.of(endpoint.cpu_ms), steps, endpoint.timeout_ms,
+                self.timed(name, Spec.of(endpoint.cpu_ms)), steps, endpoint.timeout_ms,
                 self.consume.get(str(ref))))
 
     def steps(self, steps: Sequence[Step], path: Path, around: _Around) -> Seq:
@@ -370,7 +377,8 @@ class _Builder:
                 lock = self.components.get(step.lock)
                 if not valid or not isinstance(lock, Lock):
                     return body
-                return self.locked(step.lock, lock, body, Constant(lock.acquire_ms), site)
+                return self.locked(step.lock, lock, body,
+                                   self.timed(step.lock, Constant(lock.acquire_ms)), site)
             case CacheStep():
                 cache = self.components.get(step.cache)
                 hit = step.hit_ratio if step.hit_ratio is not None else (
@@ -426,6 +434,20 @@ class _Builder:
             return node
         return Fallback(node, self.steps(step.fallback, (*path, "fallback"), around), site)
 
+    # -- times ---------------------------------------------------------------------------
+
+    def timed(self, component: str, time: Spec) -> Spec:
+        """A time ``component`` spends, as its calibration (and the stretch of its
+        slowdown at the load being solved) says: scaled, and of the calibrated shape."""
+        calibrated = (self.design.calibration.components.get(component)
+                      if self.design.calibration is not None else None)
+        factor = self.stretch.get(component, 1.0) * (calibrated.scale if calibrated else 1.0)
+        if factor != 1.0:
+            time = time.scaled(factor)
+        if calibrated is not None and calibrated.scv is not None and time.mean > 0:
+            time = shape_of(time.mean, calibrated.scv)
+        return time
+
     # -- network -------------------------------------------------------------------------
 
     def hop(self, around: _Around, target: str, site: Site | None,
@@ -479,7 +501,8 @@ class _Builder:
         component = self.component(path, "call", text)
         if component is None:
             return Seq()
-        override = Spec.of(step.service_ms) if step.service_ms is not None else None
+        override = (self.timed(text, Spec.of(step.service_ms))
+                    if step.service_ms is not None else None)
         if isinstance(component, Service):
             options = [r for r in self.index if r.startswith(text + " ")]
             self.report((*path, "call"), f"a call to service {text!r} names its endpoint "
@@ -497,8 +520,8 @@ class _Builder:
                                           (path, around.normal, "call"))
             return self.publish(text, step.count, site)
         if isinstance(component, Lock):
-            return self.locked(text, component, Seq(),
-                               override or Constant(component.acquire_ms), site)
+            return self.locked(text, component, Seq(), override or self.timed(
+                text, Constant(component.acquire_ms)), site)
         if isinstance(component, External):
             bounded: int | None = None
             if component.concurrency is not None:
@@ -507,7 +530,7 @@ class _Builder:
             breaker = component.circuit_breaker
             return ExternalCall(
                 component=text,
-                latency=override or Spec.of(component.latency_ms),
+                latency=override or self.timed(text, Spec.of(component.latency_ms)),
                 timeout_ms=step.timeout_ms or component.timeout_ms,
                 retries=_copy(step.retries or component.retries),
                 failure_rate=(component.failure_rate if component.availability is None
@@ -535,7 +558,8 @@ class _Builder:
             time = override
         else:
             assert step.query is not None
-            time = Spec.exponential(plan_query(database, step.query, self.days).ms)
+            time = self.timed(step.call, Spec.exponential(
+                plan_query(database, step.query, self.days).ms))
         cpu = self.resource(f"{step.call} cpu", step.call, "cpu", database.cores)
         visit = Visit(cpu, time, step.count, site)
         if step.call in around.open_tx:
@@ -564,7 +588,8 @@ class _Builder:
     def cache_visit(self, name: str, cache: Cache, override: Spec | None, count: float,
                     site: Site | None) -> Visit:
         station = self.resource(f"{name} servers", name, "servers", 1, cache.servers)
-        return Visit(station, override or Spec.of(setting(cache, "service_ms")), count, site)
+        return Visit(station, override or self.timed(name, Spec.of(setting(cache, "service_ms"))),
+                     count, site)
 
     def publish(self, name: str, count: float, site: Site | None,
                 outbox: Visit | None = None) -> Node:
@@ -573,7 +598,8 @@ class _Builder:
             return Seq()
         station = self.resource(f"{name} partitions", name, "partitions", 1, queue.partitions)
         handler = self.index.get(self.handlers.get(name, ""))
-        return Publish(Visit(station, Spec.of(setting(queue, "service_ms")), 1.0, site),
+        time = self.timed(name, Spec.of(setting(queue, "service_ms")))
+        return Publish(Visit(station, time, 1.0, site),
                        handler, count,
                        site, outbox)
 
@@ -589,7 +615,8 @@ class _Builder:
         if not isinstance(database, Database):
             return None  # the transaction's own reference is reported where it is
         cpu = self.resource(f"{name} cpu", name, "cpu", database.cores)
-        return Visit(cpu, Spec.exponential(setting(database, "write_ms")), 1.0, site)
+        return Visit(cpu, self.timed(name, Spec.exponential(setting(database, "write_ms"))),
+                     1.0, site)
 
     def pool(self, name: str, database: Database, client: str) -> int:
         service = self.components[client]
@@ -662,6 +689,17 @@ class _Builder:
         elif table.columns and to_column not in table.columns:
             self.report(path, f"foreign key to a missing column: table {to_db}.{to_table} "
                         f"has no column {to_column!r}", nearest(to_column, table.columns))
+
+    # -- calibration ---------------------------------------------------------------------
+
+    def calibration(self) -> None:
+        calibration = self.design.calibration
+        if calibration is None:
+            return
+        for name in calibration.components:
+            self.component(("calibration", "components"), name, name)
+        for key in calibration.measured:
+            self.endpoint_ref(("calibration", "measured", key), key)
 
     # -- invariants ----------------------------------------------------------------------
 

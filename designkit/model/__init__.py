@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from designkit.model.calibration import Calibration, ComponentCalibration
 from designkit.model.components import KINDS, Cache, Component, External, Lock, Queue
 from designkit.model.database import Column, Database, Index, Partitioning, Table
 from designkit.model.design import FORMAT_VERSION, Design
@@ -30,8 +31,9 @@ from designkit.model.steps import (
 from designkit.model.times import Time
 
 __all__ = [
-    "FORMAT_VERSION", "KINDS", "Attestation", "Auth", "Cache", "CacheStep", "CallStep",
-    "CircuitBreaker", "Column", "Component", "Cors", "Database", "Design", "Endpoint",
+    "FORMAT_VERSION", "KINDS", "Attestation", "Auth", "Cache", "CacheStep", "Calibration",
+    "CallStep", "CircuitBreaker", "Column", "Component", "ComponentCalibration", "Cors",
+    "Database", "Design", "Endpoint",
     "EndpointRef", "External", "IdempotencyKey", "Index", "Invariant", "LoadProfile", "Lock",
     "LockStep",
     "Loop", "LoopStep", "NotApplicable", "ParallelStep", "Partitioning", "Policy",

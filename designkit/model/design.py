@@ -10,6 +10,7 @@ from pydantic import Field, field_validator
 from designkit.errors import DesignError
 from designkit.model.base import Strict
 from designkit.model.bounds import Rate
+from designkit.model.calibration import Calibration
 from designkit.model.components import Cache, Component, External, Lock, Queue
 from designkit.model.database import Database
 from designkit.model.invariants import Invariant
@@ -67,6 +68,10 @@ class Design(Strict):
         previous: The design file of the version running now, relative to this file: the
             schema changes since then must each have a migration script (a database's
             ``migrations``; DK-DB-005 checks it).
+        calibration: What measurements taught: each calibrated component's time scale,
+            shape and slowdown with load, and the highest load measured per endpoint
+            (``designkit calibrate`` writes it; a workload beyond it is named as an
+            extrapolation).
         network: Round trips between placed components (``region``, ``az``): stating it,
             or placing any component, gives every hop a network time.
         waivers: Accepted findings.
@@ -102,6 +107,7 @@ class Design(Strict):
     network: Network | None = None
     invariants: dict[str, Invariant] = Field(default_factory=dict)
     previous: str | None = None
+    calibration: Calibration | None = None
     waivers: list[Waiver] = Field(default_factory=list)
     not_applicable: list[NotApplicable] = Field(default_factory=list)
     attestations: list[Attestation] = Field(default_factory=list)

@@ -1,0 +1,265 @@
+"""``dk.calibrate``: a design fitted to what a load test or a trace measured."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from designkit.calibration.fit import STATS, Parameter, Run, Target, significant, solve_fit
+from designkit.calibration.match import Ambiguous, component_of, endpoint_of
+from designkit.calibration.result import CalibrationFit, Row
+from designkit.errors import DesignkitError, MissingDependencyError
+from designkit.flow.nodes import Flow, Site
+from designkit.model.components import Lock
+from designkit.model.problems import nearest
+from designkit.model.service import Service
+from designkit.model.steps import CallStep
+
+if TYPE_CHECKING:
+    from designkit.estimate.result import Estimate
+    from designkit.measure import Measurements, Observation
+    from designkit.model.design import Design
+
+__all__ = ["CalibrationError", "calibrate"]
+
+WHAT = ("scale", "scv", "slowdown")
+
+
+class CalibrationError(DesignkitError, ValueError):
+    """The measurements cannot calibrate the design: nothing in them is part of it, a
+    name fits several endpoints, a component to fit does not exist.
+
+    Example:
+        >>> import designkit as dk
+        >>> issubclass(dk.CalibrationError, dk.DesignkitError)
+        True
+    """
+
+
+def calibrate(design: Design, measurements: Measurements, fit: Iterable[str] | None = None,
+              mapping: Mapping[str, str] | None = None, shape: bool | None = None,
+              slowdown: bool | None = None) -> CalibrationFit:
+    """Fit a design's times to measurements, and say how well they fit.
+
+    Each run of the measurements (one load level) is estimated at the rates it measured;
+    the fitted components' times (``scale``), their shape (``scv``) and how they slow down
+    as they fill (``slowdown``) are chosen so that every endpoint's mean, p50, p95 and p99
+    (and every span's mean) come out as measured. The result's design holds them in its
+    ``calibration:`` section, with the highest load measured per endpoint: estimating it
+    past that load is named as an extrapolation.
+
+    Args:
+        design: The design measured.
+        measurements: What was measured (:func:`designkit.measurements`).
+        fit: Components whose times to fit; default: every component the measured
+            endpoints spend time in.
+        mapping: Measured names to design references, where they are not found by
+            themselves: ``{"checkout": "shop POST /orders", "pg-query": "orders-db"}``.
+        shape: Fit each component's scv (default: when percentiles were measured).
+        slowdown: Fit each component's slowdown with load (default: when two or more
+            loads were measured).
+
+    Returns:
+        The fit: the calibrated design, the parameters with their standard errors, and the
+        error of every measured statistic.
+
+    Raises:
+        CalibrationError: No measured name is part of the design, a name fits several
+            endpoints, or a component in ``fit`` does not exist.
+        MissingDependencyError: SciPy is not installed.
+
+    Example:
+        >>> import designkit as dk
+        >>> from designkit.measure import Measurements, Observation
+        >>> d = dk.Design(name="x")
+        >>> _ = d.service("api", workers=1).endpoint("GET /x", cpu_ms=5)
+        >>> seen = Measurements((Observation("GET /x", "endpoint", "run", 50.0, 5000, 0,
+        ...                                  20.0, None, None, None),))
+        >>> f = dk.calibrate(d, seen)
+        >>> round(f.design.calibration.components["api"].scale, 3)  # M/M/1: 10 ms
+        2.0
+    """
+    try:
+        import scipy  # noqa: F401
+    except ImportError:
+        raise MissingDependencyError(
+            "calibrate needs SciPy; install it: pip install 'designkit[calibrate]'") from None
+    from designkit.flow.build import build
+
+    design.validate()
+    flow = build(design)
+    runs, unmatched = _runs(design, measurements, mapping or {})
+    measured_keys = {k for run in runs for k in run.workload}
+    names = _fitted(design, flow, measured_keys, fit)
+    has_shape = any(t.stat in ("p50_ms", "p95_ms", "p99_ms") for r in runs for t in r.targets)
+    loads = {round(sum(r.workload.values()), 9) for r in runs}
+    shape = has_shape if shape is None else shape
+    slowdown = len(loads) >= 2 if slowdown is None else slowdown
+    parameters = _parameters(design, names, shape, slowdown)
+    extent = {k: significant(max(r.workload.get(k, 0.0) for r in runs))
+              for k in sorted(measured_keys)}
+    sources = sorted({o.source.split(":")[0] for o in measurements.observations if o.source})
+    calibrated, predicted = solve_fit(design, runs, parameters, _predictor(flow), extent,
+                                      sources)
+    rows = [Row(t.run, t.endpoint, t.stat, run.workload.get(t.endpoint, math.nan),
+                t.measured, p)
+            for run, values in zip(runs, predicted, strict=True)
+            for t, p in zip(run.targets, values, strict=True)]
+    return CalibrationFit(calibrated, tuple(parameters), tuple(rows),
+                          tuple((r.name, dict(r.workload)) for r in runs), tuple(unmatched))
+
+
+def _runs(design: Design, measurements: Measurements, mapping: Mapping[str, str]
+          ) -> tuple[list[Run], list[str]]:
+    """The runs, each with its workload and targets; the names matched to nothing."""
+    runs: dict[str, Run] = {}
+    unmatched: list[str] = []
+    spans: list[Observation] = []
+    for o in measurements.observations:
+        if o.kind != "endpoint":
+            spans.append(o)
+            continue
+        try:
+            key = endpoint_of(design, o.name, o.attributes, mapping)
+        except Ambiguous as err:
+            raise CalibrationError(f"{o.source or o.run}: {err}; say which with a mapping "
+                                   f"(--map '{o.name}=SVC METHOD /path')") from None
+        if key is None:
+            unmatched.append(f"{o.name} ({o.run})")
+            continue
+        run = runs.setdefault(o.run, Run(o.run, {}))
+        run.workload[key] = run.workload.get(key, 0.0) + o.rate_rps
+        for stat, weight in STATS:
+            value = getattr(o, stat)
+            if value is not None and math.isfinite(value) and value > 0:
+                run.targets.append(Target(o.run, key, stat, float(value), weight))
+    if not runs:
+        known = [str(ref) for ref, _ in design.endpoints()]
+        seen = sorted({o.name for o in measurements.endpoints()})
+        hint = nearest(seen[0], known) if seen else ()
+        raise CalibrationError(
+            f"no measured endpoint is part of design {design.name!r}: measured "
+            f"{', '.join(seen[:5]) or 'no endpoint'}; the design has {', '.join(known[:5])}"
+            + (f" (did you mean {hint[0]!r}?)" if hint else "")
+            + " — name them as 'svc METHOD /path', 'METHOD /path', or map them")
+    for o in spans:
+        component = component_of(design, o.name, o.attributes, mapping)
+        into = runs.get(o.run)
+        if component is None or into is None or not (o.mean_ms and o.mean_ms > 0):
+            unmatched.append(f"{o.name} ({o.run}, span)")
+            continue
+        into.targets.append(Target(o.run, "", f"span:{component}", float(o.mean_ms), 1.0))
+    return list(runs.values()), unmatched
+
+
+def _fitted(design: Design, flow: Flow, keys: set[str], fit: Iterable[str] | None
+            ) -> list[str]:
+    """The components to fit: those named, else every one the measured endpoints (and the
+    endpoints they call) spend time in."""
+    if fit is not None:
+        named = list(dict.fromkeys(fit))
+        for name in named:
+            if name not in design.components:
+                hint = nearest(name, design.components)
+                raise CalibrationError(f"no component {name!r} to fit" + (
+                    f" (did you mean {hint[0]!r}?)" if hint else ""))
+        return named
+    reached = set(keys)
+    names: list[str] = []
+    todo = list(keys)
+    sites: dict[str, list[Site]] = {}
+    for site in flow.sites:
+        sites.setdefault(str(site.ref), []).append(site)
+    while todo:
+        key = todo.pop()
+        service = key.split(" ", 1)[0]
+        component = design.components.get(service)
+        endpoint = component.endpoints.get(key.split(" ", 1)[1]) if isinstance(
+            component, Service) else None
+        if endpoint is None and isinstance(component, Service):
+            endpoint = next((e for k, e in component.endpoints.items()
+                             if f"{service} {' '.join(k.split())}".lower() == key.lower()),
+                            None)
+        if endpoint is not None and _spends(endpoint.cpu_ms) and service not in names:
+            names.append(service)
+        for site in sites.get(key, ()):
+            step = site.step
+            if not isinstance(step, CallStep) or site.target is None:
+                continue
+            target = design.components.get(site.target)
+            if target is not None and not isinstance(target, Service | Lock) \
+                    and site.target not in names:
+                names.append(site.target)
+            callee = " ".join(step.call.split())
+            for other in flow.index:
+                if other.lower() == callee.lower() and other not in reached:
+                    reached.add(other)
+                    todo.append(other)
+    return names
+
+
+def _spends(time: object) -> bool:
+    """Whether a stated time is more than nothing."""
+    from designkit.flow.times import Spec
+
+    return Spec.of(time).mean > 0  # type: ignore[arg-type]
+
+
+def _parameters(design: Design, names: Sequence[str], shape: bool, slowdown: bool
+                ) -> list[Parameter]:
+    before = design.calibration.components if design.calibration else {}
+    out = []
+    for name in names:
+        was = before.get(name)
+        out.append(Parameter(name, "scale", was.scale if was else 1.0))
+        if shape:
+            out.append(Parameter(name, "scv", was.scv if was and was.scv is not None else 1.0))
+        if slowdown:
+            out.append(Parameter(name, "slowdown", was.slowdown if was else 0.0))
+    return out
+
+
+def _predictor(flow: Flow):  # type: ignore[no-untyped-def]
+    """The function giving a run's targets under a design."""
+    from designkit.estimate.api import estimate_with
+
+    def predict(design: Design, run: Run) -> list[float]:
+        e = estimate_with(design, workload=run.workload, capacity=False)
+        return [_value(e, t) for t in run.targets]
+
+    return predict
+
+
+def _value(e: Estimate, target: Target) -> float:
+    if target.stat.startswith("span:"):
+        return _span_mean(e, target.stat.removeprefix("span:"))
+    found = e.endpoints.get(target.endpoint)
+    if found is None:
+        return math.nan
+    return float(getattr(found, target.stat))
+
+
+def _span_mean(e: Estimate, component: str) -> float:
+    """The mean time of one call of ``component`` over every loaded endpoint (weighted by
+    how often each calls it)."""
+    from designkit.estimate.step_times import endpoint_times
+
+    flow = e._flow
+    assert flow is not None
+    total = weight = 0.0
+    for key, endpoint in e.endpoints.items():
+        if endpoint.rps <= 0:
+            continue
+        times = None
+        for site in flow.sites_of(key):
+            step = site.step
+            if isinstance(step, CallStep) and site.target == component:
+                times = times or endpoint_times(flow, key, e)
+                found = times.steps.get(site.path)
+                if found is None or not math.isfinite(found.own_ms):
+                    continue
+                rate = endpoint.rps * site.rate
+                total += rate * found.own_ms / step.count
+                weight += rate
+    return total / weight if weight > 0 else math.nan

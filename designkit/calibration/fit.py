@@ -1,0 +1,233 @@
+"""Fit a design's times to measurements: least squares on relative errors.
+
+The unknowns are, per fitted component, the factor on its times (``scale``), their shape
+(``scv``: fitted when the measurements have percentiles) and how it slows down with load
+(``slowdown``: fitted when the runs cover two or more loads). Each run (one load level) is
+estimated at the rates it measured; a residual is the log of predicted over measured, for
+every endpoint's mean, p50, p95 and p99 and every span's mean — so a 10 % miss weighs the
+same at 2 ms and at 2 s. A weak pull towards the design as written (1 % of a miss per
+doubling of a time) keeps components the data cannot tell apart where the author put them.
+SciPy's trust-region least squares solves it; the parameters' standard errors come from the
+Jacobian at the optimum.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from designkit.errors import DesignError
+from designkit.model.calibration import Calibration, ComponentCalibration
+from designkit.model.design import Design
+
+__all__ = ["Parameter", "Run", "Target", "solve_fit"]
+
+Floats = NDArray[np.float64]
+
+STATS = (("mean_ms", 1.0), ("p50_ms", 1.0), ("p95_ms", 1.0), ("p99_ms", 0.5))
+"""What is compared, with its weight (a p99 from a short run is noisy: half weight)."""
+
+PRIOR = 0.01
+"""Weight of the pull towards the design as written, per unit of log time (scale) or of
+scv, and per unit of slowdown."""
+
+SATURATED = 10.0
+"""The residual of a statistic the fit predicts saturated (infinite) but was measured."""
+
+NOISE = 0.02
+"""The least relative noise a measured statistic is taken to have (2 %: two runs of one load
+rarely agree better): a fit that happens to be perfect does not make every parameter
+certain — one the data cannot tell from another keeps a large error."""
+
+DETERMINED = 0.1
+"""The standard error under which a parameter counts as told by the measurements."""
+
+SCV_BOUNDS = (0.0, 25.0)
+SLOWDOWN_BOUNDS = (0.0, 50.0)
+SCALE_BOUNDS = (math.log(1e-3), math.log(1e3))
+
+
+@dataclass(frozen=True)
+class Target:
+    """One measured statistic of one run: what the fit must reproduce."""
+
+    run: str
+    endpoint: str  # "svc METHOD /path"
+    stat: str  # "mean_ms" … or "span:<component>"
+    measured: float
+    weight: float
+
+
+@dataclass(frozen=True)
+class Run:
+    """One load level: the rates measured per endpoint, and its targets."""
+
+    name: str
+    workload: dict[str, float]
+    targets: list[Target] = field(default_factory=list)
+
+
+@dataclass
+class Parameter:
+    """One fitted number: a component's ``scale``, ``scv`` or ``slowdown``.
+
+    Attributes:
+        component: The component.
+        what: ``"scale"``, ``"scv"`` or ``"slowdown"``.
+        start: Its value before the fit (the design's).
+        value: Its fitted value.
+        sd: Its standard error (``scale``: of its log, i.e. relative), ``inf`` when the
+            measurements cannot tell it (``nan`` before the fit).
+    """
+
+    component: str
+    what: str
+    start: float
+    value: float = math.nan
+    sd: float = math.nan
+
+    @property
+    def determined(self) -> bool:
+        """Whether the measurements pin it down: a standard error under 0.1 (10 % for a
+        scale, whose error is of its log; 0.1 absolute for an scv or a slowdown) — where
+        the pull towards the design alone would leave one of 2."""
+        return math.isfinite(self.sd) and self.sd < DETERMINED
+
+
+Predict = Callable[[Design, Run], list[float]]
+"""Predicted values of a run's targets under a design (``inf`` when saturated)."""
+
+
+def calibrated(design: Design, parameters: Sequence[Parameter], x: Sequence[float],
+               measured: dict[str, float], sources: list[str]) -> Design:
+    """A copy of ``design`` whose ``calibration`` holds the parameters at ``x``."""
+    components = dict(design.calibration.components) if design.calibration else {}
+    values: dict[str, dict[str, float]] = {}
+    for p, v in zip(parameters, x, strict=True):
+        values.setdefault(p.component, {})[p.what] = math.exp(v) if p.what == "scale" else v
+    for fitted in values.values():  # a slowdown of 1e-12 is none
+        if fitted.get("slowdown", 1.0) < 1e-9:
+            fitted["slowdown"] = 0.0
+    for name, fitted in values.items():
+        before = components.get(name, ComponentCalibration())
+        components[name] = before.model_copy(update=fitted)
+    copy = design.model_copy(deep=True)
+    copy.calibration = Calibration(components=components, measured=measured, sources=sources)
+    return copy
+
+
+def solve_fit(design: Design, runs: list[Run], parameters: list[Parameter],
+              predict: Predict, measured: dict[str, float], sources: list[str],
+              ) -> tuple[Design, list[list[float]]]:
+    """Fit ``parameters`` so that ``predict`` reproduces every run's targets.
+
+    Returns the calibrated design and, per run, its targets' predicted values.
+    """
+    from scipy.optimize import least_squares
+
+    x0 = np.array([_x(p.what, p.start) for p in parameters])
+    lower = np.array([_bounds(p.what)[0] for p in parameters])
+    upper = np.array([_bounds(p.what)[1] for p in parameters])
+    x0 = np.clip(x0, lower, upper)
+    measured_values = [np.array([t.measured for t in run.targets]) for run in runs]
+    weights = [np.array([t.weight for t in run.targets]) for run in runs]
+
+    def residuals(x: Floats) -> Floats:
+        try:
+            d = calibrated(design, parameters, x.tolist(), measured, sources)
+            parts = [_misses(np.array(predict(d, run)), m, w)
+                     for run, m, w in zip(runs, measured_values, weights, strict=True)]
+        except DesignError:
+            parts = [np.full(len(run.targets), SATURATED) for run in runs]
+        prior = PRIOR * (x - x0)
+        return np.concatenate([*parts, prior])
+
+    if parameters:
+        def jacobian(x: Floats) -> Floats:
+            return _forward_differences(residuals, x, upper)
+
+        # dogbox: a slowdown starts at its bound 0, where the trust region's reflective
+        # scaling would keep it
+        result = least_squares(residuals, x0, jac=jacobian, bounds=(lower, upper),
+                               method="dogbox", x_scale="jac", xtol=1e-10, ftol=1e-10,
+                               max_nfev=400)
+        x = result.x
+        _errors(parameters, result.jac, result.fun)
+    else:
+        x = x0
+    for p, v in zip(parameters, x, strict=True):
+        p.value = significant(math.exp(v) if p.what == "scale" else float(v))
+    final = calibrated(design, parameters, [_x(p.what, p.value) for p in parameters],
+                       measured, sources)
+    return final, [predict(final, run) for run in runs]
+
+
+STEP = 1e-4
+"""The finite-difference step, relative to a parameter's size (absolute below 1): the
+latency grid's percentiles are smooth at that scale, and a slowdown at its bound 0 still
+moves."""
+
+
+def _forward_differences(f: Callable[[Floats], Floats], x: Floats, upper: Floats
+                         ) -> Floats:
+    """The Jacobian of ``f`` at ``x`` by forward differences (backward at an upper
+    bound)."""
+    base = f(x)
+    columns = []
+    for i in range(len(x)):
+        h = STEP * max(1.0, abs(float(x[i])))
+        if x[i] + h > upper[i]:
+            h = -h
+        moved = x.copy()
+        moved[i] += h
+        columns.append((f(moved) - base) / h)
+    return np.stack(columns, axis=1)
+
+
+def significant(value: float, digits: int = 4) -> float:
+    """``value`` to ``digits`` significant digits (what the calibrated file says).
+
+    Example:
+        >>> significant(1.428571), significant(0.000123456), significant(0.0)
+        (1.429, 0.0001235, 0.0)
+    """
+    if value == 0 or not math.isfinite(value):
+        return value
+    return round(value, digits - 1 - math.floor(math.log10(abs(value))))
+
+
+def _misses(predicted: Floats, measured: Floats, weight: Floats) -> Floats:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        miss = np.log(predicted / measured)
+    return np.where(np.isfinite(miss), miss, SATURATED) * weight
+
+
+def _x(what: str, value: float) -> float:
+    return math.log(value) if what == "scale" else value
+
+
+def _bounds(what: str) -> tuple[float, float]:
+    return {"scale": SCALE_BOUNDS, "scv": SCV_BOUNDS, "slowdown": SLOWDOWN_BOUNDS}[what]
+
+
+def _errors(parameters: list[Parameter], jac: Floats, fun: Floats) -> None:
+    """Standard errors from the Jacobian at the optimum: (JᵀJ)⁻¹ σ², σ² from the misses
+    (at least :data:`NOISE`²; the prior's rows count as data of their own weight, which
+    keeps JᵀJ invertible). A parameter the data does not move has an infinite error."""
+    m, n = jac.shape
+    dof = max(m - n, 1)
+    sigma2 = max(float(fun @ fun) / dof, NOISE ** 2)
+    jtj = jac.T @ jac
+    try:
+        cov = np.linalg.pinv(jtj) * sigma2
+    except np.linalg.LinAlgError:
+        cov = np.full((n, n), np.inf)
+    data_rows = jac[:m - n]  # the rows of the measurements, without the prior's
+    for i, p in enumerate(parameters):
+        moved = float(np.abs(data_rows[:, i]).max(initial=0.0))
+        var = float(cov[i, i])
+        p.sd = math.sqrt(var) if moved > 10 * PRIOR and var >= 0 else math.inf
