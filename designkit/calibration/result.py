@@ -11,8 +11,6 @@ from typing import TYPE_CHECKING, Any
 from designkit.calibration.fit import Parameter
 
 if TYPE_CHECKING:
-    from matplotlib.figure import Figure
-
     from designkit.model.design import Design
 
 __all__ = ["CalibrationFit", "Row"]
@@ -155,6 +153,10 @@ class CalibrationFit:
         return "\n".join([head, "", self.parameters_table(), "", self.errors_table(), "",
                           *self._notes()])
 
+    def __repr__(self) -> str:
+        return (f"CalibrationFit({self.design.name!r}, {len(self.parameters)} parameters, "
+                f"{len(self.rows)} statistics, worst miss {self.max_error:.1%})")
+
     def _repr_html_(self) -> str:
         esc = html.escape
         params = "".join(
@@ -176,63 +178,6 @@ class CalibrationFit:
                 "<table><tr><th>run</th><th>endpoint</th><th>rps</th><th>stat</th>"
                 "<th>measured ms</th><th>fitted ms</th><th>error</th></tr>"
                 f"{rows}</table>{notes}</div>")
-
-    def plot(self, endpoint: str | None = None, beyond: float = 1.3,
-             stats: tuple[str, ...] = ("p50_ms", "p95_ms")) -> Figure:
-        """Measured points and the calibrated curves against load, for one endpoint (the
-        first measured by default): the fit's rms error as a band, the measured range
-        shaded apart from the extrapolation up to ``beyond`` × the highest load.
-
-        Example:
-            >>> import designkit as dk
-            >>> from designkit.measure import Measurements, Observation
-            >>> d = dk.Design(name="x")
-            >>> _ = d.service("api", workers=1).endpoint("GET /x", cpu_ms=5)
-            >>> f = dk.calibrate(d, Measurements((Observation(
-            ...     "api GET /x", "endpoint", "r1", 50.0, 5000, 0, 20.0, 18.0, 60.0, None),)))
-            >>> f.plot().axes[0].get_xlabel()
-            'load (requests/s)'
-        """
-        import matplotlib.pyplot as plt
-        import numpy as np
-
-        from designkit.estimate.api import estimate_with
-
-        measured = [r for r in self.rows if r.endpoint]
-        key = endpoint or (measured[0].endpoint if measured else "")
-        top = self.measured_up_to.get(key, 0.0)
-        fig, ax = plt.subplots(figsize=(7, 4))
-        if top <= 0:
-            ax.set_title(f"nothing measured for {key}")
-            return fig
-        others = {k: v for _, w in self.runs[-1:] for k, v in w.items() if k != key}
-        loads = np.linspace(top * 0.05, top * beyond, 40)
-        band = self.rms_error
-        colours = {"mean_ms": "#555555", "p50_ms": "#1f77b4", "p95_ms": "#d62728",
-                   "p99_ms": "#9467bd"}
-        curves: dict[str, list[float]] = {s: [] for s in stats}
-        for load in loads:
-            e = estimate_with(self.design, workload={**others, key: float(load)},
-                              capacity=False).endpoints.get(key)
-            for s in stats:
-                curves[s].append(getattr(e, s) if e is not None else math.nan)
-        for s in stats:
-            y = np.array(curves[s], dtype=float)
-            colour = colours.get(s, "black")
-            ax.plot(loads, y, color=colour, label=f"{STAT_NAMES[s]} calibrated")
-            ax.fill_between(loads, y * (1 - band), y * (1 + band), color=colour, alpha=0.15)
-            points = [(r.rps, r.measured) for r in measured if r.endpoint == key and r.stat == s]
-            if points:
-                xs, ys = zip(*points, strict=True)
-                ax.scatter(xs, ys, color=colour, zorder=3, label=f"{STAT_NAMES[s]} measured")
-        ax.axvspan(top, loads[-1], color="#ffbf47", alpha=0.15,
-                   label="beyond the measurements")
-        ax.set_xlabel("load (requests/s)")
-        ax.set_ylabel("latency (ms)")
-        ax.set_title(f"{key}: measured vs calibrated (band: rms miss {band:.1%})")
-        ax.legend(fontsize=8, loc="upper left")
-        fig.tight_layout()
-        return fig
 
 
 def _sd(p: Parameter) -> str:

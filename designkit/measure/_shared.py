@@ -13,6 +13,7 @@ run with fewer than two distinct instants has no measurable rate (``nan``).
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
 import math
@@ -69,8 +70,9 @@ def shown(source: Source) -> str:
     return os.fspath(source)
 
 
-def read_text(path: Path, place: str) -> str:
-    """The file's text (UTF-8, a byte-order mark dropped), or one located error."""
+def read_bytes(path: Path, place: str) -> bytes:
+    """The file's bytes, decompressed when its name ends in ``.gz`` (load-test results are
+    large: ``runs.csv.gz`` reads as ``runs.csv``), or one located error."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -79,6 +81,29 @@ def read_text(path: Path, place: str) -> str:
         raise fail(place, "is a directory, not a file") from None
     except OSError as err:
         raise fail(place, f"cannot be read ({err.strerror})") from None
+    if path.suffix.lower() != ".gz":
+        return data
+    try:
+        return gzip.decompress(data)
+    except (OSError, EOFError) as err:
+        raise fail(place, f"not a complete gzip file ({err})") from None
+
+
+def run_name(path: Path) -> str:
+    """A file's default run name: its stem, without a ``.gz``.
+
+    Example:
+        >>> run_name(Path("runs/low.csv.gz")), run_name(Path("high.jtl"))
+        ('low', 'high')
+    """
+    name = path.name[:-3] if path.name.lower().endswith(".gz") else path.name
+    return Path(name).stem
+
+
+def read_text(path: Path, place: str) -> str:
+    """The file's text (UTF-8, a byte-order mark dropped; a ``.gz`` file decompressed), or
+    one located error."""
+    data = read_bytes(path, place)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as err:

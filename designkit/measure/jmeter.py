@@ -32,6 +32,7 @@ from designkit.measure._shared import (
     fail,
     integer,
     read_text,
+    run_name,
     shown,
 )
 from designkit.measure.observations import Measurements
@@ -75,8 +76,8 @@ def read_jmeter(source: Source) -> Measurements:
     path = Path(place)
     text = read_text(path, place)
     if text.lstrip().startswith("<"):
-        return _read_xml(text, place, path.stem)
-    return _read_csv(text, place, path.stem)
+        return _read_xml(text, place, run_name(path))
+    return _read_csv(text, place, run_name(path))
 
 
 def _read_csv(text: str, place: str, run: str) -> Measurements:

@@ -42,6 +42,7 @@ from designkit.measure._shared import (
     json_lines,
     pointer,
     read_text,
+    run_name,
     shown,
 )
 from designkit.measure.observations import Measurements, Observation
@@ -82,8 +83,8 @@ def read_k6(source: Source) -> Measurements:
     text = read_text(path, place)
     first = next((line for line in text.splitlines() if line.strip()), "")
     if first.lstrip().startswith("{") and '"type"' in first and '"metric"' in first:
-        return _read_points(text, place, path.stem)
-    return _read_summary(json_document(text, place), place, path.stem)
+        return _read_points(text, place, run_name(path))
+    return _read_summary(json_document(text, place), place, run_name(path))
 
 
 def _read_points(text: str, place: str, run: str) -> Measurements:

@@ -38,6 +38,7 @@ from designkit.measure._shared import (
     json_lines,
     pointer,
     read_text,
+    run_name,
     shown,
 )
 from designkit.measure.observations import Measurements
@@ -111,7 +112,7 @@ def read_otlp(source: Source) -> Measurements:
                          f"{names[s.trace, s.span].place}): was a batch exported twice?")
         names.setdefault((s.trace, s.span), s)
     problems.check()
-    run = path.stem
+    run = run_name(path)
     groups = Groups()
     for s in spans:
         parent = names.get((s.trace, s.parent)) if s.parent else None

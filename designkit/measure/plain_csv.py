@@ -31,6 +31,7 @@ from designkit.measure._shared import (
     nearest,
     number,
     read_text,
+    run_name,
     shown,
 )
 from designkit.measure.observations import Measurements
@@ -112,7 +113,7 @@ def read_csv(source: Source) -> Measurements:
                          "nor ok/error")
         if not values["endpoint"]:
             problems.add(where, "endpoint is empty")
-        run = values.get("run", path.stem)
+        run = values.get("run", run_name(path))
         if not run:
             problems.add(where, "run is empty")
         if started is None or latency_ms is None or latency_ms < 0 or failed is None \

@@ -8,7 +8,8 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from designkit.measure._shared import Source, fail, shown
+from designkit.measure._shared import Source, fail, read_bytes, read_text, shown
+from designkit.measure.errors import MeasurementError
 from designkit.measure.jmeter import read_jmeter
 from designkit.measure.k6 import read_k6
 from designkit.measure.locust import locust_stats_path, read_locust
@@ -99,8 +100,7 @@ def detect_format(source: Source) -> str:
         raise fail(place, "no such file")
     if path.is_dir():
         raise fail(place, "is a directory, not a file")
-    with path.open("rb") as handle:
-        head = handle.read(_HEAD).decode("utf-8-sig", errors="replace").lstrip()
+    head = read_bytes(path, place)[:_HEAD].decode("utf-8-sig", errors="replace").lstrip()
     detected = _detect(head, path)
     if detected is None:
         raise fail(place, "not a format designkit reads; pass format= one of:\n" + _formats())
@@ -139,8 +139,8 @@ def _detect_json(head: str, path: Path) -> str | None:
         value = json.loads(first)
     except json.JSONDecodeError:
         try:
-            value = json.loads(path.read_text(encoding="utf-8-sig"))
-        except (json.JSONDecodeError, UnicodeDecodeError):
+            value = json.loads(read_text(path, str(path)))
+        except (json.JSONDecodeError, MeasurementError):
             return _detect_text(head)
     if not isinstance(value, dict):
         return None

@@ -27,12 +27,13 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
+    from designkit.calibration.result import CalibrationFit
     from designkit.estimate.result import Estimate, StationEstimate
     from designkit.estimate.transient import Transient
     from designkit.model.design import Design
 
-__all__ = ["compare", "latency_cdf", "load_curve", "over_time", "table_growth", "to_png",
-           "to_svg", "utilization"]
+__all__ = ["calibration", "compare", "latency_cdf", "load_curve", "over_time", "table_growth",
+           "to_png", "to_svg", "utilization"]
 
 OK, WARNING, SATURATED = "#4c9f70", "#f0a830", "#d62728"
 """Bar colours: below the policy's threshold, above it, saturated."""
@@ -757,3 +758,78 @@ def to_png(fig: Figure, path: str | Path, dpi: int = 150) -> Path:
     with _quiet_drawing():
         fig.savefig(out, format="png", dpi=dpi, metadata={"Software": None})
     return out
+
+
+def calibration(fit: CalibrationFit, endpoint: str | None = None, beyond: float = 1.3,
+                stats: Sequence[str] = ("p50_ms", "p95_ms"),
+                unfitted: Iterable[tuple[float, float, float]] = ()) -> Figure:
+    """A calibration against load, for one endpoint: the measured points, the calibrated
+    design's curves with the fit's rms miss as a band, and the loads beyond the
+    measurements shaded up to ``beyond`` × the highest one.
+
+    Args:
+        fit: The calibration (:func:`designkit.calibrate`).
+        endpoint: The endpoint (``"svc METHOD /path"``); default: the first measured.
+        beyond: How far past the highest measured load to draw.
+        stats: Which statistics: ``"mean_ms"``, ``"p50_ms"``, ``"p95_ms"``, ``"p99_ms"``.
+        unfitted: Points measured but not fitted, ``(rps, p50, p95)`` — a heavier run the
+            calibration is asked to predict (drawn as crosses; the curves reach past
+            them).
+
+    Example:
+        >>> import designkit as dk
+        >>> from designkit.measure import Measurements, Observation
+        >>> from designkit.render import plots
+        >>> d = dk.Design(name="x")
+        >>> _ = d.service("api", workers=1).endpoint("GET /x", cpu_ms=5)
+        >>> f = dk.calibrate(d, Measurements((Observation(
+        ...     "api GET /x", "endpoint", "r1", 50.0, 5000, 0, 20.0, 18.0, 60.0, None),)))
+        >>> fig = plots.calibration(f)
+        >>> fig.axes[0].get_xlabel(), [l.get_label() for l in fig.axes[0].get_lines()]
+        ('load (requests/s)', ['p50 calibrated', 'p95 calibrated'])
+    """
+    import numpy as np
+
+    from designkit.calibration.result import STAT_NAMES
+    from designkit.estimate.api import estimate_with
+
+    measured = [r for r in fit.rows if r.endpoint]
+    key = endpoint or (measured[0].endpoint if measured else "")
+    top = fit.measured_up_to.get(key, 0.0)
+    fig, (ax,) = _figure(8.0, 4.5)
+    if top <= 0:
+        ax.set_title(_shown(f"nothing measured for {key}"))
+        return fig
+    others = {k: v for _, w in fit.runs[-1:] for k, v in w.items() if k != key}
+    unfitted = list(unfitted)
+    right = max([top * beyond, *(rps * 1.05 for rps, _, _ in unfitted)])
+    loads = np.linspace(top * 0.05, right, 48)
+    band = fit.rms_error
+    colours = {"mean_ms": "#555555", "p50_ms": "#1f77b4", "p95_ms": "#d62728",
+               "p99_ms": "#9467bd"}
+    curves: dict[str, list[float]] = {s: [] for s in stats}
+    for load in loads:
+        e = estimate_with(fit.design, workload={**others, key: float(load)},
+                          capacity=False).endpoints.get(key)
+        for s in stats:
+            curves[s].append(getattr(e, s) if e is not None else math.nan)
+    for s in stats:
+        y = np.array(curves[s], dtype=float)
+        colour = colours.get(s, "black")
+        ax.plot(loads, y, color=colour, label=f"{STAT_NAMES[s]} calibrated")
+        ax.fill_between(loads, y * (1 - band), y * (1 + band), color=colour, alpha=0.15)
+        points = [(r.rps, r.measured) for r in measured if r.endpoint == key and r.stat == s]
+        if points:
+            xs, ys = zip(*points, strict=True)
+            ax.scatter(xs, ys, color=colour, zorder=3, label=f"{STAT_NAMES[s]} measured")
+    for rps, p50, p95 in unfitted:
+        ax.scatter([rps, rps], [p50, p95], marker="x", s=70, color=["#1f77b4", "#d62728"],
+                   zorder=4, label="measured, not fitted")
+    ax.axvspan(top, float(loads[-1]), color=WARNING, alpha=0.15,
+               label="beyond the measurements")
+    ax.set_xlabel("load (requests/s)", fontsize=FONT)
+    ax.set_ylabel("latency (ms)", fontsize=FONT)
+    ax.set_title(_shown(f"{key}: measured and calibrated (band: rms miss {band:.1%})"),
+                 fontsize=FONT)
+    ax.legend(fontsize=8, loc="upper left")
+    return fig

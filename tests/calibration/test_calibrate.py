@@ -226,7 +226,15 @@ def test_a_fit_shows_itself_in_a_notebook() -> None:
     data = fit.to_dict()
     assert data["measured_up_to"] == {KEY: 200.0}
     assert {r["stat"] for r in data["rows"]} == {"mean_ms", "p50_ms", "p95_ms", "p99_ms"}
-    figure = fit.plot()
-    assert figure.axes[0].get_xlabel() == "load (requests/s)"
-    assert len(figure.axes[0].collections) >= 3  # two bands, the points, the beyond span
+    from designkit.render import plots
+
+    figure = plots.calibration(fit, unfitted=[(300.0, 15.0, 45.0)])
+    ax = figure.axes[0]
+    assert ax.get_xlabel() == "load (requests/s)"
+    assert [line.get_label() for line in ax.get_lines()] == ["p50 calibrated",
+                                                             "p95 calibrated"]
+    p95 = ax.get_lines()[1]
+    at = dk.estimate(fit.design, workload={KEY: float(p95.get_xdata()[-1])}).endpoints[KEY]
+    assert p95.get_ydata()[-1] == pytest.approx(at.p95_ms)
+    assert p95.get_xdata()[-1] == pytest.approx(1.3 * 200)
     assert not math.isnan(fit.rms_error)

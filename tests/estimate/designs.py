@@ -320,9 +320,22 @@ def failing(rng: random.Random) -> dk.Design:
     return d
 
 
+def calibrated(rng: random.Random) -> dk.Design:
+    """:func:`calls` as measurements adjusted it (``calibration:``): the database slowing
+    down as it fills (slowdown 0.2–1), the cache's times scaled (0.5–2×) into another shape
+    (scv 0–2), the third party's scaled."""
+    d = calls(rng)
+    d.name = "calibrated"
+    d.calibration = {"components": {
+        "db": {"slowdown": _ms(rng, 0.2, 1.0)},
+        "cache": {"scale": _ms(rng, 0.5, 2.0), "scv": rng.choice([0.0, 0.5, 2.0])},
+        "ext": {"scale": _ms(rng, 0.5, 2.0)}}}
+    return d
+
+
 FAMILIES: dict[str, Callable[[random.Random], dk.Design]] = {
     f.__name__: f for f in (calls, transaction, lock, loop, cache, parallel, publish, mixed,
-                            failing)}
+                            failing, calibrated)}
 """Family name → builder of a design from a seeded generator."""
 
 
@@ -411,6 +424,9 @@ def features(design: dk.Design) -> set[str]:
         ['publish', 'publish:handler']
     """
     found = {f"time:{shape}" for shape in shapes(design)}
+    if design.calibration is not None:
+        found |= {f"calibration:{what}" for c in design.calibration.components.values()
+                  for what in ("scale", "scv", "slowdown") if what in c.model_fields_set}
     found |= {f"workers:{c.io}" for c in design.components.values() if isinstance(c, dk.Service)}
     locks: list[tuple[str | int, ...]] = []
     for _, path, step in design_steps(design):

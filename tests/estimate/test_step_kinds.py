@@ -8,7 +8,9 @@ keeps its connection), ``lock`` (nested locks taken in one order), ``loop`` (2�
 ``cache`` (cache-aside with ``on_miss``), ``parallel`` (2–3 branches; a lock around two),
 ``publish`` (a queue with a handler), calls that fail (a third party failing within time
 and by timeout, retried, with a ``fallback``; an internal call's ``failure_rate`` with an
-empty fallback) and all of them in one endpoint; holders are blocking
+empty fallback), all of them in one endpoint, and ``calibrated`` (the calls with a
+``calibration:`` — a database slowing down with load, a cache's times scaled and reshaped,
+a third party's scaled); holders are blocking
 and async services with 2–10 workers, pools of 2–8 connections and locks; times are
 numbers, ``{mean, scv}`` with scv 0, 0.5, 1, 2 and ``{p50, p95}``
 (``test_the_cases_reach_every_step_kind_holder_and_time_shape``).
@@ -104,8 +106,8 @@ from tests.oracles import tandem_chain_response
 pytestmark = pytest.mark.filterwarnings("ignore:.*simulate longer:RuntimeWarning")
 
 LOW = [Case(family, 1, 0.3) for family in FAMILIES]
-HIGH = [Case("calls", 2, 0.85), Case("transaction", 3, 0.75), Case("lock", 1, 0.7),
-        Case("loop", 2, 0.8), Case("cache", 3, 0.85), Case("parallel", 4, 0.75),
+HIGH = [Case("calls", 2, 0.85), Case("calibrated", 2, 0.8), Case("transaction", 3, 0.75),
+        Case("lock", 1, 0.7), Case("loop", 2, 0.8), Case("cache", 3, 0.85), Case("parallel", 4, 0.75),
         Case("publish", 2, 0.75), Case("publish", 4, 0.8), Case("mixed", 3, 0.85),
         Case("failing", 2, 0.8)]
 LIMITS = [Case("transaction", 2, 0.8), Case("lock", 3, 0.8)]
@@ -185,7 +187,7 @@ def test_the_cases_reach_every_step_kind_holder_and_time_shape() -> None:
         "call:fallback", "call:fallback(degrade)", "call:failure_rate",
         "workers:blocking", "workers:async",
         "pool", "time:number", "time:scv0", "time:scv0.5", "time:scv1", "time:scv2",
-        "time:lognormal"}
+        "time:lognormal", "calibration:scale", "calibration:scv", "calibration:slowdown"}
     assert wanted <= reached, sorted(wanted - reached)
     assert {f for f in reached if f.startswith("loop:")} <= {f"loop:{n}" for n in range(2, 6)}
     for case in CASES.values():

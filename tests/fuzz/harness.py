@@ -2,7 +2,8 @@
 
 :func:`exercise` writes a :class:`~tests.fuzz.strategies.Case` to a file and runs, through
 ``designkit.cli.main``: ``validate``; ``estimate`` as a table and JSON; ``assess`` in every
-format (and once with ``--fail-on``); ``render`` of every view that applies (architecture,
+format (and once with ``--fail-on``); ``calibrate`` on two runs measured at a vanishing
+load of the first endpoint, and ``validate`` of the file it writes; ``render`` of every view that applies (architecture,
 data, saga, sequence) as DOT and Mermaid, and as SVG when asked; ``report -o DIR`` when
 asked. It returns the :class:`Failure` objects found, each with a *signature* that names
 the bug without the input's details (the same crash reached by ten commands is one bug).
@@ -32,11 +33,13 @@ What is checked:
 from __future__ import annotations
 
 import contextlib
+import csv
 import html.parser
 import io
 import itertools
 import json
 import os
+import random
 import re
 import signal
 import threading
@@ -588,6 +591,15 @@ def exercise(case: Case, workdir: Path, *, svg: bool = False, report: bool = Fal
     run(["assess", str(path), "--format", "json", "--fail-on", fail_on],
         {0, 1} if valid else ok)
 
+    if valid and endpoints:  # measured at a vanishing load: calibrate, then the file loads
+        runs_csv, calibrated = workdir / "runs.csv", workdir / "calibrated.yaml"
+        _measured(runs_csv, endpoints[0], case.content)
+        r = run(["calibrate", str(path), str(runs_csv), "--no-slowdown", "--no-shape",
+                 "--json", "-o", str(calibrated), "-f"], ok)
+        if r and r.code == 0:
+            check.json(r, r.out)
+            run(["validate", str(calibrated)], {0})
+
     views: list[tuple[list[str], int]] = [(["--view", "architecture"], 0),
                                           (["--view", "architecture", "--no-estimate"], 0),
                                           (["--view", "data"], 0)]
@@ -616,6 +628,19 @@ def exercise(case: Case, workdir: Path, *, svg: bool = False, report: bool = Fal
     if report:
         _report(path, workdir, run, check, ok)
     return Outcome(valid, check.failures, runs, mermaid)
+
+
+def _measured(path: Path, endpoint: str, seed: bytes) -> None:
+    """Two runs of 40 requests of ``endpoint``, 100 s apart (a vanishing load), with
+    latencies of 1–20 ms drawn from the design's bytes (the same file, the same runs)."""
+    rng = random.Random(seed)
+    with path.open("w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(["timestamp", "endpoint", "latency_ms", "status", "run"])
+        for run_name in ("one", "two"):
+            for i in range(40):
+                out.writerow([1.7e9 + 100.0 * i, endpoint, f"{rng.uniform(1, 20):.3f}",
+                              rng.choice([200, 200, 200, 500]), run_name])
 
 
 def _report(path: Path, workdir: Path, run: Any, check: _Checker, ok: set[int]) -> None:

@@ -615,6 +615,17 @@ def valid_designs(draw: st.DrawFn) -> dict[str, Any]:
             _optional(draw, inv, "says", free_text(), 0.3)
             invariants[inv_name] = inv
         data["invariants"] = invariants
+    if draw(st.integers(0, 5)) == 0:  # calibration: scale, shape, slowdown; measured loads
+        calibrated = [*components, "<no-such>"]
+        data["calibration"] = {
+            "components": draw(st.dictionaries(st.sampled_from(calibrated),
+                                               st.fixed_dictionaries({}, optional={
+                                                   "scale": nums(0.01, 20),
+                                                   "scv": nums(0, 10),
+                                                   "slowdown": nums(0, 5)}), max_size=3)),
+            "measured": draw(st.dictionaries(st.sampled_from(refs), nums(0, 10_000),
+                                             max_size=2)),
+        }
     if draw(st.integers(0, 2)) == 0:
         sagas = {}
         for saga_name in draw(st.lists(any_names(), min_size=1, max_size=2, unique=True)):

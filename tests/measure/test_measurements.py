@@ -73,3 +73,23 @@ def test_importing_it_stays_light() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.strip()
     assert out == ""
+
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "measurements"
+
+
+@pytest.mark.parametrize("name", ["csv/shop-poisson.csv", "jmeter/shop-xml.jtl",
+                                  "otlp/orders-trace.json"])
+def test_a_gzipped_file_reads_as_the_file(tmp_path: Path, name: str) -> None:
+    import gzip
+
+    source = DATA / name
+    packed = tmp_path / (source.name + ".gz")
+    packed.write_bytes(gzip.compress(source.read_bytes()))
+    assert measurements(packed).table() == [
+        {**row, "source": row["source"].replace(str(source), str(packed))}
+        for row in measurements(source).table()]
+    broken = tmp_path / "cut.csv.gz"
+    broken.write_bytes(packed.read_bytes()[:40])
+    with pytest.raises(MeasurementError, match=r"cut.csv.gz: not a complete gzip file"):
+        measurements(broken)
