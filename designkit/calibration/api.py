@@ -100,14 +100,15 @@ def calibrate(design: Design, measurements: Measurements, fit: Iterable[str] | N
     extent = {k: significant(max(r.workload.get(k, 0.0) for r in runs))
               for k in sorted(measured_keys)}
     sources = sorted({o.source.split(":")[0] for o in measurements.observations if o.source})
-    calibrated, predicted = solve_fit(design, runs, parameters, _predictor(flow), extent,
-                                      sources)
+    calibrated, predicted, converged = solve_fit(design, runs, parameters, _predictor(flow),
+                                                 extent, sources)
     rows = [Row(t.run, t.endpoint, t.stat, run.workload.get(t.endpoint, math.nan),
                 t.measured, p)
             for run, values in zip(runs, predicted, strict=True)
             for t, p in zip(run.targets, values, strict=True)]
     return CalibrationFit(calibrated, tuple(parameters), tuple(rows),
-                          tuple((r.name, dict(r.workload)) for r in runs), tuple(unmatched))
+                          tuple((r.name, dict(r.workload)) for r in runs), tuple(unmatched),
+                          converged)
 
 
 def _runs(design: Design, measurements: Measurements, mapping: Mapping[str, str]
@@ -225,7 +226,9 @@ def _predictor(flow: Flow):  # type: ignore[no-untyped-def]
     from designkit.estimate.api import estimate_with
 
     def predict(design: Design, run: Run) -> list[float]:
-        e = estimate_with(design, workload=run.workload, capacity=False)
+        # the design was validated above, and each candidate only changes its calibration
+        # (valid by construction): no second check, no program kept for re-use
+        e = estimate_with(design, workload=run.workload, capacity=False, validated=True)
         return [_value(e, t) for t in run.targets]
 
     return predict

@@ -122,10 +122,11 @@ def calibrated(design: Design, parameters: Sequence[Parameter], x: Sequence[floa
 
 def solve_fit(design: Design, runs: list[Run], parameters: list[Parameter],
               predict: Predict, measured: dict[str, float], sources: list[str],
-              ) -> tuple[Design, list[list[float]]]:
+              ) -> tuple[Design, list[list[float]], bool]:
     """Fit ``parameters`` so that ``predict`` reproduces every run's targets.
 
-    Returns the calibrated design and, per run, its targets' predicted values.
+    Returns the calibrated design, per run its targets' predicted values, and whether the
+    fit converged within :data:`EVALUATIONS`.
     """
     from scipy.optimize import least_squares
 
@@ -153,18 +154,26 @@ def solve_fit(design: Design, runs: list[Run], parameters: list[Parameter],
         # dogbox: a slowdown starts at its bound 0, where the trust region's reflective
         # scaling would keep it
         result = least_squares(residuals, x0, jac=jacobian, bounds=(lower, upper),
-                               method="dogbox", x_scale="jac", xtol=1e-10, ftol=1e-10,
-                               max_nfev=400)
-        x = result.x
+                               method="dogbox", x_scale="jac", xtol=TOLERANCE,
+                               ftol=TOLERANCE, max_nfev=EVALUATIONS)
+        x, converged = result.x, bool(result.status > 0)
         _errors(parameters, result.jac, result.fun)
     else:
-        x = x0
+        x, converged = x0, True
     for p, v in zip(parameters, x, strict=True):
         p.value = significant(math.exp(v) if p.what == "scale" else float(v))
     final = calibrated(design, parameters, [_x(p.what, p.value) for p in parameters],
                        measured, sources)
-    return final, [predict(final, run) for run in runs]
+    return final, [predict(final, run) for run in runs], converged
 
+
+TOLERANCE = 1e-8
+"""Relative change of the parameters or of the misses at which the fit stops (its values
+are written to four digits)."""
+
+EVALUATIONS = 100
+"""The most evaluations of the misses (each estimates every run) before the fit gives up
+and says it did not converge."""
 
 STEP = 1e-4
 """The finite-difference step, relative to a parameter's size (absolute below 1): the

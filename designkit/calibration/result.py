@@ -62,6 +62,8 @@ class CalibrationFit:
         rows: Each measured statistic with its prediction.
         runs: Each run's name and measured workload (rps by endpoint).
         unmatched: Measured names that are no part of the design (not used).
+        converged: Whether the fit converged (``False``: it stopped after its most
+            evaluations; the values are the best found, and the result says so).
 
     Example:
         >>> import designkit as dk
@@ -81,6 +83,7 @@ class CalibrationFit:
     rows: tuple[Row, ...]
     runs: tuple[tuple[str, dict[str, float]], ...]
     unmatched: tuple[str, ...] = ()
+    converged: bool = True
 
     @property
     def max_error(self) -> float:
@@ -128,6 +131,7 @@ class CalibrationFit:
             "rms_error": _finite(self.rms_error),
             "measured_up_to": self.measured_up_to,
             "unmatched": list(self.unmatched),
+            "converged": self.converged,
         }
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -135,7 +139,10 @@ class CalibrationFit:
         return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
 
     def _notes(self) -> list[str]:
-        notes = []
+        notes = [] if self.converged else [
+            "the fit did not converge within its evaluations: these are the best values "
+            "found — fit fewer components (--fit) or check that the measurements and the "
+            "design describe the same system"]
         loose = [f"{p.component} {p.what}" for p in self.parameters if not p.determined]
         if loose:
             notes.append(f"not determined by these measurements (kept near the design): "

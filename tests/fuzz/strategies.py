@@ -616,7 +616,7 @@ def valid_designs(draw: st.DrawFn) -> dict[str, Any]:
             invariants[inv_name] = inv
         data["invariants"] = invariants
     if draw(st.integers(0, 5)) == 0:  # calibration: scale, shape, slowdown; measured loads
-        calibrated = [*components, "<no-such>"]
+        calibrated = list(components)
         data["calibration"] = {
             "components": draw(st.dictionaries(st.sampled_from(calibrated),
                                                st.fixed_dictionaries({}, optional={
