@@ -517,7 +517,7 @@ def _design_facts(path: Path) -> tuple[list[str], list[str], float]:
 
 def exercise(case: Case, workdir: Path, *, svg: bool = False, report: bool = False,
              fail_on: str = "high", only: set[str] | None = None,
-             tiny_rate: float | None = 1e-7) -> Outcome:
+             tiny_rate: float | None = 1e-7, calibrate: bool = True) -> Outcome:
     """Write ``case`` to a file in ``workdir`` and run every command on it (see module).
 
     Args:
@@ -530,6 +530,7 @@ def exercise(case: Case, workdir: Path, *, svg: bool = False, report: bool = Fal
         tiny_rate: Requests per second of the busiest workload entry in the vanishing-load
             estimate of a valid generated design (``None``: skip it); small enough that no
             station may be busy.
+        calibrate: Also calibrate a valid design on generated runs (a fit: slower).
     """
     path = workdir / f"design{case.suffix}"
     path.write_bytes(case.content)
@@ -591,7 +592,7 @@ def exercise(case: Case, workdir: Path, *, svg: bool = False, report: bool = Fal
     run(["assess", str(path), "--format", "json", "--fail-on", fail_on],
         {0, 1} if valid else ok)
 
-    if valid and endpoints:  # measured at a vanishing load: calibrate, then the file loads
+    if calibrate and valid and endpoints:  # measured at a vanishing load: calibrate, then the file loads
         runs_csv, calibrated = workdir / "runs.csv", workdir / "calibrated.yaml"
         _measured(runs_csv, endpoints[0], case.content)
         r = run(["calibrate", str(path), str(runs_csv), "--no-slowdown", "--no-shape",
