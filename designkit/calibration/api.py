@@ -14,7 +14,7 @@ from designkit.flow.nodes import Flow, Site
 from designkit.model.components import Lock
 from designkit.model.problems import nearest
 from designkit.model.service import Service
-from designkit.model.steps import CallStep
+from designkit.model.steps import CacheStep, CallStep
 
 if TYPE_CHECKING:
     from designkit.estimate.result import Estimate
@@ -102,7 +102,8 @@ def calibrate(design: Design, measurements: Measurements, fit: Iterable[str] | N
     sources = sorted({o.source.split(":")[0] for o in measurements.observations if o.source})
     calibrated, predicted, converged = solve_fit(design, runs, parameters, _predictor(flow),
                                                  extent, sources)
-    rows = [Row(t.run, t.endpoint, t.stat, run.workload.get(t.endpoint, math.nan),
+    rows = [Row(t.run, t.endpoint, t.stat,
+                t.rps if t.rps is not None else run.workload.get(t.endpoint, math.nan),
                 t.measured, p)
             for run, values in zip(runs, predicted, strict=True)
             for t, p in zip(run.targets, values, strict=True)]
@@ -150,8 +151,24 @@ def _runs(design: Design, measurements: Measurements, mapping: Mapping[str, str]
         if component is None or into is None or not (o.mean_ms and o.mean_ms > 0):
             unmatched.append(f"{o.name} ({o.run}, span)")
             continue
-        into.targets.append(Target(o.run, "", f"span:{component}", float(o.mean_ms), 1.0))
+        into.targets.append(Target(o.run, _caller(design, o, into, mapping),
+                                   f"span:{component}", float(o.mean_ms), 1.0, o.rate_rps))
     return list(runs.values()), unmatched
+
+
+def _caller(design: Design, span: Observation, run: Run, mapping: Mapping[str, str]) -> str:
+    """The measured endpoint a span was called from (its ``parent`` attribute, when that is
+    an endpoint of the run); empty when unknown — the span then stands for every call of
+    its component."""
+    parent = span.attributes.get("parent")
+    if not parent:
+        return ""
+    try:
+        key = endpoint_of(design, parent, {"service.name": span.attributes.get(
+            "service.name", "")} if span.attributes.get("service.name") else None, mapping)
+    except Ambiguous:
+        return ""
+    return key if key is not None and key in run.workload else ""
 
 
 def _fitted(design: Design, flow: Flow, keys: set[str], fit: Iterable[str] | None
@@ -186,6 +203,9 @@ def _fitted(design: Design, flow: Flow, keys: set[str], fit: Iterable[str] | Non
             names.append(service)
         for site in sites.get(key, ()):
             step = site.step
+            if isinstance(site.step, CacheStep) and site.target is not None \
+                    and site.target not in names:
+                names.append(site.target)
             if not isinstance(step, CallStep) or site.target is None:
                 continue
             target = design.components.get(site.target)
@@ -236,33 +256,35 @@ def _predictor(flow: Flow):  # type: ignore[no-untyped-def]
 
 def _value(e: Estimate, target: Target) -> float:
     if target.stat.startswith("span:"):
-        return _span_mean(e, target.stat.removeprefix("span:"))
+        return _span_mean(e, target.stat.removeprefix("span:"), target.endpoint)
     found = e.endpoints.get(target.endpoint)
     if found is None:
         return math.nan
     return float(getattr(found, target.stat))
 
 
-def _span_mean(e: Estimate, component: str) -> float:
-    """The mean time of one call of ``component`` over every loaded endpoint (weighted by
-    how often each calls it)."""
+def _span_mean(e: Estimate, component: str, endpoint: str = "") -> float:
+    """The mean time of one call of ``component`` (a call, or a cache step's read) from
+    ``endpoint`` — or from every loaded endpoint, weighted by how often each calls it."""
     from designkit.estimate.step_times import endpoint_times
 
     flow = e._flow
     assert flow is not None
     total = weight = 0.0
-    for key, endpoint in e.endpoints.items():
-        if endpoint.rps <= 0:
+    for key, loaded in e.endpoints.items():
+        if loaded.rps <= 0 or (endpoint and key != endpoint):
             continue
         times = None
         for site in flow.sites_of(key):
             step = site.step
-            if isinstance(step, CallStep) and site.target == component:
-                times = times or endpoint_times(flow, key, e)
-                found = times.steps.get(site.path)
-                if found is None or not math.isfinite(found.own_ms):
-                    continue
-                rate = endpoint.rps * site.rate
-                total += rate * found.own_ms / step.count
-                weight += rate
+            if site.target != component or not isinstance(step, CallStep | CacheStep):
+                continue
+            times = times or endpoint_times(flow, key, e)
+            found = times.steps.get(site.path)
+            if found is None or not math.isfinite(found.own_ms):
+                continue
+            count = step.count if isinstance(step, CallStep) else 1.0
+            rate = loaded.rps * site.times * count
+            total += rate * found.own_ms / count
+            weight += rate
     return total / weight if weight > 0 else math.nan

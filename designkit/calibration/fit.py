@@ -60,6 +60,7 @@ class Target:
     stat: str  # "mean_ms" … or "span:<component>"
     measured: float
     weight: float
+    rps: float | None = None  # a span's own rate (an endpoint's is its run's workload)
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,8 @@ def endpoint_of(design: Design, name: str, attributes: Mapping[str, str] | None 
         >>> d = dk.template("flash-sale")
         >>> endpoint_of(d, "GET https://shop.example/v1/orders/42?x=1")
         'order-query-api GET /v1/orders/{id}'
+        >>> endpoint_of(d, "https://shop.example/v1/orders", {"method": "GET"})
+        'order-query-api GET /v1/orders'
     """
     attributes = attributes or {}
     if mapping and name in mapping:
@@ -106,7 +108,8 @@ def _method_path(name: str, attributes: Mapping[str, str]) -> tuple[str | None, 
     """A measured name's HTTP method and path (from the name, or the attributes)."""
     found = _METHOD.match(name.strip())
     method = found.group(1).upper() if found else None
-    path = found.group(2) if found else (name.strip() if name.strip().startswith("/")
+    bare = name.strip()
+    path = found.group(2) if found else (bare if bare.startswith("/") or "://" in bare
                                          else None)
     method = method or _upper(attributes.get("http.request.method")
                               or attributes.get("http.method") or attributes.get("method"))
