@@ -419,10 +419,6 @@ _DEPARTURES = """
   (on the virtual machine of the first runs, 0.4–0.8 ms more per hot-row transaction after
   a 27 ms idle gap than back to back), so the no-wait time of the low-load run is longer
   than under load. The service-time probe runs back to back (the busy machine's time).
-* **designkit's own tail of a constant hold is high at light load.** Against the exact
-  M/D/1 (checked with a two-million-request simulation), designkit's p99 of a 5.07 ms hold
-  is +18 % / +13 % / +5 % at ρ 0.2 / 0.5 / 0.8 (its means are exact): part of the hot row's
-  fitted p99 misses is the estimate's, not PostgreSQL's.
 * **`pg_sleep` sleeps in whole milliseconds**: it waits `ceil` of the time left in ms
   until its end time, so `pg_sleep(x)` overshoots by up to 1 ms (about 0.5 ms on average
   for the pool's exponential x; almost nothing for a whole 5 ms).

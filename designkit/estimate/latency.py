@@ -597,7 +597,10 @@ def _single_server_services(solution: Solution) -> dict[int, list[tuple[float, o
     weighted by rate."""
     program = solution.program
     flows = solution.flows
-    skip = set(flows.groups) | {p for inner in flows.groups.values() for p in inner}
+    # a group's holder solves the stations inside it as a closed network; where that is
+    # the open M/G/1 after all (a pool rarely full in front of one lock), mg1_wait's check
+    # of the solved mean keeps the exact shape, and drops it elsewhere
+    skip = set(flows.groups)
     single = {i for i, s in enumerate(program.stations)
               if s.servers == 1 and i not in skip and i not in flows.overlapped
               and not flows.bound[i] <= s.servers}
