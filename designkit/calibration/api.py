@@ -13,6 +13,7 @@ from designkit.errors import DesignkitError, MissingDependencyError
 from designkit.flow.nodes import Flow, Site
 from designkit.model.components import Lock
 from designkit.model.problems import nearest
+from designkit.model.refs import EndpointRef
 from designkit.model.service import Service
 from designkit.model.steps import CacheStep, CallStep
 
@@ -65,8 +66,11 @@ def calibrate(design: Design, measurements: Measurements, fit: Iterable[str] | N
         error of every measured statistic.
 
     Raises:
+        DesignError: The design is invalid.
         CalibrationError: No measured name is part of the design, a name fits several
-            endpoints, or a component in ``fit`` does not exist.
+            endpoints, a mapping names nothing in the design, a run has no rate (fewer
+            than two requests at different times) or nothing to fit (every request
+            failed), or a component in ``fit`` does not exist.
         MissingDependencyError: SciPy is not installed.
 
     Example:
@@ -89,7 +93,7 @@ def calibrate(design: Design, measurements: Measurements, fit: Iterable[str] | N
 
     design.validate()
     flow = build(design)
-    runs, unmatched = _runs(design, measurements, mapping or {})
+    runs, unmatched = _runs(design, measurements, _checked(design, mapping or {}))
     measured_keys = {k for run in runs for k in run.workload}
     names = _fitted(design, flow, measured_keys, fit)
     has_shape = any(t.stat in ("p50_ms", "p95_ms", "p99_ms") for r in runs for t in r.targets)
@@ -99,7 +103,7 @@ def calibrate(design: Design, measurements: Measurements, fit: Iterable[str] | N
     parameters = _parameters(design, names, shape, slowdown)
     extent = {k: significant(max(r.workload.get(k, 0.0) for r in runs))
               for k in sorted(measured_keys)}
-    sources = sorted({o.source.split(":")[0] for o in measurements.observations if o.source})
+    sources = sorted({_file(o.source) for o in measurements.observations if o.source})
     calibrated, predicted, converged = solve_fit(design, runs, parameters, _predictor(flow),
                                                  extent, sources)
     rows = [Row(t.run, t.endpoint, t.stat,
@@ -112,10 +116,45 @@ def calibrate(design: Design, measurements: Measurements, fit: Iterable[str] | N
                           converged)
 
 
+def _checked(design: Design, mapping: Mapping[str, str]) -> dict[str, str]:
+    """The mapping with each target normalised: an endpoint of the design (``svc METHOD
+    /path``, its method in any case, spaces collapsed) or a component.
+
+    Raises:
+        CalibrationError: A target is neither.
+    """
+    endpoints = {str(ref): str(ref) for ref, _ in design.endpoints()}
+    out = {}
+    for name, target in mapping.items():
+        ref = EndpointRef.parse(" ".join(target.split()))
+        if ref is not None and str(ref) in endpoints:
+            out[name] = str(ref)
+        elif target in design.components:
+            out[name] = target
+        else:
+            hint = nearest(target, [*endpoints, *design.components])
+            raise CalibrationError(
+                f"--map {name}={target}: {target!r} is neither an endpoint ('svc METHOD "
+                "/path') nor a component of the design"
+                + (f" (did you mean {hint[0]!r}?)" if hint else ""))
+    return out
+
+
+def _file(source: str) -> str:
+    """The file of an observation's source (``runs/low.csv:2`` → ``runs/low.csv``)."""
+    head, sep, tail = source.rpartition(":")
+    return head if sep and tail.isdigit() else source
+
+
 def _runs(design: Design, measurements: Measurements, mapping: Mapping[str, str]
           ) -> tuple[list[Run], list[str]]:
-    """The runs, each with its workload and targets; the names matched to nothing."""
-    runs: dict[str, Run] = {}
+    """The runs, each with its workload and targets; the names matched to nothing.
+
+    Several observations of one endpoint in one run (two URLs of one route) add their rates
+    and share its weight by their counts. Latencies are compared with the estimate's of
+    the requests that succeed, unless the tool mixed the failed ones in (Locust).
+    """
+    matched: dict[tuple[str, str], list[Observation]] = {}
     unmatched: list[str] = []
     spans: list[Observation] = []
     for o in measurements.observations:
@@ -129,14 +168,15 @@ def _runs(design: Design, measurements: Measurements, mapping: Mapping[str, str]
                                    f"(--map '{o.name}=SVC METHOD /path')") from None
         if key is None:
             unmatched.append(f"{o.name} ({o.run})")
-            continue
-        run = runs.setdefault(o.run, Run(o.run, {}))
-        run.workload[key] = run.workload.get(key, 0.0) + o.rate_rps
-        for stat, weight in STATS:
-            value = getattr(o, stat)
-            if value is not None and math.isfinite(value) and value > 0:
-                run.targets.append(Target(o.run, key, stat, float(value), weight))
-    if not runs:
+        elif o.count == 0:
+            unmatched.append(f"{o.name} ({o.run}: no requests)")
+        elif not (math.isfinite(o.rate_rps) and o.rate_rps > 0):
+            raise CalibrationError(
+                f"{o.source or o.run}: {o.name!r} in run {o.run!r} has no rate "
+                f"({o.rate_rps!r}): a run needs two or more requests at different times")
+        else:
+            matched.setdefault((o.run, key), []).append(o)
+    if not matched:
         known = [str(ref) for ref, _ in design.endpoints()]
         seen = sorted({o.name for o in measurements.endpoints()})
         hint = nearest(seen[0], known) if seen else ()
@@ -145,14 +185,38 @@ def _runs(design: Design, measurements: Measurements, mapping: Mapping[str, str]
             f"{', '.join(seen[:5]) or 'no endpoint'}; the design has {', '.join(known[:5])}"
             + (f" (did you mean {hint[0]!r}?)" if hint else "")
             + " — name them as 'svc METHOD /path', 'METHOD /path', or map them")
+    runs: dict[str, Run] = {}
+    for (run_name, key), observed in matched.items():
+        run = runs.setdefault(run_name, Run(run_name, {}))
+        run.workload[key] = sum(o.rate_rps for o in observed)
+        total = sum(o.count - o.errors for o in observed) or 1
+        for o in observed:
+            share = (o.count - o.errors) / total
+            success = o.attributes.get("latency_includes_errors") != "true"
+            for stat, weight in STATS:
+                value = getattr(o, stat)
+                if value is not None and math.isfinite(value) and value > 0 and share > 0:
+                    run.targets.append(Target(run_name, key, stat, float(value),
+                                              weight * math.sqrt(share), success=success))
+    empty = [f"{key} in run {run}" for (run, key) in matched
+             if not any(t.endpoint == key for t in runs[run].targets)]
+    if empty and len(empty) == len(matched):
+        raise CalibrationError(f"nothing to fit: no latency of a successful request was "
+                               f"measured ({', '.join(empty[:3])}: every request failed, "
+                               "or took no time)")
+    unmatched += [f"{e} (every request failed: its load counts, its latency cannot)"
+                  for e in empty]
     for o in spans:
         component = component_of(design, o.name, o.attributes, mapping)
         into = runs.get(o.run)
         if component is None or into is None or not (o.mean_ms and o.mean_ms > 0):
-            unmatched.append(f"{o.name} ({o.run}, span)")
+            why = ("no component" if component is None else "no endpoint measured in its run"
+                   if into is None else "no time")
+            unmatched.append(f"{o.name} ({o.run}, span: {why})")
             continue
         into.targets.append(Target(o.run, _caller(design, o, into, mapping),
-                                   f"span:{component}", float(o.mean_ms), 1.0, o.rate_rps))
+                                   f"span:{component}", float(o.mean_ms), 1.0,
+                                   o.rate_rps if math.isfinite(o.rate_rps) else None))
     return list(runs.values()), unmatched
 
 
@@ -260,6 +324,8 @@ def _value(e: Estimate, target: Target) -> float:
     found = e.endpoints.get(target.endpoint)
     if found is None:
         return math.nan
+    if target.success and found.success is not None:  # the requests that succeed
+        return float(getattr(found.success, target.stat))
     return float(getattr(found, target.stat))
 
 

@@ -61,6 +61,7 @@ class Target:
     measured: float
     weight: float
     rps: float | None = None  # a span's own rate (an endpoint's is its run's workload)
+    success: bool = True  # compared with the requests that succeed (False: with all)
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,12 @@ class Parameter:
     start: float
     value: float = math.nan
     sd: float = math.nan
+
+    @property
+    def departs(self) -> bool:
+        """Whether the measurements tell it from its start (the design's): more than two
+        standard errors away — a shape or a slowdown is written only then."""
+        return math.isfinite(self.sd) and abs(self.value - self.start) > 2 * self.sd
 
     @property
     def determined(self) -> bool:
@@ -131,41 +138,68 @@ def solve_fit(design: Design, runs: list[Run], parameters: list[Parameter],
     """
     from scipy.optimize import least_squares
 
-    x0 = np.array([_x(p.what, p.start) for p in parameters])
     lower = np.array([_bounds(p.what)[0] for p in parameters])
     upper = np.array([_bounds(p.what)[1] for p in parameters])
-    x0 = np.clip(x0, lower, upper)
+    start = np.clip(np.array([_x(p.what, p.start) for p in parameters]), lower, upper)
     measured_values = [np.array([t.measured for t in run.targets]) for run in runs]
     weights = [np.array([t.weight for t in run.targets]) for run in runs]
 
-    def residuals(x: Floats) -> Floats:
+    def misses(x: Floats) -> Floats:
         try:
             d = calibrated(design, parameters, x.tolist(), measured, sources)
             parts = [_misses(np.array(predict(d, run)), m, w)
                      for run, m, w in zip(runs, measured_values, weights, strict=True)]
         except DesignError:
             parts = [np.full(len(run.targets), SATURATED) for run in runs]
-        prior = PRIOR * (x - x0)
-        return np.concatenate([*parts, prior])
+        return np.concatenate(parts)
 
-    if parameters:
-        def jacobian(x: Floats) -> Floats:
-            return _forward_differences(residuals, x, upper)
+    def fit(x: Floats, free: list[int]) -> tuple[Floats, bool]:
+        """``x`` with its ``free`` parameters fitted (the others stay)."""
+        def residuals(z: Floats) -> Floats:
+            moved = x.copy()
+            moved[free] = z
+            return np.concatenate([misses(moved), PRIOR * (z - start[free])])
+
+        def jacobian(z: Floats) -> Floats:
+            return _forward_differences(residuals, z, upper[free])
 
         # dogbox: a slowdown starts at its bound 0, where the trust region's reflective
         # scaling would keep it
-        result = least_squares(residuals, x0, jac=jacobian, bounds=(lower, upper),
-                               method="dogbox", x_scale="jac", xtol=TOLERANCE,
-                               ftol=TOLERANCE, max_nfev=EVALUATIONS)
-        x, converged = result.x, bool(result.status > 0)
-        _errors(parameters, result.jac, result.fun)
-    else:
-        x, converged = x0, True
+        result = least_squares(residuals, x[free], jac=jacobian,
+                               bounds=(lower[free], upper[free]), method="dogbox",
+                               x_scale="jac", xtol=TOLERANCE, ftol=TOLERANCE,
+                               max_nfev=EVALUATIONS)
+        _errors([parameters[i] for i in free], result.jac, result.fun)
+        out = x.copy()
+        out[free] = result.x
+        return out, bool(result.status > 0)
+
+    x = start.copy()
+    scales = np.array([p.what == "scale" for p in parameters])
+    for _ in range(SHRINKS):  # a design saturated at the measured rates has a flat misfit
+        if not scales.any() or np.all(np.abs(misses(x)) < SATURATED):
+            break
+        x = np.clip(x - np.log(2.0) * scales, lower, upper)
+    converged = True
+    if parameters:
+        x, converged = fit(x, list(range(len(parameters))))
+        for p, v in zip(parameters, x, strict=True):
+            p.value = math.exp(v) if p.what == "scale" else float(v)
+        # a shape or slowdown the data cannot tell from the design's stays the design's,
+        # and the rest is fitted again without it
+        kept = [i for i, p in enumerate(parameters) if p.what != "scale" and not p.departs]
+        free = [i for i in range(len(parameters)) if i not in kept]
+        if kept and free:
+            x[kept] = start[kept]
+            x, converged = fit(x, free)
+        x[kept] = start[kept]
     for p, v in zip(parameters, x, strict=True):
         p.value = significant(math.exp(v) if p.what == "scale" else float(v))
     final = calibrated(design, parameters, [_x(p.what, p.value) for p in parameters],
                        measured, sources)
-    return final, [predict(final, run) for run in runs], converged
+    predicted = [predict(final, run) for run in runs]
+    finite = all(math.isfinite(v) for values in predicted for v in values)
+    return final, predicted, converged and finite
 
 
 TOLERANCE = 1e-8
@@ -175,6 +209,10 @@ are written to four digits)."""
 EVALUATIONS = 100
 """The most evaluations of the misses (each estimates every run) before the fit gives up
 and says it did not converge."""
+
+SHRINKS = 12
+"""Halvings of the fitted scales tried when the design as written saturates at the measured
+rates (every miss then says "saturated" and none moves)."""
 
 STEP = 1e-4
 """The finite-difference step, relative to a parameter's size (absolute below 1): the
@@ -213,7 +251,8 @@ def significant(value: float, digits: int = 4) -> float:
 def _misses(predicted: Floats, measured: Floats, weight: Floats) -> Floats:
     with np.errstate(divide="ignore", invalid="ignore"):
         miss = np.log(predicted / measured)
-    return np.where(np.isfinite(miss), miss, SATURATED) * weight
+    # saturated (inf) or unknown (nan): far too slow; nothing (0 ms): far too fast
+    return np.nan_to_num(miss, nan=SATURATED, posinf=SATURATED, neginf=-SATURATED) * weight
 
 
 def _x(what: str, value: float) -> float:
@@ -229,7 +268,7 @@ def _errors(parameters: list[Parameter], jac: Floats, fun: Floats) -> None:
     (at least :data:`NOISE`²; the prior's rows count as data of their own weight, which
     keeps JᵀJ invertible). A parameter the data does not move has an infinite error."""
     m, n = jac.shape
-    dof = max(m - n, 1)
+    dof = max(m - 2 * n, 1)  # m counts the prior's n rows too
     sigma2 = max(float(fun @ fun) / dof, NOISE ** 2)
     jtj = jac.T @ jac
     try:

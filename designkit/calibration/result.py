@@ -88,14 +88,14 @@ class CalibrationFit:
     @property
     def max_error(self) -> float:
         """The largest relative miss over every measured statistic (0.08: 8 %)."""
-        errors = [abs(r.error) for r in self.rows if not math.isnan(r.error)]
+        errors = [abs(r.error) if math.isfinite(r.error) else math.inf for r in self.rows]
         return max(errors, default=0.0)
 
     @property
     def rms_error(self) -> float:
         """The root mean square of the relative misses: the error band of a prediction
         inside the measured loads."""
-        errors = [r.error for r in self.rows if math.isfinite(r.error)]
+        errors = [r.error if math.isfinite(r.error) else math.inf for r in self.rows]
         return math.sqrt(sum(e * e for e in errors) / len(errors)) if errors else 0.0
 
     @property
@@ -124,7 +124,8 @@ class CalibrationFit:
             "parameters": [{"component": p.component, "fitted": p.what, "start": p.start,
                             "value": p.value, "sd": _finite(p.sd),
                             "determined": p.determined} for p in self.parameters],
-            "rows": [{"run": r.run, "endpoint": r.endpoint, "stat": r.stat, "rps": r.rps,
+            "rows": [{"run": r.run, "endpoint": r.endpoint, "stat": r.stat,
+                      "rps": _finite(r.rps),
                       "measured_ms": r.measured, "predicted_ms": _finite(r.predicted),
                       "error": _finite(r.error)} for r in self.rows],
             "max_error": _finite(self.max_error),
@@ -140,13 +141,18 @@ class CalibrationFit:
 
     def _notes(self) -> list[str]:
         notes = [] if self.converged else [
-            "the fit did not converge within its evaluations: these are the best values "
-            "found — fit fewer components (--fit) or check that the measurements and the "
-            "design describe the same system"]
+            "the fit did not converge (or the calibrated design saturates at a measured "
+            "rate): these are the best values found — fit fewer components (--fit) or check "
+            "that the measurements and the design describe the same system"]
         loose = [f"{p.component} {p.what}" for p in self.parameters if not p.determined]
         if loose:
             notes.append(f"not determined by these measurements (kept near the design): "
                          f"{', '.join(loose)} — measure more loads or spans to pin them")
+        kept = [f"{p.component} {p.what}" for p in self.parameters
+                if p.what != "scale" and p.value == p.start]
+        if kept:
+            notes.append(f"as designed (the measurements do not tell them from it by two "
+                         f"standard errors): {', '.join(kept)}")
         if self.unmatched:
             notes.append(f"not part of the design, not used: {', '.join(self.unmatched)}")
         up_to = ", ".join(f"{k} {v:,.4g} rps" for k, v in self.measured_up_to.items())

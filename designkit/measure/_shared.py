@@ -70,6 +70,11 @@ def shown(source: Source) -> str:
     return os.fspath(source)
 
 
+def _digits(text: str) -> bool:
+    """ASCII digits only (``str.isdigit`` also takes ``²``, which ``int`` refuses)."""
+    return text.isascii() and text.isdigit()
+
+
 def read_bytes(path: Path, place: str) -> bytes:
     """The file's bytes, decompressed when its name ends in ``.gz`` (load-test results are
     large: ``runs.csv.gz`` reads as ``runs.csv``), or one located error."""
@@ -128,7 +133,7 @@ def number(text: str) -> float | None:
 def integer(text: str) -> int | None:
     """``text`` as an integer (``"12"``), else ``None``."""
     text = text.strip()
-    if not text.lstrip("-").isdigit():
+    if not _digits(text.removeprefix("-")):
         return None
     return int(text)
 

@@ -136,7 +136,7 @@ def _point(data: Mapping[str, object], where: str, problems: Problems
         problems.add(f"{where}: /data/tags", "no name, method or url tag to group by")
     if "expected_response" in tags:
         failed = tags["expected_response"] == "false"
-    elif tags.get("status", "").isdigit():
+    elif tags.get("status", "").isascii() and tags.get("status", "").isdigit():
         failed = int(tags["status"]) == 0 or int(tags["status"]) >= 400
     else:
         problems.add(f"{where}: /data/tags", "no expected_response or status tag to tell "

@@ -203,7 +203,7 @@ def _span(span: object, where: str, shared: dict[str, str], problems: Problems
     kind = span.get("kind", 0)
     if isinstance(kind, str):
         kind = kind.removeprefix("SPAN_KIND_").lower()
-    elif kind in _KINDS:
+    elif isinstance(kind, int) and kind in _KINDS:
         kind = _KINDS[kind]
     else:
         problems.add(f"{where}/kind", f"{kind!r} is not a span kind (0-5)")
@@ -229,7 +229,7 @@ def _id(span: dict[str, object], key: str, pattern: re.Pattern[str], digits: int
 
 def _nanos(span: dict[str, object], key: str, where: str, problems: Problems) -> int | None:
     value = span.get(key)
-    if isinstance(value, str) and value.isdigit():
+    if isinstance(value, str) and value.isascii() and value.isdigit():
         return int(value)
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value
@@ -270,7 +270,8 @@ def _value(value: object) -> str | None:
     if kind == "boolValue" and isinstance(content, bool):
         return "true" if content else "false"
     if kind == "intValue" and (isinstance(content, int) or (
-            isinstance(content, str) and content.lstrip("-").isdigit())):
+            isinstance(content, str) and content.removeprefix("-").isascii()
+            and content.removeprefix("-").isdigit())):
         return str(int(content))
     if kind == "doubleValue" and isinstance(content, int | float | str):
         try:

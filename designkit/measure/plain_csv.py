@@ -51,7 +51,7 @@ def _failed(status: str) -> bool | None:
     word = status.strip().lower()
     if word in ("ok", "error"):
         return word == "error"
-    if word.isdigit() and (int(word) == 0 or 100 <= int(word) <= 599):
+    if word.isascii() and word.isdigit() and (int(word) == 0 or 100 <= int(word) <= 599):
         return int(word) == 0 or int(word) >= 400
     return None
 
