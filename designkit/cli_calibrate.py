@@ -6,7 +6,6 @@ replaced), so the author's comments and layout stay; a JSON design is written wh
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import click
@@ -15,7 +14,6 @@ from designkit.text import visible
 
 __all__ = ["calibrate_command", "with_calibration"]
 
-_TOP_KEY = re.compile(r"^[A-Za-z_\"'][^\s#]*\s*:", re.MULTILINE)
 
 
 def _pairs(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
@@ -111,13 +109,46 @@ def with_calibration(source: Path, design: object) -> str:
     text = source.read_text(encoding="utf-8-sig")
     if source.suffix.lower() == ".json" or text.lstrip().startswith("{"):
         return dump(design, "json")
+    lines = text.splitlines(keepends=True)
+    found = _section(text)
     block = _block(design)
-    start = re.search(r"^calibration\s*:", text, re.MULTILINE)
-    if start is None:
+    if found is None:
         return text.rstrip("\n") + "\n" + block
-    after = _TOP_KEY.search(text, start.end())
-    end = after.start() if after is not None else len(text)
-    return text[:start.start()] + block + text[end:]
+    first, last = found
+    return "".join(lines[:first]) + block + "".join(lines[last + 1:])
+
+
+def _section(text: str) -> tuple[int, int] | None:
+    """The first and last line (0-based) of the top-level ``calibration:`` section of a
+    YAML design, as the YAML parser sees it (a quoted key too; the comment lines after its
+    last value belong to what follows)."""
+    import yaml
+
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    if not isinstance(root, yaml.MappingNode):
+        return None
+    for key, value in root.value:
+        if isinstance(key, yaml.ScalarNode) and key.value == "calibration":
+            return key.start_mark.line, _last_line(value)
+    return None
+
+
+def _last_line(node: object) -> int:
+    """The last line holding text of a YAML node (a block's end mark is where the next
+    token starts, past any comment)."""
+    import yaml
+
+    if isinstance(node, yaml.MappingNode):
+        if node.flow_style:
+            return int(node.end_mark.line)
+        return max((_last_line(v) for _, v in node.value), default=int(node.start_mark.line))
+    if isinstance(node, yaml.SequenceNode):
+        if node.flow_style:
+            return int(node.end_mark.line)
+        return max((_last_line(v) for v in node.value), default=int(node.start_mark.line))
+    assert isinstance(node, yaml.ScalarNode)
+    end = node.end_mark
+    return int(end.line if end.column > 0 else end.line - 1)
 
 
 def _block(design: object) -> str:

@@ -131,7 +131,8 @@ class Context:
             for name, rps in workload.items():  # as ``estimate`` checks a workload
                 ref = EndpointRef.parse(name)
                 load[str(ref) if ref else name] = float(rps)
-            self._what_if = (key, solve(program, load, 1.0))
+            at = program if program.slowdown is None else program.slowdown.program(load, 1.0)
+            self._what_if = (key, solve(at, load, 1.0))
         solution = self._what_if[1]
         i = index.get(station_id)
         if i is None:

@@ -161,6 +161,11 @@ def _runs(design: Design, measurements: Measurements, mapping: Mapping[str, str]
         if o.kind != "endpoint":
             spans.append(o)
             continue
+        target = mapping.get(o.name)
+        if target is not None and target in design.components:
+            raise CalibrationError(
+                f"--map {o.name}={target}: {o.name!r} is an endpoint's measurement; map it to "
+                f"an endpoint ('{target} METHOD /path'), not to component {target!r}")
         try:
             key = endpoint_of(design, o.name, o.attributes, mapping)
         except Ambiguous as err:
@@ -207,6 +212,11 @@ def _runs(design: Design, measurements: Measurements, mapping: Mapping[str, str]
     unmatched += [f"{e} (every request failed: its load counts, its latency cannot)"
                   for e in empty]
     for o in spans:
+        target = mapping.get(o.name)
+        if target is not None and target not in design.components:
+            raise CalibrationError(
+                f"--map {o.name}={target}: {o.name!r} is a span (a call); map it to the "
+                "component it called, not to an endpoint")
         component = component_of(design, o.name, o.attributes, mapping)
         into = runs.get(o.run)
         if component is None or into is None or not (o.mean_ms and o.mean_ms > 0):

@@ -6,6 +6,9 @@ import math
 from collections import OrderedDict
 from typing import TYPE_CHECKING
 
+import numpy as np
+from numpy.typing import NDArray
+
 from designkit.errors import DesignError, Problem
 from designkit.estimate.arguments import ArgumentError, at_least_zero, positive
 from designkit.estimate.background import background_stations
@@ -129,7 +132,12 @@ def capacities(program: Program, load: dict[str, float], total_scale: float,
     background work (queues' handlers) when the design has any loaded (else ``None``).
     ``load``: the workload at scale 1; ``base``: its solution, when known."""
     if program.slowdown is not None:
-        return slowed_capacity(program.slowdown, load, total_scale), None
+        lagging = background_stations(program, load)
+        first = slowed_capacity(program.slowdown, load, total_scale, ~lagging)
+        loaded = trials(program, load, [1.0]).utilization[:, 0] > 0
+        if not (lagging & loaded).any():
+            return first, None
+        return first, slowed_capacity(program.slowdown, load, total_scale, lagging)
     base = base if base is not None else trials(program, load, [1.0])
     background = background_stations(program, load)
     if not (background & (base.utilization[:, 0] > 0)).any():
@@ -141,29 +149,31 @@ def capacities(program: Program, load: dict[str, float], total_scale: float,
 
 
 def slowed_capacity(slowdown: Slowdown, load: dict[str, float], total_scale: float,
-                    tolerance: float = 1e-5) -> Capacity:
-    """How far the load can grow when components slow down as they fill: the scale at
-    which the design, stretched for that scale, first saturates (bisection: the stretch
-    grows with the load, so the capacity of one stretched program overstates it)."""
-    def solved(scale: float) -> tuple[Program, Solution]:
+                    stations: NDArray[np.bool_], tolerance: float = 1e-5) -> Capacity:
+    """How far the load can grow before one of ``stations`` saturates, when components
+    slow down as they fill: the scale at which the design, stretched for that scale, first
+    saturates one of them (bisection: the stretch grows with the load, so the capacity of
+    one stretched program overstates it); the bottleneck is the one saturated there."""
+    def busy(scale: float) -> NDArray[np.float64]:
         program = slowdown.program(load, scale)
-        return program, solve(program, load, scale)
+        trial = solve(program, load, scale).trial
+        full = (trial.utilization[:, 0] >= 1.0) | np.isinf(trial.wait[:, 0])
+        return np.where(stations, np.where(full, np.inf, trial.utilization[:, 0]), -1.0)
 
     unstretched = compile_design(slowdown.source, slowdown.days)
-    high, _ = max_scale(unstretched, load)  # slowing down only lowers it
+    high, _ = max_scale(unstretched, load, stations=stations)  # slowing down only lowers it
     if not math.isfinite(high) or high <= 0:
         return _capacity(unstretched, high, None, total_scale)
+    high *= 1.0 + 1e-3  # max_scale is the highest load found not to saturate
     low = 0.0
     while high - low > tolerance * high:
         middle = (low + high) / 2
-        if solved(middle)[1].saturated():
+        if np.isinf(busy(middle)).any():
             high = middle
         else:
             low = middle
-    program, solution = solved(low)
-    busiest = max(range(len(program.stations)),
-                  key=lambda i: solution.stations[i].utilization, default=None)
-    return _capacity(program, low, busiest, total_scale)
+    # the bottleneck read just below, as max_scale reads it (decisions 16)
+    return _capacity(unstretched, low, int(np.argmax(busy(low * (1 - 1e-3)))), total_scale)
 
 
 def _capacity(program: Program, cap: float, worst: int | None, total_scale: float

@@ -60,13 +60,20 @@ class Slowdown:
         return compile_design(self.source, self.days, self.stretch(load, scale))
 
     def stretch(self, load: dict[str, float], scale: float) -> dict[str, float]:
-        """The factor on each slowing component's times at ``load`` × ``scale``."""
+        """The factor on each slowing component's times at ``load`` × ``scale``: the root of
+        ``f = 1 + β ρ(f)`` by the secant through the last two solutions (through 0 at first:
+        exact when ρ is proportional to ``f``, and exact at the second step when ρ is
+        affine in it, as a held station's is)."""
         stretch = dict.fromkeys(self.betas, 1.0)
+        before: dict[str, tuple[float, float]] = {}
         program = compile_design(self.source, self.days)
         for _ in range(ROUNDS):
             busy = _busiest(program, load, scale)
-            after = {name: _next(beta, busy.get(name, 0.0), stretch[name])
-                     for name, beta in self.betas.items()}
+            after = {}
+            for name, beta in self.betas.items():
+                f, rho = stretch[name], busy.get(name, 0.0)
+                after[name] = _next(beta, f, rho, before.get(name))
+                before[name] = (f, rho)
             if all(abs(after[n] - stretch[n]) <= TOLERANCE * after[n] for n in after):
                 return after
             stretch = after
@@ -99,16 +106,22 @@ def slowed(source: Design, program: Program, load: dict[str, float], scale: floa
     return stretched
 
 
-def _next(beta: float, busy: float, stretch: float) -> float:
-    """The next stretch of a component now ``busy`` under ``stretch``: ``1 / (1 − β ρ₀)``
-    with ρ₀ = busy / stretch; past the saturation point, the stretch that fills it; the same
-    when it is saturated already."""
-    if not math.isfinite(busy) or busy >= 1.0:
-        return stretch
-    nominal = busy / stretch
-    if beta * nominal >= 1.0:
-        return PAST_SATURATION / nominal
-    return 1.0 / (1.0 - beta * nominal)
+def _next(beta: float, f: float, rho: float, before: tuple[float, float] | None) -> float:
+    """The next stretch of a component at utilization ``rho`` under stretch ``f``: the root
+    of ``f = 1 + β (a + b f)``, the line ρ = a + b f through this solution and the one
+    ``before`` (through 0 at first); the stretch that fills the component when the line
+    never meets it below saturation; the same when the component is saturated already."""
+    if not math.isfinite(rho) or rho >= 1.0:
+        return f
+    slope = rho / f  # through 0: ρ proportional to f
+    if before is not None and before[0] != f and math.isfinite(before[1]):
+        slope = (rho - before[1]) / (f - before[0])
+    offset = rho - slope * f
+    if slope <= 0 or beta * slope >= 1.0:
+        return PAST_SATURATION * f / rho if rho > 0 and beta * slope >= 1.0 else 1.0 + beta * rho
+    root = (1.0 + beta * offset) / (1.0 - beta * slope)
+    saturating = (1.0 - offset) / slope  # where ρ reaches 1 on that line
+    return root if root < saturating else PAST_SATURATION * saturating
 
 
 def _busiest(program: Program, load: dict[str, float], scale: float) -> dict[str, float]:

@@ -238,3 +238,63 @@ def test_a_fit_shows_itself_in_a_notebook() -> None:
     assert p95.get_ydata()[-1] == pytest.approx(at.p95_ms)
     assert p95.get_xdata()[-1] == pytest.approx(1.05 * 300)  # past the unfitted point
     assert not math.isnan(fit.rms_error)
+
+
+def test_a_section_is_replaced_where_the_parser_finds_it(tmp_path: Path) -> None:
+    from designkit.cli_calibrate import with_calibration
+
+    path = tmp_path / "quoted.yaml"
+    path.write_text('designkit: 1\nname: x\n"calibration":\n  components:\n'
+                    '    api: {scale: 3}\n# about the components\ncomponents:\n  api:\n'
+                    '    kind: service\n    endpoints:\n      "GET /x": {cpu_ms: 1}\n')
+    design = dk.load(path)
+    design.calibration = {"components": {"api": {"scale": 1.5}}}
+    text = with_calibration(path, design)
+    assert text.count("calibration") == 1 and "# about the components\n" in text
+    assert dk.load(text).calibration.components["api"].scale == 1.5
+
+
+def _written(tmp_path: Path, name: str, rows: list[str]) -> Path:
+    path = tmp_path / name
+    path.write_text("timestamp,endpoint,latency_ms,status\n" + "\n".join(rows) + "\n")
+    return path
+
+
+def test_hostile_measurements_are_one_located_error(tmp_path: Path) -> None:
+    design = tmp_path / "mm1.yaml"
+    design.write_text(DESIGN)
+    one = _written(tmp_path, "one.csv", ["0,GET /x,12,200"])
+    failed = _written(tmp_path, "failed.csv", ["0,GET /x,12,500", "1,GET /x,14,503"])
+    fine = _written(tmp_path, "fine.csv", ["0,GET /x,12,200", "1,GET /x,14,200"])
+    for argv, message in (
+            ([str(one)], "'GET /x' in run 'one' has no rate (nan): a run needs two or more "
+                         "requests at different times"),
+            ([str(failed)], "nothing to fit: no latency of a successful request was measured "
+                            "(api GET /x in run failed: every request failed"),
+            ([str(fine), "--map", "GET /x=api"], "--map GET /x=api: 'GET /x' is an "
+                                                  "endpoint's measurement; map it to an "
+                                                  "endpoint ('api METHOD /path')"),
+            ([str(fine), "--map", "GET /x=apx"], "--map GET /x=apx: 'apx' is neither an "
+                                                  "endpoint"),
+            ([str(fine), "--map", "GET /x=api GET /y"], "(did you mean 'api GET /x'?)")):
+        result = CliRunner().invoke(cli, ["calibrate", str(design), *argv])
+        assert result.exit_code == 2, result.output
+        assert message in result.output, result.output
+    # a mapping written with odd spacing is read as the endpoint it names
+    ok = CliRunner().invoke(cli, ["calibrate", str(design), str(fine), "--map",
+                                  "GET /x=api  get /x", "--json"])
+    assert ok.exit_code == 0, ok.output
+
+
+def test_a_design_saturated_at_the_measured_rate_is_fitted_from_below() -> None:
+    # the guess (30 ms at 40 rps: ρ 1.2) saturates; the truth is 13 ms (ρ 0.52)
+    truth = dk.Design(name="mm1")
+    truth.service("api", workers=1).endpoint("GET /x", cpu_ms=13)
+    e = dk.estimate(truth, workload={"api GET /x": 40}).endpoints["api GET /x"]
+    seen = Measurements((Observation("api GET /x", "endpoint", "r", 40.0, 10_000, 0,
+                                     e.mean_ms, e.p50_ms, e.p95_ms, e.p99_ms),))
+    guess = dk.Design(name="mm1")
+    guess.service("api", workers=1).endpoint("GET /x", cpu_ms=30)
+    fit = dk.calibrate(guess, seen, shape=False)
+    assert _parameter(fit, "api", "scale") * 30 == pytest.approx(13.0, rel=1e-3)
+    assert fit.converged and fit.max_error < 1e-3

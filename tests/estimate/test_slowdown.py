@@ -94,3 +94,33 @@ def test_a_calibration_names_parts_that_exist() -> None:
     with pytest.raises(dk.DesignError, match=r"calibration.components.api.scale"):
         dk.load({"designkit": 1, "name": "x",
                  "calibration": {"components": {"api": {"scale": 0}}}})
+
+
+@pytest.mark.parametrize("beta", [0.5, 5.0, 10.0])
+def test_a_held_station_s_stretch_is_the_fixed_point(beta: float) -> None:
+    # one worker holds 1 ms of its own cpu (stretched) and a 6 ms call (not): at 50 rps
+    # ρ = 0.05 (f + 6), so f = 1 + β ρ is f = (1 + 0.3 β) / (1 − 0.05 β) — a station whose
+    # utilization is not proportional to the stretch (the plain iteration diverges at β 5)
+    d = dk.Design(name="held")
+    d.service("api", workers=1).endpoint("GET /x", cpu_ms=1).call("ext")
+    d.external("ext", latency_ms=6)
+    d.set_load("api GET /x", 50)
+    d.calibration = {"components": {"api": {"slowdown": beta}}}
+    f = (1 + 0.3 * beta) / (1 - 0.05 * beta)
+    e = dk.estimate(d)
+    assert e.station("api workers").utilization == pytest.approx(0.05 * (f + 6), rel=1e-6)
+    assert not e.saturated
+
+
+def test_a_vanishing_slowdown_changes_no_capacity() -> None:
+    # the flash sale's user-facing and background capacities and bottlenecks stay the same
+    # when a component slows down by nothing: the slowed search keeps them apart
+    plain = dk.estimate(dk.template("flash-sale"))
+    design = dk.template("flash-sale")
+    design.calibration = {"components": {"checkout-api": {"slowdown": 1e-6}}}
+    slowed = dk.estimate(design)
+    assert slowed.max_scale == pytest.approx(plain.max_scale, rel=2e-3)
+    assert slowed.bottleneck_station == plain.bottleneck_station == "order-read-db cpu"
+    assert plain.background is not None and slowed.background is not None
+    assert slowed.background.station == plain.background.station
+    assert slowed.background.max_scale == pytest.approx(plain.background.max_scale, rel=2e-3)
