@@ -415,6 +415,15 @@ _DEPARTURES = """
   order (0.4 % at 0.2) — most likely a transaction arriving just as the holder commits
   updates the new row version before the woken waiter has re-read it. The mean wait is
   FIFO's; the tail is longer, and M/D/1's p99 is a FIFO p99.
+* **Endpoint latencies alone do not say which part of a request holds the lock.** The hot
+  row's time outside the lock (the driver and the round trip, ~0.8 ms) and inside it (the
+  hold) add up to the same no-wait latency; only their queueing tells them apart, and the
+  low-load runs are slowed by the idle machine (below) and the mid run's tail by the
+  out-of-order lock. The fit then puts nearly all of it inside the lock (a hold of about
+  5.8 ms against the 5.48 ms probed back to back, round trip included), so it sees the high
+  run at ρ 0.85 rather than 0.79 and over-predicts its wait; how much varies from run to
+  run (mean +15 % to +42 % over three runs, the pool within 15 % on all three). Spans or a
+  server-side timing of the hold would pin the split down.
 * **An idle machine is slower.** A request that finds the CPUs idle waits for them to wake
   (on the virtual machine of the first runs, 0.4–0.8 ms more per hot-row transaction after
   a 27 ms idle gap than back to back), so the no-wait time of the low-load run is longer

@@ -84,6 +84,8 @@ class Parameter:
         value: Its fitted value.
         sd: Its standard error (``scale``: of its log, i.e. relative), ``inf`` when the
             measurements cannot tell it (``nan`` before the fit).
+        kept: A shape or slowdown the measurements do not tell from the design's: it is
+            not written (each time keeps its own shape; no slowdown).
     """
 
     component: str
@@ -91,6 +93,7 @@ class Parameter:
     start: float
     value: float = math.nan
     sd: float = math.nan
+    kept: bool = False
 
     @property
     def departs(self) -> bool:
@@ -116,7 +119,8 @@ def calibrated(design: Design, parameters: Sequence[Parameter], x: Sequence[floa
     components = dict(design.calibration.components) if design.calibration else {}
     values: dict[str, dict[str, float]] = {}
     for p, v in zip(parameters, x, strict=True):
-        values.setdefault(p.component, {})[p.what] = math.exp(v) if p.what == "scale" else v
+        if not p.kept:
+            values.setdefault(p.component, {})[p.what] = math.exp(v) if p.what == "scale" else v
     for fitted in values.values():  # a slowdown of 1e-12 is none
         if fitted.get("slowdown", 1.0) < 1e-9:
             fitted["slowdown"] = 0.0
@@ -189,6 +193,8 @@ def solve_fit(design: Design, runs: list[Run], parameters: list[Parameter],
         # and the rest is fitted again without it
         kept = [i for i, p in enumerate(parameters) if p.what != "scale" and not p.departs]
         free = [i for i in range(len(parameters)) if i not in kept]
+        for i in kept:
+            parameters[i].kept = True
         if kept and free:
             x[kept] = start[kept]
             x, converged = fit(x, free)

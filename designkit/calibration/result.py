@@ -148,8 +148,7 @@ class CalibrationFit:
         if loose:
             notes.append(f"not determined by these measurements (kept near the design): "
                          f"{', '.join(loose)} — measure more loads or spans to pin them")
-        kept = [f"{p.component} {p.what}" for p in self.parameters
-                if p.what != "scale" and p.value == p.start]
+        kept = [f"{p.component} {p.what}" for p in self.parameters if p.kept]
         if kept:
             notes.append(f"as designed (the measurements do not tell them from it by two "
                          f"standard errors): {', '.join(kept)}")
