@@ -109,24 +109,29 @@ def with_calibration(source: Path, design: object) -> str:
     text = source.read_text(encoding="utf-8-sig")
     if source.suffix.lower() == ".json" or text.lstrip().startswith("{"):
         return dump(design, "json")
-    lines = text.splitlines(keepends=True)
-    found = _section(text)
+    import yaml
+
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    if not isinstance(root, yaml.MappingNode) or root.flow_style:
+        return dump(design)  # a design written as one flow mapping: written anew
+    lines = [line if line.endswith("\n") else line + "\n"
+             for line in text.splitlines(keepends=True)]
     block = _block(design)
-    if found is None:
-        return text.rstrip("\n") + "\n" + block
+    found = _section(root)
+    if found is None:  # after the design's last line (a `...` or comments stay after it)
+        last = _last_line(root)
+        return "".join(lines[:last + 1]) + block + "".join(lines[last + 1:])
     first, last = found
     return "".join(lines[:first]) + block + "".join(lines[last + 1:])
 
 
-def _section(text: str) -> tuple[int, int] | None:
+def _section(root: object) -> tuple[int, int] | None:
     """The first and last line (0-based) of the top-level ``calibration:`` section of a
-    YAML design, as the YAML parser sees it (a quoted key too; the comment lines after its
-    last value belong to what follows)."""
+    YAML design's root mapping, as the parser sees it (a quoted key too; the comment lines
+    after its last value belong to what follows)."""
     import yaml
 
-    root = yaml.compose(text, Loader=yaml.SafeLoader)
-    if not isinstance(root, yaml.MappingNode):
-        return None
+    assert isinstance(root, yaml.MappingNode)
     for key, value in root.value:
         if isinstance(key, yaml.ScalarNode) and key.value == "calibration":
             return key.start_mark.line, _last_line(value)

@@ -252,6 +252,13 @@ def test_a_section_is_replaced_where_the_parser_finds_it(tmp_path: Path) -> None
     text = with_calibration(path, design)
     assert text.count("calibration") == 1 and "# about the components\n" in text
     assert dk.load(text).calibration.components["api"].scale == 1.5
+    # a file that ends its document (`...`) gets the section inside it
+    ended = tmp_path / "ended.yaml"
+    ended.write_text('---\ndesignkit: 1\nname: x\ncomponents:\n  api:\n    kind: service\n'
+                     '    endpoints:\n      "GET /x": {cpu_ms: 1}\n...\n# the end\n')
+    text = with_calibration(ended, design)
+    assert text.endswith("...\n# the end\n")
+    assert dk.load(text).calibration.components["api"].scale == 1.5
 
 
 def _written(tmp_path: Path, name: str, rows: list[str]) -> Path:
