@@ -7,10 +7,14 @@ replaced), so the author's comments and layout stay; a JSON design is written wh
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from designkit.text import visible
+
+if TYPE_CHECKING:
+    from designkit.model.design import Design
 
 __all__ = ["calibrate_command", "with_calibration"]
 
@@ -80,7 +84,7 @@ def calibrate_command(file: str, measurements: tuple[str, ...], output: str | No
         raise SystemExit(1)
 
 
-def with_calibration(source: Path, design: object) -> str:
+def with_calibration(source: Path, design: Design) -> str:
     """The text of design file ``source`` with ``design``'s calibration section in place
     of its own (added at the end when it has none); a JSON file is dumped whole.
 
@@ -102,10 +106,8 @@ def with_calibration(source: Path, design: object) -> str:
             api: {scale: 1.5}
         <BLANKLINE>
     """
-    from designkit.model.design import Design
     from designkit.model.io import dump
 
-    assert isinstance(design, Design)
     text = source.read_text(encoding="utf-8-sig")
     if source.suffix.lower() == ".json" or text.lstrip().startswith("{"):
         return dump(design, "json")
@@ -156,12 +158,12 @@ def _last_line(node: object) -> int:
     return int(end.line if end.column > 0 else end.line - 1)
 
 
-def _block(design: object) -> str:
+def _block(design: Design) -> str:
     """The ``calibration:`` section of ``design`` as YAML, the way dump writes it."""
     from designkit.model.design import Design
     from designkit.model.io import dump
 
-    assert isinstance(design, Design) and design.calibration is not None
+    assert design.calibration is not None
     only = Design(name=design.name, calibration=design.calibration)
     text = dump(only)
     at = text.index("calibration:")

@@ -10,7 +10,9 @@ from designkit.calibration.fit import STATS, Parameter, Run, Target, significant
 from designkit.calibration.match import Ambiguous, component_of, endpoint_of
 from designkit.calibration.result import CalibrationFit, Row
 from designkit.errors import DesignkitError, MissingDependencyError
+from designkit.estimate.api import estimate_with
 from designkit.flow.nodes import Flow, Site
+from designkit.flow.times import Spec
 from designkit.model.components import Lock
 from designkit.model.problems import nearest
 from designkit.model.refs import EndpointRef
@@ -21,6 +23,7 @@ if TYPE_CHECKING:
     from designkit.estimate.result import Estimate
     from designkit.measure import Measurements, Observation
     from designkit.model.design import Design
+    from designkit.model.times import Time
 
 __all__ = ["CalibrationError", "calibrate"]
 
@@ -104,8 +107,8 @@ def calibrate(design: Design, measurements: Measurements, fit: Iterable[str] | N
     extent = {k: significant(max(r.workload.get(k, 0.0) for r in runs))
               for k in sorted(measured_keys)}
     sources = sorted({_file(o.source) for o in measurements.observations if o.source})
-    calibrated, predicted, converged = solve_fit(design, runs, parameters, _predictor(flow),
-                                                 extent, sources)
+    calibrated, predicted, converged = solve_fit(design, runs, parameters, _predict, extent,
+                                                 sources)
     rows = [Row(t.run, t.endpoint, t.stat,
                 t.rps if t.rps is not None else run.workload.get(t.endpoint, math.nan),
                 t.measured, p)
@@ -294,11 +297,9 @@ def _fitted(design: Design, flow: Flow, keys: set[str], fit: Iterable[str] | Non
     return names
 
 
-def _spends(time: object) -> bool:
+def _spends(time: Time | None) -> bool:
     """Whether a stated time is more than nothing."""
-    from designkit.flow.times import Spec
-
-    return Spec.of(time).mean > 0  # type: ignore[arg-type]
+    return Spec.of(time).mean > 0
 
 
 def _parameters(design: Design, names: Sequence[str], shape: bool, slowdown: bool
@@ -315,17 +316,12 @@ def _parameters(design: Design, names: Sequence[str], shape: bool, slowdown: boo
     return out
 
 
-def _predictor(flow: Flow):  # type: ignore[no-untyped-def]
-    """The function giving a run's targets under a design."""
-    from designkit.estimate.api import estimate_with
-
-    def predict(design: Design, run: Run) -> list[float]:
-        # the design was validated above, and each candidate only changes its calibration
-        # (valid by construction): no second check, no program kept for re-use
-        e = estimate_with(design, workload=run.workload, capacity=False, validated=True)
-        return [_value(e, t) for t in run.targets]
-
-    return predict
+def _predict(design: Design, run: Run) -> list[float]:
+    """A run's targets under a candidate design. The design was validated when the fit
+    began, and a candidate changes only its calibration (valid by construction): no second
+    check, no program kept for re-use."""
+    e = estimate_with(design, workload=run.workload, capacity=False, validated=True)
+    return [_value(e, t) for t in run.targets]
 
 
 def _value(e: Estimate, target: Target) -> float:

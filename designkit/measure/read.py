@@ -4,18 +4,14 @@ telling each file's format from its content."""
 from __future__ import annotations
 
 import csv
+import importlib
 import json
 from collections.abc import Callable
 from pathlib import Path
 
 from designkit.measure._shared import Source, fail, read_bytes, read_text, shown
 from designkit.measure.errors import MeasurementError
-from designkit.measure.jmeter import read_jmeter
-from designkit.measure.k6 import read_k6
-from designkit.measure.locust import locust_stats_path, read_locust
 from designkit.measure.observations import Measurements
-from designkit.measure.otlp import read_otlp
-from designkit.measure.plain_csv import read_csv
 
 __all__ = ["FORMATS", "detect_format", "measurements"]
 
@@ -32,10 +28,19 @@ FORMATS: dict[str, str] = {
 }
 """The formats :func:`measurements` reads, with what each looks like."""
 
-_READERS: dict[str, Callable[[Source], Measurements]] = {
-    "csv": read_csv, "locust": read_locust, "k6": read_k6, "jmeter": read_jmeter,
-    "otlp": read_otlp,
+_READERS: dict[str, tuple[str, str]] = {
+    "csv": ("plain_csv", "read_csv"), "locust": ("locust", "read_locust"),
+    "k6": ("k6", "read_k6"), "jmeter": ("jmeter", "read_jmeter"), "otlp": ("otlp", "read_otlp"),
 }
+"""Each format's reader (module and function): loaded when a file of it is read, so that
+``import designkit`` does not load five parsers."""
+
+
+def _reader(format: str) -> Callable[[Source], Measurements]:
+    module, name = _READERS[format]
+    found: Callable[[Source], Measurements] = getattr(
+        importlib.import_module(f"designkit.measure.{module}"), name)
+    return found
 _HEAD = 65536
 
 
@@ -73,7 +78,7 @@ def measurements(*sources: Source, format: str | None = None) -> Measurements:
         raise fail(f"format={format!r}", "unknown; the formats are:\n" + _formats())
     found = Measurements(())
     for source in sources:
-        found = found + _READERS[format or detect_format(source)](source)
+        found = found + _reader(format or detect_format(source))(source)
     return found
 
 
@@ -94,6 +99,8 @@ def detect_format(source: Source) -> str:
     place = shown(source)
     path = Path(place)
     if not path.exists():
+        from designkit.measure.locust import locust_stats_path
+
         stats = locust_stats_path(source)
         if stats is not None and stats.exists():
             return "locust"
