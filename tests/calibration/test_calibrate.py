@@ -305,3 +305,17 @@ def test_a_design_saturated_at_the_measured_rate_is_fitted_from_below() -> None:
     fit = dk.calibrate(guess, seen, shape=False)
     assert _parameter(fit, "api", "scale") * 30 == pytest.approx(13.0, rel=1e-3)
     assert fit.converged and fit.max_error < 1e-3
+
+
+def test_a_span_is_one_call_of_a_repeated_step() -> None:
+    # three calls of the cache per request: a span measures one of them (wait + 2 ms)
+    import importlib
+
+    api = importlib.import_module("designkit.calibration.api")
+    d = dk.Design(name="repeat")
+    d.service("client", workers=100).endpoint("GET /q").call("cache", count=3,
+                                                              service_ms=2)
+    d.cache("cache", servers=1)
+    e = dk.estimate(d, workload={KEY: 50})
+    station = e.station("cache servers")
+    assert api._span_mean(e, "cache", KEY) == pytest.approx(station.wait_ms + 2.0)
