@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	@$(PY) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "designkit needs Python >= 3.11; install one and run: make PY=python3.11 ...")'
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV) || { echo "could not create $(VENV): install the venv module (Debian/Ubuntu: apt-get install python3-venv)"; exit 1; }
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[notebook,dev,import,calibrate]'
+	$(BIN)/python -m pip install --quiet -e '.[notebook,dev,import,calibrate,distributed]'
 	@touch $(STAMP)
 
 dot:
