@@ -8,6 +8,7 @@ invalid design).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = [
     "DesignError",
@@ -83,6 +84,11 @@ class DesignError(DesignkitError, ValueError):
         self.problems = sorted(set(problems), key=lambda p: (p.path, p.message))
         self.source = source
         super().__init__(self._text())
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled by its problems (its args are its text), so that a process or a cluster
+        running a task can send it back (``dk.sweep``)."""
+        return (type(self), (self.problems, self.source))
 
     def _text(self) -> str:
         count = len(self.problems)

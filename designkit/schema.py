@@ -53,6 +53,7 @@ def json_schema() -> dict[str, Any]:
     schema["properties"]["components"]["propertyNames"] = {
         "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"}
     schema["properties"]["workload"]["propertyNames"] = {"pattern": ENDPOINT_REF}
+    _uncertain_numbers(schema)
     schema["properties"]["designkit"] = {"const": 1, "description": "The format version."}
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = SCHEMA_ID
@@ -61,6 +62,40 @@ def json_schema() -> dict[str, Any]:
     assert set(KINDS) <= set(
         schema["properties"]["components"]["additionalProperties"]["discriminator"]["mapping"])
     return schema
+
+
+def _uncertain_numbers(schema: dict[str, Any]) -> None:
+    """Where a number may be a range ``{low, high}`` or a lognormal ``{p50, p95}``
+    (:mod:`designkit.model.uncertain`): hit ratios (a range), rows and workload rates."""
+    defs = schema["$defs"]
+    number = {"type": "number", "minimum": 0}
+    defs["Range"] = {"type": "object", "description": "Any value between low and high, "
+                     "evenly (the design holds the middle).",
+                     "properties": {"low": number, "high": number},
+                     "required": ["low", "high"], "additionalProperties": False}
+    defs["Spread"] = {"type": "object", "description": "A lognormal with this median and "
+                      "95th percentile (the design holds the median).",
+                      "properties": {"p50": number, "p95": number},
+                      "required": ["p50", "p95"], "additionalProperties": False}
+    forms = {"hit_ratio": ["Range"], "rows": ["Range", "Spread"]}
+
+    def widen(prop: dict[str, Any], names: list[str]) -> dict[str, Any]:
+        description = prop.pop("description", None)
+        out: dict[str, Any] = {"anyOf": [prop, *({"$ref": f"#/$defs/{n}"} for n in names)]}
+        if description is not None:
+            out["description"] = description
+        if "default" in prop:
+            out["default"] = prop.pop("default")
+        return out
+
+    for model in defs.values():
+        properties = model.get("properties", {})
+        for name, names in forms.items():
+            if name in properties:
+                properties[name] = widen(properties[name], names)
+    workload = schema["properties"]["workload"]
+    workload["additionalProperties"] = widen(workload["additionalProperties"],
+                                             ["Range", "Spread"])
 
 
 def summary_doc(model: type[BaseModel]) -> str:

@@ -8,7 +8,8 @@
 - :func:`one_line`, :func:`markdown`, :func:`markdown_code` and :func:`html_text`: the one
   escaping path for a terminal line, for Markdown and for HTML.
 - :func:`json_data`: data for strict JSON (``allow_nan=False``): non-finite numbers become
-  ``null``, with their readable spelling beside.
+  ``null``, with their readable spelling beside; :func:`json_text`: indented JSON text as
+  ``json.dumps`` writes it, faster.
 
 Nothing here imports the rest of the package: the model, the rules and the renderers all
 spell things the same way through it.
@@ -23,9 +24,10 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from enum import Enum
 from numbers import Integral, Real
 from typing import Any
@@ -34,6 +36,7 @@ from urllib.parse import urlsplit
 __all__ = [
     "html_text",
     "json_data",
+    "json_text",
     "markdown",
     "markdown_code",
     "number",
@@ -227,6 +230,120 @@ def json_data(value: Any) -> tuple[Any, dict[str, str]]:
     """
     texts: dict[str, str] = {}
     return _walk(value, "", texts), texts
+
+
+_ESCAPED = json.encoder.encode_basestring_ascii  # (C) a string as JSON spells it, ASCII only
+
+
+def _json_float(value: float) -> str:
+    if not math.isfinite(value):
+        raise ValueError(f"Out of range float values are not JSON compliant: {value!r}")
+    return float.__repr__(value)
+
+
+_JSON_SCALARS: dict[type, Callable[[Any], str]] = {
+    str: _ESCAPED, float: _json_float, int: int.__repr__, bool: lambda v: "true" if v else "false",
+    type(None): lambda v: "null"}
+"""The spelling of each scalar type (exactly these types: a subclass is looked at again)."""
+_SCALAR_TYPES = frozenset(_JSON_SCALARS)
+
+
+class _Flat:
+    """The standard library's C encoder for an array or object of scalars at one depth:
+    its items separated by a comma, a newline and that depth's indentation — what the
+    indented encoder writes, but for the line breaks after the opening bracket and
+    before the closing one."""
+
+    def __init__(self) -> None:
+        self.encoders: dict[str, Callable[[Any, int], list[str]]] = {}
+
+    def __call__(self, value: Any, inner: str) -> str | None:
+        """``value``'s items, each on its own line after ``inner``; ``None`` when the C
+        encoder refuses (a non-finite float: the caller raises the standard message)."""
+        encode = self.encoders.get(inner)
+        if encode is None:
+            encode = self.encoders[inner] = json.encoder.c_make_encoder(  # type: ignore[attr-defined]
+                None, None, _ESCAPED, None, ": ", "," + inner, False, False, False)
+        try:
+            text = "".join(encode(value, 0))
+        except ValueError:
+            return None
+        return text[1:-1]
+
+
+def _json_key(key: object) -> str:
+    """A key as ``json.dumps`` writes it: a string, or a number, bool or None as text."""
+    if isinstance(key, str):
+        return _ESCAPED(key)
+    if isinstance(key, float):
+        return _ESCAPED(_json_float(key))
+    if key is True or key is False or key is None:
+        return _ESCAPED(_JSON_SCALARS[type(key)](key))
+    if isinstance(key, int):
+        return _ESCAPED(int.__repr__(key))
+    raise TypeError(f"keys must be str, int, float, bool or None, not {type(key).__name__}")
+
+
+def _json_value(value: Any, pad: str, step: str, flat: _Flat) -> str:
+    """``value`` as JSON text, its nested lines starting with ``pad`` (a newline and the
+    indentation of ``value``'s own line)."""
+    spell = _JSON_SCALARS.get(type(value))
+    if spell is not None:
+        return spell(value)
+    scalars = _JSON_SCALARS
+    inner = pad + step
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        if _SCALAR_TYPES.issuperset(map(type, value.values())):
+            text = flat(value, inner)
+            if text is not None:
+                return f"{{{inner}{text}{pad}}}"
+        items = [(_ESCAPED(k) if type(k) is str else _json_key(k)) + ": "
+                 + (spell(v) if (spell := scalars.get(type(v))) is not None
+                    else _json_value(v, inner, step, flat))
+                 for k, v in value.items()]
+        return f"{{{inner}{(',' + inner).join(items)}{pad}}}"
+    if isinstance(value, list | tuple):
+        if not value:
+            return "[]"
+        if _SCALAR_TYPES.issuperset(map(type, value)):
+            text = flat(value, inner)
+            if text is not None:
+                return f"[{inner}{text}{pad}]"
+        items = [spell(v) if (spell := scalars.get(type(v))) is not None
+                 else _json_value(v, inner, step, flat) for v in value]
+        return f"[{inner}{(',' + inner).join(items)}{pad}]"
+    # subclasses of the scalars, in the order json.dumps tries them
+    if isinstance(value, str):
+        return _ESCAPED(value)
+    if isinstance(value, int):  # (True and False are exactly bool: spelled above)
+        return int.__repr__(value)
+    if isinstance(value, float):
+        return _json_float(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def json_text(value: Any, indent: int = 2) -> str:
+    """``json.dumps(value, indent=indent, allow_nan=False)``, character for character, in
+    about a third of its time: what the command line writes for a large estimate (the
+    standard library's indented encoder is pure Python, one generator step per token).
+
+    Mappings are ``dict``; lists and tuples are arrays; a non-finite float raises
+    ``ValueError`` and anything else ``TypeError``, as ``json.dumps`` does (a structure that
+    holds itself, which ``json.dumps`` refuses, is not looked for).
+
+    Example:
+        >>> data = {"a": [1, 2.5, None], "b": {}, "c": {"x": True, 3: "é"}}
+        >>> json_text(data) == json.dumps(data, indent=2, allow_nan=False)
+        True
+        >>> print(json_text({"p95_ms": 436.1, "errors": {}}))
+        {
+          "p95_ms": 436.1,
+          "errors": {}
+        }
+    """
+    return _json_value(value, "\n", " " * indent, _Flat())
 
 
 def safe_url(url: str) -> str:

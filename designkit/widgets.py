@@ -307,7 +307,7 @@ class Explorer:
             self.summary.value = self._summary_html()
             self.table.value = result._repr_html_()
             effective = replace(scenario, scale=1.0).apply(design)
-            self.curve.value = self._curve_html(effective, float(scenario.scale))
+            self.curve.value = self._curve_html(effective, float(scenario.scale), result)
             self.diagram.value = self._diagram_html(effective, result)
             return result
 
@@ -406,11 +406,21 @@ class Explorer:
             parts.append(note)
         return (" " + html.escape("; ".join(parts)) + ".") if parts else ""
 
-    @staticmethod
-    def _curve_html(design: Design, scale: float) -> str:
+    CURVE_ENDPOINTS = 8
+    """Endpoints the p95-vs-load curve draws: the slowest at the explorer's load (a line per
+    endpoint of a large design is unreadable, and each costs a composition per load)."""
+    CURVE_POINTS = 12
+    """Loads of the curve below its knee (the knee's five closer ones are added)."""
+
+    @classmethod
+    def _curve_html(cls, design: Design, scale: float, result: Estimate | None = None) -> str:
         from designkit.render import plots
 
-        fig = plots.load_curve(design)
+        shown = None
+        if result is not None and len(result.endpoints) > cls.CURVE_ENDPOINTS:
+            p95 = {k: e.p95_ms for k, e in result.endpoints.items()}
+            shown = sorted(p95, key=lambda k: -p95[k])[:cls.CURVE_ENDPOINTS]
+        fig = plots.load_curve(design, endpoints=shown, points=cls.CURVE_POINTS)
         ax = fig.axes[0]
         ax.axvline(scale, color="#1f77b4", linewidth=1.6, gid="explorer_scale",
                    label=f"explorer load ({scale:g}×)")

@@ -3,8 +3,9 @@
 A module walks steps when it reads the nested step lists of a step container (a cache
 step's ``on_miss``, a parallel step's branches, a loop's ``loop.steps``) or uses the step
 walkers of ``designkit.flow.build``. The model's own step builders (``model/steps.py``)
-append to those lists and are allowed; the two what-if modules change steps in place
-through ``design_steps`` (a copy of the design, never read for behaviour).
+append to those lists and are allowed; the what-if modules (scenarios, the explorer, sweeps,
+sensitivity) find or change hit ratios through ``design_steps`` (on a copy of the design,
+never read for behaviour).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "designkit"
 NESTED = {"on_miss", "parallel"}
 WALKERS = {"walk_steps", "design_steps"}
 ALLOWED = {"model/steps.py"}
-CHANGES_STEPS = {"estimate/scenarios.py", "widgets.py"}  # may use design_steps only
+CHANGES_STEPS = {"estimate/scenarios.py", "widgets.py", "sweep.py",
+                 "estimate/sensitivity.py"}  # what-ifs on copies: may use design_steps only
 
 
 def _walks(source: str) -> list[str]:

@@ -1,29 +1,100 @@
-"""The estimator: queueing formulas, latency distributions, capacity and scenarios."""
+"""The estimator: queueing formulas, latency distributions, capacity and scenarios.
+
+The names below are imported from their modules on first use (PEP 562): ``estimate`` does
+not import the simulator, the sizing search or the transient solver.
+"""
 
 from __future__ import annotations
 
-from designkit.estimate.api import estimate
-from designkit.estimate.arguments import ArgumentError
-from designkit.estimate.assumptions import Assumption
-from designkit.estimate.capacity import RetryStorm
-from designkit.estimate.failures import FailureWalk, SagaWalk, StepOutcome, failure_walk
-from designkit.estimate.growth import Growth, growth
-from designkit.estimate.result import (
-    Capacity,
-    ComponentEstimate,
-    EndpointEstimate,
-    Estimate,
-    NotFoundError,
-    StationEstimate,
-    Successes,
-)
-from designkit.estimate.scenarios import Scenario
-from designkit.estimate.simulate import simulate
-from designkit.estimate.sizing import Sizing, SizingError, size
-from designkit.estimate.transient import StationSeries, Transient, transient
+import importlib
+import sys
+import types
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["ArgumentError", "Assumption", "Capacity", "ComponentEstimate", "EndpointEstimate",
-           "Estimate", "FailureWalk", "Growth", "NotFoundError", "RetryStorm", "SagaWalk",
-           "Scenario", "Sizing", "SizingError", "StationEstimate", "StationSeries", "StepOutcome",
-           "Successes", "Transient", "estimate", "failure_walk", "growth", "simulate", "size",
-           "transient"]
+# Every name this package re-exports and the module it is defined in.
+_HOMES: dict[str, str] = {
+    "ArgumentError": "designkit.estimate.arguments",
+    "Assumption": "designkit.estimate.assumptions",
+    "Capacity": "designkit.estimate.result",
+    "ComponentEstimate": "designkit.estimate.result",
+    "EndpointEstimate": "designkit.estimate.result",
+    "Estimate": "designkit.estimate.result",
+    "FailureWalk": "designkit.estimate.failures",
+    "Growth": "designkit.estimate.growth",
+    "NotFoundError": "designkit.estimate.result",
+    "RetryStorm": "designkit.estimate.capacity",
+    "SagaWalk": "designkit.estimate.failures",
+    "Scenario": "designkit.estimate.scenarios",
+    "Sizing": "designkit.estimate.sizing",
+    "SizingError": "designkit.estimate.sizing",
+    "StationEstimate": "designkit.estimate.result",
+    "StationSeries": "designkit.estimate.transient",
+    "StepOutcome": "designkit.estimate.failures",
+    "Successes": "designkit.estimate.result",
+    "Transient": "designkit.estimate.transient",
+    "estimate": "designkit.estimate.api",
+    "failure_walk": "designkit.estimate.failures",
+    "growth": "designkit.estimate.growth",
+    "simulate": "designkit.estimate.simulate",
+    "size": "designkit.estimate.sizing",
+    "transient": "designkit.estimate.transient",
+}
+
+__all__ = sorted(_HOMES)
+
+
+def _lazy(name: str) -> Any:
+    """A re-exported name, imported from its module on first use and kept."""
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    """The names loaded so far and those still to load, for ``dir()`` and completion."""
+    return sorted({*globals(), *_HOMES})
+
+
+class _Package(types.ModuleType):
+    """This package's module: importing ``designkit.estimate.growth`` (or ``simulate``,
+    ``transient``) does not hide the function of the same name, whichever comes first."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _HOMES and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
+
+if TYPE_CHECKING:  # the names for type checkers and IDEs
+    from designkit.estimate.api import estimate as estimate
+    from designkit.estimate.arguments import ArgumentError as ArgumentError
+    from designkit.estimate.assumptions import Assumption as Assumption
+    from designkit.estimate.capacity import RetryStorm as RetryStorm
+    from designkit.estimate.failures import FailureWalk as FailureWalk
+    from designkit.estimate.failures import SagaWalk as SagaWalk
+    from designkit.estimate.failures import StepOutcome as StepOutcome
+    from designkit.estimate.failures import failure_walk as failure_walk
+    from designkit.estimate.growth import Growth as Growth
+    from designkit.estimate.growth import growth as growth
+    from designkit.estimate.result import Capacity as Capacity
+    from designkit.estimate.result import ComponentEstimate as ComponentEstimate
+    from designkit.estimate.result import EndpointEstimate as EndpointEstimate
+    from designkit.estimate.result import Estimate as Estimate
+    from designkit.estimate.result import NotFoundError as NotFoundError
+    from designkit.estimate.result import StationEstimate as StationEstimate
+    from designkit.estimate.result import Successes as Successes
+    from designkit.estimate.scenarios import Scenario as Scenario
+    from designkit.estimate.simulate import simulate as simulate
+    from designkit.estimate.sizing import Sizing as Sizing
+    from designkit.estimate.sizing import SizingError as SizingError
+    from designkit.estimate.sizing import size as size
+    from designkit.estimate.transient import StationSeries as StationSeries
+    from designkit.estimate.transient import Transient as Transient
+    from designkit.estimate.transient import transient as transient
+else:
+    __getattr__ = _lazy

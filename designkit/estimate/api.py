@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 from collections import OrderedDict
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,7 @@ from designkit.estimate.errors import errors_of
 from designkit.estimate.latency import endpoint_latency, success_latency
 from designkit.estimate.program import Program, compile_design
 from designkit.estimate.result import (
+    Capacities,
     Capacity,
     ComponentEstimate,
     EndpointEstimate,
@@ -30,6 +32,7 @@ from designkit.estimate.slowdown import slowed
 from designkit.estimate.solve import Solution, Trials, solve, trials
 from designkit.flow.nodes import Flow
 from designkit.gcpause import gc_paused
+from designkit.maths.distributions import Dist
 from designkit.model.problems import format_path, nearest
 from designkit.model.refs import EndpointRef
 
@@ -42,7 +45,8 @@ __all__ = ["estimate", "estimate_with"]
 
 def estimate(design: Design, workload: dict[str, float] | None = None,
              scenario: Scenario | None = None, days: float = 0.0,
-             scale: float = 1.0) -> Estimate:
+             scale: float = 1.0, *, samples: int | None = None,
+             seed: int | None = None) -> Estimate:
     """Estimate latency, utilization and capacity of ``design`` under a workload.
 
     Args:
@@ -52,6 +56,11 @@ def estimate(design: Design, workload: dict[str, float] | None = None,
             lost replicas).
         days: Days of table growth (query plans scan the grown tables).
         scale: Factor on the workload (multiplies the scenario's).
+        samples: Draw this many sets of the design's uncertain numbers (hit ratios,
+            rows, rates written as ``{low, high}`` or ``{p50, p95}``) and add their bands
+            to the estimate (:attr:`Estimate.bands`); the rest of the estimate is the
+            design's own values (the ranges' middles, the distributions' medians).
+        seed: The seed of those draws (the same seed, the same bands).
 
     Returns:
         The estimate: per endpoint rps, mean/p50/p95/p99 ms and a saturated flag; per
@@ -73,13 +82,24 @@ def estimate(design: Design, workload: dict[str, float] | None = None,
         [132.91, 436.09]
         >>> round(e.max_scale, 3), e.bottleneck_station
         (1.111, 'api workers')
+
+        A range instead of a number, and its band:
+
+        >>> d = dk.load({"designkit": 1, "name": "mm10", "components": {"api": {
+        ...     "kind": "service", "workers": 10, "endpoints": {"GET /x": {"cpu_ms": 100}}}},
+        ...     "workload": {"api GET /x": {"low": 60, "high": 90}}})
+        >>> b = dk.estimate(d, samples=1000, seed=1).bands
+        >>> round(b.max_scale.p50, 2), round(b.endpoints["api GET /x"].mean_ms.p95, 1)
+        (1.34, 155.7)
     """
-    return estimate_with(design, workload, scenario, days, scale)
+    return estimate_with(design, workload, scenario, days, scale, samples=samples,
+                         seed=seed)
 
 
 def estimate_with(design: Design, workload: dict[str, float] | None = None,
                   scenario: Scenario | None = None, days: float = 0.0, scale: float = 1.0,
-                  *, capacity: bool = True, validated: bool = False) -> Estimate:
+                  *, capacity: bool = True, validated: bool = False,
+                  samples: int | None = None, seed: int | None = None) -> Estimate:
     """:func:`estimate`, with the choices designkit's own callers make.
 
     Args:
@@ -96,17 +116,27 @@ def estimate_with(design: Design, workload: dict[str, float] | None = None,
         (None, True)
     """
     with gc_paused():  # tens of thousands of small objects: no repeated full collections
-        return _estimate(design, workload, scenario, days, scale, capacity, validated)
+        return _estimate(design, workload, scenario, days, scale, capacity, validated,
+                         samples, seed)
 
 
 def _estimate(design: Design, workload: dict[str, float] | None, scenario: Scenario | None,
-              days: float, scale: float, capacity: bool, validated: bool) -> Estimate:
+              days: float, scale: float, capacity: bool, validated: bool,
+              samples: int | None = None, seed: int | None = None) -> Estimate:
     source, program, load, total_scale, scenario = prepare(design, workload, scenario, days,
                                                            scale, validated)
+    bands = None
+    if samples is not None:
+        from designkit.estimate.uncertainty import estimate_bands
+
+        bands = estimate_bands(source, program, load, total_scale, samples, seed, capacity,
+                               days, workload is not None)
     solution = solve(program, load, total_scale)
-    user, back = (capacities(program, load, total_scale,
-                             solution.trial if total_scale == 1.0 else None)
-                  if capacity else (Capacity(None, None, math.nan), None))
+    if capacity:
+        base = solution.trial if total_scale == 1.0 else None
+        search = Capacities(search=lambda: capacities(program, load, total_scale, base))
+    else:
+        search = Capacities(Capacity(None, None, math.nan))
     return Estimate(
         design=design.name,
         scale=total_scale,
@@ -114,12 +144,10 @@ def _estimate(design: Design, workload: dict[str, float] | None, scenario: Scena
         scenario=scenario.describe(),
         endpoints=_endpoints(solution),
         components=_components(source, solution),
-        bottleneck=user.component,
-        bottleneck_station=user.station,
-        max_scale=user.max_scale,
-        background=back,
+        capacity=search,
         retry_storms=tuple(retry_storms(solution)),
         utilization_max=design.policy.utilization_max,
+        bands=bands,
         _source=design,
         _scenario=scenario,
         _flow=program.flow,
@@ -228,30 +256,35 @@ class Programs:
     def __init__(self, size: int) -> None:
         self.size = size
         self._kept: OrderedDict[tuple[object, ...], tuple[Design, Program]] = OrderedDict()
+        self._lock = threading.Lock()  # estimates on a thread pool (dk.sweep) share it
 
     def __len__(self) -> int:
         return len(self._kept)
 
     def get(self, key: tuple[object, ...]) -> tuple[Design, Program] | None:
         """The design under the scenario and its program, if kept (now the most recent)."""
-        found = self._kept.get(key)
-        if found is not None:
-            self._kept.move_to_end(key)
-        return found
+        with self._lock:
+            found = self._kept.get(key)
+            if found is not None:
+                self._kept.move_to_end(key)
+            return found
 
     def keep(self, key: tuple[object, ...], found: tuple[Design, Program]) -> None:
         """Keep a compiled design, dropping the least recently used beyond ``size``."""
-        self._kept[key] = found
-        while len(self._kept) > self.size:
-            self._kept.popitem(last=False)
+        with self._lock:
+            self._kept[key] = found
+            while len(self._kept) > self.size:
+                self._kept.popitem(last=False)
 
     def programs(self) -> list[Program]:
         """The programs kept, least recently used first."""
-        return [program for _, program in self._kept.values()]
+        with self._lock:
+            return [program for _, program in self._kept.values()]
 
     def clear(self) -> None:
         """Drop every kept program."""
-        self._kept.clear()
+        with self._lock:
+            self._kept.clear()
 
 
 PROGRAMS = Programs(4)
@@ -316,7 +349,7 @@ def _endpoints(solution: Solution) -> LazyTable[EndpointEstimate]:
         ok = (None if errors.ratio <= 0 else latency if errors.ratio < ALMOST_NONE
               else success_latency(solution, i))
         return EndpointEstimate(rates[i] * 1000.0, latency.mean, latency.p50, latency.p95,
-                                latency.p99, latency.saturated, latency.dist,
+                                latency.p99, latency.saturated, _cells(latency.dist),
                                 error_ratio=errors.ratio, errors=errors.to_dict(),
                                 lag_ms=None if consume is None
                                 else float(solution.trial.wait[consume, 0]),
@@ -324,7 +357,16 @@ def _endpoints(solution: Solution) -> LazyTable[EndpointEstimate]:
                                 else Successes(ok.mean, ok.p50, ok.p95, ok.p99))
 
     return LazyTable([str(ep.ref) for ep, rate in zip(program.endpoints, rates, strict=True)
-                      if rate > 0], make, "endpoint")
+                      if rate > 0], make, "endpoint",
+                     order=[str(program.endpoints[i].ref) for i in reversed(program.order)
+                            if rates[i] > 0])
+
+
+def _cells(dist: Dist | None) -> Dist | None:
+    """An endpoint's distribution as the estimate keeps it: its cells only (the composer
+    keeps its spectrum while callers need it; an estimate of thousands of endpoints would
+    hold twice the memory)."""
+    return None if dist is None else Dist(dist.grid, dist.pmf)
 
 
 ALMOST_NONE = 1e-4

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -12,9 +12,12 @@ from numpy.typing import NDArray
 from designkit.estimate.external import backoff_total_ms
 from designkit.estimate.program import Program
 from designkit.estimate.solve import Solution, Trials, trials
+
+if TYPE_CHECKING:
+    from designkit.estimate.columns import Columns
 from designkit.flow.nodes import ExternalCall, Invoke
 
-__all__ = ["RetryStorm", "max_scale", "retry_storms"]
+__all__ = ["RetryStorm", "column_max_scale", "max_scale", "retry_storms"]
 
 
 def max_scale(program: Program, workload: dict[str, float], rel_tol: float = 1e-3,
@@ -267,3 +270,91 @@ def retry_storms(solution: Solution) -> list[RetryStorm]:
             out.append(RetryStorm(caller, node.component, station.id, state.utilization,
                                   state.utilization + extra, n))
     return out
+
+
+def column_max_scale(program: Program, workload: dict[str, float], columns: Columns,
+                     stations: NDArray[np.bool_] | None = None, rel_tol: float = 1e-3
+                     ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    """:func:`max_scale` of every column of ``columns`` (samples of the uncertain numbers)
+    at once: per column the factor on the workload at which the first station (of the
+    mask ``stations``) saturates, to ``rel_tol``, and the bottleneck station there (-1:
+    none carries load). A bisection of all columns together (one solution of the columns
+    still searching per round), from the same exact first bound as :func:`max_scale`;
+    each column's factor is within ``rel_tol`` of the one :func:`max_scale` finds for a
+    design holding that column's numbers."""
+    k = columns.count
+    cap = np.full(k, math.inf)
+    worst = np.full(k, -1, dtype=np.int64)
+
+    def run(scales: NDArray[np.float64], which: NDArray[np.int64]) -> Trials:
+        found = trials(program, workload, scales, columns=columns.take(which))
+        return found if stations is None else found.only(stations)
+
+    if not any(v > 0 for v in workload.values()) or k == 0:
+        return cap, worst
+    base = run(np.ones(k), np.arange(k))
+    loaded = (base.utilization > 0).any(axis=0)
+    saturated = base.saturated
+    with np.errstate(divide="ignore"):
+        hi = np.where(saturated, 1.0, 1.0 / base.load)
+    lo = np.where(saturated, 0.0, 1.0)
+    searching = loaded & np.isfinite(hi)
+    # the bound is exact when holding times do not grow with the load: try it first
+    ask = np.flatnonzero(searching & ~saturated)
+    if len(ask):
+        edge = hi[ask] * (1 - 1e-9)
+        exact = ~run(edge, ask).saturated
+        cap[ask[exact]] = edge[exact]
+        searching[ask[exact]] = False
+    bounded = np.zeros(k, dtype=bool)
+    # the load (Trials.load) at each end of the bracket: where it reaches 1 is estimated
+    # by the chord between them when the high end saturated not far past 1
+    load_lo = np.where(saturated, 0.0, base.load)
+    load_hi = np.full(k, np.inf)
+    widths = np.stack([hi - lo] * 3)  # the bracket's last three widths, per column
+    for _ in range(MAX_TRIALS):
+        active = np.flatnonzero(searching & (hi - lo > rel_tol * hi))
+        if not len(active):
+            break
+        a, b = lo[active], hi[active]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            half = np.where(a > 0, np.where(b < 1e6 * a, 0.5 * (a + b), np.sqrt(a * b)),
+                            np.where(b > 1e-12, 0.5 * b, b * 1e-6))
+            chord = a + (1.0 - load_lo[active]) * (b - a) / (load_hi[active]
+                                                              - load_lo[active])
+            margin = np.maximum(0.5 * rel_tol * b, 0.1 * (b - a))
+            # estimates that have not halved the bracket in two rounds are not trusted
+            stalled = widths[2, active] > 0.5 * widths[0, active]
+            usable = ((a > 0) & np.isfinite(chord) & (load_hi[active] <= NEAR_LINEAR)
+                      & ~stalled)
+            mid = np.where(usable, np.clip(chord, a + margin, b - margin), half)
+        found = run(mid, active)
+        full = found.saturated
+        hi[active[full]] = mid[full]
+        load_hi[active[full]] = found.load[full]
+        bounded[active[full]] = False
+        below = active[~full]
+        lo[below] = mid[~full]
+        load_lo[below] = found.load[~full]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            linear = mid[~full] / found.peak[~full]
+        tighter = (found.peak[~full] > 0) & (linear < hi[below])
+        hi[below[tighter]] = linear[tighter]
+        load_hi[below[tighter]] = np.inf
+        bounded[below[tighter]] = True
+        widths = np.stack([widths[1], widths[2], hi - lo])
+    rest = np.flatnonzero(searching)
+    cap[rest] = lo[rest]
+    edged = np.flatnonzero(searching & bounded)
+    if len(edged):
+        edge = hi[edged] * (1 - 1e-9)
+        fine = ~run(edge, edged).saturated
+        cap[edged[fine]] = edge[fine]
+    finite = np.flatnonzero(np.isfinite(cap))
+    if len(finite):
+        scales = np.where(cap[finite] > 0, (1 - rel_tol) * cap[finite], 1e-9)
+        busy = trials(program, workload, scales, columns=columns.take(finite)).utilization
+        if stations is not None:
+            busy = np.where(stations[:, None], busy, -1.0)
+        worst[finite] = np.argmax(busy, axis=0)
+    return cap, worst

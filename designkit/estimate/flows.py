@@ -28,6 +28,7 @@ __all__ = ["MAX_HELD_POPULATION", "Bounds", "Flows", "Retried", "Sources", "Wrap
            "flows_of"]
 
 Floats = NDArray[np.float64]
+Ints = NDArray[np.int64]
 
 
 class Retried(NamedTuple):
@@ -50,6 +51,8 @@ class Bounds(NamedTuple):
     chosen: list[set[int] | None]
     depth: list[int]
     share: list[dict[int, float]]
+    visit_by: list[int]  # per visit record, the held station that bounds it (-1: none)
+    holder_by: list[int]  # per holder record, the same
 
 
 class Sources(NamedTuple):
@@ -60,6 +63,7 @@ class Sources(NamedTuple):
     stations: NDArray[np.int64]
     bounds: Floats
     share: Floats
+    holders: NDArray[np.int64]  # per row, the held stations of ``bounds`` (-1: padding)
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,8 @@ class Flows:
     sources: Sources  # stations bounded by several held stations, and those
     own: frozenset[int] = frozenset()  # groups of one replica's own stations (per copy)
     patches: Patches | None = None  # per group: how its holds read its waits
+    visit_by: Ints | None = None  # per visit record, the held station bounding it (-1)
+    holder_by: Ints | None = None  # per holder record, the same
 
 
 def flows_of(program: Program, workload: dict[str, float]) -> Flows:
@@ -147,6 +153,8 @@ def flows_of(program: Program, workload: dict[str, float]) -> Flows:
         groups=groups,
         own=own,
         sources=_sources(program, bounds, most, overlapped),
+        visit_by=np.array(bounds.visit_by, dtype=np.int64),
+        holder_by=np.array(bounds.holder_by, dtype=np.int64),
     )
     held_rate = _per_station(traffic.holder_station, flows.holder_rate, n)
     flows.patches = Patches(tape_of(program), groups, flows.holder_rate,
@@ -194,28 +202,30 @@ def _bounds(program: Program, traffic: Traffic, direct: list[float],
 
     share: list[dict[int, float]] = [{} for _ in servers]  # bounding station -> rate
 
-    def bind(station: int, endpoint: int, held: tuple[int, ...], visits: float) -> None:
+    def bind(station: int, endpoint: int, held: tuple[int, ...], visits: float) -> int:
         around = entry[endpoint]
         chosen = by[station]
         if around is None or chosen is None:
-            return
+            return -1
         enclosing = around.union(held) - {station}
         if not enclosing:
             by[station] = None
-        else:
-            h = min(enclosing, key=lambda h: (servers[h], -depth[h], h))
-            chosen.add(h)
-            share[station][h] = share[station].get(h, 0.0) + visits
+            return -1
+        h = min(enclosing, key=lambda h: (servers[h], -depth[h], h))
+        chosen.add(h)
+        share[station][h] = share[station].get(h, 0.0) + visits
+        return h
 
     places = [(traffic.visit_station, traffic.visit_endpoint, traffic.visit_mult,
                traffic.visit_held),  # visits to stations, and holds of held ones
               (traffic.holder_station, traffic.holder_endpoint, traffic.holder_mult,
                traffic.holder_held)]
-    for where, endpoints, mults, helds in places:
+    chosen_by: list[list[int]] = [[], []]
+    for (where, endpoints, mults, helds), found in zip(places, chosen_by, strict=True):
         for station, endpoint, mult, held in zip(where.tolist(), endpoints.tolist(),
                                                  mults.tolist(), helds, strict=True):
-            if mult > 0 and rate[endpoint] > 0:
-                bind(station, endpoint, held, rate[endpoint] * mult)
+            found.append(bind(station, endpoint, held, rate[endpoint] * mult)
+                         if mult > 0 and rate[endpoint] > 0 else -1)
     replica = [s.replicas_of for s in stations]
     per_copy = [s.servers for s in stations]
 
@@ -229,7 +239,7 @@ def _bounds(program: Program, traffic: Traffic, direct: list[float],
         return float(sum(servers[h] for h in chosen))
 
     bound = np.array([most(p, chosen) for p, chosen in enumerate(by)])
-    return Bounds(bound, by, depth, share)
+    return Bounds(bound, by, depth, share, *chosen_by)
 
 
 def _overlapped(program: Program, traffic: Traffic, rate: list[float],
@@ -310,6 +320,7 @@ def _sources(program: Program, bounds: Bounds, bound: list[float],
     width = max((len(bounds.chosen[p] or ()) for p in found), default=0)
     servers = [[1.0] * width for _ in found]
     share = [[0.0] * width for _ in found]
+    held = [[-1] * width for _ in found]
     for row, p in enumerate(found):
         holders = sorted(bounds.chosen[p] or ())
         rates = [bounds.share[p].get(h, 0.0) for h in holders]
@@ -317,10 +328,12 @@ def _sources(program: Program, bounds: Bounds, bound: list[float],
         for i, h in enumerate(holders):
             servers[row][i] = float(stations[h].servers * stations[h].copies)
             share[row][i] = rates[i] / total
+            held[row][i] = h
     shape = (len(found), width)
     return Sources(np.array(found, dtype=np.int64),
                    np.array(servers, dtype=float).reshape(shape),
-                   np.array(share, dtype=float).reshape(shape))
+                   np.array(share, dtype=float).reshape(shape),
+                   np.array(held, dtype=np.int64).reshape(shape))
 
 
 def _per_station(stations: NDArray[np.int64], values: Floats, n: int) -> Floats:

@@ -20,8 +20,16 @@ from numpy.typing import NDArray
 from designkit.estimate.tape import EXTERNAL, MAX2, MIXZERO, REPEAT, SUM, Tape, repeated
 from designkit.maths.closed import Held
 
-__all__ = ["MIXED_HOLDS", "RARELY_FULL", "Patch", "Patches", "bounded_waits", "departures",
-           "hold_scv"]
+__all__ = [
+    "MIXED_HOLDS",
+    "RARELY_FULL",
+    "Patch",
+    "Patches",
+    "bounded_waits",
+    "departures",
+    "hold_scv",
+    "reads_all",
+]
 
 Floats = NDArray[np.float64]
 Ints = NDArray[np.int64]
@@ -86,6 +94,8 @@ class Patch:
     members: Ints
     coef: Floats
     exact: bool
+    structural: bool = True  # no parallel branch, no other hold or endpoint in the way
+    valued: bool = False  # its counts read an uncertain number (differ per sample)
 
 
 class Patches:
@@ -97,7 +107,8 @@ class Patches:
     patch is not exact."""
 
     def __init__(self, tape: Tape, groups: dict[int, tuple[int, ...]], holder_rate: Floats,
-                 visit_rate: Floats) -> None:
+                 visit_rate: Floats, values: Floats | None = None) -> None:
+        self.values = values  # the uncertain numbers' values (default: the design's)
         self.tape = tape
         self.groups = groups
         self.holder_rate = holder_rate
@@ -124,24 +135,32 @@ class Patches:
         inner = self.groups[h]
         records = order[starts[h]:starts[h + 1]]
         reader = _Reader(tape, wait_of, endpoints, holder_slots,
-                         {p: i for i, p in enumerate(inner)})
+                         {p: i for i, p in enumerate(inner)}, self.values)
         slots = tape.traffic.holder_slot[records]
         coef = np.zeros((len(records), len(inner)))
         for j, slot in enumerate(slots.tolist()):
             for i, c in reader.counts(slot, top=True).items():
                 coef[j, i] = c
-        reached = (self.holder_rate[records] @ coef).tolist()  # waits read per ms
-        expected = self.visit_rate[np.array(inner, dtype=np.int64)].tolist()
-        exact = reader.exact and all(math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-15)
-                                     for a, b in zip(reached, expected, strict=True))
-        return Patch(records, slots, np.array(inner, dtype=np.int64), coef, exact)
+        reached = self.holder_rate[records] @ coef  # waits read per ms
+        expected = self.visit_rate[np.array(inner, dtype=np.int64)]
+        exact = reader.exact and reads_all(reached, expected)
+        return Patch(records, slots, np.array(inner, dtype=np.int64), coef, exact,
+                     reader.exact, reader.valued)
+
+
+def reads_all(reached: Floats, expected: Floats) -> bool:
+    """Whether the holds read every visit of the group's stations (per ms, each)."""
+    return all(math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-15)
+               for a, b in zip(reached.tolist(), expected.tolist(), strict=True))
 
 
 class _Reader:
     """Counts of a group's waits under a slot (memoised per slot)."""
 
     def __init__(self, tape: Tape, wait_of: dict[int, int], endpoints: set[int],
-                 holder_slots: set[int], members: dict[int, int]) -> None:
+                 holder_slots: set[int], members: dict[int, int],
+                 values: Floats | None = None) -> None:
+        self.values = values
         self.tape = tape
         self.wait_of = wait_of
         self.endpoints = endpoints
@@ -149,6 +168,7 @@ class _Reader:
         self.members = members
         self.memo: dict[int, dict[int, float]] = {}
         self.exact = True
+        self.valued = False  # a count read an uncertain number
 
     def counts(self, slot: int, top: bool = False) -> dict[int, float]:
         if slot in self.memo:
@@ -173,7 +193,10 @@ class _Reader:
         if op.kind == SUM:
             return _add([self.counts(i) for i in op.inputs], [1.0] * len(op.inputs))
         if op.kind in (REPEAT, MIXZERO):
-            return _add([self.counts(op.inputs[0])], [op.param])
+            self.valued = self.valued or op.tag >= 0
+            param = (op.param if op.tag < 0 or self.values is None
+                     else 1.0 - float(self.values[op.tag]))
+            return _add([self.counts(op.inputs[0])], [param])
         if op.kind == MAX2:
             found = _add([self.counts(i) for i in op.inputs], [0.5, 0.5])
             self.exact = self.exact and not found  # which branch is longer depends on load

@@ -9,6 +9,7 @@ the maximum, cache hits and misses mix.
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import NamedTuple, assert_never
 
@@ -56,6 +57,9 @@ class Latency:
         return math.isinf(self.mean)
 
 
+KEPT_WAITS = 64
+"""Waits kept per grid, the most recently used: recomputing one gives the same numbers."""
+
 SATURATED = Latency(math.inf, math.inf, math.inf, math.inf)
 
 MEDIAN_CELLS = 32
@@ -96,14 +100,18 @@ def endpoint_latency(solution: Solution, index: int, size: int = 2048) -> Latenc
     below the mean with each parallel step taken as its slowest branch's mean (the grid
     leaves out what lies beyond its end).
     """
-    dist = _composer(solution, size).own(index)
+    composer = _composer(solution, size)
+    dist = composer.own(index)
     if dist is None:
+        composer.reported(index)
         return SATURATED
     if _parallel(solution.program)[index]:
         mean = max(dist.mean(), _LowerMean(solution).endpoint(index))
     else:
         mean = solution.endpoint_moments[index].mean
-    return Latency(mean, dist.quantile(0.5), dist.quantile(0.95), dist.quantile(0.99), dist)
+    out = Latency(mean, dist.quantile(0.5), dist.quantile(0.95), dist.quantile(0.99), dist)
+    composer.reported(index)
+    return out
 
 
 def success_latency(solution: Solution, index: int, size: int = 2048) -> Latency | None:
@@ -147,6 +155,15 @@ def _parallel(program: Program) -> list[bool]:
                          for node in walk(program.endpoints[i].steps))
         program.forks = out
     return program.forks
+
+
+def _callees(program: Program) -> list[frozenset[int]]:
+    """Per endpoint, the endpoints it calls, computed once per program."""
+    if program.callees is None:
+        program.callees = [frozenset(node.endpoint for node in walk(ep.steps)
+                                     if isinstance(node, Invoke))
+                           for ep in program.endpoints]
+    return program.callees
 
 
 class _LowerMean:
@@ -223,6 +240,14 @@ class _Composer:
         self.forked = _parallel(solution.program)  # endpoints with Clark's variances
         self.wait: list[float] = solution.trial.wait[:, 0].tolist()
         self._services: dict[int, list[tuple[float, object]]] | None = None
+        rates = solution.endpoint_rate
+        self.callers_left = [0] * len(solution.program.endpoints)  # callers not composed
+        for caller, callees in enumerate(_callees(solution.program)):
+            if rates[caller] > 0:
+                for callee in callees:
+                    self.callers_left[callee] += 1
+        self.composed: set[int] = set()
+        self.read: set[int] = set()
 
     @property
     def services(self) -> dict[int, list[tuple[float, object]]]:
@@ -297,7 +322,26 @@ class _Composer:
                     moments.var)), self.size)
                 dist = self.on(grid).endpoint(index)
         self.dists[index] = dist
+        if index not in self.composed:
+            self.composed.add(index)
+            left = self.callers_left
+            for callee in _callees(self.solution.program)[index]:
+                left[callee] -= 1
+                self.drop(callee)
         return dist
+
+    def reported(self, index: int) -> None:
+        """Endpoint ``index``'s latency has been read: its distributions are dropped once
+        every caller is composed too (recomputing them gives the same numbers)."""
+        self.read.add(index)
+        self.drop(index)
+
+    def drop(self, index: int) -> None:
+        if self.base is not None or index not in self.read or self.callers_left[index] > 0:
+            return
+        self.dists.pop(index, None)
+        for grid in self.grids.values():
+            grid.memo.pop(index, None)
 
     def callee(self, index: int, grid: Grid) -> Dist:
         """Endpoint ``index`` on a caller's ``grid``: its own distribution rebinned when its
@@ -359,20 +403,35 @@ class _GridComposer:
         self.solution = parent.solution
         self.grid = grid
         self.memo: dict[int, Dist] = {}
-        self.waits: dict[int, Spectrum | None] = {}
+        self.waits: OrderedDict[int, Spectrum | None] = OrderedDict()
+        self.pending: set[int] = set()
+        self.kept = 0  # waits kept that are not None
         self.times: dict[Spec, Spectrum | None] = {}
         self.calls: dict[tuple[object, ...], Spectrum | None] = {}
 
     def wait(self, station: int) -> Spectrum | None:
         if self.parent.base is not None:  # successes wait as every request does
             return self.parent.base.on(self.grid).wait(station)
-        if station not in self.waits:
-            self.waits[station] = None  # (a hold's own wait is never inside its holding)
-            exact = self.mg1_wait(station)
-            dist = exact if exact is not None else self.grid.waiting(
-                self.parent.p_wait[station], self.parent.wait[station])
-            self.waits[station] = None if dist.zero else dist.spectrum
-        return self.waits[station]
+        waits = self.waits
+        if station in waits:
+            found = waits[station]
+            if found is not None:
+                waits.move_to_end(station)
+            return found
+        if station in self.pending:
+            return None  # (a hold's own wait is never inside its holding)
+        self.pending.add(station)
+        exact = self.mg1_wait(station)
+        dist = exact if exact is not None else self.grid.waiting(
+            self.parent.p_wait[station], self.parent.wait[station])
+        self.pending.discard(station)
+        found = waits[station] = None if dist.zero else dist.spectrum
+        if found is not None:
+            self.kept += 1
+            while self.kept > KEPT_WAITS:
+                _, dropped = waits.popitem(last=False)
+                self.kept -= dropped is not None
+        return found
 
     def mg1_wait(self, station: int) -> Dist | None:
         """The exact wait of a single-server station with Poisson arrivals (Beneš:

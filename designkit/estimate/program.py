@@ -38,6 +38,7 @@ class Program:
         tape: The vectorised tape of the flow, once built (:func:`tape_of`).
         forks: Per endpoint, whether it (or an endpoint it calls) runs branches in
             parallel, once asked.
+        callees: Per endpoint, the endpoints it calls, once asked.
         by_component: Station indexes by component, once asked.
         traffic: The unit traffic of the last :data:`KEPT_WORKLOADS` workloads.
         errors: Per endpoint, how often its requests fail and why, once asked.
@@ -49,6 +50,7 @@ class Program:
     flow: Flow
     tape: Tape | None = None
     forks: list[bool] | None = None
+    callees: list[frozenset[int]] | None = None
     by_component: dict[str, list[int]] | None = None
     errors: list[Errors] | None = None
     traffic: OrderedDict[tuple[tuple[str, float], ...], Flows] = field(

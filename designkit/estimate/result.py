@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import html
 import json
 import math
@@ -12,12 +13,14 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from designkit.errors import DesignkitError
 from designkit.gcpause import gc_paused
+from designkit.text import json_text
 
 if TYPE_CHECKING:
     from designkit.estimate.assumptions import Assumption
     from designkit.estimate.capacity import RetryStorm
     from designkit.estimate.scenarios import Scenario
     from designkit.estimate.slo import SloCheck
+    from designkit.estimate.uncertainty import Bands
     from designkit.flow.nodes import Flow
     from designkit.maths.distributions import Dist
     from designkit.model.design import Design
@@ -265,7 +268,10 @@ class LazyTable(Mapping[str, V]):
     stations when they are read (a report, the JSON or a table reads them all).
 
     A missing key raises :class:`NotFoundError` (a ``KeyError``) naming the nearest keys.
-    Pickling computes every entry (what makes them is not kept).
+    Pickling computes every entry (what makes them is not kept). ``order``: the keys in the
+    order to make them when every entry is read (:meth:`fill`) — an endpoint's callees
+    before it, say, so that what they share can be freed as soon as every caller has it;
+    the table's own order otherwise.
 
     Example:
         >>> t = LazyTable(["a GET /x"], lambda key: EndpointEstimate(1, 2, 2, 3, 4, False))
@@ -274,17 +280,35 @@ class LazyTable(Mapping[str, V]):
     """
 
     def __init__(self, keys: Iterable[str], make: Callable[[str], V],
-                 what: str = "entry") -> None:
+                 what: str = "entry", order: Iterable[str] | None = None) -> None:
         self._keys = dict.fromkeys(keys)
         self._make = make
         self._done: dict[str, V] = {}
         self._what = what
+        self._order = list(order) if order is not None else None
+
+    def fill(self) -> LazyTable[V]:
+        """Make every entry not made yet, in the table's making order; returns the table
+        (a JSON, a report or a text table reads them all).
+
+        Example:
+            >>> made = []
+            >>> t = LazyTable(["a", "b"], lambda k: made.append(k) or k, order=["b", "a"])
+            >>> list(t.fill().items()), made
+            ([('a', 'a'), ('b', 'b')], ['b', 'a'])
+        """
+        for key in self._order if self._order is not None else self._keys:
+            _ = self[key]
+        return self
 
     def __getitem__(self, key: str) -> V:
         found = self._done.get(key)
         if found is None:
             if key not in self._keys:
                 raise _not_found(self._what, key, self._keys)
+            if not gc.isenabled():  # paused already (the command line): read on
+                found = self._done[key] = self._make(key)
+                return found
             with gc_paused():
                 found = self._done[key] = self._make(key)
         return found
@@ -306,6 +330,11 @@ class LazyTable(Mapping[str, V]):
 
     def __repr__(self) -> str:
         return repr(dict(self.items()))
+
+
+def _filled(table: Mapping[str, V]) -> Mapping[str, V]:
+    """``table`` with every entry made, in its making order when it is a lazy one."""
+    return table.fill() if isinstance(table, LazyTable) else table
 
 
 def _restored(keys: list[str], values: dict[str, V], what: str) -> LazyTable[V]:
@@ -436,6 +465,48 @@ class Capacity(NamedTuple):
                 "max_scale": _finite(self.max_scale)}
 
 
+class Capacities:
+    """How far the load can grow — for the users' requests and for the background work —
+    searched when first asked (:func:`designkit.estimate.api.capacities`): an estimate read
+    only for its latencies (a what-if slider, a sizing loop) never pays for the search.
+
+    Example:
+        >>> Capacities(Capacity("db", "db cpu", 2.0)).get()
+        (Capacity(component='db', station='db cpu', max_scale=2.0), None)
+        >>> calls = []
+        >>> lazy = Capacities(search=lambda: calls.append(1) or (Capacity(None, None, 1.0), None))
+        >>> len(calls)
+        0
+        >>> lazy.get()[0].max_scale, lazy.get()[0].max_scale, len(calls)
+        (1.0, 1.0, 1)
+    """
+
+    __slots__ = ("_found", "_search")
+
+    def __init__(self, user: Capacity | None = None, background: Capacity | None = None,
+                 search: Callable[[], tuple[Capacity, Capacity | None]] | None = None
+                 ) -> None:
+        if (user is None) == (search is None):
+            raise ValueError("give the capacity or the search that finds it")
+        self._found = None if user is None else (user, background)
+        self._search = search
+
+    def get(self) -> tuple[Capacity, Capacity | None]:
+        """The users' capacity and the background's (``None``: no background work)."""
+        found = self._found
+        if found is None:
+            assert self._search is not None
+            found = self._found = self._search()
+            self._search = None  # what it kept (the program, the solution) may go
+        return found
+
+    def __getstate__(self) -> tuple[Capacity, Capacity | None]:
+        return self.get()
+
+    def __setstate__(self, state: tuple[Capacity, Capacity | None]) -> None:
+        self._found, self._search = state, None
+
+
 @dataclass(frozen=True)
 class Estimate:
     """What a design does under a workload: latency per endpoint, load per component.
@@ -458,6 +529,8 @@ class Estimate:
         timeline: A simulation under a load profile: per endpoint, every measured
             request's arrival (seconds from the profile's start) and latency (ms), as two
             arrays; ``None`` otherwise.
+        bands: With ``samples``: the spread of the numbers over the design's uncertain
+            inputs (:class:`~designkit.estimate.uncertainty.Bands`); ``None`` otherwise.
 
     Example:
         >>> import designkit as dk
@@ -472,17 +545,37 @@ class Estimate:
     scenario: str
     endpoints: Mapping[str, EndpointEstimate]
     components: Mapping[str, ComponentEstimate]
-    bottleneck: str | None
-    bottleneck_station: str | None
-    max_scale: float
-    background: Capacity | None = None
+    capacity: Capacities = field(repr=False, compare=False)
     retry_storms: tuple[RetryStorm, ...] = ()
     utilization_max: float = 0.7
     timeline: Mapping[str, tuple[Any, Any]] | None = field(default=None, repr=False,
                                                             compare=False)
+    bands: Bands | None = field(default=None, repr=False, compare=False)
     _source: Design | None = field(default=None, repr=False, compare=False)
     _scenario: Scenario | None = field(default=None, repr=False, compare=False)
     _flow: Flow | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def bottleneck(self) -> str | None:
+        """The component that saturates first as the load grows (of those the users'
+        requests wait for); ``None`` when nothing is loaded."""
+        return self.capacity.get()[0].component
+
+    @property
+    def bottleneck_station(self) -> str | None:
+        """The bottleneck's station."""
+        return self.capacity.get()[0].station
+
+    @property
+    def max_scale(self) -> float:
+        """The factor on the workload at which the bottleneck saturates (``inf``: never;
+        ``nan`` when the estimate was asked not to search)."""
+        return self.capacity.get()[0].max_scale
+
+    @property
+    def background(self) -> Capacity | None:
+        """The same for the stations only queues' handlers load; ``None`` when none."""
+        return self.capacity.get()[1]
 
     @property
     def saturated(self) -> bool:
@@ -580,7 +673,7 @@ class Estimate:
             "scale": self.scale,
             "days": self.days,
             "scenario": self.scenario,
-            "endpoints": {k: v.to_dict() for k, v in self.endpoints.items()},
+            "endpoints": {k: v.to_dict() for k, v in _filled(self.endpoints).items()},
             "components": {k: v.to_dict() for k, v in self.components.items()},
             "bottleneck": self.bottleneck,
             "bottleneck_station": self.bottleneck_station,
@@ -596,22 +689,27 @@ class Estimate:
             "assumptions": _grouped(self.assumptions),
             **({"beyond_measured": {k: {"factor": _finite(f), "measured_rps": m}
                                     for k, (f, m) in beyond.items()}} if beyond else {}),
+            **({"bands": self.bands.to_dict()} if self.bands is not None else {}),
         }
 
     def to_json(self, indent: int | None = 2) -> str:
-        """:meth:`to_dict` as JSON text."""
-        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+        """:meth:`to_dict` as JSON text (what ``json.dumps(…, indent=indent)`` writes)."""
+        data = self.to_dict()
+        if indent is None:
+            return json.dumps(data, allow_nan=False)
+        return json_text(data, indent)
 
-    def curve(self, scales: Sequence[float]) -> dict[str, list[float]]:
-        """p95 (ms) of every endpoint at each load scale: the throughput–latency curve.
-
-        ``inf`` where the design saturates.
+    def curve(self, scales: Sequence[float], endpoints: Sequence[str] | None = None
+              ) -> dict[str, list[float]]:
+        """p95 (ms) of every endpoint (or of ``endpoints``) at each load scale: the
+        throughput–latency curve. ``inf`` where the design saturates.
         """
         if self._source is None:
             raise ValueError("this estimate was built without its design")
         from designkit.estimate.api import estimate_with
 
-        out: dict[str, list[float]] = {k: [] for k in self.endpoints}
+        out: dict[str, list[float]] = {k: [] for k in (self.endpoints if endpoints is None
+                                                      else endpoints)}
         for scale in scales:
             at = estimate_with(self._source, scenario=self._scenario,
                                scale=scale * self.scale
@@ -627,7 +725,7 @@ class Estimate:
     def _rows(self) -> tuple[list[list[str]], list[list[str]]]:
         endpoints = [[k, _num(e.rps), _ms(e.mean_ms), _ms(e.p50_ms), _ms(e.p95_ms),
                       _ms(e.p99_ms), "SATURATED" if e.saturated else ""]
-                     for k, e in self.endpoints.items()]
+                     for k, e in _filled(self.endpoints).items()]
         stations = [[s.id, c.kind, f"{s.servers:,}", _num(s.arrival_rps),
                      _ms(s.service_ms), _num(s.busy),
                      _percent(s.utilization),
@@ -691,6 +789,8 @@ class Estimate:
             parts += ["", f"relies on {len(assumed):,} default(s): {shown}{more} — state them, "
                           "or see their sources in --format json (\"assumptions\")"]
         parts += [f"\n{line}" for line in self._extrapolated()]
+        if self.bands is not None:
+            parts += ["", str(self.bands)]
         risky = [r for r in self.retry_storms if r.at_risk]
         if risky:
             parts += ["", "retry storms possible (every attempt used):"]

@@ -102,6 +102,8 @@ from designkit.estimate.capacity import retry_storms
 from designkit.estimate.external import attempts, backoff_ms
 from designkit.estimate.program import Program
 from designkit.estimate.result import (
+    Capacities,
+    Capacity,
     ComponentEstimate,
     EndpointEstimate,
     Estimate,
@@ -243,10 +245,10 @@ def simulate(design: Design, duration_s: float = 60.0, seed: int = 0,
         scenario=f"{scenario.describe()}; simulated {duration_s:g} s, seed {seed}",
         endpoints=endpoints,
         components=components,
-        bottleneck=program.stations[worst].component if worst is not None else None,
-        bottleneck_station=program.stations[worst].id if worst is not None else None,
-        max_scale=user.max_scale,
-        background=back,
+        capacity=Capacities(Capacity(
+            program.stations[worst].component if worst is not None else None,
+            program.stations[worst].id if worst is not None else None, user.max_scale),
+            back),
         retry_storms=tuple(retry_storms(analytic)),
         utilization_max=design.policy.utilization_max,
         timeline=None if sim.arrived is None else {

@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
@@ -24,11 +25,18 @@ from designkit.estimate.flows import Flows, Retried, flows_of
 from designkit.estimate.held import (
     MIXED_HOLDS,
     RARELY_FULL,
+    ROUNDING,
+    Patch,
+    Patches,
     bounded_waits,
     departures,
     hold_scv,
+    reads_all,
 )
 from designkit.estimate.program import Program
+
+if TYPE_CHECKING:
+    from designkit.estimate.columns import Columns
 from designkit.estimate.tape import Level, Tape, repeated, tape_of
 from designkit.flow.nodes import ExternalCall
 from designkit.maths.queueing import erlang_c
@@ -135,20 +143,33 @@ class Trials:
 
 
 def trials(program: Program, workload: dict[str, float], scales: list[float] | Floats,
-           max_rounds: int = 100) -> Trials:
-    """Solve ``program`` under ``workload`` × each of ``scales`` at once."""
+           max_rounds: int = 100, columns: Columns | None = None) -> Trials:
+    """Solve ``program`` under ``workload`` × each of ``scales`` at once; with
+    ``columns``, column ``j`` is the sample ``j`` of the uncertain numbers
+    (:mod:`designkit.estimate.columns`) at scale ``scales[j]``."""
     tape = tape_of(program)
     flows = flows_of(program, workload)
-    return _Run(tape, flows, np.asarray(scales, dtype=float)).run(max_rounds)
+    return _Run(tape, flows, np.asarray(scales, dtype=float), columns).run(max_rounds)
 
 
 class _Run:
-    """One evaluation of the tape for K scales."""
+    """One evaluation of the tape for K scales (or K samples, each at its scale)."""
 
-    def __init__(self, tape: Tape, flows: Flows, scales: Floats) -> None:
+    def __init__(self, tape: Tape, flows: Flows, scales: Floats,
+                 columns: Columns | None = None) -> None:
         self.tape = tape
         self.flows = flows
         self.scales = scales
+        self.samples = columns
+        # the traffic at scale 1, per column (one column shared by every load)
+        if columns is None:
+            self.unit_arrival = flows.arrival[:, None]
+            self.unit_first = flows.first[:, None]
+            self.unit_second = flows.second[:, None]
+            self.unit_holds = flows.holder_rate[:, None]
+        else:
+            self.unit_arrival, self.unit_first = columns.arrival, columns.first
+            self.unit_second, self.unit_holds = columns.second, columns.holder_rate
         k = len(scales)
         n = len(tape.servers)
         self.mean = np.zeros((tape.slots, k))
@@ -175,9 +196,9 @@ class _Run:
     def run(self, max_rounds: int) -> Trials:
         tape, flows, sc = self.tape, self.flows, self.scales
         plain = np.flatnonzero(~tape.held)
-        rate = flows.arrival[plain, None]
-        self.queue(plain, _scaled(rate, sc), _per(flows.first[plain, None], rate),
-                   _per(flows.second[plain, None], rate))
+        rate = self.unit_arrival[plain]
+        self.queue(plain, _scaled(rate, sc), _per(self.unit_first[plain], rate),
+                   _per(self.unit_second[plain], rate))
         rounds = 1
         if tape.cyclic:
             held = np.flatnonzero(tape.held)
@@ -261,10 +282,16 @@ class _Run:
             h = int(heads[row])
             waits = np.full(columns, np.nan)
             p_waits = np.full(columns, np.nan)
-            for col in np.flatnonzero(busy[row]).tolist():
-                solved = self.solve_group(h, col)
-                if solved is not None:
-                    waits[col], p_waits[col] = solved
+            cols = np.flatnonzero(busy[row])
+            if self.samples is not None and len(cols) >= MANY_COLUMNS:  # samples of
+                # uncertain numbers: the columns at once (each as one column would be, to
+                # rounding; loads keep the one-column path, exactly as each alone)
+                waits[cols], p_waits[cols] = self.solve_group_columns(h, cols)
+            else:
+                for col in cols.tolist():
+                    solved = self.solve_group(h, col)
+                    if solved is not None:
+                        waits[col], p_waits[col] = solved
             if not np.isnan(waits).all():
                 out[h] = (waits, p_waits)
                 self.fixed[h] = (waits, p_waits)
@@ -311,7 +338,7 @@ class _Run:
             return None if never else (INF, 1.0)
         self.inside.setdefault(h, self.service[h].copy())[col] = held.inside
         after = bounded_waits(held, visits, demands, open_wait,
-                              self.exponential_waits(rows)[:, col])
+                              self.exponential_waits(rows, col)[:, 0])
         self.move_holds(h, col, now_wait, after)
         visited = visits > 0
         self.set_waits(rows[visited], np.full(int(visited.sum()), col), after[visited],
@@ -329,13 +356,93 @@ class _Run:
                                        self.scv[rows, col].tolist(), servers),
                 held.p_wait)
 
+    def solve_group_columns(self, h: int, cols: NDArray[np.int64]) -> tuple[Floats, Floats]:
+        """:meth:`solve_group` of columns ``cols`` at once (the flow-equivalent solution
+        of every column in one :func:`~designkit.maths.closed_columns.held_queues`); per
+        column its wait and chance of waiting (NaN: the open ones stay)."""
+        from designkit.maths.closed_columns import held_queues
+
+        tape, flows = self.tape, self.flows
+        n = len(cols)
+        waits, p_waits = np.full(n, np.nan), np.full(n, np.nan)
+        lam = self.arrival[h, cols]
+        holding = self.service[h, cols]
+        ok = (lam > 0) & np.isfinite(holding) & np.isfinite(lam)
+        ok &= np.array([self.between(h, int(c)) <= MIXED_HOLDS for c in cols.tolist()])
+        stations = list(flows.groups[h])
+        rows = np.array(stations, dtype=np.int64)
+        safe_lam = np.where(ok, lam, 1.0)
+        visits = self.arrival[rows][:, cols] / safe_lam
+        service = self.service[rows][:, cols]
+        open_wait = self.open_wait[rows][:, cols]
+        now_wait = self.wait[rows][:, cols]
+        with np.errstate(invalid="ignore"):
+            ok &= np.isfinite((visits * open_wait).sum(axis=0))
+        at = np.flatnonzero(ok)
+        if not len(at):
+            return waits, p_waits
+        c = cols[at]
+        lam, holding = lam[at], holding[at]
+        visits, service = visits[:, at], service[:, at]
+        open_wait, now_wait = open_wait[:, at], now_wait[:, at]
+        think = np.maximum(0.0, holding - (visits * (now_wait + service)).sum(axis=0))
+        solved = np.stack([self.inside[p][c] if p in self.inside else service[i]
+                           for i, p in enumerate(stations)]) if stations \
+            else np.zeros((0, len(c)))
+        demands = visits * solved
+        servers = [int(tape.servers[p]) for p in stations]
+        if h in flows.own:  # each replica's holder and its own stations
+            k = int(tape.copies[h])
+            held = held_queues(lam / k, int(tape.servers[h]), think, demands, servers)
+        else:
+            held = held_queues(lam, int(tape.servers[h] * tape.copies[h]), think, demands,
+                               servers, [int(tape.copies[p]) for p in stations],
+                               holder_copies=int(tape.copies[h]))
+        good = held.solved
+        self.held_load[h, c[good]] = held.load[good]
+        never = bool(flows.bound[h] <= tape.servers[h])
+        saturated = good & held.saturated
+        if not never:
+            waits[at[saturated]], p_waits[at[saturated]] = math.inf, 1.0
+        go = np.flatnonzero(good & ~saturated)
+        if not len(go):
+            return waits, p_waits
+        gc = c[go]
+        self.inside.setdefault(h, self.service[h].copy())[gc] = held.inside[go]
+        residence = held.residence[:, go]
+        g_visits, g_demands = visits[:, go], demands[:, go]
+        g_open, g_now = open_wait[:, go], now_wait[:, go]
+        exponential = self.exponential_waits(rows)[:, gc]
+        after = _bounded_waits(residence, g_visits, g_demands, g_open, exponential)
+        for j, col in enumerate(gc.tolist()):
+            self.move_holds(h, col, g_now[:, j], after[:, j])
+        vi, vj = np.nonzero(g_visits > 0)
+        if len(vi):
+            self.set_waits(rows[vi], gc[vj], after[vi, vj], self.p_wait[rows[vi], gc[vj]])
+        for i, p in enumerate(stations):
+            if tape.held[p]:
+                for j in np.flatnonzero(g_visits[i] > 0).tolist():
+                    self.keep(p, int(gc[j]), float(after[i, j]))
+        if never:
+            waits[at[go]], p_waits[at[go]] = 0.0, 0.0
+            return waits, p_waits
+        station_scv = self.scv[rows][:, gc]
+        scv = _hold_scvs(self.service[h, gc], self.scv[h, gc], g_visits, g_now, after,
+                         service[:, go], solved[:, go], self.p_wait[rows][:, gc],
+                         station_scv)
+        factor = np.array([departures(float(scv[j]), held.queued_full[:, go[j]].tolist(),
+                                      station_scv[:, j].tolist(), servers)
+                           for j in range(len(go))])
+        waits[at[go]] = held.wait[go] * factor
+        p_waits[at[go]] = held.p_wait[go]
+        return waits, p_waits
+
     def move_holds(self, h: int, col: int, before: Floats, after: Floats) -> None:
         """Move the composed holds of ``h`` from the waits ``before`` to ``after`` (its
         group's stations, in one column): their means by the waits' counts per hold,
         their variances likewise; a pass that composes them again is needed when the
         counts are not exact."""
-        assert self.flows.patches is not None
-        patch = self.flows.patches[h]
+        patch = self.patch(h, col)
         rows = patch.members
         p_wait = self.p_wait[rows, col]
         spread = np.where(p_wait > 0, 2.0 / np.where(p_wait > 0, p_wait, 1.0) - 1.0, 0.0)
@@ -346,6 +453,34 @@ class _Run:
         self.mean[slots, col] = np.maximum(self.mean[slots, col] + moved, 0.0)
         self.var[slots, col] = np.maximum(self.var[slots, col] + spread_moved, 0.0)
         self.stale[col] |= not patch.exact
+
+    def patch(self, h: int, col: int) -> Patch:
+        """How the holds of held station ``h`` read its group's waits, in column ``col``
+        (the same in every column but with samples of uncertain numbers)."""
+        flows = self.flows
+        if self.samples is None:
+            assert flows.patches is not None
+            return flows.patches[h]
+        assert flows.patches is not None
+        patch = flows.patches[h]
+        traffic = self.tape.traffic
+        holds = self.unit_holds[:, col]
+        if patch.valued:  # its counts read an uncertain number: the column's (kept by
+            # value for the other rounds of a search)
+            values = self.samples.values[:, col]
+            key = (h, values.tobytes())
+            found = self.samples.patches.get(key)
+            if found is None:
+                found = self.samples.patches[key] = Patches(
+                    self.tape, flows.groups, flows.holder_rate, flows.arrival,
+                    values).read(h)
+            patch = found
+        # whether they are all that reads the group's waits depends on the column's rates
+        held = np.bincount(traffic.holder_station, holds,
+                           minlength=len(self.tape.servers)).astype(float)
+        expected = self.unit_arrival[patch.members, col] + held[patch.members]
+        return replace(patch, exact=patch.structural
+                       and reads_all(holds[patch.records] @ patch.coef, expected))
 
     def bound_sources(self, found: NDArray[np.int64]) -> None:
         """Stations a few held servers bound, kept by several held stations (rows
@@ -358,8 +493,10 @@ class _Run:
         tape = self.tape
         open_wait = self.open_wait[p]
         exponential = self.exponential_waits(p)
+        share = sources.share[found] if self.samples is None \
+            else self.samples.source_share[found]
         bounded = bounded_classes_waits(self.arrival[p] / tape.copies[p, None],
-                                        sources.share[found], sources.bounds[found],
+                                        share, sources.bounds[found],
                                         self.service[p], tape.servers[p].astype(float))
         # the station's own variability (Allen–Cunneen) kept, as for groups
         use = ((open_wait > 0) & np.isfinite(open_wait) & np.isfinite(self.service[p])
@@ -391,7 +528,7 @@ class _Run:
         across the places that hold it (0 when every hold lasts as long on average)."""
         traffic = self.tape.traffic
         rows = self.holder_rows(station)
-        rates = self.flows.holder_rate[rows]
+        rates = self.unit_holds[rows, 0 if self.samples is None else col]
         means = self.mean[traffic.holder_slot[rows], col]
         total = float(rates.sum())
         if total <= 0 or not np.isfinite(means).all():
@@ -427,13 +564,14 @@ class _Run:
             out[under] = _erlang_c(servers[under], load[under])
         return out
 
-    def exponential_waits(self, rows: NDArray[np.int64]) -> Floats:
+    def exponential_waits(self, rows: NDArray[np.int64], col: int | None = None) -> Floats:
         """The open M/M/c wait (per copy) of stations ``rows`` at their loads, every
-        column, ms (0 when idle or overloaded)."""
-        servers = np.broadcast_to(self.tape.servers[rows, None], self.service[rows].shape)
-        service = self.service[rows]
+        column (or only column ``col``), ms (0 when idle or overloaded)."""
+        cols = slice(None) if col is None else slice(col, col + 1)
+        service = self.service[rows, cols]
+        servers = np.broadcast_to(self.tape.servers[rows, None], service.shape)
         with np.errstate(invalid="ignore", over="ignore"):
-            load = self.arrival[rows] / self.tape.copies[rows, None] * service
+            load = self.arrival[rows, cols] / self.tape.copies[rows, None] * service
         out = np.zeros_like(load)
         under = np.isfinite(load) & (load > 0) & (load < servers)
         if under.any():
@@ -473,6 +611,10 @@ class _Run:
             out, source, p = level.mixes
             m, v = mean[source], var[source]
             p = p[:, None]
+            if level.mix_tags is not None and self.samples is not None:
+                rows, tags = level.mix_tags
+                p = np.repeat(p, self.samples.count, axis=1)
+                p[rows] = self.samples.miss(tags)
             with np.errstate(invalid="ignore"):
                 new_mean = p * m
                 new_var = np.maximum(p * (v + m * m) - new_mean * new_mean, 0.0)
@@ -521,14 +663,14 @@ class _Run:
         """
         tape = self.tape
         slots = tape.traffic.holder_slot[holders]
-        r = self.flows.holder_rate[holders, None]
+        r = self.unit_holds[holders]
         hold_mean, hold_var = self.mean[slots], self.var[slots]
         active = np.broadcast_to(r > 0, hold_mean.shape)
         with np.errstate(invalid="ignore", over="ignore"):
             first = np.where(active, r * hold_mean, 0.0)
             second = np.where(active, r * (hold_var + hold_mean * hold_mean), 0.0)
         infinite = np.logical_or.reduceat(active & np.isinf(hold_mean), starts, axis=0)
-        rate = np.add.reduceat(r[:, 0], starts)[:, None]
+        rate = np.add.reduceat(r, starts, axis=0)
         first_sum = np.where(infinite, INF, np.add.reduceat(first, starts, axis=0))
         second_sum = np.where(infinite, INF, np.add.reduceat(second, starts, axis=0))
         return (stations, _scaled(rate, self.scales), _per(first_sum, rate),
@@ -598,6 +740,43 @@ class _Run:
         waiting = (p_wait > 0) & (wait > 0)
         self.mean[slots] = np.where(saturated, INF, np.where(waiting, wait, 0.0))
         self.var[slots] = np.where(saturated, INF, np.where(waiting, var, 0.0))
+
+
+MANY_COLUMNS = 4
+"""Columns of one held group from which they are solved together
+(:meth:`_Run.solve_group_columns`) rather than one by one."""
+
+
+def _bounded_waits(residence: Floats, visits: Floats, demands: Floats, open_wait: Floats,
+                   exponential: Floats) -> Floats:
+    """:func:`~designkit.estimate.held.bounded_waits` of many columns (stations × columns)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        queued = residence - demands
+        counted = visits > 0
+        bounded = np.where(counted & (queued > ROUNDING * residence),
+                           queued / np.where(counted, visits, 1.0), 0.0)
+        out = np.where(exponential > 0,
+                       open_wait * np.minimum(1.0, bounded / np.where(exponential > 0,
+                                                                      exponential, 1.0)),
+                       np.where(np.isinf(open_wait), bounded, 0.0))
+    return np.where(counted, out, 0.0)
+
+
+def _hold_scvs(mean: Floats, scv: Floats, visits: Floats, before: Floats, after: Floats,
+               service: Floats, solved: Floats, p_wait: Floats, station_scv: Floats) -> Floats:
+    """:func:`~designkit.estimate.held.hold_scv` of many columns (stations × columns)."""
+    spread = np.where(p_wait > 0, 2.0 / np.where(p_wait > 0, p_wait, 1.0) - 1.0, 0.0)
+    old_mean, old_var = repeated(before + service,
+                                 spread * before * before + station_scv * service * service,
+                                 visits)
+    new_mean, new_var = repeated(after + solved,
+                                 spread * after * after + station_scv * solved * solved,
+                                 visits)
+    total = mean + (new_mean - old_mean).sum(axis=0)
+    var = scv * mean * mean + (new_var - old_var).sum(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.maximum(var, 0.0) / total / total
+    return np.where((total > 0) & np.isfinite(total) & np.isfinite(var), out, scv)
 
 
 def _per(total: Floats, rate: Floats) -> Floats:

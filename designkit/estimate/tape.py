@@ -52,6 +52,9 @@ __all__ = ["EXTERNAL", "MAX2", "MIXZERO", "REPEAT", "STATION", "SUM", "Level", "
 
 Ints = NDArray[np.int64]
 Floats = NDArray[np.float64]
+Factors = tuple[int, ...]
+"""Uncertain numbers (their index in :attr:`Tape.tags`) a count is in proportion to: each
+as its complement, ``1 − value`` (a cache's misses)."""
 
 SUM, REPEAT, MIXZERO, MAX2, EXTERNAL, STATION = range(6)
 
@@ -66,6 +69,7 @@ class Op(NamedTuple):
     inputs: tuple[int, ...]
     param: float = 0.0
     flag: bool = False
+    tag: int = -1  # a mixture whose probability is 1 − this uncertain number
 
 
 class VisitRecord(NamedTuple):
@@ -78,6 +82,7 @@ class VisitRecord(NamedTuple):
     mean: float
     second: float
     held: tuple[int, ...] = ()  # the held stations around the visit, in its endpoint
+    fac: Factors = ()  # uncertain numbers its count is in proportion to
 
 
 class HoldRecord(NamedTuple):
@@ -90,6 +95,7 @@ class HoldRecord(NamedTuple):
     slot: int
     held: tuple[int, ...] = ()  # the held stations around the hold, in its endpoint
     inner: tuple[int, ...] | None = None  # the stations its body only visits, if only that
+    fac: Factors = ()
 
 
 class CallRecord(NamedTuple):
@@ -101,6 +107,7 @@ class CallRecord(NamedTuple):
     mult: float
     held: tuple[int, ...] = ()
     synchronous: bool = True
+    fac: Factors = ()
 
 
 class ExternalRecord(NamedTuple):
@@ -109,6 +116,7 @@ class ExternalRecord(NamedTuple):
     component: str
     endpoint: int
     mult: float
+    fac: Factors = ()
 
 
 class RetryRecord(NamedTuple):
@@ -119,6 +127,7 @@ class RetryRecord(NamedTuple):
     endpoint: int
     mult: float
     held: tuple[int, ...]
+    fac: Factors = ()
 
 
 @dataclass
@@ -138,6 +147,7 @@ class Level:
     maxes: tuple[Ints, Ints, Ints] | None = None
     externals: tuple[Ints, Ints, Ints, Floats, NDArray[np.bool_]] | None = None
     stations: tuple[Ints, Ints, Ints] | None = None
+    mix_tags: tuple[Ints, Ints] | None = None  # (rows of ``mixes``, their uncertain numbers)
 
 
 @dataclass
@@ -171,6 +181,10 @@ class Traffic:
     external_mult: Floats
     retried: list[RetryRecord]
     attempts: dict[ExternalCall, Attempts]
+    visit_fac: list[Factors]
+    holder_fac: list[Factors]
+    call_fac: list[Factors]
+    external_fac: list[Factors]
 
 
 @dataclass
@@ -191,6 +205,8 @@ class Tape:
     cyclic: bool
     ops: list[Op]  # every operation (its output slot: ``ops[producer[slot]].out``)
     producer: Ints  # per slot, the operation that writes it (-1: a constant or a wait)
+    tags: tuple[str, ...] = ()  # the uncertain numbers, by the design's path
+    nominal: Floats | None = None  # their values in the design
 
 
 def tape_of(program: Program) -> Tape:
@@ -226,6 +242,11 @@ class _Builder:
         self.retried: list[RetryRecord] = []
         self.attempts: dict[ExternalCall, Attempts] = {}
         self.external_facts: dict[object, tuple[Attempts, float, float]] = {}
+        # uncertain numbers: index by the design's path, nominal values, and the ones
+        # the node being walked is in proportion to
+        self.tags: dict[str, int] = {}
+        self.nominal: list[float] = []
+        self.fac: Factors = ()
 
     # -- slots and operations --------------------------------------------------------------
 
@@ -303,12 +324,14 @@ class _Builder:
                 body = self.node(node.body, ep, mult, (*held, node.station))
                 holding = self.holding([body, self.spec(node.extra)])
                 inner = _only_visits(node.body) if node.extra.mean == 0 else None
-                self.holders.append(HoldRecord(node.station, ep, mult, holding, held, inner))
+                self.holders.append(HoldRecord(node.station, ep, mult, holding, held, inner,
+                                                self.fac))
                 return self.total([self.wait_slot[node.station], holding])
             case Invoke():
-                self.calls.append(CallRecord(ep, node.endpoint, mult * node.count, held))
+                self.calls.append(CallRecord(ep, node.endpoint, mult * node.count, held,
+                                            fac=self.fac))
                 if node.retries is not None and node.retries.max > 0:
-                    self.retried.append(RetryRecord(node, ep, mult * node.count, held))
+                    self.retried.append(RetryRecord(node, ep, mult * node.count, held, self.fac))
                 return self.repeat(self.endpoint_slot[node.endpoint], node.count)
             case ExternalCall():
                 return self.external(node, ep, mult, held)
@@ -321,7 +344,7 @@ class _Builder:
                     visit = self.visit(node.outbox, ep, mult * node.count, held)
                 if node.handler is not None:
                     self.calls.append(CallRecord(ep, node.handler, mult * node.count, (),
-                                                 synchronous=False))
+                                                 synchronous=False, fac=self.fac))
                 return self.repeat(visit, node.count)
             case Par():
                 branches = [self.node(b, ep, mult, held) for b in node.branches]
@@ -336,8 +359,12 @@ class _Builder:
                                    node.count)
             case CacheRead():
                 visit = self.visit(node.visit, ep, mult, held)
+                tag, outer = self.tag(node), self.fac
+                if tag >= 0:
+                    self.fac = (*outer, tag)
                 miss = self.node(node.miss, ep, mult * (1.0 - node.hit), held)
-                return self.total([visit, self.sometimes(miss, 1.0 - node.hit)])
+                self.fac = outer
+                return self.total([visit, self.sometimes(miss, 1.0 - node.hit, tag)])
             case Choice():  # the mean is exact; the variance as if the two were independent
                 first = self.node(node.first, ep, mult * node.p, held)
                 second = self.node(node.second, ep, mult * (1.0 - node.p), held)
@@ -351,16 +378,29 @@ class _Builder:
             case _:
                 assert_never(node)
 
-    def sometimes(self, slot: int, p: float) -> int:
-        """The time of ``slot`` taken with probability ``p`` (else none)."""
+    def sometimes(self, slot: int, p: float, tag: int = -1) -> int:
+        """The time of ``slot`` taken with probability ``p`` (else none; ``tag``: ``p``
+        is 1 − that uncertain number)."""
         if p <= 0 or slot == self.zero:
             return self.zero
+        if tag >= 0:  # whatever p is, its samples may be any
+            self.ops.append(Op(MIXZERO, self.slot(), (slot,), p, tag=tag))
+            return self.ops[-1].out
         return slot if p >= 1.0 else self.op(MIXZERO, (slot,), p)
+
+    def tag(self, node: CacheRead) -> int:
+        """The index of the uncertain number a cache read's hit ratio is (-1: none)."""
+        if node.tag is None:
+            return -1
+        if node.tag not in self.tags:
+            self.tags[node.tag] = len(self.tags)
+            self.nominal.append(node.hit)
+        return self.tags[node.tag]
 
     def visit(self, node: Visit, ep: int, mult: float, held: tuple[int, ...]) -> int:
         time = node.time
         self.visits.append(VisitRecord(node.station, ep, mult * node.count, time.mean,
-                                       time.var + time.mean ** 2, held))
+                                       time.var + time.mean ** 2, held, self.fac))
         one = self.total([self.wait_slot[node.station], self.spec(time)])
         return self.repeat(one, node.count)
 
@@ -369,13 +409,13 @@ class _Builder:
         info, mean, var = self.external_fact(node)
         self.attempts[node] = info
         if node.retries is not None and node.retries.max > 0:
-            self.retried.append(RetryRecord(node, ep, mult * node.count, held))
+            self.retried.append(RetryRecord(node, ep, mult * node.count, held, self.fac))
         calls = mult * node.count * info.expected
-        self.externals.append(ExternalRecord(node.component, ep, calls))
+        self.externals.append(ExternalRecord(node.component, ep, calls, self.fac))
         if node.station is not None:
             one = node.latency
             self.visits.append(VisitRecord(node.station, ep, calls, one.mean,
-                                           one.var + one.mean ** 2, held))
+                                           one.var + one.mean ** 2, held, self.fac))
         base = self.const(mean, var)
         wait = self.wait_slot[node.station] if node.station is not None else self.zero
         applies = node.station is not None and not info.breaker_open
@@ -424,6 +464,8 @@ class _Builder:
             cyclic=cyclic,
             ops=self.ops,
             producer=producer,
+            tags=tuple(self.tags),
+            nominal=np.array(self.nominal, dtype=float),
         )
 
     def levelled(self) -> tuple[list[Level], bool, Ints]:
@@ -472,6 +514,10 @@ class _Builder:
             out.repeats = (outs(ks), firsts(ks), params(ks))
         if ks := kinds.get(MIXZERO):
             out.mixes = (outs(ks), firsts(ks), params(ks))
+            tagged = [j for j, k in enumerate(ks) if ops[k].tag >= 0]
+            if tagged:
+                out.mix_tags = (np.array(tagged, dtype=np.int64),
+                                np.array([ops[ks[j]].tag for j in tagged], dtype=np.int64))
         if ks := kinds.get(MAX2):
             out.maxes = (outs(ks), firsts(ks), firsts(ks, 1))
         if ks := kinds.get(EXTERNAL):
@@ -514,6 +560,10 @@ class _Builder:
             external_mult=np.array([e.mult for e in self.externals], dtype=float),
             retried=self.retried,
             attempts=self.attempts,
+            visit_fac=[v.fac for v in visits],
+            holder_fac=[h.fac for h in holders],
+            call_fac=[c.fac for c in calls],
+            external_fac=[e.fac for e in self.externals],
         )
 
 

@@ -39,7 +39,7 @@ from designkit.flow.nodes import (
     Site,
     Visit,
 )
-from designkit.flow.plan import plan_query
+from designkit.flow.plan import Planner
 from designkit.flow.times import Constant, Spec, TwoPoint, shape_of
 from designkit.model.components import Cache, Component, External, Lock, Queue
 from designkit.model.database import DEFAULT_POOL_SIZE, Database, Table
@@ -48,6 +48,7 @@ from designkit.model.engines import setting
 from designkit.model.invariants import Store, parse_store
 from designkit.model.network import Network, placement_of, round_trip
 from designkit.model.problems import format_path, nearest
+from designkit.model.query import Query
 from designkit.model.refs import EndpointRef, is_endpoint_key, is_endpoint_ref
 from designkit.model.resilience import Retries
 from designkit.model.service import HTTP_METHODS, Endpoint, Service
@@ -223,6 +224,7 @@ class _Builder:
         for i, (ref, _) in enumerate(design.endpoints()):
             self.index[str(ref)] = i
         self.refs: dict[str, tuple[EndpointRef | None, str, bool]] = {}  # see parse()
+        self.planners: dict[str, Planner] = {}  # see plan()
         # Calls between existing endpoints, in file order: (caller, callee) -> the first
         # call's path and the caller's normalised key (the path of a cycle names it).
         self.first_call: dict[tuple[str, str], tuple[Path, str]] = {}
@@ -397,7 +399,9 @@ class _Builder:
                                    self.cache_visit(step.cache, cache, None, 1.0, site), site)
                 return self.hopped(around, step.cache, CacheRead(
                     self.cache_visit(step.cache, cache, None, 1.0, site), hit,
-                    _then(miss, fill), site), site)
+                    _then(miss, fill), site, self.uncertain(
+                        (*path, "hit_ratio") if step.hit_ratio is not None
+                        else ("components", step.cache, "hit_ratio"))), site)
             case PublishStep():
                 site = self.site(step, path, around, step.publish)
                 if not self.target(path, "publish", step.publish, "queue", "publish"):
@@ -435,6 +439,14 @@ class _Builder:
         return Fallback(node, self.steps(step.fallback, (*path, "fallback"), around), site)
 
     # -- times ---------------------------------------------------------------------------
+
+    def uncertain(self, path: Path) -> str | None:
+        """The design's name of the number at ``path`` when it is uncertain (a range or
+        a distribution: :mod:`designkit.model.uncertain`), else ``None``."""
+        if not self.design.uncertain:
+            return None
+        key = format_path(path)
+        return key if key in self.design.uncertain else None
 
     def timed(self, component: str, time: Spec) -> Spec:
         """A time ``component`` spends, as its calibration (and the stretch of its
@@ -558,13 +570,20 @@ class _Builder:
             time = override
         else:
             assert step.query is not None
-            time = self.timed(step.call, Spec.exponential(
-                plan_query(database, step.query, self.days).ms))
+            time = self.timed(step.call, Spec.exponential(self.plan(step.call, database,
+                                                                    step.query)))
         cpu = self.resource(f"{step.call} cpu", step.call, "cpu", database.cores)
         visit = Visit(cpu, time, step.count, site)
         if step.call in around.open_tx:
             return visit
         return Hold(self.pool(step.call, database, around.ref.service), visit, site=site)
+
+    def plan(self, name: str, database: Database, query: Query) -> float:
+        """The time (ms) of ``query`` on database ``name`` (one planner per database)."""
+        planner = self.planners.get(name)
+        if planner is None:
+            planner = self.planners[name] = Planner(database)
+        return planner.plan(query, self.days).ms
 
     def query(self, path: Path, database: Database, step: CallStep) -> None:
         """Check the query of ``step`` (at ``path``, the step's path)."""

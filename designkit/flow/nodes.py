@@ -243,6 +243,7 @@ class CacheRead:
     hit: float
     miss: Node
     site: Site | None = None
+    tag: str | None = None  # the design's path of ``hit`` when it is uncertain
 
 
 @dataclass(frozen=True, eq=False)

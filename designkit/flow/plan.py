@@ -30,7 +30,7 @@ from designkit.model.database import DOCUMENT_ENGINES, Database, Table, index_se
 from designkit.model.engines import setting
 from designkit.model.query import Query, QueryShape
 
-__all__ = ["BRIN_RANGE_ROWS", "Plan", "plan_query", "rows_after"]
+__all__ = ["BRIN_RANGE_ROWS", "Plan", "Planner", "plan_query", "rows_after"]
 
 BRIN_RANGE_ROWS = 12_800.0
 """Rows a BRIN index reads beyond those it matches: one block range (``pages_per_range``
@@ -125,13 +125,11 @@ class _Predicate:
         return " and ".join(parts) or f"order by {', '.join(self.order_by)}"
 
 
-def _predicate(database: Database, table: Table, query: Query) -> _Predicate:
+def _predicate(table: Table, query: Query, document_store: bool) -> _Predicate:
     """The query's predicate; an equality test of a JSON/array/text-search column is a
     containment test (a document store's regular index serves it: it is multikey)."""
-    document = {c for c in query.where if (col := table.columns.get(c)) is not None
-                and col.document}
-    if database.engine.strip().lower() in DOCUMENT_ENGINES:
-        document = set()
+    document = set() if document_store else {
+        c for c in query.where if (col := table.columns.get(c)) is not None and col.document}
     return _Predicate(frozenset(query.where) - document, query.range,
                       frozenset(query.contains) | document, tuple(query.order_by))
 
@@ -189,11 +187,11 @@ def _fit(columns: tuple[str, ...], serves: frozenset[str], pred: _Predicate,
     return False
 
 
-def _candidates(database: Database, table: Table, pred: _Predicate,
-                top_n: bool) -> list[_Candidate]:
+def _candidates(indexes: list[tuple[tuple[str, ...], str, bool, frozenset[str]]],
+                pred: _Predicate, top_n: bool) -> list[_Candidate]:
     out = []
-    for columns, kind, unique in _indexes(table):
-        ordered = _fit(columns, index_serves(database.engine, kind), pred, top_n)
+    for columns, kind, unique, serves in indexes:
+        ordered = _fit(columns, serves, pred, top_n)
         if ordered is not None:
             out.append(_Candidate(columns, kind, unique, ordered))
     return out
@@ -223,6 +221,8 @@ def plan_query(database: Database, query: Query, days: float = 0.0) -> Plan:
     Raises:
         KeyError: The database has no table ``query.table``.
 
+    A walk that plans many statements keeps a :class:`Planner` per database.
+
     Example:
         >>> from designkit.model.database import Database
         >>> from designkit.model.query import Query
@@ -237,72 +237,125 @@ def plan_query(database: Database, query: Query, days: float = 0.0) -> Plan:
         >>> plan.access, plan.ms, plan.reason
         ('scan', 150.0, 'scan cheaper than reading 200,000 rows by index (user_id)')
     """
-    table = database.tables.get(query.table)
-    if table is None:
-        raise KeyError(f"database has no table {query.table!r}")
-    costs = _costs(database)
-    shape = query.shape
-    total = rows_after(table, days)
-    writes = query.kind != "select"
+    return Planner(database).plan(query, days)
 
-    def write(rows: float) -> float:
-        # the statement once, each further row at its own cost
-        return costs["write_ms"] + max(rows - 1.0, 0.0) * costs["write_row_ms"]
 
-    if query.kind == "insert" or (query.kind == "upsert" and not query.filtered):
-        rows = float(query.batch)
-        return Plan("insert", rows, write(rows), shape=shape,
-                    reason=f"no lookup: writes {rows:,.0f} row(s)", rows_matched=rows)
-    pred = _predicate(database, table, query)
-    top_n = query.limit is not None and not writes
-    candidates = _candidates(database, table, pred, top_n)
-    # rows the predicate matches: stated, a share of the table, or the default
-    stated = query.rows is not None or query.selectivity is not None
-    if query.rows is not None:
-        matched = float(query.rows)
-    elif query.selectivity is not None:
-        matched = query.selectivity * total
-    elif pred.empty and not writes:  # an unfiltered read: every row matches
-        matched = total
-    else:
-        unique_point = any(c.unique and set(c.columns) == pred.equal and pred.range is None
-                           and not pred.contains for c in candidates)
-        matched = float(query.batch if unique_point or writes
-                        else max(query.batch, query.limit or 1))
-    limit = float(query.limit) if query.limit is not None and not writes else None
-    returned = 1.0 if query.aggregate else min(matched, limit) if limit else matched
+class Planner:
+    """Plans the statements of one database: its costs, engine and each table's indexes
+    read once (a design's walk plans thousands of statements on a few hundred databases).
+    The database must not change while a planner of it is kept.
 
-    def read(c: _Candidate) -> tuple[float, float]:
-        """(rows read, ms) of reading the matched rows through index ``c``."""
-        # a limit stops the read early when the index gives the rows in order (or no
-        # order is asked); an aggregate, or a sort the index cannot give, reads them all
-        early = limit is not None and not query.aggregate and (c.ordered or not pred.order_by)
-        rows = min(matched, limit) if early and limit is not None else matched
-        if c.kind == "brin":  # matched rows' block ranges, read sequentially
-            return rows, costs["seek_ms"] + (rows + BRIN_RANGE_ROWS) * costs[
-                "scan_us_per_row"] / 1000.0
-        return rows, costs["seek_ms"] + max(rows - 1.0, 0.0) * costs["row_ms"]
+    Example:
+        >>> from designkit.model.database import Database
+        >>> from designkit.model.query import Query
+        >>> db = Database(kind="database", seek_ms=0.5)
+        >>> _ = db.table("orders", rows=3_000_000).column("id", "uuid", primary_key=True)
+        >>> str(Planner(db).plan(Query(table="orders", where=["id"])))
+        'seek on (id): 1 rows, 0.5 ms'
+    """
 
-    scan_ms = total * costs["scan_us_per_row"] / 1000.0
-    after = write(matched) if writes else 0.0
-    if not candidates:
-        reason = ("no predicate: reads every row" if pred.empty else _unfit(database, table, pred))
-        return Plan("scan", total, scan_ms + after, (), shape, reason, matched, returned,
-                    rows_assumed=not stated and writes and not pred.empty)
-    priced = [(read(c), c) for c in candidates]
-    (rows, ms), best = min(priced, key=lambda p: (p[0][1], len(p[1].columns)))
-    # a read of one row per key keeps its index: seek_ms holds the statement's own
-    # overhead, which a scan pays too; a read of several rows per key takes the cheaper
-    if table.rows is not None and rows > query.batch and scan_ms < ms:
-        return Plan("scan", total, scan_ms + after, (), shape,
-                    f"scan cheaper than reading {rows:,.0f} rows by index "
-                    f"({', '.join(best.columns)})", matched, returned,
-                    rows_assumed=not stated and writes)
-    serves = str(pred) + (f", order by {', '.join(pred.order_by)}"
-                          if best.ordered and not pred.empty else "")
-    unique = "unique " if best.unique else ""
-    point = best.unique and set(best.columns) == pred.equal and not pred.contains
-    return Plan("seek", rows, ms + after, best.columns, shape,
-                f"{unique}{best.kind} index ({', '.join(best.columns)}) serves {serves}",
-                matched, returned, best.kind,
-                rows_assumed=not stated and not pred.empty and not point)
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self.costs = _costs(database)
+        self.document_store = database.engine.strip().lower() in DOCUMENT_ENGINES
+        self._indexes: dict[str, list[tuple[tuple[str, ...], str, bool, frozenset[str]]]] = {}
+        self._plans: dict[tuple[object, ...], Plan] = {}
+
+    def indexes(self, name: str, table: Table
+                ) -> list[tuple[tuple[str, ...], str, bool, frozenset[str]]]:
+        """(columns, kind, unique, what it serves) of every index of table ``name``."""
+        found = self._indexes.get(name)
+        if found is None:
+            engine = self.database.engine
+            found = self._indexes[name] = [(columns, kind, unique, index_serves(engine, kind))
+                                           for columns, kind, unique in _indexes(table)]
+        return found
+
+    def plan(self, query: Query, days: float = 0.0) -> Plan:
+        """The plan and cost of ``query`` after ``days`` of growth (:func:`plan_query`);
+        a statement planned before (the same fields) is not planned again.
+
+        Raises:
+            KeyError: The database has no table ``query.table``.
+        """
+        key = (days, *(v if type(v) is not list else tuple(v) for v in query.__dict__.values()))
+        try:
+            found = self._plans.get(key)
+        except TypeError:  # a field that is not hashable: planned each time
+            return self._plan(query, days)
+        if found is None:
+            found = self._plans[key] = self._plan(query, days)
+        return found
+
+    def _plan(self, query: Query, days: float) -> Plan:
+        database = self.database
+        table = database.tables.get(query.table)
+        if table is None:
+            raise KeyError(f"database has no table {query.table!r}")
+        costs = self.costs
+        shape = query.shape
+        total = rows_after(table, days)
+        writes = query.kind != "select"
+
+        def write(rows: float) -> float:
+            # the statement once, each further row at its own cost
+            return costs["write_ms"] + max(rows - 1.0, 0.0) * costs["write_row_ms"]
+
+        if query.kind == "insert" or (query.kind == "upsert" and not query.filtered):
+            rows = float(query.batch)
+            return Plan("insert", rows, write(rows), shape=shape,
+                        reason=f"no lookup: writes {rows:,.0f} row(s)", rows_matched=rows)
+        pred = _predicate(table, query, self.document_store)
+        top_n = query.limit is not None and not writes
+        candidates = _candidates(self.indexes(query.table, table), pred, top_n)
+        # rows the predicate matches: stated, a share of the table, or the default
+        stated = query.rows is not None or query.selectivity is not None
+        if query.rows is not None:
+            matched = float(query.rows)
+        elif query.selectivity is not None:
+            matched = query.selectivity * total
+        elif pred.empty and not writes:  # an unfiltered read: every row matches
+            matched = total
+        else:
+            unique_point = any(c.unique and set(c.columns) == pred.equal and pred.range is None
+                               and not pred.contains for c in candidates)
+            matched = float(query.batch if unique_point or writes
+                            else max(query.batch, query.limit or 1))
+        limit = float(query.limit) if query.limit is not None and not writes else None
+        returned = 1.0 if query.aggregate else min(matched, limit) if limit else matched
+
+        def read(c: _Candidate) -> tuple[float, float]:
+            """(rows read, ms) of reading the matched rows through index ``c``."""
+            # a limit stops the read early when the index gives the rows in order (or no
+            # order is asked); an aggregate, or a sort the index cannot give, reads them all
+            early = limit is not None and not query.aggregate and (c.ordered or not pred.order_by)
+            rows = min(matched, limit) if early and limit is not None else matched
+            if c.kind == "brin":  # matched rows' block ranges, read sequentially
+                return rows, costs["seek_ms"] + (rows + BRIN_RANGE_ROWS) * costs[
+                    "scan_us_per_row"] / 1000.0
+            return rows, costs["seek_ms"] + max(rows - 1.0, 0.0) * costs["row_ms"]
+
+        scan_ms = total * costs["scan_us_per_row"] / 1000.0
+        after = write(matched) if writes else 0.0
+        if not candidates:
+            reason = ("no predicate: reads every row" if pred.empty
+                      else _unfit(database, table, pred))
+            return Plan("scan", total, scan_ms + after, (), shape, reason, matched, returned,
+                        rows_assumed=not stated and writes and not pred.empty)
+        priced = [(read(c), c) for c in candidates]
+        (rows, ms), best = min(priced, key=lambda p: (p[0][1], len(p[1].columns)))
+        # a read of one row per key keeps its index: seek_ms holds the statement's own
+        # overhead, which a scan pays too; a read of several rows per key takes the cheaper
+        if table.rows is not None and rows > query.batch and scan_ms < ms:
+            return Plan("scan", total, scan_ms + after, (), shape,
+                        f"scan cheaper than reading {rows:,.0f} rows by index "
+                        f"({', '.join(best.columns)})", matched, returned,
+                        rows_assumed=not stated and writes)
+        serves = str(pred) + (f", order by {', '.join(pred.order_by)}"
+                              if best.ordered and not pred.empty else "")
+        unique = "unique " if best.unique else ""
+        point = best.unique and set(best.columns) == pred.equal and not pred.contains
+        return Plan("seek", rows, ms + after, best.columns, shape,
+                    f"{unique}{best.kind} index ({', '.join(best.columns)}) serves {serves}",
+                    matched, returned, best.kind,
+                    rows_assumed=not stated and not pred.empty and not point)

@@ -169,18 +169,19 @@ def bounded_classes_waits(lam: Floats, share: Floats, bounds: Floats, service: F
                           servers: Floats) -> Floats:
     """:func:`bounded_classes_wait` for S stations at K loads at once: arrivals ``lam``
     (S × K, per ms), the classes' shares of them and bounds (S × M; a class of share 0
-    is padding), service times (S × K, ms) and servers (S). NaN where the classes would
-    overload the station.
+    is padding; S × M × K: shares per load), service times (S × K, ms) and servers (S).
+    NaN where the classes would overload the station.
     """
+    shares = share if share.ndim == 3 else share[:, :, None]
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         per = service / servers[:, None]  # Seidmann's fast single server
-        a = (lam * per)[:, None, :] * share[:, :, None]  # S × M × K
+        a = (lam * per)[:, None, :] * shares  # S × M × K
         b = 1.0 + a / bounds[:, :, None]
         big = (a / b).sum(axis=1)  # S × K
         t = big / (1.0 - big)
         own = a * (1.0 + t[:, None, :]) / b
         seen = t[:, None, :] - own / bounds[:, :, None]
-        wait = per * (share[:, :, None] * seen).sum(axis=1)  # weighted by the arrivals
+        wait = per * (shares * seen).sum(axis=1)  # weighted by the arrivals
     idle = (lam <= 0) | (service <= 0)
     return np.where(idle, 0.0, np.where(big >= 1.0, np.nan, np.maximum(wait, 0.0)))
 

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import VERSION, BaseModel, ConfigDict, ValidationError
+
+# A class builds its validator when first used, not when imported (decision 60): a lighter
+# `import designkit`, the same validation, errors and JSON schema. Only where pydantic builds
+# it under a lock (2.14, pydantic#13438): before, threads using a class first at once (a
+# sweep on a thread pool) could race, and before 2.11.5 validate with the parent's validator.
+_DEFER_BUILD = tuple(int(part) for part in VERSION.split(".")[:2]) >= (2, 14)
 
 
 class Strict(BaseModel):
@@ -31,6 +37,7 @@ class Strict(BaseModel):
         str_strip_whitespace=True,
         allow_inf_nan=False,
         validate_assignment=True,
+        defer_build=_DEFER_BUILD,
     )
 
     def __setattr__(self, name: str, value: Any) -> None:

@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from pydantic import Field, field_validator
+from pydantic import (
+    Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
 
 from designkit.errors import DesignError
 from designkit.model.base import Strict
@@ -21,6 +28,7 @@ from designkit.model.refs import EndpointRef, is_endpoint_ref
 from designkit.model.saga import Saga
 from designkit.model.schedule import Schedule
 from designkit.model.service import Endpoint, Service
+from designkit.model.uncertain import Uncertain, extract
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -108,9 +116,41 @@ class Design(Strict):
     invariants: dict[str, Invariant] = Field(default_factory=dict)
     previous: str | None = None
     calibration: Calibration | None = None
+    _uncertain: dict[str, Uncertain] = PrivateAttr(default_factory=dict)
+
+    @property
+    def uncertain(self) -> dict[str, Uncertain]:
+        """The numbers the design states as ranges or distributions, by their path
+        (``'components.cache.hit_ratio'``); each field holds the range's middle
+        (:mod:`designkit.model.uncertain`). Written in place of the numbers in a file;
+        set with :meth:`vary`."""
+        return self._uncertain
+
+    @uncertain.setter
+    def uncertain(self, value: dict[str, Uncertain]) -> None:
+        self._uncertain = {str(k): Uncertain.model_validate(v) for k, v in value.items()}
     waivers: list[Waiver] = Field(default_factory=list)
     not_applicable: list[NotApplicable] = Field(default_factory=list)
     attestations: list[Attestation] = Field(default_factory=list)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _ranges(cls, data: Any, handler: ModelWrapValidatorHandler[Design]) -> Design:
+        """Numbers written as ``{low, high}`` or ``{p50, p95}`` (see
+        :mod:`designkit.model.uncertain`): the design holds their nominal values and keeps
+        the ranges in :attr:`uncertain`."""
+        if not isinstance(data, dict):
+            return handler(data)
+        plain, found, problems = extract(data)
+        if problems:
+            raise ValidationError.from_exception_data(cls.__name__, [
+                InitErrorDetails(type=PydanticCustomError("value_error", text), loc=path,
+                                 input=None)
+                for path, text in problems])
+        design = handler(plain)
+        if found:
+            design._uncertain = found
+        return design
 
     @field_validator("workload", "schedule", mode="before")
     @classmethod
@@ -180,6 +220,64 @@ class Design(Strict):
         """
         ref = EndpointRef.parse(endpoint)
         self.workload[str(ref) if ref else endpoint] = float(rps)
+        return self
+
+    def vary(self, path: str, *, low: float | None = None, high: float | None = None,
+             p50: float | None = None, p95: float | None = None) -> Design:
+        """State the number at ``path`` as uncertain: a range ``low``–``high`` (uniform)
+        or a lognormal through ``p50`` and ``p95`` — the design then holds its middle
+        (its median), and ``estimate(..., samples=…)`` draws from it
+        (:mod:`designkit.model.uncertain`). Returns the design.
+
+        Example:
+            >>> import designkit as dk
+            >>> d = dk.Design(name="x").set_load("api GET /x", 100)
+            >>> _ = d.vary('workload."api GET /x"', low=60, high=140)
+            >>> d.workload, d.uncertain['workload."api GET /x"'].describe()
+            ({'api GET /x': 100.0}, '60–140')
+        """
+        from designkit.errors import Problem
+        from designkit.model.problems import format_path
+        from designkit.model.uncertain import kind_of, parse_path
+
+        parts = parse_path(path)
+        if parts and parts[0] == "workload" and len(parts) == 2:
+            ref = EndpointRef.parse(str(parts[1]))
+            parts = ("workload", str(ref) if ref else parts[1])
+        kind = kind_of(parts)
+        if kind is None:
+            raise DesignError([Problem(path or "path", "a range is not accepted here; "
+                                       "ranges are accepted on hit_ratio, rows and "
+                                       "workload rates")])
+        given = {k: v for k, v in {"low": low, "high": high, "p50": p50, "p95": p95}.items()
+                 if v is not None}
+        from pydantic import ValidationError
+
+        from designkit.model.problems import problems_from
+
+        try:
+            uncertain = Uncertain.model_validate(given)
+        except ValidationError as err:
+            raise DesignError(problems_from(err, given, Uncertain, parts)) from None
+        if kind == "ratio" and not (uncertain.ranged and (uncertain.high or 0.0) <= 1.0):
+            raise DesignError([Problem(format_path(parts), "a ratio's uncertainty is a range "
+                                       "{low, high} between 0 and 1")])
+        owner: Any = self
+        for part in parts[:-1]:
+            try:
+                owner = (owner[part] if isinstance(owner, dict)
+                         else owner[int(part)] if isinstance(owner, list)
+                         else getattr(owner, str(part)))
+            except (KeyError, IndexError, AttributeError, TypeError):
+                raise DesignError([Problem(format_path(parts), "no such place in the "
+                                           "design")]) from None
+        last = parts[-1]
+        nominal: float = round(uncertain.nominal) if kind == "rows" else uncertain.nominal
+        if isinstance(owner, dict):
+            owner[last] = nominal
+        else:
+            setattr(owner, str(last), nominal)
+        self.uncertain[format_path(parts)] = uncertain
         return self
 
     def set_schedule(self, endpoint: str, every_s: float, runs: float = 1.0) -> Design:

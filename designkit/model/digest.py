@@ -56,8 +56,12 @@ def content_digest(design: Design) -> tuple[bytes | None, Any]:
         >>> content_digest(d)[0] == content_digest(dk.template("flash-sale"))[0]
         True
     """
-    digest = signature(design.model_dump(mode="python", round_trip=True))
+    # the ranges of uncertain numbers are held beside the dump (they are not fields of the
+    # parts they qualify), and are part of what the design holds
+    ranges = {k: v.model_dump() for k, v in design.uncertain.items()}
+    dump = design.model_dump(mode="python", round_trip=True)
+    digest = signature({**dump, "uncertain": ranges} if ranges else dump)
     if digest is not None:
         return digest, None
     data = design.model_dump(mode="json", round_trip=True)
-    return signature(data), data
+    return signature({**data, "uncertain": ranges} if ranges else data), data

@@ -171,6 +171,10 @@ def to_data(design: Design) -> dict[str, Any]:
     data = design.model_dump(mode="json", exclude_defaults=True, round_trip=True)
     data.pop("designkit", None)
     tidy: dict[str, Any] = _tidy({"designkit": design.designkit, **data})
+    if design.uncertain:
+        from designkit.model.uncertain import restore
+
+        restore(tidy, design.uncertain)
     return tidy
 
 

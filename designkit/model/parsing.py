@@ -7,9 +7,10 @@ editors do: ``true``/``false`` only are booleans (``on``, ``yes``, ``no`` stay w
 are decimal (``017`` is 17, ``0x1F`` and ``1:30`` stay text), ``1e-7`` is a float; ISO
 dates stay dates. Aliases may not expand a document past :data:`MAX_EXPANSION` nodes (an
 "alias bomb" is refused before anything is built) nor refer to themselves; JSON may not
-nest past the interpreter's limit. Plain YAML is built in one pass from libyaml's nodes;
-anything unusual (a merge key, ``!!set``, an unsafe tag, a repeated key) goes the careful
-way: every node checked, then PyYAML's constructor.
+nest past the interpreter's limit. Plain YAML is built straight from libyaml's events (no
+node tree), or with anchors in one pass from its nodes; anything unusual (a merge key,
+``!!set``, an unsafe tag, a repeated key) or wrong goes the careful way: every node
+checked, then PyYAML's constructor — which also says where a problem is.
 """
 
 from __future__ import annotations
@@ -56,10 +57,18 @@ def parse_text(text: str, label: str | None = None) -> Any:
 
 
 def _yaml(text: str, label: str | None) -> Any:
+    aliases = "&" in text
+    if not aliases:  # the usual design: its data straight from libyaml's events
+        loader = _Loader(text)
+        try:  # anything unusual, or an error: the node path below takes it (and locates
+            with gc_paused(), contextlib.suppress(Exception):  # an error as it always has)
+                return _event_data(loader)
+        finally:
+            loader.dispose()
     loader = _Loader(text)
     try:
         with gc_paused():
-            return _parse_yaml(loader, label, aliases="&" in text)
+            return _parse_yaml(loader, label, aliases=aliases)
     finally:
         loader.dispose()
 
@@ -367,6 +376,94 @@ def _plain_data(root: yaml.Node, loader: _Loader, aliases: bool) -> Any:
         raise _Unusual(node.tag)
 
     return scalar(root) if type(root) is scalar_node else collection(root)
+
+
+def _event_data(loader: _Loader) -> Any:
+    """The data of a plain YAML document without anchors, built from the parser's events
+    without a node tree (a third faster, and no node per value held while building).
+
+    The same data as :func:`_plain_data`; raises :class:`_Unusual` at anything it leaves
+    to the node path — a tag other than the default ones, an anchor or alias, a repeated
+    key, a key that is not a scalar, a merge key, a second document — and lets a syntax
+    error or a scalar's own error propagate: the caller then parses the text again the
+    node way, which handles or reports it exactly as before.
+    """
+    if not loader._by_text:
+        raise _Unusual("path resolvers")
+    get_event = loader.get_event
+    constructors = {tag: loader.yaml_constructors[tag] for tag in _SCALAR_TAGS}
+    resolve = loader.resolve
+    tags: dict[str, str] = {}  # plain scalar text -> tag
+    values: dict[tuple[str, str], Any] = {}
+    scalar_event, mapping_start, mapping_end = (yaml.ScalarEvent, yaml.MappingStartEvent,
+                                                yaml.MappingEndEvent)
+    sequence_start, sequence_end = yaml.SequenceStartEvent, yaml.SequenceEndEvent
+
+    def scalar(event: Any) -> Any:  # (libyaml's events carry their own marks: Any)
+        if event.anchor is not None:
+            raise _Unusual("anchor")
+        text, tag = event.value, event.tag
+        if tag is None or tag == "!":
+            if not event.implicit[0]:  # quoted: a string (see _Loader.resolve)
+                return text
+            tag = tags.get(text)
+            if tag is None:
+                tag = tags[text] = resolve(_SCALAR_NODE, text, event.implicit)
+        if tag == _STR:
+            return text
+        key = (tag, text)
+        value = values.get(key, _NOT_BUILT)
+        if value is _NOT_BUILT:
+            construct = constructors.get(tag)
+            if construct is None:
+                raise _Unusual(tag)
+            value = values[key] = construct(
+                loader, yaml.ScalarNode(tag, text, event.start_mark, event.end_mark))
+        return value
+
+    def collection(event: Any) -> Any:
+        kind = type(event)
+        if kind is scalar_event:
+            return scalar(event)
+        if event.anchor is not None:
+            raise _Unusual("anchor")
+        tag = event.tag
+        if kind is mapping_start and (tag is None or tag == "!" or tag == _MAP):
+            mapping: dict[Any, Any] = {}
+            others: set[str] | None = None  # the texts of the keys that are not strings
+            while True:
+                key_event = get_event()
+                if type(key_event) is mapping_end:
+                    return mapping
+                text = key_event.value if type(key_event) is scalar_event else "<<"
+                if text == "<<":
+                    raise _Unusual("key")
+                key = scalar(key_event)
+                # a key repeated, as written (200 and "200") or once read (1 and 01)
+                if key in mapping or text in mapping or (others and text in others):
+                    raise _Unusual("repeated key")
+                if type(key) is not str:
+                    others = others or set()
+                    others.add(text)
+                mapping[key] = collection(get_event())
+        if kind is sequence_start and (tag is None or tag == "!" or tag == _SEQ):
+            sequence: list[Any] = []
+            while True:
+                item = get_event()
+                if type(item) is sequence_end:
+                    return sequence
+                sequence.append(collection(item))
+        raise _Unusual(kind.__name__)
+
+    get_event()  # the stream's start
+    if loader.check_event(yaml.StreamEndEvent):
+        return None  # no document
+    get_event()  # the document's start
+    data = collection(get_event())
+    get_event()  # the document's end
+    if not loader.check_event(yaml.StreamEndEvent):
+        raise _Unusual("a second document")
+    return data
 
 
 def _syntax_problem(err: yaml.YAMLError) -> Problem:

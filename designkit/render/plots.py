@@ -29,7 +29,9 @@ if TYPE_CHECKING:
 
     from designkit.calibration.result import CalibrationFit
     from designkit.estimate.result import Estimate, StationEstimate
+    from designkit.estimate.sensitivity import Sensitivity
     from designkit.estimate.transient import Transient
+    from designkit.estimate.uncertainty import Band
     from designkit.model.design import Design
 
 __all__ = ["calibration", "compare", "latency_cdf", "load_curve", "over_time", "table_growth",
@@ -339,13 +341,15 @@ def default_scales(max_scale: float, points: int = 32) -> list[float]:
 
 
 def load_curve(design: Design, scales: Sequence[float] | None = None,
-               endpoints: Sequence[str] | None = None) -> Figure:
+               endpoints: Sequence[str] | None = None, points: int = 32) -> Figure:
     """p95 of each endpoint as the workload is scaled up to saturation (the hockey stick).
 
     Args:
         design: The design; its workload is scale 1.
-        scales: Factors on the workload; default: :func:`default_scales` of its max_scale.
+        scales: Factors on the workload; default: :func:`default_scales` of its max_scale
+            (``points`` of them below the knee).
         endpoints: Endpoints to draw; default: all with traffic.
+        points: See ``scales``.
 
     Returns:
         A figure: one line per endpoint (labelled with its name, and its error ratio when
@@ -372,10 +376,10 @@ def load_curve(design: Design, scales: Sequence[float] | None = None,
     back = base.background
     lags = back is not None and math.isfinite(back.max_scale) and (
         not math.isfinite(base.max_scale) or back.max_scale < base.max_scale)
-    xs = list(scales) if scales is not None else default_scales(base.max_scale)
+    xs = list(scales) if scales is not None else default_scales(base.max_scale, points)
     if scales is None and back is not None and lags:  # the handlers' knee too
         xs = sorted(set(xs) | {back.max_scale * f for f in (0.93, 0.95, 0.97, 0.98, 0.99)})
-    curve = base.curve(xs)
+    curve = base.curve(xs, names)
     fig, (ax,) = _figure(11.0, 5.5)
     colours = _palette(len(names))
     values = [v for n in names for v in curve[n]]
@@ -832,4 +836,74 @@ def calibration(fit: CalibrationFit, endpoint: str | None = None, beyond: float 
     ax.set_title(_shown(f"{key}: measured and calibrated (band: rms miss {band:.1%})"),
                  fontsize=FONT)
     ax.legend(fontsize=8, loc="upper left")
+    return fig
+
+
+def tornado(result: Sensitivity, top: int = 12) -> Figure:
+    """A tornado plot: per input (widest first, the ``top`` widest), a bar from the metric
+    with the input at its low value to the metric at its high value, across the line of
+    the metric as designed. Bars that leave the plot (a saturating end) are drawn to its
+    edge and marked ∞.
+
+    Example:
+        >>> import designkit as dk
+        >>> from designkit.render import plots
+        >>> d = dk.Design(name="x")
+        >>> _ = d.service("api", workers=2).endpoint("GET /x", cpu_ms=10)
+        >>> _ = d.set_load("api GET /x", 100)
+        >>> fig = plots.tornado(dk.sensitivity(d, metric="mean"))
+        >>> [t.get_text() for t in fig.axes[0].get_yticklabels()]
+        ['api GET /x rate', 'api times']
+    """
+    rows = [r for r in result.rows if r.swing > 0 or math.isnan(r.swing)][:top][::-1]
+    fig, (ax,) = _figure(8.0, max(2.0, 0.45 * len(rows) + 1.2))
+    nominal = result.nominal
+    finite = [v for r in rows for v in (r.at_low, r.at_high) if math.isfinite(v)]
+    edge = max([*finite, nominal]) * 1.15 if finite else nominal * 2 or 1.0
+    for i, r in enumerate(rows):
+        for value, colour, label in ((r.at_low, "#1f77b4", "input low"),
+                                     (r.at_high, "#d62728", "input high")):
+            end = value if math.isfinite(value) else edge
+            ax.barh(i, end - nominal, left=nominal, color=colour, alpha=0.8,
+                    label=label if i == 0 else None)
+            if not math.isfinite(value):
+                ax.text(edge, i, " ∞", va="center", fontsize=8)
+    ax.axvline(nominal, color="black", linewidth=1)
+    ax.set_yticks(range(len(rows)))
+    ax.set_yticklabels([_shown(f"{r.input.name}") for r in rows], fontsize=8)
+    ax.set_xlabel(_shown(result.metric), fontsize=FONT)
+    ax.set_title(_shown(f"what moves {result.metric} (as designed: {number(nominal)})"),
+                 fontsize=FONT)
+    if rows:
+        _legend(ax)
+    return fig
+
+
+def bands(values: Band, title: str, unit: str = "") -> Figure:
+    """A histogram of one number's samples (``estimate(..., samples=…).bands``), with its
+    p5, p50 and p95 marked.
+
+    Example:
+        >>> import numpy as np
+        >>> from designkit.estimate.uncertainty import Band
+        >>> from designkit.render import plots
+        >>> fig = plots.bands(Band.of(np.linspace(1, 2, 101)), "max_scale")
+        >>> [round(line.get_xdata()[0], 2) for line in fig.axes[0].get_lines()]
+        [1.05, 1.5, 1.95]
+    """
+    import numpy as np
+
+    fig, (ax,) = _figure(7.0, 3.2)
+    data = np.asarray(values.values, dtype=float)
+    finite = data[np.isfinite(data)]
+    if len(finite):
+        ax.hist(finite, bins=min(40, max(5, len(finite) // 10)), color="#9ecae1")
+    for q, style in ((values.p5, ":"), (values.p50, "-"), (values.p95, ":")):
+        if math.isfinite(q):
+            ax.axvline(q, color="black", linestyle=style, linewidth=1)
+    saturated = len(data) - len(finite)
+    note = f" ({saturated} of {len(data)} saturated)" if saturated else ""
+    ax.set_title(_shown(f"{title}: p50 {number(values.p50)}, p5–p95 {number(values.p5)}–"
+                        f"{number(values.p95)}{unit}{note}"), fontsize=FONT)
+    ax.set_ylabel("samples", fontsize=FONT)
     return fig

@@ -114,3 +114,28 @@ def test_the_schema_and_the_loader_accept_the_same_keys(method: str, gap: str, p
         assert not loader_ok  # a reference to a missing endpoint: the loader alone knows
         return
     assert schema_ok == loader_ok, (key, ref)
+
+
+def test_schema_accepts_ranges_where_the_loader_does() -> None:
+    """Ranges in place of numbers: the schema and the loader agree on where."""
+    import jsonschema
+    import yaml
+
+    schema = dk.json_schema()
+    text = dk.dump(dk.template("dashboard-slow")).replace(
+        "rows: 2280000", "rows: {p50: 2280000, p95: 4000000}", 1)
+    text = text.replace("workload:\n", "workload:\n  # a range\n", 1)
+    data = yaml.safe_load(text)
+    ref = next(iter(data["workload"]))
+    data["workload"][ref] = {"low": 5, "high": 9}
+    jsonschema.validate(data, schema)
+    design = dk.load(data)
+    assert set(design.uncertain) == {"components.app-db.tables.payments.rows",
+                                     f'workload."{ref}"'}
+    assert design.workload[ref] == 7.0
+    for bad in ({"low": 5, "high": 9, "p50": 6}, {"low": 5}, {"mean": 3}):
+        data["workload"][ref] = bad
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(data, schema)
+        with pytest.raises(dk.DesignError):
+            dk.load(data)

@@ -22,7 +22,13 @@ from pathlib import Path
 import pytest
 
 import designkit as dk
-from designkit.estimate.result import ComponentEstimate, EndpointEstimate, Estimate
+from designkit.estimate.result import (
+    Capacities,
+    Capacity,
+    ComponentEstimate,
+    EndpointEstimate,
+    Estimate,
+)
 from designkit.flow.build import walk_steps
 from designkit.model.database import Database
 from designkit.model.refs import EndpointRef
@@ -620,8 +626,8 @@ def hostile_estimate(design: dk.Design) -> Estimate:
                   for name, c in design.components.items()}
     return Estimate(design=design.name, scale=1.0, days=0.0, scenario="hostile",
                     endpoints={"end POST /x": EndpointEstimate(5, 1, 1, 1, 1, False)},
-                    components=components, bottleneck=None, bottleneck_station=None,
-                    max_scale=1.0)
+                    components=components,
+                    capacity=Capacities(Capacity(None, None, 1.0)))
 
 
 def hostile_views() -> dict[str, str]:

@@ -1,0 +1,486 @@
+"""Bands of an estimate over a design's uncertain numbers: ``dk.estimate(design, samples=…)``.
+
+A design may state a hit ratio, a table's rows or a request rate as a range or a
+distribution (:mod:`designkit.model.uncertain`). The estimate then draws ``samples`` sets of
+values (independently, from ``seed``), solves every set as one column of the same tape
+(:mod:`designkit.estimate.columns`) — one solution for all of them, not one per set — and
+searches every column's capacity together (:func:`~designkit.estimate.capacity.
+column_max_scale`). Each column is the solution a design holding that set's values gets:
+the bands are those of a loop over such designs, without the loop.
+
+Endpoint percentiles need each set's latency distribution composed on its grid; they are
+composed when first read, per endpoint (about half a millisecond per set and endpoint).
+
+Table rows change query plans, not only numbers: a design with uncertain rows is solved
+one set at a time (the same values, the same bands, slower).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, cast, get_args
+
+import numpy as np
+from numpy.typing import NDArray
+
+from designkit.errors import DesignError, Problem
+from designkit.estimate.arguments import ArgumentError
+from designkit.estimate.background import background_stations
+from designkit.estimate.capacity import column_max_scale
+from designkit.estimate.columns import Columns, columns_of
+from designkit.estimate.latency import _parallel
+from designkit.estimate.program import Program
+from designkit.estimate.solve import Solution, Trials, trials
+from designkit.estimate.tape import tape_of
+from designkit.flow.nodes import CacheRead, Node, Seq
+from designkit.model.uncertain import Uncertain, parse_path
+
+if TYPE_CHECKING:
+    from designkit.model.design import Design
+
+__all__ = ["Band", "Bands", "EndpointBands", "draw", "with_values"]
+
+Floats = NDArray[np.float64]
+
+MAX_SAMPLES = 1_000_000
+"""Most sets of values one estimate draws."""
+
+
+@dataclass(frozen=True)
+class Band:
+    """The spread of one number over the samples: its 5th, 50th and 95th percentiles.
+
+    Attributes:
+        p5: 5 % of the samples are below.
+        p50: The median sample.
+        p95: 95 % of the samples are below.
+        values: Every sample's value, in the order drawn (``inf``: saturated).
+
+    Example:
+        >>> b = Band.of(np.arange(101.0))
+        >>> b.p5, b.p50, b.p95
+        (5.0, 50.0, 95.0)
+    """
+
+    p5: float
+    p50: float
+    p95: float
+    values: Floats = field(repr=False, compare=False)
+
+    @classmethod
+    def of(cls, values: Floats) -> Band:
+        """The band of ``values`` (percentiles by linear interpolation; an infinite value
+        counts as above every finite one)."""
+        data = np.asarray(values, dtype=float)
+        if not len(data):
+            return cls(math.nan, math.nan, math.nan, data)
+        ordered = np.sort(data)
+        p5, p50, p95 = (_quantile(ordered, q) for q in (0.05, 0.5, 0.95))
+        return cls(p5, p50, p95, data)
+
+    def __str__(self) -> str:
+        return f"{_num(self.p50)} ({_num(self.p5)}–{_num(self.p95)})"
+
+    def to_dict(self) -> dict[str, float | None]:
+        """``{p5, p50, p95}``, ``None`` for an infinite value (JSON has none)."""
+        return {"p5": _finite(self.p5), "p50": _finite(self.p50), "p95": _finite(self.p95)}
+
+
+def _quantile(ordered: Floats, q: float) -> float:
+    """Linear interpolation between order statistics (numpy's default), with ``inf``
+    kept as ``inf`` (never ``inf − inf``)."""
+    position = q * (len(ordered) - 1)
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    a, b = float(ordered[low]), float(ordered[high])
+    if math.isinf(a) or math.isinf(b) or a == b:
+        return b if position > low else a
+    return a + (b - a) * (position - low)
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def _num(value: float) -> str:
+    return "∞" if math.isinf(value) else f"{value:.4g}"
+
+
+@dataclass(frozen=True)
+class EndpointBands:
+    """One endpoint's numbers over the samples (its percentiles composed when first read;
+    its mean too when parallel branches are on its way: the grid's, as the estimate's)."""
+
+    name: str
+    _mean: Band | None = field(repr=False)
+    _percentiles: Callable[[], tuple[Band, Band, Band, Band]] = field(repr=False,
+                                                                      compare=False)
+
+    @property
+    def mean_ms(self) -> Band:
+        """The band of its mean time."""
+        return self._mean if self._mean is not None else self._percentiles()[3]
+
+    @property
+    def p50_ms(self) -> Band:
+        """The band of its median."""
+        return self._percentiles()[0]
+
+    @property
+    def p95_ms(self) -> Band:
+        """The band of its 95th percentile."""
+        return self._percentiles()[1]
+
+    @property
+    def p99_ms(self) -> Band:
+        """The band of its 99th percentile."""
+        return self._percentiles()[2]
+
+
+@dataclass
+class Bands:
+    """An estimate's numbers over samples of the design's uncertain numbers.
+
+    Attributes:
+        samples: Sets of values drawn.
+        seed: The seed they were drawn from.
+        inputs: Every uncertain number's drawn values, by its path in the design.
+        max_scale: The band of how far the workload can grow.
+        bottlenecks: How often each station is the bottleneck (share of the samples).
+        utilization: Per component, the band of its busiest station's utilization.
+        endpoints: Per loaded endpoint, its bands (:class:`EndpointBands`).
+
+    Example:
+        >>> import designkit as dk
+        >>> d = dk.load({"designkit": 1, "name": "x", "components": {"api": {
+        ...     "kind": "service", "workers": 1, "endpoints": {"GET /x": {"cpu_ms": 10}}}},
+        ...     "workload": {"api GET /x": {"low": 40, "high": 60}}})
+        >>> b = dk.estimate(d, samples=100, seed=3).bands
+        >>> print(b.max_scale)   # one server of 10 ms: 100 rps over each sample's rate
+        1.961 (1.705–2.397)
+        >>> rates = b.inputs['workload."api GET /x"']
+        >>> bool(np.allclose(b.max_scale.values, 100 / rates, rtol=1e-3))
+        True
+        >>> sorted(b.bottlenecks.items())
+        [('api workers', 1.0)]
+    """
+
+    samples: int
+    seed: int | None
+    inputs: dict[str, Floats]
+    max_scale: Band
+    bottlenecks: dict[str, float]
+    utilization: dict[str, Band]
+    endpoints: Mapping[str, EndpointBands]
+
+    def table(self) -> list[dict[str, Any]]:
+        """One row per number: what, p5, p50, p95."""
+        rows: list[dict[str, Any]] = [{"number": "max_scale", **self.max_scale.to_dict()}]
+        for name, band in self.endpoints.items():
+            rows.append({"number": f"{name} p95_ms", **band.p95_ms.to_dict()})
+        for name, util in self.utilization.items():
+            rows.append({"number": f"{name} utilization", **util.to_dict()})
+        return rows
+
+    def to_dict(self) -> dict[str, Any]:
+        """The bands as plain data (JSON-ready)."""
+        return {
+            "samples": self.samples, "seed": self.seed,
+            "inputs": {k: Band.of(v).to_dict() for k, v in self.inputs.items()},
+            "max_scale": self.max_scale.to_dict(),
+            "bottlenecks": dict(self.bottlenecks),
+            "utilization": {k: v.to_dict() for k, v in self.utilization.items()},
+            "endpoints": {k: {"mean_ms": v.mean_ms.to_dict(), "p50_ms": v.p50_ms.to_dict(),
+                              "p95_ms": v.p95_ms.to_dict(), "p99_ms": v.p99_ms.to_dict()}
+                          for k, v in self.endpoints.items()},
+        }
+
+    def __str__(self) -> str:
+        lines = [f"over {self.samples:,} samples of {len(self.inputs)} uncertain "
+                 f"number{'s' if len(self.inputs) != 1 else ''} (p50, p5–p95):"]
+        for path, values in self.inputs.items():
+            lines.append(f"  {path}: {Band.of(values)}")
+        lines.append(f"  max_scale: {self.max_scale}")
+        if self.bottlenecks:
+            shares = ", ".join(f"{name} {share:.0%}" for name, share in sorted(
+                self.bottlenecks.items(), key=lambda item: -item[1]))
+            lines.append(f"  bottleneck: {shares}")
+        for name, band in self.endpoints.items():
+            lines.append(f"  {name} p95: {band.p95_ms} ms")
+        for name, util in self.utilization.items():
+            if util.p95 > 0:
+                lines.append(f"  {name} utilization: {util}")
+        return "\n".join(lines)
+
+
+def draw(uncertain: Mapping[str, Uncertain], samples: int, seed: int | None
+         ) -> dict[str, Floats]:
+    """``samples`` independent draws of every uncertain number, in the order of their
+    paths (so a design gets the same draws whatever order it lists them in).
+
+    Example:
+        >>> from designkit.model.uncertain import Uncertain
+        >>> drawn = draw({"b": Uncertain(low=0, high=1), "a": Uncertain(low=5, high=6)}, 3, 1)
+        >>> list(drawn), [round(float(v), 3) for v in drawn["a"]]
+        (['a', 'b'], [5.512, 5.95, 5.144])
+    """
+    rng = np.random.default_rng(seed)
+    drawn = {path: uncertain[path].draw(rng, samples) for path in sorted(uncertain)}
+    for path, values in drawn.items():
+        if parse_path(path)[-1] == "rows":  # whole rows, as the design holds them
+            drawn[path] = np.round(values)
+    return drawn
+
+
+def with_values(design: Design, values: Mapping[str, float]) -> Design:
+    """A copy of ``design`` holding ``values`` (by path) in place of its uncertain
+    numbers (rows rounded to whole rows); the others stay uncertain.
+
+    Example:
+        >>> import designkit as dk
+        >>> d = dk.load({"designkit": 1, "name": "x", "components": {"c": {
+        ...     "kind": "cache", "hit_ratio": {"low": 0.5, "high": 0.7}}}})
+        >>> one = with_values(d, {"components.c.hit_ratio": 0.55})
+        >>> one.components["c"].hit_ratio, one.uncertain
+        (0.55, {})
+    """
+    from designkit.model.design import Design
+    from designkit.model.io import to_data
+
+    data = to_data(design)
+    for path, value in values.items():
+        parts = parse_path(path)
+        node: Any = data
+        for part in parts[:-1]:
+            node = node[part]
+        node[parts[-1]] = round(value) if parts[-1] == "rows" else float(value)
+    return Design.model_validate(data)
+
+
+def estimate_bands(design: Design, program: Program, load: dict[str, float],
+                   total_scale: float, samples: int, seed: int | None,
+                   capacity: bool = True, days: float = 0.0,
+                   given_workload: bool = False) -> Bands:
+    """The bands of ``samples`` draws (the design validated, compiled as ``program``,
+    ``load`` its workload at scale 1; ``given_workload``: the caller's workload replaces
+    the design's, whose uncertain rates are then not drawn)."""
+    if isinstance(samples, bool) or not isinstance(samples, int) or \
+            not 1 <= samples <= MAX_SAMPLES:
+        raise ArgumentError(f"samples must be a whole number from 1 to {MAX_SAMPLES:,}, "
+                            f"got {samples!r}")
+    if program.slowdown is not None:
+        raise DesignError([Problem("calibration", "samples of uncertain numbers are not "
+                                   "drawn for a design with a calibrated slowdown yet; "
+                                   "estimate it without samples, or set slowdown to 0")])
+    uncertain = {p: u for p, u in design.uncertain.items()
+                 if not (given_workload and parse_path(p)[0] == "workload")}
+    if not uncertain:
+        raise ArgumentError(
+            "samples: the design states no range to draw from; write one in place of a "
+            "number — hit_ratio: {low: 0.8, high: 0.95}, rows: {p50: …, p95: …}, a "
+            "workload rate {low: …, high: …} — or design.vary(path, low=…, high=…) "
+            "(docs/uncertainty.md)" + (" (the workload given replaces the design's ranges)"
+                                      if given_workload and design.uncertain else ""))
+    drawn = draw(uncertain, samples, seed)
+    if any(parse_path(p)[-1] == "rows" for p in drawn):
+        return _looped(design, drawn, load if given_workload else None, total_scale, days,
+                       samples, seed, capacity)
+    tape = tape_of(program)
+    values = np.empty((len(tape.tags), samples))
+    nominal = tape.nominal if tape.nominal is not None else np.zeros(0)
+    for t, tag in enumerate(tape.tags):
+        # a scenario that set this ratio (a cold cache) keeps it: not drawn
+        same = math.isclose(design.uncertain[tag].nominal, float(nominal[t]))
+        values[t] = drawn[tag] if same else float(nominal[t])
+    direct = np.zeros((len(program.endpoints), samples))
+    for name, rps in load.items():
+        direct[program.index[name]] += rps
+    for path, sampled in drawn.items():
+        parts = parse_path(path)
+        if parts[0] == "workload" and str(parts[1]) in program.index:
+            direct[program.index[str(parts[1])]] += sampled - design.uncertain[path].nominal
+    columns = columns_of(program, load, direct, values)
+    solved = trials(program, load, np.full(samples, total_scale), columns=columns)
+    return _bands(program, load, total_scale, columns, solved, drawn, samples, seed, capacity)
+
+
+def _bands(program: Program, load: dict[str, float], total_scale: float, columns: Columns,
+           solved: Trials, drawn: dict[str, Floats], samples: int, seed: int | None,
+           capacity: bool) -> Bands:
+    if capacity:
+        background = background_stations(program, load)
+        caps, worst = column_max_scale(program, load, columns, ~background)
+        with np.errstate(invalid="ignore"):
+            caps = np.where(np.isfinite(caps), caps / total_scale, caps)
+    else:
+        caps, worst = np.full(samples, math.nan), np.full(samples, -1)
+    named = [program.stations[w].id if w >= 0 else None for w in worst.tolist()]
+    bottlenecks = _shares(named, samples)
+    by_component: dict[str, list[int]] = {}
+    for i, spec in enumerate(program.stations):
+        by_component.setdefault(spec.component, []).append(i)
+    utilization = {name: Band.of(solved.utilization[rows].max(axis=0))
+                   for name, rows in by_component.items()}
+    percentiles = _Percentiles(program, load, total_scale, columns, solved)
+    forks = _parallel(program)
+    endpoints = {str(ep.ref): EndpointBands(
+        str(ep.ref), None if forks[i] else Band.of(solved.endpoint_mean[i]),
+        percentiles.of(i)) for i, ep in enumerate(program.endpoints)
+        if (columns.rate[i] > 0).any()}
+    return Bands(samples, seed, drawn, Band.of(caps), bottlenecks, utilization, endpoints)
+
+
+def _shares(named: list[str | None], samples: int) -> dict[str, float]:
+    """How often each station is the bottleneck, as a share of the samples."""
+    counts: dict[str, int] = {}
+    for name in named:
+        if name is not None:
+            counts[name] = counts.get(name, 0) + 1
+    return {name: count / samples for name, count in sorted(counts.items())}
+
+
+class _Percentiles:
+    """Each sample's endpoint percentiles, composed on its own grid when first asked: the
+    sample's solution (its column) on the program holding its values."""
+
+    def __init__(self, program: Program, load: dict[str, float], total_scale: float,
+                 columns: Columns, solved: Trials) -> None:
+        self.program = program
+        self.load = load
+        self.scale = total_scale
+        self.columns = columns
+        self.solved = solved
+        self.programs: dict[int, Program] = {}
+        self.solutions: dict[int, Solution] = {}
+
+    def of(self, index: int) -> Callable[[], tuple[Band, Band, Band, Band]]:
+        found: list[tuple[Band, Band, Band, Band]] = []
+
+        def compute() -> tuple[Band, Band, Band, Band]:
+            if not found:
+                found.append(self.compute(index))
+            return found[0]
+        return compute
+
+    def compute(self, index: int) -> tuple[Band, Band, Band, Band]:
+        """p50, p95, p99 and mean of endpoint ``index``, every sample."""
+        from designkit.estimate.latency import endpoint_latency
+
+        rows = np.empty((4, self.columns.count))
+        for k in range(self.columns.count):
+            latency = endpoint_latency(self.solution(k), index)
+            rows[:, k] = (latency.p50, latency.p95, latency.p99, latency.mean)
+        return Band.of(rows[0]), Band.of(rows[1]), Band.of(rows[2]), Band.of(rows[3])
+
+    def solution(self, k: int) -> Solution:
+        if k not in self.solutions:
+            from designkit.estimate.solve import flows_of
+
+            nominal = flows_of(self.program, self.load)
+            trial = _column(self.solved, k)
+            program = self.sampled(k)
+            self.solutions[k] = Solution(program, self.scale, trial,
+                                         self.columns.flows(nominal, k))
+        return self.solutions[k]
+
+    def sampled(self, k: int) -> Program:
+        """The program with column ``k``'s values in its cache reads (what else it keeps
+        is the nominal program's: the same structure)."""
+        tape = tape_of(self.program)
+        values = {tag: float(self.columns.values[t, k]) for t, tag in enumerate(tape.tags)}
+        if not values:
+            return self.program
+        flow = self.program.flow
+        endpoints = tuple(replace(ep, steps=cast(Seq, _valued(ep.steps, values)))
+                          for ep in flow.endpoints)
+        program = Program(replace(flow, endpoints=endpoints), tape=tape,
+                          forks=self.program.forks, callees=self.program.callees,
+                          by_component=self.program.by_component)
+        return program
+
+
+def _column(solved: Trials, k: int) -> Trials:
+    pick = slice(k, k + 1)
+    return replace(solved, scales=solved.scales[pick], arrival=solved.arrival[:, pick],
+                   service=solved.service[:, pick], scv=solved.scv[:, pick],
+                   p_wait=solved.p_wait[:, pick], wait=solved.wait[:, pick],
+                   utilization=solved.utilization[:, pick],
+                   endpoint_mean=solved.endpoint_mean[:, pick],
+                   endpoint_var=solved.endpoint_var[:, pick],
+                   held_load=None if solved.held_load is None
+                   else solved.held_load[:, pick])
+
+
+def _valued(node: Node, values: Mapping[str, float]) -> Node:
+    """``node`` with the cache reads whose hit ratio is uncertain holding ``values``
+    (the same object where nothing under it changes)."""
+    from dataclasses import fields, is_dataclass
+
+    if isinstance(node, CacheRead) and node.tag is not None and node.tag in values:
+        return replace(node, hit=values[node.tag], miss=_valued(node.miss, values))
+    changes: dict[str, Any] = {}
+    for f in fields(node) if is_dataclass(node) else ():
+        value = getattr(node, f.name)
+        if isinstance(value, tuple) and value and _is_node(value[0]):
+            items = tuple(_valued(v, values) if _is_node(v) else v for v in value)
+            if any(a is not b for a, b in zip(items, value, strict=True)):
+                changes[f.name] = items
+        elif _is_node(value):
+            new = _valued(value, values)
+            if new is not value:
+                changes[f.name] = new
+    return replace(node, **changes) if changes else node
+
+
+_NODES = get_args(Node)
+
+
+def _is_node(value: object) -> bool:
+    return isinstance(value, _NODES)
+
+
+def _looped(design: Design, drawn: dict[str, Floats], workload: dict[str, float] | None,
+            total_scale: float, days: float, samples: int, seed: int | None,
+            capacity: bool) -> Bands:
+    """The bands one design per set of values (uncertain rows change query plans)."""
+    from designkit.estimate.api import estimate_with
+
+    caps = np.empty(samples)
+    means: dict[str, list[float]] = {}
+    p: dict[str, list[tuple[float, float, float]]] = {}
+    utilization: dict[str, list[float]] = {}
+    named: list[str | None] = []
+    for k in range(samples):
+        one = with_values(design, {path: float(v[k]) for path, v in drawn.items()})
+        result = estimate_with(one, workload, days=days, scale=total_scale,
+                               capacity=capacity)
+        caps[k] = result.max_scale
+        named.append(result.bottleneck_station)
+        for name, ep in result.endpoints.items():
+            means.setdefault(name, []).append(ep.mean_ms)
+            p.setdefault(name, []).append((ep.p50_ms, ep.p95_ms, ep.p99_ms))
+        for name, component in result.components.items():
+            utilization.setdefault(name, []).append(component.utilization)
+
+    def fixed(rows: list[tuple[float, float, float]], mean: list[float]
+              ) -> Callable[[], tuple[Band, Band, Band, Band]]:
+        data = np.array(rows, dtype=float)
+        bands = (Band.of(data[:, 0]), Band.of(data[:, 1]), Band.of(data[:, 2]),
+                 Band.of(np.array(mean)))
+        return lambda: bands
+
+    return Bands(samples, seed, drawn, Band.of(caps), _shares(named, samples),
+                 {k: Band.of(np.array(v)) for k, v in utilization.items()},
+                 {k: EndpointBands(k, Band.of(np.array(means[k])), fixed(p[k], means[k]))
+                  for k in means})
+
+
+def iter_bands(bands: Bands) -> Iterator[tuple[str, Band]]:
+    """Every band of ``bands`` with its name, for tables and plots."""
+    yield "max_scale", bands.max_scale
+    for name, ep in bands.endpoints.items():
+        yield f"{name} p95_ms", ep.p95_ms
+    for name, util in bands.utilization.items():
+        yield f"{name} utilization", util
