@@ -121,7 +121,7 @@ def with_calibration(source: Path, design: Design) -> str:
     block = _block(design)
     found = _section(root)
     if found is None:  # after the design's last line (a `...` or comments stay after it)
-        last = _last_line(root)
+        last = _last_text_line(text)
         return "".join(lines[:last + 1]) + block + "".join(lines[last + 1:])
     first, last = found
     return "".join(lines[:first]) + block + "".join(lines[last + 1:])
@@ -138,6 +138,22 @@ def _section(root: object) -> tuple[int, int] | None:
         if isinstance(key, yaml.ScalarNode) and key.value == "calibration":
             return key.start_mark.line, _last_line(value)
     return None
+
+
+def _last_text_line(text: str) -> int:
+    """The last line (0-based) holding text of the YAML document ``text``: where its last
+    scalar, alias or flow collection ends (an alias's node carries the marks of the anchor
+    it names, earlier in the file; a block's end mark is where the next token starts)."""
+    import yaml
+
+    last = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        flow_end = isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent) and \
+            event.start_mark.index != event.end_mark.index  # a `}` or `]` was read
+        if isinstance(event, yaml.ScalarEvent | yaml.AliasEvent) or flow_end:
+            end = event.end_mark
+            last = max(last, end.line if end.column > 0 else end.line - 1)
+    return last
 
 
 def _last_line(node: object) -> int:

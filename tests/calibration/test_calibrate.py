@@ -259,6 +259,14 @@ def test_a_section_is_replaced_where_the_parser_finds_it(tmp_path: Path) -> None
     text = with_calibration(ended, design)
     assert text.endswith("...\n# the end\n")
     assert dk.load(text).calibration.components["api"].scale == 1.5
+    # a file whose last value is an alias (its node has the anchor's marks, lines above)
+    aliased = tmp_path / "aliased.yaml"
+    aliased.write_text('designkit: 1\nname: x\ncomponents:\n  api:\n    kind: service\n'
+                       '    endpoints:\n      "GET /x": &one {cpu_ms: 1}\n'
+                       '      "GET /y": *one\n')
+    text = with_calibration(aliased, design)
+    assert text.index('"GET /y": *one') < text.index("calibration:")
+    assert dk.load(text).calibration.components["api"].scale == 1.5
 
 
 def _written(tmp_path: Path, name: str, rows: list[str]) -> Path:

@@ -38,6 +38,7 @@ import html.parser
 import io
 import itertools
 import json
+import math
 import os
 import random
 import re
@@ -312,6 +313,25 @@ class _Checker:
             self.fail(run, f"not strict JSON ({where})", f"{err}\n{text[:2000]}")
             return None
 
+    def bands(self, run: Run, bands: Any) -> None:
+        """Every band of ``--samples`` is ordered, p5 ≤ p50 ≤ p95 (null: infinite)."""
+        found: list[tuple[str, Any]] = []
+
+        def collect(value: Any, where: str) -> None:
+            if isinstance(value, dict) and set(value) == {"p5", "p50", "p95"}:
+                found.append((where, value))
+            elif isinstance(value, dict):
+                for key, item in value.items():
+                    collect(item, f"{where}.{key}")
+        collect(bands, "bands")
+        if not found:
+            self.fail(run, "bands without a band", json.dumps(bands)[:2000])
+        for where, band in found:
+            values = [math.inf if band[k] is None else band[k] for k in ("p5", "p50", "p95")]
+            if any(not isinstance(v, int | float) or math.isnan(v) for v in values) or \
+                    not values[0] <= values[1] <= values[2]:
+                self.fail(run, "a band out of order (p5 ≤ p50 ≤ p95)", f"{where}: {band}")
+
     def estimate_json(self, run: Run, text: str) -> None:
         doc = self.json(run, text)
         if not isinstance(doc, dict):
@@ -320,6 +340,8 @@ class _Checker:
         if not isinstance(endpoints, dict):
             self.fail(run, "estimate JSON without an endpoints object", text[:2000])
             return
+        if "bands" in doc:
+            self.bands(run, doc["bands"])
         for name, e in endpoints.items():
             if not isinstance(e, dict):
                 continue
@@ -502,6 +524,12 @@ def _generic(message: str) -> str:
 # -- the whole exercise --------------------------------------------------------------------
 
 
+def _has_ranges(content: bytes) -> bool:
+    """The design file may write some number as a range (``low`` or ``p50`` beside a hit
+    ratio, rows or a rate: ``--samples`` then has something to draw)."""
+    return b"low" in content or b"p50" in content
+
+
 def _design_facts(path: Path) -> tuple[list[str], list[str], float]:
     """Endpoints (``svc METHOD /path``), saga names and the largest workload rate of a
     valid design file."""
@@ -565,6 +593,11 @@ def exercise(case: Case, workdir: Path, *, svg: bool = False, report: bool = Fal
     for fmt in ("table", "json"):
         r = run(["estimate", str(path), "--format", fmt], ok)
         if r and r.code == 0 and fmt == "json":
+            check.estimate_json(r, r.out)
+    if valid and _has_ranges(case.content):  # bands over them (a refusal names the fix)
+        r = run(["estimate", str(path), "--samples", "4", "--seed", "1", "--format", "json"],
+                {0, 2})
+        if r and r.code == 0:
             check.estimate_json(r, r.out)
     if valid and case.origin.startswith(("valid/", "small/")) and tiny_rate \
             and busiest > tiny_rate:

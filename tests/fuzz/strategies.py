@@ -658,6 +658,8 @@ def valid_designs(draw: st.DrawFn) -> dict[str, Any]:
             data["workload"] = workload
         else:
             data["workload"] = {r: 10 for r in loaded}
+    if draw(st.integers(0, 3)) == 0:  # some numbers written as ranges in place
+        _ranges(draw, data)
     if draw(st.integers(0, 5)) == 0:
         data["waivers"] = [draw(st.fixed_dictionaries({
             "finding": st.sampled_from(("DK-*@*", "DK-PERF-005@components.*", "<script>@*",
@@ -792,13 +794,31 @@ WRONG_VALUES: tuple[Any, ...] = ([], {}, "abc", "", True, None, 3, -1, [1, 2], {
                 "<script>alert(1)</script>", [[]], {"kind": "service"})
 
 
+def _ranges(draw: st.DrawFn, data: dict[str, Any]) -> None:
+    """Turn some hit ratios, rows and workload rates into ranges ``{low, high}`` or
+    lognormals ``{p50, p95}`` (docs/uncertainty.md), in place."""
+    for path, value in list(nodes(data)):
+        if not path or not _is_number(value) or draw(st.integers(0, 2)) > 0:
+            continue
+        key = path[-1]
+        if key == "hit_ratio" and 0 < value < 1:
+            half = draw(nums(0.0, 1.0)) * min(value, 1 - value)
+            if half > 0:
+                _set(data, path, {"low": value - half, "high": value + half})
+        elif (key == "rows" or path[0] == "workload") and value > 0:
+            if draw(st.booleans()):
+                _set(data, path, {"low": value * 0.5, "high": value * 1.5})
+            elif key != "rows" or value >= 2:
+                _set(data, path, {"p50": value, "p95": value * draw(nums(1.01, 20))})
+
+
 @st.composite
 def _mutate(draw: st.DrawFn, data: dict[str, Any]) -> dict[str, Any]:
     kind = draw(st.sampled_from((
         "typo-key", "wrong-type", "drop-component", "dangling-ref", "wrong-kind-ref",
         "unknown-key", "drop-required", "bad-version", "bad-kind", "cycle", "bad-endpoint-key",
         "bad-component-name", "control-text", "padded-key", "saga", "not-a-mapping",
-        "long-name", "bad-workload")))
+        "long-name", "bad-workload", "bad-range")))
     comps = data.get("components") or {}
     all_nodes = list(nodes(data))
     if kind == "typo-key":
@@ -901,6 +921,14 @@ def _mutate(draw: st.DrawFn, data: dict[str, Any]) -> dict[str, Any]:
         data["workload"] = draw(st.sampled_from((
             {"nowhere GET /x": 1}, {"a": 1}, [1], {"x GET /y": "fast"}, {"": 0},
             {"api GET /": -5})))
+    elif kind == "bad-range":  # a range where none is accepted, or one that is no range
+        numbers = [(p, v) for p, v in all_nodes if p and _is_number(v)]
+        if numbers:
+            path, _ = draw(st.sampled_from(numbers))
+            _set(data, path, draw(st.sampled_from((
+                {"low": 5, "high": 1}, {"low": 1}, {"low": 0.2, "hihg": 0.9},
+                {"p50": 3, "p95": 2}, {"low": 0.5, "high": 1.5}, {"low": -1, "high": 1},
+                {"p50": 0.5, "p95": 0.9}, {"low": 1, "high": 2, "p50": 1}))))
     return data
 
 
