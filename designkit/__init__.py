@@ -13,12 +13,10 @@ Example:
 
 from __future__ import annotations
 
-import importlib
-import sys
-import types
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from designkit._version import __version__ as __version__
+from designkit.lazy import lazy_names as _lazy_names
 
 # Views decorate the model (which knows nothing of rendering): a Design displays its
 # architecture diagram in Jupyter. `Design` is imported here, before any other name is used,
@@ -148,35 +146,7 @@ _HOMES: dict[str, str] = {
 }
 
 __all__ = sorted(["__version__", *_HOMES])
-
-
-def _lazy(name: str) -> Any:
-    """A public name, imported from its home module on first use and kept."""
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    """The names loaded so far and those still to load, for ``dir()`` and completion."""
-    return sorted({*globals(), *_HOMES})
-
-
-class _Package(types.ModuleType):
-    """The package's module: importing a subpackage or module of the same name as a public
-    function (``designkit.estimate``, ``designkit.assess``, ``designkit.diff``,
-    ``designkit.templates``) does not hide the function, whichever is imported first."""
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in _HOMES and isinstance(value, types.ModuleType):
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package
+_lazy, __dir__ = _lazy_names(__name__, _HOMES)
 
 if TYPE_CHECKING:  # the names for type checkers and IDEs
     from designkit.assess.assessment import Assessment as Assessment

@@ -148,10 +148,12 @@ def _last_text_line(text: str) -> int:
 
     last = 0
     for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        start, end = event.start_mark, event.end_mark
+        if start is None or end is None:
+            continue
         flow_end = isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent) and \
-            event.start_mark.index != event.end_mark.index  # a `}` or `]` was read
+            start.index != end.index  # a `}` or `]` was read
         if isinstance(event, yaml.ScalarEvent | yaml.AliasEvent) or flow_end:
-            end = event.end_mark
             last = max(last, end.line if end.column > 0 else end.line - 1)
     return last
 

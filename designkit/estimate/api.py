@@ -129,12 +129,15 @@ def _estimate(design: Design, workload: dict[str, float] | None, scenario: Scena
     if samples is not None:
         from designkit.estimate.uncertainty import estimate_bands
 
-        bands = estimate_bands(source, program, load, total_scale, samples, seed, capacity,
-                               days, workload is not None)
+        bands = estimate_bands(design, source, program, load, total_scale, samples, seed,
+                               capacity, days, workload is not None)
     solution = solve(program, load, total_scale)
-    if capacity:
+    if capacity and program.slowdown is None:  # searched when first read
         base = solution.trial if total_scale == 1.0 else None
         search = Capacities(search=lambda: capacities(program, load, total_scale, base))
+    elif capacity:  # a slowdown's search compiles the design again: not the caller's, later
+        search = Capacities(*capacities(program, load, total_scale,
+                                        solution.trial if total_scale == 1.0 else None))
     else:
         search = Capacities(Capacity(None, None, math.nan))
     return Estimate(

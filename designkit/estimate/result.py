@@ -493,10 +493,10 @@ class Capacities:
 
     def get(self) -> tuple[Capacity, Capacity | None]:
         """The users' capacity and the background's (``None``: no background work)."""
-        found = self._found
-        if found is None:
-            assert self._search is not None
-            found = self._found = self._search()
+        found, search = self._found, self._search
+        if found is None:  # (two threads may both search: the same answer, kept once)
+            assert search is not None
+            found = self._found = search()
             self._search = None  # what it kept (the program, the solution) may go
         return found
 

@@ -7,7 +7,7 @@ first. The inputs:
 
 * every uncertain number of the design (:mod:`designkit.model.uncertain`), from its 5th to
   its 95th percentile (a range: from ``low`` to ``high``);
-* every cache's hit ratio (and a call's own), moved by ±``step`` of its miss ratio (a 0.95
+* every cache's hit ratio (and a cache step's own), moved by ±``step`` of its miss ratio (a 0.95
   hit ratio: 0.945–0.955 at 10 %) — a miss ratio is what multiplies the load behind it;
 * every workload rate, ±``step``;
 * every component's times, ×(1 ± ``step``) (as a calibration's ``scale`` would).
@@ -197,7 +197,11 @@ def sensitivity(design: Design, metric: Metric = "p95", endpoint: str | None = N
                          capacity=metric == "max_scale")
     read = _reader(base, metric, endpoint, component)
     candidates = list(_inputs(design, step))
+    if isinstance(inputs, str):
+        raise ArgumentError(f"inputs is a list of names, got the text {inputs!r}: write "
+                            f"inputs=[{inputs!r}]")
     if inputs is not None:
+        inputs = list(dict.fromkeys(inputs))
         names = {i.name: i for i in candidates}
         unknown = [n for n in inputs if n not in names]
         if unknown:
@@ -298,7 +302,8 @@ def _inputs(design: Design, step: float) -> Iterator[Input]:
 
 def _ratio(name: str, path: str, hit: float, step: float) -> Input:
     miss = 1.0 - hit
-    return Input(name, "hit_ratio", path, 1.0 - miss * (1 + step), hit, 1.0 - miss * (1 - step))
+    return Input(name, "hit_ratio", path, max(0.0, 1.0 - miss * (1 + step)), hit,
+                 min(1.0, 1.0 - miss * (1 - step)))
 
 
 def _label(path: str) -> str:

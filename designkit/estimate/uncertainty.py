@@ -35,7 +35,7 @@ from designkit.estimate.program import Program
 from designkit.estimate.solve import Solution, Trials, trials
 from designkit.estimate.tape import tape_of
 from designkit.flow.nodes import CacheRead, Node, Seq
-from designkit.model.uncertain import Uncertain, parse_path
+from designkit.model.uncertain import LIMITS, Uncertain, holds, kind_of, locate, parse_path
 
 if TYPE_CHECKING:
     from designkit.model.design import Design
@@ -118,6 +118,10 @@ class EndpointBands:
     _percentiles: Callable[[], tuple[Band, Band, Band, Band]] = field(repr=False,
                                                                       compare=False)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled with its percentiles composed (what composes them stays here)."""
+        return (EndpointBands, (self.name, self._mean, _Known(self._percentiles())))
+
     @property
     def mean_ms(self) -> Band:
         """The band of its mean time."""
@@ -137,6 +141,16 @@ class EndpointBands:
     def p99_ms(self) -> Band:
         """The band of its 99th percentile."""
         return self._percentiles()[2]
+
+
+@dataclass(frozen=True)
+class _Known:
+    """Percentile bands already composed (a pickled :class:`EndpointBands`'s)."""
+
+    bands: tuple[Band, Band, Band, Band]
+
+    def __call__(self) -> tuple[Band, Band, Band, Band]:
+        return self.bands
 
 
 @dataclass
@@ -227,7 +241,10 @@ def draw(uncertain: Mapping[str, Uncertain], samples: int, seed: int | None
         (['a', 'b'], [5.512, 5.95, 5.144])
     """
     rng = np.random.default_rng(seed)
-    drawn = {path: uncertain[path].draw(rng, samples) for path in sorted(uncertain)}
+    drawn = {}
+    for path in sorted(uncertain):
+        kind = kind_of(parse_path(path))
+        drawn[path] = uncertain[path].draw(rng, samples, LIMITS[kind] if kind else math.inf)
     for path, values in drawn.items():
         if parse_path(path)[-1] == "rows":  # whole rows, as the design holds them
             drawn[path] = np.round(values)
@@ -243,7 +260,7 @@ def with_values(design: Design, values: Mapping[str, float]) -> Design:
         >>> d = dk.load({"designkit": 1, "name": "x", "components": {"c": {
         ...     "kind": "cache", "hit_ratio": {"low": 0.5, "high": 0.7}}}})
         >>> one = with_values(d, {"components.c.hit_ratio": 0.55})
-        >>> one.components["c"].hit_ratio, one.uncertain
+        >>> one.components["c"].hit_ratio, dict(one.uncertain)
         (0.55, {})
     """
     from designkit.model.design import Design
@@ -252,48 +269,61 @@ def with_values(design: Design, values: Mapping[str, float]) -> Design:
     data = to_data(design)
     for path, value in values.items():
         parts = parse_path(path)
-        node: Any = data
-        for part in parts[:-1]:
-            node = node[part]
-        node[parts[-1]] = round(value) if parts[-1] == "rows" else float(value)
+        owner, last = locate(data, parts)
+        owner[last] = round(value) if kind_of(parts) == "rows" else float(value)
     return Design.model_validate(data)
 
 
-def estimate_bands(design: Design, program: Program, load: dict[str, float],
-                   total_scale: float, samples: int, seed: int | None,
-                   capacity: bool = True, days: float = 0.0,
+def estimate_bands(design: Design, source: Design, program: Program,
+                   load: dict[str, float], total_scale: float, samples: int,
+                   seed: int | None, capacity: bool = True, days: float = 0.0,
                    given_workload: bool = False) -> Bands:
-    """The bands of ``samples`` draws (the design validated, compiled as ``program``,
-    ``load`` its workload at scale 1; ``given_workload``: the caller's workload replaces
-    the design's, whose uncertain rates are then not drawn)."""
-    if isinstance(samples, bool) or not isinstance(samples, int) or \
-            not 1 <= samples <= MAX_SAMPLES:
-        raise ArgumentError(f"samples must be a whole number from 1 to {MAX_SAMPLES:,}, "
-                            f"got {samples!r}")
+    """The bands of ``samples`` draws of ``design``'s uncertain numbers (``source``: the
+    design under the scenario, compiled as ``program``; ``load`` its workload at scale 1;
+    ``given_workload``: the caller's workload replaces the design's, whose uncertain rates
+    are then not drawn). A number the scenario sets (a cold cache's hit ratio) keeps the
+    scenario's value: it is not drawn.
+
+    Raises:
+        ArgumentError: ``samples`` or ``seed`` is not a whole number in range, or the
+            design states no range.
+        DesignError: A range whose number was changed since it was stated (it is not
+            the range's middle any more), or one the design has no number for.
+    """
+    samples = _whole("samples", samples, 1, MAX_SAMPLES)
+    seed = None if seed is None else _whole("seed", seed, 0, 2**63 - 1)
     if program.slowdown is not None:
         raise DesignError([Problem("calibration", "samples of uncertain numbers are not "
                                    "drawn for a design with a calibrated slowdown yet; "
                                    "estimate it without samples, or set slowdown to 0")])
+    stale = [Problem(path, f"no longer holds the middle of its range ({u.describe()}): "
+                           "it was changed since; vary it again, or remove the range by "
+                           "giving the number again in the file")
+             for path, u in design.uncertain.items() if not holds(design, path, u)]
+    if stale:
+        raise DesignError(stale)
     uncertain = {p: u for p, u in design.uncertain.items()
-                 if not (given_workload and parse_path(p)[0] == "workload")}
+                 if not (given_workload and parse_path(p)[0] == "workload")
+                 and holds(source, p, u)}  # (what the scenario sets is not drawn)
     if not uncertain:
         raise ArgumentError(
             "samples: the design states no range to draw from; write one in place of a "
             "number — hit_ratio: {low: 0.8, high: 0.95}, rows: {p50: …, p95: …}, a "
             "workload rate {low: …, high: …} — or design.vary(path, low=…, high=…) "
-            "(docs/uncertainty.md)" + (" (the workload given replaces the design's ranges)"
-                                      if given_workload and design.uncertain else ""))
+            "(docs/uncertainty.md)" + (" (the workload given, or the scenario, replaces "
+                                       "the design's ranges)" if design.uncertain else ""))
     drawn = draw(uncertain, samples, seed)
     if any(parse_path(p)[-1] == "rows" for p in drawn):
-        return _looped(design, drawn, load if given_workload else None, total_scale, days,
+        return _looped(source, drawn, load if given_workload else None, total_scale, days,
                        samples, seed, capacity)
     tape = tape_of(program)
-    values = np.empty((len(tape.tags), samples))
     nominal = tape.nominal if tape.nominal is not None else np.zeros(0)
+    values = np.repeat(nominal[:, None], samples, axis=1)
+    used: set[str] = set()
     for t, tag in enumerate(tape.tags):
-        # a scenario that set this ratio (a cold cache) keeps it: not drawn
-        same = math.isclose(design.uncertain[tag].nominal, float(nominal[t]))
-        values[t] = drawn[tag] if same else float(nominal[t])
+        if tag in drawn:
+            values[t] = drawn[tag]
+            used.add(tag)
     direct = np.zeros((len(program.endpoints), samples))
     for name, rps in load.items():
         direct[program.index[name]] += rps
@@ -301,9 +331,31 @@ def estimate_bands(design: Design, program: Program, load: dict[str, float],
         parts = parse_path(path)
         if parts[0] == "workload" and str(parts[1]) in program.index:
             direct[program.index[str(parts[1])]] += sampled - design.uncertain[path].nominal
+            used.add(path)
+    idle = sorted(set(drawn) - used)
+    if idle:  # a range nothing reads (a cache's own ratio every step overrides)
+        raise DesignError([Problem(path, "no step reads this number (a cache step with its "
+                                         "own hit_ratio overrides the cache's): its range "
+                                         "cannot move anything; state it where it is read")
+                           for path in idle])
     columns = columns_of(program, load, direct, values)
     solved = trials(program, load, np.full(samples, total_scale), columns=columns)
     return _bands(program, load, total_scale, columns, solved, drawn, samples, seed, capacity)
+
+
+def _whole(name: str, value: Any, low: int, high: int) -> int:
+    """``value`` as a whole number from ``low`` to ``high`` (numpy's too), or a located
+    error."""
+    import operator
+
+    try:
+        whole = operator.index(value) if not isinstance(value, bool) else None
+    except TypeError:
+        whole = None
+    if whole is None or not low <= whole <= high:
+        raise ArgumentError(f"{name} must be a whole number from {low:,} to {high:,}, got "
+                            f"{value!r}")
+    return int(whole)
 
 
 def _bands(program: Program, load: dict[str, float], total_scale: float, columns: Columns,
@@ -464,12 +516,10 @@ def _looped(design: Design, drawn: dict[str, Floats], workload: dict[str, float]
         for name, component in result.components.items():
             utilization.setdefault(name, []).append(component.utilization)
 
-    def fixed(rows: list[tuple[float, float, float]], mean: list[float]
-              ) -> Callable[[], tuple[Band, Band, Band, Band]]:
+    def fixed(rows: list[tuple[float, float, float]], mean: list[float]) -> _Known:
         data = np.array(rows, dtype=float)
-        bands = (Band.of(data[:, 0]), Band.of(data[:, 1]), Band.of(data[:, 2]),
-                 Band.of(np.array(mean)))
-        return lambda: bands
+        return _Known((Band.of(data[:, 0]), Band.of(data[:, 1]), Band.of(data[:, 2]),
+                       Band.of(np.array(mean))))
 
     return Bands(samples, seed, drawn, Band.of(caps), _shares(named, samples),
                  {k: Band.of(np.array(v)) for k, v in utilization.items()},

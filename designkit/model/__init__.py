@@ -6,8 +6,9 @@ The names below are imported from their modules on first use (PEP 562): importin
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from designkit.lazy import lazy_names as _lazy_names
 
 # Every name this package re-exports and the module it is defined in.
 _HOMES: dict[str, str] = {
@@ -65,21 +66,9 @@ _HOMES: dict[str, str] = {
 }
 
 __all__ = sorted(_HOMES)
+_lazy, __dir__ = _lazy_names(__name__, _HOMES)
 
 
-def _lazy(name: str) -> Any:
-    """A re-exported name, imported from its module on first use and kept."""
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    """The names loaded so far and those still to load, for ``dir()`` and completion."""
-    return sorted({*globals(), *_HOMES})
 
 
 if TYPE_CHECKING:  # the names for type checkers and IDEs

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import (
@@ -28,7 +29,7 @@ from designkit.model.refs import EndpointRef, is_endpoint_ref
 from designkit.model.saga import Saga
 from designkit.model.schedule import Schedule
 from designkit.model.service import Endpoint, Service
-from designkit.model.uncertain import Uncertain, extract
+from designkit.model.uncertain import Uncertain, extract, parse_path
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -119,16 +120,20 @@ class Design(Strict):
     _uncertain: dict[str, Uncertain] = PrivateAttr(default_factory=dict)
 
     @property
-    def uncertain(self) -> dict[str, Uncertain]:
+    def uncertain(self) -> Mapping[str, Uncertain]:
         """The numbers the design states as ranges or distributions, by their path
-        (``'components.cache.hit_ratio'``); each field holds the range's middle
-        (:mod:`designkit.model.uncertain`). Written in place of the numbers in a file;
-        set with :meth:`vary`."""
-        return self._uncertain
+        (``'components.cache.hit_ratio'``), read-only; each field holds the range's
+        middle (:mod:`designkit.model.uncertain`). Written in place of the numbers in a
+        file; set with :meth:`vary` (or by assigning a whole mapping: each is varied)."""
+        return MappingProxyType(self._uncertain)
 
     @uncertain.setter
-    def uncertain(self, value: dict[str, Uncertain]) -> None:
-        self._uncertain = {str(k): Uncertain.model_validate(v) for k, v in value.items()}
+    def uncertain(self, value: Mapping[str, Uncertain | dict[str, float]]) -> None:
+        self._uncertain = {}
+        for path, given in value.items():
+            form = given.model_dump(exclude_none=True) if isinstance(given, Uncertain) \
+                else dict(given)
+            self.vary(str(path), **form)
     waivers: list[Waiver] = Field(default_factory=list)
     not_applicable: list[NotApplicable] = Field(default_factory=list)
     attestations: list[Attestation] = Field(default_factory=list)
@@ -238,46 +243,39 @@ class Design(Strict):
         """
         from designkit.errors import Problem
         from designkit.model.problems import format_path
-        from designkit.model.uncertain import kind_of, parse_path
+        from designkit.model.uncertain import canonical, checked, kind_of, locate, nominal_of
 
-        parts = parse_path(path)
-        if parts and parts[0] == "workload" and len(parts) == 2:
-            ref = EndpointRef.parse(str(parts[1]))
-            parts = ("workload", str(ref) if ref else parts[1])
+        parts = canonical(parse_path(path))
+        where = format_path(parts) or "path"
+        if format_path(parse_path(path)) != path:
+            raise DesignError([Problem(path or "path", "not a path as the design's errors "
+                                       f"write them; did you mean {where!r}?")])
         kind = kind_of(parts)
         if kind is None:
-            raise DesignError([Problem(path or "path", "a range is not accepted here; "
-                                       "ranges are accepted on hit_ratio, rows and "
-                                       "workload rates")])
+            raise DesignError([Problem(where, "a range is not accepted here; ranges are "
+                                       "accepted on hit_ratio, rows and workload rates")])
         given = {k: v for k, v in {"low": low, "high": high, "p50": p50, "p95": p95}.items()
                  if v is not None}
-        from pydantic import ValidationError
-
-        from designkit.model.problems import problems_from
-
+        uncertain = checked(given, kind)
+        if isinstance(uncertain, str):
+            raise DesignError([Problem(where, uncertain)])
         try:
-            uncertain = Uncertain.model_validate(given)
-        except ValidationError as err:
-            raise DesignError(problems_from(err, given, Uncertain, parts)) from None
-        if kind == "ratio" and not (uncertain.ranged and (uncertain.high or 0.0) <= 1.0):
-            raise DesignError([Problem(format_path(parts), "a ratio's uncertainty is a range "
-                                       "{low, high} between 0 and 1")])
-        owner: Any = self
-        for part in parts[:-1]:
-            try:
-                owner = (owner[part] if isinstance(owner, dict)
-                         else owner[int(part)] if isinstance(owner, list)
-                         else getattr(owner, str(part)))
-            except (KeyError, IndexError, AttributeError, TypeError):
-                raise DesignError([Problem(format_path(parts), "no such place in the "
-                                           "design")]) from None
-        last = parts[-1]
-        nominal: float = round(uncertain.nominal) if kind == "rows" else uncertain.nominal
-        if isinstance(owner, dict):
-            owner[last] = nominal
-        else:
-            setattr(owner, str(last), nominal)
-        self.uncertain[format_path(parts)] = uncertain
+            owner, last = locate(self, parts)
+            if isinstance(owner, dict):
+                if kind == "rate" and last not in owner:
+                    raise LookupError(last)  # a rate is varied where the workload has one
+                owner[last] = nominal_of(uncertain, kind)
+            else:
+                if str(last) not in type(owner).model_fields:
+                    raise LookupError(last)
+                setattr(owner, str(last), nominal_of(uncertain, kind))
+        except LookupError:
+            known = [f'workload."{k}"' for k in self.workload] if kind == "rate" else []
+            raise DesignError([Problem(where, "no such number in the design"
+                                       + (": give the endpoint a rate first "
+                                          "(set_load)" if kind == "rate" else ""),
+                                       tuple(known[:3]))]) from None
+        self._uncertain[where] = uncertain
         return self
 
     def set_schedule(self, endpoint: str, every_s: float, runs: float = 1.0) -> Design:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, model_validator
@@ -32,7 +33,8 @@ if TYPE_CHECKING:  # numpy is loaded when values are drawn, not with the model
     import numpy as np
     from numpy.typing import NDArray
 
-__all__ = ["Uncertain", "extract", "kind_of", "parse_path", "restore"]
+__all__ = ["LIMITS", "Uncertain", "canonical", "checked", "extract", "holds", "kind_of", "locate",
+           "nominal_of", "parse_path", "restore"]
 
 Z95 = 1.6448536269514722
 """The standard normal's 95th percentile."""
@@ -102,14 +104,15 @@ class Uncertain(Strict):
             return 0.0
         return math.log(self.p95 / self.p50) / Z95
 
-    def draw(self, rng: np.random.Generator, n: int) -> NDArray[np.float64]:
-        """``n`` independent draws."""
+    def draw(self, rng: np.random.Generator, n: int, top: float = math.inf
+             ) -> NDArray[np.float64]:
+        """``n`` independent draws (a lognormal's cut at ``top``)."""
         import numpy as np
 
         if self.low is not None and self.high is not None:
             return rng.uniform(self.low, self.high, n)
         assert self.p50 is not None
-        return np.asarray(self.p50 * np.exp(self.sigma * rng.standard_normal(n)), dtype=float)
+        return np.minimum(self.p50 * np.exp(self.sigma * rng.standard_normal(n)), top)
 
     def describe(self) -> str:
         """``0.8–0.95`` or ``p50 1000, p95 4000``."""
@@ -141,6 +144,36 @@ def kind_of(path: tuple[str | int, ...]) -> Kind | None:
     if path[-1] == "rows" and len(path) > 2 and path[0] == "components":
         return "rows"
     return None
+
+
+LIMITS: dict[Kind, float] = {"ratio": 1.0, "rows": 1e13, "rate": 1e9}
+"""The most each kind of number may be (its field's bound): a range ends there at most, and
+a lognormal's draws are cut there."""
+_NAMES: dict[Kind, str] = {"ratio": "ratio", "rows": "row count", "rate": "rate"}
+
+
+def nominal_of(uncertain: Uncertain, kind: Kind | None) -> float:
+    """The value the design holds for ``uncertain``: its middle (median), whole rows."""
+    return round(uncertain.nominal) if kind == "rows" else uncertain.nominal
+
+
+def canonical(path: Path) -> Path:
+    """``path`` with a workload key written as every reference is read (``"api get /x"``
+    is ``"api GET /x"``)."""
+    if len(path) == 2 and path[0] == "workload" and isinstance(path[1], str):
+        from designkit.model.refs import EndpointRef, is_endpoint_ref
+
+        if is_endpoint_ref(path[1]):
+            ref = EndpointRef.parse(path[1])
+            if ref is not None:
+                return ("workload", str(ref))
+    return path
+
+
+def _is_time(path: Path) -> bool:
+    """The number at ``path`` is a time (``cpu_ms``, ``latency_ms``…): its ``{p50, p95}`` is
+    its shape, not a range."""
+    return bool(path) and isinstance(path[-1], str) and path[-1].endswith("_ms")
 
 
 def _shaped(value: Any) -> bool:
@@ -184,11 +217,13 @@ def extract(data: dict[str, Any]
                 kind = kind_of(path)
                 if kind is not None and not (kind == "ratio" and "p50" in value):
                     return _taken(value, path, kind)
-                if "low" in value:  # a time's {p50, p95} is its shape: left as it is
-                    problems.append((path, f"a range is not accepted here; {_WHERE}"))
-                elif kind == "ratio":
+                if kind == "ratio":
                     problems.append((path, "a ratio's uncertainty is a range {low, high} "
-                                                 "between 0 and 1"))
+                                           "between 0 and 1"))
+                elif "low" in value or not _is_time(path):  # a time's {p50, p95} is its
+                    # shape: left as it is
+                    problems.append((path, f"a range is not accepted here; {_WHERE}"))
+                    return value
             elif path and kind_of(path) is not None and set(value) & _KEYS and \
                     not _shaped(value):
                 keys = ", ".join(map(str, value))
@@ -204,21 +239,45 @@ def extract(data: dict[str, Any]
         return value
 
     def _taken(value: dict[str, Any], path: tuple[str | int, ...], kind: Kind) -> Any:
-        try:
-            uncertain = Uncertain.model_validate(value)
-        except ValueError as err:
-            problems.append((path, _first_message(err)))
+        uncertain = checked(value, kind)
+        if isinstance(uncertain, str):
+            problems.append((path, uncertain))
             return value
-        if kind == "ratio" and uncertain.high is not None and uncertain.high > 1:
-            problems.append((path, f"a ratio's range ends at 1 at most, got "
-                                   f"high={uncertain.high:g}"))
-            return value
-        found[format_path(path)] = uncertain
-        nominal = uncertain.nominal
-        return round(nominal) if kind == "rows" else nominal
+        found[format_path(canonical(path))] = uncertain
+        return nominal_of(uncertain, kind)
 
     plain = visit(data, ())
     return plain, found, problems
+
+
+def checked(value: dict[str, Any], kind: Kind) -> Uncertain | str:
+    """``value`` (``{low, high}`` or ``{p50, p95}``) as the uncertainty of a number of
+    ``kind``, or what is wrong with it.
+
+    Example:
+        >>> checked({"low": 0.8, "high": 1.2}, "ratio")
+        'high must be ≤ 1 (the most a ratio may be), got 1.2'
+        >>> checked({"p50": 0.5, "p95": 0.9}, "ratio")
+        "a ratio's uncertainty is a range {low, high} between 0 and 1"
+    """
+    if kind == "ratio" and "low" not in value:
+        return "a ratio's uncertainty is a range {low, high} between 0 and 1"
+    try:
+        uncertain = Uncertain.model_validate(value)
+    except ValueError as err:
+        return _first_message(err)
+    top = LIMITS[kind]
+    end = uncertain.high if uncertain.ranged else uncertain.p95
+    if end is not None and end > top:
+        what = "high" if uncertain.ranged else "p95"
+        return (f"{what} must be ≤ {_shown(top)} (the most a {_NAMES[kind]} may be), got "
+                f"{_shown(end)}")
+    return uncertain
+
+
+def _shown(value: float) -> str:
+    """``1,000,000,000`` for a whole number below 10¹⁵, else as ``g`` writes it."""
+    return f"{value:,.0f}" if value.is_integer() and abs(value) < 1e15 else f"{value:g}"
 
 
 def _first_message(err: ValueError) -> str:
@@ -229,25 +288,74 @@ def _first_message(err: ValueError) -> str:
     return str(err)
 
 
-def restore(data: dict[str, Any], uncertain: dict[str, Uncertain]) -> dict[str, Any]:
+def restore(data: dict[str, Any], uncertain: Mapping[str, Uncertain]) -> dict[str, Any]:
     """``data`` (a design as plain data) with each range written back in place of its
-    nominal value (a place no longer in the data is skipped)."""
+    nominal value — only where the number is still the range's middle: a number changed
+    since (an edit, a scenario) is kept as it is, and its range dropped."""
     for key, value in uncertain.items():
-        path = parse_path(key)
-        node: Any = data
-        for part in path[:-1]:
-            try:
-                node = node[part]
-            except (KeyError, IndexError, TypeError):
-                node = None
-                break
-        if node is None:
-            continue
+        parts = parse_path(key)
         try:
-            node[path[-1]] = value.model_dump(exclude_none=True)
-        except (IndexError, TypeError):
+            owner, last = locate(data, parts)
+            held = owner[last]
+        except LookupError:
             continue
+        if _holds(held, value, kind_of(parts)):
+            owner[last] = {k: int(v) if float(v).is_integer() and abs(v) < 1e15 else v
+                           for k, v in value.model_dump(exclude_none=True).items()}
     return data
+
+
+def _holds(held: Any, uncertain: Uncertain, kind: Kind | None) -> bool:
+    """Whether ``held`` is the value a design holds for ``uncertain``."""
+    return isinstance(held, int | float) and not isinstance(held, bool) and math.isclose(
+        float(held), nominal_of(uncertain, kind), rel_tol=1e-9, abs_tol=1e-12)
+
+
+def holds(design: Any, path: str, uncertain: Uncertain) -> bool:
+    """Whether the design (a model or plain data) still holds the middle of ``uncertain``
+    at ``path`` (an edit or a scenario may have changed it since)."""
+    parts = parse_path(path)
+    try:
+        owner, last = locate(design, parts)
+        held = (owner[last] if isinstance(owner, dict)
+                else owner[int(last)] if isinstance(owner, list) else getattr(owner, str(last)))
+    except (LookupError, AttributeError):
+        return False
+    return _holds(held, uncertain, kind_of(parts))
+
+
+def locate(root: Any, parts: Path) -> tuple[Any, str | int]:
+    """The mapping, list or model part holding the last of ``parts`` under ``root``, and
+    that last part (a workload key read as every reference is).
+
+    Raises:
+        LookupError: A part is not there.
+
+    Example:
+        >>> locate({"workload": {"api GET /x": 5}}, ("workload", "api get /x"))
+        ({'api GET /x': 5}, 'api GET /x')
+    """
+    parts = canonical(parts)
+    if not parts or any(p == "" for p in parts):
+        raise LookupError("an empty path or part")
+    node = root
+    for part in parts[:-1]:
+        node = _child(node, part)
+    return node, parts[-1]
+
+
+def _child(node: Any, part: str | int) -> Any:
+    if isinstance(node, dict):
+        if part not in node:
+            raise LookupError(part)
+        return node[part]
+    if isinstance(node, list):
+        if not isinstance(part, int) or not 0 <= part < len(node):
+            raise LookupError(part)
+        return node[part]
+    if isinstance(part, str) and part in getattr(type(node), "model_fields", {}):
+        return getattr(node, part)
+    raise LookupError(part)
 
 
 _PART = re.compile(r'\[(\d+)\]|"((?:[^"\\]|\\.)*)"|([^.\["]+)')

@@ -879,15 +879,16 @@ def tornado(result: Sensitivity, top: int = 12) -> Figure:
     return fig
 
 
-def bands(values: Band, title: str, unit: str = "") -> Figure:
-    """A histogram of one number's samples (``estimate(..., samples=…).bands``), with its
-    p5, p50 and p95 marked.
+def band(values: Band, title: str, unit: str = "") -> Figure:
+    """A histogram of one number's samples — one band of ``estimate(..., samples=…).bands``
+    (``bands.max_scale``, ``bands.utilization["db"]``, an endpoint's ``p95_ms``) — with
+    its p5, p50 and p95 marked.
 
     Example:
         >>> import numpy as np
         >>> from designkit.estimate.uncertainty import Band
         >>> from designkit.render import plots
-        >>> fig = plots.bands(Band.of(np.linspace(1, 2, 101)), "max_scale")
+        >>> fig = plots.band(Band.of(np.linspace(1, 2, 101)), "max_scale")
         >>> [round(line.get_xdata()[0], 2) for line in fig.axes[0].get_lines()]
         [1.05, 1.5, 1.95]
     """

@@ -33,9 +33,12 @@ def made_uncertain(design: dk.Design, spread: float = 0.5) -> dk.Design:
     """``design`` with every hit ratio and workload rate a range around its value (the
     value its middle)."""
     found: dict[str, Uncertain] = {}
+    read = {step.cache for _, _, step in design_steps(design)  # caches whose ratio a step
+            if isinstance(step, dk.CacheStep) and step.hit_ratio is None}  # reads
     for name, component in design.components.items():
         hit = getattr(component, "hit_ratio", None)
-        if isinstance(component, dk.Cache) and hit is not None and 0 < hit < 1:
+        if isinstance(component, dk.Cache) and name in read and hit is not None \
+                and 0 < hit < 1:
             half = spread * min(hit, 1 - hit)
             found[format_path(("components", name, "hit_ratio"))] = Uncertain(
                 low=hit - half, high=hit + half)
@@ -220,3 +223,117 @@ def test_the_command_line_draws_the_same_bands(tmp_path) -> None:  # type: ignor
     plain.write_text(dk.dump(dk.template("flash-sale")), encoding="utf-8")
     out = CliRunner().invoke(cli, ["estimate", str(plain), "--samples", "5"])
     assert out.exit_code == 2 and "states no range" in out.output
+
+
+def _cached_design(hit: dict[str, float] | float = 0.7) -> dict:  # type: ignore[type-arg]
+    return {"designkit": 1, "name": "cached", "components": {
+        "c": {"kind": "cache", "hit_ratio": hit, "service_ms": 0.5},
+        "db": {"kind": "database", "cores": 1, "pool_size": 100},
+        "api": {"kind": "service", "workers": 200, "io": "async", "endpoints": {"GET /x": {
+            "steps": [{"cache": "c", "on_miss": [{"call": "db", "service_ms": 20}]}]}}}},
+        "workload": {"api GET /x": 60}}
+
+
+def test_a_range_whose_number_was_changed_is_refused_and_not_written_back() -> None:
+    """Editing a number that holds a range's middle: the edit wins on save (the range is
+    dropped), and drawing from the range is refused with the place named."""
+    d = dk.load(_cached_design({"low": 0.5, "high": 0.9}))
+    d.components["c"].hit_ratio = 0.2
+    assert dk.load(dk.dump(d)).components["c"].hit_ratio == 0.2
+    assert dk.load(dk.dump(d)).uncertain == {}
+    with pytest.raises(dk.DesignError) as err:
+        dk.estimate(d, samples=5, seed=1)
+    assert err.value.problems[0].path == "components.c.hit_ratio"
+    assert "no longer holds the middle of its range (0.5–0.9)" in err.value.problems[0].message
+
+
+def test_what_a_scenario_sets_is_not_drawn() -> None:
+    """A cold cache keeps its hit ratio of 0 in every sample (the columns and the looped
+    path alike)."""
+    d = dk.load(_cached_design({"low": 0.5, "high": 0.9}))
+    with pytest.raises(dk.ArgumentError, match="the scenario"):
+        dk.estimate(d, scenario=dk.Scenario(cold_caches=True), samples=5, seed=1)
+    d.vary('workload."api GET /x"', low=30, high=40)
+    cold = dk.estimate(d, scenario=dk.Scenario(cold_caches=True), samples=20, seed=1).bands
+    assert cold is not None and list(cold.inputs) == ['workload."api GET /x"']
+    rate = cold.inputs['workload."api GET /x"']
+    np.testing.assert_allclose(cold.utilization["db"].values, rate * 0.020, rtol=1e-9)
+
+
+def test_workload_keys_are_read_as_references() -> None:
+    data = _cached_design()
+    data["workload"] = {"api get  /x": {"low": 40, "high": 60}}
+    d = dk.load(data)
+    assert list(d.uncertain) == ['workload."api GET /x"'] and d.workload == {"api GET /x": 50}
+    again = dk.load(dk.dump(d))
+    assert again.uncertain == d.uncertain and again.workload == d.workload
+    assert "api GET /x: {low: 40, high: 60}" in dk.dump(d)  # whole numbers as written
+    bands = dk.estimate(d, samples=30, seed=2).bands
+    assert bands is not None and bands.max_scale.p95 > 1.2 * bands.max_scale.p5
+
+
+def test_ranges_stay_within_what_the_number_may_be() -> None:
+    for key, value, text in (
+            ("workload", {"low": 1, "high": 1.9e9}, "high must be ≤ 1,000,000,000"),
+            ("workload", {"p50": 1, "p95": 1e300}, "p95 must be ≤ 1,000,000,000"),
+            ("hit", {"low": 0.5, "high": 1.2}, "high must be ≤ 1"),
+            ("hit", {"p50": 0.5, "p95": 0.9}, "a ratio's uncertainty is a range"),
+            ("workers", {"p50": 1, "p95": 4}, "a range is not accepted here")):
+        data = _cached_design()
+        if key == "workload":
+            data["workload"] = {"api GET /x": value}
+        elif key == "hit":
+            data["components"]["c"]["hit_ratio"] = value
+        else:
+            data["components"]["api"]["workers"] = value
+        with pytest.raises(dk.DesignError, match=text):
+            dk.load(data)
+    # a lognormal's draws are cut where a rate ends
+    data = _cached_design()
+    data["workload"] = {"api GET /x": {"p50": 1e8, "p95": 9e8}}
+    bands = dk.estimate(dk.load(data), samples=200, seed=1).bands
+    assert bands is not None and bands.inputs['workload."api GET /x"'].max() <= 1e9
+
+
+def test_seeds_and_samples_are_whole_numbers() -> None:
+    d = dk.load(_cached_design({"low": 0.5, "high": 0.9}))
+    for bad in (-1, 1.5, "a", True, float("nan")):
+        with pytest.raises(dk.ArgumentError, match="seed must be a whole number"):
+            dk.estimate(d, samples=3, seed=bad)  # type: ignore[arg-type]
+    e = dk.estimate(d, samples=np.int64(3), seed=np.int64(4))  # type: ignore[arg-type]
+    assert e.bands is not None and e.bands.seed == 4
+    assert '"seed": 4' in e.to_json()
+
+
+def test_an_estimate_with_bands_pickles() -> None:
+    import pickle
+
+    d = dk.load(_cached_design({"low": 0.5, "high": 0.9}))
+    e = dk.estimate(d, samples=5, seed=1)
+    back = pickle.loads(pickle.dumps(e))
+    assert back.bands is not None and e.bands is not None
+    assert back.bands.endpoints["api GET /x"].p95_ms == e.bands.endpoints["api GET /x"].p95_ms
+    assert back.max_scale == e.max_scale
+
+
+def test_a_range_nothing_reads_is_named() -> None:
+    data = _cached_design({"low": 0.5, "high": 0.9})
+    data["components"]["api"]["endpoints"]["GET /x"]["steps"][0]["hit_ratio"] = 0.8
+    with pytest.raises(dk.DesignError, match="no step reads this number"):
+        dk.estimate(dk.load(data), samples=3, seed=1)
+
+
+def test_vary_names_the_place_and_the_fix() -> None:
+    d = dk.load(_cached_design())
+    for path, fix in (('workload."api GET /nope"', "give the endpoint a rate first"),
+                      ("components.nope.hit_ratio", "no such number"),
+                      ("components..c.hit_ratio", "not a path as the design's errors"),
+                      ("components.c.hit_ratio ", "not a path as the design's errors"),
+                      ("components.api.workers", "not accepted here")):
+        with pytest.raises(dk.DesignError, match=fix):
+            d.vary(path, low=0.1, high=0.2)
+    with pytest.raises(dk.DesignError, match="low < high"):
+        d.vary("components.c.hit_ratio", low=0.5, high=0.5)
+    assert d.uncertain == {}
+    with pytest.raises(TypeError):
+        d.uncertain["components.c.hit_ratio"] = Uncertain(low=0.1, high=0.2)  # type: ignore[index]

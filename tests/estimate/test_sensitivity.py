@@ -137,3 +137,14 @@ def test_tornado_plot_draws_the_widest_first() -> None:
     fig = plots.tornado(result, top=2)
     assert len(fig.axes[0].get_yticklabels()) == 2
     assert "as designed" in str(result) and "<table>" in result._repr_html_()
+
+
+def test_a_low_hit_ratio_moves_within_zero_to_one() -> None:
+    d = cached()
+    d.components["c"].hit_ratio = 0.05
+    row = next(r for r in dk.sensitivity(d, metric="mean").rows if r.input.kind == "hit_ratio")
+    assert row.input.low == 0.0 and row.input.high == pytest.approx(0.145)
+    with pytest.raises(dk.ArgumentError, match=r"inputs=\['api times'\]"):
+        dk.sensitivity(d, metric="mean", inputs="api times")  # type: ignore[arg-type]
+    twice = dk.sensitivity(d, metric="mean", inputs=["api times", "api times"])
+    assert [r.input.name for r in twice.rows] == ["api times"]
