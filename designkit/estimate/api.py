@@ -29,7 +29,7 @@ from designkit.estimate.result import (
 )
 from designkit.estimate.scenarios import Scenario
 from designkit.estimate.slowdown import slowed
-from designkit.estimate.solve import Solution, Trials, solve, trials
+from designkit.estimate.solve import Solution, Trials, flows_of, solve, trials
 from designkit.flow.nodes import Flow
 from designkit.gcpause import gc_paused
 from designkit.maths.distributions import Dist
@@ -155,6 +155,35 @@ def _estimate(design: Design, workload: dict[str, float] | None, scenario: Scena
         _scenario=scenario,
         _flow=program.flow,
     )
+
+
+def p95_curve(design: Design, scenario: Scenario | None, days: float, totals: list[float],
+              names: list[str]) -> dict[str, list[float]]:
+    """p95 (ms) of endpoints ``names`` at each total scale of ``totals`` (``inf`` where
+    saturated or not loaded): every load one column of one solution — the same numbers as
+    an estimate at each load — unless calibrated slowdowns stretch the design differently
+    at each load (then one estimate per load)."""
+    out: dict[str, list[float]] = {name: [] for name in names}
+    base = scenario.scale if scenario is not None else 1.0
+    _, program, load, _, _ = prepare(design, None, scenario, days, 1.0 / base)
+    if program.slowdown is not None or not totals:
+        for total in totals:
+            at = estimate_with(design, scenario=scenario, scale=total / base, days=days,
+                               capacity=False)
+            for name in names:
+                e = at.endpoints.get(name)
+                out[name].append(e.p95_ms if e is not None else math.inf)
+        return out
+    found = trials(program, load, totals)
+    flows = flows_of(program, load)
+    for k, total in enumerate(totals):
+        solution = Solution(program, total, found.column(k), flows)
+        rates = solution.endpoint_rate
+        for name in names:
+            i = program.index.get(name)
+            out[name].append(endpoint_latency(solution, i).p95 if i is not None
+                             and rates[i] > 0 else math.inf)
+    return out
 
 
 def capacities(program: Program, load: dict[str, float], total_scale: float,

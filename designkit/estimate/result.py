@@ -706,19 +706,11 @@ class Estimate:
         """
         if self._source is None:
             raise ValueError("this estimate was built without its design")
-        from designkit.estimate.api import estimate_with
+        from designkit.estimate.api import p95_curve
 
-        out: dict[str, list[float]] = {k: [] for k in (self.endpoints if endpoints is None
-                                                      else endpoints)}
-        for scale in scales:
-            at = estimate_with(self._source, scenario=self._scenario,
-                               scale=scale * self.scale
-                               / (self._scenario.scale if self._scenario else 1.0),
-                               days=self.days, capacity=False)
-            for key in out:
-                e = at.endpoints.get(key)
-                out[key].append(e.p95_ms if e is not None else math.inf)
-        return out
+        return p95_curve(self._source, self._scenario, self.days,
+                         [scale * self.scale for scale in scales],
+                         list(self.endpoints if endpoints is None else endpoints))
 
     # -- display -------------------------------------------------------------------------
 

@@ -101,6 +101,18 @@ class Trials:
     rounds: int
     held_load: Floats | None = None  # per held station solved with what it bounds: λ/X(C)
 
+    def column(self, k: int) -> Trials:
+        """The trials of column ``k`` alone (one load, or one sample)."""
+        pick = slice(k, k + 1)
+        return replace(self, scales=self.scales[pick], arrival=self.arrival[:, pick],
+                       service=self.service[:, pick], scv=self.scv[:, pick],
+                       p_wait=self.p_wait[:, pick], wait=self.wait[:, pick],
+                       utilization=self.utilization[:, pick],
+                       endpoint_mean=self.endpoint_mean[:, pick],
+                       endpoint_var=self.endpoint_var[:, pick],
+                       held_load=None if self.held_load is None
+                       else self.held_load[:, pick])
+
     def only(self, stations: NDArray[np.bool_]) -> Trials:
         """The same trials with only the stations of the mask ``stations``."""
         return replace(self, arrival=self.arrival[stations], service=self.service[stations],

@@ -431,7 +431,7 @@ class _Percentiles:
             from designkit.estimate.solve import flows_of
 
             nominal = flows_of(self.program, self.load)
-            trial = _column(self.solved, k)
+            trial = self.solved.column(k)
             program = self.sampled(k)
             self.solutions[k] = Solution(program, self.scale, trial,
                                          self.columns.flows(nominal, k))
@@ -451,18 +451,6 @@ class _Percentiles:
                           forks=self.program.forks, callees=self.program.callees,
                           by_component=self.program.by_component)
         return program
-
-
-def _column(solved: Trials, k: int) -> Trials:
-    pick = slice(k, k + 1)
-    return replace(solved, scales=solved.scales[pick], arrival=solved.arrival[:, pick],
-                   service=solved.service[:, pick], scv=solved.scv[:, pick],
-                   p_wait=solved.p_wait[:, pick], wait=solved.wait[:, pick],
-                   utilization=solved.utilization[:, pick],
-                   endpoint_mean=solved.endpoint_mean[:, pick],
-                   endpoint_var=solved.endpoint_var[:, pick],
-                   held_load=None if solved.held_load is None
-                   else solved.held_load[:, pick])
 
 
 def _valued(node: Node, values: Mapping[str, float]) -> Node:

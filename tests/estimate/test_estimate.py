@@ -369,3 +369,23 @@ def test_a_large_estimate_shows_its_first_endpoints_and_busiest_stations() -> No
     assert "Showing the first 100 of 150 endpoints and the 100 busiest of 151 stations" in page
     assert "<td>c149 servers</td>" in page and "<td>c0 servers</td>" not in page
     assert len(e.endpoints._done) == 100  # type: ignore[attr-defined]  # only those shown
+
+
+@pytest.mark.parametrize("name", ["flash-sale", "dashboard-slow", "payments-saga"])
+def test_the_p95_curve_is_an_estimate_at_each_load(name: str) -> None:
+    """``Estimate.curve`` solves every load as a column of one solution: the same p95 as
+    an estimate at that load (to the last digits: the scale is the scenario's times the
+    estimate's, multiplied in another order); past saturation ``inf``."""
+    design = dk.template(name)
+    scenario = dk.Scenario(scale=1.25, cold_caches=("catalog-cache",)) \
+        if name == "flash-sale" else None
+    base = dk.estimate(design, scenario=scenario, scale=0.8)
+    scales = [0.1, 0.5, 1.0, 1.3, base.max_scale * 1.01, 4.0]
+    curve = base.curve(scales)
+    for i, scale in enumerate(scales):
+        at = dk.estimate(design, scenario=scenario, scale=0.8 * scale)
+        for key, values in curve.items():
+            e = at.endpoints.get(key)
+            assert values[i] == pytest.approx(e.p95_ms if e is not None else math.inf,
+                                              rel=1e-12), (key, scale)
+    assert any(math.isinf(v) for values in curve.values() for v in values)
