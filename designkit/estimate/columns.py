@@ -168,6 +168,6 @@ def _source_share(flows: Flows, traffic: Traffic, visit: Floats, holder: Floats)
 def _per_station(stations: NDArray[np.int64], values: Floats, n: int) -> Floats:
     """Per station, the sum of ``values`` of its entries (per column), in the order
     the single-column flows add them."""
-    return np.stack([np.bincount(stations, values[:, j], minlength=n).astype(float)
-                     for j in range(values.shape[1])], axis=1) if values.shape[1] else \
-        np.zeros((n, 0))
+    k = values.shape[1]
+    bins = (stations[:, None] * k + np.arange(k)).ravel()  # one bincount for every column
+    return np.bincount(bins, values.ravel(), minlength=n * k).astype(float).reshape(n, k)

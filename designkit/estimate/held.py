@@ -26,8 +26,10 @@ __all__ = [
     "Patch",
     "Patches",
     "bounded_waits",
+    "bounded_waits_columns",
     "departures",
     "hold_scv",
+    "hold_scvs",
     "reads_all",
 ]
 
@@ -231,17 +233,25 @@ def bounded_waits(held: Held, visits: Floats, demands: list[float], open_wait: F
         >>> round(float(w[0]), 3)   # the closed network's, < the open M/M/1's 10 ms
         3.636
     """
-    out = np.zeros(len(visits))
-    for i, count in enumerate(visits.tolist()):
-        if count <= 0:
-            continue
-        queued = held.residence[i] - demands[i]
-        bounded = queued / count if queued > ROUNDING * held.residence[i] else 0.0
-        fast = float(exponential[i])
-        slow = float(open_wait[i])
-        out[i] = (slow * min(1.0, bounded / fast) if fast > 0
-                  else bounded if math.isinf(slow) else 0.0)
-    return out
+    return bounded_waits_columns(np.asarray(held.residence, dtype=float)[:, None],
+                                 visits[:, None], np.asarray(demands, dtype=float)[:, None],
+                                 open_wait[:, None], exponential[:, None])[:, 0]
+
+
+def bounded_waits_columns(residence: Floats, visits: Floats, demands: Floats,
+                          open_wait: Floats, exponential: Floats) -> Floats:
+    """:func:`bounded_waits` of many columns at once (stations × columns: the
+    residences of :class:`~designkit.maths.closed_columns.HeldColumns`)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        queued = residence - demands
+        counted = visits > 0
+        bounded = np.where(counted & (queued > ROUNDING * residence),
+                           queued / np.where(counted, visits, 1.0), 0.0)
+        fast = exponential > 0
+        out = np.where(fast, open_wait * np.fmin(1.0, bounded / np.where(fast, exponential,
+                                                                        1.0)),
+                       np.where(np.isinf(open_wait), bounded, 0.0))
+    return np.where(counted, out, 0.0)
 
 
 def hold_scv(mean: float, scv: float, visits: Floats, before: Floats, after: Floats,
@@ -258,6 +268,16 @@ def hold_scv(mean: float, scv: float, visits: Floats, before: Floats, after: Flo
         ...                np.array([10.0]), np.array([10.0]), one, one), 3)
         3.0
     """
+    column = [a[:, None] for a in (visits, before, after, service, solved, p_wait,
+                                   station_scv)]
+    return float(hold_scvs(np.array([mean]), np.array([scv]), *column)[0])
+
+
+def hold_scvs(mean: Floats, scv: Floats, visits: Floats, before: Floats, after: Floats,
+              service: Floats, solved: Floats, p_wait: Floats, station_scv: Floats
+              ) -> Floats:
+    """:func:`hold_scv` of many columns at once (``mean``, ``scv`` per column; the rest
+    stations × columns)."""
     spread = np.where(p_wait > 0, 2.0 / np.where(p_wait > 0, p_wait, 1.0) - 1.0, 0.0)
     old_mean, old_var = repeated(before + service,
                                  spread * before * before + station_scv * service * service,
@@ -265,8 +285,9 @@ def hold_scv(mean: float, scv: float, visits: Floats, before: Floats, after: Flo
     new_mean, new_var = repeated(after + solved,
                                  spread * after * after + station_scv * solved * solved,
                                  visits)
-    total = mean + float((new_mean - old_mean).sum())
-    var = scv * mean * mean + float((new_var - old_var).sum())
-    if not (total > 0 and math.isfinite(total) and math.isfinite(var)):
-        return scv
-    return max(var, 0.0) / total / total  # (divided twice: a tiny mean squares to 0)
+    total = mean + (new_mean - old_mean).sum(axis=0)
+    var = scv * mean * mean + (new_var - old_var).sum(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        # (divided twice: a tiny mean squares to 0)
+        out = np.maximum(var, 0.0) / total / total
+    return np.where((total > 0) & np.isfinite(total) & np.isfinite(var), out, scv)

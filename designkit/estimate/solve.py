@@ -25,12 +25,13 @@ from designkit.estimate.flows import Flows, Retried, flows_of
 from designkit.estimate.held import (
     MIXED_HOLDS,
     RARELY_FULL,
-    ROUNDING,
     Patch,
     Patches,
     bounded_waits,
+    bounded_waits_columns,
     departures,
     hold_scv,
+    hold_scvs,
     reads_all,
 )
 from designkit.estimate.program import Program
@@ -425,7 +426,7 @@ class _Run:
         g_visits, g_demands = visits[:, go], demands[:, go]
         g_open, g_now = open_wait[:, go], now_wait[:, go]
         exponential = self.exponential_waits(rows)[:, gc]
-        after = _bounded_waits(residence, g_visits, g_demands, g_open, exponential)
+        after = bounded_waits_columns(residence, g_visits, g_demands, g_open, exponential)
         for j, col in enumerate(gc.tolist()):
             self.move_holds(h, col, g_now[:, j], after[:, j])
         vi, vj = np.nonzero(g_visits > 0)
@@ -439,7 +440,7 @@ class _Run:
             waits[at[go]], p_waits[at[go]] = 0.0, 0.0
             return waits, p_waits
         station_scv = self.scv[rows][:, gc]
-        scv = _hold_scvs(self.service[h, gc], self.scv[h, gc], g_visits, g_now, after,
+        scv = hold_scvs(self.service[h, gc], self.scv[h, gc], g_visits, g_now, after,
                          service[:, go], solved[:, go], self.p_wait[rows][:, gc],
                          station_scv)
         factor = np.array([departures(float(scv[j]), held.queued_full[:, go[j]].tolist(),
@@ -757,38 +758,6 @@ class _Run:
 MANY_COLUMNS = 4
 """Columns of one held group from which they are solved together
 (:meth:`_Run.solve_group_columns`) rather than one by one."""
-
-
-def _bounded_waits(residence: Floats, visits: Floats, demands: Floats, open_wait: Floats,
-                   exponential: Floats) -> Floats:
-    """:func:`~designkit.estimate.held.bounded_waits` of many columns (stations × columns)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        queued = residence - demands
-        counted = visits > 0
-        bounded = np.where(counted & (queued > ROUNDING * residence),
-                           queued / np.where(counted, visits, 1.0), 0.0)
-        out = np.where(exponential > 0,
-                       open_wait * np.minimum(1.0, bounded / np.where(exponential > 0,
-                                                                      exponential, 1.0)),
-                       np.where(np.isinf(open_wait), bounded, 0.0))
-    return np.where(counted, out, 0.0)
-
-
-def _hold_scvs(mean: Floats, scv: Floats, visits: Floats, before: Floats, after: Floats,
-               service: Floats, solved: Floats, p_wait: Floats, station_scv: Floats) -> Floats:
-    """:func:`~designkit.estimate.held.hold_scv` of many columns (stations × columns)."""
-    spread = np.where(p_wait > 0, 2.0 / np.where(p_wait > 0, p_wait, 1.0) - 1.0, 0.0)
-    old_mean, old_var = repeated(before + service,
-                                 spread * before * before + station_scv * service * service,
-                                 visits)
-    new_mean, new_var = repeated(after + solved,
-                                 spread * after * after + station_scv * solved * solved,
-                                 visits)
-    total = mean + (new_mean - old_mean).sum(axis=0)
-    var = scv * mean * mean + (new_var - old_var).sum(axis=0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = np.maximum(var, 0.0) / total / total
-    return np.where((total > 0) & np.isfinite(total) & np.isfinite(var), out, scv)
 
 
 def _per(total: Floats, rate: Floats) -> Floats:
