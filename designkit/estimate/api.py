@@ -15,12 +15,18 @@ from designkit.estimate.arguments import ArgumentError, at_least_zero, positive
 from designkit.estimate.background import background_stations
 from designkit.estimate.capacity import max_scale, retry_storms
 from designkit.estimate.errors import errors_of
-from designkit.estimate.latency import endpoint_latency, success_latency
+from designkit.estimate.latency import (
+    Latency,
+    endpoint_latency,
+    forked_paths,
+    success_latency,
+)
 from designkit.estimate.program import Program, compile_design
 from designkit.estimate.result import (
     Capacities,
     Capacity,
     ComponentEstimate,
+    Composed,
     EndpointEstimate,
     Estimate,
     LazyTable,
@@ -370,28 +376,45 @@ def _workload(design: Design, workload: dict[str, float] | None) -> dict[str, fl
 
 
 def _endpoints(solution: Solution) -> LazyTable[EndpointEstimate]:
+    """The endpoints with traffic; each one's rate, mean and errors made when it is read,
+    its percentiles composed when one of them is read (the mean needs no composing unless
+    parallel branches are on its way: :func:`endpoint_latency`)."""
     program = solution.program
     rates = solution.endpoint_rate
 
     def make(key: str) -> EndpointEstimate:
         i = program.index[key]
-        latency = endpoint_latency(solution, i)
         errors = errors_of(program)[i]
         consume = program.endpoints[i].consume
-        ok = (None if errors.ratio <= 0 else latency if errors.ratio < ALMOST_NONE
-              else success_latency(solution, i))
-        return EndpointEstimate(rates[i] * 1000.0, latency.mean, latency.p50, latency.p95,
-                                latency.p99, latency.saturated, _cells(latency.dist),
-                                error_ratio=errors.ratio, errors=errors.to_dict(),
-                                lag_ms=None if consume is None
-                                else float(solution.trial.wait[consume, 0]),
-                                success=None if ok is None
-                                else Successes(ok.mean, ok.p50, ok.p95, ok.p99))
+        lag = None if consume is None else float(solution.trial.wait[consume, 0])
+        moments = solution.endpoint_moments[i]
+
+        def compose(latency: Latency | None = None) -> Composed:
+            latency = endpoint_latency(solution, i) if latency is None else latency
+            ok = (None if errors.ratio <= 0 else latency if errors.ratio < ALMOST_NONE
+                  else success_latency(solution, i))
+            return Composed(latency.p50, latency.p95, latency.p99, _cells(latency.dist),
+                            None if ok is None else Successes(ok.mean, ok.p50, ok.p95, ok.p99))
+
+        rps, known = rates[i] * 1000.0, {"error_ratio": errors.ratio,
+                                           "errors": errors.to_dict(), "lag_ms": lag}
+        if moments.infinite or forked_paths(program)[i]:  # the mean needs the distribution
+            latency = endpoint_latency(solution, i)
+            done = compose(latency)
+            return EndpointEstimate(rps, latency.mean, done.p50_ms, done.p95_ms, done.p99_ms,
+                                    latency.saturated, done.dist, success=done.success,
+                                    **known)
+        return EndpointEstimate.composing(rps, moments.mean, False, compose, **known)
 
     return LazyTable([str(ep.ref) for ep, rate in zip(program.endpoints, rates, strict=True)
                       if rate > 0], make, "endpoint",
                      order=[str(program.endpoints[i].ref) for i in reversed(program.order)
-                            if rates[i] > 0])
+                            if rates[i] > 0], complete=_composed)
+
+
+def _composed(endpoint: EndpointEstimate) -> None:
+    """Compose an endpoint's percentiles now (reading one composes them all)."""
+    _ = endpoint.p95_ms
 
 
 def _cells(dist: Dist | None) -> Dist | None:

@@ -39,7 +39,7 @@ from designkit.flow.nodes import (
 from designkit.flow.times import Exponential, Spec
 from designkit.maths.distributions import Dist, Grid
 
-__all__ = ["Latency", "endpoint_latency", "success_latency"]
+__all__ = ["Latency", "endpoint_latency", "forked_paths", "success_latency"]
 
 
 @dataclass(frozen=True)
@@ -105,7 +105,7 @@ def endpoint_latency(solution: Solution, index: int, size: int = 2048) -> Latenc
     if dist is None:
         composer.reported(index)
         return SATURATED
-    if _parallel(solution.program)[index]:
+    if forked_paths(solution.program)[index]:
         mean = max(dist.mean(), _LowerMean(solution).endpoint(index))
     else:
         mean = solution.endpoint_moments[index].mean
@@ -144,9 +144,16 @@ def _composer(solution: Solution, size: int, *, ok: bool = False) -> _Composer:
     return made
 
 
-def _parallel(program: Program) -> list[bool]:
+def forked_paths(program: Program) -> list[bool]:
     """Per endpoint: parallel branches are on its way (its own or a callee's), computed
-    once per program, callees first."""
+    once per program, callees first (its mean then needs its composed distribution).
+
+    Example:
+        >>> import designkit as dk
+        >>> from designkit.estimate.program import compile_design
+        >>> forked_paths(compile_design(dk.template("flash-sale")))[:2]
+        [False, False]
+    """
     if program.forks is None:
         out = [False] * len(program.endpoints)
         for i in reversed(program.order):
@@ -237,7 +244,7 @@ class _Composer:
         self.dists: dict[int, Dist | None] = {}
         self.grids: dict[Grid, _GridComposer] = {}
         self.p_wait: list[float] = solution.trial.p_wait[:, 0].tolist()
-        self.forked = _parallel(solution.program)  # endpoints with Clark's variances
+        self.forked = forked_paths(solution.program)  # endpoints with Clark's variances
         self.wait: list[float] = solution.trial.wait[:, 0].tolist()
         self._services: dict[int, list[tuple[float, object]]] | None = None
         rates = solution.endpoint_rate

@@ -7,7 +7,7 @@ import html
 import json
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from designkit.maths.distributions import Dist
     from designkit.model.design import Design
 
-__all__ = ["Capacity", "ComponentEstimate", "EndpointEstimate", "Estimate", "LazyTable",
+__all__ = ["Capacity", "ComponentEstimate", "Composed", "EndpointEstimate", "Estimate", "LazyTable",
            "NotFoundError", "Sampled", "StationEstimate", "Successes",
            "error_share", "success_p95"]
 
@@ -179,6 +179,47 @@ class EndpointEstimate:
     lag_ms: float | None = None
     success: Successes | None = None
 
+    @classmethod
+    def composing(cls, rps: float, mean_ms: float, saturated: bool,
+                  compose: Callable[[], Composed], *, error_ratio: float = 0.0,
+                  errors: Mapping[str, float] | None = None,
+                  lag_ms: float | None = None) -> EndpointEstimate:
+        """An endpoint whose rate, mean and errors are known and whose distribution —
+        ``p50_ms``, ``p95_ms``, ``p99_ms``, ``dist``, ``success`` — is composed by
+        ``compose`` when one of them is first read (composing costs far more than the
+        mean: a 1,000-step chain read to its mean need not compose it). Equal, printed,
+        pickled and copied like an endpoint given every number (reading them composes).
+
+        Example:
+            >>> calls = []
+            >>> e = EndpointEstimate.composing(90, 166.9, False, lambda: calls.append(1)
+            ...     or Composed(132.9, 436.1, 625.0, None, None))
+            >>> e.mean_ms, len(calls), e.p95_ms, e.p99_ms, len(calls)
+            (166.9, 0, 436.1, 625.0, 1)
+        """
+        made = cls.__new__(cls)
+        for name, value in (("rps", rps), ("mean_ms", mean_ms), ("saturated", saturated),
+                            ("sampled", None), ("error_ratio", error_ratio),
+                            ("errors", {} if errors is None else errors),
+                            ("lag_ms", lag_ms)):
+            object.__setattr__(made, name, value)
+        made.__dict__["_compose"] = compose
+        return made
+
+    def __getattr__(self, name: str) -> Any:
+        # only reached for a field not set yet: one composed when first read
+        compose = self.__dict__.get("_compose") if name in Composed._fields else None
+        if compose is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        composed = compose()
+        for key, value in zip(Composed._fields, composed, strict=True):
+            object.__setattr__(self, key, value)
+        del self.__dict__["_compose"]
+        return getattr(composed, name)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return EndpointEstimate, tuple(getattr(self, f.name) for f in fields(self))
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: a saturated endpoint has ``null`` latencies; a simulated one also
         its completions and 95 % confidence intervals; a queue's handler its
@@ -196,6 +237,21 @@ class EndpointEstimate:
         if self.sampled is not None:
             out.update(self.sampled.to_dict())
         return out
+
+
+for _name in ("dist", "success"):  # no class default: a lazy endpoint composes them when
+    delattr(EndpointEstimate, _name)  # read (``__getattr__``); ``__init__`` keeps defaults
+
+
+class Composed(NamedTuple):
+    """What composing an endpoint's latency distribution gives (see
+    :meth:`EndpointEstimate.composing`)."""
+
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    dist: Dist | None
+    success: Successes | None
 
 
 @dataclass(frozen=True)
@@ -271,7 +327,8 @@ class LazyTable(Mapping[str, V]):
     Pickling computes every entry (what makes them is not kept). ``order``: the keys in the
     order to make them when every entry is read (:meth:`fill`) — an endpoint's callees
     before it, say, so that what they share can be freed as soon as every caller has it;
-    the table's own order otherwise.
+    the table's own order otherwise. ``complete``: what :meth:`fill` does to each entry
+    once made (an endpoint's percentiles composed, in that order).
 
     Example:
         >>> t = LazyTable(["a GET /x"], lambda key: EndpointEstimate(1, 2, 2, 3, 4, False))
@@ -280,12 +337,14 @@ class LazyTable(Mapping[str, V]):
     """
 
     def __init__(self, keys: Iterable[str], make: Callable[[str], V],
-                 what: str = "entry", order: Iterable[str] | None = None) -> None:
+                 what: str = "entry", order: Iterable[str] | None = None,
+                 complete: Callable[[V], object] | None = None) -> None:
         self._keys = dict.fromkeys(keys)
         self._make = make
         self._done: dict[str, V] = {}
         self._what = what
         self._order = list(order) if order is not None else None
+        self._complete = complete
 
     def fill(self) -> LazyTable[V]:
         """Make every entry not made yet, in the table's making order; returns the table
@@ -298,7 +357,13 @@ class LazyTable(Mapping[str, V]):
             ([('a', 'a'), ('b', 'b')], ['b', 'a'])
         """
         for key in self._order if self._order is not None else self._keys:
-            _ = self[key]
+            made = self[key]
+            if self._complete is not None:
+                if not gc.isenabled():
+                    self._complete(made)
+                else:
+                    with gc_paused():
+                        self._complete(made)
         return self
 
     def __getitem__(self, key: str) -> V:

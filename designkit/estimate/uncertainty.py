@@ -30,7 +30,7 @@ from designkit.estimate.arguments import ArgumentError
 from designkit.estimate.background import background_stations
 from designkit.estimate.capacity import column_max_scale
 from designkit.estimate.columns import Columns, columns_of
-from designkit.estimate.latency import _parallel
+from designkit.estimate.latency import forked_paths
 from designkit.estimate.program import Program
 from designkit.estimate.solve import Solution, Trials, trials
 from designkit.estimate.tape import tape_of
@@ -376,7 +376,7 @@ def _bands(program: Program, load: dict[str, float], total_scale: float, columns
     utilization = {name: Band.of(solved.utilization[rows].max(axis=0))
                    for name, rows in by_component.items()}
     percentiles = _Percentiles(program, load, total_scale, columns, solved)
-    forks = _parallel(program)
+    forks = forked_paths(program)
     endpoints = {str(ep.ref): EndpointBands(
         str(ep.ref), None if forks[i] else Band.of(solved.endpoint_mean[i]),
         percentiles.of(i)) for i, ep in enumerate(program.endpoints)
