@@ -2,8 +2,10 @@
 
 The explorer never edits the design it is given: every change re-estimates a *copy*
 (:attr:`Explorer.design`) under a :class:`~designkit.estimate.scenarios.Scenario`
-(:attr:`Explorer.scenario`), and redraws the estimate table, the p95-vs-load curve and the
-architecture coloured by utilization. Slider moves are debounced (``delay`` seconds after
+(:attr:`Explorer.scenario`), and redraws the estimate table and the architecture coloured
+by utilization — the last drawing with new numbers and colours when only those changed,
+laid out again otherwise (:mod:`designkit.render.relabel`) — and the p95-vs-load curve
+when its tab is shown (it costs most of an update: docs/decisions.md, decision 66). Slider moves are debounced (``delay`` seconds after
 the last one); :meth:`Explorer.update` applies them at once, which is what tests call.
 
 ipywidgets and IPython are imported only when an explorer is built, so ``import designkit``
@@ -35,6 +37,14 @@ _INSTALL = ("the explorer needs ipywidgets (the notebook extra): "
 _WIDE = {"description_width": "70px"}
 _CSS = ("<style>.designkit-explorer svg{max-width:100%;height:auto}"
         ".designkit-explorer-summary td{padding:0 .6em}</style>")
+
+
+CURVE_TAB = 1
+"""The p95-vs-load curve's tab: drawn when it is shown (a curve composes the slowest
+endpoints at a dozen loads — most of what an update costs), the numbers and the diagram on
+every update."""
+_CURVE_LATER = ("<p class='designkit-note'>The p95-vs-load curve is drawn when this tab is "
+                "shown.</p>")
 
 
 def _widgets() -> Any:
@@ -113,8 +123,9 @@ class Explorer:
     Derived state, refreshed by :meth:`update`: :attr:`design` (the modified copy),
     :attr:`scenario`, :attr:`estimate`; outputs (ipywidgets ``HTML``): :attr:`summary`
     (p95 per endpoint, bottleneck, what changed), :attr:`table` (the estimate),
-    :attr:`curve` (p95 vs load, SVG) and :attr:`diagram` (the architecture, SVG — or a note
-    when Graphviz's ``dot`` is missing). :attr:`widget` is the whole box.
+    :attr:`curve` (p95 vs load, SVG, drawn when its tab of :attr:`views` is selected) and
+    :attr:`diagram` (the architecture, SVG — or a note when Graphviz's ``dot`` is missing).
+    :attr:`widget` is the whole box.
 
     Example:
         >>> import designkit as dk
@@ -193,9 +204,14 @@ class Explorer:
         self.summary = w.HTML()
         self.summary.add_class("designkit-explorer-summary")
         self.table, self.curve, self.diagram = w.HTML(), w.HTML(), w.HTML()
+        self.views = w.Tab(children=[self.table, self.curve, self.diagram],
+                           titles=("Estimate", "p95 vs load", "Architecture"))
+        self._drawn: tuple[str, str] | None = None  # the diagram's DOT and its drawing
+        self._curve: tuple[Design, float, Estimate] | None = None  # to draw when shown
         self.widget = self._layout(w, rows)
         for control in self._controls():
             control.observe(self._changed, names="value")
+        self.views.observe(self._shown, names="selected_index")
         self.update()
 
     # -- building ------------------------------------------------------------------------
@@ -221,9 +237,7 @@ class Explorer:
                 sections.append((title, w.VBox(rows[kind])))
         controls = w.Accordion(children=[s for _, s in sections],
                                titles=tuple(t for t, _ in sections), selected_index=0)
-        views = w.Tab(children=[self.table, self.curve, self.diagram],
-                      titles=("Estimate", "p95 vs load", "Architecture"))
-        box = w.VBox([w.HTML(_CSS), controls, self.summary, views])
+        box = w.VBox([w.HTML(_CSS), controls, self.summary, self.views])
         box.add_class("designkit-explorer")
         return box
 
@@ -307,9 +321,24 @@ class Explorer:
             self.summary.value = self._summary_html()
             self.table.value = result._repr_html_()
             effective = replace(scenario, scale=1.0).apply(design)
-            self.curve.value = self._curve_html(effective, float(scenario.scale), result)
             self.diagram.value = self._diagram_html(effective, result)
+            self._curve = (effective, float(scenario.scale), result)
+            if self.views.selected_index == CURVE_TAB:
+                self._draw_curve()
+            else:
+                self.curve.value = _CURVE_LATER
             return result
+
+    def _shown(self, _change: Any = None) -> None:
+        """A tab was selected: the curve is drawn if it is the curve's and it is not yet."""
+        if self.views.selected_index == CURVE_TAB:
+            with self._lock:
+                self._draw_curve()
+
+    def _draw_curve(self) -> None:
+        if self._curve is not None:
+            self.curve.value = self._curve_html(*self._curve)
+            self._curve = None
 
     # -- debouncing ----------------------------------------------------------------------
 
@@ -432,15 +461,23 @@ class Explorer:
                    fontsize=plots.FONT - 1, frameon=False)
         return f"<div class='designkit-curve'>{_inline(plots.to_svg(fig))}</div>"
 
-    @staticmethod
-    def _diagram_html(design: Design, result: Estimate) -> str:
+    def _diagram_html(self, design: Design, result: Estimate) -> str:
+        """The architecture under ``result``: the last drawing with new numbers and
+        colours when only those changed (:func:`~designkit.render.relabel.relabelled`),
+        laid out by Graphviz again otherwise."""
         from designkit.render import graphviz_views
+        from designkit.render.relabel import relabelled
 
-        try:
-            svg = graphviz_views.to_svg(graphviz_views.architecture(design, result))
-        except MissingDependencyError as err:
-            return (f"<p class='designkit-note'>architecture diagram skipped: "
-                    f"{html.escape(str(err))}</p>")
+        graph = graphviz_views.architecture(design, result)
+        source = graph.source
+        svg = relabelled(*self._drawn, source) if self._drawn is not None else None
+        if svg is None:
+            try:
+                svg = graphviz_views.to_svg(graph)
+            except MissingDependencyError as err:
+                return (f"<p class='designkit-note'>architecture diagram skipped: "
+                        f"{html.escape(str(err))}</p>")
+        self._drawn = (source, svg)
         return f"<div class='designkit-diagram'>{_inline(svg)}</div>"
 
     # -- display -------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from designkit.errors import MissingDependencyError
 
 pytest.importorskip("ipywidgets", reason="the notebook extra is not installed")
 
-from designkit.widgets import Explorer, explore
+from designkit.widgets import CURVE_TAB, Explorer, explore
 
 CHECKOUT = "checkout-api POST /v1/orders"
 DASHBOARD = "dashboard-api GET /v1/dashboard"
@@ -87,6 +87,8 @@ def test_starts_as_designed(ex: Explorer, flash: dk.Design) -> None:
 def test_outputs_hold_the_numbers(ex: Explorer) -> None:
     assert _shown(_p95(ex, CHECKOUT)) in ex.summary.value
     assert ex.table.value == ex.estimate._repr_html_()
+    assert "drawn when this tab is shown" in ex.curve.value  # the estimate's tab is shown
+    ex.views.selected_index = CURVE_TAB
     assert "p95 vs load" in ex.curve.value and "explorer load (1×)" in ex.curve.value
     for svg in (ex.curve.value, ex.diagram.value):
         ET.fromstring(svg[svg.index("<svg"):svg.rindex("</svg>") + 6])  # parses as XML
@@ -129,9 +131,15 @@ def test_more_load_raises_p95_and_is_shown(ex: Explorer, flash: dk.Design) -> No
     assert _shown(_p95(ex, CHECKOUT)) in ex.summary.value
     assert "<b>1.5×</b> workload" in ex.summary.value
     assert "estimate of &#x27;flash-sale&#x27; at 1.5× workload" in ex.table.value
+    assert "drawn when this tab is shown" in ex.curve.value
+    ex.views.selected_index = CURVE_TAB  # drawn when shown
     assert "explorer load (1.5×)" in ex.curve.value
-    assert "at 1.5× workload" in ex.diagram.value
+    ex.scale.value = 1.25
+    ex.update()  # drawn at once while shown
+    assert "explorer load (1.25×)" in ex.curve.value
+    assert "at 1.25× workload" in ex.diagram.value
     assert dk.estimate(flash).scale == 1.0  # the user's design is untouched
+    ex.views.selected_index = 0
     ex.scale.value = 1.0
     ex.update()
     assert _p95(ex, CHECKOUT) == before[CHECKOUT].p95_ms

@@ -18,15 +18,17 @@ colours.
 from __future__ import annotations
 
 import html
+import math
 import re
 from collections import defaultdict
 
 __all__ = ["relabelled"]
 
-_NUMBER = re.compile(r"(?<![\w#])\d+(?:[.,]\d+)*")
+_NUMBER = re.compile(r"(?:&lt;|(?<![\w#]))\d+(?:[.,]\d+)*")
 """A number that is not part of a name (``svc-0``'s ``0`` is one; the ``401`` of the id
-``api_e401`` is not)."""
+``api_e401`` is not), with the ``<`` of ``<1%`` when it has one."""
 _HEX = re.compile(r"#[0-9a-fA-F]{6}\b")
+_QUOTED = re.compile(r'label="((?:[^"\\]|\\.)*)"')
 _WORDS = re.compile(r'(>)([^<>]*)(<)|(label=")((?:[^"\\]|\\.)*)(")')
 """What a DOT line shows as text: an HTML-like label's text between tags, a quoted label
 (its other numbers — ``BORDER="1"``, ``penwidth=2`` — are the layout's: kept as they are)."""
@@ -43,21 +45,23 @@ Key = tuple[str, ...]
 
 
 def relabelled(drawn_source: str, drawn_svg: str, source: str) -> str | None:
-    """``drawn_svg`` (Graphviz's drawing of ``drawn_source``) with the numbers and colours
+    r"""``drawn_svg`` (Graphviz's drawing of ``drawn_source``) with the numbers and colours
     of ``source``; ``None`` when they differ in more, or when the layout cannot hold them.
 
     Example:
-        >>> old = 'digraph {\\n\\ta [label="util 18%" fillcolor="#b7e1a8"]\\n}'
-        >>> new = 'digraph {\\n\\ta [label="util 75%" fillcolor="#ffd27a"]\\n}'
-        >>> svg = ('<g id="node1" class="node">\\n<title>a</title>\\n'
-        ...        '<polygon fill="#b7e1a8" points="1,2 3,4"/>\\n<text x="5">util 18%</text>\\n</g>')
+        >>> old = 'digraph {\n\ta [label="util 18%" fillcolor="#b7e1a8"]\n}'
+        >>> new = 'digraph {\n\ta [label="util 75%" fillcolor="#ffd27a"]\n}'
+        >>> svg = ('<g id="node1" class="node">\n<title>a</title>\n'
+        ...        '<polygon fill="#b7e1a8" points="0,0 100,0 100,-40 0,-40"/>\n'
+        ...        '<text text-anchor="start" x="10" y="-15" font-size="11.00">util 18%</text>'
+        ...        '\n</g>')
         >>> print(relabelled(old, svg, new))
         <g id="node1" class="node">
         <title>a</title>
-        <polygon fill="#ffd27a" points="1,2 3,4"/>
-        <text x="5">util 75%</text>
+        <polygon fill="#ffd27a" points="0,0 100,0 100,-40 0,-40"/>
+        <text text-anchor="middle" x="50" data-width="80.00" y="-15"><tspan font-size="11.00">util 75%</tspan></text>
         </g>
-        >>> relabelled(old, svg, new.replace("75%", "100%")) is None   # longer: lay out again
+        >>> relabelled(old, svg, new.replace("75%", "100,000%")) is None  # past the margin
         True
     """
     if "<a " in drawn_svg:  # links nest groups: not a drawing designkit makes
@@ -67,18 +71,16 @@ def relabelled(drawn_source: str, drawn_svg: str, source: str) -> str | None:
         return None
     if not changes:
         return drawn_svg
-    seen: dict[Key, int] = defaultdict(int)
     parts: list[str] = []
     done: set[Key] = set()
     at = 0
     for match in _GROUP.finditer(drawn_svg):
         kind, title = match.group(1), html.unescape(match.group(2))
-        base: Key = ((kind, *title.split("->", 1)) if kind == "edge" else (kind, title))
-        key = (*base, str(seen[base]))
-        seen[base] += 1
+        key: Key = ((kind, *title.split("->", 1), _label(match.group(0))) if kind == "edge"
+                    else (kind, title))
         parts.append(drawn_svg[at:match.start()])
         if key in changes:
-            changed = _applied(match.group(0), changes[key])
+            changed = _applied(match.group(0), changes[key], kind)
             if changed is None:
                 return None
             parts.append(changed)
@@ -88,66 +90,92 @@ def relabelled(drawn_source: str, drawn_svg: str, source: str) -> str | None:
         at = match.end()
     parts.append(drawn_svg[at:])
     if ("graph",) in changes:  # the graph's own label: outside every group
-        for k in range(0, len(parts), 2):
-            changed = _applied(parts[k], changes[("graph",)])
-            if changed is None:
-                return None
-            parts[k] = changed
+        outside = "\0".join(parts[0::2])
+        changed = _applied(outside, changes[("graph",)], "graph")
+        if changed is None or changed.count("\0") != outside.count("\0"):
+            return None
+        parts[0::2] = changed.split("\0")
         done.add(("graph",))
     return "".join(parts) if done == set(changes) else None
 
 
-def _changes(old: str, new: str) -> dict[Key, dict[str, str]] | None:
-    """Per drawn group, each of its numbers and colours to write instead; ``None`` when the
-    two sources differ in more than those, or a group's token must become two."""
+class _Change:
+    """What one drawn group (a node, an edge, a cluster, the graph) shows before and after:
+    its numbers in the order drawn, and its colours."""
+
+    def __init__(self) -> None:
+        self.numbers: list[str] = []
+        self.written: list[str] = []
+        self.colours: dict[str, str] = {}
+        self.changed = False
+
+
+def _changes(old: str, new: str) -> dict[Key, _Change] | None:
+    """Per drawn group whose numbers or colours changed, the change; ``None`` when the two
+    sources differ in more than those, or when one colour of a group must become two."""
     old_lines, new_lines = old.splitlines(), new.splitlines()
     if len(old_lines) != len(new_lines):
         return None
-    out: dict[Key, dict[str, str]] = {}
-    counts: dict[Key, int] = defaultdict(int)
+    out: dict[Key, _Change] = {}
     cluster: str | None = None
+    edges: set[Key] = set()
+    alike: set[Key] = set()  # two edges of one key: which is which is unknown
     for was, now in zip(old_lines, new_lines, strict=True):
-        (shape, before), (shape_now, after) = _marked(was), _marked(now)
-        if shape != shape_now:
+        key = _owner(was, cluster)
+        if key[0] == "edge":
+            (alike if key in edges else edges).add(key)
+        if was == now and key[0] in ("node", "edge"):  # one line each: unchanged
+            continue
+        before, after = _marked(was), _marked(now)
+        if before[0] != after[0]:
             return None
-        key = _owner(was, cluster, counts)
         if key[0] == "subgraph":
             cluster = key[1]
             continue
         if key[0] == "end":
             cluster = None
             continue
-        if was == now:
-            continue
         if key[0] == "defaults":
-            return None
-        pairs = out.setdefault(key, {})
-        for token, written in zip(before, after, strict=True):
-            if pairs.setdefault(token, written) != written:
+            if was != now:
                 return None
-    return out
+            continue
+        change = out.setdefault(key, _Change())
+        change.changed = change.changed or was != now
+        change.numbers += before[2]
+        change.written += after[2]
+        for colour, written in zip(before[1], after[1], strict=True):
+            if change.colours.setdefault(colour, written) != written:
+                return None
+    if alike & out.keys():
+        return None
+    return {key: change for key, change in out.items() if change.changed}
 
 
-def _marked(line: str) -> tuple[str, list[str]]:
-    """A DOT line with its colours and its shown numbers taken out, and those (colours
-    first, then numbers, each in order)."""
-    tokens: list[str] = []
+def _marked(line: str) -> tuple[str, list[str], list[str]]:
+    """A DOT line with its colours and its shown numbers taken out; those colours and
+    numbers, each in order."""
+    colours: list[str] = []
+    numbers: list[str] = []
 
-    def taken(match: re.Match[str]) -> str:
-        tokens.append(match.group(0))
+    def colour(match: re.Match[str]) -> str:
+        colours.append(match.group(0))
+        return "\0"
+
+    def number(match: re.Match[str]) -> str:
+        numbers.append(match.group(0))
         return "\0"
 
     def words(match: re.Match[str]) -> str:
         opening, text, closing = (match.group(1, 2, 3) if match.group(1) is not None
                                   else match.group(4, 5, 6))
-        return opening + _NUMBER.sub(taken, text) + closing
+        return opening + _NUMBER.sub(number, text) + closing
 
-    return _WORDS.sub(words, _HEX.sub(taken, line)), tokens
+    return _WORDS.sub(words, _HEX.sub(colour, line)), colours, numbers
 
 
-def _owner(line: str, cluster: str | None, counts: dict[Key, int]) -> Key:
-    """The drawn group a DOT line belongs to (an edge's key counts the edges between the
-    same two nodes, in order, as Graphviz draws them)."""
+def _owner(line: str, cluster: str | None) -> Key:
+    """The drawn group a DOT line belongs to: an edge by its two ends and its label (edges
+    between the same two nodes are told apart by what they show)."""
     if (found := _SUBGRAPH.match(line)) is not None:
         return ("subgraph", found.group(1))
     if line.strip() == "}":
@@ -155,31 +183,134 @@ def _owner(line: str, cluster: str | None, counts: dict[Key, int]) -> Key:
     if _DEFAULTS.match(line):
         return ("defaults",)
     if (found := _EDGE.match(line)) is not None:
-        base: Key = ("edge", found.group(1), found.group(2))
-        counts[base] += 1
-        return (*base, str(counts[base] - 1))
+        label = _QUOTED.search(line)
+        return ("edge", found.group(1), found.group(2),
+                html.unescape(label.group(1)) if label is not None else "")
     if (found := _NODE.match(line)) is not None:
-        return ("node", found.group(1), "0")
-    return ("cluster", cluster, "0") if cluster is not None else ("graph",)
+        return ("node", found.group(1))
+    return ("cluster", cluster) if cluster is not None else ("graph",)
 
 
-def _applied(segment: str, pairs: dict[str, str]) -> str | None:
-    """``segment`` with its texts' numbers and its colours replaced; ``None`` when a
-    number grows longer than the one drawn."""
-    longer = False
+def _label(group: str) -> str:
+    """The text an edge's group shows (its label)."""
+    return html.unescape("".join(text.group(2) for text in _TEXT_ELEMENT.finditer(group)))
 
-    def number(match: re.Match[str]) -> str:
-        nonlocal longer
-        before = match.group(0)
-        after = pairs.get(before, before)
-        longer = longer or len(after) > len(before)
-        return after
 
-    def text(match: re.Match[str]) -> str:
-        return ">" + _NUMBER.sub(number, match.group(1)) + "<"
+def _applied(segment: str, change: _Change, kind: str) -> str | None:
+    """``segment`` with its colours and its texts' numbers replaced; ``None`` when its
+    numbers are not the ones its DOT line shows, or a row of a node's label would no longer
+    fit in the node.
 
-    def colour(match: re.Match[str]) -> str:
-        return match.group(1) + pairs.get(match.group(2), match.group(2)) + match.group(3)
+    A row whose text changed is written again as one ``<text>`` of ``<tspan>`` pieces (the
+    browser places them one after the other, so a longer number cannot run into the next
+    piece): centred on the node for a node's row (which must still fit inside it, with
+    :data:`INSIDE` to spare; its width is kept in ``data-width``), from the row's first
+    piece otherwise (a cluster's or the graph's label is left-aligned)."""
+    colours = change.colours
+    segment = _COLOUR.sub(lambda m: m.group(1) + colours.get(m.group(2), m.group(2))
+                          + m.group(3), segment)
+    texts = list(_TEXT_ELEMENT.finditer(segment))
+    pieces = {text.start(): _pieces(text) for text in texts}
+    drawn = [token for text in texts for _, content in pieces[text.start()]
+             for token in _NUMBER.findall(content)]
+    if drawn != change.numbers:
+        return None
+    written = iter(change.written)
+    rows: dict[str, list[re.Match[str]]] = defaultdict(list)
+    for text in texts:
+        rows[_attribute(text.group(1), "y")].append(text)
+    box = _extent(segment) if kind == "node" else None
+    rewritten: dict[int, str] = {}  # where a text starts → what replaces it
+    for y, row in rows.items():
+        before = [piece for text in row for piece in pieces[text.start()]]
+        after = [_NUMBER.sub(lambda _: next(written), content) for _, content in before]
+        if after == [content for _, content in before]:
+            continue
+        first = row[0].group(1)
+        if kind == "edge" and len(before) == 1:  # an edge's label is centred already
+            rewritten[row[0].start()] = f"<text {first}>{after[0]}</text>"
+            continue
+        place = f'text-anchor="start" x="{_attribute(first, "x")}"'
+        if kind == "node":
+            width = _drawn_width(first, box) + sum(
+                _width(new, attributes) - _width(old, attributes)
+                for (attributes, old), new in zip(before, after, strict=True))
+            if box is None or width > box[1] - box[0] - INSIDE:
+                return None
+            place = (f'text-anchor="middle" x="{(box[0] + box[1]) / 2.0:g}" '
+                     f'data-width="{width:.2f}"')
+        spans = "".join(f"<tspan{_style(attributes)}>{new}</tspan>"
+                        for (attributes, _), new in zip(before, after, strict=True))
+        rewritten[row[0].start()] = f'<text {place} y="{y}">{spans}</text>'
+        rewritten.update((text.start(), "") for text in row[1:])
+    out, at = [], 0
+    for text in texts:
+        if text.start() in rewritten:
+            out += [segment[at:text.start()], rewritten[text.start()]]
+            at = text.end()
+    out.append(segment[at:])
+    return "".join(out)
 
-    out = _COLOUR.sub(colour, _TEXT.sub(text, segment))
-    return None if longer else out
+
+INSIDE = 8.0
+"""Points of a node's width its label's rows must leave free (a box3d's depth, 4 pt, and
+as much again between text and outline)."""
+
+
+def _pieces(text: re.Match[str]) -> list[tuple[str, str]]:
+    """A ``<text>``'s pieces, each its attributes and its content: itself (as Graphviz
+    draws), or its ``<tspan>`` pieces (a row written again here)."""
+    inner = text.group(2)
+    if "<tspan" not in inner:
+        return [(text.group(1), inner)]
+    return [(span.group(1), span.group(2)) for span in _SPAN.finditer(inner)]
+
+
+def _drawn_width(first: str, box: tuple[float, float] | None) -> float:
+    """A row's width as drawn: kept in ``data-width`` when written here; else twice the
+    distance from its first piece to the node's middle (Graphviz centres each row)."""
+    kept = _attribute(first, "data-width", "")
+    if kept:
+        return float(kept)
+    if box is None:
+        return math.inf
+    return box[1] - box[0] - 2.0 * (float(_attribute(first, "x")) - box[0])
+
+
+_TEXT_ELEMENT = re.compile(r"<text ([^>]*)>((?:[^<]+|<tspan[^>]*>[^<]*</tspan>)*)</text>")
+_SPAN = re.compile(r"<tspan([^>]*)>([^<]*)</tspan>")
+_ATTRIBUTE = re.compile(r'([\w:-]+)="([^"]*)"')
+_POINTS = re.compile(r'(?<![\w-])(?:points|d)="([^"]*)"')
+_COORDINATE = re.compile(r"(-?\d+(?:\.\d+)?),(-?\d+(?:\.\d+)?)")
+
+
+def _attribute(attributes: str, name: str, default: str = "0") -> str:
+    return dict(_ATTRIBUTE.findall(attributes)).get(name, default)
+
+
+def _style(attributes: str) -> str:
+    """A piece's own attributes less its place (the row places it), each after a space."""
+    return "".join(f' {k}="{v}"' for k, v in _ATTRIBUTE.findall(attributes)
+                   if k not in ("x", "y", "text-anchor", "data-width"))
+
+
+def _extent(segment: str) -> tuple[float, float] | None:
+    """The left and right of a node's shape (its first polygon or path), whose middle
+    its label's rows are centred on; ``None`` when it has none."""
+    found = _POINTS.search(segment)
+    if found is None:
+        return None
+    xs = [float(x) for x, _ in _COORDINATE.findall(found.group(1))]
+    return (min(xs), max(xs)) if xs else None
+
+
+_EMS = {".": 0.278, ",": 0.278, "<": 0.584}
+"""Helvetica's widths (in ems) of what a number holds other than digits (0.556 em)."""
+
+
+def _width(text: str, attributes: str) -> float:
+    """How wide the numbers of ``text`` are drawn, in points (the rest of a row is the same
+    before and after)."""
+    size = float(_attribute(attributes, "font-size") or 14.0)
+    return sum(_EMS.get(c, 0.556) * size
+               for token in _NUMBER.findall(text) for c in html.unescape(token))
