@@ -150,6 +150,7 @@ class Explorer:
         self.error: str | None = None
         self._lock = threading.RLock()
         self._pending: Any = None
+        self._sized: tuple[tuple[str, str, float], ...] | None = None
 
         from designkit.estimate.api import estimate
 
@@ -268,7 +269,37 @@ class Explorer:
         return out
 
     def _build(self) -> tuple[Design, Scenario]:
+        """The design under the controls (a copy: the last one while only the scenario's
+        controls moved) and the scenario."""
         from designkit.estimate.scenarios import Scenario
+
+        sizing = self._sizing()
+        if sizing == self._sized and self.design is not self.original:
+            copy = self.design  # only the scenario moved: the same copy (validated,
+        else:  # compiled and kept: docs/decisions.md, decision 66)
+            copy = self._resized()
+            self._sized = sizing
+        scenario = Scenario(
+            scale=float(self.scale.value),
+            cold_caches=tuple(n for n, box in self.cold.items() if box.value),
+            slow=({self.slow.value: float(self.slow_factor.value)}
+                  if self.slow.value and self.slow_factor.value != 1 else {}),
+            failing=({self.failing.value: float(self.failure_rate.value)}
+                     if self.failing.value else {}))
+        return copy, scenario
+
+    def _sizing(self) -> tuple[tuple[str, str, float], ...]:
+        """The sizing controls' values (what :meth:`_resized` writes into the copy)."""
+        return tuple((name, attr, float(slider.value))
+                     for attr, sliders in (("replicas", self.replicas),
+                                           ("workers", self.workers),
+                                           ("pool_size", self.pool_size),
+                                           ("cores", self.cores),
+                                           ("hit_ratio", self.hit_ratio))
+                     for name, slider in sliders.items())
+
+    def _resized(self) -> Design:
+        """A copy of the design with the sizing controls' values."""
         from designkit.flow.build import design_steps
         from designkit.model.components import Cache
         from designkit.model.steps import CacheStep
@@ -286,14 +317,7 @@ class Explorer:
                 for _, _, step in design_steps(copy):
                     if isinstance(step, CacheStep) and step.cache == name:
                         step.hit_ratio = ratio
-        scenario = Scenario(
-            scale=float(self.scale.value),
-            cold_caches=tuple(n for n, box in self.cold.items() if box.value),
-            slow=({self.slow.value: float(self.slow_factor.value)}
-                  if self.slow.value and self.slow_factor.value != 1 else {}),
-            failing=({self.failing.value: float(self.failure_rate.value)}
-                     if self.failing.value else {}))
-        return copy, scenario
+        return copy
 
     def update(self) -> Estimate:
         """Re-estimate now (a pending debounced update is dropped) and redraw the outputs.
@@ -307,8 +331,9 @@ class Explorer:
         """
         self._cancel()
         from designkit.estimate.api import estimate
+        from designkit.gcpause import gc_paused
 
-        with self._lock:
+        with self._lock, gc_paused():  # a copy of the design: many objects, none cyclic garbage
             try:
                 design, scenario = self._build()
                 result = estimate(design, scenario=scenario)
@@ -466,14 +491,18 @@ class Explorer:
         colours when only those changed (:func:`~designkit.render.relabel.relabelled`),
         laid out by Graphviz again otherwise."""
         from designkit.render import graphviz_views
-        from designkit.render.relabel import relabelled
+        from designkit.render.relabel import relabelled, roomy
 
-        graph = graphviz_views.architecture(design, result)
+        graph = graphviz_views.architecture(design, result, flow=result._flow)
         source = graph.source
         svg = relabelled(*self._drawn, source) if self._drawn is not None else None
-        if svg is None:
+        if svg is None:  # laid out with room after each number, then filled
             try:
-                svg = graphviz_views.to_svg(graph)
+                spaced = roomy(source)
+                svg = relabelled(spaced, graphviz_views.to_svg(graphviz_views.dot(spaced)),
+                                 source)
+                if svg is None:
+                    svg = graphviz_views.to_svg(graph)
             except MissingDependencyError as err:
                 return (f"<p class='designkit-note'>architecture diagram skipped: "
                         f"{html.escape(str(err))}</p>")

@@ -21,7 +21,7 @@ from designkit.estimate.latency import (
     forked_paths,
     success_latency,
 )
-from designkit.estimate.program import Program, compile_design
+from designkit.estimate.program import Limits, Program, compile_design
 from designkit.estimate.result import (
     Capacities,
     Capacity,
@@ -204,14 +204,25 @@ def capacities(program: Program, load: dict[str, float], total_scale: float,
         if not (lagging & loaded).any():
             return first, None
         return first, slowed_capacity(program.slowdown, load, total_scale, lagging)
+    key = tuple(load.items())
+    found = program.limits.get(key)
+    if found is None:  # searched once per program and workload: the scale only divides it
+        found = _limits(program, load, base)
+        program.keep_limits(key, found)
+    user, back = found
+    return (_capacity(program, *user, total_scale),
+            None if back is None else _capacity(program, *back, total_scale))
+
+
+def _limits(program: Program, load: dict[str, float], base: Trials | None) -> Limits:
+    """How far ``load`` can grow before a user-facing station saturates, and a background
+    one (``None`` when none is loaded); each with the station that saturates first."""
     base = base if base is not None else trials(program, load, [1.0])
     background = background_stations(program, load)
     if not (background & (base.utilization[:, 0] > 0)).any():
-        return _capacity(program, *max_scale(program, load, base=base), total_scale), None
-    user = max_scale(program, load, base=base, stations=~background)
-    back = max_scale(program, load, base=base, stations=background)
-    return (_capacity(program, *user, total_scale),
-            _capacity(program, *back, total_scale))
+        return max_scale(program, load, base=base), None
+    return (max_scale(program, load, base=base, stations=~background),
+            max_scale(program, load, base=base, stations=background))
 
 
 def slowed_capacity(slowdown: Slowdown, load: dict[str, float], total_scale: float,

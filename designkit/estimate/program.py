@@ -41,6 +41,10 @@ class Program:
         callees: Per endpoint, the endpoints it calls, once asked.
         by_component: Station indexes by component, once asked.
         traffic: The unit traffic of the last :data:`KEPT_WORKLOADS` workloads.
+        limits: How far each of those workloads can grow, and the station that saturates
+            first — for the user-facing stations and for the background ones (``None``
+            when none is loaded): the capacity search's answer, which the load scale does
+            not change (only what it is divided by).
         errors: Per endpoint, how often its requests fail and why, once asked.
         slowdown: The design's calibrated slowdowns, when this program is the design
             stretched for one load (:mod:`designkit.estimate.slowdown`): a capacity search
@@ -56,6 +60,8 @@ class Program:
     traffic: OrderedDict[tuple[tuple[str, float], ...], Flows] = field(
         default_factory=OrderedDict)
     slowdown: Slowdown | None = None
+    limits: OrderedDict[tuple[tuple[str, float], ...], Limits] = field(
+        default_factory=OrderedDict)
 
     @property
     def stations(self) -> tuple[Resource, ...]:
@@ -87,6 +93,19 @@ class Program:
         self.traffic[key] = flows
         while len(self.traffic) > KEPT_WORKLOADS:
             self.traffic.popitem(last=False)
+
+    def keep_limits(self, key: tuple[tuple[str, float], ...], limits: Limits) -> None:
+        """Keep the capacity search's answer for one workload (the oldest dropped beyond
+        :data:`KEPT_WORKLOADS`)."""
+        self.limits[key] = limits
+        while len(self.limits) > KEPT_WORKLOADS:
+            self.limits.popitem(last=False)
+
+
+Limit = tuple[float, "int | None"]
+"""How far a workload can grow (its scale) and the station that saturates first."""
+Limits = tuple[Limit, "Limit | None"]
+"""The user-facing stations' limit and the background ones' (``None``: none loaded)."""
 
 
 def compile_design(design: Design, days: float = 0.0,

@@ -415,18 +415,21 @@ class Design(Strict):
         appended, a dict entry added or removed) changes its dump, so the check runs again.
         """
         from designkit.model.digest import content_digest
-        from designkit.model.io import check_data
+        from designkit.model.io import _BUILT, check_data
 
         digest, data = content_digest(self)
         if digest is not None and self.__dict__.get(_PASSED) == digest:
             return []
         if data is None:
             data = self.model_dump(mode="json", round_trip=True)
-        problems = check_data(data)[1]
+        checked, problems = check_data(data)
         if problems or digest is None:
             self.__dict__.pop(_PASSED, None)
         else:
             self.__dict__[_PASSED] = digest
+            built = checked.__dict__.get(_BUILT) if checked is not None else None
+            if built is not None:  # the flow the checks built of the same content: an
+                keep(self, built)  # estimate starts from it (as after load)
         return problems
 
     def _passed(self) -> None:
@@ -437,6 +440,15 @@ class Design(Strict):
         digest, _ = content_digest(self)
         if digest is not None:
             self.__dict__[_PASSED] = digest
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Design:
+        """A deep copy that shares, rather than copies, the work kept from this design
+        (its flow: read only, and used by the copy only while it stays unchanged)."""
+        memo = {} if memo is None else memo
+        found = self.__dict__.get(_KEPT)
+        if isinstance(found, tuple):
+            memo[id(found[1])] = found[1]
+        return super().__deepcopy__(memo)
 
     def validate(self) -> Design:  # type: ignore[override]
         """Check the whole design; returns it, or raises :class:`DesignError` listing all

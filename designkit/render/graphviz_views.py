@@ -53,10 +53,11 @@ if TYPE_CHECKING:
 
     from designkit.assess.assessment import Assessment
     from designkit.estimate.result import Estimate
+    from designkit.flow.nodes import Flow
     from designkit.model.database import Table
     from designkit.model.design import Design
 
-__all__ = ["KIND_STYLES", "architecture", "data", "saga", "sequence", "to_svg"]
+__all__ = ["KIND_STYLES", "architecture", "data", "dot", "saga", "sequence", "to_svg"]
 
 # Utilization fills (the same thresholds as the estimate's own table).
 _GREEN = "#b7e1a8"
@@ -105,7 +106,8 @@ _FILLS = {"saturated": _RED, "warning": _AMBER, "idle": _IDLE, "ok": _GREEN}
 
 
 def architecture(design: Design, estimate: Estimate | None = None,
-                 assessment: Assessment | None = None) -> graphviz.Digraph:
+                 assessment: Assessment | None = None, flow: Flow | None = None
+                 ) -> graphviz.Digraph:
     """Components by kind, grouped by boundary and zone, with the calls between them.
 
     Args:
@@ -115,6 +117,7 @@ def architecture(design: Design, estimate: Estimate | None = None,
             without traffic) and labels each edge with calls per second.
         assessment: Badges each component with its failing findings (those whose subject
             is the component or a part of it).
+        flow: The design's flow, when the caller has it (else built here).
 
     Returns:
         The DOT graph (left to right), with a legend.
@@ -129,7 +132,7 @@ def architecture(design: Design, estimate: Estimate | None = None,
     title = f"{design.name} — architecture"
     if estimate is not None:
         title += f" at {estimate.scale:g}× workload"
-    view = architecture_view(design, estimate)
+    view = architecture_view(design, estimate, flow)
     graph = _new_graph(design.name, title, "LR",
                        below=_architecture_legend(design, view, assessment))
     graph.attr(ranksep="1.1", nodesep="0.5")
@@ -518,7 +521,17 @@ _INSTALL = ("Graphviz's `dot` program is not installed: apt install graphviz | "
             "brew install graphviz | conda install -c conda-forge graphviz")
 
 
-def to_svg(graph: graphviz.Digraph) -> str:
+def dot(source: str) -> graphviz.Source:
+    """DOT text as a graph :func:`to_svg` draws.
+
+    Example:
+        >>> "<svg" in to_svg(dot("digraph { a -> b }"))
+        True
+    """
+    return _graphviz().Source(source)
+
+
+def to_svg(graph: graphviz.Digraph | graphviz.Source) -> str:
     """Draw ``graph`` with ``dot`` (run once) as a self-contained SVG document.
 
     The DOCTYPE (a link to the W3C DTD) is dropped; the views set no URLs or images, so the

@@ -17,21 +17,23 @@ colours.
 
 from __future__ import annotations
 
+import functools
 import html
 import math
 import re
 from collections import defaultdict
+from collections.abc import Callable
 
-__all__ = ["relabelled"]
+__all__ = ["relabelled", "roomy"]
 
 _NUMBER = re.compile(r"(?:&lt;|(?<![\w#]))\d+(?:[.,]\d+)*")
 """A number that is not part of a name (``svc-0``'s ``0`` is one; the ``401`` of the id
 ``api_e401`` is not), with the ``<`` of ``<1%`` when it has one."""
 _HEX = re.compile(r"#[0-9a-fA-F]{6}\b")
 _QUOTED = re.compile(r'label="((?:[^"\\]|\\.)*)"')
-_WORDS = re.compile(r'(>)([^<>]*)(<)|(label=")((?:[^"\\]|\\.)*)(")')
-"""What a DOT line shows as text: an HTML-like label's text between tags, a quoted label
-(its other numbers — ``BORDER="1"``, ``penwidth=2`` — are the layout's: kept as they are)."""
+_LABEL = re.compile(r'label=(?:"((?:[^"\\]|\\.)*)"|<)')
+_BETWEEN_TAGS = re.compile(r">([^<>]*)<")
+_BRACKET = re.compile(r"[<>]")
 _NODE = re.compile(r"\s*(\w+) \[")
 _EDGE = re.compile(r"\s*(\w+) -> (\w+)")
 _SUBGRAPH = re.compile(r"\s*subgraph (\w+) \{")
@@ -151,7 +153,8 @@ def _changes(old: str, new: str) -> dict[Key, _Change] | None:
     return {key: change for key, change in out.items() if change.changed}
 
 
-def _marked(line: str) -> tuple[str, list[str], list[str]]:
+@functools.lru_cache(maxsize=8192)  # a slider's next move reads this move's lines again
+def _marked(line: str) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
     """A DOT line with its colours and its shown numbers taken out; those colours and
     numbers, each in order."""
     colours: list[str] = []
@@ -165,12 +168,35 @@ def _marked(line: str) -> tuple[str, list[str], list[str]]:
         numbers.append(match.group(0))
         return "\0"
 
-    def words(match: re.Match[str]) -> str:
-        opening, text, closing = (match.group(1, 2, 3) if match.group(1) is not None
-                                  else match.group(4, 5, 6))
-        return opening + _NUMBER.sub(number, text) + closing
+    shape = _in_words(_HEX.sub(colour, line), lambda text: _NUMBER.sub(number, text))
+    return shape.replace(ROOM, ""), tuple(colours), tuple(numbers)
 
-    return _WORDS.sub(words, _HEX.sub(colour, line)), colours, numbers
+
+def _in_words(line: str, change: Callable[[str], str]) -> str:
+    """``line`` with ``change`` applied to what it shows as text: a quoted label, or an
+    HTML-like label's text between its tags (its other numbers — ``BORDER="1"``,
+    ``penwidth=2`` — are the layout's: left as they are)."""
+    out, at = [], 0
+    for found in _LABEL.finditer(line):
+        if found.start() < at:
+            continue
+        out.append(line[at:found.start()])
+        if found.group(1) is not None:  # label="..."
+            out.append(f'label="{change(found.group(1))}"')
+            at = found.end()
+            continue
+        depth, end = 1, len(line)  # label=<...>: to its matching ">"
+        for bracket in _BRACKET.finditer(line, found.end()):
+            depth += 1 if bracket.group(0) == "<" else -1
+            if not depth:
+                end = bracket.end()
+                break
+        html_label = line[found.end():end]
+        out.append("label=<" + _BETWEEN_TAGS.sub(
+            lambda m: ">" + change(m.group(1)) + "<", html_label))
+        at = end
+    out.append(line[at:])
+    return "".join(out)
 
 
 def _owner(line: str, cluster: str | None) -> Key:
@@ -223,7 +249,8 @@ def _applied(segment: str, change: _Change, kind: str) -> str | None:
     rewritten: dict[int, str] = {}  # where a text starts → what replaces it
     for y, row in rows.items():
         before = [piece for text in row for piece in pieces[text.start()]]
-        after = [_NUMBER.sub(lambda _: next(written), content) for _, content in before]
+        after = [_NUMBER.sub(lambda _: next(written), content).replace(ROOM, "")
+                 for _, content in before]
         if after == [content for _, content in before]:
             continue
         first = row[0].group(1)
@@ -309,8 +336,26 @@ _EMS = {".": 0.278, ",": 0.278, "<": 0.584}
 
 
 def _width(text: str, attributes: str) -> float:
-    """How wide the numbers of ``text`` are drawn, in points (the rest of a row is the same
-    before and after)."""
+    """How wide the numbers of ``text`` and the room left after them are drawn, in points
+    (the rest of a row is the same before and after)."""
     size = float(_attribute(attributes, "font-size") or 14.0)
-    return sum(_EMS.get(c, 0.556) * size
-               for token in _NUMBER.findall(text) for c in html.unescape(token))
+    return size * (sum(_EMS.get(c, 0.556) for token in _NUMBER.findall(text)
+                       for c in html.unescape(token)) + 0.556 * text.count(ROOM))
+
+
+ROOM = "\u2007"
+"""A figure space (as wide as a digit): :func:`roomy` leaves two after each number."""
+
+
+def roomy(source: str) -> str:
+    """DOT text with room for longer numbers: two figure spaces after each number shown.
+    Laid out by Graphviz and filled by :func:`relabelled` with the numbers themselves,
+    each row of a node's label can later take numbers two digits longer without a new
+    layout.
+
+    Example:
+        >>> roomy('a [label="util 18% · 387/s" penwidth=2]')
+        'a [label="util 18\u2007\u2007% · 387\u2007\u2007/s" penwidth=2]'
+    """
+    return "\n".join(_in_words(line, lambda text: _NUMBER.sub(
+        lambda m: m.group(0) + ROOM * 2, text)) for line in source.split("\n"))
