@@ -5,8 +5,9 @@ The explorer never edits the design it is given: every change re-estimates a *co
 (:attr:`Explorer.scenario`), and redraws the estimate table and the architecture coloured
 by utilization — the last drawing with new numbers and colours when only those changed,
 laid out again otherwise (:mod:`designkit.render.relabel`) — and the p95-vs-load curve
-when its tab is shown (it costs most of an update: docs/decisions.md, decision 66). Slider moves are debounced (``delay`` seconds after
-the last one); :meth:`Explorer.update` applies them at once, which is what tests call.
+when its tab is shown (it costs most of an update: docs/decisions.md, decision 66). Slider
+moves are debounced (``delay`` seconds after the last one); :meth:`Explorer.update` applies
+them at once, which is what tests call.
 
 ipywidgets and IPython are imported only when an explorer is built, so ``import designkit``
 stays light; without them :class:`~designkit.errors.MissingDependencyError` says how to get

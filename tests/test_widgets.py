@@ -363,3 +363,43 @@ def test_the_summary_shows_each_endpoint_slo(flash: dk.Design) -> None:
     assert slo["order-query-api GET /v1/orders/{id}"] == "met"
     assert slo["order-projector POST /v1/order-events"] == ""  # a handler: no latency SLO
 
+
+
+def test_a_move_writes_its_numbers_into_the_drawn_diagram(monkeypatch: pytest.MonkeyPatch,
+                                                          flash: dk.Design) -> None:
+    """A load or sizing move changes the diagram's numbers and fills, not its layout:
+    Graphviz is not run again, and what the diagram shows is what a new drawing shows."""
+    from designkit.render import graphviz_views
+
+    ex = explore(flash, delay=0)
+    layout = re.findall(r'(?<![\w-])points="([^"]*)"', ex.diagram.value)
+
+    def no_layout(_graph: object) -> str:
+        raise AssertionError("laid out again")
+
+    monkeypatch.setattr(graphviz_views, "to_svg", no_layout)
+    ex.scale.value = 1.25
+    ex.replicas["order-projector"].value = 9
+    monkeypatch.undo()
+    assert re.findall(r'(?<![\w-])points="([^"]*)"', ex.diagram.value) == layout
+    effective = ex.scenario.apply(ex.design)
+    fresh = graphviz_views.to_svg(graphviz_views.architecture(effective, ex.estimate))
+    shown = ET.fromstring(ex.diagram.value[ex.diagram.value.index("<svg"):
+                                           ex.diagram.value.rindex("</svg>") + 6])
+    words = "".join(e.text or "" for e in shown.iter() if e.tag.endswith(("text", "tspan")))
+    drawn = "".join(e.text or "" for e in ET.fromstring(fresh).iter()
+                    if e.tag.endswith(("text", "tspan")))
+    assert re.sub(r"\s+", " ", words) == re.sub(r"\s+", " ", drawn)
+    assert "at 1.25× workload" in words and "service · 9 × 4 workers" in words
+
+
+def test_a_load_move_keeps_the_resized_copy(flash: dk.Design) -> None:
+    ex = explore(flash, delay=0)
+    ex.replicas["checkout-api"].value = 10
+    resized = ex.design
+    ex.scale.value = 1.4
+    assert ex.design is resized and ex.estimate.scale == 1.4
+    ex.replicas["checkout-api"].value = 12
+    assert ex.design is not resized
+    assert ex.design.components["checkout-api"].replicas == 12  # type: ignore[union-attr]
+    assert flash.components["checkout-api"].replicas == 20  # type: ignore[union-attr]

@@ -407,15 +407,17 @@ def _endpoints(solution: Solution) -> LazyTable[EndpointEstimate]:
             return Composed(latency.p50, latency.p95, latency.p99, _cells(latency.dist),
                             None if ok is None else Successes(ok.mean, ok.p50, ok.p95, ok.p99))
 
-        rps, known = rates[i] * 1000.0, {"error_ratio": errors.ratio,
-                                           "errors": errors.to_dict(), "lag_ms": lag}
+        rps = rates[i] * 1000.0
         if moments.infinite or forked_paths(program)[i]:  # the mean needs the distribution
             latency = endpoint_latency(solution, i)
             done = compose(latency)
             return EndpointEstimate(rps, latency.mean, done.p50_ms, done.p95_ms, done.p99_ms,
                                     latency.saturated, done.dist, success=done.success,
-                                    **known)
-        return EndpointEstimate.composing(rps, moments.mean, False, compose, **known)
+                                    error_ratio=errors.ratio, errors=errors.to_dict(),
+                                    lag_ms=lag)
+        return EndpointEstimate.composing(rps, moments.mean, False, compose,
+                                          error_ratio=errors.ratio, errors=errors.to_dict(),
+                                          lag_ms=lag)
 
     return LazyTable([str(ep.ref) for ep, rate in zip(program.endpoints, rates, strict=True)
                       if rate > 0], make, "endpoint",

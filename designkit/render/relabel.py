@@ -57,13 +57,14 @@ def relabelled(drawn_source: str, drawn_svg: str, source: str) -> str | None:
         ...        '<polygon fill="#b7e1a8" points="0,0 100,0 100,-40 0,-40"/>\n'
         ...        '<text text-anchor="start" x="10" y="-15" font-size="11.00">util 18%</text>'
         ...        '\n</g>')
-        >>> print(relabelled(old, svg, new))
-        <g id="node1" class="node">
-        <title>a</title>
+        >>> found = relabelled(old, svg, new)
+        >>> print(found[found.index("<polygon"):found.index("</g>")].replace("><", ">\n<"))
         <polygon fill="#ffd27a" points="0,0 100,0 100,-40 0,-40"/>
-        <text text-anchor="middle" x="50" data-width="80.00" y="-15"><tspan font-size="11.00">util 75%</tspan></text>
-        </g>
-        >>> relabelled(old, svg, new.replace("75%", "100,000%")) is None  # past the margin
+        <text text-anchor="middle" x="50" data-width="80.00" y="-15">
+        <tspan font-size="11.00">util 75%</tspan>
+        </text>
+        <BLANKLINE>
+        >>> relabelled(old, svg, new.replace("75%", "100,000%")) is None  # past its margin
         True
     """
     if "<a " in drawn_svg:  # links nest groups: not a drawing designkit makes
@@ -307,12 +308,13 @@ def _drawn_width(first: str, box: tuple[float, float] | None) -> float:
 _TEXT_ELEMENT = re.compile(r"<text ([^>]*)>((?:[^<]+|<tspan[^>]*>[^<]*</tspan>)*)</text>")
 _SPAN = re.compile(r"<tspan([^>]*)>([^<]*)</tspan>")
 _ATTRIBUTE = re.compile(r'([\w:-]+)="([^"]*)"')
-_POINTS = re.compile(r'(?<![\w-])(?:points|d)="([^"]*)"')
+_SHAPE = re.compile(r"<(polygon|path|ellipse)\b([^>]*)>")
 _COORDINATE = re.compile(r"(-?\d+(?:\.\d+)?),(-?\d+(?:\.\d+)?)")
 
 
 def _attribute(attributes: str, name: str, default: str = "0") -> str:
-    return dict(_ATTRIBUTE.findall(attributes)).get(name, default)
+    found: dict[str, str] = dict(_ATTRIBUTE.findall(attributes))
+    return found.get(name, default)
 
 
 def _style(attributes: str) -> str:
@@ -322,12 +324,17 @@ def _style(attributes: str) -> str:
 
 
 def _extent(segment: str) -> tuple[float, float] | None:
-    """The left and right of a node's shape (its first polygon or path), whose middle
-    its label's rows are centred on; ``None`` when it has none."""
-    found = _POINTS.search(segment)
+    """The left and right of a node's shape (its first polygon, path or ellipse), whose
+    middle its label's rows are centred on; ``None`` when it has none."""
+    found = _SHAPE.search(segment)
     if found is None:
         return None
-    xs = [float(x) for x, _ in _COORDINATE.findall(found.group(1))]
+    kind, attributes = found.groups()
+    if kind == "ellipse":
+        centre, radius = (float(_attribute(attributes, name)) for name in ("cx", "rx"))
+        return centre - radius, centre + radius
+    xs = [float(x) for x, _ in _COORDINATE.findall(
+        _attribute(attributes, "points" if kind == "polygon" else "d", ""))]
     return (min(xs), max(xs)) if xs else None
 
 

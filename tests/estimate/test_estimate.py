@@ -389,3 +389,72 @@ def test_the_p95_curve_is_an_estimate_at_each_load(name: str) -> None:
             assert values[i] == pytest.approx(e.p95_ms if e is not None else math.inf,
                                               rel=1e-12), (key, scale)
     assert any(math.isinf(v) for values in curve.values() for v in values)
+
+
+def test_the_mean_and_rate_need_no_composing() -> None:
+    """An endpoint's rate, mean and errors are known without composing its distribution
+    (a 1,000-step chain read to its mean); its percentiles are composed when first read —
+    the same numbers as an endpoint composed at once, equal, printed and pickled alike."""
+    import pickle
+
+    from designkit.estimate import latency
+
+    design = dk.template("payments-saga")
+    composed = 0
+    real = latency.endpoint_latency
+
+    def counting(*args: object, **kwargs: object) -> latency.Latency:
+        nonlocal composed
+        composed += 1
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    with pytest.MonkeyPatch.context() as patch:
+        from designkit.estimate import api
+
+        patch.setattr(api, "endpoint_latency", counting)
+        lazy = dk.estimate(design)
+        means = {k: (e.rps, e.mean_ms, e.error_ratio) for k, e in lazy.endpoints.items()}
+        assert composed == 0
+        p95s = {k: e.p95_ms for k, e in lazy.endpoints.items()}
+        assert composed == len(p95s)
+    eager = dk.estimate(design).endpoints.fill()  # every entry composed, callees first
+    for key, endpoint in eager.items():
+        assert (endpoint.rps, endpoint.mean_ms, endpoint.error_ratio) == means[key]
+        assert endpoint.p95_ms == p95s[key]
+        assert endpoint == lazy.endpoints[key] and repr(endpoint) == repr(lazy.endpoints[key])
+        fresh = dk.estimate(design).endpoints[key]
+        assert pickle.loads(pickle.dumps(fresh)) == endpoint
+        assert fresh.mean_ms == pytest.approx(fresh.dist.mean(), rel=0.05)  # type: ignore[union-attr]
+
+
+def test_the_capacity_is_searched_once_per_design_and_workload() -> None:
+    """The capacity search's answer does not depend on the load scale (only what it is
+    divided by): another scale reads it again; another workload searches again."""
+    from designkit.estimate import api
+
+    design = single_station(workers=1, cpu_ms=10, rps=50)
+    assert dk.estimate(design).max_scale == pytest.approx(2.0, rel=1e-3)  # 100 rps / 50
+    program = next(p for p in api.PROGRAMS.programs() if "api GET /x" in p.index)
+    assert len(program.limits) == 1
+    assert dk.estimate(design, scale=4).max_scale == dk.estimate(design).max_scale / 4
+    assert len(program.limits) == 1
+    other = dk.estimate(design, workload={"api GET /x": 25})
+    assert other.max_scale == pytest.approx(4.0, rel=1e-3) and len(program.limits) == 2
+
+
+def test_a_deep_copy_shares_the_flow_kept_for_its_design() -> None:
+    import copy
+
+    from designkit.model.design import kept
+
+    design = dk.load(dk.dump(dk.template("flash-sale")))  # load keeps the checks' flow
+    flow = kept(design)
+    assert flow is not None
+    twin = copy.deepcopy(design)
+    assert kept(twin) is flow
+    twin.components["checkout-api"].replicas = 3  # type: ignore[union-attr]
+    twin.validate()  # changed: checked again, and the checks' own flow kept
+    assert kept(twin) is not None and kept(twin) is not flow
+    assert kept(twin).resources[0].copies == 3  # type: ignore[attr-defined]
+    assert dk.estimate(twin).components["checkout-api"].utilization > \
+        dk.estimate(design).components["checkout-api"].utilization
