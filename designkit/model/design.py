@@ -428,8 +428,9 @@ class Design(Strict):
         else:
             self.__dict__[_PASSED] = digest
             built = checked.__dict__.get(_BUILT) if checked is not None else None
-            if built is not None:  # the flow the checks built of the same content: an
-                keep(self, built)  # estimate starts from it (as after load)
+            if built is not None and checked is not None and (
+                    dict(checked.uncertain) == dict(self.uncertain)):  # the flow the checks
+                keep(self, built)  # built of the same content: an estimate starts from it
         return problems
 
     def _passed(self) -> None:

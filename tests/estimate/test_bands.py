@@ -141,6 +141,23 @@ def test_hit_ratio_band_is_the_closed_form() -> None:
                                rtol=1e-3)
 
 
+def test_a_design_edited_and_checked_again_keeps_its_ranges() -> None:
+    """An edit checks the design again in place (the checks read a copy of its dump);
+    what the estimate starts from must still hold its ranges."""
+    d = dk.load({"designkit": 1, "name": "cached", "components": {
+        "c": {"kind": "cache", "hit_ratio": {"low": 0.6, "high": 0.9}, "service_ms": 0.5},
+        "db": {"kind": "database", "cores": 1, "pool_size": 100},
+        "api": {"kind": "service", "workers": 200, "io": "async", "endpoints": {"GET /x": {
+            "steps": [{"cache": "c", "on_miss": [{"call": "db", "service_ms": 20}]}]}}}},
+        "workload": {"api GET /x": 60}})
+    d.components["db"].cores = 2  # type: ignore[union-attr]
+    bands = dk.estimate(d, samples=50, seed=2).bands
+    assert bands is not None
+    hit = bands.inputs["components.c.hit_ratio"]
+    np.testing.assert_allclose(bands.utilization["db"].values, (1 - hit) * 60 * 0.020 / 2,
+                               rtol=1e-9)
+
+
 def test_same_seed_same_bands_and_other_seed_other_draws() -> None:
     d = made_uncertain(FAMILIES["cache"](random.Random("cache-2")))
     a = dk.estimate(d, samples=20, seed=4).bands
