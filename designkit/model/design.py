@@ -415,22 +415,18 @@ class Design(Strict):
         appended, a dict entry added or removed) changes its dump, so the check runs again.
         """
         from designkit.model.digest import content_digest
-        from designkit.model.io import _BUILT, check_data
+        from designkit.model.io import check_data
 
         digest, data = content_digest(self)
         if digest is not None and self.__dict__.get(_PASSED) == digest:
             return []
         if data is None:
             data = self.model_dump(mode="json", round_trip=True)
-        checked, problems = check_data(data)
+        problems = check_data(data)[1]
         if problems or digest is None:
             self.__dict__.pop(_PASSED, None)
         else:
             self.__dict__[_PASSED] = digest
-            built = checked.__dict__.get(_BUILT) if checked is not None else None
-            if built is not None and checked is not None and (
-                    dict(checked.uncertain) == dict(self.uncertain)):  # the flow the checks
-                keep(self, built)  # built of the same content: an estimate starts from it
         return problems
 
     def _passed(self) -> None:
@@ -443,13 +439,16 @@ class Design(Strict):
             self.__dict__[_PASSED] = digest
 
     def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Design:
-        """A deep copy that shares, rather than copies, the work kept from this design
-        (its flow: read only, and used by the copy only while it stays unchanged)."""
+        """A deep copy without the work kept from this design (its flow names this
+        design's parts; copying it would cost more than building the copy's own when it
+        is asked for)."""
         memo = {} if memo is None else memo
         found = self.__dict__.get(_KEPT)
-        if isinstance(found, tuple):
-            memo[id(found[1])] = found[1]
-        return super().__deepcopy__(memo)
+        if found is not None:
+            memo[id(found)] = None
+        copy = super().__deepcopy__(memo)
+        copy.__dict__.pop(_KEPT, None)
+        return copy
 
     def validate(self) -> Design:  # type: ignore[override]
         """Check the whole design; returns it, or raises :class:`DesignError` listing all
