@@ -415,18 +415,21 @@ class Design(Strict):
         appended, a dict entry added or removed) changes its dump, so the check runs again.
         """
         from designkit.model.digest import content_digest
-        from designkit.model.io import check_data
+        from designkit.model.io import _BUILT, check_data
 
         digest, data = content_digest(self)
         if digest is not None and self.__dict__.get(_PASSED) == digest:
             return []
         if data is None:
             data = self.model_dump(mode="json", round_trip=True)
-        problems = check_data(data)[1]
+        problems = check_data(data, source=self)[1]
+        built = self.__dict__.pop(_BUILT, None)  # the flow the checks built of this design
         if problems or digest is None:
             self.__dict__.pop(_PASSED, None)
         else:
             self.__dict__[_PASSED] = digest
+            if built is not None:
+                keep(self, built)  # an estimate starts from it (as after ``dk.load``)
         return problems
 
     def _passed(self) -> None:

@@ -221,11 +221,13 @@ def _looks_like_path(text: str) -> bool:
 
 # -- validating --------------------------------------------------------------------------
 
-def check_data(data: Any) -> tuple[Design | None, list[Problem]]:
+def check_data(data: Any, source: Design | None = None) -> tuple[Design | None, list[Problem]]:
     """Validate parsed design data: structure, version, then every reference.
 
     When some parts are invalid, the others are still checked for broken references, so
-    one run reports every problem it can.
+    one run reports every problem it can. ``source``: the design ``data`` is the dump of
+    (:meth:`Design.validate`): its references are checked on it, so that the flow built
+    for that is its own (its sites name its endpoints and steps) and can be kept for it.
 
     Returns:
         ``(design, [])`` when valid, else ``(None, problems)``.
@@ -260,7 +262,7 @@ def check_data(data: Any) -> tuple[Design | None, list[Problem]]:
             problems = problems_from(err, data, Design)
             partial, broken = _valid_parts(data)
             return None, problems + _references(partial, known=broken)
-        problems = _references(design)
+        problems = _references(design if source is None else source)
     return (None, problems) if problems else (design, [])
 
 

@@ -461,3 +461,27 @@ def test_a_deep_copy_leaves_the_flow_kept_for_its_design() -> None:
 
 
 CHECKOUT_ORDER = "checkout-api POST /v1/orders"
+
+
+def test_a_design_checked_in_place_keeps_its_own_flow(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The checks build the design's flow on the design itself (its sites name its own
+    endpoints: the rules read them by identity) and keep it, so the estimate that follows
+    does not build it again."""
+    from designkit.flow import build as flow_build
+    from designkit.model.design import kept
+
+    design = dk.Design(name="own-flow")
+    design.service("api", workers=4).endpoint("GET /x", cpu_ms=10).call("db", service_ms=1)
+    design.database("db", cores=8)
+    design.set_load("api GET /x", 50)
+    design.validate()
+    flow = kept(design)
+    assert flow is not None
+    ref, endpoint = next(iter(design.endpoints()))
+    assert flow.sites_of(ref)[0].endpoint is endpoint  # type: ignore[attr-defined]
+
+    def no_build(*_args: object, **_kwargs: object) -> object:
+        raise AssertionError("built again")
+
+    monkeypatch.setattr(flow_build, "build", no_build)
+    assert dk.estimate(design).bottleneck_station == "api workers"

@@ -146,9 +146,9 @@ def full_checks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     calls: list[int] = []
     real = io.check_data
 
-    def counted(data: object) -> object:
+    def counted(data: object, source: object = None) -> object:
         calls.append(1)
-        return real(data)
+        return real(data, source)  # type: ignore[arg-type]
 
     monkeypatch.setattr(io, "check_data", counted)
     return calls
