@@ -181,16 +181,19 @@ def _shaped(value: Any) -> bool:
 
 
 def _any_shaped(data: Any) -> bool:
-    """Whether some mapping in ``data`` has the keys of a range (one pass, no copies)."""
-    stack = [data]
+    """Whether some mapping in ``data`` has the keys of a range (one pass, no copies) —
+    other than a time's own shape (``service_ms: {p50, p95}``: see :func:`_is_time`)."""
+    stack: list[tuple[Any, Any]] = [(None, data)]
     while stack:
-        value = stack.pop()
+        key, value = stack.pop()
         if isinstance(value, dict):
-            if len(value) <= 3 and not _KEYS.isdisjoint(value):
+            if len(value) <= 3 and not _KEYS.isdisjoint(value) and not (
+                    isinstance(key, str) and key.endswith("_ms")
+                    and "low" not in value and "high" not in value):
                 return True
-            stack.extend(v for v in value.values() if isinstance(v, dict | list))
+            stack.extend((k, v) for k, v in value.items() if isinstance(v, dict | list))
         elif isinstance(value, list):
-            stack.extend(v for v in value if isinstance(v, dict | list))
+            stack.extend((None, v) for v in value if isinstance(v, dict | list))
     return False
 
 
