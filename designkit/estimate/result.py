@@ -214,7 +214,7 @@ class EndpointEstimate:
         composed = compose()
         for key, value in zip(Composed._fields, composed, strict=True):
             object.__setattr__(self, key, value)
-        del self.__dict__["_compose"]
+        self.__dict__.pop("_compose", None)
         return getattr(composed, name)
 
     def __reduce__(self) -> tuple[Any, ...]:

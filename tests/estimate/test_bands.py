@@ -124,14 +124,19 @@ def test_bands_of_an_mm1_rate_are_the_closed_form() -> None:
     assert bands.max_scale.p50 == pytest.approx(float(np.median(100 / rate)), rel=1e-3)
 
 
-def test_hit_ratio_band_is_the_closed_form() -> None:
-    """A cache in front of one database server: its load is (1 − hit) × rate × time."""
-    d = dk.load({"designkit": 1, "name": "cached", "components": {
+def _cached() -> dk.Design:
+    """A cache (hit ratio 0.6–0.9) in front of one database server, 60 requests/s."""
+    return dk.load({"designkit": 1, "name": "cached", "components": {
         "c": {"kind": "cache", "hit_ratio": {"low": 0.6, "high": 0.9}, "service_ms": 0.5},
         "db": {"kind": "database", "cores": 1, "pool_size": 100},
         "api": {"kind": "service", "workers": 200, "io": "async", "endpoints": {"GET /x": {
             "steps": [{"cache": "c", "on_miss": [{"call": "db", "service_ms": 20}]}]}}}},
         "workload": {"api GET /x": 60}})
+
+
+def test_hit_ratio_band_is_the_closed_form() -> None:
+    """A cache in front of one database server: its load is (1 − hit) × rate × time."""
+    d = _cached()
     bands = dk.estimate(d, samples=200, seed=2).bands
     assert bands is not None
     hit = bands.inputs["components.c.hit_ratio"]
@@ -142,14 +147,9 @@ def test_hit_ratio_band_is_the_closed_form() -> None:
 
 
 def test_a_design_edited_and_checked_again_keeps_its_ranges() -> None:
-    """An edit checks the design again in place (the checks read a copy of its dump);
-    what the estimate starts from must still hold its ranges."""
-    d = dk.load({"designkit": 1, "name": "cached", "components": {
-        "c": {"kind": "cache", "hit_ratio": {"low": 0.6, "high": 0.9}, "service_ms": 0.5},
-        "db": {"kind": "database", "cores": 1, "pool_size": 100},
-        "api": {"kind": "service", "workers": 200, "io": "async", "endpoints": {"GET /x": {
-            "steps": [{"cache": "c", "on_miss": [{"call": "db", "service_ms": 20}]}]}}}},
-        "workload": {"api GET /x": 60}})
+    """An edit checks the design again in place; the flow the estimate starts from must
+    still hold its ranges."""
+    d = _cached()
     d.components["db"].cores = 2  # type: ignore[union-attr]
     bands = dk.estimate(d, samples=50, seed=2).bands
     assert bands is not None
