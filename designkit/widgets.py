@@ -87,7 +87,8 @@ def explore(design: Design, delay: float = 0.3) -> Explorer:
     """Sliders and scenario toggles on a copy of ``design``, with live numbers and views.
 
     Args:
-        design: The design to explore (never modified).
+        design: The design to explore (never modified; the explorer works on a copy made
+            now, so later changes to ``design`` need a new explorer).
         delay: Seconds to wait after the last change before re-estimating (debounce);
             ``0`` re-estimates on every change.
 
@@ -144,6 +145,7 @@ class Explorer:
         w = _widgets()
         design.validate()
         self.original = design
+        self._pristine = design.model_copy(deep=True)  # what the sliders resize
         self.delay = delay
         self.design: Design = design
         self.scenario: Scenario
@@ -191,6 +193,7 @@ class Explorer:
                 rows["cache"].append(self._row(w, name, self.hit_ratio[name], self.cold[name]))
         others = [n for n, c in design.components.items() if c.kind != "service"]
         externals = [n for n, c in design.components.items() if c.kind == "external"]
+        self._externals = externals
         self.slow = w.Dropdown(options=[("none", ""), *((n, n) for n in others)], value="",
                                description="slow", style=_WIDE, layout=w.Layout(width="340px"))
         self.slow_factor = w.FloatSlider(value=3.0, min=1.0, max=10.0, step=0.5,
@@ -254,7 +257,7 @@ class Explorer:
     def changes(self) -> list[str]:
         """What differs from the design, e.g. ``['checkout-api replicas 20→10']``."""
         out = []
-        for name, c in self.original.components.items():
+        for name, c in self._pristine.components.items():
             for attr, sliders in (("replicas", self.replicas), ("workers", self.workers),
                                   ("pool_size", self.pool_size), ("cores", self.cores),
                                   ("hit_ratio", self.hit_ratio)):
@@ -300,13 +303,22 @@ class Explorer:
                      for name, slider in sliders.items())
 
     def _resized(self) -> Design:
-        """A copy of the design with the sizing controls' values."""
+        """A copy of the design (as it was when the explorer was built, and checked then)
+        with the sizing controls' values.
+
+        The copy is recorded as checked: every value is set through pydantic's checked
+        assignment (a count ≥ 1, a ratio in [0, 1]) and no check of a whole design reads
+        these numbers (references, loops and names do not change), so checking the copy
+        in full again could find nothing; compiling it still builds and checks its flow.
+        """
+        import pickle
+
         from designkit.flow.build import design_steps
         from designkit.model.components import Cache
         from designkit.model.steps import CacheStep
 
-        copy = self.original.model_copy(deep=True)
-        for name, component in copy.components.items():
+        copy: Design = pickle.loads(pickle.dumps(self._pristine, protocol=5))  # a deep
+        for name, component in copy.components.items():  # copy, at half deepcopy's cost
             for attr, sliders in (("replicas", self.replicas), ("workers", self.workers),
                                   ("pool_size", self.pool_size), ("cores", self.cores)):
                 if name in sliders and sliders[name].value != getattr(component, attr):
@@ -318,6 +330,7 @@ class Explorer:
                 for _, _, step in design_steps(copy):
                     if isinstance(step, CacheStep) and step.cache == name:
                         step.hit_ratio = ratio
+        copy._passed()
         return copy
 
     def update(self) -> Estimate:
@@ -449,8 +462,9 @@ class Explorer:
 
     def _externals_html(self) -> str:
         parts = []
-        for name, component in self.estimate.components.items():
-            if component.kind != "external":
+        for name in self._externals:  # only theirs made (a component's estimate is lazy)
+            component = self.estimate.components.get(name)
+            if component is None:
                 continue
             storms = [r for r in self.estimate.retry_storms if r.target == name]
             note = f"{name}: {component.arrival_rps:,.1f} attempts/s"

@@ -403,3 +403,22 @@ def test_a_load_move_keeps_the_resized_copy(flash: dk.Design) -> None:
     assert ex.design is not resized
     assert ex.design.components["checkout-api"].replicas == 12  # type: ignore[union-attr]
     assert flash.components["checkout-api"].replicas == 20  # type: ignore[union-attr]
+
+
+def test_sizing_moves_resize_a_copy_taken_when_built(flash: dk.Design) -> None:
+    """The explorer resizes a copy of the design as it was when built (later edits of
+    the design need a new explorer); each resized copy is recorded as checked, and a full
+    check of it finds nothing indeed."""
+    from designkit.model.design import passed_digest
+    from designkit.model.digest import content_digest
+    from designkit.model.io import check_data
+
+    design = flash.model_copy(deep=True)
+    ex = explore(design, delay=0)
+    design.components["checkout-api"].workers = 1  # type: ignore[union-attr]
+    ex.replicas["checkout-api"].value = 12
+    resized = ex.design.components["checkout-api"]
+    assert resized.replicas == 12 and resized.workers == 64  # type: ignore[union-attr]
+    assert ex.changes() == ["checkout-api replicas 20→12"]
+    assert passed_digest(ex.design) == content_digest(ex.design)[0]
+    assert check_data(ex.design.model_dump(mode="json", round_trip=True))[1] == []

@@ -41,10 +41,12 @@ def max_scale(program: Program, workload: dict[str, float], rel_tol: float = 1e-
     """
     if stations is not None and not stations.any():
         return math.inf, None
-    cap = _max_scale(program, workload, rel_tol, base, stations)
+    ahead: dict[float, Trials] = {}
+    cap = _max_scale(program, workload, rel_tol, base, stations, ahead)
     if math.isinf(cap):
         return cap, None
-    near = trials(program, workload, [(1 - rel_tol) * cap if cap > 0 else 1e-9])
+    at = (1 - rel_tol) * cap if cap > 0 else 1e-9
+    near = ahead[at] if at in ahead else trials(program, workload, [at])
     busy = near.utilization[:, 0] if stations is None else np.where(
         stations, near.utilization[:, 0], -1.0)
     return cap, int(np.argmax(busy))
@@ -69,12 +71,15 @@ class _Probe(NamedTuple):
 
 
 def _max_scale(program: Program, workload: dict[str, float], rel_tol: float,
-               base: Trials | None, stations: NDArray[np.bool_] | None) -> float:
+               base: Trials | None, stations: NDArray[np.bool_] | None,
+               ahead: dict[float, Trials] | None = None) -> float:
     """The search: from the load at scale 1, the first bound (exact when a plain station
     gives first); then the scale where the load reaches 1, interpolated between the
     highest unsaturated and lowest saturated trials (or extrapolated from the last two
     unsaturated ones), each trial placed just short of the estimate so that the next one
-    closes the bracket — bisection whenever the estimate is not inside it."""
+    closes the bracket — bisection whenever the estimate is not inside it. ``ahead``: where
+    trials solved beside the first bound are put, by scale (the bottleneck is read at
+    ``(1 − rel_tol)`` of the bound when the bound holds)."""
     if not any(v > 0 for v in workload.values()):
         return math.inf
 
@@ -98,9 +103,14 @@ def _max_scale(program: Program, workload: dict[str, float], rel_tol: float,
         hi = 1.0 / below[0].load  # loads grow at least in proportion with the scale
         if not math.isfinite(hi):  # a load too small for its inverse to fit a double
             return math.inf
-        # The bound is exact when holding times do not grow with the load: try it first.
-        first = probe(hi * (1 - 1e-9))
+        # The bound is exact when holding times do not grow with the load: try it first,
+        # with the load just below it where the bottleneck is read if it holds (one pass)
+        edge = hi * (1 - 1e-9)
+        both = trials(program, workload, [edge, (1 - rel_tol) * edge])
+        first = _probe(only(both.column(0)))
         if not first.saturated:
+            if ahead is not None:
+                ahead[(1 - rel_tol) * edge] = both.column(1)
             return first.scale
         above = first
     bounded = False  # hi is a bound from an unsaturated trial, not a saturated one

@@ -8,6 +8,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,6 +60,48 @@ def graphviz_package() -> Any:
     return graphviz
 
 
+@functools.cache
+def _digraph() -> Any:
+    """The graphviz package's ``Digraph`` quoting each name and value once per text: a
+    200-component architecture quotes some 7,000 attribute values, most of them the same
+    few colours, fonts and styles (the DOT text is the package's own, character for
+    character)."""
+    from graphviz import _tools, quoting
+
+    quote = functools.lru_cache(maxsize=16384, typed=True)(quoting.quote)
+
+    def quote_edge(identifier: str) -> str:
+        node, _, rest = identifier.partition(":")
+        parts = [quote(node)]
+        if rest:
+            port, _, compass = rest.partition(":")
+            parts.append(quote(port))
+            if compass:
+                parts.append(compass)
+        return ":".join(parts)
+
+    def a_list(label: str | None = None, kwargs: Any = None, attributes: Any = None) -> str:
+        result = [f"label={quote(label)}"] if label is not None else []
+        for given in (kwargs, attributes):
+            if given:
+                items = _tools.mapping_items(given) if hasattr(given, "items") else given
+                result += [f"{quote(k)}={quote(v)}" for k, v in items if v is not None]
+        return " ".join(result)
+
+    def attr_list(label: str | None = None, kwargs: Any = None,
+                  attributes: Any = None) -> str:
+        content = a_list(label, kwargs, attributes)
+        return f" [{content}]" if content else ""
+
+    class Digraph(graphviz_package().Digraph):  # type: ignore[misc]
+        _quote = staticmethod(quote)
+        _quote_edge = staticmethod(quote_edge)
+        _a_list = staticmethod(a_list)
+        _attr_list = staticmethod(attr_list)
+
+    return Digraph
+
+
 def text(value: object) -> str:
     """Text for an HTML-like label; newlines become line breaks.
 
@@ -91,7 +134,7 @@ def new_graph(name: str, title: str, rankdir: str, subtitle: str = "", below: st
               ) -> Any:
     """A graph with the shared fonts and a title: ``subtitle`` is HTML drawn small under
     it, ``below`` further HTML table rows (``<TR>…</TR>``: a legend)."""
-    graph = graphviz_package().Digraph(name=node_id(name))
+    graph = _digraph()(name=node_id(name))
     rows = f'<TR><TD ALIGN="LEFT"><B>{text(title)}</B></TD></TR>'
     if subtitle:
         rows += f'<TR><TD ALIGN="LEFT">{small(subtitle)}</TD></TR>'

@@ -464,3 +464,23 @@ def test_graphviz_is_imported_lazily() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_the_quoting_digraph_writes_the_packages_own_text(monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    """Diagrams are built on a ``Digraph`` that quotes each text once: the DOT must be the
+    graphviz package's own, character for character (hostile names included)."""
+    import graphviz
+
+    from designkit.render import graphviz_style
+
+    design = dk.template("flash-sale")
+    hostile = dk.Design(name=HOSTILE)
+    hostile.service(HOSTILE).endpoint("GET /a").call("node", service_ms=1)
+    hostile.database("node")
+    drawn = [architecture(d, dk.estimate(d)).source for d in (design,)]
+    drawn += [architecture(hostile).source, data(design).source]
+    monkeypatch.setattr(graphviz_style, "_digraph", lambda: graphviz.Digraph)
+    plain = [architecture(d, dk.estimate(d)).source for d in (design,)]
+    plain += [architecture(hostile).source, data(design).source]
+    assert drawn == plain
