@@ -6,13 +6,15 @@ rates, replicas) and the fills, not its structure: when the new DOT text differs
 one drawn only in numbers and ``#rrggbb`` colours, each node's, edge's and cluster's SVG
 group gets the new ones in place (:func:`relabelled`).
 
-It declines (``None``: lay the graph out again) whenever reusing the layout could draw
-something wrong: a line of DOT that differs in more than numbers and colours (a new node, a
-row added to a label — the bottleneck's note —, an edge greyed out by a different style); a
-number written longer than the one drawn (its text would run into the next); one drawn
-number or colour of a node that must become two different ones; a group the SVG does not
-have. Coordinates are never touched: only text between tags and ``fill``/``stroke``
-colours.
+A row of text that changed is written again as one ``<text>`` of ``<tspan>`` pieces, so
+that a longer number pushes what follows it rather than running into it; a node's rows stay
+centred on the node. It declines (``None``: lay the graph out again) whenever reusing the
+layout could draw something wrong: a line of DOT that differs in more than numbers and
+colours (a new node, a row added to a label — the bottleneck's note —, an edge greyed out by
+a different style); a node's row that would no longer fit inside it; a drawing that does
+not show the numbers its DOT says; two alike edges between the same nodes; one colour of a
+group that must become two. Coordinates are never touched: only text between tags and
+``fill``/``stroke`` colours. :func:`roomy` gives a layout room for numbers to grow.
 """
 
 from __future__ import annotations
@@ -40,7 +42,6 @@ _SUBGRAPH = re.compile(r"\s*subgraph (\w+) \{")
 _DEFAULTS = re.compile(r"\s*(?:node|edge|graph) \[")
 _GROUP = re.compile(r'<g id="(?:node|edge|clust)\d+" class="(node|edge|cluster)">\s*'
                     r"<title>(.*?)</title>.*?</g>", re.DOTALL)
-_TEXT = re.compile(r">([^<]+)<")
 _COLOUR = re.compile(r'((?:fill|stroke)=")(#[0-9a-fA-F]{6})(")')
 
 Key = tuple[str, ...]
@@ -242,7 +243,9 @@ def _applied(segment: str, change: _Change, kind: str) -> str | None:
              for token in _NUMBER.findall(content)]
     if drawn != change.numbers:
         return None
-    written = iter(change.written)
+    written = iter(change.written)  # in the order drawn
+    news = {text.start(): [_NUMBER.sub(lambda _: next(written), content).replace(ROOM, "")
+                           for _, content in pieces[text.start()]] for text in texts}
     rows: dict[str, list[re.Match[str]]] = defaultdict(list)
     for text in texts:
         rows[_attribute(text.group(1), "y")].append(text)
@@ -250,8 +253,7 @@ def _applied(segment: str, change: _Change, kind: str) -> str | None:
     rewritten: dict[int, str] = {}  # where a text starts → what replaces it
     for y, row in rows.items():
         before = [piece for text in row for piece in pieces[text.start()]]
-        after = [_NUMBER.sub(lambda _: next(written), content).replace(ROOM, "")
-                 for _, content in before]
+        after = [new for text in row for new in news[text.start()]]
         if after == [content for _, content in before]:
             continue
         first = row[0].group(1)
