@@ -272,3 +272,22 @@ def test_a_byte_order_mark_is_not_part_of_the_design(tmp_path: object) -> None:
         path = Path(str(tmp_path)) / name
         path.write_text('\ufeff{"designkit": 1, "name": "bom"}', encoding="utf-8")
         assert dk.load(path).name == "bom"
+
+
+def test_the_quick_key_scan_finds_what_the_full_search_finds() -> None:
+    """The quick pass scans keys for control characters and spaces at their edges in
+    cheap steps; it must agree with the one regular expression it stands for on every
+    kind of whitespace Python knows, at every place."""
+    import random
+    import sys
+
+    from designkit.model.inputs import _EDGE_OR_CONTROL, _edge_or_control
+
+    spaces = [chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace()]
+    alphabet = ["a", "é", "\ue000", *spaces, "\x7f", "\x85"]
+    draw = random.Random(7)
+    texts = ["", " ", "a b", "\ue000", *spaces]
+    texts += ["".join(draw.choice(alphabet) for _ in range(draw.randint(1, 6)))
+              for _ in range(20_000)]
+    assert [_edge_or_control(t) for t in texts] == \
+        [bool(_EDGE_OR_CONTROL.search(t)) for t in texts]
