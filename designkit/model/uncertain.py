@@ -183,17 +183,24 @@ def _shaped(value: Any) -> bool:
 def _any_shaped(data: Any) -> bool:
     """Whether some mapping in ``data`` has the keys of a range (one pass, no copies) —
     other than a time's own shape (``service_ms: {p50, p95}``: see :func:`_is_time`)."""
+    if not isinstance(data, dict | list):
+        return False
     stack: list[tuple[Any, Any]] = [(None, data)]
+    pop, push, containers = stack.pop, stack.append, (dict, list)
     while stack:
-        key, value = stack.pop()
+        key, value = pop()
         if isinstance(value, dict):
             if len(value) <= 3 and not _KEYS.isdisjoint(value) and not (
                     isinstance(key, str) and key.endswith("_ms")
                     and "low" not in value and "high" not in value):
                 return True
-            stack.extend((k, v) for k, v in value.items() if isinstance(v, dict | list))
-        elif isinstance(value, list):
-            stack.extend((None, v) for v in value if isinstance(v, dict | list))
+            for inner_key, inner in value.items():
+                if isinstance(inner, containers):
+                    push((inner_key, inner))
+        else:  # a list (only containers are pushed)
+            for inner in value:
+                if isinstance(inner, containers):
+                    push((None, inner))
     return False
 
 
