@@ -109,8 +109,9 @@ def _suspect(data: Any) -> bool:
                 stack.append((item, depth + 1))
             elif kind is float_ and not isfinite(item):
                 return True
-    texts = [key if type(key) is str else str(key) for key in keys]
-    if len(texts) != sum(type(key) is str for key in keys) and _colliding(data):
+    other = [key for key in keys if type(key) is not str]
+    texts = [key if type(key) is str else str(key) for key in keys] if other else keys
+    if other and _colliding(data):
         return True  # two keys of one mapping are one once read (200 and "200")
     name = data.get("name") if isinstance(data, dict) else None
     text = "\ue000".join([*texts, name if isinstance(name, str) else ""])
