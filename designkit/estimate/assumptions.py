@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from designkit.flow.build import build
-from designkit.flow.plan import Plan, plan_query
+from designkit.flow.plan import Plan, Planner
 from designkit.model.database import DEFAULT_POOL_SIZE, Database
 from designkit.model.engines import GENERIC, POOL, RELIED_ON, engine_default, setting
 from designkit.model.problems import format_path
@@ -107,7 +107,7 @@ _Planned = tuple[str, str, Query, Plan]
 def _planned(design: Design, days: float, flow: Flow) -> Iterator[_Planned]:
     """Every query timed by its plan (no ``service_ms`` of its own), planned once per
     statement."""
-    plans: dict[tuple[str, str], Plan] = {}
+    planners: dict[str, Planner] = {}  # one per database: a statement is planned once
     for site in flow.sites:
         step = site.step
         if not isinstance(step, CallStep) or step.query is None or step.service_ms is not None:
@@ -115,10 +115,10 @@ def _planned(design: Design, days: float, flow: Flow) -> Iterator[_Planned]:
         database = design.components.get(step.call)
         if not isinstance(database, Database) or step.query.table not in database.tables:
             continue
-        key = (step.call, step.query.model_dump_json())  # the same statement, planned once
-        if key not in plans:
-            plans[key] = plan_query(database, step.query, days)
-        yield step.call, site.subject, step.query, plans[key]
+        planner = planners.get(step.call)
+        if planner is None:
+            planner = planners[step.call] = Planner(database)
+        yield step.call, site.subject, step.query, planner.plan(step.query, days)
 
 
 def _rows_assumed(planned: list[_Planned]) -> Iterator[Assumption]:
