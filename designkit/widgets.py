@@ -153,7 +153,10 @@ class Explorer:
         self.error: str | None = None
         self._lock = threading.RLock()
         self._pending: Any = None
-        self._sized: tuple[tuple[str, str, float], ...] | None = None
+        # the copy last estimated, its sizing and content digest (reused while both hold),
+        # and the one being made (it becomes the last once its estimate succeeds)
+        self._made: tuple[Design, tuple[tuple[str, str, float], ...], bytes | None] | None = None
+        self._making: tuple[Design, tuple[tuple[str, str, float], ...], bytes | None] | None = None
 
         from designkit.estimate.api import estimate
 
@@ -273,16 +276,20 @@ class Explorer:
         return out
 
     def _build(self) -> tuple[Design, Scenario]:
-        """The design under the controls (a copy: the last one while only the scenario's
-        controls moved) and the scenario."""
+        """The design under the controls (a copy: the last one estimated, while only the
+        scenario's controls moved and nobody edited it) and the scenario."""
         from designkit.estimate.scenarios import Scenario
+        from designkit.model.design import passed_digest
+        from designkit.model.digest import content_digest
 
         sizing = self._sizing()
-        if sizing == self._sized and self.design is not self.original:
-            copy = self.design  # only the scenario moved: the same copy (validated,
-        else:  # compiled and kept: docs/decisions.md, decision 66)
+        made = self._made
+        if made is not None and made[0] is self.design and made[1] == sizing and \
+                content_digest(made[0])[0] == made[2]:
+            copy = self.design  # only the scenario moved, and the copy is as made: the
+        else:  # same copy (validated, compiled and kept: docs/decisions.md, decision 66)
             copy = self._resized()
-            self._sized = sizing
+            self._making = (copy, sizing, passed_digest(copy))
         scenario = Scenario(
             scale=float(self.scale.value),
             cold_caches=tuple(n for n, box in self.cold.items() if box.value),
@@ -357,6 +364,8 @@ class Explorer:
                 raise
             self.design, self.scenario, self.estimate, self.error = (design, scenario,
                                                                       result, None)
+            if self._making is not None and self._making[0] is design:
+                self._made, self._making = self._making, None
             self.summary.value = self._summary_html()
             self.table.value = result._repr_html_()
             effective = replace(scenario, scale=1.0).apply(design)

@@ -422,3 +422,23 @@ def test_sizing_moves_resize_a_copy_taken_when_built(flash: dk.Design) -> None:
     assert ex.changes() == ["checkout-api replicas 20→12"]
     assert passed_digest(ex.design) == content_digest(ex.design)[0]
     assert check_data(ex.design.model_dump(mode="json", round_trip=True))[1] == []
+
+
+def test_a_failed_update_leaves_no_stale_copy_behind(flash: dk.Design) -> None:
+    """A sizing move estimated together with a bad scenario fails; fixing the scenario
+    alone must estimate the sizes the sliders show, not the last copy that worked."""
+    ex = explore(flash, delay=60)
+    ex.workers["checkout-api"].value = 2
+    ex.slow.value = "orders-db"
+    ex.slow_factor.min = 0.0
+    ex.slow_factor.value = 0.0
+    with pytest.raises(dk.DesignError):
+        ex.update()
+    ex.slow_factor.value = 2.0
+    ex.update()
+    assert ex.design.components["checkout-api"].workers == 2  # type: ignore[union-attr]
+    ex.design.components["checkout-api"].replicas = 1  # type: ignore[union-attr]
+    ex.scale.value = 1.1  # an edit of the explorer's copy is not kept: made again
+    ex.update()
+    assert ex.design.components["checkout-api"].replicas == 20  # type: ignore[union-attr]
+    ex.close()

@@ -210,6 +210,8 @@ class EndpointEstimate:
         # only reached for a field not set yet: one composed when first read
         compose = self.__dict__.get("_compose") if name in Composed._fields else None
         if compose is None:
+            if name in self.__dict__:  # composed on another thread meanwhile
+                return self.__dict__[name]
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
         composed = compose()
         for key, value in zip(Composed._fields, composed, strict=True):

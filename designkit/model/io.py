@@ -30,7 +30,7 @@ from designkit.model.components import Component
 from designkit.model.design import FORMAT_VERSION, Design, keep
 from designkit.model.inputs import input_problems
 from designkit.model.parsing import EXPONENT_FLOAT, parse_text, yaml12_resolvers
-from designkit.model.problems import problems_from
+from designkit.model.problems import format_path, problems_from
 from designkit.model.saga import Saga
 
 __all__ = ["check_data", "checked_flow", "dump", "load", "load_once", "parse_text", "save",
@@ -262,8 +262,68 @@ def check_data(data: Any, source: Design | None = None) -> tuple[Design | None, 
             problems = problems_from(err, data, Design)
             partial, broken = _valid_parts(data)
             return None, problems + _references(partial, known=broken)
-        problems = _references(design if source is None else source)
+        problems = _references(design) if source is None else _own_references(source, design)
     return (None, problems) if problems else (design, [])
+
+
+def _own_references(source: Design, checked: Design) -> list[Problem]:
+    """The references of ``source``, checked on itself (so that the flow built is its own:
+    its sites name its endpoints and steps), or on ``checked`` — the parse of its dump —
+    when ``source`` holds parts put in place without being read (a dict appended to a list
+    of steps: only the parse of its dump has them as steps)."""
+    try:
+        return _references(source)
+    except (AttributeError, TypeError, KeyError, ValueError, AssertionError):
+        source.__dict__.pop(_BUILT, None)
+        return _raw_parts(source) or _references(checked)
+
+
+def _raw_parts(design: Design) -> list[Problem]:
+    """Where ``design`` holds plain data in place of a part (a mapping appended to a list
+    of steps, set as an endpoint): its dump reads the same, so only the design itself shows
+    it — and the estimator reads the design itself.
+
+    Example:
+        >>> import designkit as dk
+        >>> d = dk.Design(name="x")
+        >>> d.service("api").endpoint("GET /a").steps.append({"call": "db"})
+        >>> [str(p) for p in _raw_parts(d)][0].split(":")[0]
+        'components.api.endpoints."GET /a".steps[0]'
+    """
+    from pydantic import BaseModel
+
+    found: list[Problem] = []
+
+    def visit(model: BaseModel, path: tuple[str | int, ...]) -> None:
+        for name, field in type(model).model_fields.items():
+            value = getattr(model, name, None)
+            parts = _holds_parts(field.annotation)
+            items = (value.items() if isinstance(value, dict)
+                     else enumerate(value) if isinstance(value, list)
+                     else [(None, value)])
+            for key, item in items:
+                where = (*path, name) if key is None else (*path, name, key)
+                if isinstance(item, BaseModel):
+                    visit(item, where)
+                elif parts and isinstance(item, dict):
+                    found.append(Problem(format_path(where), "plain data put here in place "
+                                         "of a part is not read: add it with the builder "
+                                         "(e.g. endpoint.call(...)), as a model, or load the "
+                                         "design from its text (dk.load)"))
+
+    visit(design, ())
+    return found
+
+
+def _holds_parts(annotation: Any) -> bool:
+    """Whether a field's type holds designkit parts (models), at any depth."""
+    from typing import get_args
+
+    from pydantic import BaseModel
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return True
+    return any(_holds_parts(arg) for arg in get_args(annotation))
 
 
 _BUILT = "_designkit_built"

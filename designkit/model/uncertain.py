@@ -185,6 +185,7 @@ def _any_shaped(data: Any) -> bool:
     other than a time's own shape (``service_ms: {p50, p95}``: see :func:`_is_time`)."""
     if not isinstance(data, dict | list):
         return False
+    workload = data.get("workload") if isinstance(data, dict) else None
     stack: list[tuple[Any, Any]] = [(None, data)]
     pop, push, containers = stack.pop, stack.append, (dict, list)
     while stack:
@@ -194,9 +195,10 @@ def _any_shaped(data: Any) -> bool:
                     isinstance(key, str) and key.endswith("_ms")
                     and "low" not in value and "high" not in value):
                 return True
+            rates = value is workload  # its keys are endpoints (``api GET /x_ms``), not times
             for inner_key, inner in value.items():
                 if isinstance(inner, containers):
-                    push((inner_key, inner))
+                    push((None if rates else inner_key, inner))
         else:  # a list (only containers are pushed)
             for inner in value:
                 if isinstance(inner, containers):

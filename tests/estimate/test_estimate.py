@@ -485,3 +485,29 @@ def test_a_design_checked_in_place_keeps_its_own_flow(monkeypatch: pytest.Monkey
 
     monkeypatch.setattr(flow_build, "build", no_build)
     assert dk.estimate(design).bottleneck_station == "api workers"
+
+
+def test_a_lazy_endpoint_composed_on_another_thread_meanwhile_reads_its_fields() -> None:
+    """Python asks ``__getattr__`` only when a field is missing; another thread may set it
+    in between: what it set is read, not an error."""
+    from designkit.estimate.result import EndpointEstimate
+
+    endpoint = dk.estimate(dk.template("flash-sale")).endpoints[CHECKOUT_ORDER]
+    p99 = endpoint.p99_ms  # composed (as by the other thread)
+    assert EndpointEstimate.__getattr__(endpoint, "p99_ms") == p99
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        EndpointEstimate.__getattr__(endpoint, "nothing")
+
+
+@pytest.mark.filterwarnings("ignore:Pydantic serializer warnings")
+def test_plain_data_put_in_place_of_a_step_is_a_located_problem() -> None:
+    """A mapping appended to a list of steps reads as a step in the design's dump, but the
+    estimator reads the design itself: a located problem, never a traceback."""
+    design = dk.Design(name="raw")
+    endpoint = design.service("api").endpoint("GET /a")
+    design.database("db")
+    endpoint.steps.append({"call": "db", "service_ms": 2})  # type: ignore[arg-type]
+    design.set_load("api GET /a", 10)
+    assert [p.path for p in design.problems()] == ['components.api.endpoints."GET /a".steps[0]']
+    with pytest.raises(dk.DesignError, match=r"steps\[0\]: plain data put here"):
+        dk.estimate(design)

@@ -20,3 +20,14 @@ def test_a_times_own_shape_is_not_taken_for_a_range() -> None:
         ("components", "api", "endpoints", "GET /a", "cpu_ms")]
     listed = {"components": {"c": {"kind": "cache", "tags_ms": [{"p50": 1, "p95": 2}]}}}
     assert extract(listed)[2]  # not a time (an item of a list): a range where none is
+
+
+def test_a_workload_rate_of_an_endpoint_named_like_a_time_may_be_uncertain() -> None:
+    """Workload keys are endpoints: ``api GET /stats_ms`` is a rate, not a time."""
+    import designkit as dk
+
+    design = dk.load({"designkit": 1, "name": "x", "components": {"api": {
+        "kind": "service", "endpoints": {"GET /stats_ms": {"cpu_ms": 1}}}},
+        "workload": {"api GET /stats_ms": {"p50": 10, "p95": 30}}})
+    assert list(design.uncertain) == ['workload."api GET /stats_ms"']
+    assert design.rates() == {"api GET /stats_ms": 10.0}
