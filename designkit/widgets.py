@@ -122,7 +122,8 @@ class Explorer:
     A hit-ratio slider moved away from the cache's own ratio sets it on the cache *and* on
     every step reading that cache (steps may state their own ratio).
 
-    Derived state, refreshed by :meth:`update`: :attr:`design` (the modified copy),
+    Derived state, refreshed by :meth:`update`: :attr:`design` (the modified copy: an
+    edit of it is not kept — the next update makes it again from the controls),
     :attr:`scenario`, :attr:`estimate`; outputs (ipywidgets ``HTML``): :attr:`summary`
     (p95 per endpoint, bottleneck, what changed), :attr:`table` (the estimate),
     :attr:`curve` (p95 vs load, SVG, drawn when its tab of :attr:`views` is selected) and
