@@ -427,8 +427,7 @@ class _Run:
         g_open, g_now = open_wait[:, go], now_wait[:, go]
         exponential = self.exponential_waits(rows)[:, gc]
         after = bounded_waits_columns(residence, g_visits, g_demands, g_open, exponential)
-        for j, col in enumerate(gc.tolist()):
-            self.move_holds(h, col, g_now[:, j], after[:, j])
+        self.move_holds_columns(h, gc, g_now, after)
         vi, vj = np.nonzero(g_visits > 0)
         if len(vi):
             self.set_waits(rows[vi], gc[vj], after[vi, vj], self.p_wait[rows[vi], gc[vj]])
@@ -466,6 +465,41 @@ class _Run:
         self.mean[slots, col] = np.maximum(self.mean[slots, col] + moved, 0.0)
         self.var[slots, col] = np.maximum(self.var[slots, col] + spread_moved, 0.0)
         self.stale[col] |= not patch.exact
+
+    def move_holds_columns(self, h: int, cols: NDArray[np.int64], before: Floats,
+                           after: Floats) -> None:
+        """:meth:`move_holds` of columns ``cols`` (``before``, ``after``: the group's
+        stations × those columns): one product of the group's counts for them all, unless
+        the counts read an uncertain number (then they differ per sample: one by one)."""
+        base = self.flows.patches[h] if self.flows.patches is not None else None
+        if base is None or (self.samples is not None and base.valued):
+            for j, col in enumerate(cols.tolist()):
+                self.move_holds(h, col, before[:, j], after[:, j])
+            return
+        rows, slots = base.members, base.slots[:, None]
+        p_wait = self.p_wait[rows][:, cols]
+        spread = np.where(p_wait > 0, 2.0 / np.where(p_wait > 0, p_wait, 1.0) - 1.0, 0.0)
+        with np.errstate(invalid="ignore", over="ignore"):
+            moved = base.coef @ (after - before)
+            spread_moved = base.coef @ (spread * (after * after - before * before))
+        self.mean[slots, cols] = np.maximum(self.mean[slots, cols] + moved, 0.0)
+        self.var[slots, cols] = np.maximum(self.var[slots, cols] + spread_moved, 0.0)
+        self.stale[cols] |= ~self.exact_columns(base, cols)
+
+    def exact_columns(self, patch: Patch, cols: NDArray[np.int64]) -> NDArray[np.bool_]:
+        """Per column of ``cols``: whether ``patch``'s holds read every visit of its
+        stations there (:meth:`patch`'s ``exact``, for many columns at once)."""
+        if self.samples is None or not patch.structural:
+            return np.full(len(cols), patch.exact)
+        traffic = self.tape.traffic
+        holds = self.unit_holds[:, cols]
+        held = np.zeros((len(self.tape.servers), len(cols)))
+        np.add.at(held, traffic.holder_station, holds)
+        expected = self.unit_arrival[patch.members][:, cols] + held[patch.members]
+        reached = patch.coef.T @ holds[patch.records]
+        close = np.abs(reached - expected) <= np.maximum(
+            1e-9 * np.maximum(np.abs(reached), np.abs(expected)), 1e-15)
+        return np.asarray(close.all(axis=0))
 
     def patch(self, h: int, col: int) -> Patch:
         """How the holds of held station ``h`` read its group's waits, in column ``col``

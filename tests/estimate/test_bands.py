@@ -10,6 +10,7 @@ is made uncertain around its value.
 from __future__ import annotations
 
 import importlib
+from typing import Any
 import math
 import random
 
@@ -29,9 +30,11 @@ SAMPLES = 6
 SEED = 11
 
 
-def made_uncertain(design: dk.Design, spread: float = 0.5) -> dk.Design:
+def made_uncertain(design: dk.Design, spread: float = 0.5, rates_only: bool = False
+                   ) -> dk.Design:
     """``design`` with every hit ratio and workload rate a range around its value (the
-    value its middle)."""
+    value its middle); with ``rates_only``, the rates alone (a held group's counts are
+    then the same in every sample: moved for all samples at once)."""
     found: dict[str, Uncertain] = {}
     read = {step.cache for _, _, step in design_steps(design)  # caches whose ratio a step
             if isinstance(step, dk.CacheStep) and step.hit_ratio is None}  # reads
@@ -48,6 +51,8 @@ def made_uncertain(design: dk.Design, spread: float = 0.5) -> dk.Design:
             half = spread * min(hit, 1 - hit)
             found[format_path((*path, "hit_ratio"))] = Uncertain(low=hit - half,
                                                                  high=hit + half)
+    if rates_only:
+        found.clear()
     for ref, rps in design.workload.items():
         if rps > 0:
             found[format_path(("workload", ref))] = Uncertain(low=rps * (1 - spread / 2),
@@ -90,6 +95,46 @@ def test_each_sample_is_the_design_holding_its_values(family: str, seed: int,
     for name, util in bands.utilization.items():
         values = np.array([e.components[name].utilization for e in loop])
         assert np.allclose(util.values, values, rtol=1e-9, atol=1e-12), name
+
+
+@pytest.mark.parametrize("family", ["lock", "transaction", "calls", "loop", "parallel", "publish",
+                                    "mixed", "failing"])
+def test_each_sample_holding_its_rates_is_the_design_holding_them(family: str) -> None:
+    """Rates alone uncertain: held groups' holds moved for every sample in one product."""
+    design = FAMILIES[family](random.Random(f"{family}-2"))
+    scale = loaded(design, 0.85)
+    design = made_uncertain(design, rates_only=True)
+    bands = dk.estimate(design, scale=scale, samples=SAMPLES, seed=SEED).bands
+    assert bands is not None
+    loop = looped(design, bands.inputs, scale)
+    for name, ep in bands.endpoints.items():
+        means = np.array([e.endpoints[name].mean_ms for e in loop])
+        assert np.allclose(ep.mean_ms.values, means, rtol=1e-9), name
+    assert np.allclose(bands.max_scale.values, [e.max_scale for e in loop], rtol=2e-3)
+
+
+def test_many_samples_exactness_is_each_samples(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whether a group's holds read all its stations' visits, judged for many samples at
+    once, is what each sample's own patch says (every group moved that way, checked)."""
+    solve = importlib.import_module("designkit.estimate.solve")
+    real = solve._Run.move_holds_columns
+    judged: list[bool] = []
+
+    def checked(run: Any, h: int, cols: np.ndarray, before: np.ndarray,
+                after: np.ndarray) -> None:
+        base = run.flows.patches[h]
+        if not base.valued:
+            each = [run.patch(h, int(c)).exact for c in cols]
+            assert run.exact_columns(base, cols).tolist() == each
+            judged.extend(each)
+        real(run, h, cols, before, after)
+
+    monkeypatch.setattr(solve._Run, "move_holds_columns", checked)
+    for family in ("lock", "transaction", "publish", "mixed"):
+        design = made_uncertain(FAMILIES[family](random.Random(f"{family}-2")),
+                                rates_only=True)
+        dk.estimate(design, scale=loaded(design, 0.85), samples=SAMPLES, seed=SEED)
+    assert judged
 
 
 def test_the_drawn_values_move_the_numbers() -> None:
