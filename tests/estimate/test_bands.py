@@ -10,9 +10,9 @@ is made uncertain around its value.
 from __future__ import annotations
 
 import importlib
-from typing import Any
 import math
 import random
+from typing import Any
 
 import numpy as np
 import pytest
