@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 from designkit.errors import DesignError, Problem
 from designkit.estimate.arguments import ArgumentError, at_least_zero, positive
 from designkit.estimate.background import background_stations
-from designkit.estimate.capacity import max_scale, retry_storms
+from designkit.estimate.capacity import max_scale, max_scales, retry_storms
 from designkit.estimate.errors import errors_of
 from designkit.estimate.latency import (
     Latency,
@@ -221,8 +221,8 @@ def _limits(program: Program, load: dict[str, float], base: Trials | None) -> Li
     background = background_stations(program, load)
     if not (background & (base.utilization[:, 0] > 0)).any():
         return max_scale(program, load, base=base), None
-    return (max_scale(program, load, base=base, stations=~background),
-            max_scale(program, load, base=base, stations=background))
+    user, back = max_scales(program, load, [~background, background], base=base)
+    return user, back
 
 
 def slowed_capacity(slowdown: Slowdown, load: dict[str, float], total_scale: float,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -11,13 +12,13 @@ from numpy.typing import NDArray
 
 from designkit.estimate.external import backoff_total_ms
 from designkit.estimate.program import Program
-from designkit.estimate.solve import Solution, Trials, trials
+from designkit.estimate.solve import MANY_COLUMNS, Solution, Trials, trials
 
 if TYPE_CHECKING:
     from designkit.estimate.columns import Columns
 from designkit.flow.nodes import ExternalCall, Invoke
 
-__all__ = ["RetryStorm", "column_max_scale", "max_scale", "retry_storms"]
+__all__ = ["RetryStorm", "column_max_scale", "max_scale", "max_scales", "retry_storms"]
 
 
 def max_scale(program: Program, workload: dict[str, float], rel_tol: float = 1e-3,
@@ -39,14 +40,72 @@ def max_scale(program: Program, workload: dict[str, float], rel_tol: float = 1e-
     blocked on a database reach 100 % in the last sliver of load before the database does
     (see docs/decisions.md, 16).
     """
+    return max_scales(program, workload, [stations], rel_tol, base)[0]
+
+
+def max_scales(program: Program, workload: dict[str, float],
+               stations: list[NDArray[np.bool_] | None], rel_tol: float = 1e-3,
+               base: Trials | None = None) -> list[tuple[float, int | None]]:
+    """:func:`max_scale` for each mask of ``stations`` (``None``: all stations), the
+    searches side by side: the loads they try at the same time are columns of one pass
+    (each column solved as it would be alone).
+
+    Example:
+        >>> import designkit as dk
+        >>> from designkit.estimate.program import compile_design
+        >>> d = dk.template("dashboard-slow")
+        >>> [round(cap, 2) for cap, _ in max_scales(compile_design(d), d.rates(), [None])]
+        [1.16]
+    """
+    searches = [_search(workload, rel_tol, base, mask) for mask in stations]
+    return _searched(program, workload, searches)
+
+
+Search = Generator[list[float], Trials, tuple[float, int | None]]
+"""A capacity search: it yields the loads it asks to try and is sent their trials."""
+
+
+def _searched(program: Program, workload: dict[str, float], searches: list[Search]
+              ) -> list[tuple[float, int | None]]:
+    """Run ``searches`` to their ends, their asks solved together while they are fewer
+    columns than a pass solves one by one (:data:`~designkit.estimate.solve.MANY_COLUMNS`;
+    so that each column is solved as it would be alone), apart otherwise."""
+    results: list[tuple[float, int | None]] = [(math.inf, None)] * len(searches)
+    asks: dict[int, list[float]] = {}
+    for i, search in enumerate(searches):
+        try:
+            asks[i] = next(search)
+        except StopIteration as stop:
+            results[i] = stop.value
+    while asks:
+        waiting = list(asks)
+        together = sum(len(asks[i]) for i in waiting) < MANY_COLUMNS
+        for group in ([waiting] if together else [[i] for i in waiting]):
+            found = trials(program, workload, [x for i in group for x in asks[i]])
+            at = 0
+            for i in group:
+                part = found.span(at, at + len(asks[i]))
+                at += len(asks[i])
+                try:
+                    asks[i] = searches[i].send(part)
+                except StopIteration as stop:
+                    results[i] = stop.value
+                    del asks[i]
+    return results
+
+
+def _search(workload: dict[str, float], rel_tol: float, base: Trials | None,
+            stations: NDArray[np.bool_] | None) -> Search:
+    """One capacity search (:func:`max_scale`): the factor, then the bottleneck read at
+    ``1 − rel_tol`` of it."""
     if stations is not None and not stations.any():
         return math.inf, None
     ahead: dict[float, Trials] = {}
-    cap = _max_scale(program, workload, rel_tol, base, stations, ahead)
+    cap = yield from _max_scale(workload, rel_tol, base, stations, ahead)
     if math.isinf(cap):
         return cap, None
     at = (1 - rel_tol) * cap if cap > 0 else 1e-9
-    near = ahead[at] if at in ahead else trials(program, workload, [at])
+    near = ahead[at] if at in ahead else (yield [at])
     busy = near.utilization[:, 0] if stations is None else np.where(
         stations, near.utilization[:, 0], -1.0)
     return cap, int(np.argmax(busy))
@@ -70,26 +129,24 @@ class _Probe(NamedTuple):
     loads: NDArray[np.float64] | None = None  # per station (Trials.loads)
 
 
-def _max_scale(program: Program, workload: dict[str, float], rel_tol: float,
-               base: Trials | None, stations: NDArray[np.bool_] | None,
-               ahead: dict[float, Trials] | None = None) -> float:
+def _max_scale(workload: dict[str, float], rel_tol: float, base: Trials | None,
+               stations: NDArray[np.bool_] | None, ahead: dict[float, Trials]
+               ) -> Generator[list[float], Trials, float]:
     """The search: from the load at scale 1, the first bound (exact when a plain station
     gives first); then the scale where the load reaches 1, interpolated between the
     highest unsaturated and lowest saturated trials (or extrapolated from the last two
     unsaturated ones), each trial placed just short of the estimate so that the next one
-    closes the bracket — bisection whenever the estimate is not inside it. ``ahead``: where
-    trials solved beside the first bound are put, by scale (the bottleneck is read at
-    ``(1 − rel_tol)`` of the bound when the bound holds)."""
+    closes the bracket — bisection whenever the estimate is not inside it. It yields the
+    loads to try and is sent their trials. ``ahead``: where trials solved beside the first
+    bound are put, by scale (the bottleneck is read at ``(1 − rel_tol)`` of the bound when
+    the bound holds)."""
     if not any(v > 0 for v in workload.values()):
         return math.inf
 
     def only(found: Trials) -> Trials:
         return found if stations is None else found.only(stations)
 
-    def probe(scale: float) -> _Probe:
-        return _probe(only(trials(program, workload, [scale])))
-
-    base = only(base if base is not None else trials(program, workload, [1.0]))
+    base = only(base if base is not None else (yield [1.0]))
     if not (base.utilization > 0).any():
         return math.inf
     below: list[_Probe] = []  # unsaturated trials, in the order tried
@@ -106,11 +163,10 @@ def _max_scale(program: Program, workload: dict[str, float], rel_tol: float,
         # The bound is exact when holding times do not grow with the load: try it first,
         # with the load just below it where the bottleneck is read if it holds (one pass)
         edge = hi * (1 - 1e-9)
-        both = trials(program, workload, [edge, (1 - rel_tol) * edge])
+        both = yield [edge, (1 - rel_tol) * edge]
         first = _probe(only(both.column(0)))
         if not first.saturated:
-            if ahead is not None:
-                ahead[(1 - rel_tol) * edge] = both.column(1)
+            ahead[(1 - rel_tol) * edge] = both.column(1)
             return first.scale
         above = first
     bounded = False  # hi is a bound from an unsaturated trial, not a saturated one
@@ -125,7 +181,7 @@ def _max_scale(program: Program, workload: dict[str, float], rel_tol: float,
                else _next_trial(lo, hi, below, above, rel_tol, last_saturated))
         if not lo < mid < hi:
             break
-        found = probe(mid)
+        found = _probe(only((yield [mid])))
         last_saturated = found.saturated
         if found.saturated:
             hi, above, bounded = mid, found, False
@@ -140,7 +196,7 @@ def _max_scale(program: Program, workload: dict[str, float], rel_tol: float,
         return 0.0
     if bounded:
         edge = hi * (1 - 1e-9)
-        return edge if not probe(edge).saturated else lo
+        return edge if not _probe(only((yield [edge]))).saturated else lo
     return lo
 
 

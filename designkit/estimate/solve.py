@@ -104,7 +104,11 @@ class Trials:
 
     def column(self, k: int) -> Trials:
         """The trials of column ``k`` alone (one load, or one sample)."""
-        pick = slice(k, k + 1)
+        return self.span(k, k + 1)
+
+    def span(self, start: int, stop: int) -> Trials:
+        """The trials of columns ``start`` to ``stop`` (excluded)."""
+        pick = slice(start, stop)
         return replace(self, scales=self.scales[pick], arrival=self.arrival[:, pick],
                        service=self.service[:, pick], scv=self.scv[:, pick],
                        p_wait=self.p_wait[:, pick], wait=self.wait[:, pick],

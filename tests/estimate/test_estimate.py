@@ -511,3 +511,34 @@ def test_plain_data_put_in_place_of_a_step_is_a_located_problem() -> None:
     assert [p.path for p in design.problems()] == ['components.api.endpoints."GET /a".steps[0]']
     with pytest.raises(dk.DesignError, match=r"steps\[0\]: plain data put here"):
         dk.estimate(design)
+
+
+def test_searches_side_by_side_find_what_each_finds_alone(monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    """The user-facing and the background capacity searches try their loads as columns
+    of one pass: the same capacities and bottlenecks as each search alone, in fewer
+    passes."""
+    import importlib
+
+    capacity = importlib.import_module("designkit.estimate.capacity")
+    from designkit.estimate.background import background_stations
+    from designkit.estimate.program import compile_design
+
+    design = dk.template("payments-saga")
+    program, load = compile_design(design), design.rates()
+    back = background_stations(program, load)
+    passes = []
+    real = capacity.trials
+
+    def counted(*args: object, **kwargs: object) -> object:
+        passes.append(1)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(capacity, "trials", counted)
+    alone = [capacity.max_scale(program, load, stations=mask) for mask in (~back, back)]
+    apart = len(passes)
+    passes.clear()
+    together = capacity.max_scales(program, load, [~back, back])
+    assert len(passes) < 0.75 * apart
+    for (cap, worst), (cap_alone, worst_alone) in zip(together, alone, strict=True):
+        assert worst == worst_alone and cap == pytest.approx(cap_alone, rel=1e-9)
