@@ -372,22 +372,35 @@ class Explorer:
             effective = replace(scenario, scale=1.0).apply(design)
             self.diagram.value = self._diagram_html(effective, result)
             self._curve = (effective, float(scenario.scale), result)
-            if self.views.selected_index == CURVE_TAB:
-                self._draw_curve()
-            else:
+            if self.views.selected_index != CURVE_TAB:
                 self.curve.value = _CURVE_LATER
+            elif not self._later(self._draw_curve):
+                self._draw_curve()
             return result
+
+    @staticmethod
+    def _later(task: Any) -> bool:
+        """Run ``task`` once the kernel's event loop is free (the numbers and the diagram
+        just set reach the browser first); ``False`` outside a running loop (plain Python,
+        tests: the caller runs it now)."""
+        import asyncio
+
+        try:
+            asyncio.get_running_loop().call_soon(task)
+        except RuntimeError:
+            return False
+        return True
 
     def _shown(self, _change: Any = None) -> None:
         """A tab was selected: the curve is drawn if it is the curve's and it is not yet."""
         if self.views.selected_index == CURVE_TAB:
-            with self._lock:
-                self._draw_curve()
+            self._draw_curve()
 
     def _draw_curve(self) -> None:
-        if self._curve is not None:
-            self.curve.value = self._curve_html(*self._curve)
-            self._curve = None
+        with self._lock:
+            if self._curve is not None:
+                self.curve.value = self._curve_html(*self._curve)
+                self._curve = None
 
     # -- debouncing ----------------------------------------------------------------------
 

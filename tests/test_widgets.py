@@ -442,3 +442,24 @@ def test_a_failed_update_leaves_no_stale_copy_behind(flash: dk.Design) -> None:
     ex.update()
     assert ex.design.components["checkout-api"].replicas == 20  # type: ignore[union-attr]
     ex.close()
+
+
+def test_in_a_running_loop_the_curve_follows_the_numbers(flash: dk.Design) -> None:
+    """In a kernel (a running event loop), a move sets the numbers and the diagram at
+    once and draws the shown curve when the loop is next free — so they reach the browser
+    first."""
+    import asyncio
+
+    ex = explore(flash, delay=0)
+    ex.views.selected_index = CURVE_TAB
+    assert "explorer load (1×)" in ex.curve.value
+
+    async def move() -> None:
+        ex.scale.value = 1.2
+        assert "at 1.2× workload" in ex.diagram.value
+        assert "explorer load (1.2×)" not in ex.curve.value  # not yet
+        await asyncio.sleep(0)
+        assert "explorer load (1.2×)" in ex.curve.value
+
+    asyncio.run(move())
+    ex.close()
