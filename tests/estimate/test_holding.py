@@ -411,3 +411,42 @@ def test_several_servers_with_any_time_shape_agree_with_the_simulation(scv: floa
     estimated = dk.estimate(d).endpoints["api GET /x"]
     assert estimated.mean_ms == pytest.approx(sum(r.mean_ms for r in runs) / 2, rel=0.03)
     assert estimated.p95_ms == pytest.approx(sum(r.p95_ms for r in runs) / 2, rel=0.05)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_many_columns_are_each_columns_own_held_queue(seed: int) -> None:
+    """``held_queues`` (the samples' and loads' columns of one group solved together) is
+    ``held_queue`` of each column: stations of several servers and copies, a holder of
+    several copies, loads from idle to past saturation."""
+    import math
+    import random
+
+    import numpy as np
+
+    from designkit.maths.closed import held_queue
+    from designkit.maths.closed_columns import held_queues
+
+    draw = random.Random(seed)
+    stations = draw.randint(1, 4)
+    servers = [draw.randint(1, 6) for _ in range(stations)]
+    copies = [draw.choice([1, 1, 2, 3]) for _ in range(stations)]
+    holder_copies = draw.choice([1, 2, 4])
+    population = holder_copies * draw.randint(1, 12)
+    columns = 9
+    think = np.array([draw.uniform(0.0, 20.0) for _ in range(columns)])
+    demands = np.array([[draw.uniform(0.5, 30.0) for _ in range(columns)]
+                        for _ in range(stations)])
+    capacity = min(s * c / d for s, c, d in zip(servers, copies, demands[:, 0], strict=True))
+    lam = np.array([capacity * f for f in np.linspace(0.05, 1.3, columns)])
+    together = held_queues(lam, population, think, demands, servers, copies, holder_copies)
+    for k in range(columns):
+        alone = held_queue(float(lam[k]), population, float(think[k]),
+                           demands[:, k].tolist(), servers, copies, holder_copies)
+        if alone is None:
+            assert not together.solved[k]
+            continue
+        assert together.solved[k]
+        for name in ("wait", "p_wait", "inside", "busy", "load"):
+            got, want = float(getattr(together, name)[k]), float(getattr(alone, name))
+            assert got == pytest.approx(want, rel=1e-12, abs=1e-12) or (
+                math.isinf(got) and math.isinf(want)), (name, k, got, want)
