@@ -358,14 +358,11 @@ class LazyTable(Mapping[str, V]):
             >>> list(t.fill().items()), made
             ([('a', 'a'), ('b', 'b')], ['b', 'a'])
         """
-        for key in self._order if self._order is not None else self._keys:
-            made = self[key]
-            if self._complete is not None:
-                if not gc.isenabled():
+        with gc_paused():  # (the entries are made, and completed, with it paused)
+            for key in self._order if self._order is not None else self._keys:
+                made = self[key]
+                if self._complete is not None:
                     self._complete(made)
-                else:
-                    with gc_paused():
-                        self._complete(made)
         return self
 
     def __getitem__(self, key: str) -> V:
