@@ -166,15 +166,20 @@ def geometric_sum(ratio: float, terms: int) -> float:
 
 def call_moments(call: ExternalCall) -> tuple[Attempts, float, float]:
     """The attempts, mean and variance of one logical call (without the waits for a
-    concurrency slot, which the solver adds), in closed form.
+    concurrency slot, which the solver adds), in closed form — of the same model
+    :func:`call_dist` composes.
 
-    With ``K`` the number of attempts (``P(K ≥ k) = f^(k − 1)``, at most ``n``), ``A`` one
-    attempt (the latency cut at the timeout: :meth:`~designkit.flow.times.Spec.cut`)
-    and ``Bₖ`` the backoff before attempt ``k + 1`` has been waited: given ``K = k`` the
-    call takes ``k`` attempts and ``B₁ + … + Bₖ₋₁``, so
-    ``E = Σₖ P(K = k)(k·E[A] + B(k))`` and ``Var = E[K]·Var[A] + Σₖ P(K = k)(k·E[A] + B(k) −
-    E)²``. The sum runs over the attempts that are reached (at most ``n``, 101 by the
-    design's bounds).
+    With ``K`` the number of attempts (``P(K ≥ k) = f^(k − 1)``, at most ``n``) and
+    ``B(k)`` the backoffs waited before attempt ``k``: a call of ``K = k < n`` attempts made
+    ``k − 1`` that failed (``F``: a timeout, exactly ``timeout_ms``, or an error within time)
+    and one that answered within time (``W``: the latency given it is below the timeout); of
+    ``K = n``, ``n − 1`` failed and one cut at the timeout (``A``,
+    :meth:`~designkit.flow.times.Spec.cut`). So ``E[T | k] = (k − 1)·E[F] + E[last] +
+    B(k)``, ``Var[T | k] = (k − 1)·Var[F] + Var[last]``, and the call's variance is
+    ``Σₖ P(K = k)(Var[T | k] + (E[T | k] − E)²)``. (Taking every attempt as a typical cut
+    attempt instead would miss that a retried call is longer by a *failed* one: a few
+    percent of the variance with a timeout.) The sum runs over the attempts that are
+    reached (at most ``n``, 101 by the design's bounds).
 
     Example:
         >>> from designkit.flow.nodes import ExternalCall
@@ -189,19 +194,35 @@ def call_moments(call: ExternalCall) -> tuple[Attempts, float, float]:
     info = attempts(call)
     if info.breaker_open:
         return info, 0.0, 0.0
-    _, first, second = call.latency.cut(call.timeout_ms)
-    variance = max(second - first * first, 0.0)
+    p_timeout, first, second = call.latency.cut(call.timeout_ms)
+    within_mean, within_second = first, second  # W: the latency below the timeout
+    failed_mean, failed_second = first, second  # F: a failed attempt
+    if call.timeout_ms is not None and p_timeout > 0.0:
+        limit = call.timeout_ms
+        if p_timeout < 1.0:
+            within_mean = max(first - p_timeout * limit, 0.0) / (1.0 - p_timeout)
+            within_second = max(second - p_timeout * limit * limit, 0.0) / (1.0 - p_timeout)
+        else:
+            within_mean, within_second = limit, limit * limit
+        timed_out = min(p_timeout / info.failure, 1.0) if info.failure > 0 else 0.0
+        failed_mean = timed_out * limit + (1.0 - timed_out) * within_mean
+        failed_second = timed_out * limit * limit + (1.0 - timed_out) * within_second
     weights = np.fromiter(info.weights(), dtype=float)
     counts = np.arange(1, len(weights) + 1, dtype=float)
     backoff = np.array([backoff_total_ms(call, k - 1) for k in range(1, len(weights) + 1)])
+    last = counts == info.max_attempts  # the n-th attempt ends either way
+    last_mean = np.where(last, first, within_mean)
+    last_var = np.where(last, max(second - first * first, 0.0),
+                        max(within_second - within_mean * within_mean, 0.0))
+    failed_var = max(failed_second - failed_mean * failed_mean, 0.0)
     with np.errstate(over="ignore", invalid="ignore"):
-        times = counts * first + backoff
+        times = (counts - 1.0) * failed_mean + last_mean + backoff
         reached = weights > 0
         mean = float(np.sum(np.where(reached, weights * times, 0.0)))
         if not math.isfinite(mean):
             return info, math.inf, math.inf
-        spread = float(np.sum(np.where(reached, weights * (times - mean) ** 2, 0.0)))
-        var = float(np.sum(weights * counts)) * variance + spread
+        within = (counts - 1.0) * failed_var + last_var + (times - mean) ** 2
+        var = float(np.sum(np.where(reached, weights * within, 0.0)))
     return info, mean, var if math.isfinite(var) else math.inf
 
 

@@ -294,19 +294,26 @@ class _Composer:
             size, cells = self.size, MAX_CELLS
             allowed = 1e-4  # mass left beyond the grid
             too_narrow = 0.0  # the widest grid found to leave more
+            excess = math.inf  # how much wider than the solution's variance, last round
             for _ in range(ROUNDS):
                 dist = self.on(Grid.covering(horizon, size)).endpoint(index)
                 if dist.tail > allowed:  # mass left over: a wider grid
                     too_narrow = max(too_narrow, horizon)
                     horizon *= 4.0
+                    excess = math.inf  # (coarser cells: what they add is not comparable)
                     continue
                 median = dist.quantile(0.5) / dist.grid.step  # in cells
                 if median >= MEDIAN_CELLS:
                     if (size < MAX_CELLS and allowed <= 1e-4 and not self.forked[index]
-                            and self.base is None
-                            and _spread(dist) > (1.0 + SPREAD) * moments.var):
-                        size *= 4  # steps shorter than a cell widened it: finer cells
-                        continue
+                            and self.base is None):
+                        wider = _spread(dist) - moments.var
+                        # steps shorter than a cell widened it: finer cells — while they
+                        # narrow it (four times finer cells take at least half of what
+                        # short steps add; what they leave is not the cells' doing)
+                        if wider > SPREAD * moments.var and wider < 0.5 * excess:
+                            excess = wider
+                            size *= 4
+                            continue
                     break
                 # A long tail made the cells coarse. When finer cells cannot resolve the
                 # median, the time lies far below the grid's end but for a trace (a rare,
@@ -319,6 +326,7 @@ class _Composer:
                 if (median * MAX_CELLS / size < MEDIAN_CELLS and too_narrow < body
                         and 2.0 * body <= horizon):
                     horizon, allowed, cells = body, HEAVY_TAIL, HEAVY_CELLS
+                    excess = math.inf
                 elif size < cells:
                     size *= 4  # finer cells
                 else:

@@ -251,7 +251,8 @@ def test_call_moments_with_a_timeout_against_a_direct_sum() -> None:
 
 
 def test_call_variance_against_draws() -> None:
-    # Independent check of Var = E[K]·Var[A] + Var(K·E[A] + B(K)): a million draws.
+    # No timeout: every attempt is a typical one, Var = E[K]·Var[A] + Var(K·E[A] + B(K));
+    # a million draws.
     call = external(latency=20.0, failure=0.4, retries=5, backoff="exponential", jitter=False,
                     base_ms=10.0)
     _, mean, var = call_moments(call)
@@ -265,6 +266,43 @@ def test_call_variance_against_draws() -> None:
                         jitter=False, base_ms=50.0)
     constant = ExternalCall("p", Spec(100.0, 0.0), None, constant.retries, 0.5, None, None)
     assert call_moments(constant)[1:] == (175.0, 5625.0)  # 100 or 250 ms, ½ each
+
+
+def test_call_variance_with_timeouts_against_draws() -> None:
+    # Attempts cut at a timeout near the latency's mean (P(timeout) = e⁻¹): a retried call
+    # made failed attempts — mostly timeouts, exactly 100 ms — not typical ones, so its
+    # variance is not E[K]·Var[A] + Var(K·E[A] + B(K)) (that gives 2 % less here).
+    call = ExternalCall("p", Spec(100.0), 100.0, Retries(max=3, backoff="constant",
+                        base_ms=50), 0.1, None, None)
+    info, mean, var = call_moments(call)
+    rng = np.random.default_rng(11)
+    n = 4_000_000
+    total, going = np.zeros(n), np.ones(n, dtype=bool)
+    for k in range(1, 5):
+        latency = rng.exponential(100.0, n)
+        failed = (latency > 100.0) | (rng.random(n) < 0.1)
+        total += np.where(going, np.minimum(latency, 100.0), 0.0)
+        if k < 4:
+            total += np.where(going & failed, 50.0, 0.0)
+        going &= failed
+    typical = info.expected * (call.latency.cut(100.0)[2] - call.latency.cut(100.0)[1] ** 2)
+    assert mean == pytest.approx(total.mean(), rel=2e-3)
+    assert var == pytest.approx(total.var(), rel=4e-3)
+    assert abs(typical + _spread_of_counts(call) - var) > 0.015 * var  # (the cruder sum)
+    # and the same model as the call's composed distribution, on fine cells
+    dist = call_dist(call, Grid.covering(1024.0, 1 << 17))
+    cells = np.arange(dist.grid.size) * dist.grid.step
+    assert float(dist.pmf @ cells) == pytest.approx(mean, rel=1e-4)
+    assert float(dist.pmf @ (cells - mean) ** 2) == pytest.approx(var, rel=1e-3)
+
+
+def _spread_of_counts(call: ExternalCall) -> float:
+    """Var(K·E[A] + B(K)) of ``call``: the spread of the call's mean over its attempts."""
+    first = call.latency.cut(call.timeout_ms)[1]
+    weights = list(call_moments(call)[0].weights())
+    times = [k * first + backoff_total_ms(call, k - 1) for k in range(1, len(weights) + 1)]
+    mean = sum(w * t for w, t in zip(weights, times, strict=True))
+    return sum(w * (t - mean) ** 2 for w, t in zip(weights, times, strict=True))
 
 
 @pytest.mark.parametrize("spec", [
