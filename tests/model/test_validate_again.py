@@ -179,3 +179,25 @@ def test_a_design_with_dates_is_digested_too(full_checks: list[int]) -> None:
     design.waivers[0].expires = dt.date(2031, 1, 31)
     design.validate()
     assert full_checks == [1]
+
+
+def test_dates_are_digested_without_a_whole_json_dump() -> None:
+    import datetime as dt
+
+    from designkit.model.digest import content_digest
+
+    design = dk.load(ROOT / "templates" / "payments-saga.yaml")
+    digest, data = content_digest(design)
+    assert digest is not None and data is None  # only the dated parts in JSON mode
+    design.waivers[0].expires = dt.date(2031, 1, 31)
+    moved, _ = content_digest(design)
+    assert moved not in (None, digest)
+    design.waivers[0].expires = dk.load(
+        ROOT / "templates" / "payments-saga.yaml").waivers[0].expires
+    assert content_digest(design)[0] == digest  # the same content, the same digest
+    design.attestations.append(dk.Attestation(rule="DK-SEC-001", by="ana",
+                                              date=dt.date(2026, 11, 1), evidence="sqlc"))
+    attested, data = content_digest(design)
+    assert data is None and attested not in (None, digest)
+    design.attestations[-1].date = dt.date(2026, 11, 2)
+    assert content_digest(design)[0] not in (None, digest, attested)
