@@ -57,6 +57,9 @@ class Latency:
         return math.isinf(self.mean)
 
 
+PERCENTILES = (0.5, 0.95, 0.99)
+"""What :class:`Latency` reads of a distribution: p50, p95, p99."""
+
 KEPT_WAITS = 64
 """Waits kept per grid, the most recently used: recomputing one gives the same numbers."""
 
@@ -109,7 +112,8 @@ def endpoint_latency(solution: Solution, index: int, size: int = 2048) -> Latenc
         mean = max(dist.mean(), _LowerMean(solution).endpoint(index))
     else:
         mean = solution.endpoint_moments[index].mean
-    out = Latency(mean, dist.quantile(0.5), dist.quantile(0.95), dist.quantile(0.99), dist)
+    p50, p95, p99 = dist.quantiles(PERCENTILES)
+    out = Latency(mean, p50, p95, p99, dist)
     composer.reported(index)
     return out
 
@@ -128,8 +132,8 @@ def success_latency(solution: Solution, index: int, size: int = 2048) -> Latency
     dist = composer.own(index)
     if dist is None:
         return SATURATED
-    return Latency(dist.mean(), dist.quantile(0.5), dist.quantile(0.95), dist.quantile(0.99),
-                   dist)
+    p50, p95, p99 = dist.quantiles(PERCENTILES)
+    return Latency(dist.mean(), p50, p95, p99, dist)
 
 
 def _composer(solution: Solution, size: int, *, ok: bool = False) -> _Composer:

@@ -342,15 +342,31 @@ class Dist:
 
         The CDF is taken as linear inside each cell.
         """
-        cum = self.cumulative
-        if cum[-1] < q - 1e-12:
-            return math.inf
-        i = int(np.searchsorted(cum, q, side="left"))
-        i = min(i, self.grid.size - 1)
-        below = float(cum[i - 1]) if i > 0 else 0.0
-        mass = float(self.pmf[i])
-        frac = (q - below) / mass if mass > 0 else 0.0
-        return max(0.0, (i - 0.5 + frac) * self.grid.step)
+        return self.quantiles((q,))[0]
+
+    def quantiles(self, qs: tuple[float, ...]) -> list[float]:
+        """Several quantiles at once (one pass over the cells), each as :meth:`quantile`.
+
+        Example:
+            >>> d = Grid(step=0.25, size=256).exponential(4.0)
+            >>> d.quantiles((0.5, 0.95)) == [d.quantile(0.5), d.quantile(0.95)]
+            True
+        """
+        pmf = self.pmf
+        cum = np.cumsum(pmf)
+        total = float(cum[-1])
+        last = self.grid.size - 1
+        out = []
+        for q, i in zip(qs, np.searchsorted(cum, qs, side="left").tolist(), strict=True):
+            if total < q - 1e-12:
+                out.append(math.inf)
+                continue
+            i = min(i, last)
+            below = float(cum[i - 1]) if i > 0 else 0.0
+            mass = float(pmf[i])
+            frac = (q - below) / mass if mass > 0 else 0.0
+            out.append(max(0.0, (i - 0.5 + frac) * self.grid.step))
+        return out
 
     # -- combining -----------------------------------------------------------------------
 
