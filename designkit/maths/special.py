@@ -171,12 +171,16 @@ def erlang_b_array(c: ArrayLike, a: ArrayLike) -> Floats:
     """
     servers = np.asarray(c, dtype=float)
     load = np.asarray(a, dtype=float)
-    servers, load = np.broadcast_arrays(servers, load)
+    if servers.shape != load.shape:
+        servers, load = np.broadcast_arrays(servers, load)
     out = np.empty(servers.shape, dtype=float)
     small = servers <= STEPPED_MAX
+    if small.all():
+        out[...] = _recursion(servers, load)
+        return out
     if small.any():
         out[small] = _recursion(servers[small], load[small])
-    middle = ~small & (servers <= RECURSION_MAX)
+    middle = (servers > STEPPED_MAX) & (servers <= RECURSION_MAX)
     if middle.any():
         light = middle & _poisson_tail_negligible(servers, load)
         if light.any():
