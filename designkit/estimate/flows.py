@@ -108,6 +108,9 @@ class Flows:
     patches: Patches | None = None  # per group: how its holds read its waits
     visit_by: Ints | None = None  # per visit record, the held station bounding it (-1)
     holder_by: Ints | None = None  # per holder record, the same
+    # per single-server station whose queue is its own, what its service is made of, at
+    # scale 1 (latency's composer: made when first composed)
+    single_servers: dict[int, list[tuple[float, object]]] | None = None
 
 
 def flows_of(program: Program, workload: dict[str, float]) -> Flows:

@@ -18,7 +18,8 @@ from numpy.typing import NDArray
 
 from designkit.estimate.errors import errors_of, failing_share, node_errors
 from designkit.estimate.external import call_dist, call_moments, settings
-from designkit.estimate.program import Program
+from designkit.estimate.program import KEPT_CELLS, Program
+from designkit.estimate.flows import Flows
 from designkit.estimate.solve import Solution
 from designkit.flow.nodes import (
     CacheRead,
@@ -266,7 +267,11 @@ class _Composer:
         service is made of: (rate, a time) for each visit, (rate, a hold node) for each
         hold, (rate, an endpoint index) for each worker held by an endpoint's run."""
         if self._services is None:
-            self._services = _single_server_services(self.solution)
+            flows = self.solution.flows  # (made once per workload: the scale cancels out
+            # of the parts' weights)
+            if flows.single_servers is None:
+                flows.single_servers = _single_server_services(self.solution.program, flows)
+            self._services = flows.single_servers
         return self._services
 
     def successes(self) -> _Composer:
@@ -511,8 +516,7 @@ class _GridComposer:
 
     def time(self, spec: Spec) -> Spectrum | None:
         if spec not in self.times:
-            dist = spec.dist(self.grid)
-            self.times[spec] = None if dist.zero else dist.spectrum
+            self.times[spec] = _time(self.solution.program, self.grid, spec)
         return self.times[spec]
 
     def endpoint(self, index: int) -> Dist:
@@ -627,6 +631,24 @@ class _GridComposer:
         return (keep + through * failed * after_s) / total
 
 
+def _time(program: Program, grid: Grid, spec: Spec) -> Spectrum | None:
+    """A time of the design on ``grid`` as a spectrum (``None``: no time), kept by the
+    program while its :data:`~designkit.estimate.program.KEPT_CELLS` allow (the same
+    array every time: read-only)."""
+    key = (grid, spec)
+    kept = program.spectra
+    if key in kept:
+        return kept[key]  # type: ignore[return-value]
+    dist = spec.dist(grid)
+    spectrum = None if dist.zero else dist.spectrum
+    if spectrum is not None:
+        spectrum.flags.writeable = False
+    if program.spectra_cells + grid.size <= KEPT_CELLS:
+        kept[key] = spectrum
+        program.spectra_cells += grid.size
+    return spectrum
+
+
 def _product(parts: list[Spectrum | None]) -> Spectrum | None:
     """The spectrum of a sequence: the product of its parts' (``None``: no time)."""
     out: Spectrum | None = None
@@ -668,13 +690,12 @@ class _Run(NamedTuple):
     endpoint: int
 
 
-def _single_server_services(solution: Solution) -> dict[int, list[tuple[float, object]]]:
+def _single_server_services(program: Program,
+                            flows: Flows) -> dict[int, list[tuple[float, object]]]:
     """See :attr:`_Composer.services`: single-server stations (per copy) whose wait is
     their own M/G/1 queue's — not bounded by a holder around them (they never queue, or
     their wait comes from a flow-equivalent server) — and what their service is made of,
-    weighted by rate."""
-    program = solution.program
-    flows = solution.flows
+    weighted by rate (at scale 1: only their shares are read)."""
     # a group's holder solves the stations inside it as a closed network; where that is
     # the open M/G/1 after all (a pool rarely full in front of one lock), mg1_wait's check
     # of the solved mean keeps the exact shape, and drops it elsewhere
@@ -685,7 +706,7 @@ def _single_server_services(solution: Solution) -> dict[int, list[tuple[float, o
     out: dict[int, list[tuple[float, object]]] = {}
     if not single:
         return out
-    rates = solution.endpoint_rate
+    rates = flows.endpoint_rate.tolist()
 
     def add(station: int, rate: float, part: object) -> None:
         if station in single and rate > 0:
@@ -722,7 +743,7 @@ def _single_server_services(solution: Solution) -> dict[int, list[tuple[float, o
             case Fallback():
                 visit(node.body, ep, mult)
                 visit(node.fallback, ep,
-                      mult * failing_share(solution.program, node.body))
+                      mult * failing_share(program, node.body))
             case Delay() | Invoke():
                 pass
             case _:

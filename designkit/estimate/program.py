@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 __all__ = ["Program", "compile_design"]
 
 KEPT_WORKLOADS = 8  # traffic kept per program: a notebook may try a few workloads
+KEPT_CELLS = 1 << 18
+"""Cells of the times' spectra a program keeps (4 MB): a small design's every time on
+every grid it uses; a large design's first ones (then they are made as they are needed)."""
 
 
 @dataclass(eq=False)
@@ -46,6 +49,9 @@ class Program:
             when none is loaded): the capacity search's answer, which the load scale does
             not change (only what it is divided by).
         errors: Per endpoint, how often its requests fail and why, once asked.
+        spectra: The design's own times (a step's, a cpu's) as spectra on the grids
+            composed so far, by grid and time (read-only arrays, up to :data:`KEPT_CELLS`
+            cells in all): another load composes on the same grids with the same times.
         slowdown: The design's calibrated slowdowns, when this program is the design
             stretched for one load (:mod:`designkit.estimate.slowdown`): a capacity search
             solves them again at each load it tries.
@@ -62,6 +68,8 @@ class Program:
     slowdown: Slowdown | None = None
     limits: OrderedDict[tuple[tuple[str, float], ...], Limits] = field(
         default_factory=OrderedDict)
+    spectra: dict[tuple[object, object], object] = field(default_factory=dict)
+    spectra_cells: int = 0
 
     @property
     def stations(self) -> tuple[Resource, ...]:

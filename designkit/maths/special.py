@@ -176,8 +176,7 @@ def erlang_b_array(c: ArrayLike, a: ArrayLike) -> Floats:
     out = np.empty(servers.shape, dtype=float)
     small = servers <= STEPPED_MAX
     if small.all():
-        out[...] = _recursion(servers, load)
-        return out
+        return _recursion(servers.ravel(), load.ravel()).reshape(servers.shape)
     if small.any():
         out[small] = _recursion(servers[small], load[small])
     middle = (servers > STEPPED_MAX) & (servers <= RECURSION_MAX)

@@ -105,3 +105,22 @@ def test_gamma_fit_has_the_moments() -> None:
     k, theta = o.gamma_from_moments(2.0, 0.25)
     assert k * theta == pytest.approx(2.0)
     assert 1 / k == pytest.approx(0.25)
+
+
+@pytest.mark.parametrize("counts", [[[1, 2, 16], [4, 8, 3]], [[2, 40, 300], [1, 16, 17]]],
+                         ids=["every count stepped", "every kind of count"])
+def test_erlang_b_of_arrays_is_each_element_s(counts: list[list[int]]) -> None:
+    # any shape, whichever ways its elements go: each is the scalar recursion's (to its
+    # last bits where both step; 10⁻¹³ for the sums and the closed form)
+    from designkit.maths.special import erlang_b_array
+
+    servers = np.array(counts, dtype=float)
+    load = servers * np.array([[0.5, 0.9, 0.7], [0.2, 0.95, 0.6]])
+    got = erlang_b_array(servers, load)
+    assert got.shape == servers.shape
+    for (i, j), c in np.ndenumerate(servers):
+        value = 1.0
+        for k in range(1, int(c) + 1):
+            value = load[i, j] * value / (k + load[i, j] * value)
+        assert got[i, j] == pytest.approx(value, rel=1e-12)
+    assert erlang_b_array(servers[0], load[0]).tolist() == got[0].tolist()
