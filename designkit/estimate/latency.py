@@ -18,8 +18,8 @@ from numpy.typing import NDArray
 
 from designkit.estimate.errors import errors_of, failing_share, node_errors
 from designkit.estimate.external import call_dist, call_moments, settings
-from designkit.estimate.program import KEPT_CELLS, Program
 from designkit.estimate.flows import Flows
+from designkit.estimate.program import KEPT_CELLS, Program
 from designkit.estimate.solve import Solution
 from designkit.flow.nodes import (
     CacheRead,
