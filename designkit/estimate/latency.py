@@ -40,7 +40,8 @@ from designkit.flow.nodes import (
 from designkit.flow.times import Exponential, Spec
 from designkit.maths.distributions import Dist, Grid
 
-__all__ = ["Latency", "endpoint_latency", "forked_paths", "success_latency"]
+__all__ = ["Latency", "callees", "endpoint_latency", "forked_paths", "released",
+           "success_latency"]
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,27 @@ def _composer(solution: Solution, size: int, *, ok: bool = False) -> _Composer:
     return made
 
 
+def released(solution: Solution) -> None:
+    """Drop every distribution composed of ``solution`` (its composers and the grids'
+    references back to them), so that the memory goes at once, without waiting for the
+    cycle collector — many solutions composed one after another (the samples of bands).
+
+    Example:
+        >>> import designkit as dk
+        >>> from designkit.estimate.program import compile_design
+        >>> from designkit.estimate.solve import solve
+        >>> d = dk.template("flash-sale")
+        >>> s = solve(compile_design(d), d.rates())
+        >>> _ = endpoint_latency(s, 0); released(s); s.composers
+        {}
+    """
+    for composer in solution.composers.values():
+        if isinstance(composer, _Composer):
+            composer.grids.clear()
+            composer.dists.clear()
+    solution.composers.clear()
+
+
 def forked_paths(program: Program) -> list[bool]:
     """Per endpoint: parallel branches are on its way (its own or a callee's), computed
     once per program, callees first (its mean then needs its composed distribution).
@@ -169,8 +191,16 @@ def forked_paths(program: Program) -> list[bool]:
     return program.forks
 
 
-def _callees(program: Program) -> list[frozenset[int]]:
-    """Per endpoint, the endpoints it calls, computed once per program."""
+def callees(program: Program) -> list[frozenset[int]]:
+    """Per endpoint, the endpoints it calls, computed once per program.
+
+    Example:
+        >>> import designkit as dk
+        >>> from designkit.estimate.program import compile_design
+        >>> program = compile_design(dk.template("flash-sale"))
+        >>> [sorted(c) for c in callees(program)][:3]
+        [[], [], []]
+    """
     if program.callees is None:
         program.callees = [frozenset(node.endpoint for node in walk(ep.steps)
                                      if isinstance(node, Invoke))
@@ -254,9 +284,9 @@ class _Composer:
         self._services: dict[int, list[tuple[float, object]]] | None = None
         rates = solution.endpoint_rate
         self.callers_left = [0] * len(solution.program.endpoints)  # callers not composed
-        for caller, callees in enumerate(_callees(solution.program)):
+        for caller, called in enumerate(callees(solution.program)):
             if rates[caller] > 0:
-                for callee in callees:
+                for callee in called:
                     self.callers_left[callee] += 1
         self.composed: set[int] = set()
         self.read: set[int] = set()
@@ -349,7 +379,7 @@ class _Composer:
         if index not in self.composed:
             self.composed.add(index)
             left = self.callers_left
-            for callee in _callees(self.solution.program)[index]:
+            for callee in callees(self.solution.program)[index]:
                 left[callee] -= 1
                 self.drop(callee)
         return dist
@@ -643,9 +673,9 @@ def _time(program: Program, grid: Grid, spec: Spec) -> Spectrum | None:
     spectrum = None if dist.zero else dist.spectrum
     if spectrum is not None:
         spectrum.flags.writeable = False
-    if program.spectra_cells + grid.size <= KEPT_CELLS:
+    if kept.cells + grid.size <= KEPT_CELLS:
         kept[key] = spectrum
-        program.spectra_cells += grid.size
+        kept.cells += grid.size
     return spectrum
 
 

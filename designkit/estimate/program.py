@@ -68,8 +68,7 @@ class Program:
     slowdown: Slowdown | None = None
     limits: OrderedDict[tuple[tuple[str, float], ...], Limits] = field(
         default_factory=OrderedDict)
-    spectra: dict[tuple[object, object], object] = field(default_factory=dict)
-    spectra_cells: int = 0
+    spectra: Spectra = field(default_factory=lambda: Spectra())
 
     @property
     def stations(self) -> tuple[Resource, ...]:
@@ -108,6 +107,13 @@ class Program:
         self.limits[key] = limits
         while len(self.limits) > KEPT_WORKLOADS:
             self.limits.popitem(last=False)
+
+
+class Spectra(dict[tuple[object, object], object]):
+    """A program's times as spectra, by grid and time, and how many cells they hold (the
+    programs of an estimate's samples share their nominal program's)."""
+
+    cells: int = 0
 
 
 Limit = tuple[float, "int | None"]

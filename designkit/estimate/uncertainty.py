@@ -18,6 +18,7 @@ one set at a time (the same values, the same bands, slower).
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, cast, get_args
@@ -34,7 +35,7 @@ from designkit.estimate.latency import forked_paths
 from designkit.estimate.program import Program
 from designkit.estimate.solve import Solution, Trials, trials
 from designkit.estimate.tape import tape_of
-from designkit.flow.nodes import CacheRead, Node, Seq
+from designkit.flow.nodes import CacheRead, Node, Seq, children
 from designkit.model.uncertain import LIMITS, Uncertain, holds, kind_of, locate, parse_path
 
 if TYPE_CHECKING:
@@ -375,12 +376,13 @@ def _bands(program: Program, load: dict[str, float], total_scale: float, columns
         by_component.setdefault(spec.component, []).append(i)
     utilization = {name: Band.of(solved.utilization[rows].max(axis=0))
                    for name, rows in by_component.items()}
-    percentiles = _Percentiles(program, load, total_scale, columns, solved)
     forks = forked_paths(program)
-    endpoints = {str(ep.ref): EndpointBands(
-        str(ep.ref), None if forks[i] else Band.of(solved.endpoint_mean[i]),
-        percentiles.of(i)) for i, ep in enumerate(program.endpoints)
-        if (columns.rate[i] > 0).any()}
+    indexes = [i for i in range(len(program.endpoints)) if (columns.rate[i] > 0).any()]
+    percentiles = _Percentiles(program, load, total_scale, columns, solved, indexes)
+    endpoints = {str(program.endpoints[i].ref): EndpointBands(
+        str(program.endpoints[i].ref),
+        None if forks[i] else Band.of(solved.endpoint_mean[i]), percentiles.of(i))
+        for i in indexes}
     return Bands(samples, seed, drawn, Band.of(caps), bottlenecks, utilization, endpoints)
 
 
@@ -394,48 +396,67 @@ def _shares(named: list[str | None], samples: int) -> dict[str, float]:
 
 
 class _Percentiles:
-    """Each sample's endpoint percentiles, composed on its own grid when first asked: the
-    sample's solution (its column) on the program holding its values."""
+    """Each sample's endpoint percentiles, composed on its own grid when the first is
+    asked: the sample's solution (its column) on the program holding its values, every
+    endpoint of it at once (callees first, as :meth:`LazyTable.fill`), one sample at a time
+    — each sample's callees composed once for all their callers, and no sample's
+    distributions kept once its numbers are read."""
 
     def __init__(self, program: Program, load: dict[str, float], total_scale: float,
-                 columns: Columns, solved: Trials) -> None:
+                 columns: Columns, solved: Trials, indexes: list[int]) -> None:
         self.program = program
         self.load = load
         self.scale = total_scale
         self.columns = columns
         self.solved = solved
-        self.programs: dict[int, Program] = {}
-        self.solutions: dict[int, Solution] = {}
+        self.indexes = indexes
+        self.rows: dict[int, Floats] = {}
+        self.lock = threading.Lock()
+        self.valuer: _Valuer | None = None
 
     def of(self, index: int) -> Callable[[], tuple[Band, Band, Band, Band]]:
         found: list[tuple[Band, Band, Band, Band]] = []
 
         def compute() -> tuple[Band, Band, Band, Band]:
             if not found:
-                found.append(self.compute(index))
+                rows = self.every()[index]
+                found.append((Band.of(rows[0]), Band.of(rows[1]), Band.of(rows[2]),
+                              Band.of(rows[3])))
             return found[0]
         return compute
 
-    def compute(self, index: int) -> tuple[Band, Band, Band, Band]:
-        """p50, p95, p99 and mean of endpoint ``index``, every sample."""
-        from designkit.estimate.latency import endpoint_latency
+    def every(self) -> dict[int, Floats]:
+        """p50, p95, p99 and mean (rows) of every endpoint with bands, every sample
+        (columns); composed once."""
+        from designkit.estimate.latency import callees, endpoint_latency, released
+        from designkit.gcpause import gc_paused
 
-        rows = np.empty((4, self.columns.count))
-        for k in range(self.columns.count):
-            latency = endpoint_latency(self.solution(k), index)
-            rows[:, k] = (latency.p50, latency.p95, latency.p99, latency.mean)
-        return Band.of(rows[0]), Band.of(rows[1]), Band.of(rows[2]), Band.of(rows[3])
+        with self.lock:
+            if self.rows:
+                return self.rows
+            count = self.columns.count
+            rows = {i: np.empty((4, count)) for i in self.indexes}
+            wanted = set(self.indexes)
+            order = [i for i in reversed(self.program.order) if i in wanted]
+            callees(self.program)  # (the samples' programs share the nominal one's)
+            with gc_paused():
+                for k in range(count):
+                    solution = self.solution(k)
+                    for i in order:
+                        latency = endpoint_latency(solution, i)
+                        rows[i][:, k] = (latency.p50, latency.p95, latency.p99,
+                                         latency.mean)
+                    released(solution)  # (the collector is paused: no cycle left behind)
+            self.rows = rows
+            return rows
 
     def solution(self, k: int) -> Solution:
-        if k not in self.solutions:
-            from designkit.estimate.solve import flows_of
+        """Sample ``k``'s solution (made anew: what it composes is dropped with it)."""
+        from designkit.estimate.solve import flows_of
 
-            nominal = flows_of(self.program, self.load)
-            trial = self.solved.column(k)
-            program = self.sampled(k)
-            self.solutions[k] = Solution(program, self.scale, trial,
-                                         self.columns.flows(nominal, k))
-        return self.solutions[k]
+        nominal = flows_of(self.program, self.load)
+        return Solution(self.sampled(k), self.scale, self.solved.column(k),
+                        self.columns.flows(nominal, k))
 
     def sampled(self, k: int) -> Program:
         """The program with column ``k``'s values in its cache reads (what else it keeps
@@ -445,33 +466,67 @@ class _Percentiles:
         if not values:
             return self.program
         flow = self.program.flow
-        endpoints = tuple(replace(ep, steps=cast(Seq, _valued(ep.steps, values)))
-                          for ep in flow.endpoints)
+        if self.valuer is None:
+            self.valuer = _Valuer(frozenset(values))
+        valued = self.valuer.valued
+        endpoints = tuple(replace(ep, steps=cast(Seq, valued(ep.steps, values)))
+                          if self.valuer.tagged(ep.steps) else ep for ep in flow.endpoints)
         program = Program(replace(flow, endpoints=endpoints), tape=tape,
                           forks=self.program.forks, callees=self.program.callees,
-                          by_component=self.program.by_component)
+                          by_component=self.program.by_component,
+                          spectra=self.program.spectra)
         return program
 
 
-def _valued(node: Node, values: Mapping[str, float]) -> Node:
-    """``node`` with the cache reads whose hit ratio is uncertain holding ``values``
-    (the same object where nothing under it changes)."""
-    from dataclasses import fields, is_dataclass
+class _Valuer:
+    """Puts a sample's values into the cache reads whose hit ratio is uncertain
+    (``tags``): the nodes above them rebuilt, every other node the same object (which
+    nodes hold such a read is found once, by identity, for all the samples)."""
 
-    if isinstance(node, CacheRead) and node.tag is not None and node.tag in values:
-        return replace(node, hit=values[node.tag], miss=_valued(node.miss, values))
-    changes: dict[str, Any] = {}
-    for f in fields(node) if is_dataclass(node) else ():
-        value = getattr(node, f.name)
-        if isinstance(value, tuple) and value and _is_node(value[0]):
-            items = tuple(_valued(v, values) if _is_node(v) else v for v in value)
-            if any(a is not b for a, b in zip(items, value, strict=True)):
-                changes[f.name] = items
-        elif _is_node(value):
-            new = _valued(value, values)
-            if new is not value:
-                changes[f.name] = new
-    return replace(node, **changes) if changes else node
+    def __init__(self, tags: frozenset[str]) -> None:
+        self.tags = tags
+        self.holds: dict[int, bool] = {}  # id(node) -> a tagged read lies under it
+
+    def tagged(self, node: Node) -> bool:
+        found = self.holds.get(id(node))
+        if found is None:
+            found = (isinstance(node, CacheRead) and node.tag in self.tags) or any(
+                [self.tagged(child) for child in children(node)])
+            self.holds[id(node)] = found
+        return found
+
+    def valued(self, node: Node, values: Mapping[str, float]) -> Node:
+        """``node`` with the cache reads whose hit ratio is uncertain holding ``values``
+        (the same object where nothing under it changes)."""
+        if not self.tagged(node):
+            return node
+        if isinstance(node, CacheRead) and node.tag is not None and node.tag in values:
+            return replace(node, hit=values[node.tag], miss=self.valued(node.miss, values))
+        changes: dict[str, Any] = {}
+        for name in _node_fields(type(node)):
+            value = getattr(node, name)
+            if isinstance(value, tuple):
+                items = tuple(self.valued(v, values) if _is_node(v) else v for v in value)
+                if any(a is not b for a, b in zip(items, value, strict=True)):
+                    changes[name] = items
+            elif _is_node(value):
+                new = self.valued(value, values)
+                if new is not value:
+                    changes[name] = new
+        return replace(node, **changes) if changes else node
+
+
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _node_fields(kind: type) -> tuple[str, ...]:
+    """The fields of a node class (a dataclass), by name (found once per class)."""
+    found = _FIELDS.get(kind)
+    if found is None:
+        from dataclasses import fields
+
+        found = _FIELDS[kind] = tuple(f.name for f in fields(kind))
+    return found
 
 
 _NODES = get_args(Node)

@@ -399,3 +399,28 @@ def test_vary_names_the_place_and_the_fix() -> None:
     assert d.uncertain == {}
     with pytest.raises(TypeError):
         d.uncertain["components.c.hit_ratio"] = Uncertain(low=0.1, high=0.2)  # type: ignore[index]
+
+
+def test_every_endpoints_percentiles_are_composed_together_once(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # the first band read composes every sample's endpoints (callees once for all their
+    # callers), sample by sample; the other bands read them, composing nothing more
+    from designkit.estimate import latency
+
+    design = made_uncertain(FAMILIES["calls"](random.Random("calls-1")))
+    bands = dk.estimate(design, samples=SAMPLES, seed=SEED).bands
+    assert bands is not None and len(bands.endpoints) >= 2
+    composed: list[int] = []
+    real = latency.endpoint_latency
+
+    def counted(solution: Any, index: int, size: int = 2048) -> Any:
+        composed.append(index)
+        return real(solution, index, size)
+
+    monkeypatch.setattr(latency, "endpoint_latency", counted)
+    first, *others = bands.endpoints.values()
+    first.p95_ms  # noqa: B018 - reading composes
+    assert sorted(composed) == sorted(list(range(len(bands.endpoints))) * SAMPLES)
+    for other in others:
+        other.p99_ms  # noqa: B018
+    assert len(composed) == SAMPLES * len(bands.endpoints)

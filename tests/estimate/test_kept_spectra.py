@@ -34,8 +34,8 @@ def test_kept_times_give_the_numbers_made_afresh(name: str) -> None:
     assert percentiles(dk.estimate(design, scale=0.9)) == expected[0.9] == first
     kept = [s for s in program.spectra.values() if s is not None]
     assert all(isinstance(s, np.ndarray) and not s.flags.writeable for s in kept)
-    assert program.spectra_cells == sum(grid.size for grid, _ in program.spectra)
-    assert program.spectra_cells <= KEPT_CELLS
+    assert program.spectra.cells == sum(grid.size for grid, _ in program.spectra)
+    assert program.spectra.cells <= KEPT_CELLS
 
 
 def test_kept_cells_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -45,5 +45,5 @@ def test_kept_cells_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     api.PROGRAMS.clear()
     assert percentiles(dk.estimate(design)) == expected
     program = next(iter(api.PROGRAMS.programs()))
-    assert len(program.spectra) == 2 and program.spectra_cells == 2 * 2048
+    assert len(program.spectra) == 2 and program.spectra.cells == 2 * 2048
     assert percentiles(dk.estimate(design)) == expected
