@@ -385,7 +385,7 @@ class _Run:
         lam = self.arrival[h, cols]
         holding = self.service[h, cols]
         ok = (lam > 0) & np.isfinite(holding) & np.isfinite(lam)
-        ok &= np.array([self.between(h, int(c)) <= MIXED_HOLDS for c in cols.tolist()])
+        ok &= self.between_columns(h, cols) <= MIXED_HOLDS
         stations = list(flows.groups[h])
         rows = np.array(stations, dtype=np.int64)
         safe_lam = np.where(ok, lam, 1.0)
@@ -588,6 +588,21 @@ class _Run:
         second = float(np.dot(rates, means * means)) / total
         # (divided twice: a mean of 1e-167 ms squares to nothing)
         return max(0.0, second / first / first - 1.0) if first > 0 else 0.0
+
+    def between_columns(self, station: int, cols: NDArray[np.int64]) -> Floats:
+        """:meth:`between` of columns ``cols`` at once."""
+        traffic = self.tape.traffic
+        rows = self.holder_rows(station)
+        rates = (self.unit_holds[rows][:, cols] if self.samples is not None
+                 else np.repeat(self.unit_holds[rows, :1], len(cols), axis=1))
+        means = self.mean[traffic.holder_slot[rows]][:, cols]
+        total = rates.sum(axis=0)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            first = (rates * means).sum(axis=0) / total
+            second = (rates * means * means).sum(axis=0) / total
+            spread = np.maximum(0.0, second / first / first - 1.0)
+        usable = (total > 0) & np.isfinite(means).all(axis=0) & (first > 0)
+        return np.where(usable, spread, 0.0)
 
     def holder_rows(self, station: int) -> NDArray[np.int64]:
         """The holder records of one held station (grouped once per run)."""

@@ -103,11 +103,10 @@ def held_queues(lam: Floats, population: int, think: Floats, demands: Floats,
 def _conv(a: Floats, b: Floats, size: int) -> Floats:
     """Per column, the first ``size`` terms of the convolution of ``a`` and ``b``."""
     out = np.zeros((size, a.shape[1]))
-    for j in range(min(size, len(a))):
-        row = a[j]
-        if row.any():
-            width = min(size - j, len(b))
-            out[j:j + width] += row * b[:width]
+    rows = a[:size]
+    for j in np.flatnonzero(rows.any(axis=1)).tolist():  # (rows of zeros skipped)
+        width = min(size - j, len(b))
+        out[j:j + width] += rows[j] * b[:width]
     return out
 
 

@@ -424,3 +424,26 @@ def test_every_endpoints_percentiles_are_composed_together_once(
     for other in others:
         other.p99_ms  # noqa: B018
     assert len(composed) == SAMPLES * len(bands.endpoints)
+
+
+@pytest.mark.parametrize(("family", "seed"), [("lock", 7), ("transaction", 3), ("mixed", 2)])
+def test_the_holds_spread_of_many_columns_is_each_columns(
+        family: str, seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the squared variation of a held station's holding times, read for every sample at
+    # once, is what each sample's own reading gives
+    from designkit.estimate import solve
+
+    design = made_uncertain(FAMILIES[family](random.Random(f"{family}-{seed}")))
+    checked: list[int] = []
+    real = solve._Run.between_columns
+
+    def compared(run: Any, station: int, cols: np.ndarray) -> np.ndarray:
+        got = real(run, station, cols)
+        each = [run.between(station, int(c)) for c in cols.tolist()]
+        assert np.allclose(got, each, rtol=1e-12, atol=1e-15)
+        checked.append(len(cols))
+        return got
+
+    monkeypatch.setattr(solve._Run, "between_columns", compared)
+    dk.estimate(design, scale=loaded(design, 0.9), samples=64, seed=SEED)
+    assert checked and max(checked) >= 4, "no held group was solved for many columns"
