@@ -447,3 +447,44 @@ def test_the_holds_spread_of_many_columns_is_each_columns(
     monkeypatch.setattr(solve._Run, "between_columns", compared)
     dk.estimate(design, scale=loaded(design, 0.9), samples=64, seed=SEED)
     assert checked and max(checked) >= 4, "no held group was solved for many columns"
+
+
+def _mm1_rate_design() -> dk.Design:
+    return dk.load({"designkit": 1, "name": "mm1", "components": {"api": {
+        "kind": "service", "workers": 1, "endpoints": {"GET /x": {"cpu_ms": 10}}}},
+        "workload": {"api GET /x": {"low": 40, "high": 60}}})
+
+
+def test_an_exact_edge_found_on_a_few_columns_is_tried_on_every_one() -> None:
+    # one worker holding 10 ms of cpu: its holding time does not grow with the load, so
+    # the first bound (100 / rate) is exact for every sample, not only for those probed
+    from designkit.estimate.capacity import EDGE_PROBES
+
+    bands = dk.estimate(_mm1_rate_design(), samples=4 * EDGE_PROBES, seed=5).bands
+    assert bands is not None
+    rate = bands.inputs['workload."api GET /x"']
+    np.testing.assert_allclose(bands.max_scale.values, 100 / rate * (1 - 1e-9), rtol=1e-12)
+
+
+def test_an_edge_exact_on_no_probe_is_not_tried_on_the_rest(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # a pool held across queries: its holding time grows with the load, the first bound
+    # is never exact — tried on EDGE_PROBES columns only, the rest bisected (as the loop)
+    from designkit.estimate import capacity
+
+    design = made_uncertain(FAMILIES["transaction"](random.Random("transaction-3")))
+    sizes: list[int] = []
+    real = capacity.trials
+
+    def spied(*args: Any, **kwargs: Any) -> Any:
+        sizes.append(len(args[2]))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(capacity, "trials", spied)
+    bands = dk.estimate(design, samples=SAMPLES * 4, seed=SEED).bands
+    assert bands is not None
+    assert sizes[1] == capacity.EDGE_PROBES and sizes[2] == SAMPLES * 4  # then bisection
+    loop = [dk.estimate(uncertainty.with_values(design, {p: float(v[k])
+                                                         for p, v in bands.inputs.items()}))
+            .max_scale for k in range(6)]
+    np.testing.assert_allclose(bands.max_scale.values[:6], loop, rtol=2e-3)
