@@ -270,7 +270,7 @@ Node = (Delay | Visit | Hold | Invoke | ExternalCall | Publish | Seq | Par | Loo
         | Fallback | Choice)
 
 
-def children(node: Node) -> Iterator[Node]:
+def children(node: Node) -> tuple[Node, ...]:
     """The nodes directly under ``node``, in order.
 
     Example:
@@ -282,26 +282,21 @@ def children(node: Node) -> Iterator[Node]:
 
     match node:
         case Seq(items=items):
-            yield from items
+            return items
         case Par(branches=branches):
-            yield from branches
+            return branches
         case Hold(body=body) | Loop(body=body):
-            yield body
+            return (body,)
         case CacheRead():
-            yield node.visit
-            yield node.miss
+            return node.visit, node.miss
         case Fallback():
-            yield node.body
-            yield node.fallback
+            return node.body, node.fallback
         case Choice():
-            yield node.first
-            yield node.second
+            return node.first, node.second
         case Publish():
-            if node.outbox is not None:
-                yield node.outbox
-            yield node.visit
+            return (node.visit,) if node.outbox is None else (node.outbox, node.visit)
         case Delay() | Visit() | Invoke() | ExternalCall():
-            pass
+            return ()
         case _:
             assert_never(node)
 
@@ -318,7 +313,7 @@ def walk(node: Node) -> Iterator[Node]:
     while stack:
         here = stack.pop()
         yield here
-        stack.extend(reversed(tuple(children(here))))
+        stack.extend(reversed(children(here)))
 
 
 @dataclass(frozen=True, eq=False)
