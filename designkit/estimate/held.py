@@ -35,6 +35,8 @@ __all__ = [
 
 Floats = NDArray[np.float64]
 Ints = NDArray[np.int64]
+Count = float | Floats
+"""A count of waits per hold: one number, or one per column (values given per column)."""
 
 
 RARELY_FULL = 1e-3
@@ -125,6 +127,35 @@ class Patches:
         return found
 
     def read(self, h: int) -> Patch:
+        records, slots, inner, counts, reader = self._counted(h)
+        coef = np.zeros((len(records), len(inner)))
+        for j, found in enumerate(counts):
+            for i, c in found.items():
+                coef[j, i] = c
+        reached = self.holder_rate[records] @ coef  # waits read per ms
+        expected = self.visit_rate[np.array(inner, dtype=np.int64)]
+        exact = reader.exact and reads_all(reached, expected)
+        return Patch(records, slots, np.array(inner, dtype=np.int64), coef, exact,
+                     reader.exact, reader.valued)
+
+    def read_columns(self, h: int) -> Patch:
+        """:meth:`read` with ``values`` given per column (tags × columns): ``coef[j, i, k]``
+        the count of column ``k`` (each column's the same arithmetic as :meth:`read` of its
+        values alone); ``exact`` only whether the counts are structural — whether the holds
+        read every visit depends on each column's rates (its caller's to check)."""
+        assert self.values is not None and self.values.ndim == 2
+        records, slots, inner, counts, reader = self._counted(h)
+        coef = np.zeros((len(records), len(inner), self.values.shape[1]))
+        for j, found in enumerate(counts):
+            for i, c in found.items():
+                coef[j, i] = c
+        return Patch(records, slots, np.array(inner, dtype=np.int64), coef, reader.exact,
+                     reader.exact, reader.valued)
+
+    def _counted(self, h: int) -> tuple[Ints, Ints, tuple[int, ...], list[dict[int, Count]],
+                                         _Reader]:
+        """Group ``h``'s holder records, their slots, its stations, and per record the
+        count of each station's waits under it."""
         tape = self.tape
         if self.shared is None:
             station_of = tape.traffic.holder_station
@@ -139,15 +170,8 @@ class Patches:
         reader = _Reader(tape, wait_of, endpoints, holder_slots,
                          {p: i for i, p in enumerate(inner)}, self.values)
         slots = tape.traffic.holder_slot[records]
-        coef = np.zeros((len(records), len(inner)))
-        for j, slot in enumerate(slots.tolist()):
-            for i, c in reader.counts(slot, top=True).items():
-                coef[j, i] = c
-        reached = self.holder_rate[records] @ coef  # waits read per ms
-        expected = self.visit_rate[np.array(inner, dtype=np.int64)]
-        exact = reader.exact and reads_all(reached, expected)
-        return Patch(records, slots, np.array(inner, dtype=np.int64), coef, exact,
-                     reader.exact, reader.valued)
+        counts = [reader.counts(slot, top=True) for slot in slots.tolist()]
+        return records, slots, inner, counts, reader
 
 
 def reads_all(reached: Floats, expected: Floats) -> bool:
@@ -168,14 +192,15 @@ class _Reader:
         self.endpoints = endpoints
         self.holder_slots = holder_slots
         self.members = members
-        self.memo: dict[int, dict[int, float]] = {}
+        self.memo: dict[int, dict[int, Count]] = {}
         self.exact = True
         self.valued = False  # a count read an uncertain number
 
-    def counts(self, slot: int, top: bool = False) -> dict[int, float]:
+    def counts(self, slot: int, top: bool = False) -> dict[int, Count]:
         if slot in self.memo:
             return self.memo[slot]
         station = self.wait_of.get(slot)
+        found: dict[int, Count]
         if station is not None:
             found = {self.members[station]: 1.0} if station in self.members else {}
         elif slot in self.endpoints and not top:
@@ -187,7 +212,7 @@ class _Reader:
         self.memo[slot] = found
         return found
 
-    def below(self, slot: int) -> dict[int, float]:
+    def below(self, slot: int) -> dict[int, Count]:
         index = int(self.tape.producer[slot])
         if index < 0:
             return {}
@@ -196,8 +221,8 @@ class _Reader:
             return _add([self.counts(i) for i in op.inputs], [1.0] * len(op.inputs))
         if op.kind in (REPEAT, MIXZERO):
             self.valued = self.valued or op.tag >= 0
-            param = (op.param if op.tag < 0 or self.values is None
-                     else 1.0 - float(self.values[op.tag]))
+            param: Count = (op.param if op.tag < 0 or self.values is None
+                            else 1.0 - self.values[op.tag])  # (a value per column: an array)
             return _add([self.counts(op.inputs[0])], [param])
         if op.kind == MAX2:
             found = _add([self.counts(i) for i in op.inputs], [0.5, 0.5])
@@ -208,8 +233,8 @@ class _Reader:
         return {}
 
 
-def _add(parts: list[dict[int, float]], weights: list[float]) -> dict[int, float]:
-    out: dict[int, float] = {}
+def _add(parts: list[dict[int, Count]], weights: list[Count]) -> dict[int, Count]:
+    out: dict[int, Count] = {}
     for part, weight in zip(parts, weights, strict=True):
         for key, value in part.items():
             out[key] = out.get(key, 0.0) + weight * value

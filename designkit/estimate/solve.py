@@ -476,9 +476,13 @@ class _Run:
         stations × those columns): one product of the group's counts for them all, unless
         the counts read an uncertain number (then they differ per sample: one by one)."""
         base = self.flows.patches[h] if self.flows.patches is not None else None
-        if base is None or (self.samples is not None and base.valued):
+        if base is None:
             for j, col in enumerate(cols.tolist()):
                 self.move_holds(h, col, before[:, j], after[:, j])
+            return
+        if self.samples is not None and base.valued:  # each sample's counts: read for
+            # all the columns at once (each column's the arithmetic of its values alone)
+            self.move_valued_holds(h, cols, before, after)
             return
         rows, slots = base.members, base.slots[:, None]
         p_wait = self.p_wait[rows][:, cols]
@@ -489,6 +493,38 @@ class _Run:
         self.mean[slots, cols] = np.maximum(self.mean[slots, cols] + moved, 0.0)
         self.var[slots, cols] = np.maximum(self.var[slots, cols] + spread_moved, 0.0)
         self.stale[cols] |= ~self.exact_columns(base, cols)
+
+    def move_valued_holds(self, h: int, cols: NDArray[np.int64], before: Floats,
+                          after: Floats) -> None:
+        """:meth:`move_holds` of columns ``cols`` of samples whose counts read their
+        uncertain numbers: the counts of every column read at once
+        (:meth:`~designkit.estimate.held.Patches.read_columns`), moved as one product per
+        column, checked exact per column."""
+        assert self.samples is not None
+        found = Patches(self.tape, self.flows.groups, self.flows.holder_rate,
+                        self.flows.arrival, self.samples.values[:, cols]).read_columns(h)
+        coef = found.coef  # records × members × columns
+        rows, slots = found.members, found.slots[:, None]
+        p_wait = self.p_wait[rows][:, cols]
+        spread = np.where(p_wait > 0, 2.0 / np.where(p_wait > 0, p_wait, 1.0) - 1.0, 0.0)
+        with np.errstate(invalid="ignore", over="ignore"):
+            moved = np.einsum("jik,ik->jk", coef, after - before)
+            spread_moved = np.einsum("jik,ik->jk", coef,
+                                     spread * (after * after - before * before))
+        self.mean[slots, cols] = np.maximum(self.mean[slots, cols] + moved, 0.0)
+        self.var[slots, cols] = np.maximum(self.var[slots, cols] + spread_moved, 0.0)
+        if not found.structural:
+            self.stale[cols] = True
+            return
+        traffic = self.tape.traffic
+        holds = self.unit_holds[:, cols]
+        held = np.zeros((len(self.tape.servers), len(cols)))
+        np.add.at(held, traffic.holder_station, holds)
+        expected = self.unit_arrival[rows][:, cols] + held[rows]
+        reached = np.einsum("jk,jik->ik", holds[found.records], coef)
+        close = np.abs(reached - expected) <= np.maximum(
+            1e-9 * np.maximum(np.abs(reached), np.abs(expected)), 1e-15)
+        self.stale[cols] |= ~close.all(axis=0)
 
     def exact_columns(self, patch: Patch, cols: NDArray[np.int64]) -> NDArray[np.bool_]:
         """Per column of ``cols``: whether ``patch``'s holds read every visit of its

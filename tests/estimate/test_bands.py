@@ -488,3 +488,37 @@ def test_an_edge_exact_on_no_probe_is_not_tried_on_the_rest(
                                                          for p, v in bands.inputs.items()}))
             .max_scale for k in range(6)]
     np.testing.assert_allclose(bands.max_scale.values[:6], loop, rtol=2e-3)
+
+
+@pytest.mark.parametrize(("family", "seed"), [("cache", 1), ("cache", 2), ("mixed", 2),
+                                              ("mixed", 4)])
+def test_holds_moved_for_many_samples_are_each_samples(
+        family: str, seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # counts that read a sample's hit ratios, read for every sample at once and moved as
+    # one product per column: what moving each sample's own holds gives (means, spreads,
+    # and whether a column must be composed again)
+    from designkit.estimate import solve
+
+    design = made_uncertain(FAMILIES[family](random.Random(f"{family}-{seed}")))
+    checked: list[int] = []
+    real = solve._Run.move_valued_holds
+
+    def compared(run: Any, h: int, cols: np.ndarray, before: np.ndarray,
+                 after: np.ndarray) -> None:
+        kept = run.mean.copy(), run.var.copy(), run.stale.copy()
+        for j, col in enumerate(cols.tolist()):
+            run.move_holds(h, col, before[:, j], after[:, j])
+        each = run.mean.copy(), run.var.copy(), run.stale.copy()
+        run.mean[...], run.var[...], run.stale[...] = kept
+        real(run, h, cols, before, after)
+        np.testing.assert_allclose(run.mean, each[0], rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(run.var, each[1], rtol=1e-12, atol=1e-15)
+        assert run.stale.tolist() == each[2].tolist()
+        # (here every sample's counts read every visit of the group's stations: with its
+        # miss ratio 1 − hit, no column needs composing again)
+        assert not run.stale[cols].any()
+        checked.append(len(cols))
+
+    monkeypatch.setattr(solve._Run, "move_valued_holds", compared)
+    dk.estimate(design, scale=loaded(design, 0.9), samples=64, seed=SEED)
+    assert checked and max(checked) >= 4, "no group's counts read a sample's hit ratio"
