@@ -90,7 +90,7 @@ class Columns:
                            if v[k] > 0},
             retried=[Retried(r.node, float(self.retried_rate[i, k]), r.held, r.endpoint)
                      for i, r in enumerate(self.retried) if self.retried_rate[i, k] > 0],
-            patches=None)
+            patches=None, single_servers=None)  # (what the nominal rates made: not kept)
 
     @property
     def retried(self) -> list[RetryRecord]:

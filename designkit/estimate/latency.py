@@ -82,6 +82,10 @@ SPREAD = 0.005
 before it is composed again on finer cells: a step shorter than half a cell cannot keep
 its variance on the cells (``Grid.exponential``), and a thousand such steps in a row
 (a long chain of short calls) would widen the tail by a percent or two."""
+MEAN_KEPT = 0.01
+"""How far (in standard deviations) an endpoint's composed mean may be from the solution's
+when finer cells no longer narrow its spread: farther, the cells are losing time (the
+truncated tail left beyond the grid moves it by far less)."""
 ROUNDS = 16
 """Grids tried per endpoint at most (wider, finer or narrower); one is usual. A narrower
 grid is up to the grid's size (2,048) times narrower: a few reach from any span a double
@@ -348,8 +352,13 @@ class _Composer:
                         wider = _spread(dist) - moments.var
                         # steps shorter than a cell widened it: finer cells — while they
                         # narrow it (four times finer cells take at least half of what
-                        # short steps add; what they leave is not the cells' doing)
-                        if wider > SPREAD * moments.var and wider < 0.5 * excess:
+                        # short exponential steps add; what they leave is not the cells'
+                        # doing), or while the cells lose time (a step far below a cell
+                        # read from its distribution function keeps neither its mean nor
+                        # its spread until the cells resolve it)
+                        if wider > SPREAD * moments.var and (
+                                wider < 0.5 * excess or abs(dist.mean() - moments.mean)
+                                > MEAN_KEPT * math.sqrt(moments.var)):
                             excess = wider
                             size *= 4
                             continue

@@ -636,7 +636,7 @@ class _Run:
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             first = (rates * means).sum(axis=0) / total
             second = (rates * means * means).sum(axis=0) / total
-            spread = np.maximum(0.0, second / first / first - 1.0)
+            spread = np.fmax(0.0, second / first / first - 1.0)  # (NaN: 0, as between's)
         usable = (total > 0) & np.isfinite(means).all(axis=0) & (first > 0)
         return np.where(usable, spread, 0.0)
 

@@ -522,3 +522,26 @@ def test_holds_moved_for_many_samples_are_each_samples(
     monkeypatch.setattr(solve._Run, "move_valued_holds", compared)
     dk.estimate(design, scale=loaded(design, 0.9), samples=64, seed=SEED)
     assert checked and max(checked) >= 4, "no group's counts read a sample's hit ratio"
+
+
+def test_bands_read_after_the_estimate_are_the_bands_read_first() -> None:
+    # one worker serving a 1 ms and a 30 ms endpoint (an M/G/1: its exact wait is composed
+    # from what its service is made of, in each sample's own shares): composing the
+    # nominal estimate first must leave the samples' shares their own
+    def design() -> dk.Design:
+        return dk.load({"designkit": 1, "name": "mix", "components": {"api": {
+            "kind": "service", "workers": 1,
+            "endpoints": {"GET /a": {"cpu_ms": 1}, "GET /b": {"cpu_ms": 30}}}},
+            "workload": {"api GET /a": {"low": 5, "high": 200},
+                         "api GET /b": {"low": 1, "high": 20}}})
+
+    first = dk.estimate(design(), samples=12, seed=3)
+    assert first.bands is not None
+    alone = first.bands.endpoints["api GET /a"].p95_ms.values
+    after = dk.estimate(design(), samples=12, seed=3)
+    after.to_dict()  # every endpoint of the nominal estimate composed
+    assert after.bands is not None
+    np.testing.assert_array_equal(after.bands.endpoints["api GET /a"].p95_ms.values, alone)
+    loop = looped(design(), first.bands.inputs, 1.0)
+    np.testing.assert_allclose(alone[:SAMPLES], [e.endpoints["api GET /a"].p95_ms
+                                                 for e in loop], rtol=1e-9)
