@@ -8,6 +8,7 @@ the maximum, cache hits and misses mix.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -442,15 +443,27 @@ def _rebin(dist: Dist, grid: Grid, ratio: int) -> Dist:
     pmf = dist.pmf
     # half-cells [i - 1/2, i) and [i, i + 1/2), each with half of fine cell i
     halves = np.repeat(pmf / (2.0 * max(float(pmf.sum()), 1e-300)), 2)
+    index, inside = _rebinning(len(halves), ratio, grid.size)
+    coarse = np.bincount(index, halves[inside], minlength=grid.size)
+    return Dist(grid, coarse[:grid.size].astype(float))
+
+
+@functools.lru_cache(maxsize=64)
+def _rebinning(halves: int, ratio: int, size: int) -> tuple[NDArray[np.int64],
+                                                              NDArray[np.bool_]]:
+    """Of ``halves`` half-cells rebinned ``ratio`` to one onto ``size`` cells: the coarse
+    cell of each half-cell that lands on the grid, and which do (read-only; kept)."""
     # coarse cell j spans fine [(j - 1/2) r, (j + 1/2) r): half-cells [2jr - r + 1, 2jr + r + 1)
     # (the ratio may be far beyond the grid's size: whole grids in one coarse cell)
-    if ratio >= len(halves):
-        index = np.zeros(len(halves), dtype=np.int64)  # all of it in the first cell
+    if ratio >= halves:
+        index = np.zeros(halves, dtype=np.int64)  # all of it in the first cell
     else:
-        index = (np.arange(len(halves), dtype=np.int64) + (ratio - 1)) // (2 * ratio)
-    inside = index < grid.size
-    coarse = np.bincount(index[inside], halves[inside], minlength=grid.size)
-    return Dist(grid, coarse[:grid.size].astype(float))
+        index = (np.arange(halves, dtype=np.int64) + (ratio - 1)) // (2 * ratio)
+    inside = index < size
+    landed = index[inside]
+    landed.flags.writeable = False
+    inside.flags.writeable = False
+    return landed, inside
 
 
 Spectrum = NDArray[np.complex128]
