@@ -339,12 +339,13 @@ class _Composer:
             allowed = 1e-4  # mass left beyond the grid
             too_narrow = 0.0  # the widest grid found to leave more
             excess = math.inf  # how much wider than the solution's variance, last round
+            missed = math.inf  # how far its mean from the solution's, last round
             for _ in range(ROUNDS):
                 dist = self.on(Grid.covering(horizon, size)).endpoint(index)
                 if dist.tail > allowed:  # mass left over: a wider grid
                     too_narrow = max(too_narrow, horizon)
                     horizon *= 4.0
-                    excess = math.inf  # (coarser cells: what they add is not comparable)
+                    excess = missed = math.inf  # (coarser cells: not comparable)
                     continue
                 median = dist.quantile(0.5) / dist.grid.step  # in cells
                 if median >= MEDIAN_CELLS:
@@ -354,13 +355,13 @@ class _Composer:
                         # steps shorter than a cell widened it: finer cells — while they
                         # narrow it (four times finer cells take at least half of what
                         # short exponential steps add; what they leave is not the cells'
-                        # doing), or while the cells lose time (a step far below a cell
-                        # read from its distribution function keeps neither its mean nor
-                        # its spread until the cells resolve it)
-                        if wider > SPREAD * moments.var and (
-                                wider < 0.5 * excess or abs(dist.mean() - moments.mean)
-                                > MEAN_KEPT * math.sqrt(moments.var)):
-                            excess = wider
+                        # doing), or while the cells lose time and finer ones find it (a
+                        # step far below a cell read from its distribution function keeps
+                        # neither its mean nor its spread until the cells resolve it)
+                        off = abs(dist.mean() - moments.mean)
+                        if wider > SPREAD * moments.var and (wider < 0.5 * excess or (
+                                MEAN_KEPT * math.sqrt(moments.var) < off < 0.5 * missed)):
+                            excess, missed = wider, off
                             size *= 4
                             continue
                     break
@@ -375,7 +376,7 @@ class _Composer:
                 if (median * MAX_CELLS / size < MEDIAN_CELLS and too_narrow < body
                         and 2.0 * body <= horizon):
                     horizon, allowed, cells = body, HEAVY_TAIL, HEAVY_CELLS
-                    excess = math.inf
+                    excess = missed = math.inf
                 elif size < cells:
                     size *= 4  # finer cells
                 else:
@@ -443,9 +444,15 @@ def _rebin(dist: Dist, grid: Grid, ratio: int) -> Dist:
     pmf = dist.pmf
     # half-cells [i - 1/2, i) and [i, i + 1/2), each with half of fine cell i
     halves = np.repeat(pmf / (2.0 * max(float(pmf.sum()), 1e-300)), 2)
-    index, inside = _rebinning(len(halves), ratio, grid.size)
+    index, inside = (_rebinning(len(halves), ratio, grid.size) if grid.size <= KEPT_REBINS
+                     else _rebinning.__wrapped__(len(halves), ratio, grid.size))
     coarse = np.bincount(index, halves[inside], minlength=grid.size)
     return Dist(grid, coarse[:grid.size].astype(float))
+
+
+KEPT_REBINS = 8192
+"""Grids of up to this many cells keep their rebinning indexes (64 kept: a few MB; those of
+a heavy tail's 131,072 cells would hold 150 MB)."""
 
 
 @functools.lru_cache(maxsize=64)

@@ -47,3 +47,22 @@ def test_kept_cells_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     program = next(iter(api.PROGRAMS.programs()))
     assert len(program.spectra) == 2 and program.spectra.cells == 2 * 2048
     assert percentiles(dk.estimate(design)) == expected
+
+
+def test_rebinning_indexes_are_kept_for_small_grids_only() -> None:
+    # where each half-cell of a callee lands on its caller's cells is kept per size and
+    # ratio for grids up to KEPT_REBINS cells; a heavy tail's 131,072 cells are not kept
+    # (64 of them would hold 150 MB) — the same cells either way
+    from designkit.maths.distributions import Grid
+
+    fine = Grid(step=0.25, size=1 << 17).exponential(400.0)
+    coarse = Grid(step=1.0, size=1 << 17)
+    before = latency_module._rebinning.cache_info().currsize
+    big = latency_module._rebin(fine, coarse, 4)
+    assert latency_module._rebinning.cache_info().currsize == before
+    small_fine = Grid(step=0.25, size=2048).exponential(40.0)
+    small = latency_module._rebin(small_fine, Grid(step=1.0, size=2048), 4)
+    assert latency_module._rebinning.cache_info().currsize >= 1
+    assert float(big.pmf.sum()) == pytest.approx(1.0, abs=1e-9)
+    assert big.mean() == pytest.approx(fine.mean(), rel=1e-4)
+    assert small.mean() == pytest.approx(small_fine.mean(), rel=1e-4)
