@@ -358,12 +358,13 @@ class _Composer:
                         # doing), or while the cells lose time and finer ones find it (a
                         # step far below a cell read from its distribution function keeps
                         # neither its mean nor its spread until the cells resolve it)
-                        off = abs(dist.mean() - moments.mean)
-                        if wider > SPREAD * moments.var and (wider < 0.5 * excess or (
-                                MEAN_KEPT * math.sqrt(moments.var) < off < 0.5 * missed)):
-                            excess, missed = wider, off
-                            size *= 4
-                            continue
+                        if wider > SPREAD * moments.var:
+                            off = abs(dist.mean() - moments.mean)
+                            if wider < 0.5 * excess or (
+                                    MEAN_KEPT * math.sqrt(moments.var) < off < 0.5 * missed):
+                                excess, missed = wider, off
+                                size *= 4
+                                continue
                     break
                 # A long tail made the cells coarse. When finer cells cannot resolve the
                 # median, the time lies far below the grid's end but for a trace (a rare,
@@ -444,8 +445,8 @@ def _rebin(dist: Dist, grid: Grid, ratio: int) -> Dist:
     pmf = dist.pmf
     # half-cells [i - 1/2, i) and [i, i + 1/2), each with half of fine cell i
     halves = np.repeat(pmf / (2.0 * max(float(pmf.sum()), 1e-300)), 2)
-    index, inside = (_rebinning(len(halves), ratio, grid.size) if grid.size <= KEPT_REBINS
-                     else _rebinning.__wrapped__(len(halves), ratio, grid.size))
+    landing = _kept_landing if grid.size <= KEPT_REBINS else _landing
+    index, inside = landing(len(halves), ratio, grid.size)
     coarse = np.bincount(index, halves[inside], minlength=grid.size)
     return Dist(grid, coarse[:grid.size].astype(float))
 
@@ -455,11 +456,10 @@ KEPT_REBINS = 8192
 a heavy tail's 131,072 cells would hold 150 MB)."""
 
 
-@functools.lru_cache(maxsize=64)
-def _rebinning(halves: int, ratio: int, size: int) -> tuple[NDArray[np.int64],
-                                                              NDArray[np.bool_]]:
+def _landing(halves: int, ratio: int, size: int) -> tuple[NDArray[np.int64],
+                                                         NDArray[np.bool_]]:
     """Of ``halves`` half-cells rebinned ``ratio`` to one onto ``size`` cells: the coarse
-    cell of each half-cell that lands on the grid, and which do (read-only; kept)."""
+    cell of each half-cell that lands on the grid, and which do (read-only)."""
     # coarse cell j spans fine [(j - 1/2) r, (j + 1/2) r): half-cells [2jr - r + 1, 2jr + r + 1)
     # (the ratio may be far beyond the grid's size: whole grids in one coarse cell)
     if ratio >= halves:
@@ -471,6 +471,10 @@ def _rebinning(halves: int, ratio: int, size: int) -> tuple[NDArray[np.int64],
     landed.flags.writeable = False
     inside.flags.writeable = False
     return landed, inside
+
+
+_kept_landing = functools.lru_cache(maxsize=64)(_landing)
+""":func:`_landing`, kept per size and ratio (grids of up to :data:`KEPT_REBINS` cells)."""
 
 
 Spectrum = NDArray[np.complex128]

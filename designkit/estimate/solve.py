@@ -473,62 +473,33 @@ class _Run:
     def move_holds_columns(self, h: int, cols: NDArray[np.int64], before: Floats,
                            after: Floats) -> None:
         """:meth:`move_holds` of columns ``cols`` (``before``, ``after``: the group's
-        stations × those columns): one product of the group's counts for them all, unless
-        the counts read an uncertain number (then they differ per sample: one by one)."""
+        stations × those columns): one product of the group's counts for them all — each
+        column's own counts where they read an uncertain number
+        (:meth:`~designkit.estimate.held.Patches.read_columns`: each column's the
+        arithmetic of its values alone)."""
         base = self.flows.patches[h] if self.flows.patches is not None else None
         if base is None:
             for j, col in enumerate(cols.tolist()):
                 self.move_holds(h, col, before[:, j], after[:, j])
             return
-        if self.samples is not None and base.valued:  # each sample's counts: read for
-            # all the columns at once (each column's the arithmetic of its values alone)
-            self.move_valued_holds(h, cols, before, after)
-            return
-        rows, slots = base.members, base.slots[:, None]
+        patch = base
+        if self.samples is not None and base.valued:
+            patch = Patches(self.tape, self.flows.groups, self.flows.holder_rate,
+                            self.flows.arrival, self.samples.values[:, cols]).read_columns(h)
+        rows, slots = patch.members, patch.slots[:, None]
         p_wait = self.p_wait[rows][:, cols]
         spread = np.where(p_wait > 0, 2.0 / np.where(p_wait > 0, p_wait, 1.0) - 1.0, 0.0)
         with np.errstate(invalid="ignore", over="ignore"):
-            moved = base.coef @ (after - before)
-            spread_moved = base.coef @ (spread * (after * after - before * before))
+            moved = _per_hold(patch.coef, after - before)
+            spread_moved = _per_hold(patch.coef, spread * (after * after - before * before))
         self.mean[slots, cols] = np.maximum(self.mean[slots, cols] + moved, 0.0)
         self.var[slots, cols] = np.maximum(self.var[slots, cols] + spread_moved, 0.0)
-        self.stale[cols] |= ~self.exact_columns(base, cols)
-
-    def move_valued_holds(self, h: int, cols: NDArray[np.int64], before: Floats,
-                          after: Floats) -> None:
-        """:meth:`move_holds` of columns ``cols`` of samples whose counts read their
-        uncertain numbers: the counts of every column read at once
-        (:meth:`~designkit.estimate.held.Patches.read_columns`), moved as one product per
-        column, checked exact per column."""
-        assert self.samples is not None
-        found = Patches(self.tape, self.flows.groups, self.flows.holder_rate,
-                        self.flows.arrival, self.samples.values[:, cols]).read_columns(h)
-        coef = found.coef  # records × members × columns
-        rows, slots = found.members, found.slots[:, None]
-        p_wait = self.p_wait[rows][:, cols]
-        spread = np.where(p_wait > 0, 2.0 / np.where(p_wait > 0, p_wait, 1.0) - 1.0, 0.0)
-        with np.errstate(invalid="ignore", over="ignore"):
-            moved = np.einsum("jik,ik->jk", coef, after - before)
-            spread_moved = np.einsum("jik,ik->jk", coef,
-                                     spread * (after * after - before * before))
-        self.mean[slots, cols] = np.maximum(self.mean[slots, cols] + moved, 0.0)
-        self.var[slots, cols] = np.maximum(self.var[slots, cols] + spread_moved, 0.0)
-        if not found.structural:
-            self.stale[cols] = True
-            return
-        traffic = self.tape.traffic
-        holds = self.unit_holds[:, cols]
-        held = np.zeros((len(self.tape.servers), len(cols)))
-        np.add.at(held, traffic.holder_station, holds)
-        expected = self.unit_arrival[rows][:, cols] + held[rows]
-        reached = np.einsum("jk,jik->ik", holds[found.records], coef)
-        close = np.abs(reached - expected) <= np.maximum(
-            1e-9 * np.maximum(np.abs(reached), np.abs(expected)), 1e-15)
-        self.stale[cols] |= ~close.all(axis=0)
+        self.stale[cols] |= ~self.exact_columns(patch, cols)
 
     def exact_columns(self, patch: Patch, cols: NDArray[np.int64]) -> NDArray[np.bool_]:
         """Per column of ``cols``: whether ``patch``'s holds read every visit of its
-        stations there (:meth:`patch`'s ``exact``, for many columns at once)."""
+        stations there (:meth:`patch`'s ``exact``, for many columns at once; ``patch``'s
+        counts the same in every column, or each column's own)."""
         if self.samples is None or not patch.structural:
             return np.full(len(cols), patch.exact)
         traffic = self.tape.traffic
@@ -536,7 +507,8 @@ class _Run:
         held = np.zeros((len(self.tape.servers), len(cols)))
         np.add.at(held, traffic.holder_station, holds)
         expected = self.unit_arrival[patch.members][:, cols] + held[patch.members]
-        reached = patch.coef.T @ holds[patch.records]
+        reached = (patch.coef.T @ holds[patch.records] if patch.coef.ndim == 2
+                   else np.einsum("jk,jik->ik", holds[patch.records], patch.coef))
         close = np.abs(reached - expected) <= np.maximum(
             1e-9 * np.maximum(np.abs(reached), np.abs(expected)), 1e-15)
         return np.asarray(close.all(axis=0))
@@ -842,6 +814,15 @@ class _Run:
         waiting = (p_wait > 0) & (wait > 0)
         self.mean[slots] = np.where(saturated, INF, np.where(waiting, wait, 0.0))
         self.var[slots] = np.where(saturated, INF, np.where(waiting, var, 0.0))
+
+
+def _per_hold(coef: Floats, per_station: Floats) -> Floats:
+    """Per hold (rows) and column: ``Σᵢ coef[hold, i] · per_station[i, column]`` — the
+    counts the same in every column (records × stations) or each column's own (records ×
+    stations × columns)."""
+    if coef.ndim == 2:
+        return np.asarray(coef @ per_station)
+    return np.asarray(np.einsum("jik,ik->jk", coef, per_station))
 
 
 MANY_COLUMNS = 4

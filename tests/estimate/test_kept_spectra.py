@@ -57,12 +57,12 @@ def test_rebinning_indexes_are_kept_for_small_grids_only() -> None:
 
     fine = Grid(step=0.25, size=1 << 17).exponential(400.0)
     coarse = Grid(step=1.0, size=1 << 17)
-    before = latency_module._rebinning.cache_info().currsize
+    before = latency_module._kept_landing.cache_info().currsize
     big = latency_module._rebin(fine, coarse, 4)
-    assert latency_module._rebinning.cache_info().currsize == before
+    assert latency_module._kept_landing.cache_info().currsize == before
     small_fine = Grid(step=0.25, size=2048).exponential(40.0)
     small = latency_module._rebin(small_fine, Grid(step=1.0, size=2048), 4)
-    assert latency_module._rebinning.cache_info().currsize >= 1
+    assert latency_module._kept_landing.cache_info().currsize >= 1
     assert float(big.pmf.sum()) == pytest.approx(1.0, abs=1e-9)
     assert big.mean() == pytest.approx(fine.mean(), rel=1e-4)
     assert small.mean() == pytest.approx(small_fine.mean(), rel=1e-4)
