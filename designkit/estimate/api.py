@@ -17,6 +17,7 @@ from designkit.estimate.capacity import max_scale, max_scales, retry_storms
 from designkit.estimate.errors import errors_of
 from designkit.estimate.latency import (
     Latency,
+    endpoint_latencies,
     endpoint_latency,
     forked_paths,
     success_latency,
@@ -180,15 +181,19 @@ def p95_curve(design: Design, scenario: Scenario | None, days: float, totals: li
                 e = at.endpoints.get(name)
                 out[name].append(e.p95_ms if e is not None else math.inf)
         return out
-    found = trials(program, load, totals)
-    flows = flows_of(program, load)
-    for k, total in enumerate(totals):
-        solution = Solution(program, total, found.column(k), flows)
-        rates = solution.endpoint_rate
-        for name in names:
-            i = program.index.get(name)
-            out[name].append(endpoint_latency(solution, i).p95 if i is not None
-                             and rates[i] > 0 else math.inf)
+    # every load a column of one solution, composed together (its scale: which endpoints
+    # carry load, the same at any load above none)
+    solution = Solution(program, max(totals), trials(program, load, totals),
+                        flows_of(program, load))
+    rates = solution.endpoint_rate
+    unloaded = np.array(totals) <= 0
+    for name in names:
+        i = program.index.get(name)
+        if i is None or rates[i] <= 0:
+            out[name] = [math.inf] * len(totals)
+        else:
+            out[name] = np.where(unloaded, math.inf,
+                                 endpoint_latencies(solution, i)[1]).tolist()
     return out
 
 

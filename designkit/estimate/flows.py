@@ -110,7 +110,7 @@ class Flows:
     holder_by: Ints | None = None  # per holder record, the same
     # per single-server station whose queue is its own, what its service is made of, at
     # scale 1 (latency's composer: made when first composed)
-    single_servers: dict[int, list[tuple[float, object]]] | None = None
+    single_servers: dict[int, list[tuple[NDArray[np.float64], object]]] | None = None
 
 
 def flows_of(program: Program, workload: dict[str, float]) -> Flows:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import math
 from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple, assert_never
 
@@ -41,8 +42,10 @@ from designkit.flow.nodes import (
 from designkit.flow.times import Exponential, Spec
 from designkit.maths.distributions import Dist, Grid
 
-__all__ = ["Latency", "callees", "endpoint_latency", "forked_paths", "released",
-           "success_latency"]
+__all__ = ["Latency", "callees", "endpoint_latencies", "endpoint_latency", "forked_paths",
+           "released", "success_latency"]
+
+Floats = NDArray[np.float64]
 
 
 @dataclass(frozen=True)
@@ -108,19 +111,44 @@ def endpoint_latency(solution: Solution, index: int, size: int = 2048) -> Latenc
     the grid), unless parallel branches are on the way (their mean there is Clark's
     approximation): then it is the grid's, exact for independent branches — but never
     below the mean with each parallel step taken as its slowest branch's mean (the grid
-    leaves out what lies beyond its end).
+    leaves out what lies beyond its end). Of a solution of several columns, the first's
+    (:func:`endpoint_latencies` reads them all).
     """
     composer = _composer(solution, size)
-    dist = composer.own(index)
+    dist = composer.own(index)[0]
     if dist is None:
         composer.reported(index)
         return SATURATED
-    if forked_paths(solution.program)[index]:
-        mean = max(dist.mean(), _LowerMean(solution).endpoint(index))
-    else:
-        mean = solution.endpoint_moments[index].mean
     p50, p95, p99 = dist.quantiles(PERCENTILES)
-    out = Latency(mean, p50, p95, p99, dist)
+    out = Latency(composer.mean(index, 0, dist), p50, p95, p99, dist)
+    composer.reported(index)
+    return out
+
+
+def endpoint_latencies(solution: Solution, index: int, size: int = 2048) -> Floats:
+    """Endpoint ``index``'s p50, p95, p99 and mean (rows) in every column of ``solution``
+    (columns): each the :func:`endpoint_latency` of a solution of that column alone, the
+    columns composed together (``inf`` where saturated).
+
+    Example:
+        >>> import designkit as dk
+        >>> from designkit.estimate.program import compile_design
+        >>> from designkit.estimate.solve import flows_of, solve, trials
+        >>> d = dk.template("flash-sale")
+        >>> program, load = compile_design(d), d.rates()
+        >>> both = Solution(program, 1.0, trials(program, load, [1.0, 2.0]),
+        ...                 flows_of(program, load))
+        >>> rows = endpoint_latencies(both, 0)
+        >>> alone = solve(program, load, 2.0)
+        >>> bool(np.isclose(rows[1, 1], endpoint_latency(alone, 0).p95, rtol=1e-9))
+        True
+    """
+    composer = _composer(solution, size)
+    out = np.full((4, composer.n), math.inf)
+    for k, dist in enumerate(composer.own(index)):
+        if dist is not None:
+            out[:3, k] = dist.quantiles(PERCENTILES)
+            out[3, k] = composer.mean(index, k, dist)
     composer.reported(index)
     return out
 
@@ -136,7 +164,7 @@ def success_latency(solution: Solution, index: int, size: int = 2048) -> Latency
     composer = _composer(solution, size, ok=True)
     if composer.survival[index] <= 0.0:
         return None
-    dist = composer.own(index)
+    dist = composer.own(index)[0]
     if dist is None:
         return SATURATED
     p50, p95, p99 = dist.quantiles(PERCENTILES)
@@ -217,10 +245,11 @@ class _LowerMean:
     """An endpoint's mean with every parallel step taken as the mean of its slowest branch:
     a lower bound of its mean (E[max] ≥ max E), exact but for that."""
 
-    def __init__(self, solution: Solution) -> None:
+    def __init__(self, solution: Solution, column: int = 0) -> None:
         self.solution = solution
-        self.wait: list[float] = solution.trial.wait[:, 0].tolist()
-        self.memo: dict[int, float] = solution.lower_means
+        self.wait: list[float] = solution.trial.wait[:, column].tolist()
+        self.hits = {tag: float(values[column]) for tag, values in solution.hits.items()}
+        self.memo: dict[int, float] = solution.lower_means if column == 0 else {}
 
     def endpoint(self, index: int) -> float:
         if index not in self.memo:
@@ -243,7 +272,8 @@ class _LowerMean:
             case Invoke():
                 return node.count * self.endpoint(node.endpoint)
             case CacheRead():
-                return self.node(node.visit) + (1.0 - node.hit) * self.node(node.miss)
+                hit = self.hits.get(node.tag, node.hit) if node.tag is not None else node.hit
+                return self.node(node.visit) + (1.0 - hit) * self.node(node.miss)
             case ExternalCall():
                 info, mean, _ = call_moments(node)
                 wait = self.wait[node.station] if node.station is not None else 0.0
@@ -265,12 +295,14 @@ class _LowerMean:
 
 
 class _Composer:
-    """Every endpoint's distribution on its own grid, composed once.
+    """Every endpoint's distribution on its own grid, composed once — in every column of
+    the solution (the samples of bands; one column for an estimate).
 
     An endpoint's grid is wide enough for its time (from the solved mean and variance) and
     a power of two wide, so that grids are shared; a caller's grid is usually coarser than
     its callee's, and then the callee's distribution is rebinned onto it rather than
-    composed again.
+    composed again. Each column chooses its own grids, by the same rules; the columns that
+    chose the same grid are composed there together (a spectrum per column: rows).
     """
 
     def __init__(self, solution: Solution, size: int, base: _Composer | None = None) -> None:
@@ -281,12 +313,18 @@ class _Composer:
         self.survival: list[float] = ([e.survival for e in errors_of(solution.program)]
                                       if base is not None else [])
         self.survivals: dict[Node, float] = {}
-        self.dists: dict[int, Dist | None] = {}
-        self.grids: dict[Grid, _GridComposer] = {}
-        self.p_wait: list[float] = solution.trial.p_wait[:, 0].tolist()
+        self.dists: dict[int, list[Dist | None]] = {}
+        self.grids: dict[tuple[Grid, tuple[int, ...]], _GridComposer] = {}
+        trial = solution.trial
+        self.n = int(trial.wait.shape[1])
+        self.p_wait: Floats = trial.p_wait
+        self.wait: Floats = trial.wait
+        self.means: Floats = trial.endpoint_mean
+        self.vars: Floats = trial.endpoint_var
+        self.hits = solution.hits
         self.forked = forked_paths(solution.program)  # endpoints with Clark's variances
-        self.wait: list[float] = solution.trial.wait[:, 0].tolist()
-        self._services: dict[int, list[tuple[float, object]]] | None = None
+        self.lowers: dict[int, _LowerMean] = {}
+        self._services: dict[int, list[tuple[Floats, object]]] | None = None
         rates = solution.endpoint_rate
         self.callers_left = [0] * len(solution.program.endpoints)  # callers not composed
         for caller, called in enumerate(callees(solution.program)):
@@ -297,17 +335,39 @@ class _Composer:
         self.read: set[int] = set()
 
     @property
-    def services(self) -> dict[int, list[tuple[float, object]]]:
+    def services(self) -> dict[int, list[tuple[Floats, object]]]:
         """Per single-server station whose queue is its own (an M/G/1 per copy), what its
-        service is made of: (rate, a time) for each visit, (rate, a hold node) for each
-        hold, (rate, an endpoint index) for each worker held by an endpoint's run."""
+        service is made of: (rate per column, a time) for each visit, (rate, a hold node)
+        for each hold, (rate, an endpoint index) for each worker held by an endpoint's
+        run."""
         if self._services is None:
-            flows = self.solution.flows  # (made once per workload: the scale cancels out
-            # of the parts' weights)
-            if flows.single_servers is None:
-                flows.single_servers = _single_server_services(self.solution.program, flows)
-            self._services = flows.single_servers
+            solution = self.solution
+            if solution.rates is not None:  # samples: each column's rates and hit ratios
+                self._services = _single_server_services(solution.program, solution.flows,
+                                                         solution.rates, self.hit)
+            else:
+                flows = solution.flows  # (made once per workload: the scale cancels out
+                # of the parts' weights)
+                if flows.single_servers is None:
+                    flows.single_servers = _single_server_services(
+                        solution.program, flows, flows.endpoint_rate[:, None], self.hit)
+                self._services = flows.single_servers
         return self._services
+
+    def hit(self, node: CacheRead) -> float | Floats:
+        """A cache read's hit ratio: each column's (an array) when it is sampled."""
+        if node.tag is not None and node.tag in self.hits:
+            return self.hits[node.tag]
+        return node.hit
+
+    def mean(self, index: int, column: int, dist: Dist) -> float:
+        """Endpoint ``index``'s mean in ``column`` (see :func:`endpoint_latency`)."""
+        if not self.forked[index]:
+            return float(self.means[index, column])
+        lower = self.lowers.get(column)
+        if lower is None:
+            lower = self.lowers[column] = _LowerMean(self.solution, column)
+        return max(dist.mean(), lower.endpoint(index))
 
     def successes(self) -> _Composer:
         """The successes' composer on this one's grids (itself when it is that one)."""
@@ -321,80 +381,55 @@ class _Composer:
             found = self.survivals[node] = node_errors(node, callees).survival
         return found
 
-    def on(self, grid: Grid) -> _GridComposer:
-        if grid not in self.grids:
-            self.grids[grid] = _GridComposer(self, grid)
-        return self.grids[grid]
+    def on(self, grid: Grid, cols: tuple[int, ...]) -> _GridComposer:
+        """The composer of columns ``cols`` on ``grid``."""
+        key = (grid, cols)
+        found = self.grids.get(key)
+        if found is None:
+            found = self.grids[key] = _GridComposer(self, grid, cols)
+        return found
 
-    def own(self, index: int) -> Dist | None:
-        """Endpoint ``index`` on its own grid; ``None`` when saturated."""
-        if index in self.dists:
-            return self.dists[index]
-        moments = self.solution.endpoint_moments[index]
-        dist: Dist | None = None
-        if not moments.infinite:
-            horizon = _power_of_two(max(moments.mean + 12.0 * math.sqrt(moments.var),
-                                        3.0 * moments.mean, 1e-3))
-            size, cells = self.size, MAX_CELLS
-            allowed = 1e-4  # mass left beyond the grid
-            too_narrow = 0.0  # the widest grid found to leave more
-            excess = math.inf  # how much wider than the solution's variance, last round
-            missed = math.inf  # how far its mean from the solution's, last round
-            for _ in range(ROUNDS):
-                dist = self.on(Grid.covering(horizon, size)).endpoint(index)
-                if dist.tail > allowed:  # mass left over: a wider grid
-                    too_narrow = max(too_narrow, horizon)
-                    horizon *= 4.0
-                    excess = missed = math.inf  # (coarser cells: not comparable)
-                    continue
-                median = dist.quantile(0.5) / dist.grid.step  # in cells
-                if median >= MEDIAN_CELLS:
-                    if (size < MAX_CELLS and allowed <= 1e-4 and not self.forked[index]
-                            and self.base is None):
-                        wider = _spread(dist) - moments.var
-                        # steps shorter than a cell widened it: finer cells — while they
-                        # narrow it (four times finer cells take at least half of what
-                        # short exponential steps add; what they leave is not the cells'
-                        # doing), or while the cells lose time and finer ones find it (a
-                        # step far below a cell read from its distribution function keeps
-                        # neither its mean nor its spread until the cells resolve it)
-                        if wider > SPREAD * moments.var:
-                            off = abs(dist.mean() - moments.mean)
-                            if wider < 0.5 * excess or (
-                                    MEAN_KEPT * math.sqrt(moments.var) < off < 0.5 * missed):
-                                excess, missed = wider, off
-                                size *= 4
-                                continue
-                    break
-                # A long tail made the cells coarse. When finer cells cannot resolve the
-                # median, the time lies far below the grid's end but for a trace (a rare,
-                # huge delay: a retry after an exponential backoff; a lognormal's tail): a
-                # narrower grid leaves up to HEAVY_TAIL of it beyond (p99 and below stay
-                # exact; the mean is the solution's), on up to HEAVY_CELLS cells.
-                body = _power_of_two(max(dist.quantile(1.0 - HEAVY_TAIL), dist.grid.step))
-                if allowed < HEAVY_TAIL:
-                    too_narrow = 0.0  # (for what a heavy tail may leave beyond)
-                if (median * MAX_CELLS / size < MEDIAN_CELLS and too_narrow < body
-                        and 2.0 * body <= horizon):
-                    horizon, allowed, cells = body, HEAVY_TAIL, HEAVY_CELLS
-                    excess = missed = math.inf
-                elif size < cells:
-                    size *= 4  # finer cells
-                else:
-                    break
-            if dist is not None and dist.tail > HEAVY_TAIL:  # the rounds ran out: a grid
-                # that holds all but 10⁻⁴ of any time of this mean and variance (Cantelli)
-                grid = Grid.covering(_power_of_two(moments.mean + 100.0 * math.sqrt(
-                    moments.var)), self.size)
-                dist = self.on(grid).endpoint(index)
-        self.dists[index] = dist
+    def own(self, index: int) -> list[Dist | None]:
+        """Endpoint ``index`` on its own grid, per column; ``None`` where saturated."""
+        found = self.dists.get(index)
+        if found is not None:
+            return found
+        out: list[Dist | None] = [None] * self.n
+        refine = not self.forked[index] and self.base is None
+        rounds: dict[int, _Rounds] = {}
+        for k, (mean, var) in enumerate(zip(self.means[index].tolist(),
+                                            self.vars[index].tolist(), strict=True)):
+            if not math.isinf(mean):
+                rounds[k] = _Rounds(mean, var, self.size, refine)
+        for _ in range(ROUNDS):
+            if not rounds:
+                break
+            for grid, cols in _grouped({k: r.grid() for k, r in rounds.items()}):
+                for k, dist in zip(cols, self.on(grid, cols).dists(index), strict=True):
+                    if rounds[k].done(dist):
+                        out[k] = dist
+                        del rounds[k]
+        for k, r in rounds.items():  # the rounds ran out
+            out[k] = r.dist
+        wider = {}
+        for k, final in enumerate(out):
+            if final is not None and final.tail > HEAVY_TAIL:
+                # a grid that holds all but 10⁻⁴ of any time of this mean and variance
+                # (Cantelli)
+                wider[k] = Grid.covering(_power_of_two(
+                    float(self.means[index, k]) + 100.0 * math.sqrt(self.vars[index, k])),
+                    self.size)
+        for grid, cols in _grouped(wider):
+            for k, dist in zip(cols, self.on(grid, cols).dists(index), strict=True):
+                out[k] = dist
+        self.dists[index] = out
         if index not in self.composed:
             self.composed.add(index)
             left = self.callers_left
             for callee in callees(self.solution.program)[index]:
                 left[callee] -= 1
                 self.drop(callee)
-        return dist
+        return out
 
     def reported(self, index: int) -> None:
         """Endpoint ``index``'s latency has been read: its distributions are dropped once
@@ -409,18 +444,108 @@ class _Composer:
         for grid in self.grids.values():
             grid.memo.pop(index, None)
 
-    def callee(self, index: int, grid: Grid) -> Dist:
-        """Endpoint ``index`` on a caller's ``grid``: its own distribution rebinned when its
-        grid is finer by a power of two, else composed on ``grid``."""
-        if self.solution.endpoint_moments[index].infinite:
-            return grid.never()
-        own = self.own(index)
-        if own is not None and own.grid.size == grid.size:
-            ratio = grid.step / own.grid.step
-            whole = round(ratio)
-            if whole >= 1 and abs(ratio - whole) < 1e-9 and whole & (whole - 1) == 0:
-                return own if whole == 1 else _rebin(own, grid, whole)
-        return self.on(grid).endpoint(index)
+    def callee(self, index: int, grid: Grid, cols: tuple[int, ...]) -> Spectrum:
+        """Endpoint ``index`` on a caller's ``grid``, in columns ``cols`` (rows): its own
+        distribution rebinned where its grid is finer by a power of two, else composed on
+        ``grid``; all zeros where it saturates."""
+        owns = self.own(index)
+        rows = np.empty((len(cols), grid.size + 1), dtype=np.complex128)
+        compose: list[int] = []
+        rebinned: dict[tuple[Grid, int], list[int]] = {}
+        for j, k in enumerate(cols):
+            own = owns[k]
+            if math.isinf(self.means[index, k]):
+                rows[j] = 0.0  # never over
+                continue
+            if own is not None and own.grid.size == grid.size:
+                ratio = grid.step / own.grid.step
+                whole = round(ratio)
+                if whole >= 1 and abs(ratio - whole) < 1e-9 and whole & (whole - 1) == 0:
+                    rebinned.setdefault((own.grid, whole), []).append(j)
+                    continue
+            compose.append(j)
+        for (_, whole), at in rebinned.items():
+            dists = [owns[cols[j]] for j in at]
+            if whole == 1:
+                rows[at] = [d.spectrum for d in dists if d is not None]
+            else:
+                pmfs = np.stack([d.pmf for d in dists if d is not None])
+                rows[at] = np.fft.rfft(_rebin_rows(pmfs, grid, whole), 2 * grid.size)
+        if compose:
+            found = self.on(grid, tuple(cols[j] for j in compose)).endpoint(index)
+            rows[compose] = 1.0 if found is None else found
+        return rows
+
+
+class _Rounds:
+    """One column's search for an endpoint's grid: wider while mass is left beyond it,
+    finer while its cells are too coarse (see :meth:`_Composer.own`)."""
+
+    def __init__(self, mean: float, var: float, size: int, refine: bool) -> None:
+        self.mean, self.var, self.refine = mean, var, refine
+        self.horizon = _power_of_two(max(mean + 12.0 * math.sqrt(var), 3.0 * mean, 1e-3))
+        self.size, self.cells = size, MAX_CELLS
+        self.allowed = 1e-4  # mass left beyond the grid
+        self.too_narrow = 0.0  # the widest grid found to leave more
+        self.excess = math.inf  # how much wider than the solution's variance, last round
+        self.missed = math.inf  # how far its mean from the solution's, last round
+        self.dist: Dist | None = None
+
+    def grid(self) -> Grid:
+        return Grid.covering(self.horizon, self.size)
+
+    def done(self, dist: Dist) -> bool:
+        """Whether ``dist``, composed on :meth:`grid`, is the one (else the next grid
+        is set)."""
+        self.dist = dist
+        if dist.tail > self.allowed:  # mass left over: a wider grid
+            self.too_narrow = max(self.too_narrow, self.horizon)
+            self.horizon *= 4.0
+            self.excess = self.missed = math.inf  # (coarser cells: not comparable)
+            return False
+        median = dist.quantile(0.5) / dist.grid.step  # in cells
+        if median >= MEDIAN_CELLS:
+            if self.size < MAX_CELLS and self.allowed <= 1e-4 and self.refine:
+                wider = _spread(dist) - self.var
+                # steps shorter than a cell widened it: finer cells — while they narrow it
+                # (four times finer cells take at least half of what short exponential
+                # steps add; what they leave is not the cells' doing), or while the cells
+                # lose time and finer ones find it (a step far below a cell read from its
+                # distribution function keeps neither its mean nor its spread until the
+                # cells resolve it)
+                if wider > SPREAD * self.var:
+                    off = abs(dist.mean() - self.mean)
+                    if wider < 0.5 * self.excess or (
+                            MEAN_KEPT * math.sqrt(self.var) < off < 0.5 * self.missed):
+                        self.excess, self.missed = wider, off
+                        self.size *= 4
+                        return False
+            return True
+        # A long tail made the cells coarse. When finer cells cannot resolve the median,
+        # the time lies far below the grid's end but for a trace (a rare, huge delay: a
+        # retry after an exponential backoff; a lognormal's tail): a narrower grid leaves
+        # up to HEAVY_TAIL of it beyond (p99 and below stay exact; the mean is the
+        # solution's), on up to HEAVY_CELLS cells.
+        body = _power_of_two(max(dist.quantile(1.0 - HEAVY_TAIL), dist.grid.step))
+        if self.allowed < HEAVY_TAIL:
+            self.too_narrow = 0.0  # (for what a heavy tail may leave beyond)
+        if (median * MAX_CELLS / self.size < MEDIAN_CELLS and self.too_narrow < body
+                and 2.0 * body <= self.horizon):
+            self.horizon, self.allowed, self.cells = body, HEAVY_TAIL, HEAVY_CELLS
+            self.excess = self.missed = math.inf
+        elif self.size < self.cells:
+            self.size *= 4  # finer cells
+        else:
+            return True
+        return False
+
+
+def _grouped(grids: Mapping[int, Grid]) -> list[tuple[Grid, tuple[int, ...]]]:
+    """The columns (keys) by the grid each is on, in order."""
+    groups: dict[Grid, list[int]] = {}
+    for k, grid in grids.items():
+        groups.setdefault(grid, []).append(k)
+    return [(grid, tuple(cols)) for grid, cols in groups.items()]
 
 
 def _spread(dist: Dist) -> float:
@@ -434,21 +559,30 @@ def _spread(dist: Dist) -> float:
     return float(mass @ (t - mean) ** 2) / total
 
 
-def _rebin(dist: Dist, grid: Grid, ratio: int) -> Dist:
-    """``dist`` on ``grid``, whose cells are ``ratio`` (an even number) of its cells wide.
+def _rebin_rows(pmfs: Floats, grid: Grid, ratio: int) -> Floats:
+    """Distributions (rows of ``pmfs``) on ``grid``, whose cells are ``ratio`` (an even
+    number) of theirs wide.
 
     Each fine cell's mass is taken as uniform over the cell: a fine cell on the border of
     two coarse cells gives half to each. The trace beyond the fine grid (at most 10⁻⁴: the
     grid was chosen so) is left out, as :meth:`Dist.mean` does, so that it does not add up
     over a chain of calls.
     """
-    pmf = dist.pmf
+    totals = np.maximum(pmfs.sum(axis=1), 1e-300)
     # half-cells [i - 1/2, i) and [i, i + 1/2), each with half of fine cell i
-    halves = np.repeat(pmf / (2.0 * max(float(pmf.sum()), 1e-300)), 2)
+    halves = np.repeat(pmfs / (2.0 * totals[:, None]), 2, axis=1)
     landing = _kept_landing if grid.size <= KEPT_REBINS else _landing
-    index, inside = landing(len(halves), ratio, grid.size)
-    coarse = np.bincount(index, halves[inside], minlength=grid.size)
-    return Dist(grid, coarse[:grid.size].astype(float))
+    cells, starts, inside = landing(halves.shape[1], ratio, grid.size)
+    out = np.zeros((len(pmfs), grid.size))
+    if len(cells):
+        out[:, cells] = np.add.reduceat(halves[:, inside], starts, axis=1)
+    return out
+
+
+def _rebin(dist: Dist, grid: Grid, ratio: int) -> Dist:
+    """``dist`` on ``grid``, whose cells are ``ratio`` of its cells wide (see
+    :func:`_rebin_rows`)."""
+    return Dist(grid, _rebin_rows(dist.pmf[None, :], grid, ratio)[0])
 
 
 KEPT_REBINS = 8192
@@ -457,9 +591,11 @@ a heavy tail's 131,072 cells would hold 150 MB)."""
 
 
 def _landing(halves: int, ratio: int, size: int) -> tuple[NDArray[np.int64],
+                                                         NDArray[np.int64],
                                                          NDArray[np.bool_]]:
     """Of ``halves`` half-cells rebinned ``ratio`` to one onto ``size`` cells: the coarse
-    cell of each half-cell that lands on the grid, and which do (read-only)."""
+    cells they land on, where each one's run of half-cells starts among those that land,
+    and which land (read-only)."""
     # coarse cell j spans fine [(j - 1/2) r, (j + 1/2) r): half-cells [2jr - r + 1, 2jr + r + 1)
     # (the ratio may be far beyond the grid's size: whole grids in one coarse cell)
     if ratio >= halves:
@@ -468,9 +604,11 @@ def _landing(halves: int, ratio: int, size: int) -> tuple[NDArray[np.int64],
         index = (np.arange(halves, dtype=np.int64) + (ratio - 1)) // (2 * ratio)
     inside = index < size
     landed = index[inside]
-    landed.flags.writeable = False
-    inside.flags.writeable = False
-    return landed, inside
+    starts = np.flatnonzero(np.diff(landed, prepend=-1) != 0)
+    cells = landed[starts]
+    for array in (cells, starts, inside):
+        array.flags.writeable = False
+    return cells, starts, inside
 
 
 _kept_landing = functools.lru_cache(maxsize=64)(_landing)
@@ -478,87 +616,122 @@ _kept_landing = functools.lru_cache(maxsize=64)(_landing)
 
 
 Spectrum = NDArray[np.complex128]
+"""A distribution's transform (:attr:`Dist.spectrum`); in a composer, one row per column
+(a time the same in every column: one row for all)."""
+
+KEPT_WAIT_ROWS = 4096
+"""Rows of waits a grid's composer keeps, the most recently used (64 waits of 64 columns:
+64 MB on 2,048 cells); recomputing one gives the same numbers."""
 
 
 class _GridComposer:
-    """Composes endpoints on one grid as spectra (``None``: no time at all); a sequence is a
-    product, a mixture a weighted sum, a repeat a power — on bare arrays, since an endpoint
-    is a few dozen such products and wrapping each in a :class:`Dist` cost more than it."""
+    """Composes endpoints on one grid as spectra, for some columns (``None``: no time at
+    all); a sequence is a product, a mixture a weighted sum, a repeat a power — on bare
+    arrays, since an endpoint is a few dozen such products and wrapping each in a
+    :class:`Dist` cost more than it. A spectrum has a row per column, or is one row (a
+    time of the design: the same in every column)."""
 
-    def __init__(self, parent: _Composer, grid: Grid) -> None:
+    def __init__(self, parent: _Composer, grid: Grid, cols: tuple[int, ...]) -> None:
         self.parent = parent
         self.solution = parent.solution
         self.grid = grid
-        self.memo: dict[int, Dist] = {}
+        self.cols = cols
+        self.at: slice | NDArray[np.int64] = (  # (a run of columns: a view, not a copy)
+            slice(cols[0], cols[-1] + 1) if cols == tuple(range(cols[0], cols[-1] + 1))
+            else np.array(cols, dtype=np.int64))
+        self.memo: dict[int, Spectrum | None] = {}
         self.waits: OrderedDict[int, Spectrum | None] = OrderedDict()
         self.pending: set[int] = set()
-        self.kept = 0  # waits kept that are not None
+        self.kept = 0  # rows of waits kept
         self.times: dict[Spec, Spectrum | None] = {}
         self.calls: dict[tuple[object, ...], Spectrum | None] = {}
 
     def wait(self, station: int) -> Spectrum | None:
-        if self.parent.base is not None:  # successes wait as every request does
-            return self.parent.base.on(self.grid).wait(station)
+        parent = self.parent
+        if parent.base is not None:  # successes wait as every request does
+            return parent.base.on(self.grid, self.cols).wait(station)
         waits = self.waits
         if station in waits:
-            found = waits[station]
-            if found is not None:
+            kept = waits[station]
+            if kept is not None:
                 waits.move_to_end(station)
-            return found
+            return kept
         if station in self.pending:
             return None  # (a hold's own wait is never inside its holding)
-        self.pending.add(station)
-        exact = self.mg1_wait(station)
-        dist = exact if exact is not None else self.grid.waiting(
-            self.parent.p_wait[station], self.parent.wait[station])
-        self.pending.discard(station)
-        found = waits[station] = None if dist.zero else dist.spectrum
+        p_wait, wait = parent.p_wait[station, self.at], parent.wait[station, self.at]
+        none = (p_wait < 1e-12) | (wait <= 0)  # no wait at all (unless infinite)
+        found: Spectrum | None = None
+        if not (none.all() and np.isfinite(wait).all()):
+            self.pending.add(station)
+            exact = self.mg1_wait(station)
+            self.pending.discard(station)
+            if exact is None:
+                found = self.grid.waiting_rows(p_wait, wait)
+            else:  # the exact wait where it applies, else the exponential
+                found, valid = exact
+                if not valid.all():
+                    found[~valid] = self.grid.waiting_rows(p_wait[~valid], wait[~valid])
+        waits[station] = found
         if found is not None:
-            self.kept += 1
-            while self.kept > KEPT_WAITS:
+            self.kept += len(found)
+            while self.kept > KEPT_WAIT_ROWS and len(waits) > 1:
                 _, dropped = waits.popitem(last=False)
-                self.kept -= dropped is not None
+                self.kept -= 0 if dropped is None else len(dropped)
         return found
 
-    def mg1_wait(self, station: int) -> Dist | None:
+    def mg1_wait(self, station: int) -> tuple[Spectrum, NDArray[np.bool_]] | None:
         """The exact wait of a single-server station with Poisson arrivals (Beneš:
         ``W = (1 − ρ) Σ ρᵏ Rᵏ``, R the equilibrium time of the service), from its service
-        time composed on this grid; ``None`` when it does not apply or the grid is too
-        short for its tail (then the wait is exponential with the solved mean)."""
-        parts = self.parent.services.get(station)
-        rho = self.parent.p_wait[station]
-        if not parts or not 0.0 < rho < 1.0:
+        time composed on this grid, and the columns where it applies (elsewhere the grid
+        is too short for its tail, or the station not such a queue: the wait is
+        exponential with the solved mean); ``None`` when it applies in none."""
+        parent = self.parent
+        parts = parent.services.get(station)
+        if not parts:
+            return None
+        rho = parent.p_wait[station, self.at]
+        valid = (rho > 0.0) & (rho < 1.0)
+        if not valid.any():
             return None
         if all(isinstance(part, Exponential) for _, part in parts) and len(
                 {part.mean for _, part in parts if isinstance(part, Exponential)}) == 1:
             return None  # an M/M/1: the exponential wait is exact, and finer than the grid
-        total = sum(rate for rate, _ in parts)
-        pmf = np.zeros(self.grid.size)
-        for rate, part in parts:
+        grid, n = self.grid, self.grid.size
+        rates = [rate if len(rate) == 1 else rate[self.at]  # (one: every column's)
+                 for rate, _ in parts]
+        total = np.sum(rates, axis=0)
+        share = np.where(total > 0, 1.0 / np.where(total > 0, total, 1.0), 0.0)
+        pmf = np.zeros((len(self.cols), n))
+        for rate, (_, part) in zip(rates, parts, strict=True):
             spectrum = self.part(part)
-            dist = self.grid.zero() if spectrum is None else Dist(self.grid, spectrum=spectrum)
-            pmf += rate / total * dist.pmf
-        kept = float(pmf.sum())
-        if kept < 1.0 - 1e-4:
-            return None  # service beyond the grid: the equilibrium time would be cut
-        pmf /= kept
-        mean = float(np.dot(np.arange(self.grid.size) * self.grid.step, pmf))
-        if mean <= 0:
+            pmf += (rate * share)[:, None] * (grid.zero().pmf if spectrum is None
+                                               else _pmfs(spectrum, n))
+        kept = pmf.sum(axis=1)
+        valid &= kept >= 1.0 - 1e-4  # service beyond the grid: the equilibrium time cut
+        pmf /= np.where(kept > 0, kept, 1.0)[:, None]
+        t = np.arange(n) * grid.step
+        mean = pmf @ t
+        valid &= mean > 0
+        if not valid.any():
             return None
         # the equilibrium time's mass in each cell: the service's survival integrated over
         # the cell (mass spread evenly over its cell; the first cell starts at 0)
-        survival = 1.0 - np.cumsum(pmf) + 0.5 * pmf
-        residual = np.maximum(survival, 0.0) * self.grid.step / mean
-        residual[0] *= 0.5
-        residual /= residual.sum()
-        spectrum = (1.0 - rho) / (1.0 - rho * Dist(self.grid, residual).spectrum)
-        wait = Dist(self.grid, spectrum=spectrum)
-        cells = wait.pmf
-        solved = self.parent.wait[station]
-        if (cells < -1e-9).any() or abs(float(cells.sum()) - 1.0) > 1e-4 or not (
-                abs(wait.mean() - solved) <= 0.01 * max(solved, self.grid.step)):
-            return None  # the tail wrapped around the grid, or the grid is too coarse
-        return wait
+        survival = 1.0 - np.cumsum(pmf, axis=1) + 0.5 * pmf
+        residual = np.maximum(survival, 0.0) * (grid.step / np.where(valid, mean, 1.0))[:, None]
+        residual[:, 0] *= 0.5
+        sums = residual.sum(axis=1)
+        residual /= np.where(sums > 0, sums, 1.0)[:, None]
+        r = np.where(valid, rho, 0.0)[:, None]
+        spectrum = (1.0 - r) / (1.0 - r * np.fft.rfft(residual, 2 * n))
+        cells = _pmfs(spectrum, n)
+        mass = cells.sum(axis=1)
+        solved = parent.wait[station, self.at]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            waited = (cells @ t) / mass
+        valid &= (np.abs(mass - 1.0) <= 1e-4) & (
+            np.abs(waited - solved) <= 0.01 * np.maximum(solved, grid.step))
+        # (the tail wrapped around the grid, or the grid is too coarse)
+        return (spectrum, valid) if valid.any() else None
 
     def part(self, part: object) -> Spectrum | None:
         """The spectrum of one piece of a station's service (see ``services``)."""
@@ -573,24 +746,30 @@ class _GridComposer:
         assert isinstance(part, Spec)
         return self.time(part)
 
-    def wait_dist(self, station: int) -> Dist:
-        found = self.wait(station)
-        return self.grid.zero() if found is None else Dist(self.grid, spectrum=found)
-
     def time(self, spec: Spec) -> Spectrum | None:
         if spec not in self.times:
             self.times[spec] = _time(self.solution.program, self.grid, spec)
         return self.times[spec]
 
-    def endpoint(self, index: int) -> Dist:
+    def endpoint(self, index: int) -> Spectrum | None:
         if index not in self.memo:
             ep = self.solution.program.endpoints[index]
             total = self.run(index)
             if ep.consume is not None:
                 total = _product([self.wait(ep.consume), total])
-            self.memo[index] = (self.grid.zero() if total is None
-                                else Dist(self.grid, spectrum=total))
+            self.memo[index] = total
         return self.memo[index]
+
+    def dists(self, index: int) -> list[Dist]:
+        """Endpoint ``index`` in each column, as distributions."""
+        total = self.endpoint(index)
+        if total is None:
+            return [self.grid.zero()] * len(self.cols)
+        pmfs = _pmfs(total, self.grid.size)
+        if total.ndim == 1:  # the same in every column
+            return [Dist(self.grid, pmfs, total)] * len(self.cols)
+        return [Dist(self.grid, pmf, spectrum) for pmf, spectrum in zip(pmfs, total,
+                                                                         strict=True)]
 
     def run(self, index: int) -> Spectrum | None:
         """An endpoint's run once a consumer has taken its message: the wait for a
@@ -601,16 +780,26 @@ class _GridComposer:
     def call(self, node: ExternalCall) -> Spectrum | None:
         key = (settings(node), node.station)
         if key not in self.calls:
-            wait = self.wait_dist(node.station) if node.station is not None else None
-            dist = call_dist(node, self.grid, wait, ok=self.parent.base is not None)
-            self.calls[key] = None if dist.zero else dist.spectrum
+            ok = self.parent.base is not None
+            waits = self.wait(node.station) if node.station is not None else None
+            if waits is None:
+                dists = [call_dist(node, self.grid, None, ok=ok)]
+            else:  # each column's own wait for an attempt
+                dists = [call_dist(node, self.grid, Dist(self.grid, spectrum=row), ok=ok)
+                         for row in waits]
+            if all(dist.zero for dist in dists):
+                self.calls[key] = None
+            elif len(dists) == 1 and waits is None:
+                self.calls[key] = dists[0].spectrum
+            else:
+                self.calls[key] = np.stack([dist.spectrum for dist in dists])
         return self.calls[key]
 
     def spectrum(self, node: Node) -> Spectrum | None:
         parent = self.parent
         if parent.base is not None and isinstance(node, Invoke | Seq) \
                 and parent.through(node) >= 1.0:  # nothing in it fails: every request's
-            return parent.base.on(self.grid).spectrum(node)
+            return parent.base.on(self.grid, self.cols).spectrum(node)
         match node:
             case Seq():
                 return _product([self.spectrum(item) for item in node.items])
@@ -621,17 +810,10 @@ class _GridComposer:
                 return _product([self.wait(node.station), self.spectrum(node.body),
                                  self.time(node.extra)])
             case Invoke():
-                callee = self.parent.callee(node.endpoint, self.grid)
-                return _power(None if callee.zero else callee.spectrum, node.count)
+                return _power(parent.callee(node.endpoint, self.grid, self.cols),
+                              node.count)
             case CacheRead():
-                miss = self.spectrum(node.miss)
-                p = 1.0 - node.hit
-                if self.parent.base is not None:  # of the reads that succeed, the misses
-                    through = p * self.parent.through(node.miss)
-                    p = through / (node.hit + through) if through > 0 else 0.0
-                mixed = (None if miss is None or p <= 0 else miss if p >= 1
-                         else p * miss + (1.0 - p))
-                return _product([self.spectrum(node.visit), mixed])
+                return _product([self.spectrum(node.visit), self.missed(node)])
             case ExternalCall():
                 return _power(self.call(node), node.count)
             case Publish():
@@ -641,17 +823,32 @@ class _GridComposer:
             case Delay():
                 return self.time(node.time)
             case Par():
-                branches = [self.spectrum(b) for b in node.branches]
-                grid = self.grid
-                dist = Dist.maximum([grid.zero() if b is None else Dist(grid, spectrum=b)
-                                     for b in branches])
-                return dist.spectrum
+                return _maximum([self.spectrum(b) for b in node.branches], self.grid)
             case Fallback():
                 return self.fallback(node)
             case Choice():
                 return self.choice(node)
             case _:
                 assert_never(node)
+
+    def missed(self, node: CacheRead) -> Spectrum | None:
+        """A cache read's misses: with the chance of a miss the miss path's time, else
+        none (of the successes: the misses among the reads that succeed)."""
+        miss = self.spectrum(node.miss)
+        if miss is None:
+            return None
+        hit = self.parent.hit(node)
+        if not isinstance(hit, float):
+            hit = hit[self.at][:, None]  # each column's
+        p = 1.0 - hit
+        if self.parent.base is not None:  # of the reads that succeed, the misses
+            through = p * self.parent.through(node.miss)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                p = np.where(through > 0, through / (hit + through), 0.0)
+        if np.ndim(p) == 0:
+            p = float(p)
+            return None if p <= 0 else miss if p >= 1 else p * miss + (1.0 - p)
+        return p * miss + (1.0 - p)
 
     def choice(self, node: Choice) -> Spectrum | None:
         """One of two, with probability ``p`` the first (of the successes: weighted by how
@@ -676,11 +873,11 @@ class _GridComposer:
             return self.spectrum(node.body)
         ones = self.grid.zero().spectrum
         if parent.base is None:  # every request's
-            every, ok = self.spectrum(node.body), parent.successes().on(self.grid)
+            every, ok = self.spectrum(node.body), parent.successes().on(self.grid, self.cols)
             succeeded = ok.spectrum(node.body)
             after, through = self.spectrum(node.fallback), 1.0
         else:  # the successes': the call's, or the fallback's after a failed call
-            every = parent.base.on(self.grid).spectrum(node.body)
+            every = parent.base.on(self.grid, self.cols).spectrum(node.body)
             succeeded = self.spectrum(node.body)
             after, through = self.spectrum(node.fallback), parent.through(node.fallback)
         every_s = ones if every is None else every
@@ -692,6 +889,24 @@ class _GridComposer:
         if total <= 0:
             return None
         return (keep + through * failed * after_s) / total
+
+
+def _pmfs(spectrum: Spectrum, size: int) -> Floats:
+    """The masses per cell of a spectrum (each row's), as :attr:`Dist.pmf` reads them."""
+    return np.clip(np.fft.irfft(spectrum, 2 * size)[..., :size], 0.0, None)
+
+
+def _maximum(branches: list[Spectrum | None], grid: Grid) -> Spectrum:
+    """The time until every branch is over (independent): the product of their
+    distribution functions, as :meth:`Dist.maximum` (each row's)."""
+    cdf: Floats | None = None
+    for branch in branches:
+        each = grid.zero().pmf if branch is None else _pmfs(branch, grid.size)
+        cum = np.cumsum(each, axis=-1)
+        cdf = cum if cdf is None else cdf * cum
+    assert cdf is not None
+    pmf = np.diff(cdf, prepend=0.0, axis=-1)
+    return np.fft.rfft(pmf, 2 * grid.size)
 
 
 def _time(program: Program, grid: Grid, spec: Spec) -> Spectrum | None:
@@ -721,7 +936,7 @@ def _product(parts: list[Spectrum | None]) -> Spectrum | None:
             continue
         if out is None:
             out = part
-        elif owned:
+        elif owned and out.ndim >= part.ndim:  # (a row for all columns: broadcast)
             np.multiply(out, part, out=out)
         else:
             out = out * part
@@ -753,12 +968,14 @@ class _Run(NamedTuple):
     endpoint: int
 
 
-def _single_server_services(program: Program,
-                            flows: Flows) -> dict[int, list[tuple[float, object]]]:
+def _single_server_services(program: Program, flows: Flows, rates: Floats,
+                            hit: Callable[[CacheRead], float | Floats]
+                            ) -> dict[int, list[tuple[Floats, object]]]:
     """See :attr:`_Composer.services`: single-server stations (per copy) whose wait is
     their own M/G/1 queue's — not bounded by a holder around them (they never queue, or
     their wait comes from a flow-equivalent server) — and what their service is made of,
-    weighted by rate (at scale 1: only their shares are read)."""
+    weighted by rate per column (``rates``: per endpoint and column, at scale 1: only
+    their shares are read; ``hit``: a cache read's hit ratio, or each column's)."""
     # a group's holder solves the stations inside it as a closed network; where that is
     # the open M/G/1 after all (a pool rarely full in front of one lock), mg1_wait's check
     # of the solved mean keeps the exact shape, and drops it elsewhere
@@ -766,16 +983,16 @@ def _single_server_services(program: Program,
     single = {i for i, s in enumerate(program.stations)
               if s.servers == 1 and i not in skip and i not in flows.overlapped
               and not flows.bound[i] <= s.servers}
-    out: dict[int, list[tuple[float, object]]] = {}
+    out: dict[int, list[tuple[Floats, object]]] = {}
     if not single:
         return out
-    rates = flows.endpoint_rate.tolist()
+    columns = np.ones(rates.shape[1])
 
-    def add(station: int, rate: float, part: object) -> None:
-        if station in single and rate > 0:
-            out.setdefault(station, []).append((rate, part))
+    def add(station: int, rate: Floats, part: object) -> None:
+        if station in single and (rate > 0).any():
+            out.setdefault(station, []).append((rate * columns, part))
 
-    def visit(node: Node, ep: int, mult: float) -> None:
+    def visit(node: Node, ep: int, mult: float | Floats) -> None:
         match node:
             case Visit():
                 add(node.station, rates[ep] * mult * node.count, node.time)
@@ -799,7 +1016,7 @@ def _single_server_services(program: Program,
                 visit(node.body, ep, mult * node.count)
             case CacheRead():
                 visit(node.visit, ep, mult)
-                visit(node.miss, ep, mult * (1.0 - node.hit))
+                visit(node.miss, ep, mult * (1.0 - hit(node)))
             case Choice():
                 visit(node.first, ep, mult * node.p)
                 visit(node.second, ep, mult * (1.0 - node.p))

@@ -890,6 +890,13 @@ class Solution:
     flows: Flows
     composers: dict[int, object] = field(default_factory=dict)  # latency grids, by size
     lower_means: dict[int, float] = field(default_factory=dict)  # by endpoint
+    hits: dict[str, Floats] = field(default_factory=dict)
+    """Per uncertain hit ratio (tag), its value in each column, when the columns are
+    samples (:mod:`~designkit.estimate.uncertainty`): their latencies are composed
+    together; the program's cache reads hold the nominal values."""
+    rates: Floats | None = None
+    """Per endpoint and column, requests per ms at scale 1 when the columns are samples
+    (``None``: the flows' rates, every column at its scale)."""
 
     @functools.cached_property
     def endpoint_rate(self) -> list[float]:

@@ -9,7 +9,8 @@ column_max_scale`). Each column is the solution a design holding that set's valu
 the bands are those of a loop over such designs, without the loop.
 
 Endpoint percentiles need each set's latency distribution composed on its grid; they are
-composed when first read, per endpoint (about half a millisecond per set and endpoint).
+composed when first read, every endpoint at once, the sets as columns too (64 at a time:
+:func:`~designkit.estimate.latency.endpoint_latencies`).
 
 Table rows change query plans, not only numbers: a design with uncertain rows is solved
 one set at a time (the same values, the same bands, slower).
@@ -17,6 +18,7 @@ one set at a time (the same values, the same bands, slower).
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -35,7 +37,7 @@ from designkit.estimate.latency import forked_paths
 from designkit.estimate.program import Program
 from designkit.estimate.solve import Solution, Trials, trials
 from designkit.estimate.tape import tape_of
-from designkit.flow.nodes import CacheRead, Node, Seq, children
+from designkit.flow.nodes import CacheRead, Node, Seq, children, walk
 from designkit.model.uncertain import LIMITS, Uncertain, holds, kind_of, locate, parse_path
 
 if TYPE_CHECKING:
@@ -47,6 +49,10 @@ Floats = NDArray[np.float64]
 
 MAX_SAMPLES = 1_000_000
 """Most sets of values one estimate draws."""
+
+COMPOSED_AT_ONCE = 16
+"""Samples whose latency distributions are composed together (as the columns of one
+solution): their spectra, a row each, are a few MB per grid."""
 
 
 @dataclass(frozen=True)
@@ -428,7 +434,7 @@ class _Percentiles:
     def every(self) -> dict[int, Floats]:
         """p50, p95, p99 and mean (rows) of every endpoint with bands, every sample
         (columns); composed once."""
-        from designkit.estimate.latency import callees, endpoint_latency, released
+        from designkit.estimate.latency import callees, endpoint_latencies, released
         from designkit.gcpause import gc_paused
 
         with self.lock:
@@ -439,24 +445,46 @@ class _Percentiles:
             wanted = set(self.indexes)
             order = [i for i in reversed(self.program.order) if i in wanted]
             callees(self.program)  # (the samples' programs share the nominal one's)
+            at_once = COMPOSED_AT_ONCE if self.columnwise else 1
             with gc_paused():
-                for k in range(count):
-                    solution = self.solution(k)
+                for start in range(0, count, at_once):
+                    stop = min(count, start + at_once)
+                    solution = self.solution(start, stop)
                     for i in order:
-                        latency = endpoint_latency(solution, i)
-                        rows[i][:, k] = (latency.p50, latency.p95, latency.p99,
-                                         latency.mean)
+                        rows[i][:, start:stop] = endpoint_latencies(solution, i)
                     released(solution)  # (the collector is paused: no cycle left behind)
             self.rows = rows
             return rows
 
-    def solution(self, k: int) -> Solution:
-        """Sample ``k``'s solution (made anew: what it composes is dropped with it)."""
+    @functools.cached_property
+    def columnwise(self) -> bool:
+        """Whether samples can be composed together, as columns of the nominal program:
+        unless a sampled hit ratio moves how often something fails (a cache read whose
+        miss path can fail: then each sample's program holds its own ratios)."""
+        from designkit.estimate.errors import errors_of, node_errors
+
+        tags = set(tape_of(self.program).tags)
+        errors = errors_of(self.program)
+        return not any(isinstance(node, CacheRead) and node.tag in tags
+                       and node_errors(node.miss, errors).ratio > 0
+                       for ep in self.program.endpoints for node in walk(ep.steps))
+
+    def solution(self, start: int, stop: int) -> Solution:
+        """Samples ``start`` to ``stop`` (excluded) as the columns of one solution (made
+        anew: what it composes is dropped with it); one sample at a time on the program
+        holding its values when they cannot be columns (:meth:`columnwise`)."""
         from designkit.estimate.solve import flows_of
 
         nominal = flows_of(self.program, self.load)
-        return Solution(self.sampled(k), self.scale, self.solved.column(k),
-                        self.columns.flows(nominal, k))
+        trial = self.solved.span(start, stop)
+        if not self.columnwise:
+            return Solution(self.sampled(start), self.scale, trial,
+                            self.columns.flows(nominal, start))
+        tags = tape_of(self.program).tags
+        return Solution(self.program, self.scale, trial, nominal,
+                        hits={tag: self.columns.values[t, start:stop]
+                              for t, tag in enumerate(tags)},
+                        rates=self.columns.rate[:, start:stop])
 
     def sampled(self, k: int) -> Program:
         """The program with column ``k``'s values in its cache reads (what else it keeps

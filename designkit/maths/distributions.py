@@ -125,12 +125,16 @@ class Grid:
             if self.size > 1:
                 pmf[1] = cells
             return Dist(self, pmf)
+        return Dist(self, spectrum=self._geometric(cells))
+
+    def _geometric(self, cells: float) -> NDArray[np.complex128]:
+        """The spectrum of :meth:`exponential` of ``cells ≥ ½`` cells' mean (a new array)."""
         gap = 2.0 / (2.0 * cells + 1.0)  # 1 − q, kept apart: q rounds to 1 for a huge μ
         q = 1.0 - gap
         first = 1.0 / (2.0 * cells + 1.0)
         w, w_last = self.phases
         if q <= 0.0:  # μ = ½: cells 0 and 1, half each
-            return Dist(self, spectrum=first + (1.0 - first) * w)
+            return first + (1.0 - first) * w
         a = (1.0 - first) * gap / q  # cell i ≥ 1 holds a·q^i
         z = q * w
         last = math.exp((self.size - 1) * math.log1p(-gap))
@@ -140,13 +144,40 @@ class Grid:
             # at frequency 0 the sum is q(1 − q^(n−1)) / (1 − q), taken without the
             # cancellation of q ≈ 1 (a mean far beyond the grid)
             geometric[0] = q * -math.expm1((self.size - 1) * math.log1p(-gap)) / gap
-            return Dist(self, spectrum=first + a * geometric)
+            geometric *= a
+            geometric += first
+            return geometric
         # first + a·z / (1 − z) = (first + (a − first)·z) / (1 − z), computed in place
         spectrum = z * (a - first)
         spectrum += first
         np.subtract(1.0, z, out=z)
         spectrum /= z
-        return Dist(self, spectrum=spectrum)
+        return spectrum
+
+    def exponential_rows(self, means: Array) -> NDArray[np.complex128]:
+        """The spectra of exponentials of several means (rows), each as
+        :meth:`exponential` builds it (a mean of 0 or less: no time, all ones). Row by
+        row: a row's arrays stay in the processor's fastest cache, where many rows at once
+        would not (three times slower).
+
+        Example:
+            >>> g = Grid(step=1.0, size=2048)
+            >>> rows = g.exponential_rows(np.array([0.2, 0.5, 2.0, 1e9]))
+            >>> [round(Dist(g, spectrum=r).mean(), 6) for r in rows[:3]]
+            [0.2, 0.5, 2.0]
+        """
+        w, _ = self.phases
+        out = np.empty((len(means), self.size + 1), dtype=np.complex128)
+        for row, mean in zip(out, np.asarray(means, dtype=float).tolist(), strict=True):
+            cells = mean / self.step
+            if cells >= 0.5:
+                row[:] = self._geometric(cells)
+            elif cells > 0:  # two cells, the mean kept: (1 − μ) + μ·w
+                np.multiply(w, cells, out=row)
+                row += 1.0 - cells
+            else:
+                row[:] = 1.0
+        return out
 
     def mmc_sojourn(self, lam: float, mu: float, c: int) -> Dist:
         """The exact sojourn time (wait + service) of FCFS M/M/c; never when saturated."""
@@ -233,13 +264,37 @@ class Grid:
             return self.never()
         if p_wait < 1e-12 or mean_wait <= 0:
             return self.zero()
-        conditional = self.exponential(mean_wait / p_wait)
-        if conditional.zero:  # far below one cell: no wait to see
-            return conditional
-        spectrum = conditional.spectrum
-        spectrum *= p_wait  # a fresh array: scaled in place
-        spectrum += 1.0 - p_wait
-        return Dist(self, spectrum=spectrum)
+        return Dist(self, spectrum=self.waiting_rows(np.array([float(p_wait)]),
+                                                     np.array([float(mean_wait)]))[0])
+
+    def waiting_rows(self, p_wait: Array, mean_wait: Array) -> NDArray[np.complex128]:
+        """The spectra of several queue waits (rows), each as :meth:`waiting` makes it: no
+        wait is all ones, an infinite one (a saturated station) all zeros.
+
+        Example:
+            >>> g = Grid(step=0.5, size=2048)
+            >>> rows = g.waiting_rows(np.array([0.5, 0.0]), np.array([2.0, 1.0]))
+            >>> round(Dist(g, spectrum=rows[0]).mean(), 6), bool((rows[1] == 1).all())
+            (2.0, True)
+        """
+        p_wait = np.asarray(p_wait, dtype=float)
+        mean_wait = np.asarray(mean_wait, dtype=float)
+        never = ~np.isfinite(mean_wait)
+        live = ~never & (p_wait >= 1e-12) & (mean_wait > 0)
+        if live.all():
+            out = self.exponential_rows(mean_wait / p_wait)
+            out *= p_wait[:, None]
+            out += (1.0 - p_wait)[:, None]
+            return out
+        out = np.ones((len(p_wait), self.size + 1), dtype=np.complex128)
+        out[never] = 0.0
+        if live.any():
+            p = p_wait[live]
+            spectra = self.exponential_rows(mean_wait[live] / p)
+            spectra *= p[:, None]
+            spectra += (1.0 - p)[:, None]
+            out[live] = spectra
+        return out
 
 
 def balanced_h2(mean: float, scv: float) -> tuple[float, float, float]:

@@ -403,27 +403,88 @@ def test_vary_names_the_place_and_the_fix() -> None:
 
 def test_every_endpoints_percentiles_are_composed_together_once(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    # the first band read composes every sample's endpoints (callees once for all their
-    # callers), sample by sample; the other bands read them, composing nothing more
+    # the first band read composes every endpoint of every sample (callees once for all
+    # their callers), the samples as columns, a few at a time; the other bands read them,
+    # composing nothing more
     from designkit.estimate import latency
 
+    monkeypatch.setattr(uncertainty, "COMPOSED_AT_ONCE", 4)
     design = made_uncertain(FAMILIES["calls"](random.Random("calls-1")))
     bands = dk.estimate(design, samples=SAMPLES, seed=SEED).bands
     assert bands is not None and len(bands.endpoints) >= 2
-    composed: list[int] = []
-    real = latency.endpoint_latency
+    composed: list[tuple[int, int]] = []
+    real = latency.endpoint_latencies
 
     def counted(solution: Any, index: int, size: int = 2048) -> Any:
-        composed.append(index)
-        return real(solution, index, size)
+        out = real(solution, index, size)
+        composed.append((index, out.shape[1]))
+        return out
 
-    monkeypatch.setattr(latency, "endpoint_latency", counted)
+    monkeypatch.setattr(latency, "endpoint_latencies", counted)
     first, *others = bands.endpoints.values()
     first.p95_ms  # noqa: B018 - reading composes
-    assert sorted(composed) == sorted(list(range(len(bands.endpoints))) * SAMPLES)
+    assert sorted(composed) == sorted((i, n) for i in range(len(bands.endpoints))
+                                      for n in (4, SAMPLES - 4))
     for other in others:
         other.p99_ms  # noqa: B018
-    assert len(composed) == SAMPLES * len(bands.endpoints)
+    assert len(composed) == 2 * len(bands.endpoints)
+
+
+def _every_percentile(bands: Any) -> np.ndarray:
+    """Every endpoint's p50, p95, p99 and mean of every sample, in one array."""
+    return np.array([[ep.p50_ms.values, ep.p95_ms.values, ep.p99_ms.values,
+                      ep.mean_ms.values] for ep in bands.endpoints.values()])
+
+
+COMPOSED = [(family, seed) for family in FAMILIES if family != "calibrated"
+            for seed in (1, 2, 3)]
+
+
+@pytest.mark.parametrize(("family", "seed"), COMPOSED, ids=[f"{f}-{s}" for f, s in COMPOSED])
+def test_samples_composed_together_are_each_sample_composed_alone(
+        family: str, seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Samples composed as the columns of one solution — each on the grids it chooses,
+    the columns that chose the same grid composed together — are each sample composed on
+    its own, on the program holding its values (hit ratios in its cache reads): p50, p95,
+    p99 and the mean of every endpoint, to rounding."""
+    design = FAMILIES[family](random.Random(f"{family}-{seed}"))
+    scale = loaded(design, 0.85)
+    design = made_uncertain(design)
+    together = _every_percentile(dk.estimate(design, scale=scale, samples=SAMPLES,
+                                             seed=SEED).bands)
+    monkeypatch.setattr(uncertainty, "COMPOSED_AT_ONCE", 4)  # (4 and 2: other groups)
+    fours = _every_percentile(dk.estimate(design, scale=scale, samples=SAMPLES,
+                                          seed=SEED).bands)
+    monkeypatch.setattr(uncertainty._Percentiles, "columnwise", False)
+    alone = _every_percentile(dk.estimate(design, scale=scale, samples=SAMPLES,
+                                          seed=SEED).bands)
+    assert np.isfinite(alone).any()
+    assert np.allclose(together, alone, rtol=1e-9, atol=1e-12, equal_nan=True)
+    assert np.allclose(fours, alone, rtol=1e-9, atol=1e-12, equal_nan=True)
+
+
+def test_a_sampled_hit_ratio_that_moves_failures_is_composed_sample_by_sample() -> None:
+    """A cache read whose miss path can fail makes how often a request fails depend on
+    the sampled hit ratio: such samples are composed one by one, each on the program
+    holding its values (and a read whose miss path cannot fail does not)."""
+    plain = FAMILIES["cache"](random.Random("cache-1"))
+    failing = plain.model_copy(deep=True)
+    failing.components["ext"].failure_rate = 0.2  # (the first read's miss calls it)
+    seen = {}
+    for name, design in (("failing", failing), ("plain", plain)):
+        scale = loaded(design, 0.85)
+        design = made_uncertain(design)
+        bands = dk.estimate(design, scale=scale, samples=SAMPLES, seed=SEED).bands
+        assert bands is not None
+        compute = next(iter(bands.endpoints.values()))._percentiles
+        percentiles = next(c.cell_contents for c in compute.__closure__ or ()
+                           if isinstance(c.cell_contents, uncertainty._Percentiles))
+        seen[name] = percentiles.columnwise
+        loop = looped(design, bands.inputs, scale)
+        for ep_name, ep in bands.endpoints.items():
+            p95 = np.array([e.endpoints[ep_name].p95_ms for e in loop])
+            assert np.allclose(ep.p95_ms.values, p95, rtol=1e-6), (name, ep_name)
+    assert seen == {"failing": False, "plain": True}
 
 
 @pytest.mark.parametrize(("family", "seed"), [("lock", 7), ("transaction", 3), ("mixed", 2)])

@@ -1,0 +1,62 @@
+"""Latencies composed for many columns at once (:func:`endpoint_latencies`) against each
+column composed on its own (:func:`endpoint_latency` of a solution of that load alone).
+
+Each column chooses its own grids; the columns that chose the same grid are composed there
+together. The generated designs reach every step kind, holder and time shape
+(tests/estimate/designs.py); the loads run from light to beyond saturation.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import random
+
+import numpy as np
+import pytest
+
+import designkit as dk
+from tests.estimate.designs import FAMILIES, loaded
+
+latency = importlib.import_module("designkit.estimate.latency")
+api = importlib.import_module("designkit.estimate.api")
+solve = importlib.import_module("designkit.estimate.solve")
+
+CASES = [(family, seed) for family in FAMILIES if family != "calibrated" for seed in (1, 2)]
+LOADS = (0.2, 0.5, 0.8, 0.95, 1.5)
+"""Scales as shares of the one that puts the busiest station at utilization 0.9."""
+
+
+@pytest.mark.parametrize(("family", "seed"), CASES, ids=[f"{f}-{s}" for f, s in CASES])
+def test_loads_composed_together_are_each_load_composed_alone(family: str,
+                                                              seed: int) -> None:
+    design = FAMILIES[family](random.Random(f"{family}-{seed}"))
+    base = loaded(design, 0.9)
+    totals = [base * share for share in LOADS]
+    _, program, load, _, _ = api.prepare(design, None, None, 0.0, 1.0)
+    together = solve.Solution(program, totals[0], solve.trials(program, load, totals),
+                              solve.flows_of(program, load))
+    saturated = 0
+    for i in range(len(program.endpoints)):
+        if together.endpoint_rate[i] <= 0:
+            continue
+        rows = latency.endpoint_latencies(together, i)
+        for k, total in enumerate(totals):
+            alone = latency.endpoint_latency(solve.solve(program, load, total), i)
+            expected = [alone.p50, alone.p95, alone.p99, alone.mean]
+            assert np.allclose(rows[:, k], expected, rtol=1e-9, atol=1e-12), (i, total)
+            saturated += math.isinf(alone.p95)
+    assert saturated, "the last load saturates something"
+
+
+def test_the_capacity_curve_is_an_estimate_at_each_load() -> None:
+    """The p95 curve (every load a column) is what an estimate at each load reads."""
+    design = dk.template("payments-saga")
+    estimate = dk.estimate(design)
+    name = next(iter(estimate.endpoints))
+    totals = [0.5, 1.0, 2.0, 4.0]
+    curve = api.p95_curve(design, None, 0.0, totals, [name])[name]
+    each = [dk.estimate(design, scale=t).endpoints[name].p95_ms
+            for t in totals]
+    assert np.allclose(curve, each, rtol=1e-9)
+    assert api.p95_curve(design, None, 0.0, [0.0, 1.0], [name])[name] == [math.inf, each[1]]
