@@ -40,7 +40,7 @@ from designkit.flow.nodes import (
     walk,
 )
 from designkit.flow.times import Exponential, Spec
-from designkit.maths.distributions import Dist, Grid
+from designkit.maths.distributions import Dist, Grid, quantile_rows
 
 __all__ = ["Latency", "callees", "endpoint_latencies", "endpoint_latency", "forked_paths",
            "released", "success_latency"]
@@ -119,8 +119,8 @@ def endpoint_latency(solution: Solution, index: int, size: int = 2048) -> Latenc
     if dist is None:
         composer.reported(index)
         return SATURATED
-    p50, p95, p99 = dist.quantiles(PERCENTILES)
-    out = Latency(composer.mean(index, 0, dist), p50, p95, p99, dist)
+    read = composer.reads[index][0]
+    out = Latency(composer.mean(index, 0, read), read.p50, read.p95, read.p99, dist)
     composer.reported(index)
     return out
 
@@ -145,10 +145,10 @@ def endpoint_latencies(solution: Solution, index: int, size: int = 2048) -> Floa
     """
     composer = _composer(solution, size)
     out = np.full((4, composer.n), math.inf)
-    for k, dist in enumerate(composer.own(index)):
-        if dist is not None:
-            out[:3, k] = dist.quantiles(PERCENTILES)
-            out[3, k] = composer.mean(index, k, dist)
+    composer.own(index)
+    for k, read in enumerate(composer.reads[index]):
+        if read is not None:
+            out[:, k] = read.p50, read.p95, read.p99, composer.mean(index, k, read)
     composer.reported(index)
     return out
 
@@ -167,8 +167,9 @@ def success_latency(solution: Solution, index: int, size: int = 2048) -> Latency
     dist = composer.own(index)[0]
     if dist is None:
         return SATURATED
-    p50, p95, p99 = dist.quantiles(PERCENTILES)
-    return Latency(dist.mean(), p50, p95, p99, dist)
+    read = composer.reads[index][0]
+    assert read is not None
+    return Latency(read.mean, read.p50, read.p95, read.p99, dist)
 
 
 def _composer(solution: Solution, size: int, *, ok: bool = False) -> _Composer:
@@ -314,11 +315,16 @@ class _Composer:
                                       if base is not None else [])
         self.survivals: dict[Node, float] = {}
         self.dists: dict[int, list[Dist | None]] = {}
+        self.reads: dict[int, list[_Read | None]] = {}  # the dists' numbers
         self.grids: dict[tuple[Grid, tuple[int, ...]], _GridComposer] = {}
         trial = solution.trial
         self.n = int(trial.wait.shape[1])
         self.p_wait: Floats = trial.p_wait
         self.wait: Floats = trial.wait
+        with np.errstate(invalid="ignore"):
+            self.idle: list[bool] = (((trial.p_wait < 1e-12) | (trial.wait <= 0))
+                                     & np.isfinite(trial.wait)).all(axis=1).tolist()
+        """Per station: no wait at all in any column."""
         self.means: Floats = trial.endpoint_mean
         self.vars: Floats = trial.endpoint_var
         self.hits = solution.hits
@@ -360,14 +366,15 @@ class _Composer:
             return self.hits[node.tag]
         return node.hit
 
-    def mean(self, index: int, column: int, dist: Dist) -> float:
-        """Endpoint ``index``'s mean in ``column`` (see :func:`endpoint_latency`)."""
+    def mean(self, index: int, column: int, read: _Read) -> float:
+        """Endpoint ``index``'s mean in ``column`` (see :func:`endpoint_latency`), its
+        distribution read as ``read``."""
         if not self.forked[index]:
             return float(self.means[index, column])
         lower = self.lowers.get(column)
         if lower is None:
             lower = self.lowers[column] = _LowerMean(self.solution, column)
-        return max(dist.mean(), lower.endpoint(index))
+        return max(read.mean, lower.endpoint(index))
 
     def successes(self) -> _Composer:
         """The successes' composer on this one's grids (itself when it is that one)."""
@@ -395,6 +402,7 @@ class _Composer:
         if found is not None:
             return found
         out: list[Dist | None] = [None] * self.n
+        reads: list[_Read | None] = [None] * self.n
         refine = not self.forked[index] and self.base is None
         rounds: dict[int, _Rounds] = {}
         for k, (mean, var) in enumerate(zip(self.means[index].tolist(),
@@ -405,14 +413,15 @@ class _Composer:
             if not rounds:
                 break
             for grid, cols in _grouped({k: r.grid() for k, r in rounds.items()}):
-                for k, dist in zip(cols, self.on(grid, cols).dists(index), strict=True):
-                    if rounds[k].done(dist):
-                        out[k] = dist
+                for k, dist, read in zip(cols, *self.on(grid, cols).dists(index),
+                                         strict=True):
+                    if rounds[k].done(dist, read):
+                        out[k], reads[k] = dist, read
                         del rounds[k]
         for k, r in rounds.items():  # the rounds ran out
-            out[k] = r.dist
+            out[k], reads[k] = r.dist, r.read
         wider = {}
-        for k, final in enumerate(out):
+        for k, final in enumerate(reads):
             if final is not None and final.tail > HEAVY_TAIL:
                 # a grid that holds all but 10⁻⁴ of any time of this mean and variance
                 # (Cantelli)
@@ -420,9 +429,10 @@ class _Composer:
                     float(self.means[index, k]) + 100.0 * math.sqrt(self.vars[index, k])),
                     self.size)
         for grid, cols in _grouped(wider):
-            for k, dist in zip(cols, self.on(grid, cols).dists(index), strict=True):
-                out[k] = dist
+            for k, dist, read in zip(cols, *self.on(grid, cols).dists(index), strict=True):
+                out[k], reads[k] = dist, read
         self.dists[index] = out
+        self.reads[index] = reads
         if index not in self.composed:
             self.composed.add(index)
             left = self.callers_left
@@ -441,6 +451,7 @@ class _Composer:
         if self.base is not None or index not in self.read or self.callers_left[index] > 0:
             return
         self.dists.pop(index, None)
+        self.reads.pop(index, None)
         for grid in self.grids.values():
             grid.memo.pop(index, None)
 
@@ -490,23 +501,24 @@ class _Rounds:
         self.excess = math.inf  # how much wider than the solution's variance, last round
         self.missed = math.inf  # how far its mean from the solution's, last round
         self.dist: Dist | None = None
+        self.read: _Read | None = None
 
     def grid(self) -> Grid:
         return Grid.covering(self.horizon, self.size)
 
-    def done(self, dist: Dist) -> bool:
-        """Whether ``dist``, composed on :meth:`grid`, is the one (else the next grid
-        is set)."""
-        self.dist = dist
-        if dist.tail > self.allowed:  # mass left over: a wider grid
+    def done(self, dist: Dist, read: _Read) -> bool:
+        """Whether ``dist`` (its numbers ``read``), composed on :meth:`grid`, is the one
+        (else the next grid is set)."""
+        self.dist, self.read = dist, read
+        if read.tail > self.allowed:  # mass left over: a wider grid
             self.too_narrow = max(self.too_narrow, self.horizon)
             self.horizon *= 4.0
             self.excess = self.missed = math.inf  # (coarser cells: not comparable)
             return False
-        median = dist.quantile(0.5) / dist.grid.step  # in cells
+        median = read.p50 / dist.grid.step  # in cells
         if median >= MEDIAN_CELLS:
             if self.size < MAX_CELLS and self.allowed <= 1e-4 and self.refine:
-                wider = _spread(dist) - self.var
+                wider = read.spread - self.var
                 # steps shorter than a cell widened it: finer cells — while they narrow it
                 # (four times finer cells take at least half of what short exponential
                 # steps add; what they leave is not the cells' doing), or while the cells
@@ -514,7 +526,7 @@ class _Rounds:
                 # distribution function keeps neither its mean nor its spread until the
                 # cells resolve it)
                 if wider > SPREAD * self.var:
-                    off = abs(dist.mean() - self.mean)
+                    off = abs(read.mean - self.mean)
                     if wider < 0.5 * self.excess or (
                             MEAN_KEPT * math.sqrt(self.var) < off < 0.5 * self.missed):
                         self.excess, self.missed = wider, off
@@ -526,7 +538,7 @@ class _Rounds:
         # retry after an exponential backoff; a lognormal's tail): a narrower grid leaves
         # up to HEAVY_TAIL of it beyond (p99 and below stay exact; the mean is the
         # solution's), on up to HEAVY_CELLS cells.
-        body = _power_of_two(max(dist.quantile(1.0 - HEAVY_TAIL), dist.grid.step))
+        body = _power_of_two(max(read.body, dist.grid.step))
         if self.allowed < HEAVY_TAIL:
             self.too_narrow = 0.0  # (for what a heavy tail may leave beyond)
         if (median * MAX_CELLS / self.size < MEDIAN_CELLS and self.too_narrow < body
@@ -548,15 +560,33 @@ def _grouped(grids: Mapping[int, Grid]) -> list[tuple[Grid, tuple[int, ...]]]:
     return [(grid, tuple(cols)) for grid, cols in groups.items()]
 
 
-def _spread(dist: Dist) -> float:
-    """The variance of what a grid holds (its cells' masses at their centres)."""
-    t = np.arange(dist.grid.size) * dist.grid.step
-    mass = dist.pmf
-    total = float(mass.sum())
-    if total <= 0:
-        return 0.0
-    mean = float(mass @ t) / total
-    return float(mass @ (t - mean) ** 2) / total
+class _Read(NamedTuple):
+    """What is read of a composed distribution: the mass beyond its grid, p50, p95, p99,
+    the quantile below which all but :data:`HEAVY_TAIL` lies, its mean (``inf`` when
+    saturated) and its variance (its cells' masses at their centres)."""
+
+    tail: float
+    p50: float
+    p95: float
+    p99: float
+    body: float
+    mean: float
+    spread: float
+
+
+def _reads(pmfs: Floats, step: float) -> list[_Read]:
+    """:class:`_Read` of each distribution (rows of ``pmfs``) on a grid of ``step``."""
+    size = pmfs.shape[1]
+    t = np.arange(size) * step
+    total = pmfs.sum(axis=1)
+    kept = np.where(total > 0, total, 1.0)
+    mean = (pmfs @ t) / kept
+    spread = np.where(total > 0, ((t - mean[:, None]) ** 2 * pmfs).sum(axis=1) / kept, 0.0)
+    tail = np.maximum(0.0, 1.0 - total)
+    quantiles = quantile_rows(pmfs, (*PERCENTILES, 1.0 - HEAVY_TAIL), step)
+    mean = np.where(tail > 0.5, math.inf, mean)  # (saturated)
+    return [_Read(*row) for row in zip(tail.tolist(), *quantiles.T.tolist(), mean.tolist(),
+                                       spread.tolist(), strict=True)]
 
 
 def _rebin_rows(pmfs: Floats, grid: Grid, ratio: int) -> Floats:
@@ -658,10 +688,9 @@ class _GridComposer:
             return kept
         if station in self.pending:
             return None  # (a hold's own wait is never inside its holding)
-        p_wait, wait = parent.p_wait[station, self.at], parent.wait[station, self.at]
-        none = (p_wait < 1e-12) | (wait <= 0)  # no wait at all (unless infinite)
         found: Spectrum | None = None
-        if not (none.all() and np.isfinite(wait).all()):
+        if not parent.idle[station]:  # (where one column has no wait, its row is ones)
+            p_wait, wait = parent.p_wait[station, self.at], parent.wait[station, self.at]
             self.pending.add(station)
             exact = self.mg1_wait(station)
             self.pending.discard(station)
@@ -760,16 +789,18 @@ class _GridComposer:
             self.memo[index] = total
         return self.memo[index]
 
-    def dists(self, index: int) -> list[Dist]:
-        """Endpoint ``index`` in each column, as distributions."""
+    def dists(self, index: int) -> tuple[list[Dist], list[_Read]]:
+        """Endpoint ``index`` in each column, as distributions, and their numbers."""
         total = self.endpoint(index)
-        if total is None:
-            return [self.grid.zero()] * len(self.cols)
+        m = len(self.cols)
+        if total is None or total.ndim == 1:  # the same in every column
+            dist = self.grid.zero() if total is None else Dist(
+                self.grid, _pmfs(total, self.grid.size), total)
+            return [dist] * m, _reads(dist.pmf[None, :], self.grid.step) * m
         pmfs = _pmfs(total, self.grid.size)
-        if total.ndim == 1:  # the same in every column
-            return [Dist(self.grid, pmfs, total)] * len(self.cols)
-        return [Dist(self.grid, pmf, spectrum) for pmf, spectrum in zip(pmfs, total,
-                                                                         strict=True)]
+        return ([Dist(self.grid, pmf, spectrum) for pmf, spectrum in zip(pmfs, total,
+                                                                          strict=True)],
+                _reads(pmfs, self.grid.step))
 
     def run(self, index: int) -> Spectrum | None:
         """An endpoint's run once a consumer has taken its message: the wait for a

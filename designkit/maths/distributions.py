@@ -26,7 +26,7 @@ from numpy.typing import NDArray
 
 from designkit.maths.queueing import mmc_sojourn_cdf
 
-__all__ = ["Dist", "Grid", "balanced_h2"]
+__all__ = ["Dist", "Grid", "balanced_h2", "quantile_rows"]
 
 Array = NDArray[np.float64]
 
@@ -127,32 +127,42 @@ class Grid:
             return Dist(self, pmf)
         return Dist(self, spectrum=self._geometric(cells))
 
-    def _geometric(self, cells: float) -> NDArray[np.complex128]:
-        """The spectrum of :meth:`exponential` of ``cells ≥ ½`` cells' mean (a new array)."""
+    def _geometric(self, cells: float, out: NDArray[np.complex128] | None = None
+                   ) -> NDArray[np.complex128]:
+        """The spectrum of :meth:`exponential` of ``cells ≥ ½`` cells' mean, written into
+        ``out`` (or a new array)."""
         gap = 2.0 / (2.0 * cells + 1.0)  # 1 − q, kept apart: q rounds to 1 for a huge μ
         q = 1.0 - gap
         first = 1.0 / (2.0 * cells + 1.0)
         w, w_last = self.phases
+        if out is None:
+            out = np.empty(self.size + 1, dtype=np.complex128)
         if q <= 0.0:  # μ = ½: cells 0 and 1, half each
-            return first + (1.0 - first) * w
+            np.multiply(w, 1.0 - first, out=out)
+            out += first
+            return out
         a = (1.0 - first) * gap / q  # cell i ≥ 1 holds a·q^i
         z = q * w
         last = math.exp((self.size - 1) * math.log1p(-gap))
-        if last > 1e-300:  # the sequence is cut at the grid's end
+        if last > 1e-300:  # the sequence is cut at the grid's end: a·z(1 − q^(n−1)w^(n−1))
+            np.multiply(w_last, -last, out=out)  # / (1 − z), + first
+            out += 1.0
+            out *= z
+            np.subtract(1.0, z, out=z)
             with np.errstate(divide="ignore", invalid="ignore"):
-                geometric = z * (1.0 - last * w_last) / (1.0 - z)
+                out /= z
             # at frequency 0 the sum is q(1 − q^(n−1)) / (1 − q), taken without the
             # cancellation of q ≈ 1 (a mean far beyond the grid)
-            geometric[0] = q * -math.expm1((self.size - 1) * math.log1p(-gap)) / gap
-            geometric *= a
-            geometric += first
-            return geometric
+            out[0] = q * -math.expm1((self.size - 1) * math.log1p(-gap)) / gap
+            out *= a
+            out += first
+            return out
         # first + a·z / (1 − z) = (first + (a − first)·z) / (1 − z), computed in place
-        spectrum = z * (a - first)
-        spectrum += first
+        np.multiply(z, a - first, out=out)
+        out += first
         np.subtract(1.0, z, out=z)
-        spectrum /= z
-        return spectrum
+        out /= z
+        return out
 
     def exponential_rows(self, means: Array) -> NDArray[np.complex128]:
         """The spectra of exponentials of several means (rows), each as
@@ -171,7 +181,7 @@ class Grid:
         for row, mean in zip(out, np.asarray(means, dtype=float).tolist(), strict=True):
             cells = mean / self.step
             if cells >= 0.5:
-                row[:] = self._geometric(cells)
+                self._geometric(cells, row)
             elif cells > 0:  # two cells, the mean kept: (1 − μ) + μ·w
                 np.multiply(w, cells, out=row)
                 row += 1.0 - cells
@@ -407,21 +417,7 @@ class Dist:
             >>> d.quantiles((0.5, 0.95)) == [d.quantile(0.5), d.quantile(0.95)]
             True
         """
-        pmf = self.pmf
-        cum = np.cumsum(pmf)
-        total = float(cum[-1])
-        last = self.grid.size - 1
-        out = []
-        for q, i in zip(qs, np.searchsorted(cum, qs, side="left").tolist(), strict=True):
-            if total < q - 1e-12:
-                out.append(math.inf)
-                continue
-            i = min(i, last)
-            below = float(cum[i - 1]) if i > 0 else 0.0
-            mass = float(pmf[i])
-            frac = (q - below) / mass if mass > 0 else 0.0
-            out.append(max(0.0, (i - 0.5 + frac) * self.grid.step))
-        return out
+        return quantile_rows(self.pmf[None, :], qs, self.grid.step)[0].tolist()
 
     # -- combining -----------------------------------------------------------------------
 
@@ -481,6 +477,33 @@ class Dist:
             return "Dist(saturated)"
         return (f"Dist(mean={self.mean():.4g}, p50={self.quantile(0.5):.4g}, "
                 f"p95={self.quantile(0.95):.4g}, p99={self.quantile(0.99):.4g})")
+
+
+def quantile_rows(pmfs: Array, qs: tuple[float, ...], step: float) -> Array:
+    """Quantiles ``qs`` (columns) of distributions on one grid (rows of ``pmfs``), each as
+    :meth:`Dist.quantiles` reads them: the CDF linear inside each cell, ``inf`` beyond the
+    grid.
+
+    Example:
+        >>> g = Grid(step=0.25, size=256)
+        >>> rows = np.stack([g.exponential(4.0).pmf, g.exponential(2.0).pmf])
+        >>> np.round(quantile_rows(rows, (0.5,), g.step)[:, 0], 3).tolist()
+        [2.776, 1.389]
+    """
+    cum = np.cumsum(pmfs, axis=1)
+    count, size = cum.shape
+    if count == 1:  # (the first cell reaching q: a binary search)
+        index = np.searchsorted(cum[0], qs, side="left")[None, :]
+    else:
+        index = np.stack([(cum < q).sum(axis=1) for q in qs], axis=1)
+    index = np.minimum(index, size - 1)
+    rows = np.arange(count)[:, None]
+    below = np.where(index > 0, cum[rows, index - 1], 0.0)
+    mass = pmfs[rows, index]
+    wanted = np.asarray(qs, dtype=float)[None, :]
+    frac = np.where(mass > 0, (wanted - below) / np.where(mass > 0, mass, 1.0), 0.0)
+    out = np.maximum(0.0, (index - 0.5 + frac) * step)
+    return np.where(cum[:, -1:] < wanted - 1e-12, math.inf, out)
 
 
 def _gamma_head(shape: float, x: float) -> float:

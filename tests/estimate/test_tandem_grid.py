@@ -108,6 +108,6 @@ def test_cells_that_lose_a_short_steps_time_are_refined() -> None:
     dist = composer.own(0)[0]
     assert dist is not None
     fine = composer.on(Grid(step=dist.grid.step * dist.grid.size / 131072,
-                            size=131072), (0,)).dists(0)[0]
+                            size=131072), (0,)).dists(0)[0][0]
     for q in (0.5, 0.95, 0.99):
         assert dist.quantile(q) == pytest.approx(fine.quantile(q), rel=5e-4), q
