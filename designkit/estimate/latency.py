@@ -120,6 +120,7 @@ def endpoint_latency(solution: Solution, index: int, size: int = 2048) -> Latenc
         composer.reported(index)
         return SATURATED
     read = composer.reads[index][0]
+    assert read is not None
     out = Latency(composer.mean(index, 0, read), read.p50, read.p95, read.p99, dist)
     composer.reported(index)
     return out
@@ -322,8 +323,8 @@ class _Composer:
         self.p_wait: Floats = trial.p_wait
         self.wait: Floats = trial.wait
         with np.errstate(invalid="ignore"):
-            self.idle: list[bool] = (((trial.p_wait < 1e-12) | (trial.wait <= 0))
-                                     & np.isfinite(trial.wait)).all(axis=1).tolist()
+            idle = ((trial.p_wait < 1e-12) | (trial.wait <= 0)) & np.isfinite(trial.wait)
+        self.idle: list[bool] = [bool(v) for v in idle.all(axis=1)]
         """Per station: no wait at all in any column."""
         self.means: Floats = trial.endpoint_mean
         self.vars: Floats = trial.endpoint_var

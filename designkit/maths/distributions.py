@@ -417,7 +417,8 @@ class Dist:
             >>> d.quantiles((0.5, 0.95)) == [d.quantile(0.5), d.quantile(0.95)]
             True
         """
-        return quantile_rows(self.pmf[None, :], qs, self.grid.step)[0].tolist()
+        found: list[float] = quantile_rows(self.pmf[None, :], qs, self.grid.step)[0].tolist()
+        return found
 
     # -- combining -----------------------------------------------------------------------
 
