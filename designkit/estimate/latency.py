@@ -324,7 +324,7 @@ class _Composer:
         self.wait: Floats = trial.wait
         with np.errstate(invalid="ignore"):
             idle = ((trial.p_wait < 1e-12) | (trial.wait <= 0)) & np.isfinite(trial.wait)
-        self.idle: list[bool] = np.all(idle, axis=1).tolist()  # type: ignore[assignment]
+        self.idle: list[bool] = np.all(idle, axis=1).tolist()
         """Per station: no wait at all in any column."""
         self.means: Floats = trial.endpoint_mean
         self.vars: Floats = trial.endpoint_var
