@@ -63,15 +63,14 @@ def content_digest(design: Design) -> tuple[bytes | None, Any]:
     # the ranges of uncertain numbers are held beside the dump (they are not fields of the
     # parts they qualify), and are part of what the design holds
     ranges = {k: v.model_dump() for k, v in design.uncertain.items()}
-    dump = design.model_dump(mode="python", round_trip=True)
+    dated = {key for key in DATED if getattr(design, key, None)}
+    # the parts that hold dates in their JSON form (ISO text: one per date), the rest in
+    # the Python form (two to three times faster to make)
+    dump = design.model_dump(mode="python", round_trip=True, exclude=dated or None)
+    if dated:
+        dump.update(design.model_dump(mode="json", round_trip=True, include=dated))
     digest = signature({**dump, "uncertain": ranges} if ranges else dump)
     if digest is not None:
         return digest, None
-    dated = {key for key in DATED if dump.get(key)}
-    if dated:  # the parts that hold dates in their JSON form (ISO text: one per date)
-        dump.update(design.model_dump(mode="json", round_trip=True, include=dated))
-        digest = signature({**dump, "uncertain": ranges} if ranges else dump)
-        if digest is not None:
-            return digest, None
     data = design.model_dump(mode="json", round_trip=True)
     return signature({**data, "uncertain": ranges} if ranges else data), data
