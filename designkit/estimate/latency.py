@@ -863,8 +863,11 @@ class _GridComposer:
                 p = np.where(through > 0, through / (hit + through), 0.0)
         if np.ndim(p) == 0:
             p = float(p)
-            return None if p <= 0 else miss if p >= 1 else p * miss + (1.0 - p)
-        return p * miss + (1.0 - p)
+            if p <= 0 or p >= 1:
+                return None if p <= 0 else miss
+        mixed = miss * p  # (a new array: the rest in place)
+        mixed += 1.0 - p
+        return mixed
 
     def choice(self, node: Choice) -> Spectrum | None:
         """One of two, with probability ``p`` the first (of the successes: weighted by how
