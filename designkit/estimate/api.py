@@ -17,9 +17,11 @@ from designkit.estimate.capacity import max_scale, max_scales, retry_storms
 from designkit.estimate.errors import errors_of
 from designkit.estimate.latency import (
     Latency,
+    column_groups,
     endpoint_latencies,
     endpoint_latency,
     forked_paths,
+    released,
     success_latency,
 )
 from designkit.estimate.program import Limits, Program, compile_design
@@ -175,26 +177,30 @@ def p95_curve(design: Design, scenario: Scenario | None, days: float, totals: li
     _, program, load, _, _ = prepare(design, None, scenario, days, 1.0 / base)
     if program.slowdown is not None or not totals:
         for total in totals:
+            if total <= 0:  # no load: no p95 (as below)
+                for name in names:
+                    out[name].append(math.inf)
+                continue
             at = estimate_with(design, scenario=scenario, scale=total / base, days=days,
                                capacity=False)
             for name in names:
                 e = at.endpoints.get(name)
                 out[name].append(e.p95_ms if e is not None else math.inf)
         return out
-    # every load a column of one solution, composed together (its scale: which endpoints
-    # carry load, the same at any load above none)
-    solution = Solution(program, max(totals), trials(program, load, totals),
-                        flows_of(program, load))
-    rates = solution.endpoint_rate
+    # every load a column of one solution, composed together a group at a time (their
+    # solution's scale: which endpoints carry load, the same at any load above none)
+    found, flows = trials(program, load, totals), flows_of(program, load)
+    rates = Solution(program, max(totals), found, flows).endpoint_rate
+    wanted = {name: program.index.get(name) for name in names}
+    p95 = {name: np.full(len(totals), math.inf) for name in names}
+    for start, stop in column_groups(len(totals)):
+        solution = Solution(program, max(totals), found.span(start, stop), flows)
+        for name, i in wanted.items():
+            if i is not None and rates[i] > 0:
+                p95[name][start:stop] = endpoint_latencies(solution, i)[1]
+        released(solution)
     unloaded = np.array(totals) <= 0
-    for name in names:
-        i = program.index.get(name)
-        if i is None or rates[i] <= 0:
-            out[name] = [math.inf] * len(totals)
-        else:
-            out[name] = np.where(unloaded, math.inf,
-                                 endpoint_latencies(solution, i)[1]).tolist()
-    return out
+    return {name: np.where(unloaded, math.inf, p95[name]).tolist() for name in names}
 
 
 def capacities(program: Program, load: dict[str, float], total_scale: float,

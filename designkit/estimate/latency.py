@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple, assert_never
 
@@ -41,8 +41,8 @@ from designkit.flow.nodes import (
 from designkit.flow.times import Exponential, Spec
 from designkit.maths.distributions import Dist, Grid, quantile_rows
 
-__all__ = ["Latency", "callees", "endpoint_latencies", "endpoint_latency", "forked_paths",
-           "released", "success_latency"]
+__all__ = ["Latency", "callees", "column_groups", "endpoint_latencies", "endpoint_latency",
+           "forked_paths", "released", "success_latency"]
 
 Floats = NDArray[np.float64]
 
@@ -64,9 +64,6 @@ class Latency:
 
 PERCENTILES = (0.5, 0.95, 0.99)
 """What :class:`Latency` reads of a distribution: p50, p95, p99."""
-
-KEPT_WAITS = 64
-"""Waits kept per grid, the most recently used: recomputing one gives the same numbers."""
 
 SATURATED = Latency(math.inf, math.inf, math.inf, math.inf)
 
@@ -151,6 +148,23 @@ def endpoint_latencies(solution: Solution, index: int, size: int = 2048) -> Floa
             out[:, k] = read.p50, read.p95, read.p99, composer.mean(index, k, read)
     composer.reported(index)
     return out
+
+
+COMPOSED_AT_ONCE = 16
+"""Columns whose latency distributions are composed together (the samples of bands, the
+loads of a capacity curve): their spectra, a row each, stay in the processor's second
+cache (decision 69)."""
+
+
+def column_groups(count: int) -> Iterator[tuple[int, int]]:
+    """``count`` columns in groups of :data:`COMPOSED_AT_ONCE`: (start, stop) of each.
+
+    Example:
+        >>> list(column_groups(40))
+        [(0, 16), (16, 32), (32, 40)]
+    """
+    for start in range(0, count, COMPOSED_AT_ONCE):
+        yield start, min(count, start + COMPOSED_AT_ONCE)
 
 
 def success_latency(solution: Solution, index: int, size: int = 2048) -> Latency | None:
@@ -634,9 +648,10 @@ Spectrum = NDArray[np.complex128]
 """A distribution's transform (:attr:`Dist.spectrum`); in a composer, one row per column
 (a time the same in every column: one row for all)."""
 
-KEPT_WAIT_ROWS = 4096
-"""Rows of waits a grid's composer keeps, the most recently used (64 waits of 64 columns:
-64 MB on 2,048 cells); recomputing one gives the same numbers."""
+KEPT_WAIT_CELLS = 1 << 21
+"""Cells of waits a grid's composer keeps, the most recently used (32 MB: 64 waits of 16
+columns on 2,048 cells, 16 of one column on 131,072); recomputing one gives the same
+numbers."""
 
 
 class _GridComposer:
@@ -657,7 +672,7 @@ class _GridComposer:
         self.memo: dict[int, Spectrum | None] = {}
         self.waits: OrderedDict[int, Spectrum | None] = OrderedDict()
         self.pending: set[int] = set()
-        self.kept = 0  # rows of waits kept
+        self.kept = 0  # cells of waits kept
         self.times: dict[Spec, Spectrum | None] = {}
         self.calls: dict[tuple[object, ...], Spectrum | None] = {}
 
@@ -687,10 +702,10 @@ class _GridComposer:
                     found[~valid] = self.grid.waiting_rows(p_wait[~valid], wait[~valid])
         waits[station] = found
         if found is not None:
-            self.kept += len(found)
-            while self.kept > KEPT_WAIT_ROWS and len(waits) > 1:
+            self.kept += found.size
+            while self.kept > KEPT_WAIT_CELLS and len(waits) > 1:
                 _, dropped = waits.popitem(last=False)
-                self.kept -= 0 if dropped is None else len(dropped)
+                self.kept -= 0 if dropped is None else dropped.size
         return found
 
     def mg1_wait(self, station: int) -> tuple[Spectrum, NDArray[np.bool_]] | None:
@@ -818,7 +833,9 @@ class _GridComposer:
             return parent.base.on(self.grid, self.cols).spectrum(node)
         match node:
             case Seq():
-                return _product([self.spectrum(item) for item in node.items])
+                # (one step at a time: a long sequence's spectra, a row per column, are
+                # not all held at once)
+                return _product(self.spectrum(item) for item in node.items)
             case Visit():
                 return _power(_product([self.wait(node.station), self.time(node.time)]),
                               node.count)
@@ -946,7 +963,7 @@ def _time(program: Program, grid: Grid, spec: Spec) -> Spectrum | None:
     return spectrum
 
 
-def _product(parts: list[Spectrum | None]) -> Spectrum | None:
+def _product(parts: Iterable[Spectrum | None]) -> Spectrum | None:
     """The spectrum of a sequence: the product of its parts' (``None``: no time)."""
     out: Spectrum | None = None
     owned = False

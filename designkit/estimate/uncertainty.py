@@ -9,7 +9,7 @@ column_max_scale`). Each column is the solution a design holding that set's valu
 the bands are those of a loop over such designs, without the loop.
 
 Endpoint percentiles need each set's latency distribution composed on its grid; they are
-composed when first read, every endpoint at once, the sets as columns too (64 at a time:
+composed when first read, every endpoint at once, the sets as columns too (16 at a time:
 :func:`~designkit.estimate.latency.endpoint_latencies`).
 
 Table rows change query plans, not only numbers: a design with uncertain rows is solved
@@ -50,9 +50,6 @@ Floats = NDArray[np.float64]
 MAX_SAMPLES = 1_000_000
 """Most sets of values one estimate draws."""
 
-COMPOSED_AT_ONCE = 16
-"""Samples whose latency distributions are composed together (as the columns of one
-solution): their spectra, a row each, are a few MB per grid."""
 
 
 @dataclass(frozen=True)
@@ -434,7 +431,12 @@ class _Percentiles:
     def every(self) -> dict[int, Floats]:
         """p50, p95, p99 and mean (rows) of every endpoint with bands, every sample
         (columns); composed once."""
-        from designkit.estimate.latency import callees, endpoint_latencies, released
+        from designkit.estimate.latency import (
+            callees,
+            column_groups,
+            endpoint_latencies,
+            released,
+        )
         from designkit.gcpause import gc_paused
 
         with self.lock:
@@ -445,10 +447,10 @@ class _Percentiles:
             wanted = set(self.indexes)
             order = [i for i in reversed(self.program.order) if i in wanted]
             callees(self.program)  # (the samples' programs share the nominal one's)
-            at_once = COMPOSED_AT_ONCE if self.columnwise else 1
+            groups = column_groups(count) if self.columnwise else (
+                (k, k + 1) for k in range(count))
             with gc_paused():
-                for start in range(0, count, at_once):
-                    stop = min(count, start + at_once)
+                for start, stop in groups:
                     solution = self.solution(start, stop)
                     for i in order:
                         rows[i][:, start:stop] = endpoint_latencies(solution, i)

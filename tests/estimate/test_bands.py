@@ -24,6 +24,7 @@ from designkit.model.uncertain import Uncertain
 from tests.estimate.designs import FAMILIES, loaded
 
 uncertainty = importlib.import_module("designkit.estimate.uncertainty")
+latency = importlib.import_module("designkit.estimate.latency")
 Band = uncertainty.Band
 
 SAMPLES = 6
@@ -406,9 +407,7 @@ def test_every_endpoints_percentiles_are_composed_together_once(
     # the first band read composes every endpoint of every sample (callees once for all
     # their callers), the samples as columns, a few at a time; the other bands read them,
     # composing nothing more
-    from designkit.estimate import latency
-
-    monkeypatch.setattr(uncertainty, "COMPOSED_AT_ONCE", 4)
+    monkeypatch.setattr(latency, "COMPOSED_AT_ONCE", 4)
     design = made_uncertain(FAMILIES["calls"](random.Random("calls-1")))
     bands = dk.estimate(design, samples=SAMPLES, seed=SEED).bands
     assert bands is not None and len(bands.endpoints) >= 2
@@ -452,7 +451,7 @@ def test_samples_composed_together_are_each_sample_composed_alone(
     design = made_uncertain(design)
     together = _every_percentile(dk.estimate(design, scale=scale, samples=SAMPLES,
                                              seed=SEED).bands)
-    monkeypatch.setattr(uncertainty, "COMPOSED_AT_ONCE", 4)  # (4 and 2: other groups)
+    monkeypatch.setattr(latency, "COMPOSED_AT_ONCE", 4)  # (4 and 2: other groups)
     fours = _every_percentile(dk.estimate(design, scale=scale, samples=SAMPLES,
                                           seed=SEED).bands)
     monkeypatch.setattr(uncertainty._Percentiles, "columnwise", False)
