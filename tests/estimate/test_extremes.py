@@ -520,10 +520,10 @@ def test_a_gamma_near_shape_1_has_its_first_cell_exact() -> None:
 
 
 def test_rebinning_onto_cells_beyond_any_integer() -> None:
-    from designkit.estimate.latency import _rebin
+    from designkit.estimate.spectra import rebin
 
     fine = Grid(step=1e-3 / 2048, size=2048).exponential(1e-4)
-    coarse = _rebin(fine, Grid(step=2.0**70 * fine.grid.step, size=2048), 2**70)
+    coarse = rebin(fine, Grid(step=2.0**70 * fine.grid.step, size=2048), 2**70)
     assert coarse.pmf[0] == pytest.approx(1.0, abs=1e-6) and coarse.pmf[1:].sum() == 0.0
 
 

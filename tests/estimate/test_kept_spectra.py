@@ -4,6 +4,7 @@ the arrays read-only, their cells bounded."""
 
 from __future__ import annotations
 
+import importlib
 import math
 
 import numpy as np
@@ -11,8 +12,9 @@ import pytest
 
 import designkit as dk
 from designkit.estimate import api
-from designkit.estimate import latency as latency_module
 from designkit.estimate.program import KEPT_CELLS
+
+spectra = importlib.import_module("designkit.estimate.spectra")
 
 
 def percentiles(estimate: dk.Estimate) -> list[tuple[float, float, float]]:
@@ -43,7 +45,7 @@ def test_kept_times_give_the_numbers_made_afresh(name: str) -> None:
 def test_kept_cells_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     design = dk.template("payments-saga")
     expected = fresh(design, 1.0)
-    monkeypatch.setattr(latency_module, "KEPT_CELLS", 2 * 2048)
+    monkeypatch.setattr(spectra, "KEPT_CELLS", 2 * 2048)
     api.PROGRAMS.clear()
     assert percentiles(dk.estimate(design)) == expected
     program = next(iter(api.PROGRAMS.programs()))
@@ -76,7 +78,7 @@ def test_rebinning_gives_each_coarse_cell_what_overlaps_it(ratio: int) -> None:
     rows = rng.random((3, 2048)) * np.array([[1.0], [0.0], [1.0]])
     rows[1, :5] = [0.1, 0.2, 0.3, 0.0, 0.4]
     rows[2, 1000:] = 0.0
-    got = latency_module._rebin_rows(rows, Grid(step=float(ratio), size=2048), ratio)
+    got = spectra.rebin_rows(rows, Grid(step=float(ratio), size=2048), ratio)
     for row, fine in zip(got, rows, strict=True):
         assert np.allclose(row, _overlaps(fine, ratio, 2048), rtol=1e-12, atol=1e-15)
 
@@ -85,6 +87,6 @@ def test_rebinning_a_heavy_tails_grid_keeps_its_mass_and_mean() -> None:
     from designkit.maths.distributions import Grid
 
     fine = Grid(step=0.25, size=1 << 17).exponential(400.0)
-    big = latency_module._rebin(fine, Grid(step=1.0, size=1 << 17), 4)
+    big = spectra.rebin(fine, Grid(step=1.0, size=1 << 17), 4)
     assert float(big.pmf.sum()) == pytest.approx(1.0, abs=1e-9)
     assert big.mean() == pytest.approx(fine.mean(), rel=1e-4)

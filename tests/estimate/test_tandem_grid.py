@@ -63,14 +63,14 @@ def test_finer_cells_only_while_they_narrow_the_spread(understated: float, shift
     up to 32,768 cells — the same numbers, at a fraction of the cost. A mean the cells do
     not move (here: the solution's shifted by 1 %) does not send them on either."""
     from designkit.estimate.api import prepare
-    from designkit.estimate.latency import _Composer
+    from designkit.estimate.composer import Composer
     from designkit.estimate.solve import solve
 
     _, program, load, scale, _ = prepare(tandem(10), None, None, 30.0, 1.0, False)
     solution = solve(program, load, scale)
     solution.trial.endpoint_mean[0] *= 1 + shifted
     solution.trial.endpoint_var[0] *= understated
-    composer = _Composer(solution, 2048)
+    composer = Composer(solution, 2048)
     dist = composer.own(0)[0]
     assert dist is not None
     assert sorted(grid.size for grid, _ in composer.grids) == sizes
@@ -98,13 +98,13 @@ def test_cells_that_lose_a_short_steps_time_are_refined() -> None:
     narrows — the percentiles within 5 × 10⁻⁴ of 131,072 cells' (stopping at 8,192 cells
     left 300 such steps 1 % short)."""
     from designkit.estimate.api import prepare
-    from designkit.estimate.latency import _Composer
+    from designkit.estimate.composer import Composer
     from designkit.estimate.solve import solve
     from designkit.maths.distributions import Grid
 
     _, program, load, scale, _ = prepare(short_lognormal_chain(100), None, None, 30.0, 1.0,
                                          False)
-    composer = _Composer(solve(program, load, scale), 2048)
+    composer = Composer(solve(program, load, scale), 2048)
     dist = composer.own(0)[0]
     assert dist is not None
     fine = composer.on(Grid(step=dist.grid.step * dist.grid.size / 131072,

@@ -10,10 +10,10 @@ import pytest
 
 import designkit as dk
 from designkit.estimate import api
-from designkit.estimate.latency import _rebin
 from designkit.estimate.program import compile_design
 from designkit.estimate.result import EndpointEstimate, LazyTable
 from designkit.estimate.solve import solve, trials
+from designkit.estimate.spectra import rebin
 from designkit.estimate.tape import _layers, tape_of
 from designkit.maths.distributions import Grid
 
@@ -58,7 +58,7 @@ def test_rebinning_keeps_the_mass_and_moves_quantiles_less_than_a_coarse_cell() 
     fine = Grid.covering(64.0, 2048)
     coarse = Grid.covering(256.0, 2048)  # cells four times wider
     dist = fine.exponential(5.0)
-    rebinned = _rebin(dist, coarse, 4)
+    rebinned = rebin(dist, coarse, 4)
     assert float(rebinned.pmf.sum()) == pytest.approx(1.0, abs=1e-12)
     for q in (0.5, 0.95, 0.99):
         assert abs(rebinned.quantile(q) - dist.quantile(q)) < coarse.step
