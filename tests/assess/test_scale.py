@@ -170,7 +170,7 @@ EXPECTED: dict[str, dict[str, str]] = {
         'DK-PERF-001': '2310c2c8055dc439',
         'DK-PERF-002': '0c6dedda60d81f64',
         'DK-PERF-003': 'd9334cf2eaf229a0',
-        'DK-PERF-004': '2d7f8e57a5f95a20',
+        'DK-PERF-004': '1e463dd634cee63d',
         'DK-PERF-005': '7ffb7a1955928cab',
         'DK-PERF-006': '26243db1fc647645',
         'DK-PERF-007': '640e829885879838',
