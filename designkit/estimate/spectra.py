@@ -54,10 +54,13 @@ Spectrum = NDArray[np.complex128]
 """A distribution's transform (:attr:`Dist.spectrum`); in a composer, one row per column
 (a time the same in every column: one row for all)."""
 
+KEPT_WAITS = 64
+"""Waits a grid's composer keeps, the most recently used, while they hold no more than
+:data:`KEPT_WAIT_CELLS` (recomputing one gives the same numbers)."""
+
 KEPT_WAIT_CELLS = 1 << 21
-"""Cells of waits a grid's composer keeps, the most recently used (32 MB: 64 waits of 16
-columns on 2,048 cells, 16 of one column on 131,072); recomputing one gives the same
-numbers."""
+"""Cells of waits a grid's composer keeps at most (32 MB: 64 waits of 16 columns on 2,048
+cells, 16 of one column on 131,072)."""
 
 
 class GridComposer:
@@ -92,6 +95,7 @@ class GridComposer:
         self.waits: OrderedDict[int, Spectrum | None] = OrderedDict()
         self.pending: set[int] = set()
         self.kept = 0  # cells of waits kept
+        self.held = 0  # waits kept (not None)
         self.times: dict[Spec, Spectrum | None] = {}
         self.calls: dict[tuple[object, ...], Spectrum | None] = {}
 
@@ -122,9 +126,12 @@ class GridComposer:
         waits[station] = found
         if found is not None:
             self.kept += found.size
-            while self.kept > KEPT_WAIT_CELLS and len(waits) > 1:
+            self.held += 1
+            while (self.kept > KEPT_WAIT_CELLS or self.held > KEPT_WAITS) and len(waits) > 1:
                 _, dropped = waits.popitem(last=False)
-                self.kept -= 0 if dropped is None else dropped.size
+                if dropped is not None:
+                    self.kept -= dropped.size
+                    self.held -= 1
         return found
 
     def mg1_wait(self, station: int) -> tuple[Spectrum, NDArray[np.bool_]] | None:

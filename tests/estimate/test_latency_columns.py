@@ -98,3 +98,29 @@ def test_the_capacity_curve_composes_its_loads_a_group_at_a_time(
     whole = api.p95_curve(design, None, 0.0, totals, names)
     monkeypatch.setattr(latency, "COMPOSED_AT_ONCE", 3)  # (3 + 3 + 1)
     assert api.p95_curve(design, None, 0.0, totals, names) == whole
+
+
+@pytest.mark.parametrize("columns", [1, 16])
+def test_a_grids_composer_keeps_at_most_64_waits_and_32_mb(columns: int) -> None:
+    """The waits a grid's composer keeps: at most :data:`KEPT_WAITS` of them (one column:
+    64 × 32 KB, as many stations as a 10,000-component design has would otherwise stay),
+    and at most :data:`KEPT_WAIT_CELLS` cells whatever the columns."""
+    spectra = importlib.import_module("designkit.estimate.spectra")
+    composer = importlib.import_module("designkit.estimate.composer")
+    d = dk.Design(name="chain")
+    ep = d.service("api", workers=100_000, io="async").endpoint("GET /x", cpu_ms=1.0)
+    for i in range(150):
+        d.cache(f"c{i}", service_ms=1.0)
+        ep.call(f"c{i}")
+    d.set_load("api GET /x", 100)
+    _, program, load, _, _ = api.prepare(d, None, None, 0.0, 1.0)
+    totals = np.linspace(0.5, 5.0, columns).tolist()
+    solution = solve.Solution(program, 1.0, solve.trials(program, load, totals),
+                              solve.flows_of(program, load))
+    made = composer.composer_of(solution, 2048)
+    made.own(0)
+    kept = [(len([w for w in g.waits.values() if w is not None]),
+             sum(w.size for w in g.waits.values() if w is not None))
+            for g in made.grids.values()]
+    assert max(n for n, _ in kept) == spectra.KEPT_WAITS
+    assert max(cells for _, cells in kept) <= spectra.KEPT_WAIT_CELLS
