@@ -10,6 +10,7 @@ again. Each column (a load, a sample) chooses its own grids by the same rules
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from typing import NamedTuple, assert_never
@@ -401,34 +402,48 @@ class Composer:
     def callee(self, index: int, grid: Grid, cols: tuple[int, ...]) -> Spectrum:
         """Endpoint ``index`` on a caller's ``grid``, in columns ``cols`` (rows): its own
         distribution rebinned where its grid is finer by a power of two, else composed on
-        ``grid``; all zeros where it saturates."""
+        ``grid``; all zeros where it saturates (read-only where it is the callee's own)."""
         owns = self.own(index)
-        rows = np.empty((len(cols), grid.size + 1), dtype=np.complex128)
-        compose: list[int] = []
-        rebinned: dict[tuple[Grid, int], list[int]] = {}
+        groups: dict[tuple[object, ...], list[int]] = {}  # how, and which of cols
         for j, k in enumerate(cols):
             own = owns[k]
+            how: tuple[object, ...] = ("composed",)
             if math.isinf(self.means[index, k]):
-                rows[j] = 0.0  # never over
-                continue
-            if own is not None and own.grid.size == grid.size:
+                how = ("never",)
+            elif own is not None and own.grid.size == grid.size:
                 ratio = grid.step / own.grid.step
                 whole = round(ratio)
                 if whole >= 1 and abs(ratio - whole) < 1e-9 and whole & (whole - 1) == 0:
-                    rebinned.setdefault((own.grid, whole), []).append(j)
-                    continue
-            compose.append(j)
-        for (_, whole), at in rebinned.items():
-            dists = [owns[cols[j]] for j in at]
-            if whole == 1:
-                rows[at] = [d.spectrum for d in dists if d is not None]
-            else:
-                pmfs = np.stack([d.pmf for d in dists if d is not None])
-                rows[at] = np.fft.rfft(rebin_rows(pmfs, grid, whole), 2 * grid.size)
-        if compose:
-            found = self.on(grid, tuple(cols[j] for j in compose)).endpoint(index)
-            rows[compose] = 1.0 if found is None else found
+                    how = ("rebinned", own.grid, whole)
+            groups.setdefault(how, []).append(j)
+        parts = [(at, self._rows(index, grid, how, [cols[j] for j in at]))
+                 for how, at in groups.items()]
+        if len(parts) == 1:  # (the usual case: as they are, no copy)
+            return parts[0][1]
+        rows = np.empty((len(cols), grid.size + 1), dtype=np.complex128)
+        for at, found in parts:
+            rows[at] = found
         return rows
+
+    def _rows(self, index: int, grid: Grid, how: tuple[object, ...], cols: list[int]
+              ) -> Spectrum:
+        """:meth:`callee`'s rows of columns ``cols``, all got the same way (``how``)."""
+        owns = self.own(index)
+        if how[0] == "never":
+            return np.zeros((len(cols), grid.size + 1), dtype=np.complex128)
+        if how[0] == "composed":
+            found = self.on(grid, tuple(cols)).endpoint(index)
+            shape = (len(cols), grid.size + 1)
+            return np.ones(shape, dtype=np.complex128) if found is None else (
+                found if found.ndim == 2 else np.broadcast_to(found, shape))
+        dists = [d for d in (owns[k] for k in cols) if d is not None]
+        whole = how[2]
+        if whole == 1:
+            if len(dists) == 1:
+                return dists[0].spectrum[None, :]
+            return np.stack([d.spectrum for d in dists])
+        pmfs = np.stack([d.pmf for d in dists])
+        return np.fft.rfft(rebin_rows(pmfs, grid, int(whole)), 2 * grid.size)  # type: ignore[call-overload]
 
 
 class Rounds:
@@ -524,14 +539,23 @@ class Read(NamedTuple):
     spread: float
 
 
+@functools.lru_cache(maxsize=8)
+def _cells(size: int) -> Floats:
+    """0, 1, …, size − 1 (read-only, kept per size)."""
+    out = np.arange(size, dtype=float)
+    out.flags.writeable = False
+    return out
+
+
 def reads_of(pmfs: Floats, step: float) -> list[Read]:
     """:class:`Read` of each distribution (rows of ``pmfs``) on a grid of ``step``."""
-    size = pmfs.shape[1]
-    t = np.arange(size) * step
+    t = _cells(pmfs.shape[1]) * step
     total = pmfs.sum(axis=1)
     kept = np.where(total > 0, total, 1.0)
     mean = (pmfs @ t) / kept
-    spread = np.where(total > 0, ((t - mean[:, None]) ** 2 * pmfs).sum(axis=1) / kept, 0.0)
+    centred = t - mean[:, None]
+    centred *= centred
+    spread = np.einsum("ij,ij->i", pmfs, centred) / kept
     tail = np.maximum(0.0, 1.0 - total)
     quantiles = quantile_rows(pmfs, (*PERCENTILES, 1.0 - HEAVY_TAIL), step)
     mean = np.where(tail > 0.5, math.inf, mean)  # (saturated)

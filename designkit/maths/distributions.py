@@ -493,16 +493,18 @@ def quantile_rows(pmfs: Array, qs: tuple[float, ...], step: float) -> Array:
     """
     cum = np.cumsum(pmfs, axis=1)
     count, size = cum.shape
-    if count == 1:  # (the first cell reaching q: a binary search)
-        index = np.searchsorted(cum[0], qs, side="left")[None, :]
-    else:
-        index = np.stack([(cum < q).sum(axis=1) for q in qs], axis=1)
-    index = np.minimum(index, size - 1)
-    rows = np.arange(count)[:, None]
-    below = np.where(index > 0, cum[rows, index - 1], 0.0)
-    mass = pmfs[rows, index]
     wanted = np.asarray(qs, dtype=float)[None, :]
-    frac = np.where(mass > 0, (wanted - below) / np.where(mass > 0, mass, 1.0), 0.0)
+    if count == 1:  # (the first cell reaching q: a binary search)
+        index = np.minimum(np.searchsorted(cum[0], qs, side="left"), size - 1)[None, :]
+        below = np.where(index > 0, cum[0][index - 1], 0.0)
+        mass = pmfs[0][index]
+    else:
+        index = np.minimum(np.stack([(cum < q).sum(axis=1) for q in qs], axis=1), size - 1)
+        rows = np.arange(count)[:, None]
+        below = np.where(index > 0, cum[rows, index - 1], 0.0)
+        mass = pmfs[rows, index]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frac = np.where(mass > 0, (wanted - below) / mass, 0.0)
     out = np.maximum(0.0, (index - 0.5 + frac) * step)
     return np.where(cum[:, -1:] < wanted - 1e-12, math.inf, out)
 
