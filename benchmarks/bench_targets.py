@@ -21,7 +21,7 @@ Rows:
    the scenario, the summary and estimate table (numbers) and the architecture diagram
    (the drawn SVG with new numbers, or a Graphviz layout when more changed; the
    p95-vs-load curve is drawn when its tab is shown, and the estimate's tab is) — which is
-   what is timed, from the assignment to its return. Two sliders, three moves each to
+   what is timed, from the assignment to its return. Two sliders, five moves each to
    values not seen before: the replicas of the entry service ``svc-0`` (the design changes:
    a new copy, a new digest, a new compilation) and the load scale (the copy and its
    program are reused). The value is the worse of the two medians; the note splits one
@@ -106,7 +106,7 @@ TANDEM = (1_000, 1.0, 0.5)
 ENTRY = "svc-0"
 """The generated designs' first entry service, whose replicas slider row 2 moves."""
 MB = 2**20
-MOVES = 3
+MOVES = 5
 """Moves of each slider in row 2 (each redraws the whole explorer: seconds, for now)."""
 
 WRAPPER = """\
