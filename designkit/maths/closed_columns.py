@@ -110,6 +110,39 @@ def _conv(a: Floats, b: Floats, size: int) -> Floats:
     return out
 
 
+def _conv_term(a: Floats, term: Floats, servers: int, size: int,
+               weighted: bool = False) -> Floats:
+    """:func:`_conv` of ``a`` with a station's term (or, ``weighted``, with ``n·term``): a
+    term is ``xⁿ / β(n)``, ``β(n) = ∏ min(k, servers)``, geometric beyond ``servers`` —
+    ``term[n] = r·term[n − 1]``, ``r = x / servers`` — so the convolution's tail beyond it
+    is a first-order recursion per column, ``T[n] = r·T[n − 1] + a[n − s − 1]·term[s + 1]``
+    (the weighted one ``V[n] = r·(V[n − 1] + T[n − 1]) + (s + 1)·term[s + 1]·a[n − s − 1]``):
+    ``servers + 1`` row operations and ``size`` small ones rather than ``size`` row
+    operations (a pool of 64 in a population of 256: four times fewer)."""
+    head = min(servers, size - 1)  # term[0 … head] taken as they are
+    n = np.arange(head + 1, dtype=float)[:, None]
+    first = term[:head + 1] * n if weighted else term[:head + 1]
+    out = _conv(a, first, size)
+    if head + 1 >= size:
+        return out
+    after = term[head + 1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(term[head] > 0, after / np.where(term[head] > 0, term[head], 1.0),
+                         0.0)
+    rows = a[:size]
+    tail = np.zeros(a.shape[1])
+    weighted_tail = np.zeros(a.shape[1])
+    for m in range(head + 1, size):
+        arriving = rows[m - head - 1] * after
+        if weighted:
+            weighted_tail = ratio * (weighted_tail + tail) + (head + 1) * arriving
+            out[m] += weighted_tail
+        tail = ratio * tail + arriving
+        if not weighted:
+            out[m] += tail
+    return out
+
+
 def _power(term: Floats, k: int, size: int) -> Floats:
     """Per column, ``term`` convolved with itself ``k`` times (``k = 0``: the unit)."""
     out = np.zeros((size, term.shape[1]))
@@ -157,18 +190,28 @@ def _throughputs(population: int, think: Floats, demands: Floats, servers: list[
     clean = [np.where(solved, p, unit) for p in (delay, *terms)]  # others stay finite
     delay, terms = clean[0], clean[1:]
     but_one = [_power(term, k - 1, size) for term, k in zip(terms, copies, strict=True)]
-    parts = [delay, *(term if k == 1 else _conv(others, term, size)
-                      for term, others, k in zip(terms, but_one, copies, strict=True))]
+    parts = [delay, *(term if k == 1 else _conv_term(others, term, s, size)
+                      for term, others, k, s in zip(terms, but_one, copies, servers,
+                                                    strict=True))]
+    # a station's part is its term when it has one copy (a geometric tail beyond servers)
+    geometric: list[int | None] = [None, *(s if k == 1 else None
+                                           for s, k in zip(servers, copies, strict=True))]
+
+    def times(a: Floats, j: int) -> Floats:
+        """``a`` convolved with part ``j``."""
+        s = geometric[j]
+        return _conv(a, parts[j], size) if s is None else _conv_term(a, parts[j], s, size)
+
     before = [parts[0]]
-    for part in parts[1:]:
-        before.append(_conv(before[-1], part, size))
+    for j in range(1, len(parts)):
+        before.append(times(before[-1], j))
     whole = before[-1]
     solved &= np.isfinite(whole).all(axis=0) & (whole[1:] > 0).all(axis=0)
     whole = np.where(solved, whole, 1.0)
     after: list[Floats | None] = [None] * (len(parts) + 1)
     for j in range(len(parts) - 1, 1, -1):
         later = after[j + 1]
-        after[j] = parts[j] if later is None else _conv(parts[j], later, size)
+        after[j] = parts[j] if later is None else times(later, j)
     throughput = np.zeros((size, k_cols))
     throughput[1:] = whole[:-1] / whole[1:] / scale
     lengths = np.zeros((len(terms), size, k_cols))
@@ -178,7 +221,7 @@ def _throughputs(population: int, think: Floats, demands: Floats, servers: list[
         rest = before[i] if later is None else _conv(before[i], later, size)
         if k > 1:
             rest = _conv(rest, but_one[i], size)
-        weighted = _conv(n * term, rest, size)
+        weighted = _conv_term(rest, term, servers[i], size, weighted=True)
         lengths[i] = np.where(whole > 0, k * weighted / whole, 0.0)
         s = servers[i]
         if s < population:

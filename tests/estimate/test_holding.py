@@ -413,11 +413,13 @@ def test_several_servers_with_any_time_shape_agree_with_the_simulation(scv: floa
     assert estimated.p95_ms == pytest.approx(sum(r.p95_ms for r in runs) / 2, rel=0.05)
 
 
-@pytest.mark.parametrize("seed", range(6))
-def test_many_columns_are_each_columns_own_held_queue(seed: int) -> None:
+@pytest.mark.parametrize(("seed", "large"), [(seed, False) for seed in range(6)]
+                         + [(seed, True) for seed in range(4)])
+def test_many_columns_are_each_columns_own_held_queue(seed: int, large: bool) -> None:
     """``held_queues`` (the samples' and loads' columns of one group solved together) is
     ``held_queue`` of each column: stations of several servers and copies, a holder of
-    several copies, loads from idle to past saturation."""
+    several copies, loads from idle to past saturation — and pools of up to 64 servers in
+    populations of up to 256 (``large``: the terms' geometric tails taken by recursion)."""
     import math
     import random
 
@@ -426,12 +428,12 @@ def test_many_columns_are_each_columns_own_held_queue(seed: int) -> None:
     from designkit.maths.closed import held_queue
     from designkit.maths.closed_columns import held_queues
 
-    draw = random.Random(seed)
-    stations = draw.randint(1, 4)
-    servers = [draw.randint(1, 6) for _ in range(stations)]
+    draw = random.Random(seed + 100 * large)
+    stations = draw.randint(1, 3 if large else 4)
+    servers = [draw.randint(8, 64) if large else draw.randint(1, 6) for _ in range(stations)]
     copies = [draw.choice([1, 1, 2, 3]) for _ in range(stations)]
     holder_copies = draw.choice([1, 2, 4])
-    population = holder_copies * draw.randint(1, 12)
+    population = holder_copies * (draw.randint(16, 64) if large else draw.randint(1, 12))
     columns = 9
     think = np.array([draw.uniform(0.0, 20.0) for _ in range(columns)])
     demands = np.array([[draw.uniform(0.5, 30.0) for _ in range(columns)]
@@ -450,3 +452,8 @@ def test_many_columns_are_each_columns_own_held_queue(seed: int) -> None:
             got, want = float(getattr(together, name)[k]), float(getattr(alone, name))
             assert got == pytest.approx(want, rel=1e-12, abs=1e-12) or (
                 math.isinf(got) and math.isinf(want)), (name, k, got, want)
+        for name in ("residence", "queued_full"):  # per station inside
+            rows = getattr(together, name)[:, k].tolist()
+            for i, (got, want) in enumerate(zip(rows, getattr(alone, name), strict=True)):
+                assert got == pytest.approx(want, rel=1e-11, abs=1e-12) or (
+                    math.isinf(got) and math.isinf(want)), (name, i, k, got, want)
