@@ -291,19 +291,15 @@ class Grid:
         mean_wait = np.asarray(mean_wait, dtype=float)
         never = ~np.isfinite(mean_wait)
         live = ~never & (p_wait >= 1e-12) & (mean_wait > 0)
-        if live.all():
-            out = self.exponential_rows(mean_wait / p_wait)
-            out *= p_wait[:, None]
-            out += (1.0 - p_wait)[:, None]
-            return out
+        p = p_wait[live]
+        spectra = self.exponential_rows(mean_wait[live] / p)
+        spectra *= p[:, None]
+        spectra += (1.0 - p)[:, None]
+        if live.all():  # (the usual case: no second array)
+            return spectra
         out = np.ones((len(p_wait), self.size + 1), dtype=np.complex128)
         out[never] = 0.0
-        if live.any():
-            p = p_wait[live]
-            spectra = self.exponential_rows(mean_wait[live] / p)
-            spectra *= p[:, None]
-            spectra += (1.0 - p)[:, None]
-            out[live] = spectra
+        out[live] = spectra
         return out
 
 
