@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import threading
 from collections import OrderedDict
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -108,7 +109,8 @@ def estimate(design: Design, workload: dict[str, float] | None = None,
 def estimate_with(design: Design, workload: dict[str, float] | None = None,
                   scenario: Scenario | None = None, days: float = 0.0, scale: float = 1.0,
                   *, capacity: bool = True, validated: bool = False,
-                  samples: int | None = None, seed: int | None = None) -> Estimate:
+                  samples: int | None = None, seed: int | None = None,
+                  stretch: Mapping[str, float] | None = None) -> Estimate:
     """:func:`estimate`, with the choices designkit's own callers make.
 
     Args:
@@ -117,6 +119,10 @@ def estimate_with(design: Design, workload: dict[str, float] | None = None,
         validated: The caller has just loaded (so validated) the design and will not
             estimate it again: it is compiled as is, without keeping it for re-use (the
             command line).
+        stretch: Factors on components' times, on top of their calibration's ``scale`` —
+            the design estimated as if each named component's ``scale`` were multiplied by
+            its factor, without a copy of it (a sensitivity's moves). Not for a design
+            with a calibrated slowdown (whose own stretch is solved per load).
 
     Example:
         >>> import designkit as dk
@@ -126,14 +132,15 @@ def estimate_with(design: Design, workload: dict[str, float] | None = None,
     """
     with gc_paused():  # tens of thousands of small objects: no repeated full collections
         return _estimate(design, workload, scenario, days, scale, capacity, validated,
-                         samples, seed)
+                         samples, seed, stretch)
 
 
 def _estimate(design: Design, workload: dict[str, float] | None, scenario: Scenario | None,
               days: float, scale: float, capacity: bool, validated: bool,
-              samples: int | None = None, seed: int | None = None) -> Estimate:
+              samples: int | None = None, seed: int | None = None,
+              stretch: Mapping[str, float] | None = None) -> Estimate:
     source, program, load, total_scale, scenario = prepare(design, workload, scenario, days,
-                                                           scale, validated)
+                                                           scale, validated, stretch)
     bands = None
     if samples is not None:
         from designkit.estimate.uncertainty import estimate_bands
@@ -273,13 +280,15 @@ def _capacity(program: Program, cap: float, worst: int | None, total_scale: floa
 
 def prepare(design: Design, workload: dict[str, float] | None, scenario: Scenario | None,
             days: float, scale: float, validated: bool = False,
+            stretch: Mapping[str, float] | None = None,
             ) -> tuple[Design, Program, dict[str, float], float, Scenario]:
     """What an estimate and a simulation both start from: the validated design under the
     scenario, compiled with its tables grown, the checked workload and the total scale.
 
     ``validated``: the caller has just loaded (so validated) the design and will not
     estimate it again — it is compiled as is, without the digest that keeps programs for
-    re-use (the command line).
+    re-use (the command line). ``stretch``: see :func:`estimate_with` (the design is
+    compiled again with it; nothing is kept).
     """
     scale = positive("scale", scale)
     days = at_least_zero("days", days)
@@ -296,6 +305,12 @@ def prepare(design: Design, workload: dict[str, float] | None, scenario: Scenari
         program = Program(flow) if isinstance(flow, Flow) else compile_design(source, days)
     else:
         source, program = _compiled(design, scenario, days)
+    if stretch:
+        if source.calibration is not None and source.calibration.slowdowns():
+            raise ArgumentError("stretch: the design has a calibrated slowdown, whose "
+                                "times are stretched per load; move its calibration's "
+                                "scale instead")
+        program = compile_design(source, days, stretch)
     load = _workload(design, workload)
     program = slowed(source, program, load, total, days)
     return source, program, load, total, scenario

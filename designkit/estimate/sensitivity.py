@@ -12,6 +12,11 @@ first. The inputs:
 * every workload rate, ±``step``;
 * every component's times, ×(1 ± ``step``) (as a calibration's ``scale`` would).
 
+A rate is moved as the workload given and a component's times as a stretch of the compiled
+design (:func:`~designkit.estimate.api.estimate_with`'s ``stretch``): the design is not
+copied, checked or compiled again for them, and the numbers are those of the design changed
+by hand, to the last digit. Hit ratios and uncertain numbers are moved in a copy.
+
 Each row also gives the elasticity, ``d ln metric / d ln input`` by the central difference
 of the two runs: 2 means a 1 % change of the input moves the metric 2 %. Inputs whose range
 is known (uncertain numbers) are ranked by what their range does; the others by what a
@@ -188,6 +193,7 @@ def sensitivity(design: Design, metric: Metric = "p95", endpoint: str | None = N
         [('api times', 2.51), ('api GET /x rate', 1.51)]
     """
     from designkit.estimate.api import estimate_with
+    from designkit.model.uncertain import parse_path
 
     if metric not in METRICS:
         raise ArgumentError(f"metric must be one of {', '.join(METRICS)}, got {metric!r}")
@@ -209,11 +215,24 @@ def sensitivity(design: Design, metric: Metric = "p95", endpoint: str | None = N
                                        "design", nearest(n, names)) for n in unknown])
         candidates = [names[n] for n in inputs]
     rows = []
+    calibration = design.calibration
+    slowed = calibration is not None and bool(calibration.slowdowns())
+
+    def at(item: Input, value: float) -> float:
+        """The metric with ``item`` at ``value``: a rate as the workload given, a
+        component's times as a stretch of them (no copy of the design: it stays
+        validated and compiled), any other number in a copy holding it."""
+        options: dict[str, Any] = {"scenario": scenario, "days": days, "scale": scale,
+                                   "capacity": metric == "max_scale"}
+        if item.kind == "rate":
+            return read(estimate_with(design, _rates(design, item, value), **options))
+        if item.kind == "times" and not slowed:  # (a slowdown stretches them per load)
+            name = str(parse_path(item.path)[2])
+            return read(estimate_with(design, stretch={name: value}, **options))
+        return read(estimate_with(_moved(design, item, value), **options))
+
     for item in candidates:
-        low = read(estimate_with(_moved(design, item, item.low), scenario=scenario, days=days,
-                                 scale=scale, capacity=metric == "max_scale"))
-        high = read(estimate_with(_moved(design, item, item.high), scenario=scenario,
-                                  days=days, scale=scale, capacity=metric == "max_scale"))
+        low, high = at(item, item.low), at(item, item.high)
         rows.append(Swing(item, low, high, _elasticity(item, low, high)))
     rows.sort(key=lambda r: (-r.swing if not math.isnan(r.swing) else 0.0, r.input.name))
     return Sensitivity(read.label, read(base), rows, float(step))
@@ -319,6 +338,18 @@ def _label(path: str) -> str:
         rest = format_path(parts[4:]).replace(".hit_ratio", " hit ratio")
         return f"{parts[1]} {parts[3]} {rest}"
     return path
+
+
+def _rates(design: Design, item: Input, value: float) -> dict[str, float]:
+    """The design's requests per second (:meth:`Design.rates`) with the workload rate
+    ``item`` at ``value`` (a scheduled job's rate added as ``rates`` adds it)."""
+    from designkit.model.uncertain import parse_path
+
+    ref = str(parse_path(item.path)[1])
+    rates = design.rates()
+    job = design.schedule.get(ref)
+    rates[ref] = value if job is None else value + job.rate
+    return rates
 
 
 def _moved(design: Design, item: Input, value: float) -> Design:

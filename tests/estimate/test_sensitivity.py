@@ -52,6 +52,56 @@ def test_each_row_is_the_design_with_that_input_moved() -> None:
     assert swings == sorted(swings, reverse=True)
 
 
+def test_moves_without_a_copy_equal_the_design_moved_by_hand() -> None:
+    """A rate is moved as the workload given and a component's times as a stretch of the
+    compiled design (no copy): each equals, to the last digit, the design changed by hand —
+    with a scheduled job on the rated endpoint (its runs add to the rate), a calibration
+    scale already set (the move multiplies it), a scenario and grown tables. With a
+    calibrated slowdown the times are moved in a copy (its stretch is solved per load)."""
+    from designkit.estimate.scenarios import Scenario
+
+    def design() -> dk.Design:
+        d = cached()
+        d.schedule = {"api GET /x": {"every_s": 0.5, "runs": 10}}  # type: ignore[dict-item]
+        d.calibration = {"components": {"db": {"scale": 1.25, "scv": 0.5}}}  # type: ignore[assignment]
+        return d
+
+    scenario = Scenario(slow={"c": 2.0})
+    result = dk.sensitivity(design(), metric="p95", endpoint="api GET /x", scenario=scenario,
+                            days=30.0)
+    rows = {r.input.name: r for r in result.rows}
+
+    def p95(d: dk.Design) -> float:
+        return dk.estimate(d, scenario=scenario, days=30.0).endpoints["api GET /x"].p95_ms
+
+    rate = rows["api GET /x rate"]
+    for rps, got in ((rate.input.low, rate.at_low), (rate.input.high, rate.at_high)):
+        moved = design()
+        moved.set_load("api GET /x", rps)
+        assert got == p95(moved)
+    times = rows["db times"]
+    for factor, got in ((times.input.low, times.at_low), (times.input.high, times.at_high)):
+        moved = design()
+        moved.calibration = {"components": {"db": {"scale": 1.25 * factor, "scv": 0.5}}}  # type: ignore[assignment]
+        assert got == p95(moved)
+    assert times.at_low < result.nominal < times.at_high
+    for factor, got in ((0.9, rows["api times"].at_low), (1.1, rows["api times"].at_high)):
+        moved = design()
+        moved.calibration = {"components": {"db": {"scale": 1.25, "scv": 0.5},  # type: ignore[assignment]
+                                            "api": {"scale": factor}}}
+        assert got == p95(moved)
+    slowed = cached()
+    slowed.calibration = {"components": {"db": {"slowdown": 0.5}}}  # type: ignore[assignment]
+    row = dk.sensitivity(slowed, metric="mean", inputs=["db times"]).rows[0]
+    moved = cached()
+    moved.calibration = {"components": {"db": {"slowdown": 0.5, "scale": 1.1}}}  # type: ignore[assignment]
+    assert row.at_high == dk.estimate(moved).endpoints["api GET /x"].mean_ms
+    with pytest.raises(dk.ArgumentError, match="calibrated slowdown"):
+        from designkit.estimate.api import estimate_with
+
+        estimate_with(slowed, stretch={"db": 1.1})
+
+
 def test_elasticity_of_an_mm1_is_the_closed_form() -> None:
     """M/M/1, S = 10 ms, λ = 60/s: W = S / (1 − λS). Moving λ by ±10 % and S by ±10 %,
     the central difference of ln W over ln of the input is exact to compute."""
