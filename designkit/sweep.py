@@ -398,12 +398,7 @@ def _evaluate(design: Design, job: _Job, point: tuple[Any, ...]) -> dict[str, An
             settings.append((knob, value))
     if settings:
         design = _resized(design, settings)
-    workload = None
-    if rates:
-        workload = design.rates()
-        for endpoint, rps in rates.items():
-            job_rate = design.schedule[endpoint].rate if endpoint in design.schedule else 0.0
-            workload[endpoint] = rps + job_rate
+    workload = design.rates(rates) if rates else None
     result: Estimate
     if job.method == "simulate":
         from designkit.estimate.simulate import simulate

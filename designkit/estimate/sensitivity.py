@@ -225,7 +225,8 @@ def sensitivity(design: Design, metric: Metric = "p95", endpoint: str | None = N
         options: dict[str, Any] = {"scenario": scenario, "days": days, "scale": scale,
                                    "capacity": metric == "max_scale"}
         if item.kind == "rate":
-            return read(estimate_with(design, _rates(design, item, value), **options))
+            moved = {str(parse_path(item.path)[1]): value}
+            return read(estimate_with(design, design.rates(moved), **options))
         if item.kind == "times" and not slowed:  # (a slowdown stretches them per load)
             name = str(parse_path(item.path)[2])
             return read(estimate_with(design, stretch={name: value}, **options))
@@ -338,18 +339,6 @@ def _label(path: str) -> str:
         rest = format_path(parts[4:]).replace(".hit_ratio", " hit ratio")
         return f"{parts[1]} {parts[3]} {rest}"
     return path
-
-
-def _rates(design: Design, item: Input, value: float) -> dict[str, float]:
-    """The design's requests per second (:meth:`Design.rates`) with the workload rate
-    ``item`` at ``value`` (a scheduled job's rate added as ``rates`` adds it)."""
-    from designkit.model.uncertain import parse_path
-
-    ref = str(parse_path(item.path)[1])
-    rates = design.rates()
-    job = design.schedule.get(ref)
-    rates[ref] = value if job is None else value + job.rate
-    return rates
 
 
 def _moved(design: Design, item: Input, value: float) -> Design:

@@ -321,11 +321,26 @@ class Design(Strict):
                 out.add(str(ref))
         return out
 
-    def rates(self) -> dict[str, float]:
-        """Requests per second by endpoint: the workload's, plus the scheduled jobs'."""
+    def rates(self, overrides: Mapping[str, float] | None = None) -> dict[str, float]:
+        """Requests per second by endpoint: the workload's, plus the scheduled jobs'.
+
+        Args:
+            overrides: Rates of some endpoints in place of the workload's, as if written
+                there (a schedule of the endpoint still adds to it).
+
+        Example:
+            >>> import designkit as dk
+            >>> d = dk.Design(name="x"); _ = d.service("api").endpoint("GET /a")
+            >>> d.schedule = {"api GET /a": {"every_s": 10}}
+            >>> d.rates(), d.rates({"api GET /a": 5})
+            ({'api GET /a': 0.1}, {'api GET /a': 5.1})
+        """
         out = dict(self.workload)
         for key, job in self.schedule.items():
             out[key] = out.get(key, 0.0) + job.rate
+        for key, rps in (overrides or {}).items():
+            job = self.schedule.get(key)
+            out[key] = rps if job is None else rps + job.rate
         return out
 
     def _component(self, name: str, model: type[_C], kind: str, fields: dict[str, Any]) -> _C:
