@@ -306,6 +306,12 @@ def prepare(design: Design, workload: dict[str, float] | None, scenario: Scenari
     else:
         source, program = _compiled(design, scenario, days)
     if stretch:
+        wrong = [f"{name!r}: {factor!r}" for name, factor in stretch.items()
+                 if name not in source.components or not isinstance(factor, int | float)
+                 or isinstance(factor, bool) or not 0 < factor < math.inf]
+        if wrong:
+            raise ArgumentError(f"stretch takes components of the design and factors > 0; "
+                                f"got {', '.join(wrong)}")
         if source.calibration is not None and source.calibration.slowdowns():
             raise ArgumentError("stretch: the design has a calibrated slowdown, whose "
                                 "times are stretched per load; move its calibration's "

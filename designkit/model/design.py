@@ -339,8 +339,8 @@ class Design(Strict):
         for key, job in self.schedule.items():
             out[key] = out.get(key, 0.0) + job.rate
         for key, rps in (overrides or {}).items():
-            job = self.schedule.get(key)
-            out[key] = rps if job is None else rps + job.rate
+            scheduled = self.schedule.get(key)
+            out[key] = rps if scheduled is None else rps + scheduled.rate
         return out
 
     def _component(self, name: str, model: type[_C], kind: str, fields: dict[str, Any]) -> _C:

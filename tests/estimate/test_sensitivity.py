@@ -100,6 +100,9 @@ def test_moves_without_a_copy_equal_the_design_moved_by_hand() -> None:
         from designkit.estimate.api import estimate_with
 
         estimate_with(slowed, stretch={"db": 1.1})
+    for wrong in ({"dbx": 1.1}, {"db": 0.0}, {"db": math.inf}, {"db": True}):
+        with pytest.raises(dk.ArgumentError, match="stretch takes components"):
+            estimate_with(cached(), stretch=wrong)  # type: ignore[arg-type]
 
 
 def test_elasticity_of_an_mm1_is_the_closed_form() -> None:
