@@ -11,8 +11,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from designkit.estimate.external import backoff_total_ms
+from designkit.estimate.held_groups import MANY_COLUMNS
 from designkit.estimate.program import Program
-from designkit.estimate.solve import MANY_COLUMNS, Solution, Trials, trials
+from designkit.estimate.solve import Solution, Trials, trials
 
 if TYPE_CHECKING:
     from designkit.estimate.columns import Columns
@@ -68,7 +69,7 @@ Search = Generator[list[float], Trials, tuple[float, int | None]]
 def _searched(program: Program, workload: dict[str, float], searches: list[Search]
               ) -> list[tuple[float, int | None]]:
     """Run ``searches`` to their ends, their asks solved together while they are fewer
-    columns than a pass solves one by one (:data:`~designkit.estimate.solve.MANY_COLUMNS`;
+    columns than a pass solves one by one (:data:`~designkit.estimate.held_groups.MANY_COLUMNS`;
     so that each column is solved as it would be alone), apart otherwise."""
     results: list[tuple[float, int | None]] = [(math.inf, None)] * len(searches)
     asks: dict[int, list[float]] = {}

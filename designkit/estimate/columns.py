@@ -11,7 +11,7 @@ more kind of column: the tape is the same, only some numbers differ. Those are:
 * the probability of each cache read's miss mixture.
 
 This module turns sampled values into those per-column arrays; the solver
-(:class:`~designkit.estimate.solve._Run`) reads them where it reads the flows' single
+(:class:`~designkit.estimate.levels.Levels`) reads them where it reads the flows' single
 column. A column is the same solution a design holding that sample's values would get.
 """
 

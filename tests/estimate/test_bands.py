@@ -117,8 +117,8 @@ def test_each_sample_holding_its_rates_is_the_design_holding_them(family: str) -
 def test_many_samples_exactness_is_each_samples(monkeypatch: pytest.MonkeyPatch) -> None:
     """Whether a group's holds read all its stations' visits, judged for many samples at
     once, is what each sample's own patch says (every group moved that way, checked)."""
-    solve = importlib.import_module("designkit.estimate.solve")
-    real = solve._Run.move_holds_columns
+    held_groups = importlib.import_module("designkit.estimate.held_groups")
+    real = held_groups.HeldGroups.move_holds_columns
     judged: list[bool] = []
 
     def checked(run: Any, h: int, cols: np.ndarray, before: np.ndarray,
@@ -130,7 +130,7 @@ def test_many_samples_exactness_is_each_samples(monkeypatch: pytest.MonkeyPatch)
             judged.extend(each)
         real(run, h, cols, before, after)
 
-    monkeypatch.setattr(solve._Run, "move_holds_columns", checked)
+    monkeypatch.setattr(held_groups.HeldGroups, "move_holds_columns", checked)
     for family in ("lock", "transaction", "publish", "mixed"):
         design = made_uncertain(FAMILIES[family](random.Random(f"{family}-2")),
                                 rates_only=True)
@@ -491,11 +491,11 @@ def test_the_holds_spread_of_many_columns_is_each_columns(
         family: str, seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
     # the squared variation of a held station's holding times, read for every sample at
     # once, is what each sample's own reading gives
-    from designkit.estimate import solve
+    held_groups = importlib.import_module("designkit.estimate.held_groups")
 
     design = made_uncertain(FAMILIES[family](random.Random(f"{family}-{seed}")))
     checked: list[int] = []
-    real = solve._Run.between_columns
+    real = held_groups.HeldGroups.between_columns
 
     def compared(run: Any, station: int, cols: np.ndarray) -> np.ndarray:
         got = real(run, station, cols)
@@ -504,7 +504,7 @@ def test_the_holds_spread_of_many_columns_is_each_columns(
         checked.append(len(cols))
         return got
 
-    monkeypatch.setattr(solve._Run, "between_columns", compared)
+    monkeypatch.setattr(held_groups.HeldGroups, "between_columns", compared)
     dk.estimate(design, scale=loaded(design, 0.9), samples=64, seed=SEED)
     assert checked and max(checked) >= 4, "no held group was solved for many columns"
 
@@ -557,11 +557,11 @@ def test_holds_moved_for_many_samples_are_each_samples(
     # counts that read a sample's hit ratios, read for every sample at once and moved as
     # one product per column: what moving each sample's own holds gives (means, spreads,
     # and whether a column must be composed again)
-    from designkit.estimate import solve
+    held_groups = importlib.import_module("designkit.estimate.held_groups")
 
     design = made_uncertain(FAMILIES[family](random.Random(f"{family}-{seed}")))
     checked: list[int] = []
-    real = solve._Run.move_holds_columns
+    real = held_groups.HeldGroups.move_holds_columns
 
     def compared(run: Any, h: int, cols: np.ndarray, before: np.ndarray,
                  after: np.ndarray) -> None:
@@ -582,7 +582,7 @@ def test_holds_moved_for_many_samples_are_each_samples(
         assert not run.stale[cols].any()
         checked.append(len(cols))
 
-    monkeypatch.setattr(solve._Run, "move_holds_columns", compared)
+    monkeypatch.setattr(held_groups.HeldGroups, "move_holds_columns", compared)
     dk.estimate(design, scale=loaded(design, 0.9), samples=64, seed=SEED)
     assert checked and max(checked) >= 4, "no group's counts read a sample's hit ratio"
 
