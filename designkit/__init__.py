@@ -75,7 +75,7 @@ _HOMES: dict[str, str] = {
     "Measurements": "designkit.measure.observations",
     "MissingDependencyError": "designkit.errors",
     "NotApplicable": "designkit.model.policy",
-    "NotFoundError": "designkit.estimate.result",
+    "NotFoundError": "designkit.estimate.lazy_table",
     "Observation": "designkit.measure.observations",
     "ParallelStep": "designkit.model.steps",
     "Partitioning": "designkit.model.database",
@@ -177,11 +177,11 @@ if TYPE_CHECKING:  # the names for type checkers and IDEs
     from designkit.estimate.failures import failure_walk as failure_walk
     from designkit.estimate.growth import Growth as Growth
     from designkit.estimate.growth import growth as growth
+    from designkit.estimate.lazy_table import NotFoundError as NotFoundError
     from designkit.estimate.result import Capacity as Capacity
     from designkit.estimate.result import ComponentEstimate as ComponentEstimate
     from designkit.estimate.result import EndpointEstimate as EndpointEstimate
     from designkit.estimate.result import Estimate as Estimate
-    from designkit.estimate.result import NotFoundError as NotFoundError
     from designkit.estimate.result import StationEstimate as StationEstimate
     from designkit.estimate.result import Successes as Successes
     from designkit.estimate.scenarios import Scenario as Scenario

@@ -20,7 +20,7 @@ _HOMES: dict[str, str] = {
     "Estimate": "designkit.estimate.result",
     "FailureWalk": "designkit.estimate.failures",
     "Growth": "designkit.estimate.growth",
-    "NotFoundError": "designkit.estimate.result",
+    "NotFoundError": "designkit.estimate.lazy_table",
     "RetryStorm": "designkit.estimate.capacity",
     "SagaWalk": "designkit.estimate.failures",
     "Scenario": "designkit.estimate.scenarios",
@@ -54,11 +54,11 @@ if TYPE_CHECKING:  # the names for type checkers and IDEs
     from designkit.estimate.failures import failure_walk as failure_walk
     from designkit.estimate.growth import Growth as Growth
     from designkit.estimate.growth import growth as growth
+    from designkit.estimate.lazy_table import NotFoundError as NotFoundError
     from designkit.estimate.result import Capacity as Capacity
     from designkit.estimate.result import ComponentEstimate as ComponentEstimate
     from designkit.estimate.result import EndpointEstimate as EndpointEstimate
     from designkit.estimate.result import Estimate as Estimate
-    from designkit.estimate.result import NotFoundError as NotFoundError
     from designkit.estimate.result import StationEstimate as StationEstimate
     from designkit.estimate.result import Successes as Successes
     from designkit.estimate.scenarios import Scenario as Scenario

@@ -1,18 +1,22 @@
-"""The result of an estimate: per endpoint, per component, per station; JSON and tables."""
+"""The result of an estimate: per endpoint, per component, per station, and its JSON (its
+tables: :mod:`designkit.estimate.result_text`)."""
 
 from __future__ import annotations
 
-import gc
-import html
 import json
 import math
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from designkit.errors import DesignkitError
-from designkit.gcpause import gc_paused
+from designkit.estimate.lazy_table import (  # noqa: F401 - _restored: what pickles name
+    LazyTable,
+    NotFoundError,
+    _filled,
+    _not_found,
+    _restored,
+)
 from designkit.text import json_text
 
 if TYPE_CHECKING:
@@ -26,67 +30,11 @@ if TYPE_CHECKING:
     from designkit.model.design import Design
 
 __all__ = ["Capacity", "ComponentEstimate", "Composed", "EndpointEstimate", "Estimate", "LazyTable",
-           "NotFoundError", "Sampled", "StationEstimate", "Successes",
-           "error_share", "success_p95"]
-
-V = TypeVar("V")
+           "NotFoundError", "Sampled", "StationEstimate", "Successes"]
 
 
 def _finite(value: float) -> float | None:
     return value if math.isfinite(value) else None
-
-
-HUGE = 1e15
-"""Beyond this a number is written with an exponent (``1e+306``), not 306 digits."""
-
-
-def _num(value: float) -> str:
-    """A rate or a count for a table: ``10,000``, ``85.5``, ``0.25``."""
-    if math.isinf(value):
-        return "∞"
-    if value >= HUGE:
-        return f"{value:.3g}"
-    if value >= 1000:
-        return f"{value:,.0f}"
-    return f"{value:.3g}"
-
-
-def _ms(value: float) -> str:
-    if math.isinf(value):
-        return "∞"
-    if value >= HUGE:
-        return f"{value:.3g}"
-    if value >= 100:
-        return f"{value:,.0f}"
-    return f"{value:.3g}" if value >= 1 else f"{value:.3f}"
-
-
-def _saturated(station: StationEstimate) -> str:
-    """``SATURATED``, and how fast its queue grows when that is known."""
-    growth = station.backlog_per_s
-    return f"SATURATED (+{_num(growth)}/s)" if 0 < growth < math.inf else "SATURATED"
-
-
-def _missed(check: SloCheck) -> str:
-    """What an SLO check misses, in its numbers."""
-    slo, out = check.slo, []
-    if check.p95_met is False:
-        out.append(f"p95 {_ms(check.p95_ms)} ms > {_ms(slo.p95_ms or 0.0)} ms")
-    if check.p99_met is False:
-        out.append(f"p99 {_ms(check.p99_ms)} ms > {_ms(slo.p99_ms or 0.0)} ms")
-    if check.availability_met is False:
-        used = check.error_budget_used
-        budget = "spent" if used is None or math.isinf(used) else f"{used:.3g}× its budget"
-        out.append(f"availability {check.availability:.4%} < {slo.availability:.4%} "
-                   f"(errors {budget})")
-    return "; ".join(out)
-
-
-def error_share(ratio: float) -> str:
-    """An error ratio: ``2.7%``, ``0.015%``, ``100%``; ``-`` for none."""
-    if ratio <= 0:
-        return "-"
-    return f"{ratio * 100:.2g}%" if ratio < 0.1 else f"{ratio:.0%}"
 
 
 def _grouped(assumed: Sequence[Assumption]) -> list[dict[str, Any]]:
@@ -98,27 +46,6 @@ def _grouped(assumed: Sequence[Assumption]) -> list[dict[str, Any]]:
         groups.setdefault((setting, a.value, a.source), []).append(a.subject)
     return [{"setting": setting, "value": value, "source": source, "subjects": subjects}
             for (setting, value, source), subjects in groups.items()]
-
-
-ASSUMED_SHOWN = 6
-"""Defaults a text estimate names (the JSON lists them all, with their sources)."""
-
-
-def success_p95(e: EndpointEstimate) -> str:
-    """The p95 of an endpoint's successful requests as a table shows it: ``-`` when none
-    fails (it is the p95), ``none`` when none succeeds."""
-    if e.error_ratio <= 0:
-        return "-"
-    return "none" if e.success is None else _ms(e.success.p95_ms)
-
-
-def _percent(ratio: float) -> str:
-    """A utilization: ``86%``; ``∞`` when infinite; with an exponent when absurdly high."""
-    if math.isinf(ratio):
-        return "∞"
-    if ratio * 100 >= HUGE:
-        return f"{ratio * 100:.3g}%"
-    return f"{ratio:.0%}"
 
 
 @dataclass(frozen=True)
@@ -285,131 +212,6 @@ class Sampled:
         return {"completions": self.completions,
                 "mean_ci_ms": [_finite(v) for v in self.mean_ci],
                 "p95_ci_ms": [_finite(v) for v in self.p95_ci]}
-
-
-class NotFoundError(DesignkitError, KeyError):
-    """An estimate has no endpoint, component or station of this name; the message names
-    the nearest.
-
-    Example:
-        >>> import designkit as dk
-        >>> e = dk.estimate(dk.template("flash-sale"))
-        >>> try:
-        ...     e.endpoints["checkout-api GET /typo"]
-        ... except KeyError as err:
-        ...     print(str(err).split("; ")[1])
-        did you mean 'checkout-api POST /v1/orders'?
-    """
-
-    def __str__(self) -> str:
-        return str(self.args[0])
-
-
-def _not_found(what: str, key: object, known: Iterable[str]) -> NotFoundError:
-    from designkit.estimate.arguments import suggest
-
-    hint = suggest(str(key), known) if isinstance(key, str) else ()
-    text = f"no {what} {key!r}"
-    if what == "endpoint":
-        text += " has traffic in this estimate"
-    if hint:
-        text += f"; did you mean {', '.join(map(repr, hint))}?"
-    return NotFoundError(text)
-
-
-class LazyTable(Mapping[str, V]):
-    """Results by name, each computed when first read.
-
-    A large design has thousands of endpoints and components, and composing an endpoint's
-    latency distribution costs far more than solving the queues: an estimate answers the
-    bottleneck and the capacity at once, and an endpoint's percentiles or a component's
-    stations when they are read (a report, the JSON or a table reads them all).
-
-    A missing key raises :class:`NotFoundError` (a ``KeyError``) naming the nearest keys.
-    Pickling computes every entry (what makes them is not kept). ``order``: the keys in the
-    order to make them when every entry is read (:meth:`fill`) — an endpoint's callees
-    before it, say, so that what they share can be freed as soon as every caller has it;
-    the table's own order otherwise. ``complete``: what :meth:`fill` does to each entry
-    once made (an endpoint's percentiles composed, in that order).
-
-    Example:
-        >>> t = LazyTable(["a GET /x"], lambda key: EndpointEstimate(1, 2, 2, 3, 4, False))
-        >>> len(t), t["a GET /x"].p95_ms
-        (1, 3)
-    """
-
-    def __init__(self, keys: Iterable[str], make: Callable[[str], V],
-                 what: str = "entry", order: Iterable[str] | None = None,
-                 complete: Callable[[V], object] | None = None) -> None:
-        self._keys = dict.fromkeys(keys)
-        self._make = make
-        self._done: dict[str, V] = {}
-        self._what = what
-        self._order = list(order) if order is not None else None
-        self._complete = complete
-
-    def fill(self) -> LazyTable[V]:
-        """Make every entry not made yet, in the table's making order; returns the table
-        (a JSON, a report or a text table reads them all).
-
-        Example:
-            >>> made = []
-            >>> t = LazyTable(["a", "b"], lambda k: made.append(k) or k, order=["b", "a"])
-            >>> list(t.fill().items()), made
-            ([('a', 'a'), ('b', 'b')], ['b', 'a'])
-        """
-        with gc_paused():  # (the entries are made, and completed, with it paused)
-            for key in self._order if self._order is not None else self._keys:
-                made = self[key]
-                if self._complete is not None:
-                    self._complete(made)
-        return self
-
-    def __getitem__(self, key: str) -> V:
-        found = self._done.get(key)
-        if found is None:
-            if key not in self._keys:
-                raise _not_found(self._what, key, self._keys)
-            if not gc.isenabled():  # paused already (the command line): read on
-                found = self._done[key] = self._make(key)
-                return found
-            with gc_paused():
-                found = self._done[key] = self._make(key)
-        return found
-
-    def get(self, key: str, default: Any = None) -> Any:  # a miss needs no suggestion
-        return self[key] if key in self._keys else default
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return _restored, (list(self._keys), {key: self[key] for key in self._keys}, self._what)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._keys)
-
-    def __len__(self) -> int:
-        return len(self._keys)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._keys
-
-    def __repr__(self) -> str:
-        return repr(dict(self.items()))
-
-
-def _filled(table: Mapping[str, V]) -> Mapping[str, V]:
-    """``table`` with every entry made, in its making order when it is a lazy one."""
-    return table.fill() if isinstance(table, LazyTable) else table
-
-
-def _restored(keys: list[str], values: dict[str, V], what: str) -> LazyTable[V]:
-    """A table whose every entry is computed (what unpickling a table gives)."""
-    table: LazyTable[V] = LazyTable(keys, _missing, what)
-    table._done = values
-    return table
-
-
-def _missing(key: str) -> Any:
-    raise KeyError(key)  # pragma: no cover - every entry of a restored table is computed
 
 
 @dataclass(frozen=True)
@@ -776,93 +578,12 @@ class Estimate:
                          [scale * self.scale for scale in scales],
                          list(self.endpoints if endpoints is None else endpoints))
 
-    # -- display -------------------------------------------------------------------------
-
-    def _rows(self) -> tuple[list[list[str]], list[list[str]]]:
-        endpoints = [[k, _num(e.rps), _ms(e.mean_ms), _ms(e.p50_ms), _ms(e.p95_ms),
-                      _ms(e.p99_ms), "SATURATED" if e.saturated else ""]
-                     for k, e in _filled(self.endpoints).items()]
-        stations = [[s.id, c.kind, f"{s.servers:,}", _num(s.arrival_rps),
-                     _ms(s.service_ms), _num(s.busy),
-                     _percent(s.utilization),
-                     _ms(s.wait_ms), _saturated(s) if s.saturated else ""]
-                    for c in self.components.values() for s in c.stations.values()
-                    if s.arrival_rps > 0]
-        return endpoints, stations
-
-    def _headline(self) -> str:
-        scale = "∞" if math.isinf(self.max_scale) else f"{self.max_scale:.3g}×"
-        where = (f"{self.bottleneck_station} saturates first at {scale} this load"
-                 if self.bottleneck_station else "no station is loaded")
-        days = f", tables after {self.days:g} days" if self.days else ""
-        back = self.background
-        if back is not None and back.station is not None:
-            when = "∞" if math.isinf(back.max_scale) else f"{back.max_scale:.3g}×"
-            where += f"; background: {back.station} at {when}"
-        return (f"estimate of {self.design!r} at {self.scale:g}× workload "
-                f"({self.scenario}{days}): {where}")
-
-    def _idle(self) -> str | None:
-        """What to say instead of two empty tables when no endpoint has traffic."""
-        if self.endpoints:
-            return None
-        source = self._source
-        example = next((str(ref) for ref, _ in source.endpoints()), None) if source else None
-        example = example or "api GET /items"
-        if source is not None and source.loaded:
-            what = "its workload sends no requests (every rate is 0)"
-        else:
-            what = "it has no workload"
-        return (f"nothing to estimate in {self.design!r}: {what}. Give requests per second "
-                f"to an endpoint — in the file: workload: {{\"{example}\": 100}}, or in "
-                f"Python: design.set_load(\"{example}\", 100)")
+    # -- display (designkit.estimate.result_text) -----------------------------------------
 
     def __str__(self) -> str:
-        idle = self._idle()
-        if idle is not None:
-            return idle
-        endpoints, stations = self._rows()
-        header = ["endpoint", "rps", "mean ms", "p50 ms", "p95 ms", "p99 ms", ""]
-        if any(e.error_ratio > 0 for e in self.endpoints.values()):  # errors beside latency
-            header[6:6] = ["errors", "ok p95 ms"]
-            for row, e in zip(endpoints, self.endpoints.values(), strict=True):
-                row[6:6] = [error_share(e.error_ratio), success_p95(e)]
-        parts = [self._headline(), "",
-                 _table(header, endpoints), "",
-                 _table(["station", "kind", "servers", "arrivals/s", "service ms", "busy",
-                         "util", "wait ms", ""], stations)]
-        slos = self.slos
-        if slos:
-            missed = [c for c in slos.values() if not c.met]
-            parts += ["", f"SLOs: {len(slos) - len(missed)} of {len(slos)} met"]
-            parts += [f"  {c.endpoint}: {_missed(c)}" for c in missed]
-        assumed = self.assumptions
-        if assumed:
-            shown = ", ".join(f"{a.subject.removeprefix('components.')} {a.value}"
-                              for a in assumed[:ASSUMED_SHOWN])
-            more = f" and {len(assumed) - ASSUMED_SHOWN:,} more" \
-                if len(assumed) > ASSUMED_SHOWN else ""
-            parts += ["", f"relies on {len(assumed):,} default(s): {shown}{more} — state them, "
-                          "or see their sources in --format json (\"assumptions\")"]
-        parts += [f"\n{line}" for line in self._extrapolated()]
-        if self.bands is not None:
-            parts += ["", str(self.bands)]
-        risky = [r for r in self.retry_storms if r.at_risk]
-        if risky:
-            parts += ["", "retry storms possible (every attempt used):"]
-            parts += [f"  {r.caller} → {r.target}: {r.station} at "
-                      f"{_percent(r.utilization_retrying)} (now {_percent(r.utilization_now)}, "
-                      f"{r.max_attempts} attempts)" for r in risky]
-        return "\n".join(parts)
+        from designkit.estimate.result_text import estimate_text
 
-    def _extrapolated(self) -> list[str]:
-        """What to say of endpoints loaded past their measurements (one line)."""
-        beyond = self.beyond_measured
-        if not beyond:
-            return []
-        said = ", ".join(f"{k} at {f:.3g}× the {m:,.4g} rps measured"
-                         for k, (f, m) in beyond.items())
-        return [f"beyond the measurements: {said} — the calibrated times are extrapolated"]
+        return estimate_text(self)
 
     def __repr__(self) -> str:
         scale = "inf" if math.isinf(self.max_scale) else f"{self.max_scale:.3g}"
@@ -870,72 +591,7 @@ class Estimate:
                 f"endpoints={len(self.endpoints)}, bottleneck={self.bottleneck_station!r}, "
                 f"max_scale={scale})")
 
-    HTML_ROWS = 100
-    """Rows per table in a notebook: a large design shows its first endpoints and its
-    busiest stations, and says how many more the estimate holds."""
-
     def _repr_html_(self) -> str:
-        esc = html.escape
-        keys = list(self.endpoints)
-        shown = {k: self.endpoints[k] for k in keys[:self.HTML_ROWS]}
-        endpoints = [[k, _num(e.rps), _ms(e.mean_ms), _ms(e.p50_ms), _ms(e.p95_ms),
-                      _ms(e.p99_ms), "SATURATED" if e.saturated else ""]
-                     for k, e in shown.items()]
-        loaded = [s for c in self.components.values() for s in c.stations.values()
-                  if s.arrival_rps > 0]
-        busiest = loaded if len(loaded) <= self.HTML_ROWS else sorted(
-            loaded, key=lambda s: -s.utilization)[:self.HTML_ROWS]
-        more = []
-        if len(keys) > len(shown):
-            more.append(f"the first {len(shown):,} of {len(keys):,} endpoints")
-        if len(loaded) > len(busiest):
-            more.append(f"the {len(busiest):,} busiest of {len(loaded):,} stations")
-        note = (f"<p>Showing {' and '.join(more)}: <code>.endpoints</code> and "
-                "<code>.components</code> hold them all.</p>" if more else "")
+        from designkit.estimate.result_text import estimate_html
 
-        def colour(u: float) -> str:
-            if u >= 1 or math.isinf(u):
-                return "background:#d62728;color:white"
-            if u >= self.utilization_max:
-                return "background:#ffbf47"
-            return ""
-
-        idle = self._idle()
-        if idle is not None:
-            return f"<div class='designkit-estimate'><p>{esc(idle)}</p></div>"
-        head = f"<p><strong>{esc(self._headline())}</strong></p>"
-        ep_rows = "".join("<tr>" + "".join(
-            f"<td style='text-align:{'left' if i == 0 else 'right'}'>{esc(v)}</td>"
-            for i, v in enumerate(row)) + "</tr>" for row in endpoints)
-        st_rows = "".join(
-            f"<tr><td>{esc(s.id)}</td><td>{s.servers:,}</td>"
-            f"<td style='text-align:right'>{_num(s.arrival_rps)}</td>"
-            f"<td style='text-align:right'>{esc(_ms(s.service_ms))}</td>"
-            f"<td style='text-align:right;{colour(s.utilization)}'>"
-            f"{_percent(s.utilization)}</td>"
-            f"<td style='text-align:right'>{esc(_ms(s.wait_ms))}</td></tr>"
-            for s in busiest)
-        return (f"<div class='designkit-estimate'>{head}"
-                "<table><tr><th>endpoint</th><th>rps</th><th>mean ms</th><th>p50 ms</th>"
-                f"<th>p95 ms</th><th>p99 ms</th><th></th></tr>{ep_rows}</table>"
-                "<table><tr><th>station</th><th>servers</th><th>arrivals/s</th>"
-                "<th>service ms</th><th>utilization</th><th>wait ms</th></tr>"
-                f"{st_rows}</table>{note}"
-                + "".join(f"<p><strong>{esc(line)}</strong></p>"
-                          for line in self._extrapolated()) +
-                f"<p>utilization coloured above the policy's {self.utilization_max:.0%}; "
-                "red = saturated</p></div>")
-
-
-def _table(header: list[str], rows: list[list[str]]) -> str:
-    if rows and not any(row[-1] for row in rows):  # no flags: drop the flag column
-        header, rows = header[:-1], [row[:-1] for row in rows]
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=False)]
-    lines = []
-    for r, row in enumerate([header, *rows]):
-        cells = [(c.ljust(w) if i == 0 else c.rjust(w)) for i, (c, w) in
-                 enumerate(zip(row, widths, strict=False))]
-        lines.append("  ".join(cells).rstrip())
-        if r == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+        return estimate_html(self)

@@ -351,7 +351,7 @@ def _estimate(design: Design, stem: str, estimate: Estimate | None
         blocks.append(_p("No endpoint receives traffic: the design has no workload to "
                          "estimate."))
         return blocks, {}
-    from designkit.estimate.result import error_share, success_p95
+    from designkit.estimate.result_text import error_share, success_p95
     from designkit.render import plots
 
     days = f", {estimate.days:g} days of table growth" if estimate.days else ""

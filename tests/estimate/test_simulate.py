@@ -18,7 +18,8 @@ import pytest
 
 import designkit as dk
 from designkit.estimate.program import compile_design
-from designkit.estimate.simulate import _Stats, simulate
+from designkit.estimate.sim_stations import StationStats
+from designkit.estimate.simulate import simulate
 from designkit.estimate.solve import solve
 from designkit.maths.queueing import erlang_c
 from tests.oracles import mmc_sojourn_quantile
@@ -94,12 +95,12 @@ def test_a_load_just_above_capacity_is_saturated() -> None:
 def test_a_queue_still_growing_at_the_end_is_saturated() -> None:
     # The rule behind "saturated" besides utilization ≥ 0.99: waits in the window's last
     # quarter above twice the first quarter's plus 1 % of the time between them.
-    stats = _Stats(capacity=1, warm=0.0, end=1000.0)
+    stats = StationStats(capacity=1, warm=0.0, end=1000.0)
     for t in range(1000):
         stats.waited(float(t), t / 10.0)  # the wait grows by 0.1 ms every ms
     stats.area = 950.0
     assert stats.growing and stats.saturated
-    steady = _Stats(capacity=1, warm=0.0, end=1000.0)
+    steady = StationStats(capacity=1, warm=0.0, end=1000.0)
     for t in range(1000):
         steady.waited(float(t), 5.0 + (t % 7))
     steady.area = 950.0
