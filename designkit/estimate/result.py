@@ -591,6 +591,10 @@ class Estimate:
                 f"endpoints={len(self.endpoints)}, bottleneck={self.bottleneck_station!r}, "
                 f"max_scale={scale})")
 
+    HTML_ROWS = 100
+    """Rows per table in a notebook: a large design shows its first endpoints and its
+    busiest stations, and says how many more the estimate holds."""
+
     def _repr_html_(self) -> str:
         from designkit.estimate.result_text import estimate_html
 

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from designkit.estimate.result import EndpointEstimate, Estimate, StationEstimate
     from designkit.estimate.slo import SloCheck
 
-__all__ = ["HTML_ROWS", "error_share", "estimate_html", "estimate_text", "success_p95"]
+__all__ = ["error_share", "estimate_html", "estimate_text", "success_p95"]
 
 HUGE = 1e15
 """Beyond this a number is written with an exponent (``1e+306``), not 306 digits."""
@@ -201,22 +201,18 @@ def _extrapolated(est: Estimate) -> list[str]:
     return [f"beyond the measurements: {said} — the calibrated times are extrapolated"]
 
 
-HTML_ROWS = 100
-"""Rows per table in a notebook: a large design shows its first endpoints and its
-busiest stations, and says how many more the estimate holds."""
-
-
 def estimate_html(est: Estimate) -> str:
-    """An estimate as HTML tables (a notebook's display): the first :data:`HTML_ROWS`
-    endpoints and busiest stations, utilization coloured above the policy's."""
+    """An estimate as HTML tables (a notebook's display): the first
+    :attr:`Estimate.HTML_ROWS <designkit.estimate.result.Estimate.HTML_ROWS>` endpoints and
+    busiest stations, utilization coloured above the policy's."""
     esc = html.escape
     keys = list(est.endpoints)
-    shown = {k: est.endpoints[k] for k in keys[:HTML_ROWS]}
+    shown = {k: est.endpoints[k] for k in keys[:est.HTML_ROWS]}
     endpoints = [_endpoint_row(k, e) for k, e in shown.items()]
     loaded = [s for c in est.components.values() for s in c.stations.values()
               if s.arrival_rps > 0]
-    busiest = loaded if len(loaded) <= HTML_ROWS else sorted(
-        loaded, key=lambda s: -s.utilization)[:HTML_ROWS]
+    busiest = loaded if len(loaded) <= est.HTML_ROWS else sorted(
+        loaded, key=lambda s: -s.utilization)[:est.HTML_ROWS]
     more = []
     if len(keys) > len(shown):
         more.append(f"the first {len(shown):,} of {len(keys):,} endpoints")

@@ -12,10 +12,13 @@ first. The inputs:
 * every workload rate, ±``step``;
 * every component's times, ×(1 ± ``step``) (as a calibration's ``scale`` would).
 
-A rate is moved as the workload given and a component's times as a stretch of the compiled
-design (:func:`~designkit.estimate.api.estimate_with`'s ``stretch``): the design is not
-copied, checked or compiled again for them, and the numbers are those of the design changed
-by hand, to the last digit. Hit ratios and uncertain numbers are moved in a copy.
+A rate is moved as the workload given (the design's kept program solved again) and a
+component's times as a stretch of them (:func:`~designkit.estimate.api.estimate_with`'s
+``stretch``: the same design compiled again with those times multiplied): the design is not
+copied or checked again for them, and the numbers are those of the design changed by hand,
+to the last digit. Hit ratios and uncertain numbers are moved in a copy (and so is a
+calibration scale the move would take out of its bounds: the copy's checks refuse it, as
+they would refuse the design changed by hand).
 
 Each row also gives the elasticity, ``d ln metric / d ln input`` by the central difference
 of the two runs: 2 means a 1 % change of the input moves the metric 2 %. Inputs whose range
@@ -219,9 +222,11 @@ def sensitivity(design: Design, metric: Metric = "p95", endpoint: str | None = N
     slowed = calibration is not None and bool(calibration.slowdowns())
 
     def at(item: Input, value: float) -> float:
-        """The metric with ``item`` at ``value``: a rate as the workload given, a
-        component's times as a stretch of them (no copy of the design: it stays
-        validated and compiled), any other number in a copy holding it."""
+        """The metric with ``item`` at ``value``: a rate as the workload given (the
+        design's kept program solved again), a component's times as a stretch of them
+        (the same design compiled again with them multiplied: no copy, no check), any
+        other number — or a calibration scale the move takes out of its bounds — in a
+        copy holding it (which the checks then refuse, or take)."""
         options: dict[str, Any] = {"scenario": scenario, "days": days, "scale": scale,
                                    "capacity": metric == "max_scale"}
         if item.kind == "rate":
@@ -229,7 +234,8 @@ def sensitivity(design: Design, metric: Metric = "p95", endpoint: str | None = N
             return read(estimate_with(design, design.rates(moved), **options))
         if item.kind == "times" and not slowed:  # (a slowdown stretches them per load)
             name = str(parse_path(item.path)[2])
-            return read(estimate_with(design, stretch={name: value}, **options))
+            if _scale_allowed(design, name, value):
+                return read(estimate_with(design, stretch={name: value}, **options))
         return read(estimate_with(_moved(design, item, value), **options))
 
     for item in candidates:
@@ -339,6 +345,22 @@ def _label(path: str) -> str:
         rest = format_path(parts[4:]).replace(".hit_ratio", " hit ratio")
         return f"{parts[1]} {parts[3]} {rest}"
     return path
+
+
+def _scale_allowed(design: Design, name: str, factor: float) -> bool:
+    """Whether component ``name``'s calibration scale times ``factor`` is a scale the
+    design may hold (the copy :func:`_moved` makes would pass its checks)."""
+    from pydantic import ValidationError
+
+    from designkit.model.calibration import ComponentCalibration
+
+    calibration = design.calibration
+    entry = calibration.components.get(name) if calibration is not None else None
+    try:
+        ComponentCalibration(scale=(entry.scale if entry is not None else 1.0) * factor)
+    except ValidationError:
+        return False
+    return True
 
 
 def _moved(design: Design, item: Input, value: float) -> Design:

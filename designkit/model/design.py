@@ -326,7 +326,8 @@ class Design(Strict):
 
         Args:
             overrides: Rates of some endpoints in place of the workload's, as if written
-                there (a schedule of the endpoint still adds to it).
+                there: keys read as the workload's are (``"api get /a"`` is
+                ``"api GET /a"``), and a schedule of the endpoint still adds to it.
 
         Example:
             >>> import designkit as dk
@@ -339,8 +340,10 @@ class Design(Strict):
         for key, job in self.schedule.items():
             out[key] = out.get(key, 0.0) + job.rate
         for key, rps in (overrides or {}).items():
+            ref = EndpointRef.parse(key) if is_endpoint_ref(key) else None
+            key = str(ref) if ref is not None else key  # (as the workload's keys are read)
             scheduled = self.schedule.get(key)
-            out[key] = rps if scheduled is None else rps + scheduled.rate
+            out[key] = rps + (scheduled.rate if scheduled is not None else 0.0)
         return out
 
     def _component(self, name: str, model: type[_C], kind: str, fields: dict[str, Any]) -> _C:

@@ -100,6 +100,16 @@ def test_moves_without_a_copy_equal_the_design_moved_by_hand() -> None:
         from designkit.estimate.api import estimate_with
 
         estimate_with(slowed, stretch={"db": 1.1})
+    # a move that takes a calibration scale beyond its bounds is refused, as the design
+    # changed by hand is (the copy's checks), not estimated by a stretch
+    near = cached()
+    near.calibration = {"components": {"db": {"scale": 950.0}}}  # type: ignore[assignment]
+    with pytest.raises(dk.DesignError, match="scale"):
+        dk.sensitivity(near, metric="mean", inputs=["db times"])
+    kept = dk.sensitivity(near, metric="mean", inputs=["api times"]).rows[0]
+    by_hand = cached()
+    by_hand.calibration = {"components": {"db": {"scale": 950.0}, "api": {"scale": 1.1}}}  # type: ignore[assignment]
+    assert kept.at_high == dk.estimate(by_hand).endpoints["api GET /x"].mean_ms
     for wrong in ({"dbx": 1.1}, {"db": 0.0}, {"db": math.inf}, {"db": True}):
         with pytest.raises(dk.ArgumentError, match="stretch takes components"):
             estimate_with(cached(), stretch=wrong)  # type: ignore[arg-type]

@@ -142,3 +142,20 @@ def test_lookups_suggest_names() -> None:
         design["orders-bd"]
     with pytest.raises(KeyError, match="did you mean 'api POST /orders'"):
         design.endpoint("api POST /order")
+
+
+def test_rates_with_overrides_read_keys_as_the_workload_does() -> None:
+    """``Design.rates(overrides)``: the given rates in place of the workload's, keys read as
+    the workload's are, a schedule still adding its runs; every value a float."""
+    d = dk.Design(name="x")
+    d.service("api").endpoint("GET /a")
+    d.service("api").endpoint("GET /b")
+    d.set_load("api GET /a", 20)
+    d.schedule = {"api GET /b": {"every_s": 0.5}}  # type: ignore[dict-item]
+    assert d.rates() == {"api GET /a": 20.0, "api GET /b": 2.0}
+    moved = d.rates({"api get  /b": 5, "api GET /a": 7})
+    assert moved == {"api GET /a": 7.0, "api GET /b": 7.0}
+    assert all(type(v) is float for v in moved.values())
+    assert list(moved) == ["api GET /a", "api GET /b"]
+    assert d.rates() == {"api GET /a": 20.0, "api GET /b": 2.0}  # (the design unchanged)
+
