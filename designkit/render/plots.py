@@ -117,13 +117,16 @@ def _pick(names: Sequence[str], wanted: Sequence[str] | None) -> list[str]:
     return list(wanted)
 
 
-def _legend(ax: Axes, handles: list[Any] | None = None, title: str | None = None) -> None:
-    """A legend right of the axes, laid out by the figure (so a second render is the same)."""
+def _legend(ax: Axes, handles: list[Any] | None = None, title: str | None = None,
+            below: bool = False) -> None:
+    """A legend right of the axes (``below``: under them, in one row — where a title wider
+    than the axes would meet it), laid out by the figure (so a second render is the same)."""
     fig = ax.get_figure()
     assert fig is not None
     if handles is None:
         handles = ax.get_legend_handles_labels()[0]
-    fig.legend(handles=handles, loc="outside right upper", fontsize=FONT - 1, frameon=False,
+    fig.legend(handles=handles, loc="outside lower center" if below else "outside right upper",
+               ncols=len(handles) if below else 1, fontsize=FONT - 1, frameon=False,
                title=title, title_fontsize=FONT - 1)
 
 
@@ -875,7 +878,7 @@ def tornado(result: Sensitivity, top: int = 12) -> Figure:
     ax.set_title(_shown(f"what moves {result.metric} (as designed: {number(nominal)})"),
                  fontsize=FONT)
     if rows:
-        _legend(ax)
+        _legend(ax, below=True)  # (the title, which names the metric, is often wider)
     return fig
 
 
@@ -891,6 +894,8 @@ def band(values: Band, title: str, unit: str = "") -> Figure:
         >>> fig = plots.band(Band.of(np.linspace(1, 2, 101)), "max_scale")
         >>> [round(line.get_xdata()[0], 2) for line in fig.axes[0].get_lines()]
         [1.05, 1.5, 1.95]
+        >>> plots.band(Band.of(np.linspace(1, 2, 101)), "p95", "ms").axes[0].get_title()
+        'p95: p50 1.5, p5–p95 1.05–1.95 ms'
     """
     import numpy as np
 
@@ -904,7 +909,10 @@ def band(values: Band, title: str, unit: str = "") -> Figure:
             ax.axvline(q, color="black", linestyle=style, linewidth=1)
     saturated = len(data) - len(finite)
     note = f" ({saturated} of {len(data)} saturated)" if saturated else ""
+    unit = f" {unit.strip()}" if unit.strip() else ""
     ax.set_title(_shown(f"{title}: p50 {number(values.p50)}, p5–p95 {number(values.p5)}–"
                         f"{number(values.p95)}{unit}{note}"), fontsize=FONT)
     ax.set_ylabel("samples", fontsize=FONT)
+    if unit:
+        ax.set_xlabel(unit.strip(), fontsize=FONT)
     return fig

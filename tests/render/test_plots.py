@@ -346,3 +346,23 @@ def test_over_time_draws_latency_backlog_and_the_profile() -> None:
     assert "mm1 under 'burst' (peak 3×), drained by 21 s" in top.get_title()
     svg = plots.to_svg(fig)
     ET.fromstring(svg)
+
+
+def test_the_tornado_legend_keeps_clear_of_a_long_title() -> None:
+    """The title names the metric and its endpoint, often wider than the axes: the legend
+    goes under the plot (beside the axes it covered the title's end)."""
+    s = dk.sensitivity(dk.template("flash-sale"), metric="p95",
+                       endpoint="checkout-api POST /v1/orders")
+    fig = plots.tornado(s)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    (ax,) = fig.axes
+    title = ax.title.get_window_extent(renderer)
+    legend = fig.legends[0].get_window_extent(renderer)
+    assert title.width > ax.get_window_extent(renderer).width * 0.9  # (a long title)
+    assert not title.overlaps(legend)
+    assert legend.y1 <= ax.get_window_extent(renderer).y0  # under the axes
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["input low", "input high"]
