@@ -373,6 +373,7 @@ def load_curve(design: Design, scales: Sequence[float] | None = None,
     import numpy as np
 
     from designkit.estimate.api import estimate as run
+    from designkit.estimate.result_text import error_share
 
     base = run(design)
     names = _pick(list(base.endpoints), endpoints)
@@ -389,7 +390,7 @@ def load_curve(design: Design, scales: Sequence[float] | None = None,
     for name, colour in zip(names, colours, strict=True):
         ys = np.array([v if math.isfinite(v) else np.nan for v in curve[name]])
         failing = base.endpoints[name].error_ratio  # the same at every load
-        label = f"{name} — {failing:.2%} errors" if failing > 0 else name
+        label = f"{name} — {error_share(failing)} errors" if failing > 0 else name
         ax.plot(xs, ys, color=colour, linewidth=1.8, marker="o", markersize=3,
                 label=_shown(label))
     log = _spans_decades(values)

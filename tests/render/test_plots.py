@@ -317,11 +317,16 @@ def test_load_curve_labels_endpoints_that_fail_with_their_error_ratio() -> None:
     api = d.service("api", io="async", workers=50)
     api.endpoint("POST /pay").call("psp")
     api.endpoint("GET /ping", cpu_ms=1.0)
+    d.external("rare", latency_ms=5.0, failure_rate=2e-5)
+    api.endpoint("POST /rare").call("rare")
     d.set_load("api POST /pay", 100)
     d.set_load("api GET /ping", 100)
+    d.set_load("api POST /rare", 100)
     fig = plots.load_curve(d, scales=[0.5, 1.0])
     labels = [line.get_label() for line in fig.axes[0].get_lines() if line.get_gid() is None]
-    assert labels[:2] == ["api POST /pay — 2.70% errors", "api GET /ping"]
+    # as the tables write an error share: a rare one is not "0.00%"
+    assert labels[:3] == ["api POST /pay — 2.7% errors", "api GET /ping",
+                          "api POST /rare — 0.002% errors"]
 
 
 # -- over time ---------------------------------------------------------------------------
