@@ -327,3 +327,26 @@ def test_a_span_is_one_call_of_a_repeated_step() -> None:
     e = dk.estimate(d, workload={KEY: 50})
     station = e.station("cache servers")
     assert api._span_mean(e, "cache", KEY) == pytest.approx(station.wait_ms + 2.0)
+
+
+def test_a_design_far_from_its_measurements_starts_the_fit_near_them(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Times written 100× too long (a unit slip): every fitted scale first moves by one
+    common factor that undoes the mean miss, so the trust region starts near the answer —
+    a case the fuzzing soak found took 50 s, a hundred steps away. The scales recovered,
+    and written as the four digits they are (not 0.010000000000000002: no round trip
+    through a log)."""
+    from designkit.calibration import api
+
+    truth = _pool(1.0, cpu_ms=0.5)
+    measured = _exact(truth, [40, 120])
+    calls = []
+    real = api._predict
+    monkeypatch.setattr(api, "_predict", lambda d, run: calls.append(1) or real(d, run))
+    fit = dk.calibrate(_pool(100.0, cpu_ms=50.0), measured, shape=False, slowdown=False)
+    assert _parameter(fit, "db", "scale") == pytest.approx(0.01, rel=1e-2)
+    assert _parameter(fit, "client", "scale") == pytest.approx(0.01, rel=1e-2)
+    assert fit.max_error < 0.01
+    assert len(calls) < 80, f"{len(calls)} estimates"  # (46; 116 from the design as written)
+    scales = {n: c.scale for n, c in fit.design.calibration.components.items()}
+    assert all(len(repr(v)) <= 8 for v in scales.values()), scales
