@@ -13,6 +13,7 @@ from designkit.errors import DesignkitError, MissingDependencyError
 from designkit.estimate.api import estimate_with
 from designkit.flow.nodes import Flow, Site
 from designkit.flow.times import Spec
+from designkit.gcpause import gc_running
 from designkit.model.components import Lock
 from designkit.model.problems import nearest
 from designkit.model.refs import EndpointRef
@@ -107,8 +108,9 @@ def calibrate(design: Design, measurements: Measurements, fit: Iterable[str] | N
     extent = {k: significant(max(r.workload.get(k, 0.0) for r in runs))
               for k in sorted(measured_keys)}
     sources = sorted({_file(o.source) for o in measurements.observations if o.source})
-    calibrated, predicted, converged = solve_fit(design, runs, parameters, _predict, extent,
-                                                 sources)
+    with gc_running():  # hundreds of estimates, each with cycles: collected as it goes
+        calibrated, predicted, converged = solve_fit(design, runs, parameters, _predict,
+                                                     extent, sources)
     rows = [Row(t.run, t.endpoint, t.stat,
                 t.rps if t.rps is not None else run.workload.get(t.endpoint, math.nan),
                 t.measured, p)

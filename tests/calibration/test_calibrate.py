@@ -350,3 +350,25 @@ def test_a_design_far_from_its_measurements_starts_the_fit_near_them(
     assert len(calls) < 80, f"{len(calls)} estimates"  # (46; 116 from the design as written)
     scales = {n: c.scale for n, c in fit.design.calibration.components.items()}
     assert all(len(repr(v)) <= 8 for v in scales.values()), scales
+
+
+def test_the_command_line_fits_with_the_collector_on(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The command line pauses the cyclic collector for its short runs; a fit is hundreds
+    of estimates whose structures hold cycles, so it runs with the collector on — paused,
+    a fuzzed design's calibration grew to 24 GB before the kernel killed it."""
+    import gc
+
+    from designkit.calibration import api
+    from designkit.cli import main
+
+    design, runs = tmp_path / "mm1.yaml", tmp_path / "runs.csv"
+    design.write_text(DESIGN)
+    _mm1_csv(runs, [30.0, 60.0], 10.0, 2_000, 7)
+    seen: list[bool] = []
+    real = api._predict
+    monkeypatch.setattr(api, "_predict",
+                        lambda d, run: seen.append(gc.isenabled()) or real(d, run))
+    assert main(["calibrate", str(design), str(runs), "--no-slowdown", "--no-shape"]) == 0
+    assert seen and all(seen)
+    assert gc.isenabled()  # (and the command left it as it found it)
