@@ -18,6 +18,7 @@ from designkit.estimate.api import estimate, estimate_with
 from designkit.estimate.arguments import ArgumentError, positive, ratio
 from designkit.estimate.result import Estimate
 from designkit.estimate.scenarios import Scenario
+from designkit.gcpause import gc_running
 from designkit.model.database import DEFAULT_POOL_SIZE, Database
 from designkit.model.service import Service
 
@@ -165,7 +166,8 @@ def size(design: Design, p95_ms: float | None = None, utilization_max: float = 0
                 if key in targets and not targets[key].met(e.p95_ms, e.p99_ms)]
 
     def check() -> tuple[bool, Estimate, list[_Var], list[str]]:
-        est = estimate_with(sized, scenario=lost, capacity=False)
+        with gc_running():  # (up to max_steps estimates: the earlier ones' cycles freed)
+            est = estimate_with(sized, scenario=lost, capacity=False)
         grow: list[_Var] = []
         limits: list[str] = []
         for component in est.components.values():

@@ -128,3 +128,25 @@ def test_sizing_can_keep_its_targets_with_a_replica_lost() -> None:
     assert lost.station("api workers").utilization <= 0.7
     with pytest.raises(dk.ArgumentError, match="lose_replicas must be a whole number ≥ 0"):
         dk.size(d, lose_replicas=-1)
+
+
+def test_sizing_estimates_with_the_collector_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Up to ``max_steps`` estimates, each with reference cycles: inside a run that paused
+    the collector (the command line), each runs with it on, so the earlier ones are freed."""
+    import gc
+    import importlib
+
+    from designkit.gcpause import gc_paused
+
+    sizing = importlib.import_module("designkit.estimate.sizing")
+    seen: list[bool] = []
+    real = sizing.estimate_with
+    monkeypatch.setattr(sizing, "estimate_with",
+                        lambda *a, **k: seen.append(gc.isenabled()) or real(*a, **k))
+    d = dk.Design(name="x")
+    d.service("api", replicas=20, workers=10).endpoint("GET /x", cpu_ms=100)
+    d.set_load("api GET /x", 90)
+    with gc_paused():
+        dk.size(d, utilization_max=0.7)
+        assert not gc.isenabled()
+    assert len(seen) > 3 and all(seen)
