@@ -185,19 +185,22 @@ def solve_fit(design: Design, runs: list[Run], parameters: list[Parameter],
 
     x = start.copy()
     scales = np.array([p.what == "scale" for p in parameters])
-    for _ in range(SHRINKS):  # a design saturated at the measured rates has a flat misfit
-        if not scales.any() or np.all(np.abs(misses(x)) < SATURATED):
-            break
-        x = np.clip(x - np.log(2.0) * scales, lower, upper)
-    weight = np.concatenate(weights) if weights else np.zeros(0)
-    for _ in range(WARM_ROUNDS):  # far off as written: one factor on every scale first
+    if scales.any():  # (the misses at x, evaluated once for both moves below)
         missed = misses(x)
-        if not scales.any() or not weight.sum() or np.any(np.abs(missed) >= SATURATED):
-            break
-        shift = -float(missed.sum() / weight.sum())  # the weighted mean miss, undone
-        if abs(shift) < WARM:
-            break
-        x = np.clip(x + shift * scales, lower, upper)
+        for _ in range(SHRINKS):  # saturated at the measured rates: a flat misfit
+            if np.all(np.abs(missed) < SATURATED):
+                break
+            x = np.clip(x - np.log(2.0) * scales, lower, upper)
+            missed = misses(x)
+        weight = np.concatenate(weights)
+        for _ in range(WARM_ROUNDS):  # far off as written: one factor on every scale first
+            if not weight.sum() or np.any(np.abs(missed) >= SATURATED):
+                break
+            shift = -float(missed.sum() / weight.sum())  # the weighted mean miss, undone
+            if abs(shift) < WARM:
+                break
+            x = np.clip(x + shift * scales, lower, upper)
+            missed = misses(x)
     converged = True
     if parameters:
         x, converged = fit(x, list(range(len(parameters))))

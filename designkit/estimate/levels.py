@@ -13,6 +13,7 @@ levels, to a fixed point where holds nest in a cycle, is :mod:`designkit.estimat
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -31,7 +32,7 @@ INF = math.inf
 Floats = NDArray[np.float64]
 
 
-class Levels:
+class Levels(ABC):
     """One evaluation of the tape for K scales (or K samples, each at its scale): the
     state, and one level of the tape at a time."""
 
@@ -86,11 +87,12 @@ class Levels:
         for name, values in zip(self.STATE, arrays, strict=True):
             getattr(self, name)[:, which] = values
 
+    @abstractmethod
     def solve_level(self, stations: NDArray[np.int64], starts: NDArray[np.int64],
                     holders: NDArray[np.int64]) -> None:
-        """Solve the groups whose held stations this level reached
+        """Solve the groups whose held stations this level reached — what a subclass
+        knows how to do
         (:meth:`HeldGroups.solve_level <designkit.estimate.held_groups.HeldGroups.solve_level>`)."""
-        raise NotImplementedError
 
     def exponential_waits(self, rows: NDArray[np.int64], col: int | None = None) -> Floats:
         """The open M/M/c wait (per copy) of stations ``rows`` at their loads, every
